@@ -1,0 +1,26 @@
+//! The exit codes of dbpm, from one enum, as DESIGN §5 lists them.
+
+/// How a dbpm command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Done (for `plan`: no changes).
+    Success = 0,
+    /// An error.
+    Error = 1,
+    /// `plan --detailed-exitcode`: there are changes.
+    Changes = 2,
+    /// The plan is stale.
+    Stale = 3,
+    /// The target is locked by another run.
+    Locked = 4,
+    /// Rolled back after a failure.
+    RolledBack = 5,
+    /// Stopped with steps in doubt or a failed compensation: needs an operator.
+    NeedsOperator = 6,
+}
+
+impl From<Exit> for std::process::ExitCode {
+    fn from(exit: Exit) -> Self {
+        std::process::ExitCode::from(exit as u8)
+    }
+}

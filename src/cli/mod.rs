@@ -1,0 +1,66 @@
+//! The command line: clap types (their doc comments are the `--help`), turned into calls of
+//! [`crate::ops`] and rendered. This is the only module that prints.
+
+mod build;
+mod exit;
+mod init;
+mod render;
+
+use std::ffi::OsString;
+
+use clap::{Parser, Subcommand};
+
+pub use exit::Exit;
+
+/// dbpm: a database package manager with a plan-then-apply engine.
+///
+/// Database code is packaged like software: versioned packages of SQL scripts with
+/// prerequisites, built into archives, kept in a repository, and applied to databases
+/// through reviewed plans.
+#[derive(Debug, Parser)]
+#[command(name = "dbpm", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// When to colour the output.
+    #[arg(long, global = true, value_enum, default_value_t = render::Color::Auto, env = "DBPM_COLOR")]
+    color: render::Color,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Init(init::InitArgs),
+    Build(build::BuildArgs),
+}
+
+/// Parses the arguments, runs the command and returns how it ended.
+pub fn run<I, T>(args: I) -> Exit
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                Exit::Error
+            } else {
+                Exit::Success
+            };
+        }
+    };
+    let out = render::Out::new(cli.color);
+    let result = match cli.command {
+        Command::Init(args) => init::run(args, &out),
+        Command::Build(args) => build::run(args, &out),
+    };
+    match result {
+        Ok(exit) => exit,
+        Err(report) => {
+            out.report(report.as_ref());
+            Exit::Error
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! Output: data on stdout, everything else on stderr, colour only on a terminal, and
+//! diagnostics rendered once, here, through miette.
+
+use std::io::IsTerminal;
+
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
+
+/// When to colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Color {
+    /// On a terminal, unless `NO_COLOR` is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Where and how the CLI writes.
+#[derive(Debug, Clone, Copy)]
+pub struct Out {
+    color: bool,
+}
+
+impl Out {
+    /// Decides colour once for the run.
+    pub fn new(color: Color) -> Self {
+        let color = match color {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+            }
+        };
+        Out { color }
+    }
+
+    /// A line of data on stdout.
+    pub fn data(&self, line: impl AsRef<str>) {
+        println!("{}", line.as_ref());
+    }
+
+    /// A line for people on stderr.
+    pub fn status(&self, line: impl AsRef<str>) {
+        eprintln!("{}", line.as_ref());
+    }
+
+    /// A diagnostic (error or warning) on stderr.
+    pub fn report(&self, diagnostic: &dyn Diagnostic) {
+        let theme = if self.color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
+        let handler = GraphicalReportHandler::new_themed(theme)
+            .with_width(100)
+            .with_links(false);
+        let mut text = String::new();
+        if handler.render_report(&mut text, diagnostic).is_err() {
+            text = diagnostic.to_string();
+        }
+        eprintln!("{}", text.trim_end());
+    }
+}

@@ -1,0 +1,215 @@
+//! Problems located in a user's file (a manifest, a script, an archive entry), gathered so
+//! that every problem of an input is reported at once instead of one per run.
+//!
+//! Modules describe what is wrong with their own typed enums and turn each finding into a
+//! [`Problem`]; this module only knows where a problem is and how miette shows it.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use miette::{Diagnostic, LabeledSpan, NamedSource, Severity, SourceCode, SourceSpan};
+
+/// The text of a file, shared by every problem that points into it.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    path: PathBuf,
+    text: Arc<str>,
+}
+
+impl SourceFile {
+    /// A file's path (as the user gave it) and its text.
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> Self {
+        SourceFile {
+            path: path.into(),
+            text: text.into(),
+        }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file's text.
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// The byte offset of a 1-based line and column, clamped to the text.
+    pub fn offset_of(&self, line: usize, column: usize) -> usize {
+        let mut offset = 0;
+        for (index, text_line) in self.text.split_inclusive('\n').enumerate() {
+            if index + 1 == line {
+                let within = text_line
+                    .char_indices()
+                    .nth(column.saturating_sub(1))
+                    .map_or(text_line.len(), |(i, _)| i);
+                return offset + within;
+            }
+            offset += text_line.len();
+        }
+        self.text.len()
+    }
+}
+
+/// One thing wrong (or worth a warning) in one file.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    file: PathBuf,
+    message: String,
+    code: &'static str,
+    help: Option<String>,
+    label: Option<(SourceSpan, String)>,
+    source: Option<SourceFile>,
+    severity: Severity,
+}
+
+impl Problem {
+    /// An error in `file`, with a stable `code` (`dbpm::area::what`).
+    pub fn error(file: impl Into<PathBuf>, code: &'static str, message: impl Into<String>) -> Self {
+        Problem {
+            file: file.into(),
+            message: message.into(),
+            code,
+            help: None,
+            label: None,
+            source: None,
+            severity: Severity::Error,
+        }
+    }
+
+    /// Turns the problem into a warning: reported, but not blocking.
+    pub fn warning(mut self) -> Self {
+        self.severity = Severity::Warning;
+        self
+    }
+
+    /// Says how to fix it.
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Points at a span of the file's text.
+    pub fn at(
+        mut self,
+        source: &SourceFile,
+        span: impl Into<SourceSpan>,
+        label: impl Into<String>,
+    ) -> Self {
+        self.file = source.path.clone();
+        self.source = Some(source.clone());
+        self.label = Some((span.into(), label.into()));
+        self
+    }
+
+    /// The file at fault.
+    pub fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// The stable code of the problem.
+    pub fn code_str(&self) -> &'static str {
+        self.code
+    }
+
+    /// Whether it blocks (an error) or not (a warning).
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+
+    /// The message, without the file.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file.display(), self.message)
+    }
+}
+
+impl std::error::Error for Problem {}
+
+impl Diagnostic for Problem {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.code))
+    }
+
+    fn severity(&self) -> Option<Severity> {
+        Some(self.severity)
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.source.as_ref().map(|s| &s.text as &dyn SourceCode)
+    }
+
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        self.label.as_ref().map(|(span, label)| {
+            Box::new(std::iter::once(LabeledSpan::new_with_span(
+                Some(label.clone()),
+                *span,
+            ))) as Box<dyn Iterator<Item = LabeledSpan>>
+        })
+    }
+}
+
+/// A named source for miette, for errors that point into a file of their own.
+pub fn named_source(file: &SourceFile) -> NamedSource<Arc<str>> {
+    NamedSource::new(file.path.display().to_string(), file.text.clone())
+}
+
+/// Every problem found in one input, reported together.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{subject} has {count}", count = plural(self.errors().count(), "problem"))]
+pub struct Problems {
+    subject: String,
+    problems: Vec<Problem>,
+}
+
+impl Problems {
+    /// The problems of `subject` (for example "package `core/1.0.0`").
+    pub fn new(subject: impl Into<String>, problems: Vec<Problem>) -> Self {
+        Problems {
+            subject: subject.into(),
+            problems,
+        }
+    }
+
+    /// The blocking ones.
+    pub fn errors(&self) -> impl Iterator<Item = &Problem> {
+        self.problems.iter().filter(|p| p.is_error())
+    }
+
+    /// All of them, errors and warnings.
+    pub fn all(&self) -> &[Problem] {
+        &self.problems
+    }
+}
+
+impl Diagnostic for Problems {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new("dbpm::invalid"))
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
+        Some(Box::new(self.problems.iter().map(|p| p as &dyn Diagnostic)))
+    }
+}
+
+/// `1 problem`, `2 problems`.
+pub fn plural(count: usize, noun: &str) -> String {
+    if count == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{count} {noun}s")
+    }
+}

@@ -1,0 +1,466 @@
+//! Package manifests: `dbpm.toml` and the seed's legacy `manifest.dpm`, read into one
+//! validated [`Manifest`]. Every problem found is reported with the span it comes from.
+//!
+//! This module knows nothing of the scripts beside the manifest; checking declarations
+//! against the files that exist is the package's job.
+
+mod legacy;
+pub mod raw;
+mod requirement;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use semver::Version;
+use serde::Serialize;
+use toml::Spanned;
+
+use crate::diagnostic::{Problem, SourceFile};
+use crate::platform::Platform;
+
+pub use legacy::parse_legacy;
+pub use requirement::Requirement;
+
+/// The file name of a manifest.
+pub const MANIFEST_FILE: &str = "dbpm.toml";
+/// The file name of the seed's legacy manifest.
+pub const LEGACY_MANIFEST_FILE: &str = "manifest.dpm";
+/// The longest package name allowed.
+pub const MAX_NAME_LEN: usize = 100;
+/// The longest description allowed.
+pub const MAX_DESCRIPTION_LEN: usize = 4000;
+
+/// A validated manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// The package name.
+    pub name: String,
+    /// The package version.
+    pub version: Version,
+    /// What the package holds.
+    pub description: String,
+    /// The platforms the package supports (never empty).
+    pub platforms: BTreeSet<Platform>,
+    /// The version `UPGRADE/` upgrades from; `None` for a baseline.
+    pub from: Option<Version>,
+    /// Required packages and their ranges.
+    pub prerequisites: BTreeMap<String, Requirement>,
+    /// Declared placeholders.
+    pub placeholders: BTreeMap<String, Placeholder>,
+    /// Script declarations keyed by `PHASE/NNN.name`.
+    pub scripts: BTreeMap<String, Declaration>,
+    /// Whether the manifest came from the seed's `manifest.dpm`, where a forward script without
+    /// a twin is a warning rather than an error.
+    pub legacy: bool,
+}
+
+/// A declared `${name}` variable.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Placeholder {
+    /// What it means.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The value when nothing else gives one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default: Option<String>,
+}
+
+/// What a script declares about itself, with defaults applied.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, schemars::JsonSchema,
+)]
+pub struct ScriptFlags {
+    /// Runs inside a transaction (the default).
+    pub transaction: bool,
+    /// Safe to run again after a crash.
+    pub idempotent: bool,
+    /// Has no compensating twin, on purpose.
+    pub irreversible: bool,
+    /// Runs inside a transaction on MySQL/MariaDB too (DML only).
+    pub mysql_transactional: bool,
+}
+
+impl Default for ScriptFlags {
+    fn default() -> Self {
+        ScriptFlags {
+            transaction: true,
+            idempotent: false,
+            irreversible: false,
+            mysql_transactional: false,
+        }
+    }
+}
+
+/// A script declaration and where it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declaration {
+    /// The flags, defaults applied.
+    pub flags: ScriptFlags,
+    /// The span of the key in the manifest, when there is a manifest text to point into.
+    pub span: Option<Range<usize>>,
+}
+
+/// Reads `dbpm.toml`, reporting every problem it can find at once.
+pub fn parse_toml(file: &SourceFile) -> Result<Manifest, Vec<Problem>> {
+    let raw: raw::RawManifest =
+        toml::from_str(file.text()).map_err(|err| vec![toml_problem(file, &err)])?;
+    let mut problems = Vec::new();
+    let mut check = Checker {
+        file,
+        problems: &mut problems,
+    };
+
+    let name = check.name(&raw.package.name);
+    let version = check.version(&raw.package.version, "version");
+    let description = raw
+        .package
+        .description
+        .as_ref()
+        .map(|d| check.description(d))
+        .unwrap_or_default();
+    let platforms = check.platforms(&raw.package.platforms);
+    let from = raw
+        .package
+        .from
+        .as_ref()
+        .and_then(|from| check.version(from, "from"));
+    if let (Some(version), Some(from_version)) = (&version, &from) {
+        if from_version >= version {
+            let span = raw
+                .package
+                .from
+                .as_ref()
+                .map(Spanned::span)
+                .unwrap_or_default();
+            check.push(
+                Problem::error(
+                    file.path(),
+                    "dbpm::manifest::from_not_older",
+                    format!("`from` {from_version} is not older than version {version}"),
+                )
+                .at(file, span, "must be a lower version")
+                .with_help(
+                    "`from` names the version this one upgrades from; omit it for a baseline",
+                ),
+            );
+        }
+    }
+
+    let mut prerequisites = BTreeMap::new();
+    for (key, value) in &raw.prerequisites {
+        let valid_name = check.prerequisite_name(key);
+        let requirement = match value.get_ref() {
+            raw::RawRequirement::Semver(text) => {
+                Requirement::parse(text).map_err(|e| e.to_string())
+            }
+            raw::RawRequirement::MinMax(range) => Requirement::from_min_max(range),
+        };
+        match requirement {
+            Ok(req) if valid_name => {
+                prerequisites.insert(key.get_ref().clone(), req);
+            }
+            Ok(_) => {}
+            Err(reason) => check.push(
+                Problem::error(file.path(), "dbpm::manifest::bad_range", format!("bad version range for prerequisite `{}`: {reason}", key.get_ref()))
+                    .at(file, value.span(), "not a version range")
+                    .with_help("write a semver requirement like \"^1.2\" or \">=1.0, <3\", or { min = { major = 1 }, max = { major = 2 } }"),
+            ),
+        }
+    }
+    if let Some(name) = &name {
+        if let Some(key) = raw.prerequisites.keys().find(|k| k.get_ref() == name) {
+            check.push(
+                Problem::error(
+                    file.path(),
+                    "dbpm::manifest::self_prerequisite",
+                    format!("package `{name}` lists itself as a prerequisite"),
+                )
+                .at(file, key.span(), "remove this prerequisite"),
+            );
+        }
+    }
+
+    let mut placeholders = BTreeMap::new();
+    for (key, value) in &raw.placeholders {
+        if !is_placeholder_name(key.get_ref()) {
+            check.push(
+                Problem::error(file.path(), "dbpm::manifest::bad_placeholder_name", format!("`{}` is not a placeholder name", key.get_ref()))
+                    .at(file, key.span(), "not a name")
+                    .with_help("a placeholder name starts with a letter or `_` and holds letters, digits and `_`"),
+            );
+            continue;
+        }
+        placeholders.insert(
+            key.get_ref().clone(),
+            Placeholder {
+                description: value.description.clone(),
+                default: value.default.clone(),
+            },
+        );
+    }
+
+    let scripts = raw
+        .scripts
+        .iter()
+        .map(|(key, decl)| {
+            let defaults = ScriptFlags::default();
+            let flags = ScriptFlags {
+                transaction: decl.transaction.unwrap_or(defaults.transaction),
+                idempotent: decl.idempotent.unwrap_or(defaults.idempotent),
+                irreversible: decl.irreversible.unwrap_or(defaults.irreversible),
+                mysql_transactional: decl
+                    .mysql_transactional
+                    .unwrap_or(defaults.mysql_transactional),
+            };
+            (
+                key.get_ref().clone(),
+                Declaration {
+                    flags,
+                    span: Some(key.span()),
+                },
+            )
+        })
+        .collect();
+
+    match (name, version, platforms) {
+        (Some(name), Some(version), Some(platforms)) if problems.is_empty() => Ok(Manifest {
+            name,
+            version,
+            description,
+            platforms,
+            from,
+            prerequisites,
+            placeholders,
+            scripts,
+            legacy: false,
+        }),
+        _ => Err(problems),
+    }
+}
+
+/// Writes a manifest as a normalised `dbpm.toml`, the form stored in archives.
+pub fn to_toml(manifest: &Manifest) -> String {
+    #[derive(Serialize)]
+    struct Out<'a> {
+        package: PackageOut<'a>,
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        prerequisites: BTreeMap<&'a str, String>,
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        placeholders: &'a BTreeMap<String, Placeholder>,
+        #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+        scripts: BTreeMap<&'a str, ScriptFlags>,
+    }
+    #[derive(Serialize)]
+    struct PackageOut<'a> {
+        name: &'a str,
+        version: String,
+        description: &'a str,
+        platforms: Vec<&'static str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+    }
+    let out = Out {
+        package: PackageOut {
+            name: &manifest.name,
+            version: manifest.version.to_string(),
+            description: &manifest.description,
+            platforms: manifest.platforms.iter().map(|p| p.as_str()).collect(),
+            from: manifest.from.as_ref().map(Version::to_string),
+        },
+        prerequisites: manifest
+            .prerequisites
+            .iter()
+            .map(|(name, req)| (name.as_str(), req.to_string()))
+            .collect(),
+        placeholders: &manifest.placeholders,
+        scripts: manifest
+            .scripts
+            .iter()
+            .map(|(key, decl)| (key.as_str(), decl.flags))
+            .collect(),
+    };
+    toml::to_string(&out).unwrap_or_else(|err| unreachable!("a manifest always serializes: {err}"))
+}
+
+/// Whether `name` is a valid package name.
+pub fn is_package_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Whether `name` is a valid placeholder name.
+pub fn is_placeholder_name(name: &str) -> bool {
+    name.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn toml_problem(file: &SourceFile, err: &toml::de::Error) -> Problem {
+    let message = err.message().to_owned();
+    let (code, help) = if message.starts_with("unknown field") {
+        (
+            "dbpm::manifest::unknown_key",
+            "remove the key or fix its spelling; `dbpm init` writes a complete example",
+        )
+    } else if message.starts_with("missing field") {
+        (
+            "dbpm::manifest::missing_key",
+            "add the key; `dbpm init` writes a complete example",
+        )
+    } else {
+        ("dbpm::manifest::toml", "fix the TOML syntax")
+    };
+    let problem = Problem::error(file.path(), code, message.clone()).with_help(help);
+    match err.span() {
+        Some(span) => problem.at(file, span, message),
+        None => problem,
+    }
+}
+
+struct Checker<'a> {
+    file: &'a SourceFile,
+    problems: &'a mut Vec<Problem>,
+}
+
+impl Checker<'_> {
+    fn push(&mut self, problem: Problem) {
+        self.problems.push(problem);
+    }
+
+    fn error(
+        &mut self,
+        code: &'static str,
+        message: String,
+        span: Range<usize>,
+        label: &str,
+        help: &str,
+    ) {
+        let problem = Problem::error(self.file.path(), code, message)
+            .at(self.file, span, label)
+            .with_help(help);
+        self.problems.push(problem);
+    }
+
+    fn name(&mut self, name: &Spanned<String>) -> Option<String> {
+        let text = name.get_ref();
+        if text.chars().count() > MAX_NAME_LEN {
+            self.error(
+                "dbpm::manifest::name_too_long",
+                format!(
+                    "package name is {} characters long, more than {MAX_NAME_LEN}",
+                    text.chars().count()
+                ),
+                name.span(),
+                "too long",
+                "shorten the name",
+            );
+            None
+        } else if !is_package_name(text) {
+            self.error(
+                "dbpm::manifest::bad_name",
+                format!("`{text}` is not a package name"),
+                name.span(),
+                "not a package name",
+                "a package name starts with a letter or digit and holds letters, digits, `_` and `-`",
+            );
+            None
+        } else {
+            Some(text.clone())
+        }
+    }
+
+    fn prerequisite_name(&mut self, name: &Spanned<String>) -> bool {
+        if is_package_name(name.get_ref()) {
+            return true;
+        }
+        self.error(
+            "dbpm::manifest::bad_name",
+            format!("`{}` is not a package name", name.get_ref()),
+            name.span(),
+            "not a package name",
+            "a package name starts with a letter or digit and holds letters, digits, `_` and `-`",
+        );
+        false
+    }
+
+    fn version(&mut self, version: &Spanned<String>, key: &str) -> Option<Version> {
+        match Version::parse(version.get_ref().trim()) {
+            Ok(v) => Some(v),
+            Err(err) => {
+                self.error(
+                    "dbpm::manifest::bad_version",
+                    format!("`{key}` is not a semantic version: {err}"),
+                    version.span(),
+                    "not MAJOR.MINOR.PATCH",
+                    "write a full semantic version such as \"1.2.0\"",
+                );
+                None
+            }
+        }
+    }
+
+    fn description(&mut self, description: &Spanned<String>) -> String {
+        let count = description.get_ref().chars().count();
+        if count > MAX_DESCRIPTION_LEN {
+            self.error(
+                "dbpm::manifest::description_too_long",
+                format!("description is {count} characters long, more than {MAX_DESCRIPTION_LEN}"),
+                description.span(),
+                "too long",
+                "shorten the description; details belong in a README beside the manifest",
+            );
+        }
+        description.get_ref().clone()
+    }
+
+    fn platforms(
+        &mut self,
+        platforms: &Spanned<Vec<Spanned<String>>>,
+    ) -> Option<BTreeSet<Platform>> {
+        let mut set = BTreeSet::new();
+        let mut ok = true;
+        for entry in platforms.get_ref() {
+            match entry.get_ref().parse::<Platform>() {
+                Ok(platform) => {
+                    set.insert(platform);
+                }
+                Err(_) => {
+                    ok = false;
+                    let help = match Platform::suggest(entry.get_ref()) {
+                        Some(p) => format!("did you mean `{p}`?"),
+                        None => {
+                            "the platforms are `postgres`, `mysql` (also for MariaDB) and `sqlite`"
+                                .to_owned()
+                        }
+                    };
+                    self.error(
+                        "dbpm::manifest::unknown_platform",
+                        format!("unknown platform `{}`", entry.get_ref()),
+                        entry.span(),
+                        "unknown platform",
+                        &help,
+                    );
+                }
+            }
+        }
+        if set.is_empty() && ok {
+            self.error(
+                "dbpm::manifest::no_platform",
+                "the package lists no platform".to_owned(),
+                platforms.span(),
+                "empty",
+                "list at least one of `postgres`, `mysql`, `sqlite`",
+            );
+            return None;
+        }
+        ok.then_some(set)
+    }
+}

@@ -18,3 +18,5 @@ pub mod manifest;
 pub mod ops;
 pub mod package;
 pub mod platform;
+pub mod repository;
+pub mod resolve;

@@ -1,0 +1,208 @@
+//! The index of a repository: one entry per (package, version, platform) with what the
+//! resolver and the path finder need (prerequisites, upgrade edges), and the checksum that
+//! identifies the build. The index is plain data, so resolution never touches I/O.
+
+use std::collections::BTreeMap;
+
+use semver::Version;
+use serde::{Deserialize, Serialize};
+
+use crate::manifest::Requirement;
+use crate::package::{Checksum, Origin, Package, Phase};
+use crate::platform::Platform;
+
+/// One package version built for one platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IndexEntry {
+    /// The package name.
+    pub name: String,
+    /// The version.
+    #[schemars(with = "String")]
+    pub version: Version,
+    /// The platform of the archive.
+    pub platform: Platform,
+    /// The content checksum of the archive: its build number.
+    pub checksum: Checksum,
+    /// Required packages and their ranges.
+    #[serde(default)]
+    pub prerequisites: BTreeMap<String, Requirement>,
+    /// The upgrade edges into this version.
+    pub edges: Vec<Edge>,
+}
+
+/// An upgrade edge into a version: `UPGRADE/` from `from`, `UPGRADE@VERSION/` or `UPGRADE@none/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Edge {
+    /// Where the edge starts.
+    #[schemars(with = "String")]
+    pub from: Origin,
+    /// How many UPGRADE scripts it runs: the cost of walking it.
+    pub scripts: usize,
+    /// How many DOWNGRADE scripts walking it backwards runs.
+    pub downgrade_scripts: usize,
+    /// The UPGRADE scripts declared irreversible (paths in the package): they block walking
+    /// the edge backwards.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub irreversible: Vec<String>,
+}
+
+impl IndexEntry {
+    /// The entry describing a built package.
+    pub fn of(package: &Package) -> Self {
+        let edges = package
+            .edges
+            .iter()
+            .map(|origin| {
+                let upgrade = Phase::Upgrade(origin.clone());
+                let downgrade = Phase::Downgrade(origin.clone());
+                Edge {
+                    from: origin.clone(),
+                    scripts: package.scripts_in(&upgrade).count(),
+                    downgrade_scripts: package.scripts_in(&downgrade).count(),
+                    irreversible: package
+                        .scripts_in(&upgrade)
+                        .filter(|s| s.flags.irreversible)
+                        .map(|s| s.path.clone())
+                        .collect(),
+                }
+            })
+            .collect();
+        IndexEntry {
+            name: package.manifest.name.clone(),
+            version: package.manifest.version.clone(),
+            platform: package.platform,
+            checksum: package.checksum.clone(),
+            prerequisites: package.manifest.prerequisites.clone(),
+            edges,
+        }
+    }
+}
+
+/// All entries of a repository (or of several layered ones).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Index {
+    /// Entries by name, then version, then platform.
+    #[schemars(with = "Vec<IndexEntry>")]
+    #[serde(with = "entry_list")]
+    packages: BTreeMap<String, BTreeMap<Version, BTreeMap<Platform, IndexEntry>>>,
+}
+
+impl Index {
+    /// An empty index.
+    pub fn new() -> Self {
+        Index::default()
+    }
+
+    /// Adds an entry unless one for the same (name, version, platform) is there: the first
+    /// wins, which is how layered repositories shadow each other. Returns whether it was added.
+    pub fn insert_if_absent(&mut self, entry: IndexEntry) -> bool {
+        let slot = self
+            .packages
+            .entry(entry.name.clone())
+            .or_default()
+            .entry(entry.version.clone())
+            .or_default();
+        if slot.contains_key(&entry.platform) {
+            return false;
+        }
+        slot.insert(entry.platform, entry);
+        true
+    }
+
+    /// The entry of one build.
+    pub fn get(&self, name: &str, version: &Version, platform: Platform) -> Option<&IndexEntry> {
+        self.packages.get(name)?.get(version)?.get(&platform)
+    }
+
+    /// The versions of a package built for `platform`, highest first.
+    pub fn versions(&self, name: &str, platform: Platform) -> impl Iterator<Item = &IndexEntry> {
+        self.packages
+            .get(name)
+            .into_iter()
+            .flat_map(|versions| versions.values().rev())
+            .filter_map(move |platforms| platforms.get(&platform))
+    }
+
+    /// Whether the package exists at all (on any platform).
+    pub fn has_package(&self, name: &str) -> bool {
+        self.packages.contains_key(name)
+    }
+
+    /// The platforms a package is built for, in any version.
+    pub fn platforms_of(&self, name: &str) -> Vec<Platform> {
+        let mut platforms: Vec<Platform> = self
+            .packages
+            .get(name)
+            .into_iter()
+            .flat_map(|versions| versions.values().flat_map(|p| p.keys().copied()))
+            .collect();
+        platforms.sort();
+        platforms.dedup();
+        platforms
+    }
+
+    /// Every package name.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.packages.keys().map(String::as_str)
+    }
+
+    /// Every entry, sorted by name, version and platform.
+    pub fn entries(&self) -> impl Iterator<Item = &IndexEntry> {
+        self.packages
+            .values()
+            .flat_map(|versions| versions.values().flat_map(|platforms| platforms.values()))
+    }
+
+    /// How many entries there are.
+    pub fn len(&self) -> usize {
+        self.entries().count()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.packages.is_empty()
+    }
+}
+
+impl FromIterator<IndexEntry> for Index {
+    fn from_iter<T: IntoIterator<Item = IndexEntry>>(iter: T) -> Self {
+        let mut index = Index::new();
+        for entry in iter {
+            index.insert_if_absent(entry);
+        }
+        index
+    }
+}
+
+mod entry_list {
+    use super::*;
+    use serde::{Deserializer, Serializer};
+
+    type Map = BTreeMap<String, BTreeMap<Version, BTreeMap<Platform, IndexEntry>>>;
+
+    pub fn serialize<S: Serializer>(map: &Map, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(map.values().flat_map(|v| v.values().flat_map(|p| p.values())))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Map, D::Error> {
+        let entries = Vec::<IndexEntry>::deserialize(deserializer)?;
+        let mut map = Map::new();
+        for entry in entries {
+            let slot = map
+                .entry(entry.name.clone())
+                .or_default()
+                .entry(entry.version.clone())
+                .or_default();
+            if slot.insert(entry.platform, entry.clone()).is_some() {
+                return Err(serde::de::Error::custom(format!(
+                    "the index lists {}@{} on {} twice",
+                    entry.name, entry.version, entry.platform
+                )));
+            }
+        }
+        Ok(map)
+    }
+}

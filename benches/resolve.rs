@@ -1,1 +1,2 @@
+//! Resolver benchmark (filled in by the resolver work).
 fn main() {}

@@ -15,15 +15,16 @@ use miette::{Diagnostic, LabeledSpan, NamedSource, Severity, SourceCode, SourceS
 pub struct SourceFile {
     path: PathBuf,
     text: Arc<str>,
+    named: Arc<NamedSource<Arc<str>>>,
 }
 
 impl SourceFile {
     /// A file's path (as the user gave it) and its text.
     pub fn new(path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> Self {
-        SourceFile {
-            path: path.into(),
-            text: text.into(),
-        }
+        let path = path.into();
+        let text = text.into();
+        let named = Arc::new(NamedSource::new(path.display().to_string(), text.clone()));
+        SourceFile { path, text, named }
     }
 
     /// The file's path.
@@ -60,8 +61,8 @@ pub struct Problem {
     message: String,
     code: &'static str,
     help: Option<String>,
-    label: Option<(SourceSpan, String)>,
-    source: Option<SourceFile>,
+    label: Option<Box<(SourceSpan, String)>>,
+    source: Option<Box<SourceFile>>,
     severity: Severity,
 }
 
@@ -99,8 +100,8 @@ impl Problem {
         label: impl Into<String>,
     ) -> Self {
         self.file = source.path.clone();
-        self.source = Some(source.clone());
-        self.label = Some((span.into(), label.into()));
+        self.source = Some(Box::new(source.clone()));
+        self.label = Some(Box::new((span.into(), label.into())));
         self
     }
 
@@ -127,7 +128,12 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.file.display(), self.message)
+        // With a snippet, miette names the file above it; without one, the message must.
+        if self.source.is_some() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        }
     }
 }
 
@@ -149,11 +155,13 @@ impl Diagnostic for Problem {
     }
 
     fn source_code(&self) -> Option<&dyn SourceCode> {
-        self.source.as_ref().map(|s| &s.text as &dyn SourceCode)
+        self.source
+            .as_ref()
+            .map(|s| s.named.as_ref() as &dyn SourceCode)
     }
 
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        self.label.as_ref().map(|(span, label)| {
+        self.label.as_deref().map(|(span, label)| {
             Box::new(std::iter::once(LabeledSpan::new_with_span(
                 Some(label.clone()),
                 *span,
@@ -162,14 +170,9 @@ impl Diagnostic for Problem {
     }
 }
 
-/// A named source for miette, for errors that point into a file of their own.
-pub fn named_source(file: &SourceFile) -> NamedSource<Arc<str>> {
-    NamedSource::new(file.path.display().to_string(), file.text.clone())
-}
-
 /// Every problem found in one input, reported together.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{subject} has {count}", count = plural(self.errors().count(), "problem"))]
+#[error("{subject}: {count}", count = plural(self.errors().count(), "problem"))]
 pub struct Problems {
     subject: String,
     problems: Vec<Problem>,
@@ -196,10 +199,6 @@ impl Problems {
 }
 
 impl Diagnostic for Problems {
-    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        Some(Box::new("dbpm::invalid"))
-    }
-
     fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn Diagnostic> + 'a>> {
         Some(Box::new(self.problems.iter().map(|p| p as &dyn Diagnostic)))
     }
@@ -211,5 +210,47 @@ pub fn plural(count: usize, noun: &str) -> String {
         format!("1 {noun}")
     } else {
         format!("{count} {noun}s")
+    }
+}
+
+/// The candidate closest to `word` by edit distance, when it is close enough to be a typo.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let word = word.to_ascii_lowercase();
+    candidates
+        .into_iter()
+        .map(|c| (edit_distance(&word, &c.to_ascii_lowercase()), c))
+        .filter(|(d, c)| *d <= (c.len() / 3).max(1))
+        .min()
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let current = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                previous
+            } else {
+                1 + previous.min(row[j]).min(row[j + 1])
+            };
+            previous = current;
+        }
+    }
+    row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closest_finds_typos_only() {
+        assert_eq!(closest("INSTAL", ["INSTALL", "UPGRADE"]), Some("INSTALL"));
+        assert_eq!(closest("billng", ["billing", "auth"]), Some("billing"));
+        assert_eq!(closest("zzz", ["billing", "auth"]), None);
     }
 }

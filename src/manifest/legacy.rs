@@ -157,6 +157,8 @@ fn find(file: &SourceFile, text: &str) -> Option<std::ops::Range<usize>> {
 
 fn json5_problem(file: &SourceFile, err: &json5::Error) -> Problem {
     let json5::Error::Message { msg, location } = err;
+    // The parser's message embeds its own snippet; keep only what it expected.
+    let msg = msg.rsplit("= ").next().unwrap_or(msg).trim().to_owned();
     let problem = Problem::error(file.path(), "dbpm::manifest::json", format!("invalid manifest.dpm: {msg}"))
         .with_help("manifest.dpm is JSON5 with the keys name, description, platform, version { major, minor, patch } and prerequisites");
     match location {

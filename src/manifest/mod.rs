@@ -325,6 +325,11 @@ fn toml_problem(file: &SourceFile, err: &toml::de::Error) -> Problem {
     }
 }
 
+/// The first character of a span, for values too long to underline whole.
+fn start_of(span: Range<usize>) -> Range<usize> {
+    span.start..span.start + 1
+}
+
 struct Checker<'a> {
     file: &'a SourceFile,
     problems: &'a mut Vec<Problem>,
@@ -413,7 +418,7 @@ impl Checker<'_> {
             self.error(
                 "dbpm::manifest::description_too_long",
                 format!("description is {count} characters long, more than {MAX_DESCRIPTION_LEN}"),
-                description.span(),
+                start_of(description.span()),
                 "too long",
                 "shorten the description; details belong in a README beside the manifest",
             );
@@ -463,4 +468,10 @@ impl Checker<'_> {
         }
         ok.then_some(set)
     }
+}
+
+/// The JSON schema of `dbpm.toml`, generated from the types that read it.
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(raw::RawManifest))
+        .unwrap_or_else(|err| unreachable!("a schema always serializes: {err}"))
 }

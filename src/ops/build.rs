@@ -34,9 +34,9 @@ pub struct BuildReport {
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum BuildError {
     /// One or more packages are invalid; nothing was written.
-    #[error("{} invalid; nothing was built", if .0.len() == 1 { "1 package is".to_owned() } else { format!("{} packages are", .0.len()) })]
-    #[diagnostic(code(dbpm::build::invalid))]
-    Invalid(#[related] Vec<Problems>),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Invalid(Problems),
     /// The archive could not be written.
     #[error("failed to write archive `{path}`")]
     #[diagnostic(code(dbpm::build::write))]
@@ -59,8 +59,16 @@ pub fn build(dirs: &[PathBuf], out_dir: &Path) -> Result<BuildReport, BuildError
             Err(problems) => invalid.push(problems),
         }
     }
-    if !invalid.is_empty() {
-        return Err(BuildError::Invalid(invalid));
+    match invalid.len() {
+        0 => {}
+        1 => return Err(BuildError::Invalid(invalid.remove(0))),
+        count => {
+            let all = invalid.into_iter().flat_map(|p| p.all().to_vec()).collect();
+            return Err(BuildError::Invalid(Problems::new(
+                format!("{count} packages"),
+                all,
+            )));
+        }
     }
     let write_error = |path: &Path| {
         let path = path.to_path_buf();

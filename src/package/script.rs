@@ -161,13 +161,7 @@ impl Folder {
             "POSTINSTALL" => plain(Folder::Postinstall),
             _ => Err(FolderError::Unknown {
                 name: dir.to_owned(),
-                suggestion: Folder::NAMES
-                    .iter()
-                    .find(|n| {
-                        n.eq_ignore_ascii_case(base)
-                            || n.trim_end_matches('S')
-                                .eq_ignore_ascii_case(base.trim_end_matches(['s', 'S']))
-                    })
+                suggestion: crate::diagnostic::closest(base, Folder::NAMES)
                     .map(|n| format!("{n}{}", edge.map(|e| format!("@{e}")).unwrap_or_default())),
             }),
         }

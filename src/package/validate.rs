@@ -79,12 +79,10 @@ impl PackageSource {
                 }
             })
             .collect();
-        Some(Package::new(
-            self.manifest.clone(),
-            platform,
-            scripts,
-            edges,
-        ))
+        // An archive is for one platform, so its manifest lists that one only.
+        let mut manifest = self.manifest.clone();
+        manifest.platforms = BTreeSet::from([platform]);
+        Some(Package::new(manifest, platform, scripts, edges))
     }
 
     /// The package built for every platform it lists.
@@ -145,36 +143,36 @@ fn finish(tree: &FileTree, problems: Vec<Problem>) -> Problems {
 fn read_manifest(tree: &FileTree, problems: &mut Vec<Problem>) -> Option<Manifest> {
     let toml = tree.files.get(MANIFEST_FILE);
     let legacy = tree.files.get(LEGACY_MANIFEST_FILE);
-    let (name, bytes, parse): (_, _, fn(&SourceFile) -> Result<Manifest, Vec<Problem>>) =
-        match (toml, legacy) {
-            (Some(_), Some(_)) => {
-                problems.push(
-                    Problem::error(
-                        tree.display_path(LEGACY_MANIFEST_FILE),
-                        "dbpm::package::two_manifests",
-                        "the package has both `dbpm.toml` and `manifest.dpm`",
-                    )
-                    .with_help("keep one manifest: `dbpm.toml` is the current format"),
-                );
-                return None;
-            }
-            (Some(bytes), None) => (MANIFEST_FILE, bytes, manifest::parse_toml),
-            (None, Some(bytes)) => (LEGACY_MANIFEST_FILE, bytes, manifest::parse_legacy),
-            (None, None) => {
-                problems.push(
-                    Problem::error(
-                        &tree.root,
-                        "dbpm::package::no_manifest",
-                        "no `dbpm.toml` (or legacy `manifest.dpm`) in the package",
-                    )
-                    .with_help(format!(
-                        "`dbpm init {}` writes a manifest to start from",
-                        tree.root.display()
-                    )),
-                );
-                return None;
-            }
-        };
+    type Parser = fn(&SourceFile) -> Result<Manifest, Vec<Problem>>;
+    let (name, bytes, parse): (_, _, Parser) = match (toml, legacy) {
+        (Some(_), Some(_)) => {
+            problems.push(
+                Problem::error(
+                    tree.display_path(LEGACY_MANIFEST_FILE),
+                    "dbpm::package::two_manifests",
+                    "the package has both `dbpm.toml` and `manifest.dpm`",
+                )
+                .with_help("keep one manifest: `dbpm.toml` is the current format"),
+            );
+            return None;
+        }
+        (Some(bytes), None) => (MANIFEST_FILE, bytes, manifest::parse_toml),
+        (None, Some(bytes)) => (LEGACY_MANIFEST_FILE, bytes, manifest::parse_legacy),
+        (None, None) => {
+            problems.push(
+                Problem::error(
+                    &tree.root,
+                    "dbpm::package::no_manifest",
+                    "no `dbpm.toml` (or legacy `manifest.dpm`) in the package",
+                )
+                .with_help(format!(
+                    "`dbpm init {}` writes a manifest to start from",
+                    tree.root.display()
+                )),
+            );
+            return None;
+        }
+    };
     let path = tree.display_path(name);
     let text = match utf8(&path, bytes) {
         Ok(text) => text,
@@ -257,13 +255,11 @@ fn read_scripts(
                 continue;
             }
         }
-        let text = match utf8(&shown, bytes) {
-            Ok(text) => text,
-            Err(problem) => {
-                problems.push(problem);
-                continue;
-            }
-        };
+        // An unreadable script stays in the list, empty, so its twin is not reported as an orphan.
+        let text = utf8(&shown, bytes).unwrap_or_else(|problem| {
+            problems.push(problem);
+            String::new()
+        });
         scripts.push(SourceScript {
             folder,
             name,
@@ -606,7 +602,7 @@ fn check_placeholders(
             problems.push(
                 Problem::error(source.path(), "dbpm::package::undeclared_placeholder", format!("placeholder `${{{}}}` is not declared", found.name))
                     .at(&source, found.span, "not declared in the manifest")
-                    .with_help(format!("declare it in the manifest: [placeholders] {} = {{ description = \"...\" }}, or write `$${{` for a literal `${{`", found.name)),
+                    .with_help(format!("declare it in the manifest: [placeholders] {} = {{ description = \"...\" }}, or escape a literal as `$${{{}}}`", found.name, found.name)),
             );
         }
     }

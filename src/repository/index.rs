@@ -184,7 +184,10 @@ mod entry_list {
     type Map = BTreeMap<String, BTreeMap<Version, BTreeMap<Platform, IndexEntry>>>;
 
     pub fn serialize<S: Serializer>(map: &Map, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(map.values().flat_map(|v| v.values().flat_map(|p| p.values())))
+        serializer.collect_seq(
+            map.values()
+                .flat_map(|v| v.values().flat_map(|p| p.values())),
+        )
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Map, D::Error> {

@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS auth_user_role;
+DROP TABLE IF EXISTS auth_role;
+DROP TABLE IF EXISTS auth_user;

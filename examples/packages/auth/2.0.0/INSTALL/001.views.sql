@@ -1,0 +1,5 @@
+DROP VIEW IF EXISTS auth_user_v;
+CREATE VIEW auth_user_v AS
+SELECT u.id, u.username, u.email, u.customer_id, c.name AS customer_name, c.tenant_id
+FROM auth_user u
+JOIN core_customer c ON c.id = u.customer_id;

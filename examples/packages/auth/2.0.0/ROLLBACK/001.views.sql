@@ -1,0 +1,1 @@
+DROP VIEW IF EXISTS auth_user_v;

@@ -1,0 +1,1 @@
+ALTER TABLE auth_user RENAME COLUMN login TO username;

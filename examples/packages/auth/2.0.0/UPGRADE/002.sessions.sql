@@ -1,0 +1,7 @@
+CREATE TABLE IF NOT EXISTS auth_session (
+  token CHAR(64) NOT NULL PRIMARY KEY,
+  user_id INTEGER NOT NULL,
+  created_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  expires_at TIMESTAMP NOT NULL,
+  CONSTRAINT auth_session_user_fk FOREIGN KEY (user_id) REFERENCES auth_user (id)
+);

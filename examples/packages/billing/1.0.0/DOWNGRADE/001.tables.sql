@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS billing_payment;
+DROP TABLE IF EXISTS billing_invoice;

@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS billing_invoice_issued_idx;

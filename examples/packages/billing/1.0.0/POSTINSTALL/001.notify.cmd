@@ -1,0 +1,1 @@
+echo "billing 1.0.0 installed"

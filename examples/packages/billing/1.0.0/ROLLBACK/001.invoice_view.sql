@@ -1,0 +1,1 @@
+DROP VIEW IF EXISTS billing_invoice_v;

@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS billing_payment_paid_idx ON billing_payment (paid_at);

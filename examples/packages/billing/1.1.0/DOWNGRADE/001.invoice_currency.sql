@@ -1,0 +1,1 @@
+ALTER TABLE billing_invoice DROP COLUMN IF EXISTS currency;

@@ -1,0 +1,1 @@
+DELETE FROM billing_tax_rate WHERE country IN ('DE', 'FR', 'NL');

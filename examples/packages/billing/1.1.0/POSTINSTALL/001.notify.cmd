@@ -1,0 +1,1 @@
+echo "billing 1.1.0 installed"

@@ -1,0 +1,1 @@
+DROP VIEW IF EXISTS billing_open_invoice_v;

@@ -1,0 +1,4 @@
+CREATE TABLE IF NOT EXISTS billing_tax_rate (
+  country CHAR(2) NOT NULL PRIMARY KEY,
+  rate NUMERIC(5, 2) NOT NULL
+);

@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS core_customer;
+DROP TABLE IF EXISTS core_tenant;

@@ -1,0 +1,1 @@
+DROP FUNCTION IF EXISTS core_customer_count;

@@ -1,0 +1,1 @@
+ALTER TABLE core_customer DROP COLUMN IF EXISTS status;

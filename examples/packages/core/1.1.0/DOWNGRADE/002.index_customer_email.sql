@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS core_customer_email_idx;

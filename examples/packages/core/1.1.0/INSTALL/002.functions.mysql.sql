@@ -1,0 +1,7 @@
+CREATE OR REPLACE FUNCTION core_customer_count(p_tenant INTEGER) RETURNS BIGINT
+READS SQL DATA
+RETURN (SELECT count(*) FROM core_customer WHERE tenant_id = p_tenant);
+
+CREATE OR REPLACE FUNCTION core_active_customer_count(p_tenant INTEGER) RETURNS BIGINT
+READS SQL DATA
+RETURN (SELECT count(*) FROM core_customer WHERE tenant_id = p_tenant AND status = 'active');

@@ -1,0 +1,2 @@
+DROP VIEW IF EXISTS core_active_customer_v;
+DROP VIEW IF EXISTS core_customer_v;

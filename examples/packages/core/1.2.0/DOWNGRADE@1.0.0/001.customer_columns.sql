@@ -1,0 +1,3 @@
+ALTER TABLE core_customer
+  DROP COLUMN IF EXISTS phone,
+  DROP COLUMN IF EXISTS status;

@@ -1,0 +1,2 @@
+ALTER TABLE core_customer DROP COLUMN phone;
+ALTER TABLE core_customer DROP COLUMN status;

@@ -1,0 +1,2 @@
+DROP INDEX IF EXISTS core_tenant_name_uq;
+DROP INDEX IF EXISTS core_customer_email_idx;

@@ -1,0 +1,1 @@
+ALTER TABLE core_customer ADD COLUMN IF NOT EXISTS phone VARCHAR(40);

@@ -1,0 +1,5 @@
+SELECT count(*) FROM core_tenant;
+SELECT id, tenant_id, name, email, status, phone FROM core_customer WHERE 1 = 0;
+SELECT count(*) FROM core_address;
+SELECT count(*) FROM core_customer_v;
+SELECT count(*) FROM core_customer_address_v;

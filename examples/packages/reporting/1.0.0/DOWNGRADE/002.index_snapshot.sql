@@ -1,0 +1,1 @@
+DROP INDEX IF EXISTS reporting_snapshot_tenant_idx;

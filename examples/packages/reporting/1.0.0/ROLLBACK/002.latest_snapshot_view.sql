@@ -1,0 +1,1 @@
+DROP VIEW IF EXISTS reporting_latest_snapshot_v;

@@ -1,0 +1,8 @@
+CREATE TABLE IF NOT EXISTS reporting_snapshot (
+  id INTEGER PRIMARY KEY,
+  taken_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  tenant_id INTEGER NOT NULL,
+  currency CHAR(3) NOT NULL,
+  invoice_count INTEGER NOT NULL,
+  total_amount NUMERIC(14, 2) NOT NULL
+);

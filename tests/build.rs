@@ -1,0 +1,245 @@
+//! End-to-end runs of `dbpm init` and `dbpm build`: the examples build deterministically,
+//! every kind of broken package gets its own diagnostic, and hostile archives are refused.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::Write;
+use std::path::Path;
+
+use common::{example_packages, repo_root, transcript, TestContext};
+use dbpm::package::archive;
+
+#[test]
+fn every_example_builds_twice_to_identical_bytes() {
+    let ctx = TestContext::new();
+    let packages = example_packages();
+    assert!(
+        packages.len() >= 8,
+        "the examples hold at least 8 package versions"
+    );
+    for (round, out) in ["first", "second"].iter().enumerate() {
+        let mut args = vec![
+            "build".to_owned(),
+            "--out-dir".to_owned(),
+            ctx.path(out).display().to_string(),
+        ];
+        args.extend(packages.iter().map(|p| p.display().to_string()));
+        let output = ctx.dbpm().args(&args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "round {round}: {}",
+            transcript(&output, ctx.temp.path())
+        );
+    }
+    let first: Vec<_> = fs_err::read_dir(ctx.path("first"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(
+        first.len(),
+        packages.len() * 3,
+        "one archive per platform of every example"
+    );
+    for archive_path in first {
+        let name = archive_path.file_name().unwrap();
+        let a = fs_err::read(&archive_path).unwrap();
+        let b = fs_err::read(ctx.path("second").join(name)).unwrap();
+        assert!(a == b, "{} differs between builds", name.to_string_lossy());
+        archive::read(&archive_path, &a).unwrap();
+    }
+}
+
+#[test]
+fn init_scaffolds_a_package_that_builds() {
+    let ctx = TestContext::new();
+    let dir = ctx.path("billing");
+    let init = ctx.run(&["init", dir.to_str().unwrap()]);
+    assert!(
+        init.status.success(),
+        "{}",
+        transcript(&init, ctx.temp.path())
+    );
+    let build = ctx.run(&[
+        "build",
+        dir.to_str().unwrap(),
+        "--out-dir",
+        ctx.path("dist").to_str().unwrap(),
+    ]);
+    insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
+    let again = ctx.run(&["init", dir.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+}
+
+#[test]
+fn broken_packages_each_get_their_own_diagnostic() {
+    let ctx = TestContext::new();
+    let fixtures = repo_root().join("tests/fixtures/broken");
+    let mut names: Vec<String> = fs_err::read_dir(&fixtures)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 20);
+    let mut seen = std::collections::BTreeSet::new();
+    for name in names {
+        let dir = format!("tests/fixtures/broken/{name}");
+        let output = ctx.run(&[
+            "build",
+            &dir,
+            "--out-dir",
+            ctx.path("dist").to_str().unwrap(),
+        ]);
+        let text = transcript(&output, ctx.temp.path());
+        assert_eq!(output.status.code(), Some(1), "{name}: {text}");
+        assert!(!text.contains("panicked"), "{name}: {text}");
+        assert!(
+            seen.insert(text.clone()),
+            "{name} repeats another fixture's diagnostic"
+        );
+        insta::assert_snapshot!(format!("broken_{name}"), text);
+    }
+    assert!(
+        !ctx.path("dist").exists(),
+        "nothing is written for a broken package"
+    );
+}
+
+#[test]
+fn a_symlinked_script_is_refused() {
+    let ctx = TestContext::new();
+    let dir = ctx.path("linked");
+    let init = ctx.run(&["init", dir.to_str().unwrap(), "--name", "linked"]);
+    assert!(init.status.success());
+    fs_err::write(ctx.path("elsewhere.sql"), "SELECT 1;\n").unwrap();
+    std::os::unix::fs::symlink(ctx.path("elsewhere.sql"), dir.join("VERIFY/002.linked.sql"))
+        .unwrap();
+    let output = ctx.run(&[
+        "build",
+        dir.to_str().unwrap(),
+        "--out-dir",
+        ctx.path("dist").to_str().unwrap(),
+    ]);
+    insta::assert_snapshot!(transcript(&output, ctx.temp.path()));
+}
+
+/// A valid archive's entries, to craft hostile variants from.
+fn sample_archive(ctx: &TestContext) -> (Vec<(String, Vec<u8>)>, std::path::PathBuf) {
+    let dir = ctx.path("pkg");
+    assert!(ctx
+        .run(&[
+            "init",
+            dir.to_str().unwrap(),
+            "--name",
+            "pkg",
+            "--platform",
+            "sqlite"
+        ])
+        .status
+        .success());
+    let output = ctx.run(&[
+        "build",
+        dir.to_str().unwrap(),
+        "--out-dir",
+        ctx.path("dist").to_str().unwrap(),
+    ]);
+    assert!(output.status.success());
+    let path = ctx.path("dist/pkg-0.1.0-sqlite.dbpkg");
+    let bytes = fs_err::read(&path).unwrap();
+    let mut entries = Vec::new();
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+    for entry in tar.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let name = entry.path().unwrap().display().to_string();
+        let mut content = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut content).unwrap();
+        entries.push((name, content));
+    }
+    (entries, path)
+}
+
+enum Crafted<'a> {
+    File(&'a str, &'a [u8]),
+    Link(&'a str, &'a str),
+}
+
+fn craft(entries: &[Crafted<'_>]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::fast(),
+    ));
+    for entry in entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_mode(0o644);
+        match entry {
+            Crafted::File(name, content) => {
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_size(content.len() as u64);
+                // Write the name bytes directly so `..` survives (the tar crate refuses it on append).
+                let field = &mut header.as_old_mut().name;
+                field[..name.len()].copy_from_slice(name.as_bytes());
+                header.set_cksum();
+                builder.append(&header, *content).unwrap();
+            }
+            Crafted::Link(name, target) => {
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_size(0);
+                builder.append_link(&mut header, name, target).unwrap();
+            }
+        }
+    }
+    let mut gz = builder.into_inner().unwrap();
+    gz.flush().unwrap();
+    gz.finish().unwrap()
+}
+
+fn refusal(bytes: &[u8]) -> String {
+    let err =
+        archive::read(Path::new("crafted.dbpkg"), bytes).expect_err("the archive must be refused");
+    err.to_string()
+}
+
+#[test]
+fn hostile_archives_are_refused_on_read() {
+    let ctx = TestContext::new();
+    let (entries, path) = sample_archive(&ctx);
+    let as_files: Vec<Crafted<'_>> = entries.iter().map(|(n, c)| Crafted::File(n, c)).collect();
+    // The untouched entries read back fine.
+    archive::read(&path, &craft(&as_files)).unwrap();
+
+    let mut traversal = as_files
+        .iter()
+        .map(|c| match c {
+            Crafted::File(n, c) => Crafted::File(n, c),
+            Crafted::Link(..) => unreachable!(),
+        })
+        .collect::<Vec<_>>();
+    traversal.push(Crafted::File("../evil.sql", b"DROP TABLE users;"));
+    insta::assert_snapshot!("archive_traversal", refusal(&craft(&traversal)));
+
+    let mut linked: Vec<Crafted<'_>> = entries.iter().map(|(n, c)| Crafted::File(n, c)).collect();
+    linked.push(Crafted::Link("INSTALL/002.link.sql", "/etc/passwd"));
+    insta::assert_snapshot!("archive_symlink", refusal(&craft(&linked)));
+
+    let changed: Vec<(String, Vec<u8>)> = entries
+        .iter()
+        .map(|(n, c)| {
+            if n.starts_with("INSTALL/") {
+                (n.clone(), b"DROP TABLE everything;\n".to_vec())
+            } else {
+                (n.clone(), c.clone())
+            }
+        })
+        .collect();
+    let changed_files: Vec<Crafted<'_>> =
+        changed.iter().map(|(n, c)| Crafted::File(n, c)).collect();
+    insta::assert_snapshot!("archive_changed_script", refusal(&craft(&changed_files)));
+
+    let mut unknown: Vec<Crafted<'_>> = entries.iter().map(|(n, c)| Crafted::File(n, c)).collect();
+    unknown.push(Crafted::File("INSTALL/009.smuggled.sql", b"SELECT 1;"));
+    insta::assert_snapshot!("archive_unknown_entry", refusal(&craft(&unknown)));
+
+    let garbage = b"this is not a gzip stream";
+    insta::assert_snapshot!("archive_garbage", refusal(garbage));
+}

@@ -1,0 +1,77 @@
+//! Shared helpers of the integration tests: a temporary workspace per test, running the
+//! `dbpm` binary, and a snapshot form of a run (exit code, stdout, stderr).
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A test's own temporary directory and a way to run dbpm in the repository root.
+pub struct TestContext {
+    pub temp: tempfile::TempDir,
+}
+
+impl TestContext {
+    pub fn new() -> Self {
+        TestContext {
+            temp: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    /// A path inside the test's temporary directory.
+    pub fn path(&self, relative: &str) -> PathBuf {
+        self.temp.path().join(relative)
+    }
+
+    /// A `dbpm` command running in the repository root, with colour off.
+    pub fn dbpm(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_dbpm"));
+        cmd.current_dir(repo_root())
+            .env("NO_COLOR", "1")
+            .env_remove("DBPM_COLOR");
+        cmd
+    }
+
+    /// Runs dbpm with `args` and returns the output.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.dbpm().args(args).output().expect("run dbpm")
+    }
+}
+
+/// The repository root (where Cargo.toml is).
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The text of a run for a snapshot, with the temporary directory replaced by `[TEMP]`.
+pub fn transcript(output: &Output, temp: &Path) -> String {
+    let clean = |bytes: &[u8]| {
+        String::from_utf8_lossy(bytes).replace(&temp.display().to_string(), "[TEMP]")
+    };
+    format!(
+        "exit: {}\n----- stdout -----\n{}\n----- stderr -----\n{}",
+        output
+            .status
+            .code()
+            .map_or("signal".to_owned(), |c| c.to_string()),
+        clean(&output.stdout).trim_end(),
+        clean(&output.stderr).trim_end()
+    )
+}
+
+/// Every package source directory under `examples/packages` (NAME/VERSION).
+pub fn example_packages() -> Vec<PathBuf> {
+    let mut dirs = Vec::new();
+    let root = repo_root().join("examples/packages");
+    for name in fs_err::read_dir(&root).expect("examples/packages") {
+        let name = name.expect("entry").path();
+        for version in fs_err::read_dir(&name).expect("package dir") {
+            let version = version.expect("entry").path();
+            if version.join("dbpm.toml").exists() {
+                dirs.push(version);
+            }
+        }
+    }
+    dirs.sort();
+    dirs
+}

@@ -13,6 +13,7 @@
 //! Decisions are synchronous functions over data; only `cli` prints.
 
 pub mod cli;
+pub mod db;
 pub mod diagnostic;
 pub mod manifest;
 pub mod ops;

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    dbpm::cli::run(std::env::args_os()).into()
+#[tokio::main]
+async fn main() -> ExitCode {
+    dbpm::cli::run(std::env::args_os()).await.into()
 }

@@ -24,7 +24,7 @@ pub struct InitArgs {
     platforms: Vec<Platform>,
 }
 
-fn parse_platform(text: &str) -> Result<Platform, String> {
+pub fn parse_platform(text: &str) -> Result<Platform, String> {
     text.parse::<Platform>()
         .map_err(|err| match Platform::suggest(text) {
             Some(p) => format!("{err}; did you mean `{p}`?"),

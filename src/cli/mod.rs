@@ -4,7 +4,9 @@
 mod build;
 mod exit;
 mod init;
+mod publish;
 mod render;
+mod repo;
 
 use std::ffi::OsString;
 
@@ -24,6 +26,10 @@ pub struct Cli {
     #[arg(long, global = true, value_enum, default_value_t = render::Color::Auto, env = "DBPM_COLOR")]
     color: render::Color,
 
+    /// How to print results: text for people, json for machines.
+    #[arg(long, global = true, value_enum, default_value_t = render::Format::Text)]
+    output: render::Format,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -32,10 +38,13 @@ pub struct Cli {
 enum Command {
     Init(init::InitArgs),
     Build(build::BuildArgs),
+    Publish(publish::PublishArgs),
+    #[command(subcommand)]
+    Repo(repo::RepoCommand),
 }
 
 /// Parses the arguments, runs the command and returns how it ended.
-pub fn run<I, T>(args: I) -> Exit
+pub async fn run<I, T>(args: I) -> Exit
 where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
@@ -51,10 +60,12 @@ where
             };
         }
     };
-    let out = render::Out::new(cli.color);
+    let out = render::Out::new(cli.color, cli.output);
     let result = match cli.command {
         Command::Init(args) => init::run(args, &out),
         Command::Build(args) => build::run(args, &out),
+        Command::Publish(args) => publish::run(args, &out).await,
+        Command::Repo(command) => repo::run(command, &out).await,
     };
     match result {
         Ok(exit) => exit,

@@ -16,15 +16,25 @@ pub enum Color {
     Never,
 }
 
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// For people.
+    Text,
+    /// For machines: one JSON document on stdout.
+    Json,
+}
+
 /// Where and how the CLI writes.
 #[derive(Debug, Clone, Copy)]
 pub struct Out {
     color: bool,
+    format: Format,
 }
 
 impl Out {
     /// Decides colour once for the run.
-    pub fn new(color: Color) -> Self {
+    pub fn new(color: Color, format: Format) -> Self {
         let color = match color {
             Color::Always => true,
             Color::Never => false,
@@ -32,7 +42,38 @@ impl Out {
                 std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
             }
         };
-        Out { color }
+        Out { color, format }
+    }
+
+    /// Whether results go out as JSON.
+    pub fn json(&self) -> bool {
+        self.format == Format::Json
+    }
+
+    /// A JSON document on stdout.
+    pub fn json_value(&self, value: &impl serde::Serialize) {
+        match serde_json::to_string_pretty(value) {
+            Ok(text) => println!("{text}"),
+            Err(err) => eprintln!("failed to write JSON: {err}"),
+        }
+    }
+
+    /// Bold text, on a colour terminal.
+    pub fn bold(&self, text: &str) -> String {
+        if self.color {
+            format!("\x1b[1m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// Dim text, on a colour terminal.
+    pub fn dim(&self, text: &str) -> String {
+        if self.color {
+            format!("\x1b[2m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
     }
 
     /// A line of data on stdout.

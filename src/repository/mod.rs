@@ -1,7 +1,304 @@
 //! Package repositories: where built packages are kept and found. The [`Index`] is the data
-//! every decision reads; backends (a directory, database tables, a tree of sources) fill it
-//! and hand out the packages it lists.
+//! every decision reads; backends fill it and hand out the packages it lists:
+//!
+//! - [`directory`]: a directory with `index.json` and the archives (the default), append-only;
+//! - [`tree`]: a tree of package sources built in memory, for the development loop;
+//! - a PostgreSQL database (`crate::db::repository`), append-only too.
+//!
+//! [`Repositories`] layers several of them: the first that has a version wins.
 
+pub mod directory;
 pub mod index;
+pub mod tree;
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use crate::diagnostic::Problems;
+use crate::package::archive::ArchiveError;
+use crate::package::{Checksum, Package};
+use crate::platform::Platform;
 
 pub use index::{Edge, Index, IndexEntry};
+
+/// What publishing a package did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    /// The version is new in the repository.
+    Added,
+    /// The same bytes were there already.
+    Unchanged,
+}
+
+/// A place packages are read from, and maybe published to.
+pub trait Repository {
+    /// A short description for messages (`directory repo/`).
+    fn describe(&self) -> String;
+
+    /// Every package it holds.
+    fn index(&self) -> impl Future<Output = Result<Index, RepositoryError>> + Send;
+
+    /// One package, verified against the index entry.
+    fn fetch(
+        &self,
+        entry: &IndexEntry,
+    ) -> impl Future<Output = Result<Package, RepositoryError>> + Send;
+
+    /// Adds a built package; the same version with other content is refused.
+    fn publish(
+        &self,
+        package: &Package,
+    ) -> impl Future<Output = Result<Published, RepositoryError>> + Send;
+}
+
+/// Why a repository operation failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum RepositoryError {
+    /// A file of a directory repository could not be read or written.
+    #[error("failed to access the repository at `{path}`")]
+    #[diagnostic(code(dbpm::repository::io))]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The index is not what dbpm writes.
+    #[error("the repository index `{path}` is corrupt: {reason}")]
+    #[diagnostic(
+        code(dbpm::repository::corrupt_index),
+        help("restore the index from a backup; dbpm only ever replaces it whole")
+    )]
+    CorruptIndex {
+        /// The index file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The version exists with other content.
+    #[error("`{name}@{version}` ({platform}) is already published with checksum {existing}; this build has {new}")]
+    #[diagnostic(
+        code(dbpm::repository::immutable),
+        help("a published version never changes: give the package a new version (`dbpm init --next`), then publish that")
+    )]
+    Conflict {
+        /// The package.
+        name: String,
+        /// The version.
+        version: semver::Version,
+        /// The platform.
+        platform: Platform,
+        /// What the repository holds.
+        existing: Checksum,
+        /// What was offered.
+        new: Checksum,
+    },
+    /// A stored package no longer matches the index.
+    #[error("`{name}@{version}` ({platform}) in {repository} does not match its index entry (index {expected}, archive {actual})")]
+    #[diagnostic(
+        code(dbpm::repository::tampered),
+        help("the stored archive was changed after publishing; restore it from a backup")
+    )]
+    Tampered {
+        /// Which repository.
+        repository: String,
+        /// The package.
+        name: String,
+        /// The version.
+        version: semver::Version,
+        /// The platform.
+        platform: Platform,
+        /// What the index says.
+        expected: Checksum,
+        /// What the archive holds.
+        actual: Checksum,
+    },
+    /// A package the index lists is not there.
+    #[error("`{name}@{version}` ({platform}) is not in {repository}")]
+    #[diagnostic(code(dbpm::repository::not_found))]
+    NotFound {
+        /// Which repository.
+        repository: String,
+        /// The package.
+        name: String,
+        /// The version.
+        version: semver::Version,
+        /// The platform.
+        platform: Platform,
+    },
+    /// Publishing to something that is not a published repository.
+    #[error("cannot publish to {repository}")]
+    #[diagnostic(code(dbpm::repository::read_only), help("publish to a directory repository (`--repo DIR`) or a database repository (`--repo postgres://...`)"))]
+    ReadOnly {
+        /// Which repository.
+        repository: String,
+    },
+    /// Two sources of one version in a source tree.
+    #[error("`{name}@{version}` is defined twice in the source tree: `{first}` and `{second}`")]
+    #[diagnostic(
+        code(dbpm::repository::duplicate_source),
+        help("keep one directory per package version")
+    )]
+    DuplicateSource {
+        /// The package.
+        name: String,
+        /// The version.
+        version: semver::Version,
+        /// One directory.
+        first: PathBuf,
+        /// The other.
+        second: PathBuf,
+    },
+    /// A package source in a tree is invalid.
+    #[error("the source tree `{root}` holds invalid packages")]
+    #[diagnostic(code(dbpm::repository::invalid_source))]
+    InvalidSources {
+        /// The tree.
+        root: PathBuf,
+        /// The problems of each package.
+        #[related]
+        problems: Vec<Problems>,
+    },
+    /// A stored archive is unreadable or invalid.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Archive(#[from] ArchiveError),
+    /// The database behind a repository failed.
+    #[error("the repository database {repository} failed")]
+    #[diagnostic(code(dbpm::repository::database))]
+    Database {
+        /// Which repository (credentials removed).
+        repository: String,
+        /// The cause.
+        #[source]
+        source: sqlx::Error,
+    },
+}
+
+/// One backend of a layered set.
+#[derive(Debug)]
+pub enum Backend {
+    /// A directory repository.
+    Directory(directory::DirectoryRepository),
+    /// A source tree.
+    Tree(tree::SourceTree),
+    /// A PostgreSQL repository.
+    Database(crate::db::repository::DatabaseRepository),
+}
+
+impl Repository for Backend {
+    fn describe(&self) -> String {
+        match self {
+            Backend::Directory(r) => r.describe(),
+            Backend::Tree(r) => r.describe(),
+            Backend::Database(r) => r.describe(),
+        }
+    }
+
+    async fn index(&self) -> Result<Index, RepositoryError> {
+        match self {
+            Backend::Directory(r) => r.index().await,
+            Backend::Tree(r) => r.index().await,
+            Backend::Database(r) => r.index().await,
+        }
+    }
+
+    async fn fetch(&self, entry: &IndexEntry) -> Result<Package, RepositoryError> {
+        match self {
+            Backend::Directory(r) => r.fetch(entry).await,
+            Backend::Tree(r) => r.fetch(entry).await,
+            Backend::Database(r) => r.fetch(entry).await,
+        }
+    }
+
+    async fn publish(&self, package: &Package) -> Result<Published, RepositoryError> {
+        match self {
+            Backend::Directory(r) => r.publish(package).await,
+            Backend::Tree(r) => r.publish(package).await,
+            Backend::Database(r) => r.publish(package).await,
+        }
+    }
+}
+
+/// Several repositories, in order: the first that has a (name, version, platform) wins.
+#[derive(Debug)]
+pub struct Repositories {
+    layers: Vec<Backend>,
+}
+
+/// A layered index: the merged entries and which layer each came from.
+#[derive(Debug, Clone, Default)]
+pub struct LayeredIndex {
+    /// The merged index.
+    pub index: Index,
+    origin: std::collections::BTreeMap<(String, semver::Version, Platform), usize>,
+}
+
+impl Repositories {
+    /// The layers, first one first.
+    pub fn new(layers: Vec<Backend>) -> Self {
+        Repositories { layers }
+    }
+
+    /// The layers.
+    pub fn layers(&self) -> &[Backend] {
+        &self.layers
+    }
+
+    /// The merged index of every layer.
+    pub async fn index(&self) -> Result<LayeredIndex, RepositoryError> {
+        let mut merged = LayeredIndex::default();
+        for (layer, backend) in self.layers.iter().enumerate() {
+            for entry in backend.index().await?.entries() {
+                let key = (entry.name.clone(), entry.version.clone(), entry.platform);
+                if merged.index.insert_if_absent(entry.clone()) {
+                    merged.origin.insert(key, layer);
+                }
+            }
+        }
+        Ok(merged)
+    }
+
+    /// A package from the layer its index entry came from.
+    pub async fn fetch(
+        &self,
+        index: &LayeredIndex,
+        entry: &IndexEntry,
+    ) -> Result<Package, RepositoryError> {
+        let key = (entry.name.clone(), entry.version.clone(), entry.platform);
+        let layer = index.origin.get(&key).copied().unwrap_or(0);
+        match self.layers.get(layer) {
+            Some(backend) => backend.fetch(entry).await,
+            None => Err(RepositoryError::NotFound {
+                repository: "any repository".to_owned(),
+                name: entry.name.clone(),
+                version: entry.version.clone(),
+                platform: entry.platform,
+            }),
+        }
+    }
+}
+
+/// Checks that a fetched package is the one its index entry names.
+pub(crate) fn verify_entry(
+    repository: &str,
+    entry: &IndexEntry,
+    package: Package,
+) -> Result<Package, RepositoryError> {
+    if package.checksum == entry.checksum
+        && package.manifest.name == entry.name
+        && package.manifest.version == entry.version
+    {
+        Ok(package)
+    } else {
+        Err(RepositoryError::Tampered {
+            repository: repository.to_owned(),
+            name: entry.name.clone(),
+            version: entry.version.clone(),
+            platform: entry.platform,
+            expected: entry.checksum.clone(),
+            actual: package.checksum,
+        })
+    }
+}

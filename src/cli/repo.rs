@@ -1,0 +1,157 @@
+//! `dbpm repo list` and `dbpm repo show`.
+
+use clap::{Args, Subcommand};
+
+use super::render::Out;
+use super::Exit;
+use crate::ops::repository::{list, open_all, show};
+use crate::platform::Platform;
+
+/// Look into repositories.
+#[derive(Debug, Subcommand)]
+pub enum RepoCommand {
+    /// List packages and their versions.
+    ///
+    /// Example: dbpm repo list --repo /srv/dbpm-repo billing
+    List(ListArgs),
+    /// Show one package version: manifest, scripts, edges, prerequisites and who requires it.
+    ///
+    /// Example: dbpm repo show --repo examples/packages core@1.2.0 --platform sqlite
+    Show(ShowArgs),
+}
+
+/// Where to look: `--repo` repeated, the first that has a version wins.
+#[derive(Debug, Args)]
+pub struct RepoArgs {
+    /// A repository: a directory, a tree of package sources, or postgres://... (repeatable).
+    #[arg(long = "repo", env = "DBPM_REPO", value_delimiter = ',')]
+    repos: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Only this package.
+    name: Option<String>,
+    #[command(flatten)]
+    repo: RepoArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// `NAME` (the highest version) or `NAME@VERSION`.
+    package: String,
+    /// The platform to show (default: the first the package is built for).
+    #[arg(long, value_parser = super::init::parse_platform)]
+    platform: Option<Platform>,
+    #[command(flatten)]
+    repo: RepoArgs,
+}
+
+pub async fn run(command: RepoCommand, out: &Out) -> miette::Result<Exit> {
+    match command {
+        RepoCommand::List(args) => {
+            let repos = open_all(&args.repo.repos)?;
+            let listed = list(&repos, args.name.as_deref()).await?;
+            if out.json() {
+                out.json_value(&listed);
+                return Ok(Exit::Success);
+            }
+            for item in &listed {
+                let platforms: Vec<&str> = item.platforms.iter().map(|p| p.as_str()).collect();
+                let prerequisites: Vec<String> = item
+                    .prerequisites
+                    .iter()
+                    .map(|(n, r)| format!("{n} {r}"))
+                    .collect();
+                out.data(format!(
+                    "{:<24} {:<10} {:<24} {}",
+                    item.name,
+                    item.version.to_string(),
+                    platforms.join(","),
+                    prerequisites.join(", ")
+                ));
+            }
+        }
+        RepoCommand::Show(args) => {
+            let repos = open_all(&args.repo.repos)?;
+            let (name, version) =
+                match args.package.split_once('@') {
+                    Some((name, version)) => (
+                        name.to_owned(),
+                        Some(semver::Version::parse(version).map_err(|err| {
+                            miette::miette!("`{version}` is not a version: {err}")
+                        })?),
+                    ),
+                    None => (args.package.clone(), None),
+                };
+            let shown = show(&repos, &name, version.as_ref(), args.platform).await?;
+            if out.json() {
+                out.json_value(&shown);
+                return Ok(Exit::Success);
+            }
+            let e = &shown.entry;
+            out.data(out.bold(&format!("{}@{} ({})", e.name, e.version, e.platform)));
+            if !shown.description.is_empty() {
+                out.data(format!("  {}", shown.description));
+            }
+            out.data(format!("  checksum      {}", e.checksum));
+            let versions: Vec<String> = shown.versions.iter().map(ToString::to_string).collect();
+            out.data(format!("  versions      {}", versions.join(", ")));
+            let prerequisites: Vec<String> = e
+                .prerequisites
+                .iter()
+                .map(|(n, r)| format!("{n} {r}"))
+                .collect();
+            out.data(format!(
+                "  prerequisites {}",
+                if prerequisites.is_empty() {
+                    "none".to_owned()
+                } else {
+                    prerequisites.join(", ")
+                }
+            ));
+            out.data(format!(
+                "  required by   {}",
+                if shown.required_by.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    shown.required_by.join(", ")
+                }
+            ));
+            for edge in &e.edges {
+                let blocked = if edge.irreversible.is_empty() {
+                    String::new()
+                } else {
+                    format!(", irreversible: {}", edge.irreversible.join(", "))
+                };
+                out.data(format!(
+                    "  edge          {} → {} ({} upgrade scripts{blocked})",
+                    edge.from, e.version, edge.scripts
+                ));
+            }
+            if !shown.placeholders.is_empty() {
+                out.data(format!("  placeholders  {}", shown.placeholders.join(", ")));
+            }
+            out.data("  scripts");
+            for s in &shown.scripts {
+                let mut flags = Vec::new();
+                if !s.transaction {
+                    flags.push("no transaction");
+                }
+                if s.idempotent {
+                    flags.push("idempotent");
+                }
+                if s.irreversible {
+                    flags.push("irreversible");
+                }
+                let flags = if flags.is_empty() {
+                    String::new()
+                } else {
+                    format!("  [{}]", flags.join(", "))
+                };
+                out.data(format!("    {}{flags}", s.path));
+            }
+        }
+    }
+    Ok(Exit::Success)
+}

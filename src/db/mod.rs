@@ -1,0 +1,8 @@
+//! Everything that talks to a database: connection URLs (and keeping their credentials out of
+//! every message), the PostgreSQL repository backend, and the targets dbpm applies plans to.
+//! Only this module and the executor touch sqlx.
+
+pub mod repository;
+pub mod url;
+
+pub use url::DbUrl;

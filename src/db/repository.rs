@@ -1,0 +1,195 @@
+//! A package repository in PostgreSQL tables (`dbpm_repo.packages`), as the seed's
+//! `config db`: the archive bytes and the index entry of every published package. Publishing
+//! runs in one transaction under an advisory lock, so concurrent publishers never corrupt it.
+//! Credentials come from the URL or the environment (`PGPASSWORD`) and are never stored.
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::Row;
+
+use super::DbUrl;
+use crate::package::{archive, Package};
+use crate::repository::{Index, IndexEntry, Published, Repository, RepositoryError};
+
+/// Creates the repository's table if needed.
+const SCHEMA: &str = "
+CREATE SCHEMA IF NOT EXISTS dbpm_repo;
+CREATE TABLE IF NOT EXISTS dbpm_repo.packages (
+    name text NOT NULL,
+    version text NOT NULL,
+    platform text NOT NULL,
+    checksum text NOT NULL,
+    entry jsonb NOT NULL,
+    archive bytea NOT NULL,
+    published_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (name, version, platform)
+);";
+
+/// Serialises schema creation and publishing among concurrent dbpm processes.
+const LOCK_KEY: i64 = 0x6462_706d_7265_706f; // "dbpmrepo"
+
+/// A repository in a PostgreSQL database.
+#[derive(Debug, Clone)]
+pub struct DatabaseRepository {
+    url: DbUrl,
+    pool: PgPool,
+}
+
+impl DatabaseRepository {
+    /// Connects lazily to the repository database.
+    pub fn connect(url: DbUrl) -> Result<Self, RepositoryError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(2)
+            .connect_lazy(url.expose())
+            .map_err(|source| RepositoryError::Database {
+                repository: url.redacted(),
+                source,
+            })?;
+        Ok(DatabaseRepository { url, pool })
+    }
+
+    fn error(&self) -> impl Fn(sqlx::Error) -> RepositoryError + '_ {
+        move |source| RepositoryError::Database {
+            repository: self.url.redacted(),
+            source,
+        }
+    }
+
+    async fn ensure_schema(&self) -> Result<(), RepositoryError> {
+        let mut tx = self.pool.begin().await.map_err(self.error())?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.error())?;
+        for statement in SCHEMA.split(";").filter(|s| !s.trim().is_empty()) {
+            sqlx::query(statement)
+                .execute(&mut *tx)
+                .await
+                .map_err(self.error())?;
+        }
+        tx.commit().await.map_err(self.error())
+    }
+
+    async fn has_table(&self) -> Result<bool, RepositoryError> {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT to_regclass('dbpm_repo.packages')::text")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(self.error())?;
+        Ok(found.is_some())
+    }
+}
+
+impl Repository for DatabaseRepository {
+    fn describe(&self) -> String {
+        format!("database repository {}", self.url.redacted())
+    }
+
+    async fn index(&self) -> Result<Index, RepositoryError> {
+        if !self.has_table().await? {
+            return Ok(Index::new());
+        }
+        let rows = sqlx::query(
+            "SELECT entry::text AS entry FROM dbpm_repo.packages ORDER BY name, version, platform",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(self.error())?;
+        rows.iter()
+            .map(|row| {
+                let text: String = row.try_get("entry").map_err(self.error())?;
+                serde_json::from_str::<IndexEntry>(&text).map_err(|err| {
+                    RepositoryError::CorruptIndex {
+                        path: self.describe().into(),
+                        reason: err.to_string(),
+                    }
+                })
+            })
+            .collect()
+    }
+
+    async fn fetch(&self, entry: &IndexEntry) -> Result<Package, RepositoryError> {
+        let row = sqlx::query("SELECT archive FROM dbpm_repo.packages WHERE name = $1 AND version = $2 AND platform = $3")
+            .bind(&entry.name)
+            .bind(entry.version.to_string())
+            .bind(entry.platform.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(self.error())?
+            .ok_or_else(|| RepositoryError::NotFound {
+                repository: self.describe(),
+                name: entry.name.clone(),
+                version: entry.version.clone(),
+                platform: entry.platform,
+            })?;
+        let bytes: Vec<u8> = row.try_get("archive").map_err(self.error())?;
+        let name = format!(
+            "{}/{}-{}-{}.dbpkg",
+            self.describe(),
+            entry.name,
+            entry.version,
+            entry.platform
+        );
+        let package = archive::read(std::path::Path::new(&name), &bytes)?;
+        crate::repository::verify_entry(&self.describe(), entry, package)
+    }
+
+    async fn publish(&self, package: &Package) -> Result<Published, RepositoryError> {
+        self.ensure_schema().await?;
+        let entry = IndexEntry::of(package);
+        let mut tx = self.pool.begin().await.map_err(self.error())?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(LOCK_KEY)
+            .execute(&mut *tx)
+            .await
+            .map_err(self.error())?;
+        let existing: Option<String> = sqlx::query(
+            "SELECT checksum FROM dbpm_repo.packages WHERE name = $1 AND version = $2 AND platform = $3",
+        )
+        .bind(&entry.name)
+        .bind(entry.version.to_string())
+        .bind(entry.platform.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(self.error())?
+        .map(|row| row.try_get::<String, _>("checksum"))
+        .transpose()
+        .map_err(self.error())?;
+        if let Some(existing) = existing {
+            return if existing == entry.checksum.as_str() {
+                Ok(Published::Unchanged)
+            } else {
+                Err(RepositoryError::Conflict {
+                    name: entry.name,
+                    version: entry.version,
+                    platform: entry.platform,
+                    existing: existing.parse().map_err(
+                        |err: crate::package::checksum::BadChecksum| {
+                            RepositoryError::CorruptIndex {
+                                path: self.describe().into(),
+                                reason: err.to_string(),
+                            }
+                        },
+                    )?,
+                    new: entry.checksum,
+                })
+            };
+        }
+        let json = serde_json::to_string(&entry)
+            .unwrap_or_else(|err| unreachable!("an entry always serializes: {err}"));
+        sqlx::query(
+            "INSERT INTO dbpm_repo.packages (name, version, platform, checksum, entry, archive) VALUES ($1, $2, $3, $4, $5::jsonb, $6)",
+        )
+        .bind(&entry.name)
+        .bind(entry.version.to_string())
+        .bind(entry.platform.as_str())
+        .bind(entry.checksum.as_str())
+        .bind(json)
+        .bind(archive::write(package))
+        .execute(&mut *tx)
+        .await
+        .map_err(self.error())?;
+        tx.commit().await.map_err(self.error())?;
+        Ok(Published::Added)
+    }
+}

@@ -1,0 +1,267 @@
+//! `dbpm publish`, `dbpm repo list` and `dbpm repo show`, and opening the repositories that
+//! `--repo` names: a `postgres://` URL, a directory repository (it has `index.json`), or a tree
+//! of package sources.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use semver::Version;
+use serde::Serialize;
+
+use crate::db::repository::DatabaseRepository;
+use crate::db::DbUrl;
+use crate::diagnostic::Problems;
+use crate::manifest::Requirement;
+use crate::package::archive::{self, ArchiveError};
+use crate::package::{load_dir, Checksum, Package};
+use crate::platform::Platform;
+use crate::repository::directory::DirectoryRepository;
+use crate::repository::tree::SourceTree;
+use crate::repository::{
+    Backend, IndexEntry, Published, Repositories, Repository, RepositoryError,
+};
+
+/// Why a repository operation failed before or around the repository itself.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum RepoOpError {
+    /// No `--repo` and no `DBPM_REPO`.
+    #[error("no repository given")]
+    #[diagnostic(code(dbpm::repo::none), help("pass `--repo DIR` (a directory repository or a tree of package sources), `--repo postgres://...`, or set DBPM_REPO"))]
+    NoRepository,
+    /// The destination cannot take publishes.
+    #[error("`{0}` is a tree of package sources, not a repository to publish to")]
+    #[diagnostic(
+        code(dbpm::repo::not_publishable),
+        help("publish to an empty or new directory, or to a directory that has `index.json`")
+    )]
+    NotPublishable(PathBuf),
+    /// A package to publish is invalid.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Invalid(#[from] Problems),
+    /// An archive to publish is invalid.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Archive(#[from] ArchiveError),
+    /// The repository failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Repository(#[from] RepositoryError),
+    /// A bad `postgres://` URL.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Url(#[from] crate::db::url::BadUrl),
+    /// `repo show` of something that is not there.
+    #[error("`{0}` is not in the repositories")]
+    #[diagnostic(code(dbpm::repo::unknown_package))]
+    UnknownPackage(String, #[help] Option<String>),
+}
+
+/// Opens one repository from its `--repo` text.
+pub fn open(spec: &str) -> Result<Backend, RepoOpError> {
+    if spec.contains("://") {
+        let url: DbUrl = spec.parse()?;
+        return Ok(Backend::Database(DatabaseRepository::connect(url)?));
+    }
+    let path = Path::new(spec);
+    if !DirectoryRepository::exists_at(path) && SourceTree::looks_like_sources(path) {
+        return Ok(Backend::Tree(SourceTree::load(path)?));
+    }
+    Ok(Backend::Directory(DirectoryRepository::new(path)))
+}
+
+/// Opens every `--repo`, in order.
+pub fn open_all(specs: &[String]) -> Result<Repositories, RepoOpError> {
+    if specs.is_empty() {
+        return Err(RepoOpError::NoRepository);
+    }
+    Ok(Repositories::new(
+        specs.iter().map(|s| open(s)).collect::<Result<_, _>>()?,
+    ))
+}
+
+/// One package published.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublishedPackage {
+    /// The package name.
+    pub name: String,
+    /// The version.
+    pub version: Version,
+    /// The platform.
+    pub platform: Platform,
+    /// The content checksum.
+    pub checksum: Checksum,
+    /// `true` when the repository had exactly these bytes already.
+    pub unchanged: bool,
+}
+
+/// Publishes archives and package directories (built first, for every platform) to `dest`.
+pub async fn publish(dest: &str, inputs: &[PathBuf]) -> Result<Vec<PublishedPackage>, RepoOpError> {
+    let backend = open(dest)?;
+    if let Backend::Tree(_) = backend {
+        return Err(RepoOpError::NotPublishable(PathBuf::from(dest)));
+    }
+    let mut packages: Vec<Package> = Vec::new();
+    for input in inputs {
+        if input.is_dir() {
+            packages.extend(load_dir(input)?.packages());
+        } else {
+            packages.push(archive::read_file(input)?);
+        }
+    }
+    let mut published = Vec::new();
+    for package in packages {
+        let outcome = backend.publish(&package).await?;
+        published.push(PublishedPackage {
+            name: package.manifest.name.clone(),
+            version: package.manifest.version.clone(),
+            platform: package.platform,
+            checksum: package.checksum.clone(),
+            unchanged: outcome == Published::Unchanged,
+        });
+    }
+    Ok(published)
+}
+
+/// A package version as `repo list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    /// The package name.
+    pub name: String,
+    /// The version.
+    pub version: Version,
+    /// The platforms it is built for.
+    pub platforms: Vec<Platform>,
+    /// Its prerequisites.
+    pub prerequisites: BTreeMap<String, Requirement>,
+}
+
+/// Every version of every package (or of `name`), merged over the layers.
+pub async fn list(repos: &Repositories, name: Option<&str>) -> Result<Vec<Listed>, RepoOpError> {
+    let index = repos.index().await?.index;
+    let mut listed: BTreeMap<(String, Version), Listed> = BTreeMap::new();
+    for entry in index.entries().filter(|e| name.is_none_or(|n| n == e.name)) {
+        listed
+            .entry((entry.name.clone(), entry.version.clone()))
+            .or_insert_with(|| Listed {
+                name: entry.name.clone(),
+                version: entry.version.clone(),
+                platforms: Vec::new(),
+                prerequisites: entry.prerequisites.clone(),
+            })
+            .platforms
+            .push(entry.platform);
+    }
+    if let (Some(name), true) = (name, listed.is_empty()) {
+        return Err(unknown(&index, name));
+    }
+    Ok(listed.into_values().collect())
+}
+
+fn unknown(index: &crate::repository::Index, name: &str) -> RepoOpError {
+    let help =
+        crate::diagnostic::closest(name, index.names()).map(|n| format!("did you mean `{n}`?"));
+    RepoOpError::UnknownPackage(name.to_owned(), help)
+}
+
+/// Everything about one package version on one platform, as `repo show` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Shown {
+    /// The index entry (checksum, prerequisites, edges).
+    pub entry: IndexEntry,
+    /// The description.
+    pub description: String,
+    /// Other versions of the package.
+    pub versions: Vec<Version>,
+    /// The scripts, by path, with their checksums and declarations.
+    pub scripts: Vec<ShownScript>,
+    /// Placeholders the scripts use.
+    pub placeholders: Vec<String>,
+    /// Packages (at some version) whose prerequisites this version satisfies.
+    pub required_by: Vec<String>,
+}
+
+/// A script in `repo show`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShownScript {
+    /// Its path in the package.
+    pub path: String,
+    /// Its checksum.
+    pub checksum: Checksum,
+    /// Runs in a transaction.
+    pub transaction: bool,
+    /// Safe to rerun.
+    pub idempotent: bool,
+    /// Has no twin.
+    pub irreversible: bool,
+}
+
+/// One package version (the highest when none is given) on `platform` (the first one it has
+/// when none is given).
+pub async fn show(
+    repos: &Repositories,
+    name: &str,
+    version: Option<&Version>,
+    platform: Option<Platform>,
+) -> Result<Shown, RepoOpError> {
+    let layered = repos.index().await?;
+    let index = &layered.index;
+    let candidates: Vec<&IndexEntry> = index
+        .entries()
+        .filter(|e| {
+            e.name == name
+                && version.is_none_or(|v| v == &e.version)
+                && platform.is_none_or(|p| p == e.platform)
+        })
+        .collect();
+    let Some(entry) = candidates
+        .iter()
+        .max_by_key(|e| (&e.version, std::cmp::Reverse(e.platform)))
+        .copied()
+    else {
+        return Err(unknown(
+            index,
+            &match version {
+                Some(v) => format!("{name}@{v}"),
+                None => name.to_owned(),
+            },
+        ));
+    };
+    let package = repos.fetch(&layered, entry).await?;
+    let mut versions: Vec<Version> = index
+        .entries()
+        .filter(|e| e.name == name)
+        .map(|e| e.version.clone())
+        .collect();
+    versions.sort();
+    versions.dedup();
+    let mut required_by: Vec<String> = index
+        .entries()
+        .filter(|e| e.platform == entry.platform)
+        .filter(|e| {
+            e.prerequisites
+                .get(name)
+                .is_some_and(|req| req.matches(&entry.version))
+        })
+        .map(|e| format!("{}@{}", e.name, e.version))
+        .collect();
+    required_by.dedup();
+    Ok(Shown {
+        entry: entry.clone(),
+        description: package.manifest.description.clone(),
+        versions,
+        scripts: package
+            .scripts
+            .iter()
+            .map(|s| ShownScript {
+                path: s.path.clone(),
+                checksum: s.checksum.clone(),
+                transaction: s.flags.transaction,
+                idempotent: s.flags.idempotent,
+                irreversible: s.flags.irreversible,
+            })
+            .collect(),
+        placeholders: package.manifest.placeholders.keys().cloned().collect(),
+        required_by,
+    })
+}

@@ -1,0 +1,172 @@
+//! A directory repository: `index.json` beside `packages/NAME/NAME-VERSION-PLATFORM.dbpkg`.
+//! Append-only. Publishers take an exclusive lock on `.lock` and replace files by atomic
+//! rename, so concurrent publishes never lose an entry and readers never see half a file.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::{verify_entry, Index, IndexEntry, Published, Repository, RepositoryError};
+use crate::ops::build::write_atomically;
+use crate::package::{archive, Package};
+
+/// The name of the index file.
+pub const INDEX_FILE: &str = "index.json";
+/// The index format this dbpm writes.
+pub const INDEX_FORMAT: u32 = 1;
+
+/// A repository in a directory.
+#[derive(Debug, Clone)]
+pub struct DirectoryRepository {
+    root: PathBuf,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IndexFile {
+    format: u32,
+    packages: Vec<IndexEntry>,
+}
+
+impl DirectoryRepository {
+    /// A repository at `root` (created on first publish).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        DirectoryRepository { root: root.into() }
+    }
+
+    /// Whether `path` holds a directory repository.
+    pub fn exists_at(path: &Path) -> bool {
+        path.join(INDEX_FILE).is_file()
+    }
+
+    fn io(&self, path: &Path) -> impl FnOnce(std::io::Error) -> RepositoryError {
+        let path = path.to_path_buf();
+        move |source| RepositoryError::Io { path, source }
+    }
+
+    fn archive_path(&self, entry: &IndexEntry) -> PathBuf {
+        self.root.join("packages").join(&entry.name).join(format!(
+            "{}-{}-{}.dbpkg",
+            entry.name, entry.version, entry.platform
+        ))
+    }
+
+    fn read_index(&self) -> Result<Index, RepositoryError> {
+        let path = self.root.join(INDEX_FILE);
+        let text = match fs_err::read_to_string(&path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Index::new()),
+            Err(err) => return Err(self.io(&path)(err)),
+        };
+        let file: IndexFile =
+            serde_json::from_str(&text).map_err(|err| RepositoryError::CorruptIndex {
+                path: path.clone(),
+                reason: err.to_string(),
+            })?;
+        if file.format != INDEX_FORMAT {
+            return Err(RepositoryError::CorruptIndex {
+                path,
+                reason: format!(
+                    "index format {} is not the format {INDEX_FORMAT} this dbpm reads",
+                    file.format
+                ),
+            });
+        }
+        Ok(file.packages.into_iter().collect())
+    }
+
+    fn write_index(&self, index: &Index) -> Result<(), RepositoryError> {
+        let path = self.root.join(INDEX_FILE);
+        let file = IndexFile {
+            format: INDEX_FORMAT,
+            packages: index.entries().cloned().collect(),
+        };
+        let mut text = serde_json::to_string_pretty(&file)
+            .unwrap_or_else(|err| unreachable!("an index always serializes: {err}"));
+        text.push('\n');
+        write_atomically(&path, text.as_bytes()).map_err(self.io(&path))
+    }
+
+    fn publish_locked(&self, package: &Package) -> Result<Published, RepositoryError> {
+        fs_err::create_dir_all(&self.root).map_err(self.io(&self.root))?;
+        let lock_path = self.root.join(".lock");
+        let lock = fs_err::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(self.io(&lock_path))?;
+        // Released when `lock` is dropped, also on an early return.
+        lock.file().lock().map_err(self.io(&lock_path))?;
+        let mut index = self.read_index()?;
+        let entry = IndexEntry::of(package);
+        let archive_path = self.archive_path(&entry);
+        if let Some(existing) = index.get(&entry.name, &entry.version, entry.platform) {
+            if existing.checksum != entry.checksum {
+                return Err(RepositoryError::Conflict {
+                    name: entry.name,
+                    version: entry.version,
+                    platform: entry.platform,
+                    existing: existing.checksum.clone(),
+                    new: entry.checksum,
+                });
+            }
+            if archive_path.is_file() {
+                return Ok(Published::Unchanged);
+            }
+        }
+        if let Some(parent) = archive_path.parent() {
+            fs_err::create_dir_all(parent).map_err(self.io(parent))?;
+        }
+        write_atomically(&archive_path, &archive::write(package))
+            .map_err(self.io(&archive_path))?;
+        index.insert_if_absent(entry);
+        self.write_index(&index)?;
+        Ok(Published::Added)
+    }
+}
+
+impl Repository for DirectoryRepository {
+    fn describe(&self) -> String {
+        format!("directory repository `{}`", self.root.display())
+    }
+
+    async fn index(&self) -> Result<Index, RepositoryError> {
+        let this = self.clone();
+        run_blocking(move || this.read_index()).await
+    }
+
+    async fn fetch(&self, entry: &IndexEntry) -> Result<Package, RepositoryError> {
+        let this = self.clone();
+        let entry = entry.clone();
+        run_blocking(move || {
+            let path = this.archive_path(&entry);
+            if !path.is_file() {
+                return Err(RepositoryError::NotFound {
+                    repository: this.describe(),
+                    name: entry.name.clone(),
+                    version: entry.version.clone(),
+                    platform: entry.platform,
+                });
+            }
+            let package = archive::read_file(&path)?;
+            verify_entry(&this.describe(), &entry, package)
+        })
+        .await
+    }
+
+    async fn publish(&self, package: &Package) -> Result<Published, RepositoryError> {
+        let this = self.clone();
+        let package = package.clone();
+        run_blocking(move || this.publish_locked(&package)).await
+    }
+}
+
+/// Runs file work off the async threads.
+async fn run_blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, RepositoryError> + Send + 'static,
+) -> Result<T, RepositoryError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()))
+}

@@ -21,3 +21,4 @@ pub mod package;
 pub mod platform;
 pub mod repository;
 pub mod resolve;
+pub mod state;

@@ -91,14 +91,23 @@ impl Default for ScriptFlags {
     }
 }
 
-/// A script declaration and where it was written.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A script declaration and where it was written (two declarations are equal when their
+/// flags are: where they were written is not part of what they mean).
+#[derive(Debug, Clone)]
 pub struct Declaration {
     /// The flags, defaults applied.
     pub flags: ScriptFlags,
     /// The span of the key in the manifest, when there is a manifest text to point into.
     pub span: Option<Range<usize>>,
 }
+
+impl PartialEq for Declaration {
+    fn eq(&self, other: &Self) -> bool {
+        self.flags == other.flags
+    }
+}
+
+impl Eq for Declaration {}
 
 /// Reads `dbpm.toml`, reporting every problem it can find at once.
 pub fn parse_toml(file: &SourceFile) -> Result<Manifest, Vec<Problem>> {

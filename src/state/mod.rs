@@ -1,0 +1,236 @@
+//! The installed state of a target: which package versions are there, with the normalised
+//! manifest and the text of every script of each (stored once by checksum), so undo,
+//! uninstall and compensation can be planned from the target alone. Read from a target by
+//! `crate::db`, or from a state file exported from one (so CI can plan without credentials).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use semver::Version;
+use serde::{Deserialize, Serialize};
+
+use crate::diagnostic::Problems;
+use crate::manifest::MANIFEST_FILE;
+use crate::package::source::FileTree;
+use crate::package::{validate, Checksum, Package};
+use crate::platform::Platform;
+
+/// The state file format this dbpm writes and reads.
+pub const STATE_FORMAT: u32 = 1;
+
+/// What is installed on a target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "dbpm installed state (dbpm state export)")]
+pub struct InstalledState {
+    /// The state file format.
+    pub format: u32,
+    /// The target's platform.
+    pub platform: Platform,
+    /// An informational label of the target (URL without credentials, and schema).
+    pub target: String,
+    /// Installed packages by name.
+    pub packages: BTreeMap<String, InstalledPackage>,
+    /// The text of every installed script, by checksum.
+    pub texts: BTreeMap<Checksum, String>,
+}
+
+/// One installed package version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstalledPackage {
+    /// The version.
+    #[schemars(with = "String")]
+    pub version: Version,
+    /// The content checksum of the archive it was installed from.
+    pub checksum: Checksum,
+    /// The normalised `dbpm.toml` of that archive.
+    pub manifest: String,
+    /// Every script of that archive: path → checksum.
+    pub scripts: BTreeMap<String, Checksum>,
+    /// The placeholder values it was installed with.
+    #[serde(default)]
+    pub placeholders: BTreeMap<String, String>,
+    /// The run that installed it (absent when adopted or unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// Whether it was adopted (recorded without running scripts).
+    #[serde(default)]
+    pub adopted: bool,
+    /// When it was installed (RFC 3339); informational only, never part of a plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installed_at: Option<String>,
+}
+
+/// Why an installed package cannot be rebuilt from the state.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum StateError {
+    /// A script text is missing.
+    #[error(
+        "the state of `{package}` lists `{path}` with checksum {checksum}, but holds no such text"
+    )]
+    #[diagnostic(
+        code(dbpm::state::missing_text),
+        help("the state was edited or truncated; export it again from the target")
+    )]
+    MissingText {
+        /// The package.
+        package: String,
+        /// The script.
+        path: String,
+        /// Its checksum.
+        checksum: Checksum,
+    },
+    /// The stored package does not validate or does not match its checksum.
+    #[error("the state of `{package}` does not rebuild into the package it names")]
+    #[diagnostic(
+        code(dbpm::state::corrupt),
+        help("the state was edited; export it again from the target")
+    )]
+    Corrupt {
+        /// The package.
+        package: String,
+        /// What failed.
+        #[related]
+        problems: Vec<Problems>,
+    },
+}
+
+impl InstalledState {
+    /// Nothing installed.
+    pub fn empty(platform: Platform, target: impl Into<String>) -> Self {
+        InstalledState {
+            format: STATE_FORMAT,
+            platform,
+            target: target.into(),
+            packages: BTreeMap::new(),
+            texts: BTreeMap::new(),
+        }
+    }
+
+    /// Records a package as installed (with its script texts).
+    pub fn record(
+        &mut self,
+        package: &Package,
+        placeholders: BTreeMap<String, String>,
+        run: Option<String>,
+        adopted: bool,
+        installed_at: Option<String>,
+    ) {
+        let mut scripts = BTreeMap::new();
+        for (path, text) in package.files() {
+            if path == MANIFEST_FILE {
+                continue;
+            }
+            let checksum = Checksum::of_text(&text);
+            self.texts.entry(checksum.clone()).or_insert(text);
+            scripts.insert(path, checksum);
+        }
+        self.packages.insert(
+            package.manifest.name.clone(),
+            InstalledPackage {
+                version: package.manifest.version.clone(),
+                checksum: package.checksum.clone(),
+                manifest: crate::manifest::to_toml(&package.manifest),
+                scripts,
+                placeholders,
+                run,
+                adopted,
+                installed_at,
+            },
+        );
+        self.prune_texts();
+    }
+
+    /// Forgets a package.
+    pub fn remove(&mut self, name: &str) {
+        self.packages.remove(name);
+        self.prune_texts();
+    }
+
+    /// Keeps only the texts some installed package still uses.
+    fn prune_texts(&mut self) {
+        let used: std::collections::BTreeSet<&Checksum> = self
+            .packages
+            .values()
+            .flat_map(|p| p.scripts.values())
+            .collect();
+        self.texts.retain(|checksum, _| used.contains(checksum));
+    }
+
+    /// Rebuilds an installed package from the state alone, verified against its checksum.
+    pub fn package(&self, name: &str) -> Option<Result<Package, StateError>> {
+        let installed = self.packages.get(name)?;
+        Some(self.rebuild(name, installed))
+    }
+
+    fn rebuild(&self, name: &str, installed: &InstalledPackage) -> Result<Package, StateError> {
+        let mut files = BTreeMap::new();
+        files.insert(
+            MANIFEST_FILE.to_owned(),
+            installed.manifest.clone().into_bytes(),
+        );
+        for (path, checksum) in &installed.scripts {
+            let text = self
+                .texts
+                .get(checksum)
+                .ok_or_else(|| StateError::MissingText {
+                    package: name.to_owned(),
+                    path: path.clone(),
+                    checksum: checksum.clone(),
+                })?;
+            files.insert(path.clone(), text.clone().into_bytes());
+        }
+        let tree = FileTree {
+            root: PathBuf::from(format!("{}:{name}@{}", self.target, installed.version)),
+            files,
+            problems: Vec::new(),
+        };
+        let corrupt = |problems| StateError::Corrupt {
+            package: name.to_owned(),
+            problems,
+        };
+        let source = validate(&tree).map_err(|p| corrupt(vec![p]))?;
+        let package = source
+            .for_platform(self.platform)
+            .ok_or_else(|| corrupt(Vec::new()))?;
+        if package.checksum != installed.checksum || package.manifest.name != name {
+            return Err(corrupt(Vec::new()));
+        }
+        Ok(package)
+    }
+}
+
+/// The JSON schema of a state file.
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(InstalledState))
+        .unwrap_or_else(|err| unreachable!("a schema always serializes: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recorded_package_rebuilds_from_the_state_alone() {
+        let source = crate::package::load_dir(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/packages/core/1.1.0"
+        )))
+        .unwrap();
+        let package = source.for_platform(Platform::Sqlite).unwrap();
+        let mut state = InstalledState::empty(Platform::Sqlite, "sqlite://test.db");
+        state.record(
+            &package,
+            BTreeMap::new(),
+            Some("run-1".to_owned()),
+            false,
+            None,
+        );
+        let json = serde_json::to_string(&state).unwrap();
+        let back: InstalledState = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.package("core").unwrap().unwrap(), package);
+        state.remove("core");
+        assert!(state.texts.is_empty());
+    }
+}

@@ -2,10 +2,14 @@
 //! Everything here is a pure function over data.
 //!
 //! - [`release`]: the target release file (`release.toml`) → a validated [`Release`].
+//! - [`resolver`]: which version of every wanted package (and of their prerequisites) to
+//!   install, with backtracking and explanations of conflicts and cycles.
 
 pub mod release;
+pub mod resolver;
 #[cfg(test)]
 mod testing;
 mod wording;
 
 pub use release::{parse_release, release_schema, RawRelease, Release};
+pub use resolver::{resolve, Request, Resolution, ResolveError, Resolved};

@@ -18,6 +18,7 @@ pub mod diagnostic;
 pub mod manifest;
 pub mod ops;
 pub mod package;
+pub mod plan;
 pub mod platform;
 pub mod repository;
 pub mod resolve;

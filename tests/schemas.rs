@@ -23,3 +23,13 @@ fn check(file: &str, schema: serde_json::Value) {
 fn manifest_schema_is_up_to_date() {
     check("manifest.schema.json", dbpm::manifest::schema());
 }
+
+#[test]
+fn release_schema_is_up_to_date() {
+    check("release.schema.json", dbpm::resolve::release_schema());
+}
+
+#[test]
+fn plan_schema_is_up_to_date() {
+    check("plan.schema.json", dbpm::plan::model::schema());
+}

@@ -7,6 +7,7 @@ mod init;
 mod publish;
 mod render;
 mod repo;
+mod show;
 
 use std::ffi::OsString;
 
@@ -41,6 +42,7 @@ enum Command {
     Publish(publish::PublishArgs),
     #[command(subcommand)]
     Repo(repo::RepoCommand),
+    Show(show::ShowArgs),
 }
 
 /// Parses the arguments, runs the command and returns how it ended.
@@ -66,6 +68,7 @@ where
         Command::Build(args) => build::run(args, &out),
         Command::Publish(args) => publish::run(args, &out).await,
         Command::Repo(command) => repo::run(command, &out).await,
+        Command::Show(args) => show::run(args, &out),
     };
     match result {
         Ok(exit) => exit,

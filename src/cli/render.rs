@@ -29,20 +29,32 @@ pub enum Format {
 #[derive(Debug, Clone, Copy)]
 pub struct Out {
     color: bool,
+    color_stdout: bool,
     format: Format,
 }
 
 impl Out {
     /// Decides colour once for the run.
     pub fn new(color: Color, format: Format) -> Self {
-        let color = match color {
-            Color::Always => true,
-            Color::Never => false,
-            Color::Auto => {
-                std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-            }
+        let auto = |terminal: bool| terminal && std::env::var_os("NO_COLOR").is_none();
+        let (color, color_stdout) = match color {
+            Color::Always => (true, true),
+            Color::Never => (false, false),
+            Color::Auto => (
+                auto(std::io::stderr().is_terminal()),
+                auto(std::io::stdout().is_terminal()),
+            ),
         };
-        Out { color, format }
+        Out {
+            color,
+            color_stdout,
+            format,
+        }
+    }
+
+    /// Whether data on stdout may be coloured.
+    pub fn color_stdout(&self) -> bool {
+        self.color_stdout
     }
 
     /// Whether results go out as JSON.

@@ -3,4 +3,5 @@
 
 pub mod build;
 pub mod init;
+pub mod plan;
 pub mod repository;

@@ -179,8 +179,9 @@ impl Package {
     }
 
     /// The scripts of one phase, in order.
-    pub fn scripts_in<'a>(&'a self, phase: &'a Phase) -> impl Iterator<Item = &'a Script> + 'a {
-        self.scripts.iter().filter(move |s| &s.phase == phase)
+    pub fn scripts_in<'a>(&'a self, phase: &Phase) -> impl Iterator<Item = &'a Script> + 'a {
+        let phase = phase.clone();
+        self.scripts.iter().filter(move |s| s.phase == phase)
     }
 
     /// `NAME-MAJOR.MINOR.PATCH-PLATFORM.dbpkg`.

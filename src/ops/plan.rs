@@ -1,0 +1,95 @@
+//! `dbpm plan` and `dbpm show`: read the release, the installed state and the repositories,
+//! decide, fetch exactly the package versions the plan needs, build the plan; and load a
+//! plan file back, verified.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use semver::Version;
+
+use crate::diagnostic::{Problems, SourceFile};
+use crate::package::Package;
+use crate::plan::{self, Options, Plan, PlanError, PlanningError};
+use crate::repository::{Repositories, RepositoryError};
+use crate::resolve::{parse_release, Release};
+use crate::state::InstalledState;
+
+/// Why `dbpm plan` failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum PlanOpError {
+    /// The release file could not be read.
+    #[error("failed to read the release file `{path}`")]
+    #[diagnostic(code(dbpm::plan::release_io))]
+    ReleaseIo {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The release file is invalid.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Release(#[from] Problems),
+    /// Planning failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Planning(#[from] PlanningError),
+    /// The repositories failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Repository(#[from] RepositoryError),
+    /// A plan file could not be read.
+    #[error("failed to read the plan `{path}`")]
+    #[diagnostic(code(dbpm::plan::io))]
+    PlanIo {
+        /// The file.
+        path: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A plan file is invalid.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Plan(#[from] PlanError),
+}
+
+/// Reads and validates a release file.
+pub fn read_release(path: &Path) -> Result<Release, PlanOpError> {
+    let text = fs_err::read_to_string(path).map_err(|source| PlanOpError::ReleaseIo {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(parse_release(&SourceFile::new(path, text))?)
+}
+
+/// Plans `release` for a target in `state`, with packages from `repos`.
+pub async fn make_plan(
+    release: &Release,
+    state: &InstalledState,
+    repos: &Repositories,
+    options: &Options,
+) -> Result<Plan, PlanOpError> {
+    let layered = repos.index().await?;
+    let decisions = plan::decide(release, state, &layered.index, options)?;
+    let mut packages: BTreeMap<(String, Version), Package> = BTreeMap::new();
+    for (name, version) in decisions.needed(state) {
+        let entry = layered
+            .index
+            .get(&name, &version, state.platform)
+            .ok_or_else(|| PlanningError::MissingPackage(name.clone(), version.clone()))?;
+        let package = repos.fetch(&layered, entry).await?;
+        packages.insert((name, version), package);
+    }
+    Ok(plan::build(release, state, &decisions, &packages, options)?)
+}
+
+/// Reads a plan file, verifying its hash and scripts.
+pub fn load_plan(path: &Path) -> Result<Plan, PlanOpError> {
+    let text = fs_err::read_to_string(path).map_err(|source| PlanOpError::PlanIo {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(Plan::from_json(&path.display().to_string(), &text)?)
+}

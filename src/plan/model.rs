@@ -1,0 +1,488 @@
+//! The plan as data: what it was computed from, the action per package, the scripts (stored
+//! once by checksum) and the steps of the DAG with their compensations. Plain serde data with
+//! sorted maps and content-derived ids, so the same inputs give the same bytes; loading a plan
+//! verifies its hash and every script checksum.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use semver::Version;
+use serde::{Deserialize, Serialize};
+
+use crate::package::{Checksum, Kind, Origin};
+use crate::platform::Platform;
+
+/// The plan format this dbpm writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// A reviewed, deterministic plan of changes to one target state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "dbpm plan")]
+pub struct Plan {
+    /// The plan format.
+    pub format_version: u32,
+    /// sha256 of the plan's JSON with this field empty: any edit shows.
+    pub hash: String,
+    /// The platform the plan is for.
+    pub platform: Platform,
+    /// Which target it was planned against; informational only (one plan serves every target
+    /// in the same state).
+    pub target: String,
+    /// What it was computed from.
+    pub inputs: Inputs,
+    /// The placeholder values the scripts were resolved with.
+    pub placeholders: BTreeMap<String, String>,
+    /// What happens to each package, and why.
+    pub actions: BTreeMap<String, Action>,
+    /// The package versions the target ends with, as they will be recorded there.
+    pub packages: BTreeMap<String, PlannedPackage>,
+    /// Script texts by checksum: the resolved texts steps run, and the original texts recorded.
+    pub scripts: BTreeMap<Checksum, String>,
+    /// The forward steps, in a stable topological order.
+    pub steps: Vec<Step>,
+    /// The compensating steps, with their own ordering: what a failure would run.
+    pub compensations: Vec<Step>,
+}
+
+/// What a plan was computed from, for staleness checks per package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Inputs {
+    /// The digest of the release (or request) the plan was made for.
+    pub release: Checksum,
+    /// The archive checksum of every package version the plan uses (`name@version`).
+    pub archives: BTreeMap<String, Checksum>,
+    /// The installed version and checksum of every package the plan touches or relies on;
+    /// `null` for one that must still be absent.
+    pub installed: BTreeMap<String, Option<InstalledRef>>,
+}
+
+/// An installed package version as the plan saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InstalledRef {
+    /// The version.
+    #[schemars(with = "String")]
+    pub version: Version,
+    /// Its archive checksum.
+    pub checksum: Checksum,
+}
+
+/// What happens to a package.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    /// Not installed; will be.
+    Install,
+    /// To a newer version.
+    Upgrade,
+    /// To an older version.
+    Downgrade,
+    /// The same version again (its code re-created).
+    Reinstall,
+    /// Removed.
+    Uninstall,
+    /// Nothing to do.
+    Unchanged,
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ActionKind::Install => "install",
+            ActionKind::Upgrade => "upgrade",
+            ActionKind::Downgrade => "downgrade",
+            ActionKind::Reinstall => "reinstall",
+            ActionKind::Uninstall => "uninstall",
+            ActionKind::Unchanged => "unchanged",
+        })
+    }
+}
+
+/// The action for one package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    /// What happens.
+    pub action: ActionKind,
+    /// The installed version, if any.
+    #[schemars(with = "Option<String>")]
+    pub from: Option<Version>,
+    /// The version after the plan, if any.
+    #[schemars(with = "Option<String>")]
+    pub to: Option<Version>,
+    /// Why.
+    pub reason: String,
+    /// The versions walked (`none → 1.0.0 → 1.2.0`), for changes of version.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(with = "Vec<String>")]
+    pub path: Vec<Origin>,
+    /// Whether the action destroys data (a downgrade or an uninstall).
+    pub destructive: bool,
+}
+
+/// A package version as the target will record it after the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedPackage {
+    /// The version.
+    #[schemars(with = "String")]
+    pub version: Version,
+    /// The archive checksum.
+    pub checksum: Checksum,
+    /// The normalised manifest.
+    pub manifest: String,
+    /// Every script of the archive: path → checksum of its original text (in `scripts`).
+    pub scripts: BTreeMap<String, Checksum>,
+    /// The placeholder values it is installed with.
+    pub placeholders: BTreeMap<String, String>,
+}
+
+/// A step's phase, without its edge.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum StepPhase {
+    /// PREINSTALL.
+    Preinstall,
+    /// ROLLBACK.
+    Rollback,
+    /// UPGRADE.
+    Upgrade,
+    /// DOWNGRADE.
+    Downgrade,
+    /// INSTALL.
+    Install,
+    /// VERIFY.
+    Verify,
+    /// POSTINSTALL.
+    Postinstall,
+}
+
+impl fmt::Display for StepPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StepPhase::Preinstall => "PREINSTALL",
+            StepPhase::Rollback => "ROLLBACK",
+            StepPhase::Upgrade => "UPGRADE",
+            StepPhase::Downgrade => "DOWNGRADE",
+            StepPhase::Install => "INSTALL",
+            StepPhase::Verify => "VERIFY",
+            StepPhase::Postinstall => "POSTINSTALL",
+        })
+    }
+}
+
+/// Whether a step moves the change forward or undoes a completed one.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Part of the change.
+    Forward,
+    /// Undoes a forward step after a failure.
+    Compensate,
+}
+
+/// One script run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    /// Stable id from (package, version, edge, phase, script, role).
+    pub id: String,
+    /// The package.
+    pub package: String,
+    /// The version the script belongs to.
+    #[schemars(with = "String")]
+    pub version: Version,
+    /// For UPGRADE and DOWNGRADE: the edge's origin (`none` or a version).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<String>")]
+    pub edge: Option<Origin>,
+    /// The phase.
+    pub phase: StepPhase,
+    /// `NNN.name`.
+    pub script: String,
+    /// The script's path in its package.
+    pub path: String,
+    /// The checksum of the text that runs (in `scripts`).
+    pub checksum: Checksum,
+    /// How it runs.
+    pub kind: Kind,
+    /// Forward or compensation.
+    pub role: Role,
+    /// Runs in a transaction that also commits its journal entry.
+    pub transactional: bool,
+    /// Safe to run again after a crash.
+    pub idempotent: bool,
+    /// A forward step with no compensation, on purpose.
+    pub irreversible: bool,
+    /// Destroys data (DOWNGRADE scripts).
+    pub destructive: bool,
+    /// Steps (of the same list) that must finish first.
+    pub depends_on: Vec<String>,
+    /// For a forward step: the step that compensates it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compensated_by: Option<String>,
+    /// For a compensation: the forward step it undoes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compensates: Option<String>,
+}
+
+/// The id of a step, from what identifies it (never from its text or the time).
+pub fn step_id(
+    package: &str,
+    version: &Version,
+    edge: Option<&Origin>,
+    phase: StepPhase,
+    script: &str,
+    role: Role,
+) -> String {
+    let edge = edge.map(|e| format!("@{e}")).unwrap_or_default();
+    let role = match role {
+        Role::Forward => "",
+        Role::Compensate => "~undo",
+    };
+    format!("{package}@{version}/{phase}{edge}/{script}{role}")
+}
+
+/// Why a plan file cannot be used.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum PlanError {
+    /// Not JSON of a plan.
+    #[error("`{path}` is not a dbpm plan: {reason}")]
+    #[diagnostic(
+        code(dbpm::plan::unreadable),
+        help("make plans with `dbpm plan --out FILE`")
+    )]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Another format.
+    #[error("`{path}` is a plan of format {found}; this dbpm reads format {FORMAT_VERSION}")]
+    #[diagnostic(code(dbpm::plan::format), help("plan again with this dbpm"))]
+    Format {
+        /// The file.
+        path: String,
+        /// Its format.
+        found: u32,
+    },
+    /// The hash does not match.
+    #[error("`{path}` was changed after it was made: its hash is {recorded}, its content hashes to {actual}")]
+    #[diagnostic(
+        code(dbpm::plan::tampered),
+        help("a plan is applied exactly as reviewed; make a new plan instead of editing one")
+    )]
+    Tampered {
+        /// The file.
+        path: String,
+        /// The hash in the file.
+        recorded: String,
+        /// The hash of the content.
+        actual: String,
+    },
+    /// A script text does not match its checksum, or a step names a missing script.
+    #[error("`{path}`: {reason}")]
+    #[diagnostic(
+        code(dbpm::plan::script_mismatch),
+        help("a plan is applied exactly as reviewed; make a new plan instead of editing one")
+    )]
+    Script {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl Plan {
+    /// Computes the hash of the plan's content (with `hash` empty).
+    pub fn compute_hash(&self) -> String {
+        let mut copy = self.clone();
+        copy.hash = String::new();
+        let bytes = serde_json::to_vec(&copy)
+            .unwrap_or_else(|err| unreachable!("a plan always serializes: {err}"));
+        Checksum::of_bytes(&bytes).to_string()
+    }
+
+    /// Sets the hash; the last thing the planner does.
+    pub fn seal(mut self) -> Self {
+        self.hash = self.compute_hash();
+        self
+    }
+
+    /// The plan as the JSON written to files: pretty, with a final newline.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self)
+            .unwrap_or_else(|err| unreachable!("a plan always serializes: {err}"));
+        text.push('\n');
+        text
+    }
+
+    /// Reads a plan and verifies its format, hash and every script checksum.
+    pub fn from_json(path: &str, text: &str) -> Result<Plan, PlanError> {
+        let value: serde_json::Value =
+            serde_json::from_str(text).map_err(|err| PlanError::Unreadable {
+                path: path.to_owned(),
+                reason: err.to_string(),
+            })?;
+        let found = value
+            .get("format_version")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        if found != u64::from(FORMAT_VERSION) {
+            return Err(PlanError::Format {
+                path: path.to_owned(),
+                found: u32::try_from(found).unwrap_or(u32::MAX),
+            });
+        }
+        let plan: Plan = serde_json::from_value(value).map_err(|err| PlanError::Unreadable {
+            path: path.to_owned(),
+            reason: err.to_string(),
+        })?;
+        // Scripts first: an edited script is named, not only noticed by the hash.
+        for (checksum, text) in &plan.scripts {
+            let real = Checksum::of_text(text);
+            if &real != checksum {
+                let users: Vec<String> = plan
+                    .steps
+                    .iter()
+                    .chain(&plan.compensations)
+                    .filter(|s| &s.checksum == checksum)
+                    .map(|s| format!("`{}`", s.id))
+                    .collect();
+                let what = if users.is_empty() {
+                    "a recorded script".to_owned()
+                } else {
+                    format!("the text of {}", users.join(", "))
+                };
+                return Err(PlanError::Script {
+                    path: path.to_owned(),
+                    reason: format!(
+                        "{what} was edited: it is stored under {checksum} but hashes to {real}"
+                    ),
+                });
+            }
+        }
+        for step in plan.steps.iter().chain(&plan.compensations) {
+            if !plan.scripts.contains_key(&step.checksum) {
+                return Err(PlanError::Script {
+                    path: path.to_owned(),
+                    reason: format!(
+                        "step `{}` runs {} which the plan does not hold",
+                        step.id, step.checksum
+                    ),
+                });
+            }
+        }
+        let actual = plan.compute_hash();
+        if actual != plan.hash {
+            return Err(PlanError::Tampered {
+                path: path.to_owned(),
+                recorded: plan.hash.clone(),
+                actual,
+            });
+        }
+        Ok(plan)
+    }
+
+    /// Whether the plan changes anything.
+    pub fn has_changes(&self) -> bool {
+        !self.steps.is_empty()
+            || self
+                .actions
+                .values()
+                .any(|a| a.action != ActionKind::Unchanged)
+    }
+
+    /// The text a step runs.
+    pub fn text_of(&self, step: &Step) -> &str {
+        self.scripts.get(&step.checksum).map_or("", String::as_str)
+    }
+}
+
+/// The JSON schema of a plan file.
+pub fn schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Plan))
+        .unwrap_or_else(|err| unreachable!("a schema always serializes: {err}"))
+}
+
+impl Plan {
+    /// The installed state a target in state `before` is in once the plan completed: what
+    /// the executor records, and what tests and `undo` reason about.
+    pub fn resulting_state(
+        &self,
+        before: &crate::state::InstalledState,
+        run: Option<String>,
+        installed_at: Option<String>,
+    ) -> crate::state::InstalledState {
+        let mut after = before.clone();
+        for (name, action) in &self.actions {
+            match (action.action, self.packages.get(name)) {
+                (ActionKind::Uninstall, _) => {
+                    after.packages.remove(name);
+                }
+                (ActionKind::Unchanged, _) | (_, None) => {}
+                (_, Some(planned)) => {
+                    for checksum in planned.scripts.values() {
+                        if let Some(text) = self.scripts.get(checksum) {
+                            after
+                                .texts
+                                .entry(checksum.clone())
+                                .or_insert_with(|| text.clone());
+                        }
+                    }
+                    after.packages.insert(
+                        name.clone(),
+                        crate::state::InstalledPackage {
+                            version: planned.version.clone(),
+                            checksum: planned.checksum.clone(),
+                            manifest: planned.manifest.clone(),
+                            scripts: planned.scripts.clone(),
+                            placeholders: planned.placeholders.clone(),
+                            run: run.clone(),
+                            adopted: false,
+                            installed_at: installed_at.clone(),
+                        },
+                    );
+                }
+            }
+        }
+        let used: std::collections::BTreeSet<&Checksum> = after
+            .packages
+            .values()
+            .flat_map(|p| p.scripts.values())
+            .collect();
+        let used: std::collections::BTreeSet<Checksum> = used.into_iter().cloned().collect();
+        after.texts.retain(|checksum, _| used.contains(checksum));
+        after
+    }
+}

@@ -1,0 +1,979 @@
+//! The planner: from a release, the installed state and a repository index, decide an action
+//! per package, then lay out the steps exactly as DESIGN §4 orders them, with every
+//! compensation, into a sealed [`Plan`]. Pure: the packages it needs are passed in.
+//!
+//! Planning is two calls so that the caller can fetch only what is needed in between:
+//! [`decide`] (actions and upgrade paths), then [`build`] (steps and plan).
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+
+use petgraph::graph::{DiGraph, NodeIndex};
+use semver::Version;
+
+use super::model::{
+    step_id, Action, ActionKind, Inputs, InstalledRef, Plan, PlannedPackage, Role, Step, StepPhase,
+    FORMAT_VERSION,
+};
+use crate::manifest::{Requirement, MANIFEST_FILE};
+use crate::package::placeholder;
+use crate::package::{Checksum, Kind, Origin, Package, Phase, Script};
+use crate::platform::Platform;
+use crate::repository::{Index, IndexEntry};
+use crate::resolve::{self, Direction, Release, Request, UpgradePath};
+use crate::state::{InstalledState, StateError};
+
+/// How to plan, beyond the release.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Packages to reinstall (ROLLBACK and INSTALL again), also to repair drift.
+    pub reinstall: BTreeSet<String>,
+    /// Uninstall installed packages the release does not want.
+    pub prune: bool,
+    /// Re-create the code of installed dependents of every package whose version changes.
+    pub reinstall_dependents: bool,
+    /// Placeholder values given on the command line; they win over the release's.
+    pub set: BTreeMap<String, String>,
+    /// The informational target label.
+    pub target: String,
+}
+
+/// What happens to one package, before steps are laid out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The package.
+    pub name: String,
+    /// The action.
+    pub action: ActionKind,
+    /// The installed version.
+    pub from: Option<Version>,
+    /// The version after the plan.
+    pub to: Option<Version>,
+    /// The edges walked.
+    pub path: UpgradePath,
+    /// Why.
+    pub reason: String,
+}
+
+/// Everything [`decide`] worked out.
+#[derive(Debug, Clone)]
+pub struct Decisions {
+    /// One per package installed or wanted, by name.
+    pub packages: BTreeMap<String, Decision>,
+    /// The packages after the plan, prerequisites first.
+    pub order: Vec<String>,
+    /// The index the decisions were made on: the repository's, with the installed versions
+    /// that it lacks added from the target's own copy.
+    pub index: Index,
+}
+
+impl Decisions {
+    /// The package versions whose scripts the plan needs from the repository (those not
+    /// installed on the target; installed ones come from the target's own copy).
+    pub fn needed(&self, installed: &InstalledState) -> BTreeSet<(String, Version)> {
+        let mut needed = BTreeSet::new();
+        for decision in self.packages.values() {
+            if decision.action == ActionKind::Unchanged {
+                continue;
+            }
+            if let Some(to) = &decision.to {
+                needed.insert((decision.name.clone(), to.clone()));
+            }
+            for step in &decision.path.steps {
+                let version = match step.direction {
+                    Direction::Up => step.to.version(),
+                    Direction::Down => step.from.version(),
+                };
+                if let Some(v) = version {
+                    needed.insert((decision.name.clone(), v.clone()));
+                }
+            }
+        }
+        needed.retain(|(name, version)| {
+            installed
+                .packages
+                .get(name)
+                .is_none_or(|p| &p.version != version)
+        });
+        needed
+    }
+}
+
+/// Why a plan cannot be made.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum PlanningError {
+    /// The release cannot be resolved.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Resolve(#[from] resolve::ResolveError),
+    /// No way between two versions.
+    #[error("cannot plan `{package}`")]
+    #[diagnostic(code(dbpm::plan::no_path))]
+    Path {
+        /// The package.
+        package: String,
+        /// Why.
+        #[source]
+        source: resolve::PathError,
+    },
+    /// The release is for another platform.
+    #[error("the release is for `{release}`, the target is `{target}`")]
+    #[diagnostic(
+        code(dbpm::plan::platform),
+        help("plan against a {release} target, or remove `platform` from the release")
+    )]
+    Platform {
+        /// The release's platform.
+        release: Platform,
+        /// The target's.
+        target: Platform,
+    },
+    /// Same version, other content.
+    #[error("`{package}@{version}` is installed with checksum {installed}, but the repository's {version} is {repository}")]
+    #[diagnostic(
+        code(dbpm::plan::drift),
+        help("the installed copy differs from the published one (drift); `--reinstall {package}` re-creates its code from the repository")
+    )]
+    Drift {
+        /// The package.
+        package: String,
+        /// The version.
+        version: Version,
+        /// The installed checksum.
+        installed: Checksum,
+        /// The repository's.
+        repository: Checksum,
+    },
+    /// An uninstall of something still required.
+    #[error("cannot uninstall `{package}`: {} still require it", .by.join(", "))]
+    #[diagnostic(
+        code(dbpm::plan::required),
+        help("uninstall those too, or keep `{package}` in the release")
+    )]
+    StillRequired {
+        /// The package.
+        package: String,
+        /// Who requires it.
+        by: Vec<String>,
+    },
+    /// `--reinstall` of something not installed.
+    #[error("`{0}` is not installed, so it cannot be reinstalled")]
+    #[diagnostic(code(dbpm::plan::not_installed))]
+    NotInstalled(String),
+    /// A placeholder without a value.
+    #[error("`{path}` of `{package}` uses {}, which has no value", .names.iter().map(|n| format!("`${{{n}}}`")).collect::<Vec<_>>().join(", "))]
+    #[diagnostic(code(dbpm::plan::undefined_placeholder), help("give a value in the release file ([placeholders] {name} = \"...\") or with `--set {name}=...`", name = .names.first().map_or("", String::as_str)))]
+    UndefinedPlaceholder {
+        /// The package.
+        package: String,
+        /// The script.
+        path: String,
+        /// The placeholders without a value.
+        names: Vec<String>,
+    },
+    /// A package version the plan needs was not passed in.
+    #[error("`{0}@{1}` is needed but was not fetched")]
+    #[diagnostic(code(dbpm::plan::missing_package))]
+    MissingPackage(String, Version),
+    /// The target's own copy of an installed package is unusable.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    State(#[from] StateError),
+    /// The step graph has a cycle: a bug in dbpm.
+    #[error("the planned steps form a cycle; this is a bug in dbpm")]
+    #[diagnostic(
+        code(dbpm::plan::cycle),
+        help("please report it with the release and state files")
+    )]
+    Cycle,
+}
+
+/// Decides the action and path of every package.
+pub fn decide(
+    release: &Release,
+    installed: &InstalledState,
+    repository: &Index,
+    options: &Options,
+) -> Result<Decisions, PlanningError> {
+    let platform = installed.platform;
+    if let Some(wanted) = release.platform {
+        if wanted != platform {
+            return Err(PlanningError::Platform {
+                release: wanted,
+                target: platform,
+            });
+        }
+    }
+    for name in &options.reinstall {
+        if !installed.packages.contains_key(name) {
+            return Err(PlanningError::NotInstalled(name.clone()));
+        }
+    }
+    // The repository's entries first; installed versions it lacks come from the target.
+    let mut index = repository.clone();
+    let mut installed_packages = BTreeMap::new();
+    for name in installed.packages.keys() {
+        if let Some(package) = installed.package(name) {
+            let package = package?;
+            index.insert_if_absent(IndexEntry::of(&package));
+            installed_packages.insert(name.clone(), package);
+        }
+    }
+
+    let mut request = Request::new(platform, release.packages.clone());
+    for (name, package) in &installed_packages {
+        request
+            .preferred
+            .insert(name.clone(), package.manifest.version.clone());
+        if !release.packages.contains_key(name) && !options.prune {
+            let pin = Requirement::exact(&package.manifest.version);
+            request.wanted.insert(name.clone(), pin.clone());
+            request.extra.entry(name.clone()).or_default().push((
+                pin,
+                format!(
+                    "installed `{name}@{}`, kept because `--prune` is off",
+                    package.manifest.version
+                ),
+            ));
+        }
+    }
+    let resolution = resolve::resolve(&index, &request)?;
+
+    let mut decisions = BTreeMap::new();
+    for (name, resolved) in &resolution.packages {
+        let installed_package = installed_packages.get(name);
+        let why = if release.packages.contains_key(name) {
+            format!("the release wants {}", release.packages[name])
+        } else if installed_package.is_some() && !options.prune {
+            "installed and not in the release: kept".to_owned()
+        } else {
+            let by: Vec<&str> = resolved.required_by.iter().map(String::as_str).collect();
+            format!("required by {}", by.join(", "))
+        };
+        let (action, reason) = match installed_package {
+            None => (ActionKind::Install, why),
+            Some(current) if current.manifest.version == resolved.version => {
+                if options.reinstall.contains(name) {
+                    (ActionKind::Reinstall, "reinstall asked for".to_owned())
+                } else if current.checksum != resolved.checksum {
+                    return Err(PlanningError::Drift {
+                        package: name.clone(),
+                        version: resolved.version.clone(),
+                        installed: current.checksum.clone(),
+                        repository: resolved.checksum.clone(),
+                    });
+                } else {
+                    (
+                        ActionKind::Unchanged,
+                        format!("{} is installed; {why}", resolved.version),
+                    )
+                }
+            }
+            Some(current) if current.manifest.version < resolved.version => {
+                (ActionKind::Upgrade, why)
+            }
+            Some(_) => (ActionKind::Downgrade, why),
+        };
+        let from = installed_package.map(|p| p.manifest.version.clone());
+        let path = resolve::path(
+            &index,
+            name,
+            platform,
+            &Origin::of(from.as_ref()),
+            &Origin::Version(resolved.version.clone()),
+        )
+        .map_err(|source| PlanningError::Path {
+            package: name.clone(),
+            source,
+        })?;
+        decisions.insert(
+            name.clone(),
+            Decision {
+                name: name.clone(),
+                action,
+                from,
+                to: Some(resolved.version.clone()),
+                path,
+                reason,
+            },
+        );
+    }
+
+    // Installed packages the resolution dropped are uninstalled (only with --prune).
+    for (name, package) in &installed_packages {
+        if resolution.packages.contains_key(name) {
+            continue;
+        }
+        let from = package.manifest.version.clone();
+        let path = resolve::path(
+            &index,
+            name,
+            platform,
+            &Origin::Version(from.clone()),
+            &Origin::Nothing,
+        )
+        .map_err(|source| PlanningError::Path {
+            package: name.clone(),
+            source,
+        })?;
+        decisions.insert(
+            name.clone(),
+            Decision {
+                name: name.clone(),
+                action: ActionKind::Uninstall,
+                from: Some(from),
+                to: None,
+                path,
+                reason: "installed, not in the release, and `--prune` is on".to_owned(),
+            },
+        );
+    }
+
+    if options.reinstall_dependents {
+        let changed: BTreeSet<String> = decisions
+            .values()
+            .filter(|d| {
+                matches!(
+                    d.action,
+                    ActionKind::Upgrade | ActionKind::Downgrade | ActionKind::Reinstall
+                )
+            })
+            .map(|d| d.name.clone())
+            .collect();
+        for decision in decisions.values_mut() {
+            if decision.action != ActionKind::Unchanged {
+                continue;
+            }
+            let Some(package) = installed_packages.get(&decision.name) else {
+                continue;
+            };
+            let needs: Vec<&String> = package
+                .manifest
+                .prerequisites
+                .keys()
+                .filter(|p| changed.contains(*p))
+                .collect();
+            if !needs.is_empty() {
+                decision.action = ActionKind::Reinstall;
+                decision.reason = format!(
+                    "its code is re-created on top of changed {}",
+                    needs
+                        .iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+    }
+
+    Ok(Decisions {
+        packages: decisions,
+        order: resolution.order,
+        index,
+    })
+}
+
+/// One package's steps before ids and dependencies across packages: groups that run in
+/// order, the steps of a group side by side.
+struct Chain<'a> {
+    name: String,
+    groups: Vec<Vec<Draft<'a>>>,
+    /// How many leading groups remove the old version (PREINSTALL and ROLLBACK, or all of an
+    /// uninstall): prerequisites change only after them.
+    removal_groups: usize,
+}
+
+#[derive(Clone)]
+struct Draft<'a> {
+    package: &'a Package,
+    script: &'a Script,
+    phase: StepPhase,
+    values: &'a BTreeMap<String, String>,
+}
+
+/// Lays out the steps of the decisions into a sealed plan. `packages` holds every version
+/// [`Decisions::needed`] named; installed versions come from `installed`.
+pub fn build(
+    release: &Release,
+    installed: &InstalledState,
+    decisions: &Decisions,
+    packages: &BTreeMap<(String, Version), Package>,
+    options: &Options,
+) -> Result<Plan, PlanningError> {
+    let platform = installed.platform;
+    let mut installed_packages = BTreeMap::new();
+    for name in installed.packages.keys() {
+        if let Some(package) = installed.package(name) {
+            installed_packages.insert(name.clone(), package?);
+        }
+    }
+    let lookup = |name: &str, version: &Version| -> Result<&Package, PlanningError> {
+        if let Some(p) = installed_packages
+            .get(name)
+            .filter(|p| &p.manifest.version == version)
+        {
+            return Ok(p);
+        }
+        packages
+            .get(&(name.to_owned(), version.clone()))
+            .ok_or_else(|| PlanningError::MissingPackage(name.to_owned(), version.clone()))
+    };
+
+    // Placeholder values: the target version's come from its defaults, the release and --set;
+    // the installed version's scripts run with the values it was installed with.
+    let mut current_values: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    let mut installed_values: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for decision in decisions.packages.values() {
+        let mut values = BTreeMap::new();
+        for version in decision
+            .to
+            .iter()
+            .chain(decision.path.steps.iter().filter_map(|s| s.to.version()))
+        {
+            let package = lookup(&decision.name, version)?;
+            for (key, declared) in &package.manifest.placeholders {
+                let value = options
+                    .set
+                    .get(key)
+                    .or_else(|| release.placeholders.get(key))
+                    .or(declared.default.as_ref());
+                if let Some(value) = value {
+                    values.insert(key.clone(), value.clone());
+                }
+            }
+        }
+        let mut old = values.clone();
+        if let Some(state) = installed.packages.get(&decision.name) {
+            old.extend(state.placeholders.clone());
+        }
+        current_values.insert(decision.name.clone(), values);
+        installed_values.insert(decision.name.clone(), old);
+    }
+
+    // Chains, in the order the resolution gives (prerequisites first), uninstalls last.
+    let mut names: Vec<&String> = decisions
+        .order
+        .iter()
+        .filter(|n| decisions.packages.contains_key(*n))
+        .collect();
+    names.extend(
+        decisions
+            .packages
+            .keys()
+            .filter(|n| !decisions.order.contains(n)),
+    );
+    let mut chains = Vec::new();
+    for name in names {
+        let decision = &decisions.packages[name];
+        if decision.action == ActionKind::Unchanged {
+            continue;
+        }
+        let old = decision
+            .from
+            .as_ref()
+            .map(|v| lookup(name, v))
+            .transpose()?;
+        let new = decision.to.as_ref().map(|v| lookup(name, v)).transpose()?;
+        let current = &current_values[name];
+        let previous = &installed_values[name];
+        let mut chain = Chain {
+            name: name.clone(),
+            groups: Vec::new(),
+            removal_groups: 0,
+        };
+        if let Some(new) = new {
+            push_groups(
+                &mut chain,
+                new,
+                &Phase::Preinstall,
+                StepPhase::Preinstall,
+                false,
+                current,
+            );
+        }
+        if let Some(old) = old {
+            push_groups(
+                &mut chain,
+                old,
+                &Phase::Rollback,
+                StepPhase::Rollback,
+                true,
+                previous,
+            );
+        }
+        chain.removal_groups = chain.groups.len();
+        for step in &decision.path.steps {
+            match step.direction {
+                Direction::Up => {
+                    let version = step.to.version().ok_or_else(|| {
+                        PlanningError::MissingPackage(name.clone(), Version::new(0, 0, 0))
+                    })?;
+                    let package = lookup(name, version)?;
+                    let values = if Some(version) == decision.from.as_ref() {
+                        previous
+                    } else {
+                        current
+                    };
+                    push_groups(
+                        &mut chain,
+                        package,
+                        &Phase::Upgrade(step.edge_origin.clone()),
+                        StepPhase::Upgrade,
+                        false,
+                        values,
+                    );
+                }
+                Direction::Down => {
+                    let version = step.from.version().ok_or_else(|| {
+                        PlanningError::MissingPackage(name.clone(), Version::new(0, 0, 0))
+                    })?;
+                    let package = lookup(name, version)?;
+                    let values = if Some(version) == decision.from.as_ref() {
+                        previous
+                    } else {
+                        current
+                    };
+                    push_groups(
+                        &mut chain,
+                        package,
+                        &Phase::Downgrade(step.edge_origin.clone()),
+                        StepPhase::Downgrade,
+                        true,
+                        values,
+                    );
+                }
+            }
+        }
+        if let Some(new) = new {
+            push_groups(
+                &mut chain,
+                new,
+                &Phase::Install,
+                StepPhase::Install,
+                false,
+                current,
+            );
+            push_groups(
+                &mut chain,
+                new,
+                &Phase::Verify,
+                StepPhase::Verify,
+                false,
+                current,
+            );
+            push_groups(
+                &mut chain,
+                new,
+                &Phase::Postinstall,
+                StepPhase::Postinstall,
+                false,
+                current,
+            );
+        } else {
+            chain.removal_groups = chain.groups.len();
+        }
+        chains.push((chain, old, new));
+    }
+
+    let mut scripts: BTreeMap<Checksum, String> = BTreeMap::new();
+    let mut graph: DiGraph<Step, ()> = DiGraph::new();
+    // The nodes of each group of each chain, for the edges across packages.
+    let mut chain_groups: BTreeMap<String, Vec<Vec<NodeIndex>>> = BTreeMap::new();
+    let mut compensation_drafts: Vec<(NodeIndex, Draft<'_>)> = Vec::new();
+    for (chain, _, _) in &chains {
+        let mut groups = Vec::new();
+        for group in &chain.groups {
+            let mut nodes = Vec::new();
+            for draft in group {
+                let step = make_step(draft, Role::Forward, platform, &mut scripts)?;
+                let twin = twin_of(draft);
+                let node = graph.add_node(step);
+                if let Some(twin) = twin {
+                    compensation_drafts.push((node, twin));
+                }
+                nodes.push(node);
+            }
+            if let Some(previous) = groups.last() {
+                for &after in &nodes {
+                    for &before in previous as &Vec<NodeIndex> {
+                        graph.add_edge(before, after, ());
+                    }
+                }
+            }
+            groups.push(nodes);
+        }
+        chain_groups.insert(chain.name.clone(), groups);
+    }
+
+    // Across packages: a dependent's removal runs before its prerequisite changes, and its
+    // forward steps wait for the prerequisite's whole change.
+    for (dependent, old, new) in &chains {
+        let requires: BTreeSet<&String> = old
+            .iter()
+            .chain(new.iter())
+            .flat_map(|p| p.manifest.prerequisites.keys())
+            .collect();
+        for prerequisite in requires {
+            let Some(prerequisite_groups) = chain_groups.get(prerequisite.as_str()) else {
+                continue;
+            };
+            let dependent_groups = &chain_groups[&dependent.name];
+            if dependent.removal_groups > 0 {
+                if let (Some(last_removal), Some(first)) = (
+                    dependent_groups.get(dependent.removal_groups - 1),
+                    prerequisite_groups.first(),
+                ) {
+                    for &before in last_removal {
+                        for &after in first {
+                            graph.add_edge(before, after, ());
+                        }
+                    }
+                }
+            }
+            let prerequisite_removed = decisions
+                .packages
+                .get(prerequisite.as_str())
+                .is_some_and(|d| d.to.is_none());
+            if prerequisite_removed {
+                continue;
+            }
+            if let (Some(first_forward), Some(last)) = (
+                dependent_groups.get(dependent.removal_groups),
+                prerequisite_groups.last(),
+            ) {
+                for &before in last {
+                    for &after in first_forward {
+                        graph.add_edge(before, after, ());
+                    }
+                }
+            }
+        }
+    }
+    if petgraph::algo::is_cyclic_directed(&graph) {
+        return Err(PlanningError::Cycle);
+    }
+
+    // Compensations: the twin of every compensable forward step, undone in reverse order.
+    let mut compensation_of: BTreeMap<NodeIndex, Step> = BTreeMap::new();
+    for (node, draft) in &compensation_drafts {
+        let mut step = make_step(draft, Role::Compensate, platform, &mut scripts)?;
+        step.compensates = Some(graph[*node].id.clone());
+        compensation_of.insert(*node, step);
+    }
+    for (node, step) in &compensation_of {
+        graph[*node].compensated_by = Some(step.id.clone());
+    }
+    let mut compensations = Vec::new();
+    for (node, mut step) in compensation_of.clone() {
+        let mut after = BTreeSet::new();
+        nearest_compensable(&graph, node, &compensation_of, &mut after);
+        step.depends_on = after.into_iter().collect();
+        compensations.push((node, step));
+    }
+
+    // Forward steps in a stable topological order (the lowest ready insertion index first).
+    let order = stable_topological_order(&graph);
+    let position: BTreeMap<NodeIndex, usize> =
+        order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let mut steps = Vec::with_capacity(order.len());
+    for node in &order {
+        let mut step = graph[*node].clone();
+        let mut depends: Vec<String> = graph
+            .neighbors_directed(*node, petgraph::Direction::Incoming)
+            .map(|n| graph[n].id.clone())
+            .collect();
+        depends.sort();
+        depends.dedup();
+        step.depends_on = depends;
+        steps.push(step);
+    }
+    // Compensations run in the reverse order of what they undo.
+    compensations.sort_by_key(|(node, _)| Reverse(position.get(node).copied().unwrap_or(0)));
+    let compensations: Vec<Step> = compensations.into_iter().map(|(_, s)| s).collect();
+
+    // What the plan was computed from, per package.
+    let mut inputs = Inputs {
+        release: release.digest.clone(),
+        archives: BTreeMap::new(),
+        installed: BTreeMap::new(),
+    };
+    let mut relied: BTreeSet<String> = BTreeSet::new();
+    for (chain, old, new) in &chains {
+        relied.insert(chain.name.clone());
+        for package in old.iter().chain(new.iter()) {
+            relied.extend(package.manifest.prerequisites.keys().cloned());
+        }
+    }
+    let touched: BTreeSet<String> = chains.iter().map(|(c, _, _)| c.name.clone()).collect();
+    for (name, package) in &installed_packages {
+        if package
+            .manifest
+            .prerequisites
+            .keys()
+            .any(|p| touched.contains(p))
+        {
+            relied.insert(name.clone());
+        }
+    }
+    for name in &relied {
+        let reference = installed.packages.get(name).map(|p| InstalledRef {
+            version: p.version.clone(),
+            checksum: p.checksum.clone(),
+        });
+        inputs.installed.insert(name.clone(), reference);
+    }
+    let mut used: BTreeMap<String, Checksum> = BTreeMap::new();
+    for (chain, old, new) in &chains {
+        for group in &chain.groups {
+            for draft in group {
+                used.insert(
+                    format!(
+                        "{}@{}",
+                        draft.package.manifest.name, draft.package.manifest.version
+                    ),
+                    draft.package.checksum.clone(),
+                );
+            }
+        }
+        for package in old.iter().chain(new.iter()) {
+            used.insert(
+                format!("{}@{}", package.manifest.name, package.manifest.version),
+                package.checksum.clone(),
+            );
+        }
+    }
+    inputs.archives = used;
+
+    // The versions the target ends with, as it will record them.
+    let mut planned = BTreeMap::new();
+    let mut placeholders = BTreeMap::new();
+    for (chain, _, new) in &chains {
+        let Some(new) = new else { continue };
+        let declared: BTreeMap<String, String> = current_values[&chain.name]
+            .iter()
+            .filter(|(k, _)| new.manifest.placeholders.contains_key(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        placeholders.extend(declared.clone());
+        let mut files = BTreeMap::new();
+        for (path, text) in new.files() {
+            if path == MANIFEST_FILE {
+                continue;
+            }
+            let checksum = Checksum::of_text(&text);
+            scripts.entry(checksum.clone()).or_insert(text);
+            files.insert(path, checksum);
+        }
+        planned.insert(
+            chain.name.clone(),
+            PlannedPackage {
+                version: new.manifest.version.clone(),
+                checksum: new.checksum.clone(),
+                manifest: crate::manifest::to_toml(&new.manifest),
+                scripts: files,
+                placeholders: declared,
+            },
+        );
+    }
+
+    let actions = decisions
+        .packages
+        .values()
+        .map(|d| {
+            let mut path = Vec::new();
+            if let Some(first) = d.path.steps.first() {
+                path.push(first.from.clone());
+                path.extend(d.path.steps.iter().map(|s| s.to.clone()));
+            }
+            (
+                d.name.clone(),
+                Action {
+                    action: d.action,
+                    from: d.from.clone(),
+                    to: d.to.clone(),
+                    reason: d.reason.clone(),
+                    path,
+                    destructive: matches!(d.action, ActionKind::Downgrade | ActionKind::Uninstall),
+                },
+            )
+        })
+        .collect();
+
+    Ok(Plan {
+        format_version: FORMAT_VERSION,
+        hash: String::new(),
+        platform,
+        target: options.target.clone(),
+        inputs,
+        placeholders,
+        actions,
+        packages: planned,
+        scripts,
+        steps,
+        compensations,
+    }
+    .seal())
+}
+
+/// Appends a phase's scripts as groups of the same number, ascending (or descending).
+fn push_groups<'a>(
+    chain: &mut Chain<'a>,
+    package: &'a Package,
+    phase: &Phase,
+    step_phase: StepPhase,
+    descending: bool,
+    values: &'a BTreeMap<String, String>,
+) {
+    let mut by_number: BTreeMap<u64, Vec<Draft<'a>>> = BTreeMap::new();
+    for script in package.scripts_in(phase) {
+        by_number.entry(script.number).or_default().push(Draft {
+            package,
+            script,
+            phase: step_phase,
+            values,
+        });
+    }
+    let groups: Vec<Vec<Draft<'a>>> = if descending {
+        by_number.into_values().rev().collect()
+    } else {
+        by_number.into_values().collect()
+    };
+    chain.groups.extend(groups);
+}
+
+/// The compensating twin of a forward draft: INSTALL ↔ ROLLBACK, UPGRADE ↔ DOWNGRADE of the
+/// same edge, in the same package version.
+fn twin_of<'a>(draft: &Draft<'a>) -> Option<Draft<'a>> {
+    let (phase, step_phase) = match &draft.script.phase {
+        Phase::Install => (Phase::Rollback, StepPhase::Rollback),
+        Phase::Rollback => (Phase::Install, StepPhase::Install),
+        Phase::Upgrade(o) => (Phase::Downgrade(o.clone()), StepPhase::Downgrade),
+        Phase::Downgrade(o) => (Phase::Upgrade(o.clone()), StepPhase::Upgrade),
+        Phase::Preinstall | Phase::Verify | Phase::Postinstall => return None,
+    };
+    let name = script_name(&draft.script.stem);
+    draft
+        .package
+        .scripts_in(&phase)
+        .find(|s| s.number == draft.script.number && script_name(&s.stem) == name)
+        .map(|script| Draft {
+            package: draft.package,
+            script,
+            phase: step_phase,
+            values: draft.values,
+        })
+}
+
+fn script_name(stem: &str) -> &str {
+    stem.split_once('.').map_or(stem, |(_, name)| name)
+}
+
+fn make_step(
+    draft: &Draft<'_>,
+    role: Role,
+    platform: Platform,
+    scripts: &mut BTreeMap<Checksum, String>,
+) -> Result<Step, PlanningError> {
+    let package = &draft.package.manifest;
+    let script = draft.script;
+    let text = placeholder::substitute(&script.text, draft.values).map_err(|names| {
+        PlanningError::UndefinedPlaceholder {
+            package: format!("{}@{}", package.name, package.version),
+            path: script.path.clone(),
+            names,
+        }
+    })?;
+    let checksum = Checksum::of_text(&text);
+    scripts.entry(checksum.clone()).or_insert(text);
+    let edge = script.phase.origin().cloned();
+    let transactional = script.kind != Kind::Cmd
+        && script.flags.transaction
+        && (platform != Platform::Mysql || script.flags.mysql_transactional);
+    Ok(Step {
+        id: step_id(
+            &package.name,
+            &package.version,
+            edge.as_ref(),
+            draft.phase,
+            &script.stem,
+            role,
+        ),
+        package: package.name.clone(),
+        version: package.version.clone(),
+        edge,
+        phase: draft.phase,
+        script: script.stem.clone(),
+        path: script.path.clone(),
+        checksum,
+        kind: script.kind,
+        role,
+        transactional,
+        idempotent: script.flags.idempotent,
+        irreversible: role == Role::Forward && script.flags.irreversible,
+        destructive: draft.phase == StepPhase::Downgrade,
+        depends_on: Vec::new(),
+        compensated_by: None,
+        compensates: None,
+    })
+}
+
+/// The compensations that must run before `node`'s: those of the nearest compensable steps
+/// that depend on it (steps without a twin, like VERIFY, are looked through).
+fn nearest_compensable(
+    graph: &DiGraph<Step, ()>,
+    node: NodeIndex,
+    compensable: &BTreeMap<NodeIndex, Step>,
+    found: &mut BTreeSet<String>,
+) {
+    let mut stack: Vec<NodeIndex> = graph
+        .neighbors_directed(node, petgraph::Direction::Outgoing)
+        .collect();
+    let mut seen = BTreeSet::new();
+    while let Some(next) = stack.pop() {
+        if !seen.insert(next) {
+            continue;
+        }
+        match compensable.get(&next) {
+            Some(step) => {
+                found.insert(step.id.clone());
+            }
+            None => stack.extend(graph.neighbors_directed(next, petgraph::Direction::Outgoing)),
+        }
+    }
+}
+
+fn stable_topological_order(graph: &DiGraph<Step, ()>) -> Vec<NodeIndex> {
+    let mut indegree: Vec<usize> = graph
+        .node_indices()
+        .map(|n| {
+            graph
+                .neighbors_directed(n, petgraph::Direction::Incoming)
+                .count()
+        })
+        .collect();
+    let mut ready: BinaryHeap<Reverse<usize>> = indegree
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| **d == 0)
+        .map(|(i, _)| Reverse(i))
+        .collect();
+    let mut order = Vec::with_capacity(graph.node_count());
+    while let Some(Reverse(index)) = ready.pop() {
+        let node = NodeIndex::new(index);
+        order.push(node);
+        let mut successors: Vec<NodeIndex> = graph
+            .neighbors_directed(node, petgraph::Direction::Outgoing)
+            .collect();
+        successors.sort();
+        successors.dedup();
+        for next in successors {
+            let edges = graph.edges_connecting(node, next).count();
+            indegree[next.index()] -= edges;
+            if indegree[next.index()] == 0 {
+                ready.push(Reverse(next.index()));
+            }
+        }
+    }
+    order
+}

@@ -1,0 +1,441 @@
+//! Renderings of a plan: plain text for a terminal (colour only when asked), Markdown for a
+//! pull-request comment, and Mermaid and Graphviz DOT drawings of the DAG. Pure functions
+//! from a [`Plan`] to a `String`; printing is the CLI's job.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::model::{ActionKind, Plan, Step, StepPhase};
+use crate::package::Kind;
+
+/// The counts a summary line shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Packages installed.
+    pub install: usize,
+    /// Packages upgraded.
+    pub upgrade: usize,
+    /// Packages downgraded.
+    pub downgrade: usize,
+    /// Packages reinstalled.
+    pub reinstall: usize,
+    /// Packages removed.
+    pub remove: usize,
+    /// Forward steps.
+    pub steps: usize,
+    /// Groups of steps that may run side by side.
+    pub parallel_groups: usize,
+}
+
+/// Counts what a plan does.
+pub fn summary(plan: &Plan) -> Summary {
+    let mut summary = Summary {
+        steps: plan.steps.len(),
+        ..Summary::default()
+    };
+    for action in plan.actions.values() {
+        match action.action {
+            ActionKind::Install => summary.install += 1,
+            ActionKind::Upgrade => summary.upgrade += 1,
+            ActionKind::Downgrade => summary.downgrade += 1,
+            ActionKind::Reinstall => summary.reinstall += 1,
+            ActionKind::Uninstall => summary.remove += 1,
+            ActionKind::Unchanged => {}
+        }
+    }
+    let mut groups: BTreeMap<(String, String, StepPhase, String, u64), usize> = BTreeMap::new();
+    for step in &plan.steps {
+        let number = step
+            .script
+            .split('.')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        let edge = step
+            .edge
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
+        *groups
+            .entry((
+                step.package.clone(),
+                step.version.to_string(),
+                step.phase,
+                edge,
+                number,
+            ))
+            .or_default() += 1;
+    }
+    summary.parallel_groups = groups.values().filter(|n| **n > 1).count();
+    summary
+}
+
+/// `3 to install, 1 to upgrade, 0 to remove, 27 steps, 4 parallel groups`.
+pub fn summary_line(plan: &Plan) -> String {
+    let s = summary(plan);
+    let mut parts = vec![
+        format!("{} to install", s.install),
+        format!("{} to upgrade", s.upgrade),
+    ];
+    if s.downgrade > 0 {
+        parts.push(format!("{} to downgrade", s.downgrade));
+    }
+    if s.reinstall > 0 {
+        parts.push(format!("{} to reinstall", s.reinstall));
+    }
+    parts.push(format!("{} to remove", s.remove));
+    parts.push(plural(s.steps, "step"));
+    parts.push(plural(s.parallel_groups, "parallel group"));
+    parts.join(", ")
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+fn versions(from: Option<&semver::Version>, to: Option<&semver::Version>) -> String {
+    match (from, to) {
+        (None, Some(to)) => to.to_string(),
+        (Some(from), None) => format!("{from} → none"),
+        (Some(from), Some(to)) if from == to => to.to_string(),
+        (Some(from), Some(to)) => format!("{from} → {to}"),
+        (None, None) => String::new(),
+    }
+}
+
+fn action_sign(action: ActionKind) -> &'static str {
+    match action {
+        ActionKind::Install => "+",
+        ActionKind::Upgrade => "↑",
+        ActionKind::Downgrade => "↓",
+        ActionKind::Reinstall => "~",
+        ActionKind::Uninstall => "-",
+        ActionKind::Unchanged => "=",
+    }
+}
+
+fn step_label(step: &Step) -> String {
+    let edge = step
+        .edge
+        .as_ref()
+        .map(|e| format!("@{e}"))
+        .unwrap_or_default();
+    format!(
+        "{}@{} {}{edge}/{}",
+        step.package, step.version, step.phase, step.script
+    )
+}
+
+fn step_flags(step: &Step) -> Vec<&'static str> {
+    let mut flags = Vec::new();
+    match step.kind {
+        Kind::Sql => {}
+        Kind::Sys => flags.push("admin"),
+        Kind::Cmd => flags.push("shell"),
+    }
+    if !step.transactional {
+        flags.push("no transaction");
+    }
+    if step.idempotent {
+        flags.push("idempotent");
+    }
+    if step.irreversible {
+        flags.push("IRREVERSIBLE");
+    }
+    if step.destructive {
+        flags.push("DESTROYS DATA");
+    }
+    flags
+}
+
+/// Plain text for a terminal; `color` adds ANSI colours.
+pub fn text(plan: &Plan, color: bool) -> String {
+    let paint = |code: &str, text: &str| {
+        if color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "Plan for {} ({})", plan.target, plan.platform);
+    let _ = writeln!(out);
+    for (name, action) in &plan.actions {
+        let code = match action.action {
+            ActionKind::Install => "32",
+            ActionKind::Upgrade | ActionKind::Reinstall => "33",
+            ActionKind::Downgrade | ActionKind::Uninstall => "31",
+            ActionKind::Unchanged => "2",
+        };
+        let line = format!(
+            "  {} {:<10} {:<20} {}",
+            action_sign(action.action),
+            action.action.to_string(),
+            name,
+            versions(action.from.as_ref(), action.to.as_ref())
+        );
+        let _ = writeln!(
+            out,
+            "{}  {}",
+            paint(code, &line),
+            paint("2", &format!("({})", action.reason))
+        );
+    }
+    if !plan.steps.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Steps:");
+        for (index, step) in plan.steps.iter().enumerate() {
+            let flags = step_flags(step);
+            let flags = if flags.is_empty() {
+                String::new()
+            } else {
+                format!("  [{}]", flags.join(", "))
+            };
+            let flags = if step.destructive || step.irreversible {
+                paint("31", &flags)
+            } else {
+                flags
+            };
+            let _ = writeln!(out, "  {:>3}. {}{flags}", index + 1, step_label(step));
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "On failure, the completed steps are undone by {} compensating steps.",
+            plan.compensations.len()
+        );
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{}", paint("1", &summary_line(plan)));
+    out
+}
+
+/// Markdown for a pull-request comment.
+pub fn markdown(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "## dbpm plan for `{}` ({})",
+        plan.target, plan.platform
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "**{}**", summary_line(plan));
+    let _ = writeln!(out);
+    let destructive: Vec<&Step> = plan.steps.iter().filter(|s| s.destructive).collect();
+    let irreversible: Vec<&Step> = plan.steps.iter().filter(|s| s.irreversible).collect();
+    if !destructive.is_empty() {
+        let _ = writeln!(out, "> [!WARNING]");
+        let _ = writeln!(out, "> {} destroy data:", plural(destructive.len(), "step"));
+        for step in &destructive {
+            let _ = writeln!(out, "> - `{}`", step_label(step));
+        }
+        let _ = writeln!(out);
+    }
+    if !irreversible.is_empty() {
+        let _ = writeln!(out, "> [!CAUTION]");
+        let _ = writeln!(
+            out,
+            "> {} cannot be undone if the run fails later:",
+            plural(irreversible.len(), "step")
+        );
+        for step in &irreversible {
+            let _ = writeln!(out, "> - `{}`", step_label(step));
+        }
+        let _ = writeln!(out);
+    }
+    let _ = writeln!(out, "| package | action | version | reason |");
+    let _ = writeln!(out, "|---|---|---|---|");
+    for (name, action) in &plan.actions {
+        let _ = writeln!(
+            out,
+            "| `{name}` | {} {} | {} | {} |",
+            action_sign(action.action),
+            action.action,
+            versions(action.from.as_ref(), action.to.as_ref()),
+            action.reason.replace('|', "\\|")
+        );
+    }
+    let mut by_package: BTreeMap<&str, Vec<(usize, &Step)>> = BTreeMap::new();
+    for (index, step) in plan.steps.iter().enumerate() {
+        by_package
+            .entry(&step.package)
+            .or_default()
+            .push((index + 1, step));
+    }
+    for (name, steps) in by_package {
+        let action = &plan.actions[name];
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "### `{name}`: {} {}",
+            action.action,
+            versions(action.from.as_ref(), action.to.as_ref())
+        );
+        if !action.path.is_empty() {
+            let path: Vec<String> = action.path.iter().map(ToString::to_string).collect();
+            let _ = writeln!(out);
+            let _ = writeln!(out, "Path: {}", path.join(" → "));
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "| # | step | runs | compensated by |");
+        let _ = writeln!(out, "|---|---|---|---|");
+        for (index, step) in &steps {
+            let flags = step_flags(step);
+            let runs = if flags.is_empty() {
+                "sql".to_owned()
+            } else {
+                flags.join(", ")
+            };
+            let compensation = step
+                .compensated_by
+                .as_ref()
+                .and_then(|id| plan.compensations.iter().find(|c| &c.id == id))
+                .map_or_else(
+                    || {
+                        if step.irreversible {
+                            "**none (irreversible)**".to_owned()
+                        } else {
+                            "—".to_owned()
+                        }
+                    },
+                    |c| format!("`{}`", c.path),
+                );
+            let _ = writeln!(
+                out,
+                "| {index} | `{}` | {runs} | {compensation} |",
+                step.path
+            );
+        }
+        for (_, step) in &steps {
+            let fence = if step.kind == Kind::Cmd { "sh" } else { "sql" };
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "<details><summary><code>{}</code></summary>",
+                step.path
+            );
+            let _ = writeln!(out);
+            let _ = writeln!(out, "```{fence}");
+            let _ = writeln!(out, "{}", plan.text_of(step).trim_end());
+            let _ = writeln!(out, "```");
+            let _ = writeln!(out);
+            let _ = writeln!(out, "</details>");
+        }
+    }
+    if !plan.compensations.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "<details><summary>On failure: {} compensating steps, undoing completed steps in reverse</summary>", plan.compensations.len());
+        let _ = writeln!(out);
+        for step in &plan.compensations {
+            let _ = writeln!(out, "- `{}`", step_label(step));
+        }
+        let _ = writeln!(out);
+        let _ = writeln!(out, "</details>");
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "<sub>plan {}</sub>", plan.hash);
+    out
+}
+
+/// A Mermaid flowchart of the forward steps, one subgraph per package.
+pub fn mermaid(plan: &Plan) -> String {
+    let ids: BTreeMap<&str, String> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), format!("s{}", i + 1)))
+        .collect();
+    let mut out = String::from("flowchart TD\n");
+    let mut by_package: BTreeMap<&str, Vec<&Step>> = BTreeMap::new();
+    for step in &plan.steps {
+        by_package.entry(&step.package).or_default().push(step);
+    }
+    for (index, (name, steps)) in by_package.iter().enumerate() {
+        let action = &plan.actions[*name];
+        let _ = writeln!(
+            out,
+            "  subgraph p{index}[\"{name}: {} {}\"]",
+            action.action,
+            versions(action.from.as_ref(), action.to.as_ref())
+        );
+        for step in steps {
+            let edge = step
+                .edge
+                .as_ref()
+                .map(|e| format!("@{e}"))
+                .unwrap_or_default();
+            let label = format!("{}{edge}/{}", step.phase, step.script);
+            let shape = if step.destructive || step.irreversible {
+                ("{{", "}}")
+            } else {
+                ("[", "]")
+            };
+            let _ = writeln!(
+                out,
+                "    {}{}\"{label}\"{}",
+                ids[step.id.as_str()],
+                shape.0,
+                shape.1
+            );
+        }
+        let _ = writeln!(out, "  end");
+    }
+    for step in &plan.steps {
+        for dependency in &step.depends_on {
+            if let Some(from) = ids.get(dependency.as_str()) {
+                let _ = writeln!(out, "  {from} --> {}", ids[step.id.as_str()]);
+            }
+        }
+    }
+    out
+}
+
+/// A Graphviz DOT drawing of the forward steps.
+pub fn dot(plan: &Plan) -> String {
+    let mut out = String::from(
+        "digraph plan {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n",
+    );
+    let mut by_package: BTreeMap<&str, Vec<&Step>> = BTreeMap::new();
+    for step in &plan.steps {
+        by_package.entry(&step.package).or_default().push(step);
+    }
+    for (index, (name, steps)) in by_package.iter().enumerate() {
+        let action = &plan.actions[*name];
+        let _ = writeln!(out, "  subgraph cluster_{index} {{");
+        let _ = writeln!(
+            out,
+            "    label=\"{name}: {} {}\";",
+            action.action,
+            versions(action.from.as_ref(), action.to.as_ref())
+        );
+        for step in steps {
+            let edge = step
+                .edge
+                .as_ref()
+                .map(|e| format!("@{e}"))
+                .unwrap_or_default();
+            let style = if step.destructive || step.irreversible {
+                ", color=red"
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                out,
+                "    \"{}\" [label=\"{}{edge}/{}\"{style}];",
+                step.id, step.phase, step.script
+            );
+        }
+        let _ = writeln!(out, "  }}");
+    }
+    for step in &plan.steps {
+        for dependency in &step.depends_on {
+            let _ = writeln!(out, "  \"{dependency}\" -> \"{}\";", step.id);
+        }
+    }
+    out.push_str("}\n");
+    out
+}

@@ -1,0 +1,569 @@
+//! The planner on the example packages: golden plans (fresh install, upgrade, downgrade,
+//! uninstall) in `plans/`, snapshots of every rendering, determinism, refusals, and the
+//! ordering rules of DESIGN §4 checked on every plan.
+//! Run with `DBPM_UPDATE_PLANS=1` to rewrite the golden plans after a deliberate change.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use dbpm::diagnostic::SourceFile;
+use dbpm::package::{load_dir, Package};
+use dbpm::plan::{self, render, ActionKind, Options, Plan, Role, StepPhase};
+use dbpm::platform::Platform;
+use dbpm::repository::{Index, IndexEntry};
+use dbpm::resolve::{parse_release, Release};
+use dbpm::state::InstalledState;
+use semver::Version;
+
+struct Examples {
+    index: Index,
+    packages: BTreeMap<(String, Version), Package>,
+}
+
+fn examples(platform: Platform) -> Examples {
+    let mut index = Index::new();
+    let mut packages = BTreeMap::new();
+    for dir in common::example_packages() {
+        let package = load_dir(&dir).unwrap().for_platform(platform).unwrap();
+        index.insert_if_absent(IndexEntry::of(&package));
+        packages.insert(
+            (
+                package.manifest.name.clone(),
+                package.manifest.version.clone(),
+            ),
+            package,
+        );
+    }
+    Examples { index, packages }
+}
+
+fn release(name: &str) -> Release {
+    let path = common::repo_root().join("examples/releases").join(name);
+    let text = fs_err::read_to_string(&path).unwrap();
+    parse_release(&SourceFile::new(format!("examples/releases/{name}"), text)).unwrap()
+}
+
+fn empty_release() -> Release {
+    parse_release(&SourceFile::new("empty.toml", "[packages]\n")).unwrap()
+}
+
+fn plan_for(
+    ex: &Examples,
+    release: &Release,
+    state: &InstalledState,
+    options: &Options,
+) -> Result<Plan, plan::PlanningError> {
+    let decisions = plan::decide(release, state, &ex.index, options)?;
+    plan::build(release, state, &decisions, &ex.packages, options)
+}
+
+fn options() -> Options {
+    Options {
+        target: "sqlite://example.db".to_owned(),
+        ..Options::default()
+    }
+}
+
+fn empty(platform: Platform) -> InstalledState {
+    InstalledState::empty(platform, "sqlite://example.db")
+}
+
+/// The state reached by planning `release` from nothing and applying it.
+fn state_at(ex: &Examples, release_name: &str, platform: Platform) -> InstalledState {
+    let plan = plan_for(ex, &release(release_name), &empty(platform), &options()).unwrap();
+    plan.resulting_state(&empty(platform), None, None)
+}
+
+/// The scenarios of the golden plans.
+fn scenarios(platform: Platform) -> Vec<(&'static str, Plan)> {
+    let ex = examples(platform);
+    let prune = Options {
+        prune: true,
+        ..options()
+    };
+    vec![
+        (
+            "fresh-install",
+            plan_for(&ex, &release("2026.2.toml"), &empty(platform), &options()).unwrap(),
+        ),
+        (
+            "upgrade",
+            plan_for(
+                &ex,
+                &release("2026.2.toml"),
+                &state_at(&ex, "2026.1.toml", platform),
+                &options(),
+            )
+            .unwrap(),
+        ),
+        (
+            "downgrade",
+            plan_for(
+                &ex,
+                &release("2026.1.toml"),
+                &state_at(&ex, "2026.2.toml", platform),
+                &prune,
+            )
+            .unwrap(),
+        ),
+        (
+            "uninstall",
+            plan_for(
+                &ex,
+                &empty_release(),
+                &state_at(&ex, "2026.1.toml", platform),
+                &prune,
+            )
+            .unwrap(),
+        ),
+    ]
+}
+
+#[test]
+fn golden_plans_are_up_to_date() {
+    let update = std::env::var_os("DBPM_UPDATE_PLANS").is_some();
+    for (name, plan) in scenarios(Platform::Sqlite) {
+        for (ext, text) in [("json", plan.to_json()), ("md", render::markdown(&plan))] {
+            let path = common::repo_root()
+                .join("plans")
+                .join(format!("{name}.{ext}"));
+            if update {
+                fs_err::write(&path, &text).unwrap();
+                continue;
+            }
+            let current = fs_err::read_to_string(&path).unwrap_or_default();
+            assert!(
+                current == text,
+                "plans/{name}.{ext} is out of date; run `DBPM_UPDATE_PLANS=1 cargo test --test plan` and review the diff"
+            );
+        }
+    }
+}
+
+#[test]
+fn renderings_of_the_upgrade_plan() {
+    let plans = scenarios(Platform::Sqlite);
+    let (_, upgrade) = &plans[1];
+    insta::assert_snapshot!("upgrade_text", render::text(upgrade, false));
+    insta::assert_snapshot!("upgrade_mermaid", render::mermaid(upgrade));
+    insta::assert_snapshot!("upgrade_dot", render::dot(upgrade));
+    for (name, plan) in &plans {
+        insta::assert_snapshot!(format!("{name}_summary"), render::summary_line(plan));
+    }
+}
+
+#[test]
+fn planning_twice_gives_identical_bytes_on_every_platform() {
+    for platform in Platform::ALL {
+        let first: Vec<String> = scenarios(platform)
+            .iter()
+            .map(|(_, p)| p.to_json())
+            .collect();
+        let second: Vec<String> = scenarios(platform)
+            .iter()
+            .map(|(_, p)| p.to_json())
+            .collect();
+        assert_eq!(first, second, "{platform}");
+    }
+}
+
+#[test]
+fn every_plan_follows_the_ordering_rules() {
+    for platform in Platform::ALL {
+        for (name, plan) in scenarios(platform) {
+            check_rules(&plan).unwrap_or_else(|err| panic!("{platform} {name}: {err}"));
+            let reloaded = Plan::from_json("plan.json", &plan.to_json()).unwrap();
+            assert_eq!(reloaded, plan);
+        }
+    }
+}
+
+/// DESIGN §4 on one plan: dependencies point backwards in the step list, every twin is the
+/// compensation, compensations undo in reverse, phases of one change come in order, and
+/// prerequisites change before their dependents move forward.
+pub fn check_rules(plan: &Plan) -> Result<(), String> {
+    let position: BTreeMap<&str, usize> = plan
+        .steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    for (i, step) in plan.steps.iter().enumerate() {
+        for dep in &step.depends_on {
+            let at = position
+                .get(dep.as_str())
+                .ok_or(format!("{} depends on unknown {dep}", step.id))?;
+            if *at >= i {
+                return Err(format!("{} comes before its dependency {dep}", step.id));
+            }
+        }
+        let twin = match step.phase {
+            StepPhase::Install => Some(StepPhase::Rollback),
+            StepPhase::Rollback => Some(StepPhase::Install),
+            StepPhase::Upgrade => Some(StepPhase::Downgrade),
+            StepPhase::Downgrade => Some(StepPhase::Upgrade),
+            _ => None,
+        };
+        match (twin, &step.compensated_by) {
+            (Some(phase), Some(id)) => {
+                let comp = plan
+                    .compensations
+                    .iter()
+                    .find(|c| &c.id == id)
+                    .ok_or(format!("{id} missing"))?;
+                if comp.phase != phase
+                    || comp.script != step.script
+                    || comp.version != step.version
+                    || comp.edge != step.edge
+                    || comp.role != Role::Compensate
+                {
+                    return Err(format!(
+                        "{} is compensated by {}, not its twin",
+                        step.id, comp.id
+                    ));
+                }
+            }
+            (Some(_), None) if !step.irreversible => {
+                return Err(format!("{} has no compensation", step.id))
+            }
+            (None, Some(_)) => return Err(format!("{} has a compensation but no twin", step.id)),
+            _ => {}
+        }
+    }
+    // Phases of one package's change, in the one order of DESIGN §4.
+    let rank = |p: StepPhase| match p {
+        StepPhase::Preinstall => 0,
+        StepPhase::Rollback => 1,
+        StepPhase::Upgrade | StepPhase::Downgrade => 2,
+        StepPhase::Install => 3,
+        StepPhase::Verify => 4,
+        StepPhase::Postinstall => 5,
+    };
+    let mut last: BTreeMap<&str, usize> = BTreeMap::new();
+    for step in &plan.steps {
+        let r = rank(step.phase);
+        if last.get(step.package.as_str()).is_some_and(|l| *l > r) {
+            return Err(format!(
+                "{} comes after a later phase of its package",
+                step.id
+            ));
+        }
+        last.insert(&step.package, r);
+    }
+    // A package's forward steps come after all steps of its changing prerequisites, and its
+    // ROLLBACK before their first step.
+    let first_of = |pkg: &str| plan.steps.iter().position(|s| s.package == pkg);
+    let last_of = |pkg: &str| plan.steps.iter().rposition(|s| s.package == pkg);
+    for (name, planned) in &plan.packages {
+        let manifest: toml::Value = toml::from_str(&planned.manifest).unwrap();
+        let prerequisites: BTreeSet<String> = manifest
+            .get("prerequisites")
+            .and_then(|p| p.as_table())
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default();
+        for prerequisite in prerequisites {
+            let (Some(prereq_last), Some(prereq_first)) =
+                (last_of(&prerequisite), first_of(&prerequisite))
+            else {
+                continue;
+            };
+            for (i, step) in plan
+                .steps
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| &s.package == name)
+            {
+                let forward = matches!(
+                    step.phase,
+                    StepPhase::Upgrade
+                        | StepPhase::Downgrade
+                        | StepPhase::Install
+                        | StepPhase::Verify
+                        | StepPhase::Postinstall
+                );
+                if forward && i < prereq_last {
+                    return Err(format!(
+                        "{} runs before prerequisite {prerequisite} finished",
+                        step.id
+                    ));
+                }
+                if step.phase == StepPhase::Rollback && i > prereq_first {
+                    return Err(format!(
+                        "{} runs after prerequisite {prerequisite} started changing",
+                        step.id
+                    ));
+                }
+            }
+        }
+    }
+    // Compensations undo later steps first.
+    let comp_position: BTreeMap<&str, usize> = plan
+        .compensations
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), i))
+        .collect();
+    for (i, comp) in plan.compensations.iter().enumerate() {
+        for dep in &comp.depends_on {
+            if comp_position.get(dep.as_str()).is_none_or(|at| *at >= i) {
+                return Err(format!("compensation {} comes before {dep}", comp.id));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn a_fresh_install_takes_the_shortcut_edge() {
+    let plans = scenarios(Platform::Postgres);
+    let (_, fresh) = &plans[0];
+    let core = &fresh.actions["core"];
+    assert_eq!(core.action, ActionKind::Install);
+    let path: Vec<String> = core.path.iter().map(ToString::to_string).collect();
+    assert_eq!(path, ["none", "1.0.0", "1.2.0"]);
+    assert!(fresh
+        .steps
+        .iter()
+        .any(|s| s.path.starts_with("UPGRADE@1.0.0/")));
+    assert!(!fresh
+        .steps
+        .iter()
+        .any(|s| s.package == "core" && s.version == Version::new(1, 1, 0)));
+}
+
+#[test]
+fn nothing_to_do_is_an_empty_plan() {
+    let ex = examples(Platform::Sqlite);
+    let state = state_at(&ex, "2026.2.toml", Platform::Sqlite);
+    let plan = plan_for(&ex, &release("2026.2.toml"), &state, &options()).unwrap();
+    assert!(!plan.has_changes());
+    assert!(plan
+        .actions
+        .values()
+        .all(|a| a.action == ActionKind::Unchanged));
+}
+
+#[test]
+fn uninstall_of_a_required_package_is_refused() {
+    let ex = examples(Platform::Sqlite);
+    let state = state_at(&ex, "2026.1.toml", Platform::Sqlite);
+    let only_billing = parse_release(&SourceFile::new(
+        "r.toml",
+        "[packages]\nbilling = \"1.0.0\"\n",
+    ))
+    .unwrap();
+    // Without --prune nothing is removed; with it, core and auth stay because billing needs them.
+    let plan = plan_for(
+        &ex,
+        &only_billing,
+        &state,
+        &Options {
+            prune: true,
+            ..options()
+        },
+    )
+    .unwrap();
+    assert!(plan
+        .actions
+        .values()
+        .all(|a| a.action == ActionKind::Unchanged));
+}
+
+#[test]
+fn drift_is_refused_unless_reinstalled() {
+    let ex = examples(Platform::Sqlite);
+    let mut state = state_at(&ex, "2026.1.toml", Platform::Sqlite);
+    let core = state.packages.get_mut("core").unwrap();
+    core.checksum = dbpm::package::Checksum::of_text("something else");
+    let err = plan_for(&ex, &release("2026.1.toml"), &state, &options()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            plan::PlanningError::State(_) | plan::PlanningError::Drift { .. }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn reinstall_dependents_recreates_their_code() {
+    let ex = examples(Platform::Sqlite);
+    let state = state_at(&ex, "2026.1.toml", Platform::Sqlite);
+    let core_only =
+        parse_release(&SourceFile::new("r.toml", "[packages]\ncore = \"1.1.0\"\n")).unwrap();
+    let opts = Options {
+        reinstall: BTreeSet::from(["core".to_owned()]),
+        reinstall_dependents: true,
+        ..options()
+    };
+    let plan = plan_for(&ex, &core_only, &state, &opts).unwrap();
+    assert_eq!(plan.actions["core"].action, ActionKind::Reinstall);
+    assert_eq!(plan.actions["auth"].action, ActionKind::Reinstall);
+    assert_eq!(plan.actions["billing"].action, ActionKind::Reinstall);
+    check_rules(&plan).unwrap();
+}
+
+#[test]
+fn a_plan_edited_by_hand_is_refused() {
+    let plans = scenarios(Platform::Sqlite);
+    let json = plans[0].1.to_json();
+    let edited_text = json.replacen("CREATE TABLE", "DROP TABLE", 1);
+    insta::assert_snapshot!(
+        "edited_script",
+        Plan::from_json("plan.json", &edited_text)
+            .unwrap_err()
+            .to_string()
+    );
+    let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let flipped = !value["steps"][0]["transactional"].as_bool().unwrap();
+    value["steps"][0]["transactional"] = serde_json::Value::Bool(flipped);
+    let edited_flag = serde_json::to_string_pretty(&value).unwrap();
+    let err = Plan::from_json("plan.json", &edited_flag)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("was changed after it was made"), "{err}");
+}
+
+mod generated {
+    //! Property test: plans over generated package sets and installed states.
+
+    use super::*;
+    use dbpm::package::source::FileTree;
+    use proptest::prelude::*;
+
+    /// A package set: for each package, its versions (1.0.0, 2.0.0, ...) and, per version,
+    /// the prerequisites on lower-numbered packages (with a major-version requirement).
+    #[derive(Debug, Clone)]
+    struct World {
+        packages: Vec<Vec<Vec<(usize, u64)>>>,
+    }
+
+    fn world() -> impl Strategy<Value = World> {
+        (2usize..5)
+            .prop_flat_map(|n| {
+                let per_package: Vec<_> = (0..n)
+                    .map(|i| {
+                        prop::collection::vec(
+                            prop::collection::vec((0..i.max(1), 1u64..3), 0..=i.min(2)),
+                            1..4,
+                        )
+                    })
+                    .collect();
+                per_package
+            })
+            .prop_map(|packages| World {
+                packages: packages
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, versions)| {
+                        versions
+                            .into_iter()
+                            .map(|prereqs| {
+                                let mut p: Vec<(usize, u64)> =
+                                    prereqs.into_iter().filter(|(q, _)| *q < i).collect();
+                                p.sort();
+                                p.dedup_by_key(|(q, _)| *q);
+                                p
+                            })
+                            .collect()
+                    })
+                    .collect(),
+            })
+    }
+
+    fn build(world: &World) -> Examples {
+        let mut index = Index::new();
+        let mut packages = BTreeMap::new();
+        for (i, versions) in world.packages.iter().enumerate() {
+            for (v, prereqs) in versions.iter().enumerate() {
+                let name = format!("p{i}");
+                let version = format!("{}.0.0", v + 1);
+                let from = if v == 0 {
+                    String::new()
+                } else {
+                    format!("from = \"{v}.0.0\"\n")
+                };
+                let mut manifest = format!("[package]\nname = \"{name}\"\nversion = \"{version}\"\nplatforms = [\"sqlite\"]\n{from}\n[prerequisites]\n");
+                for (q, major) in prereqs {
+                    manifest.push_str(&format!("p{q} = \"^{major}\"\n"));
+                }
+                let mut files = BTreeMap::new();
+                files.insert("dbpm.toml".to_owned(), manifest.into_bytes());
+                for (path, text) in [
+                    ("UPGRADE/001.a.sql", "select 1;"),
+                    ("UPGRADE/002.b.sql", "select 2;"),
+                    ("UPGRADE/002.c.sql", "select 3;"),
+                    ("DOWNGRADE/001.a.sql", "select 4;"),
+                    ("DOWNGRADE/002.b.sql", "select 5;"),
+                    ("DOWNGRADE/002.c.sql", "select 6;"),
+                    ("INSTALL/001.code.sql", "select 7;"),
+                    ("ROLLBACK/001.code.sql", "select 8;"),
+                    ("VERIFY/001.check.sql", "select 9;"),
+                ] {
+                    files.insert(
+                        path.to_owned(),
+                        format!("-- {name} {version}\n{text}\n").into_bytes(),
+                    );
+                }
+                let tree = FileTree {
+                    root: format!("{name}/{version}").into(),
+                    files,
+                    problems: Vec::new(),
+                };
+                let package = dbpm::package::validate(&tree)
+                    .unwrap()
+                    .for_platform(Platform::Sqlite)
+                    .unwrap();
+                index.insert_if_absent(IndexEntry::of(&package));
+                packages.insert((name, package.manifest.version.clone()), package);
+            }
+        }
+        Examples { index, packages }
+    }
+
+    fn release_of(wanted: &[(usize, u64)]) -> Release {
+        let mut text = String::from("[packages]\n");
+        for (i, major) in wanted {
+            text.push_str(&format!("p{i} = \"^{major}\"\n"));
+        }
+        parse_release(&SourceFile::new("r.toml", text)).unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn plans_keep_the_ordering_rules(
+            world in world(),
+            first in prop::collection::vec((0usize..5, 1u64..4), 0..4),
+            second in prop::collection::vec((0usize..5, 1u64..4), 0..4),
+            prune in any::<bool>(),
+        ) {
+            let ex = build(&world);
+            let keep = |wanted: Vec<(usize, u64)>| -> Vec<(usize, u64)> {
+                let mut w: Vec<_> = wanted.into_iter().filter(|(i, _)| *i < world.packages.len()).collect();
+                w.sort();
+                w.dedup_by_key(|(i, _)| *i);
+                w
+            };
+            // Reach a first state by planning from nothing (when that release resolves).
+            let start = match plan_for(&ex, &release_of(&keep(first)), &empty(Platform::Sqlite), &options()) {
+                Ok(plan) => {
+                    check_rules(&plan).map_err(TestCaseError::fail)?;
+                    plan.resulting_state(&empty(Platform::Sqlite), None, None)
+                }
+                Err(_) => empty(Platform::Sqlite),
+            };
+            let opts = Options { prune, ..options() };
+            let release = release_of(&keep(second));
+            if let Ok(plan) = plan_for(&ex, &release, &start, &opts) {
+                check_rules(&plan).map_err(TestCaseError::fail)?;
+                let again = plan_for(&ex, &release, &start, &opts).unwrap();
+                prop_assert_eq!(plan.to_json(), again.to_json());
+            }
+        }
+    }
+}

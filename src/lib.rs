@@ -15,6 +15,7 @@
 pub mod cli;
 pub mod db;
 pub mod diagnostic;
+pub mod execute;
 pub mod manifest;
 pub mod ops;
 pub mod package;

@@ -1,0 +1,477 @@
+//! What is left to run, given a plan and the journal of its run so far: a pure function, so
+//! that resuming after a crash, rolling back after a failure and refusing in-doubt steps are
+//! decided without a database and tested as data.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::plan::{Plan, Step, StepPhase};
+
+/// Where a step stands in the journal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepState {
+    /// A non-transactional step was started and not seen finishing: after a crash it is in doubt.
+    Started,
+    /// Finished.
+    Done,
+    /// Failed (a transactional step's failure was undone by the database).
+    Failed,
+    /// Skipped by the operator (`--skip-in-doubt`).
+    Skipped,
+}
+
+impl StepState {
+    /// The journal's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepState::Started => "started",
+            StepState::Done => "done",
+            StepState::Failed => "failed",
+            StepState::Skipped => "skipped",
+        }
+    }
+
+    /// Reads the journal's spelling.
+    pub fn parse(text: &str) -> Option<StepState> {
+        match text {
+            "started" => Some(StepState::Started),
+            "done" => Some(StepState::Done),
+            "failed" => Some(StepState::Failed),
+            "skipped" => Some(StepState::Skipped),
+            _ => None,
+        }
+    }
+}
+
+/// The journal of one run: the state of every step it touched, by step id.
+pub type Journal = BTreeMap<String, StepState>;
+
+/// What an operator chose for steps in doubt.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum InDoubt {
+    /// Stop and ask (the default): only idempotent steps are run again.
+    #[default]
+    Stop,
+    /// Run them again.
+    Retry,
+    /// Consider them done.
+    Skip,
+}
+
+/// The next thing the executor does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// Run these steps (forward or compensating); they are ready and may run side by side.
+    Run(Vec<String>),
+    /// Non-idempotent steps were interrupted and nobody knows whether they ran.
+    InDoubt(Vec<String>),
+    /// Every forward step is done (a failed POSTINSTALL is reported, not rolled back).
+    Completed,
+    /// Every needed compensation is done: the target is back where it was.
+    RolledBack,
+    /// A compensation failed: an operator must look.
+    CompensationFailed(Vec<String>),
+    /// Steps are running and nothing else is ready until they finish.
+    Wait,
+}
+
+/// Decides what to do next. `running` are steps under way right now (never started twice).
+pub fn next(plan: &Plan, journal: &Journal, running: &BTreeSet<String>, in_doubt: InDoubt) -> Next {
+    let state = |id: &str| journal.get(id).copied();
+    let by_id: BTreeMap<&str, &Step> = plan
+        .steps
+        .iter()
+        .chain(&plan.compensations)
+        .map(|s| (s.id.as_str(), s))
+        .collect();
+
+    // Compensations that failed need an operator, whatever else happened.
+    let failed_compensations: Vec<String> = plan
+        .compensations
+        .iter()
+        .filter(|c| state(&c.id) == Some(StepState::Failed))
+        .map(|c| c.id.clone())
+        .collect();
+    if !failed_compensations.is_empty() {
+        return if running.is_empty() {
+            Next::CompensationFailed(failed_compensations)
+        } else {
+            Next::Wait
+        };
+    }
+
+    let failed_forward = plan
+        .steps
+        .iter()
+        .any(|s| state(&s.id) == Some(StepState::Failed) && s.phase != StepPhase::Postinstall);
+    let compensating = failed_forward
+        || plan
+            .compensations
+            .iter()
+            .any(|c| journal.contains_key(&c.id));
+
+    if !compensating {
+        // Steps interrupted mid-way: in doubt unless idempotent or the operator chose.
+        let doubtful: Vec<&Step> = plan
+            .steps
+            .iter()
+            .filter(|s| state(&s.id) == Some(StepState::Started) && !running.contains(&s.id))
+            .collect();
+        let blocking: Vec<String> = doubtful
+            .iter()
+            .filter(|s| !s.idempotent && in_doubt == InDoubt::Stop)
+            .map(|s| s.id.clone())
+            .collect();
+        if !blocking.is_empty() {
+            return Next::InDoubt(blocking);
+        }
+        let finished = |id: &str| {
+            matches!(state(id), Some(StepState::Done | StepState::Skipped))
+                || (in_doubt == InDoubt::Skip
+                    && state(id) == Some(StepState::Started)
+                    && !running.contains(id))
+                || by_id.get(id).is_some_and(|s| {
+                    s.phase == StepPhase::Postinstall && state(id) == Some(StepState::Failed)
+                })
+        };
+        let ready: Vec<String> = plan
+            .steps
+            .iter()
+            .filter(|s| !finished(&s.id) && !running.contains(&s.id))
+            .filter(|s| state(&s.id) != Some(StepState::Failed))
+            .filter(|s| s.depends_on.iter().all(|d| finished(d)))
+            .map(|s| s.id.clone())
+            .collect();
+        if !ready.is_empty() {
+            return Next::Run(ready);
+        }
+        if plan.steps.iter().all(|s| finished(&s.id)) {
+            return Next::Completed;
+        }
+        return Next::Wait;
+    }
+
+    // Rolling back: wait for forward steps under way, then undo every completed step (and a
+    // failed one that was not transactional) with its twin, in the compensations' order.
+    if plan.steps.iter().any(|s| running.contains(&s.id)) {
+        return Next::Wait;
+    }
+    let needed: BTreeSet<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| match state(&s.id) {
+            Some(StepState::Done | StepState::Started | StepState::Skipped) => true,
+            Some(StepState::Failed) => !s.transactional,
+            None => false,
+        })
+        .filter_map(|s| s.compensated_by.as_deref())
+        .collect();
+    let doubtful: Vec<String> = plan
+        .compensations
+        .iter()
+        .filter(|c| {
+            needed.contains(c.id.as_str())
+                && state(&c.id) == Some(StepState::Started)
+                && !running.contains(&c.id)
+        })
+        .filter(|c| !c.idempotent && in_doubt == InDoubt::Stop)
+        .map(|c| c.id.clone())
+        .collect();
+    if !doubtful.is_empty() {
+        return Next::InDoubt(doubtful);
+    }
+    let undone = |id: &str| {
+        !needed.contains(id) || matches!(state(id), Some(StepState::Done | StepState::Skipped))
+    };
+    let ready: Vec<String> = plan
+        .compensations
+        .iter()
+        .filter(|c| needed.contains(c.id.as_str()) && !undone(&c.id) && !running.contains(&c.id))
+        .filter(|c| c.depends_on.iter().all(|d| undone(d)))
+        .map(|c| c.id.clone())
+        .collect();
+    if !ready.is_empty() {
+        return Next::Run(ready);
+    }
+    if needed.iter().all(|id| undone(id)) && running.is_empty() {
+        return Next::RolledBack;
+    }
+    Next::Wait
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::package::{Checksum, Kind};
+    use crate::plan::{model, Role};
+    use semver::Version;
+
+    fn step(
+        id: &str,
+        phase: StepPhase,
+        role: Role,
+        deps: &[&str],
+        twin: Option<&str>,
+        transactional: bool,
+        idempotent: bool,
+    ) -> Step {
+        Step {
+            id: id.to_owned(),
+            package: "p".to_owned(),
+            version: Version::new(1, 0, 0),
+            edge: None,
+            phase,
+            script: id.to_owned(),
+            path: id.to_owned(),
+            checksum: Checksum::of_text(id),
+            kind: Kind::Sql,
+            role,
+            transactional,
+            idempotent,
+            irreversible: false,
+            destructive: false,
+            depends_on: deps.iter().map(|d| (*d).to_owned()).collect(),
+            compensated_by: twin.filter(|_| role == Role::Forward).map(str::to_owned),
+            compensates: twin.filter(|_| role == Role::Compensate).map(str::to_owned),
+        }
+    }
+
+    /// a (UPGRADE) → b (UPGRADE, not transactional) → c (INSTALL) → d (VERIFY) → e (POSTINSTALL)
+    fn plan() -> Plan {
+        Plan {
+            format_version: model::FORMAT_VERSION,
+            hash: String::new(),
+            platform: crate::platform::Platform::Sqlite,
+            target: "t".to_owned(),
+            inputs: model::Inputs {
+                release: Checksum::of_text(""),
+                archives: BTreeMap::new(),
+                installed: BTreeMap::new(),
+            },
+            placeholders: BTreeMap::new(),
+            actions: BTreeMap::new(),
+            packages: BTreeMap::new(),
+            scripts: BTreeMap::new(),
+            steps: vec![
+                step(
+                    "a",
+                    StepPhase::Upgrade,
+                    Role::Forward,
+                    &[],
+                    Some("a~"),
+                    true,
+                    false,
+                ),
+                step(
+                    "b",
+                    StepPhase::Upgrade,
+                    Role::Forward,
+                    &["a"],
+                    Some("b~"),
+                    false,
+                    false,
+                ),
+                step(
+                    "c",
+                    StepPhase::Install,
+                    Role::Forward,
+                    &["b"],
+                    Some("c~"),
+                    true,
+                    false,
+                ),
+                step(
+                    "d",
+                    StepPhase::Verify,
+                    Role::Forward,
+                    &["c"],
+                    None,
+                    true,
+                    false,
+                ),
+                step(
+                    "e",
+                    StepPhase::Postinstall,
+                    Role::Forward,
+                    &["d"],
+                    None,
+                    false,
+                    true,
+                ),
+            ],
+            compensations: vec![
+                step(
+                    "c~",
+                    StepPhase::Rollback,
+                    Role::Compensate,
+                    &[],
+                    Some("c"),
+                    true,
+                    false,
+                ),
+                step(
+                    "b~",
+                    StepPhase::Downgrade,
+                    Role::Compensate,
+                    &["c~"],
+                    Some("b"),
+                    true,
+                    false,
+                ),
+                step(
+                    "a~",
+                    StepPhase::Downgrade,
+                    Role::Compensate,
+                    &["b~"],
+                    Some("a"),
+                    true,
+                    false,
+                ),
+            ],
+        }
+    }
+
+    fn journal(entries: &[(&str, StepState)]) -> Journal {
+        entries
+            .iter()
+            .map(|(id, s)| ((*id).to_owned(), *s))
+            .collect()
+    }
+
+    fn none() -> BTreeSet<String> {
+        BTreeSet::new()
+    }
+
+    #[test]
+    fn runs_forward_in_order_and_completes() {
+        let plan = plan();
+        assert_eq!(
+            next(&plan, &journal(&[]), &none(), InDoubt::Stop),
+            Next::Run(vec!["a".into()])
+        );
+        let j = journal(&[("a", StepState::Done)]);
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Stop),
+            Next::Run(vec!["b".into()])
+        );
+        let running = BTreeSet::from(["b".to_owned()]);
+        let j = journal(&[("a", StepState::Done), ("b", StepState::Started)]);
+        assert_eq!(next(&plan, &j, &running, InDoubt::Stop), Next::Wait);
+        let all: Vec<(&str, StepState)> = ["a", "b", "c", "d", "e"]
+            .iter()
+            .map(|id| (*id, StepState::Done))
+            .collect();
+        assert_eq!(
+            next(&plan, &journal(&all), &none(), InDoubt::Stop),
+            Next::Completed
+        );
+    }
+
+    #[test]
+    fn an_interrupted_non_idempotent_step_is_in_doubt() {
+        let plan = plan();
+        let j = journal(&[("a", StepState::Done), ("b", StepState::Started)]);
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Stop),
+            Next::InDoubt(vec!["b".into()])
+        );
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Retry),
+            Next::Run(vec!["b".into()])
+        );
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Skip),
+            Next::Run(vec!["c".into()])
+        );
+    }
+
+    #[test]
+    fn a_failure_undoes_completed_steps_in_reverse() {
+        let plan = plan();
+        // c failed inside its transaction: only b and a are undone.
+        let j = journal(&[
+            ("a", StepState::Done),
+            ("b", StepState::Done),
+            ("c", StepState::Failed),
+        ]);
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Stop),
+            Next::Run(vec!["b~".into()])
+        );
+        let j = journal(&[
+            ("a", StepState::Done),
+            ("b", StepState::Done),
+            ("c", StepState::Failed),
+            ("b~", StepState::Done),
+        ]);
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Stop),
+            Next::Run(vec!["a~".into()])
+        );
+        let j = journal(&[
+            ("a", StepState::Done),
+            ("b", StepState::Done),
+            ("c", StepState::Failed),
+            ("b~", StepState::Done),
+            ("a~", StepState::Done),
+        ]);
+        assert_eq!(next(&plan, &j, &none(), InDoubt::Stop), Next::RolledBack);
+    }
+
+    #[test]
+    fn a_failed_non_transactional_step_is_compensated_too() {
+        let plan = plan();
+        let j = journal(&[("a", StepState::Done), ("b", StepState::Failed)]);
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Stop),
+            Next::Run(vec!["b~".into()])
+        );
+    }
+
+    #[test]
+    fn a_failed_verify_rolls_back_and_a_failed_postinstall_does_not() {
+        let plan = plan();
+        let j = journal(&[
+            ("a", StepState::Done),
+            ("b", StepState::Done),
+            ("c", StepState::Done),
+            ("d", StepState::Failed),
+        ]);
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Stop),
+            Next::Run(vec!["c~".into()])
+        );
+        let j = journal(&[
+            ("a", StepState::Done),
+            ("b", StepState::Done),
+            ("c", StepState::Done),
+            ("d", StepState::Done),
+            ("e", StepState::Failed),
+        ]);
+        assert_eq!(next(&plan, &j, &none(), InDoubt::Stop), Next::Completed);
+    }
+
+    #[test]
+    fn a_failed_compensation_needs_an_operator() {
+        let plan = plan();
+        let j = journal(&[
+            ("a", StepState::Done),
+            ("b", StepState::Failed),
+            ("b~", StepState::Failed),
+        ]);
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Stop),
+            Next::CompensationFailed(vec!["b~".into()])
+        );
+    }
+
+    #[test]
+    fn a_failure_waits_for_running_steps_before_undoing() {
+        let plan = plan();
+        let j = journal(&[("a", StepState::Done), ("b", StepState::Failed)]);
+        let running = BTreeSet::from(["c".to_owned()]);
+        assert_eq!(next(&plan, &j, &running, InDoubt::Stop), Next::Wait);
+    }
+}

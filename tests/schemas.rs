@@ -23,3 +23,8 @@ fn check(file: &str, schema: serde_json::Value) {
 fn manifest_schema_is_up_to_date() {
     check("manifest.schema.json", dbpm::manifest::schema());
 }
+
+#[test]
+fn state_schema_is_up_to_date() {
+    check("state.schema.json", dbpm::state::schema());
+}

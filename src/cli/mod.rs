@@ -7,6 +7,7 @@ mod init;
 mod publish;
 mod render;
 mod repo;
+mod state;
 
 use std::ffi::OsString;
 
@@ -41,6 +42,8 @@ enum Command {
     Publish(publish::PublishArgs),
     #[command(subcommand)]
     Repo(repo::RepoCommand),
+    #[command(subcommand)]
+    State(state::StateCommand),
 }
 
 /// Parses the arguments, runs the command and returns how it ended.
@@ -66,6 +69,7 @@ where
         Command::Build(args) => build::run(args, &out),
         Command::Publish(args) => publish::run(args, &out).await,
         Command::Repo(command) => repo::run(command, &out).await,
+        Command::State(command) => state::run(command, &out).await,
     };
     match result {
         Ok(exit) => exit,

@@ -33,3 +33,8 @@ fn release_schema_is_up_to_date() {
 fn plan_schema_is_up_to_date() {
     check("plan.schema.json", dbpm::plan::model::schema());
 }
+
+#[test]
+fn state_schema_is_up_to_date() {
+    check("state.schema.json", dbpm::state::schema());
+}

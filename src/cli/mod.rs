@@ -8,6 +8,7 @@ mod publish;
 mod render;
 mod repo;
 mod show;
+mod state;
 
 use std::ffi::OsString;
 
@@ -43,6 +44,8 @@ enum Command {
     #[command(subcommand)]
     Repo(repo::RepoCommand),
     Show(show::ShowArgs),
+    #[command(subcommand)]
+    State(state::StateCommand),
 }
 
 /// Parses the arguments, runs the command and returns how it ended.
@@ -69,6 +72,7 @@ where
         Command::Publish(args) => publish::run(args, &out).await,
         Command::Repo(command) => repo::run(command, &out).await,
         Command::Show(args) => show::run(args, &out),
+        Command::State(command) => state::run(command, &out).await,
     };
     match result {
         Ok(exit) => exit,

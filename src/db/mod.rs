@@ -3,6 +3,7 @@
 //! Only this module and the executor touch sqlx.
 
 pub mod repository;
+pub mod target;
 pub mod url;
 
 pub use url::DbUrl;

@@ -5,3 +5,4 @@ pub mod build;
 pub mod init;
 pub mod plan;
 pub mod repository;
+pub mod state;

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod db;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

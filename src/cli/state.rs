@@ -1,0 +1,65 @@
+//! `dbpm state export`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::render::Out;
+use super::Exit;
+use crate::db::DbUrl;
+use crate::ops::state::{export, to_json};
+
+/// Read the installed state of a target.
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Write what is installed on a target as JSON, to plan from without the target.
+    ///
+    /// The state holds every installed package version with its manifest, placeholder values
+    /// and the text of its scripts, but no credentials. Reading never writes to the target:
+    /// a database dbpm was never used on reads as nothing installed.
+    ///
+    /// Example: dbpm state export --db postgres://ci@db.internal/prod --schema billing --out prod.json
+    Export(ExportArgs),
+}
+
+/// Which target: a URL and, on PostgreSQL, a schema.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// The target database: postgres://..., mysql://... (MySQL and MariaDB) or
+    /// sqlite://path/to/file.db.
+    // Parsed after clap, and its environment value hidden, so a password in it never reaches
+    // clap's messages or the --help text.
+    #[arg(long, env = "DBPM_DB", hide_env_values = true)]
+    db: String,
+    /// PostgreSQL only: the target schema [default: public].
+    #[arg(long, env = "DBPM_SCHEMA")]
+    schema: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+    /// Write the state to this file instead of stdout.
+    #[arg(long, short = 'o')]
+    out: Option<PathBuf>,
+}
+
+pub async fn run(command: StateCommand, out: &Out) -> miette::Result<Exit> {
+    match command {
+        StateCommand::Export(args) => {
+            let url: DbUrl = args.target.db.parse()?;
+            let state = export(url, args.target.schema, args.out.as_deref()).await?;
+            match &args.out {
+                Some(path) => out.status(format!(
+                    "wrote the state of {} ({}) to {}",
+                    state.target,
+                    crate::diagnostic::plural(state.packages.len(), "installed package"),
+                    path.display()
+                )),
+                None => out.data(to_json(&state).trim_end()),
+            }
+        }
+    }
+    Ok(Exit::Success)
+}

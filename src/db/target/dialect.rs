@@ -1,0 +1,151 @@
+//! How dbpm's state SQL is spelled on each platform. The state's statements are written once,
+//! with `?` placeholders and `{token}` names for its tables and for the few types and clauses
+//! that differ; [`render`] turns such a template into one platform's SQL. Pure text: nothing
+//! here connects or knows what a table means.
+
+use crate::platform::Platform;
+
+/// dbpm's own tables, by the name templates use for them (`{installed_packages}`).
+pub(super) const TABLES: [&str; 6] = [
+    "meta",
+    "installed_packages",
+    "installed_scripts",
+    "script_texts",
+    "runs",
+    "journal",
+];
+
+/// The PostgreSQL schema that holds dbpm's state for every target schema of a database.
+pub(super) const PG_STATE_SCHEMA: &str = "dbpm";
+
+/// The state lock on PostgreSQL: one advisory lock key per database ("dbpmstat").
+pub(super) const PG_STATE_LOCK: i64 = 0x6462_706d_7374_6174;
+
+/// How long a state write waits for another dbpm's state write (MySQL `GET_LOCK`, SQLite busy
+/// timeout), in seconds.
+pub(super) const LOCK_WAIT_SECONDS: u64 = 60;
+
+/// The MySQL/MariaDB state lock's name. `GET_LOCK` names are server-wide, so the name carries
+/// the database; hashed, because a lock name is at most 64 characters.
+pub(super) const MYSQL_STATE_LOCK: &str = "CONCAT('dbpm_state_', SHA1(DATABASE()))";
+
+/// `template` as `platform`'s SQL: `{table}` and the other tokens replaced, and on PostgreSQL
+/// `?` placeholders numbered `$1, $2, ...`. Templates never hold a literal `?`, `{` or `}`;
+/// values are always bound, never spliced.
+pub(super) fn render(platform: Platform, template: &str) -> String {
+    let mut sql = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    let mut placeholders = 0;
+    while let Some(at) = rest.find(['{', '?']) {
+        sql.push_str(&rest[..at]);
+        if rest[at..].starts_with('?') {
+            placeholders += 1;
+            match platform {
+                Platform::Postgres => sql.push_str(&format!("${placeholders}")),
+                Platform::Mysql | Platform::Sqlite => sql.push('?'),
+            }
+            rest = &rest[at + 1..];
+            continue;
+        }
+        let Some(len) = rest[at..].find('}') else {
+            sql.push_str(&rest[at..]);
+            return sql;
+        };
+        let name = &rest[at + 1..at + len];
+        match token(platform, name) {
+            Some(text) => sql.push_str(&text),
+            None => sql.push_str(&rest[at..=at + len]),
+        }
+        rest = &rest[at + len + 1..];
+    }
+    sql.push_str(rest);
+    sql
+}
+
+/// The text of one `{token}`, or `None` for a name that is not a token.
+fn token(platform: Platform, name: &str) -> Option<String> {
+    if TABLES.contains(&name) {
+        return Some(match platform {
+            Platform::Postgres => format!("{PG_STATE_SCHEMA}.{name}"),
+            Platform::Mysql | Platform::Sqlite => format!("dbpm_{name}"),
+        });
+    }
+    let text = match (name, platform) {
+        // TEXT is 64 KiB on MySQL; a script can be larger.
+        ("longtext", Platform::Mysql) => "LONGTEXT",
+        ("longtext", _) => "TEXT",
+        // Binary collation: keys compare exactly (case and accents), as on the other platforms.
+        ("table_options", Platform::Mysql) => {
+            " ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+        }
+        ("table_options", _) => "",
+        // The database's clock, in UTC, as RFC 3339 text.
+        ("now", Platform::Postgres) => {
+            r#"to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"#
+        }
+        ("now", Platform::Mysql) => "DATE_FORMAT(UTC_TIMESTAMP(6), '%Y-%m-%dT%H:%i:%s.%fZ')",
+        ("now", Platform::Sqlite) => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+        // A script text is stored once; a second writer of the same checksum keeps the first.
+        ("skip_duplicate_checksum", Platform::Mysql) => {
+            "ON DUPLICATE KEY UPDATE checksum = checksum"
+        }
+        ("skip_duplicate_checksum", _) => "ON CONFLICT DO NOTHING",
+        _ => return None,
+    };
+    Some(text.to_owned())
+}
+
+/// A query with one row and column `n`: 1 when the state's `meta` table exists, else 0.
+pub(super) fn has_state_sql(platform: Platform) -> String {
+    match platform {
+        Platform::Postgres => format!(
+            "SELECT COUNT(*) AS n FROM pg_catalog.pg_tables WHERE schemaname = '{PG_STATE_SCHEMA}' AND tablename = 'meta'"
+        ),
+        Platform::Mysql => "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'dbpm_meta'".to_owned(),
+        Platform::Sqlite => {
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'dbpm_meta'"
+                .to_owned()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_are_schema_qualified_on_postgres_and_prefixed_elsewhere() {
+        let template = "SELECT name FROM {installed_packages} WHERE target_schema = ? AND name = ?";
+        assert_eq!(
+            render(Platform::Postgres, template),
+            "SELECT name FROM dbpm.installed_packages WHERE target_schema = $1 AND name = $2"
+        );
+        assert_eq!(
+            render(Platform::Mysql, template),
+            "SELECT name FROM dbpm_installed_packages WHERE target_schema = ? AND name = ?"
+        );
+        assert_eq!(
+            render(Platform::Sqlite, template),
+            "SELECT name FROM dbpm_installed_packages WHERE target_schema = ? AND name = ?"
+        );
+    }
+
+    #[test]
+    fn types_and_clauses_differ_where_the_platforms_do() {
+        let template = "CREATE TABLE {script_texts} (content {longtext}){table_options}";
+        assert_eq!(
+            render(Platform::Mysql, template),
+            "CREATE TABLE dbpm_script_texts (content LONGTEXT) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
+        );
+        assert_eq!(
+            render(Platform::Sqlite, template),
+            "CREATE TABLE dbpm_script_texts (content TEXT)"
+        );
+        assert!(render(Platform::Postgres, "{now}").starts_with("to_char("));
+    }
+
+    #[test]
+    fn unknown_tokens_and_unclosed_braces_stay_as_written() {
+        assert_eq!(render(Platform::Sqlite, "a {nope} b {"), "a {nope} b {");
+    }
+}

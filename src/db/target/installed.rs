@@ -1,0 +1,244 @@
+//! The installed set of one target schema in dbpm's state tables: reading it into an
+//! [`InstalledState`] (in one read-only transaction, so a concurrent writer is seen whole or
+//! not at all) and replacing it with another in one transaction.
+
+use std::collections::BTreeMap;
+
+use semver::Version;
+
+use super::session::{Access, Row, Session, Value};
+use super::{dialect, tables, Target, TargetError};
+use crate::package::Checksum;
+use crate::state::{InstalledPackage, InstalledState, StateError};
+
+const SELECT_PACKAGES: &str =
+    "SELECT name, version, checksum, manifest, placeholders, run_id, adopted, installed_at
+    FROM {installed_packages} WHERE target_schema = ?";
+const SELECT_SCRIPTS: &str =
+    "SELECT package, path, checksum FROM {installed_scripts} WHERE target_schema = ?";
+const SELECT_TEXTS: &str = "SELECT checksum, content FROM {script_texts}
+    WHERE checksum IN (SELECT checksum FROM {installed_scripts} WHERE target_schema = ?)";
+
+const DELETE_SCRIPTS: &str = "DELETE FROM {installed_scripts} WHERE target_schema = ?";
+const DELETE_PACKAGES: &str = "DELETE FROM {installed_packages} WHERE target_schema = ?";
+const INSERT_TEXT: &str =
+    "INSERT INTO {script_texts} (checksum, content) VALUES (?, ?) {skip_duplicate_checksum}";
+const INSERT_PACKAGE: &str = "INSERT INTO {installed_packages}
+    (target_schema, name, version, checksum, manifest, placeholders, run_id, adopted, installed_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+const INSERT_SCRIPT: &str =
+    "INSERT INTO {installed_scripts} (target_schema, package, path, checksum) VALUES (?, ?, ?, ?)";
+
+impl Target {
+    /// What is installed on the target. Read-only: a database dbpm was never in, or a SQLite
+    /// file that does not exist, reads as nothing installed and is left exactly as it was.
+    pub async fn read_state(&self) -> Result<InstalledState, TargetError> {
+        let mut state = InstalledState::empty(self.platform(), self.label());
+        if self
+            .connector
+            .sqlite_file()
+            .is_some_and(|file| !file.exists())
+        {
+            return Ok(state);
+        }
+        let mut session = self.open(Access::Read).await?;
+        let failed = self.failed("read dbpm's state");
+        session.begin_read().await.map_err(&failed)?;
+        let rows = session
+            .fetch(&dialect::has_state_sql(self.platform()), &[])
+            .await
+            .map_err(&failed)?;
+        let has_state = match rows.first() {
+            Some(row) => row.maybe_int("n").map_err(&failed)?.unwrap_or(0) > 0,
+            None => false,
+        };
+        if has_state {
+            match self.state_version(&mut session).await? {
+                // Tables being created by another dbpm that has not recorded them yet
+                // (MySQL's DDL is not transactional): nothing is installed so far.
+                None => {}
+                Some(found) if found < tables::STATE_VERSION => {
+                    return Err(TargetError::StateOutdated {
+                        target: self.label(),
+                        found,
+                        known: tables::STATE_VERSION,
+                    })
+                }
+                Some(_) => self.read_rows(&mut session, &mut state).await?,
+            }
+        }
+        session.commit().await.map_err(&failed)?;
+        self.close(session).await?;
+        Ok(state)
+    }
+
+    async fn read_rows(
+        &self,
+        session: &mut Session,
+        state: &mut InstalledState,
+    ) -> Result<(), TargetError> {
+        let failed = self.failed("read dbpm's state");
+        let key = [Value::Text(&self.schema)];
+        for row in session
+            .fetch(SELECT_PACKAGES, &key)
+            .await
+            .map_err(&failed)?
+        {
+            let name = row.text("name").map_err(&failed)?;
+            let package = self.package_row(&name, &row).map_err(|err| match err {
+                RowError::Sql(source) => failed(source),
+                RowError::Corrupt(reason) => self.corrupt(reason),
+            })?;
+            state.packages.insert(name, package);
+        }
+        for row in session.fetch(SELECT_SCRIPTS, &key).await.map_err(&failed)? {
+            let name = row.text("package").map_err(&failed)?;
+            let path = row.text("path").map_err(&failed)?;
+            let checksum = self.checksum(&row.text("checksum").map_err(&failed)?)?;
+            state
+                .packages
+                .get_mut(&name)
+                .ok_or_else(|| {
+                    self.corrupt(format!(
+                        "script `{path}` belongs to `{name}`, which is not installed"
+                    ))
+                })?
+                .scripts
+                .insert(path, checksum);
+        }
+        for row in session.fetch(SELECT_TEXTS, &key).await.map_err(&failed)? {
+            let checksum = self.checksum(&row.text("checksum").map_err(&failed)?)?;
+            let content = row.text("content").map_err(&failed)?;
+            state.texts.insert(checksum, content);
+        }
+        Ok(())
+    }
+
+    fn package_row(&self, name: &str, row: &Row) -> Result<InstalledPackage, RowError> {
+        let version = row.text("version")?;
+        let placeholders = row.text("placeholders")?;
+        Ok(InstalledPackage {
+            version: Version::parse(&version).map_err(|err| {
+                RowError::Corrupt(format!("`{name}` has version `{version}`: {err}"))
+            })?,
+            checksum: row.text("checksum")?.parse().map_err(
+                |err: crate::package::checksum::BadChecksum| {
+                    RowError::Corrupt(format!("`{name}`: {err}"))
+                },
+            )?,
+            manifest: row.text("manifest")?,
+            scripts: BTreeMap::new(),
+            placeholders: serde_json::from_str(&placeholders)
+                .map_err(|err| RowError::Corrupt(format!("the placeholders of `{name}`: {err}")))?,
+            run: row.maybe_text("run_id")?,
+            adopted: row.flag("adopted")?,
+            installed_at: row.maybe_text("installed_at")?,
+        })
+    }
+
+    fn checksum(&self, text: &str) -> Result<Checksum, TargetError> {
+        text.parse()
+            .map_err(|err: crate::package::checksum::BadChecksum| self.corrupt(err.to_string()))
+    }
+
+    /// Replaces the target schema's installed set with `state`'s, in one transaction under the
+    /// state lock; creates or migrates the state tables first. The script texts are added to
+    /// the ones stored; none is ever removed. `state.target` is not stored.
+    pub async fn record_installed(&self, state: &InstalledState) -> Result<(), TargetError> {
+        if state.platform != self.platform() {
+            return Err(TargetError::PlatformMismatch {
+                target: self.label(),
+                expected: self.platform(),
+                found: state.platform,
+            });
+        }
+        for (name, package) in &state.packages {
+            if let Some((path, checksum)) = package
+                .scripts
+                .iter()
+                .find(|(_, checksum)| !state.texts.contains_key(*checksum))
+            {
+                return Err(StateError::MissingText {
+                    package: name.clone(),
+                    path: path.clone(),
+                    checksum: checksum.clone(),
+                }
+                .into());
+            }
+        }
+        self.ensure_state().await?;
+        let mut session = self.open(Access::Write).await?;
+        self.begin_locked_write(&mut session).await?;
+        // Another dbpm may have migrated the layout past this one's in between.
+        self.state_version(&mut session).await?;
+        let failed = self.failed("record the installed packages");
+        let schema = self.schema.as_str();
+        session
+            .execute(DELETE_SCRIPTS, &[Value::Text(schema)])
+            .await
+            .map_err(&failed)?;
+        session
+            .execute(DELETE_PACKAGES, &[Value::Text(schema)])
+            .await
+            .map_err(&failed)?;
+        for (checksum, text) in &state.texts {
+            session
+                .execute(
+                    INSERT_TEXT,
+                    &[Value::Text(checksum.as_str()), Value::Text(text)],
+                )
+                .await
+                .map_err(&failed)?;
+        }
+        for (name, package) in &state.packages {
+            let version = package.version.to_string();
+            let placeholders = serde_json::to_string(&package.placeholders)
+                .unwrap_or_else(|err| unreachable!("a map of strings always serializes: {err}"));
+            session
+                .execute(
+                    INSERT_PACKAGE,
+                    &[
+                        Value::Text(schema),
+                        Value::Text(name),
+                        Value::Text(&version),
+                        Value::Text(package.checksum.as_str()),
+                        Value::Text(&package.manifest),
+                        Value::Text(&placeholders),
+                        Value::MaybeText(package.run.as_deref()),
+                        Value::Flag(package.adopted),
+                        Value::MaybeText(package.installed_at.as_deref()),
+                    ],
+                )
+                .await
+                .map_err(&failed)?;
+            for (path, checksum) in &package.scripts {
+                session
+                    .execute(
+                        INSERT_SCRIPT,
+                        &[
+                            Value::Text(schema),
+                            Value::Text(name),
+                            Value::Text(path),
+                            Value::Text(checksum.as_str()),
+                        ],
+                    )
+                    .await
+                    .map_err(&failed)?;
+            }
+        }
+        session.commit_and_unlock().await.map_err(&failed)?;
+        self.close(session).await
+    }
+}
+
+/// Why a stored row does not read back.
+enum RowError {
+    Sql(sqlx::Error),
+    Corrupt(String),
+}
+
+impl From<sqlx::Error> for RowError {
+    fn from(err: sqlx::Error) -> Self {
+        RowError::Sql(err)
+    }
+}

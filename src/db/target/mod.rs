@@ -1,0 +1,412 @@
+//! A target database and dbpm's own state in it (DESIGN §5.2, §7), on PostgreSQL,
+//! MySQL/MariaDB and SQLite: creating and migrating the state tables, reading the installed
+//! state (never writing: planning must not change a target) and replacing it.
+//!
+//! On PostgreSQL the state lives in the `dbpm` schema, every row keyed by the target schema,
+//! so several target schemas of one database each have their own state; on MySQL/MariaDB and
+//! SQLite it lives in `dbpm_*` tables of the target database itself. Credentials never reach
+//! a message or a table: a target shows itself as its redacted URL (plus `#schema` on
+//! PostgreSQL).
+//!
+//! Each operation opens its own connection and closes it when done; none is pooled.
+
+mod dialect;
+mod installed;
+mod session;
+mod tables;
+
+use std::fmt;
+
+use session::{Access, Connector, Session};
+pub use tables::STATE_VERSION;
+
+use super::DbUrl;
+use crate::platform::Platform;
+use crate::state::StateError;
+
+/// The PostgreSQL target schema when none is given.
+pub const DEFAULT_SCHEMA: &str = "public";
+
+/// The longest PostgreSQL identifier, in bytes.
+const MAX_SCHEMA_LEN: usize = 63;
+
+/// A database dbpm applies plans to, and whose installed state it keeps there.
+#[derive(Clone)]
+pub struct Target {
+    url: DbUrl,
+    /// The target schema on PostgreSQL; empty elsewhere, where the state's key is always "".
+    schema: String,
+    connector: Connector,
+}
+
+/// Why a target or its state could not be used.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum TargetError {
+    /// The driver refused the URL.
+    #[error("`{url}` is not a usable target URL")]
+    #[diagnostic(
+        code(dbpm::target::bad_url),
+        help("use postgres://user@host:5432/db, mysql://user@host:3306/db or sqlite://path/to/file.db")
+    )]
+    BadUrl {
+        /// The URL, redacted.
+        url: String,
+        /// What the driver said.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// `--schema` on a platform without target schemas.
+    #[error("`{url}` is a {platform} database, which has no target schemas")]
+    #[diagnostic(
+        code(dbpm::target::schema_not_supported),
+        help("only PostgreSQL targets take a schema; on {platform} the URL names the target")
+    )]
+    SchemaNotSupported {
+        /// The URL, redacted.
+        url: String,
+        /// Its platform.
+        platform: Platform,
+    },
+    /// A PostgreSQL schema name that cannot be one.
+    #[error("`{schema}` is not a PostgreSQL schema name")]
+    #[diagnostic(
+        code(dbpm::target::bad_schema),
+        help("a schema name is 1 to {MAX_SCHEMA_LEN} bytes long")
+    )]
+    BadSchema {
+        /// The name given.
+        schema: String,
+    },
+    /// A MySQL/MariaDB URL without a database.
+    #[error("`{url}` names no database")]
+    #[diagnostic(
+        code(dbpm::target::no_database),
+        help("name the target database in the URL: mysql://user@host:3306/DATABASE")
+    )]
+    NoDatabase {
+        /// The URL, redacted.
+        url: String,
+    },
+    /// Connecting failed.
+    #[error("failed to connect to `{target}`")]
+    #[diagnostic(
+        code(dbpm::target::connect),
+        help("check that the database server runs, that the URL is right, and that its user may log in")
+    )]
+    Connect {
+        /// The target's label.
+        target: String,
+        /// What the driver said.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// A statement on the state failed.
+    #[error("failed to {doing} in `{target}`")]
+    #[diagnostic(code(dbpm::target::database))]
+    Database {
+        /// The target's label.
+        target: String,
+        /// What dbpm was doing.
+        doing: &'static str,
+        /// What the database said.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// Another dbpm held the state lock too long.
+    #[error("another dbpm has been writing dbpm's state in `{target}` for {seconds} seconds")]
+    #[diagnostic(
+        code(dbpm::target::state_locked),
+        help(
+            "try again when it is done; a crashed dbpm releases the lock when its connection ends"
+        )
+    )]
+    StateLocked {
+        /// The target's label.
+        target: String,
+        /// How long dbpm waited.
+        seconds: u64,
+    },
+    /// The state was written by a newer dbpm.
+    #[error(
+        "dbpm's state in `{target}` has layout version {found} (written by {by}); this dbpm knows up to {known}"
+    )]
+    #[diagnostic(
+        code(dbpm::target::state_too_new),
+        help("use a dbpm at least as new as the one that wrote it")
+    )]
+    StateTooNew {
+        /// The target's label.
+        target: String,
+        /// The version found.
+        found: i64,
+        /// The dbpm that wrote it.
+        by: String,
+        /// The version this dbpm knows.
+        known: i64,
+    },
+    /// The state has an older layout, which reading does not upgrade.
+    #[error("dbpm's state in `{target}` has layout version {found}; this dbpm reads {known}")]
+    #[diagnostic(
+        code(dbpm::target::state_outdated),
+        help("a command that writes to the target (`dbpm apply`) upgrades the layout first")
+    )]
+    StateOutdated {
+        /// The target's label.
+        target: String,
+        /// The version found.
+        found: i64,
+        /// The version this dbpm reads.
+        known: i64,
+    },
+    /// The stored state does not make sense.
+    #[error("dbpm's state in `{target}` is corrupt: {reason}")]
+    #[diagnostic(
+        code(dbpm::target::state_corrupt),
+        help("the dbpm tables were edited by hand; restore them from a backup")
+    )]
+    StateCorrupt {
+        /// The target's label.
+        target: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A state to record belongs to another platform.
+    #[error("cannot record a {found} state in `{target}`, a {expected} database")]
+    #[diagnostic(code(dbpm::target::platform_mismatch))]
+    PlatformMismatch {
+        /// The target's label.
+        target: String,
+        /// The target's platform.
+        expected: Platform,
+        /// The state's platform.
+        found: Platform,
+    },
+    /// A state to record is incomplete.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    State(#[from] StateError),
+}
+
+impl Target {
+    /// A target from its URL and, on PostgreSQL, its schema (default [`DEFAULT_SCHEMA`]).
+    /// Parses only; nothing connects until an operation needs to.
+    pub fn new(url: DbUrl, schema: Option<String>) -> Result<Target, TargetError> {
+        let connector = Connector::parse(&url).map_err(|source| TargetError::BadUrl {
+            url: url.redacted(),
+            source,
+        })?;
+        let schema = match (url.platform(), schema) {
+            (Platform::Postgres, schema) => {
+                let schema = schema.unwrap_or_else(|| DEFAULT_SCHEMA.to_owned());
+                if schema.is_empty() || schema.len() > MAX_SCHEMA_LEN {
+                    return Err(TargetError::BadSchema { schema });
+                }
+                schema
+            }
+            (platform, Some(_)) => {
+                return Err(TargetError::SchemaNotSupported {
+                    url: url.redacted(),
+                    platform,
+                })
+            }
+            (_, None) => String::new(),
+        };
+        if url.platform() == Platform::Mysql && connector.mysql_database().is_none() {
+            return Err(TargetError::NoDatabase {
+                url: url.redacted(),
+            });
+        }
+        Ok(Target {
+            url,
+            schema,
+            connector,
+        })
+    }
+
+    /// The target's platform.
+    pub fn platform(&self) -> Platform {
+        self.url.platform()
+    }
+
+    /// The target's URL.
+    pub fn url(&self) -> &DbUrl {
+        &self.url
+    }
+
+    /// The target schema, on PostgreSQL.
+    pub fn schema(&self) -> Option<&str> {
+        (self.platform() == Platform::Postgres).then_some(self.schema.as_str())
+    }
+
+    /// How the target shows itself: its redacted URL, plus `#schema` on PostgreSQL.
+    pub fn label(&self) -> String {
+        match self.schema() {
+            Some(schema) => format!("{}#{schema}", self.url.redacted()),
+            None => self.url.redacted(),
+        }
+    }
+
+    /// Creates dbpm's state tables on first use and migrates them forward, under the state
+    /// lock, so concurrent dbpm processes may all call it. A state newer than this dbpm knows
+    /// is an error.
+    pub async fn ensure_state(&self) -> Result<(), TargetError> {
+        let mut session = self.open(Access::Write).await?;
+        self.begin_locked_write(&mut session).await?;
+        let doing = "create dbpm's state tables";
+        for statement in tables::bootstrap(self.platform()) {
+            session.run(statement).await.map_err(self.failed(doing))?;
+        }
+        let found = self.state_version(&mut session).await?;
+        for migration in tables::MIGRATIONS
+            .iter()
+            .filter(|m| m.version > found.unwrap_or(0))
+        {
+            for statement in migration.statements {
+                session.run(statement).await.map_err(self.failed(doing))?;
+            }
+            session
+                .execute(
+                    tables::RECORD_MIGRATION,
+                    &[
+                        session::Value::Int(migration.version),
+                        session::Value::Text(migration.description),
+                        session::Value::Text(tables::APPLIED_BY),
+                    ],
+                )
+                .await
+                .map_err(self.failed(doing))?;
+        }
+        session
+            .commit_and_unlock()
+            .await
+            .map_err(self.failed(doing))?;
+        self.close(session).await
+    }
+
+    /// Opens a session, or says which target could not be reached.
+    async fn open(&self, access: Access) -> Result<Session, TargetError> {
+        self.connector
+            .open(access)
+            .await
+            .map_err(|source| TargetError::Connect {
+                target: self.label(),
+                source,
+            })
+    }
+
+    /// Closes a session after a successful operation.
+    async fn close(&self, session: Session) -> Result<(), TargetError> {
+        session
+            .close()
+            .await
+            .map_err(self.failed("close the connection"))
+    }
+
+    /// Takes the state lock and begins a transaction.
+    async fn begin_locked_write(&self, session: &mut Session) -> Result<(), TargetError> {
+        let locked = session
+            .begin_locked_write()
+            .await
+            .map_err(self.failed("lock dbpm's state"))?;
+        if !locked {
+            return Err(TargetError::StateLocked {
+                target: self.label(),
+                seconds: dialect::LOCK_WAIT_SECONDS,
+            });
+        }
+        Ok(())
+    }
+
+    /// The state's layout version (`None` before the first migration), refused when newer
+    /// than this dbpm knows.
+    async fn state_version(&self, session: &mut Session) -> Result<Option<i64>, TargetError> {
+        let failed = self.failed("read dbpm's state version");
+        let rows = session
+            .fetch(tables::CURRENT_VERSION, &[])
+            .await
+            .map_err(&failed)?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let found = row.maybe_int("version").map_err(&failed)?.unwrap_or(0);
+        if found > STATE_VERSION {
+            return Err(TargetError::StateTooNew {
+                target: self.label(),
+                found,
+                by: row.text("applied_by").map_err(&failed)?,
+                known: STATE_VERSION,
+            });
+        }
+        Ok(Some(found))
+    }
+
+    /// Wraps a driver error with the target and what dbpm was doing.
+    fn failed(&self, doing: &'static str) -> impl Fn(sqlx::Error) -> TargetError + '_ {
+        move |source| TargetError::Database {
+            target: self.label(),
+            doing,
+            source,
+        }
+    }
+
+    /// A corrupt state, with what is wrong.
+    fn corrupt(&self, reason: String) -> TargetError {
+        TargetError::StateCorrupt {
+            target: self.label(),
+            reason,
+        }
+    }
+}
+
+impl fmt::Debug for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Target({})", self.label())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::InstalledState;
+
+    fn target(url: &str, schema: Option<&str>) -> Result<Target, TargetError> {
+        Target::new(url.parse().unwrap(), schema.map(str::to_owned))
+    }
+
+    #[test]
+    fn a_target_shows_itself_without_credentials() {
+        let pg = target("postgres://app:s3cret@db:5432/prod", Some("billing")).unwrap();
+        assert_eq!(pg.label(), "postgres://app:***@db:5432/prod#billing");
+        assert!(!format!("{pg:?}").contains("s3cret"));
+        let pg = target("postgres://app@db/prod", None).unwrap();
+        assert_eq!(pg.schema(), Some("public"));
+        let my = target("mysql://root:s3cret@db/app", None).unwrap();
+        assert_eq!(my.label(), "mysql://root:***@db/app");
+        assert_eq!(my.schema(), None);
+    }
+
+    #[test]
+    fn schemas_are_for_postgres_only_and_mysql_needs_a_database() {
+        assert!(matches!(
+            target("sqlite://x.db", Some("s")),
+            Err(TargetError::SchemaNotSupported { .. })
+        ));
+        assert!(matches!(
+            target("postgres://db/x", Some("")),
+            Err(TargetError::BadSchema { .. })
+        ));
+        let err = target("mysql://root:s3cret@db", None).unwrap_err();
+        assert!(matches!(err, TargetError::NoDatabase { .. }));
+        assert!(!err.to_string().contains("s3cret"));
+    }
+
+    #[test]
+    fn state_operations_can_run_on_any_tokio_worker() {
+        fn assert_send<T: Send>(_: &T) {}
+        let target = target("sqlite://x.db", None).unwrap();
+        let state = InstalledState::empty(Platform::Sqlite, "x");
+        assert_send(&target.ensure_state());
+        assert_send(&target.read_state());
+        assert_send(&target.record_installed(&state));
+    }
+}

@@ -1,0 +1,346 @@
+//! One connection to a target, whichever its platform: connecting (reading never creates a
+//! SQLite file), running the state's SQL templates with bound values, reading a column the
+//! same way everywhere, and the state lock with its transaction. Every state operation opens
+//! its own session and closes it at the end; a session dropped on an error path closes its
+//! connection, which rolls back its transaction and releases its lock on every platform.
+//! Nothing here knows what the tables mean.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::mysql::{MySqlConnectOptions, MySqlConnection, MySqlRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgRow};
+use sqlx::query::Query;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteRow};
+use sqlx::{ConnectOptions, Connection, Database, Encode, Executor, Row as _, Type};
+
+use super::dialect::{self, render};
+use crate::db::DbUrl;
+use crate::platform::Platform;
+
+/// How long connecting may take before it counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How to reach a target: its parsed URL, before any connection. Deliberately not `Debug`:
+/// the driver's options hold the password.
+#[derive(Clone)]
+pub(super) enum Connector {
+    Postgres(PgConnectOptions),
+    Mysql(MySqlConnectOptions),
+    Sqlite(SqliteConnectOptions),
+}
+
+/// Whether a session may write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Access {
+    /// Never writes, and never creates a SQLite file.
+    Read,
+    /// Creates a missing SQLite file (`mode=rwc`).
+    Write,
+}
+
+impl Connector {
+    /// Parses the URL for its platform's driver; no I/O.
+    pub(super) fn parse(url: &DbUrl) -> Result<Self, sqlx::Error> {
+        Ok(match url.platform() {
+            Platform::Postgres => Connector::Postgres(PgConnectOptions::from_str(url.expose())?),
+            Platform::Mysql => Connector::Mysql(MySqlConnectOptions::from_str(url.expose())?),
+            Platform::Sqlite => Connector::Sqlite(
+                SqliteConnectOptions::from_str(url.expose())?
+                    .busy_timeout(Duration::from_secs(dialect::LOCK_WAIT_SECONDS)),
+            ),
+        })
+    }
+
+    /// The SQLite database file (relative to the current directory when the URL is).
+    pub(super) fn sqlite_file(&self) -> Option<&Path> {
+        match self {
+            Connector::Sqlite(options) => Some(options.get_filename()),
+            Connector::Postgres(_) | Connector::Mysql(_) => None,
+        }
+    }
+
+    /// The MySQL/MariaDB database the URL names.
+    pub(super) fn mysql_database(&self) -> Option<&str> {
+        match self {
+            Connector::Mysql(options) => options.get_database(),
+            Connector::Postgres(_) | Connector::Sqlite(_) => None,
+        }
+    }
+
+    /// Opens one connection, within [`CONNECT_TIMEOUT`].
+    pub(super) async fn open(&self, access: Access) -> Result<Session, sqlx::Error> {
+        let connect = async {
+            Ok::<_, sqlx::Error>(match self {
+                Connector::Postgres(options) => Session::Postgres(options.connect().await?),
+                Connector::Mysql(options) => Session::Mysql(options.connect().await?),
+                Connector::Sqlite(options) => {
+                    let options = match access {
+                        Access::Read => options.clone().read_only(true).create_if_missing(false),
+                        Access::Write => options.clone().read_only(false).create_if_missing(true),
+                    };
+                    Session::Sqlite(options.connect().await?)
+                }
+            })
+        };
+        tokio::time::timeout(CONNECT_TIMEOUT, connect)
+            .await
+            .unwrap_or_else(|_| {
+                Err(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer within {} seconds", CONNECT_TIMEOUT.as_secs()),
+                )))
+            })
+    }
+}
+
+/// An open connection to a target.
+pub(super) enum Session {
+    Postgres(PgConnection),
+    Mysql(MySqlConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// A value bound to a `?` of a template.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Value<'a> {
+    Text(&'a str),
+    MaybeText(Option<&'a str>),
+    Int(i64),
+    Flag(bool),
+}
+
+/// One row of a result, whichever the platform.
+pub(super) enum Row {
+    Postgres(PgRow),
+    Mysql(MySqlRow),
+    Sqlite(SqliteRow),
+}
+
+impl Session {
+    /// The session's platform.
+    pub(super) fn platform(&self) -> Platform {
+        match self {
+            Session::Postgres(_) => Platform::Postgres,
+            Session::Mysql(_) => Platform::Mysql,
+            Session::Sqlite(_) => Platform::Sqlite,
+        }
+    }
+
+    /// Runs a template that binds nothing (DDL, transaction control), as plain text: MySQL
+    /// refuses some of these as prepared statements.
+    pub(super) async fn run(&mut self, template: &str) -> Result<(), sqlx::Error> {
+        let sql = render(self.platform(), template);
+        match self {
+            Session::Postgres(c) => c.execute(sql.as_str()).await.map(drop),
+            Session::Mysql(c) => c.execute(sql.as_str()).await.map(drop),
+            Session::Sqlite(c) => c.execute(sql.as_str()).await.map(drop),
+        }
+    }
+
+    /// Runs a template with `values` bound to its placeholders; the number of rows changed.
+    pub(super) async fn execute(
+        &mut self,
+        template: &str,
+        values: &[Value<'_>],
+    ) -> Result<u64, sqlx::Error> {
+        let sql = render(self.platform(), template);
+        Ok(match self {
+            Session::Postgres(c) => bind_all(sqlx::query(&sql), values)
+                .execute(c)
+                .await?
+                .rows_affected(),
+            Session::Mysql(c) => bind_all(sqlx::query(&sql), values)
+                .execute(c)
+                .await?
+                .rows_affected(),
+            Session::Sqlite(c) => bind_all(sqlx::query(&sql), values)
+                .execute(c)
+                .await?
+                .rows_affected(),
+        })
+    }
+
+    /// The rows of a template with `values` bound to its placeholders.
+    pub(super) async fn fetch(
+        &mut self,
+        template: &str,
+        values: &[Value<'_>],
+    ) -> Result<Vec<Row>, sqlx::Error> {
+        let sql = render(self.platform(), template);
+        Ok(match self {
+            Session::Postgres(c) => bind_all(sqlx::query(&sql), values)
+                .fetch_all(c)
+                .await?
+                .into_iter()
+                .map(Row::Postgres)
+                .collect(),
+            Session::Mysql(c) => bind_all(sqlx::query(&sql), values)
+                .fetch_all(c)
+                .await?
+                .into_iter()
+                .map(Row::Mysql)
+                .collect(),
+            Session::Sqlite(c) => bind_all(sqlx::query(&sql), values)
+                .fetch_all(c)
+                .await?
+                .into_iter()
+                .map(Row::Sqlite)
+                .collect(),
+        })
+    }
+
+    /// Starts a read-only transaction that sees one consistent snapshot of the state.
+    pub(super) async fn begin_read(&mut self) -> Result<(), sqlx::Error> {
+        match self.platform() {
+            Platform::Postgres => {
+                self.run("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await
+            }
+            Platform::Mysql => {
+                self.run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                    .await?;
+                self.run("START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY")
+                    .await
+            }
+            Platform::Sqlite => self.run("BEGIN").await,
+        }
+    }
+
+    /// Takes the state lock (one writer of dbpm's state at a time, per database) and starts a
+    /// transaction. `false` when another dbpm held the lock for longer than the wait.
+    ///
+    /// PostgreSQL: a transaction-scoped advisory lock. MySQL/MariaDB: `GET_LOCK` on this
+    /// session; DDL there commits by itself, so statements after a DDL statement autocommit
+    /// while the lock still holds. SQLite: `BEGIN IMMEDIATE`, which waits for the write lock.
+    pub(super) async fn begin_locked_write(&mut self) -> Result<bool, sqlx::Error> {
+        match self.platform() {
+            Platform::Postgres => {
+                self.run("BEGIN").await?;
+                self.execute(
+                    "SELECT pg_advisory_xact_lock(?)",
+                    &[Value::Int(dialect::PG_STATE_LOCK)],
+                )
+                .await?;
+            }
+            Platform::Mysql => {
+                let got = self
+                    .fetch(
+                        &format!("SELECT GET_LOCK({}, ?) AS got", dialect::MYSQL_STATE_LOCK),
+                        &[Value::Int(wait_seconds())],
+                    )
+                    .await?;
+                if got.first().map(|row| row.maybe_int("got")).transpose()? != Some(Some(1)) {
+                    return Ok(false);
+                }
+                self.run("START TRANSACTION").await?;
+            }
+            Platform::Sqlite => self.run("BEGIN IMMEDIATE").await?,
+        }
+        Ok(true)
+    }
+
+    /// Commits the transaction.
+    pub(super) async fn commit(&mut self) -> Result<(), sqlx::Error> {
+        self.run("COMMIT").await
+    }
+
+    /// Commits the transaction of [`Session::begin_locked_write`] and releases its lock.
+    pub(super) async fn commit_and_unlock(&mut self) -> Result<(), sqlx::Error> {
+        self.commit().await?;
+        if self.platform() == Platform::Mysql {
+            self.run(&format!(
+                "SELECT RELEASE_LOCK({})",
+                dialect::MYSQL_STATE_LOCK
+            ))
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Closes the connection politely.
+    pub(super) async fn close(self) -> Result<(), sqlx::Error> {
+        match self {
+            Session::Postgres(c) => c.close().await,
+            Session::Mysql(c) => c.close().await,
+            Session::Sqlite(c) => c.close().await,
+        }
+    }
+}
+
+/// [`dialect::LOCK_WAIT_SECONDS`] as the integer SQL takes.
+fn wait_seconds() -> i64 {
+    i64::try_from(dialect::LOCK_WAIT_SECONDS).unwrap_or(i64::MAX)
+}
+
+/// Binds `values` in order. Generic over the database, but not over the executor, so the
+/// futures that use it stay `Send`.
+fn bind_all<'q, DB: Database>(
+    mut query: Query<'q, DB, <DB as Database>::Arguments<'q>>,
+    values: &[Value<'q>],
+) -> Query<'q, DB, <DB as Database>::Arguments<'q>>
+where
+    &'q str: Encode<'q, DB> + Type<DB>,
+    Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    i64: Encode<'q, DB> + Type<DB>,
+    bool: Encode<'q, DB> + Type<DB>,
+{
+    for value in values {
+        query = match *value {
+            Value::Text(text) => query.bind(text),
+            Value::MaybeText(text) => query.bind(text),
+            Value::Int(int) => query.bind(int),
+            Value::Flag(flag) => query.bind(flag),
+        };
+    }
+    query
+}
+
+impl Row {
+    /// A text column that may be NULL.
+    pub(super) fn maybe_text(&self, column: &str) -> Result<Option<String>, sqlx::Error> {
+        match self {
+            Row::Postgres(row) => row.try_get(column),
+            // A column with a binary collation (`utf8mb4_bin`, which dbpm's keys use) comes
+            // back flagged BINARY, which sqlx refuses to decode as a string: read the bytes.
+            Row::Mysql(row) => row
+                .try_get::<Option<Vec<u8>>, _>(column)?
+                .map(|bytes| {
+                    String::from_utf8(bytes).map_err(|err| sqlx::Error::ColumnDecode {
+                        index: column.to_owned(),
+                        source: Box::new(err),
+                    })
+                })
+                .transpose(),
+            Row::Sqlite(row) => row.try_get(column),
+        }
+    }
+
+    /// A text column.
+    pub(super) fn text(&self, column: &str) -> Result<String, sqlx::Error> {
+        self.maybe_text(column)?
+            .ok_or_else(|| sqlx::Error::ColumnDecode {
+                index: column.to_owned(),
+                source: "unexpected NULL".into(),
+            })
+    }
+
+    /// An integer column that may be NULL.
+    pub(super) fn maybe_int(&self, column: &str) -> Result<Option<i64>, sqlx::Error> {
+        match self {
+            Row::Postgres(row) => row.try_get(column),
+            Row::Mysql(row) => row.try_get(column),
+            Row::Sqlite(row) => row.try_get(column),
+        }
+    }
+
+    /// A boolean column.
+    pub(super) fn flag(&self, column: &str) -> Result<bool, sqlx::Error> {
+        match self {
+            Row::Postgres(row) => row.try_get(column),
+            Row::Mysql(row) => row.try_get(column),
+            Row::Sqlite(row) => row.try_get(column),
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The layout of dbpm's own tables in a target (DESIGN §5.2) and the numbered migrations that
+//! create it and move it forward. The statements are templates for [`super::dialect`]; each
+//! is safe to run again (`IF NOT EXISTS`), because on MySQL/MariaDB DDL commits by itself and
+//! a crash can leave a migration half done. A migration that cannot be written that way must
+//! say how it resumes.
+//!
+//! Every row of the installed set and of the runs is keyed by the target schema: on
+//! PostgreSQL several target schemas of one database share the `dbpm` schema; on
+//! MySQL/MariaDB and SQLite the tables live in the target database itself and the key is
+//! always the empty string. Script texts are keyed by checksum alone and shared by every
+//! target schema of the database; they are never deleted, so undo and restore can always
+//! re-create a version that was once installed there.
+
+use crate::platform::Platform;
+
+/// The version of the state's layout this dbpm reads and writes.
+pub const STATE_VERSION: i64 = 1;
+
+/// One step of the layout: the statements that take it from `version - 1` to `version`.
+pub(super) struct Migration {
+    /// The layout version after this migration.
+    pub(super) version: i64,
+    /// What it does, recorded in the `meta` table.
+    pub(super) description: &'static str,
+    /// Its statements, in order.
+    pub(super) statements: &'static [&'static str],
+}
+
+/// The `meta` table: one row per migration applied; the state's version is the highest.
+const META: &str = "CREATE TABLE IF NOT EXISTS {meta} (
+    version BIGINT NOT NULL PRIMARY KEY,
+    description {longtext} NOT NULL,
+    applied_at VARCHAR(40) NOT NULL,
+    applied_by VARCHAR(64) NOT NULL
+){table_options}";
+
+/// The statements that make the `meta` table readable, before its version is read.
+pub(super) fn bootstrap(platform: Platform) -> Vec<&'static str> {
+    match platform {
+        Platform::Postgres => vec!["CREATE SCHEMA IF NOT EXISTS dbpm", META],
+        Platform::Mysql | Platform::Sqlite => vec![META],
+    }
+}
+
+/// Every migration, in order; the last one's version is [`STATE_VERSION`].
+pub(super) const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    description: "installed packages and scripts, script texts, runs and the step journal",
+    statements: &[
+        // What is installed: one row per package of each target schema.
+        "CREATE TABLE IF NOT EXISTS {installed_packages} (
+            target_schema VARCHAR(128) NOT NULL,
+            name VARCHAR(128) NOT NULL,
+            version VARCHAR(255) NOT NULL,
+            checksum VARCHAR(80) NOT NULL,
+            manifest {longtext} NOT NULL,
+            placeholders {longtext} NOT NULL,
+            run_id VARCHAR(64),
+            adopted BOOLEAN NOT NULL,
+            installed_at VARCHAR(40),
+            PRIMARY KEY (target_schema, name)
+        ){table_options}",
+        // The text of every script ever installed, once per checksum.
+        "CREATE TABLE IF NOT EXISTS {script_texts} (
+            checksum VARCHAR(80) NOT NULL PRIMARY KEY,
+            content {longtext} NOT NULL
+        ){table_options}",
+        // The scripts of each installed package. MySQL keys are at most 3072 bytes, 4 per
+        // character: 128 + 128 + 400 characters fit.
+        "CREATE TABLE IF NOT EXISTS {installed_scripts} (
+            target_schema VARCHAR(128) NOT NULL,
+            package VARCHAR(128) NOT NULL,
+            path VARCHAR(400) NOT NULL,
+            checksum VARCHAR(80) NOT NULL,
+            PRIMARY KEY (target_schema, package, path),
+            FOREIGN KEY (target_schema, package)
+                REFERENCES {installed_packages} (target_schema, name) ON DELETE CASCADE,
+            FOREIGN KEY (checksum) REFERENCES {script_texts} (checksum)
+        ){table_options}",
+        // One row per apply (or undo, restore, ...) of a plan; the installed sets are JSON.
+        "CREATE TABLE IF NOT EXISTS {runs} (
+            id VARCHAR(64) NOT NULL PRIMARY KEY,
+            target_schema VARCHAR(128) NOT NULL,
+            plan_hash VARCHAR(80) NOT NULL,
+            os_user VARCHAR(255) NOT NULL,
+            started_at VARCHAR(40) NOT NULL,
+            ended_at VARCHAR(40),
+            outcome VARCHAR(32) NOT NULL,
+            installed_before {longtext} NOT NULL,
+            installed_after {longtext}
+        ){table_options}",
+        // The step journal: one row per attempt of a step in a run.
+        "CREATE TABLE IF NOT EXISTS {journal} (
+            run_id VARCHAR(64) NOT NULL,
+            step_id VARCHAR(512) NOT NULL,
+            attempt BIGINT NOT NULL,
+            state VARCHAR(32) NOT NULL,
+            started_at VARCHAR(40) NOT NULL,
+            ended_at VARCHAR(40),
+            output {longtext},
+            PRIMARY KEY (run_id, step_id, attempt),
+            FOREIGN KEY (run_id) REFERENCES {runs} (id)
+        ){table_options}",
+    ],
+}];
+
+/// Records a migration as applied.
+pub(super) const RECORD_MIGRATION: &str =
+    "INSERT INTO {meta} (version, description, applied_at, applied_by) VALUES (?, ?, {now}, ?)";
+
+/// The highest migration applied, and the dbpm that applied it.
+pub(super) const CURRENT_VERSION: &str =
+    "SELECT version, applied_by FROM {meta} ORDER BY version DESC LIMIT 1";
+
+/// Who applies a migration: this dbpm.
+pub(super) const APPLIED_BY: &str = concat!("dbpm ", env!("CARGO_PKG_VERSION"));
+
+#[cfg(test)]
+mod tests {
+    use super::super::dialect::render;
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_in_order_up_to_the_state_version() {
+        for (index, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version, index as i64 + 1);
+        }
+        assert_eq!(MIGRATIONS.last().map(|m| m.version), Some(STATE_VERSION));
+    }
+
+    #[test]
+    fn every_statement_renders_without_a_leftover_token() {
+        let all = MIGRATIONS.iter().flat_map(|m| m.statements.iter()).chain([
+            &META,
+            &RECORD_MIGRATION,
+            &CURRENT_VERSION,
+        ]);
+        for statement in all {
+            for platform in Platform::ALL {
+                let sql = render(platform, statement);
+                assert!(!sql.contains(['{', '}']), "{platform}: {sql}");
+            }
+        }
+    }
+}

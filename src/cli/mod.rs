@@ -4,6 +4,7 @@
 mod build;
 mod exit;
 mod init;
+mod plan;
 mod publish;
 mod render;
 mod repo;
@@ -41,6 +42,7 @@ enum Command {
     Init(init::InitArgs),
     Build(build::BuildArgs),
     Publish(publish::PublishArgs),
+    Plan(plan::PlanArgs),
     #[command(subcommand)]
     Repo(repo::RepoCommand),
     Show(show::ShowArgs),
@@ -70,6 +72,7 @@ where
         Command::Init(args) => init::run(args, &out),
         Command::Build(args) => build::run(args, &out),
         Command::Publish(args) => publish::run(args, &out).await,
+        Command::Plan(args) => plan::run(args, &out).await,
         Command::Repo(command) => repo::run(command, &out).await,
         Command::Show(args) => show::run(args, &out),
         Command::State(command) => state::run(command, &out).await,

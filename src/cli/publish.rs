@@ -21,7 +21,7 @@ pub struct PublishArgs {
     #[arg(required = true)]
     inputs: Vec<PathBuf>,
     /// The repository to publish to: a directory (created if needed) or postgres://...
-    #[arg(long, env = "DBPM_REPO")]
+    #[arg(long, env = "DBPM_REPO", hide_env_values = true)]
     repo: String,
 }
 

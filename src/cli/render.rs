@@ -52,6 +52,11 @@ impl Out {
         }
     }
 
+    /// Whether text on stderr may be coloured.
+    pub fn color(&self) -> bool {
+        self.color
+    }
+
     /// Whether data on stdout may be coloured.
     pub fn color_stdout(&self) -> bool {
         self.color_stdout

@@ -24,7 +24,12 @@ pub enum RepoCommand {
 #[derive(Debug, Args)]
 pub struct RepoArgs {
     /// A repository: a directory, a tree of package sources, or postgres://... (repeatable).
-    #[arg(long = "repo", env = "DBPM_REPO", value_delimiter = ',')]
+    #[arg(
+        long = "repo",
+        env = "DBPM_REPO",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
     repos: Vec<String>,
 }
 

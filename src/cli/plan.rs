@@ -1,0 +1,169 @@
+//! `dbpm plan`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::render::Out;
+use super::Exit;
+use crate::db::target::Target;
+use crate::db::DbUrl;
+use crate::ops::plan::{load_plan, make_plan, read_release};
+use crate::ops::repository::open_all;
+use crate::ops::state::load_state_file;
+use crate::plan::{render, Options};
+
+/// Compute the plan that takes a target to a release, for review before it is applied.
+///
+/// The installed state comes from the target itself (`--db`, read only) or from a state file
+/// exported from it (`--state`, so CI plans without production credentials). The plan is
+/// deterministic: the same inputs give the same bytes.
+///
+/// Example: dbpm plan --release examples/releases/2026.2.toml --repo examples/packages --db sqlite://dev.db --out plan.json
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The release file (which packages, which versions).
+    #[arg(long)]
+    release: PathBuf,
+    /// The target database URL (postgres://, mysql://, sqlite://); read only.
+    #[arg(
+        long,
+        env = "DBPM_DB",
+        hide_env_values = true,
+        conflicts_with = "state",
+        required_unless_present = "state"
+    )]
+    db: Option<String>,
+    /// On PostgreSQL, the target schema.
+    #[arg(long, env = "DBPM_SCHEMA")]
+    schema: Option<String>,
+    /// A state file from `dbpm state export`, instead of `--db`.
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Repositories, first one wins (repeatable): a directory, a source tree, or postgres://...
+    #[arg(
+        long = "repo",
+        env = "DBPM_REPO",
+        hide_env_values = true,
+        value_delimiter = ',',
+        required = true
+    )]
+    repos: Vec<String>,
+    /// Write the plan to this file.
+    #[arg(long, short = 'o')]
+    out: Option<PathBuf>,
+    /// A placeholder value, winning over the release's (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
+    set: Vec<(String, String)>,
+    /// Run a package's ROLLBACK and INSTALL again, also to repair drift (repeatable).
+    #[arg(long = "reinstall", value_name = "PACKAGE")]
+    reinstall: Vec<String>,
+    /// Uninstall installed packages that the release does not want.
+    #[arg(long)]
+    prune: bool,
+    /// Re-create the code of installed dependents of packages whose version changes.
+    #[arg(long)]
+    reinstall_dependents: bool,
+    /// Exit 0 when nothing changes and 2 when something does (1 on error).
+    #[arg(long)]
+    detailed_exitcode: bool,
+    /// Fail with a diff when this committed plan is not what planning gives now (the target
+    /// label is informational and taken from the committed plan).
+    #[arg(long, value_name = "PLAN")]
+    check: Option<PathBuf>,
+    /// The informational target label recorded in the plan (default: the target's URL
+    /// without credentials).
+    #[arg(long)]
+    target_label: Option<String>,
+}
+
+fn parse_set(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("`{text}` is not NAME=VALUE"))
+}
+
+pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
+    let release = read_release(&args.release)?;
+    let state = match (&args.db, &args.state) {
+        (Some(url), _) => {
+            let url: DbUrl = url.parse()?;
+            Target::new(url, args.schema.clone())?.read_state().await?
+        }
+        (None, Some(path)) => load_state_file(path)?,
+        (None, None) => unreachable!("clap requires --db or --state"),
+    };
+    let repos = open_all(&args.repos)?;
+    let committed_text = match &args.check {
+        Some(path) => Some(
+            fs_err::read_to_string(path)
+                .map_err(|err| miette::miette!("failed to read `{}`: {err}", path.display()))?,
+        ),
+        None => None,
+    };
+    let committed_label = committed_text
+        .as_deref()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .and_then(|value| {
+            value
+                .get("target")
+                .and_then(|t| t.as_str())
+                .map(str::to_owned)
+        });
+    let target = args
+        .target_label
+        .clone()
+        .or(committed_label)
+        .unwrap_or_else(|| state.target.clone());
+    let options = Options {
+        reinstall: args.reinstall.iter().cloned().collect::<BTreeSet<_>>(),
+        prune: args.prune,
+        reinstall_dependents: args.reinstall_dependents,
+        set: args.set.iter().cloned().collect::<BTreeMap<_, _>>(),
+        target,
+    };
+    let plan = make_plan(&release, &state, &repos, &options).await?;
+    let json = plan.to_json();
+
+    if let (Some(committed), Some(current)) = (&args.check, &committed_text) {
+        if current == &json {
+            out.status(format!("`{}` is up to date", committed.display()));
+        } else {
+            // A committed plan that does not even load is out of date too; show the diff either way.
+            let why = load_plan(committed)
+                .err()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default();
+            let diff = similar::TextDiff::from_lines(current.as_str(), json.as_str());
+            out.data(
+                diff.unified_diff()
+                    .context_radius(3)
+                    .header(&committed.display().to_string(), "fresh plan")
+                    .to_string(),
+            );
+            out.status(format!(
+                "`{}` is out of date{why}: plan again with `--out {}` and commit it",
+                committed.display(),
+                committed.display()
+            ));
+            return Ok(Exit::Error);
+        }
+    } else if let Some(path) = &args.out {
+        fs_err::write(path, &json)
+            .map_err(|err| miette::miette!("failed to write the plan: {err}"))?;
+        out.status(render::text(&plan, out.color()).trim_end());
+        out.status(format!("plan written to `{}`", path.display()));
+    } else if out.json() {
+        out.data(json.trim_end());
+    } else {
+        out.data(render::text(&plan, out.color_stdout()).trim_end());
+    }
+
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        Exit::Changes
+    } else {
+        Exit::Success
+    })
+}

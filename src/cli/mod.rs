@@ -1,6 +1,7 @@
 //! The command line: clap types (their doc comments are the `--help`), turned into calls of
 //! [`crate::ops`] and rendered. This is the only module that prints.
 
+mod apply;
 mod build;
 mod exit;
 mod init;
@@ -43,6 +44,7 @@ enum Command {
     Build(build::BuildArgs),
     Publish(publish::PublishArgs),
     Plan(plan::PlanArgs),
+    Apply(apply::ApplyArgs),
     #[command(subcommand)]
     Repo(repo::RepoCommand),
     Show(show::ShowArgs),
@@ -73,6 +75,7 @@ where
         Command::Build(args) => build::run(args, &out),
         Command::Publish(args) => publish::run(args, &out).await,
         Command::Plan(args) => plan::run(args, &out).await,
+        Command::Apply(args) => apply::run(args, &out).await,
         Command::Repo(command) => repo::run(command, &out).await,
         Command::Show(args) => show::run(args, &out),
         Command::State(command) => state::run(command, &out).await,

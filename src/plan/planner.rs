@@ -379,9 +379,13 @@ pub fn decide(
 struct Chain<'a> {
     name: String,
     groups: Vec<Vec<Draft<'a>>>,
-    /// How many leading groups remove the old version (PREINSTALL and ROLLBACK, or all of an
-    /// uninstall): prerequisites change only after them.
+    /// How many leading groups come before the new version's data and code (PREINSTALL and
+    /// ROLLBACK, or all of an uninstall).
     removal_groups: usize,
+    /// Whether the old version's code is removed (ROLLBACK groups, or an uninstall): then
+    /// prerequisites change only after that removal. Without it (a fresh install), the whole
+    /// change, PREINSTALL included, waits for the prerequisites.
+    removes: bool,
 }
 
 #[derive(Clone)]
@@ -481,6 +485,7 @@ pub fn build(
             name: name.clone(),
             groups: Vec::new(),
             removal_groups: 0,
+            removes: false,
         };
         if let Some(new) = new {
             push_groups(
@@ -492,6 +497,7 @@ pub fn build(
                 current,
             );
         }
+        let preinstall_groups = chain.groups.len();
         if let Some(old) = old {
             push_groups(
                 &mut chain,
@@ -502,6 +508,7 @@ pub fn build(
                 previous,
             );
         }
+        chain.removes = chain.groups.len() > preinstall_groups;
         chain.removal_groups = chain.groups.len();
         for step in &decision.path.steps {
             match step.direction {
@@ -572,6 +579,7 @@ pub fn build(
             );
         } else {
             chain.removal_groups = chain.groups.len();
+            chain.removes = true;
         }
         chains.push((chain, old, new));
     }
@@ -619,7 +627,7 @@ pub fn build(
                 continue;
             };
             let dependent_groups = &chain_groups[&dependent.name];
-            if dependent.removal_groups > 0 {
+            if dependent.removes {
                 if let (Some(last_removal), Some(first)) = (
                     dependent_groups.get(dependent.removal_groups - 1),
                     prerequisite_groups.first(),
@@ -638,8 +646,13 @@ pub fn build(
             if prerequisite_removed {
                 continue;
             }
+            let forward_start = if dependent.removes {
+                dependent.removal_groups
+            } else {
+                0
+            };
             if let (Some(first_forward), Some(last)) = (
-                dependent_groups.get(dependent.removal_groups),
+                dependent_groups.get(forward_start),
                 prerequisite_groups.last(),
             ) {
                 for &before in last {

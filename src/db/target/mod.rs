@@ -12,11 +12,13 @@
 
 mod dialect;
 mod installed;
+mod run;
 mod session;
 mod tables;
 
 use std::fmt;
 
+pub use run::{JournalRow, RunLock, RunRecord, ScriptFailed, StepSession};
 use session::{Access, Connector, Session};
 pub use tables::STATE_VERSION;
 
@@ -125,6 +127,28 @@ pub enum TargetError {
         target: String,
         /// How long dbpm waited.
         seconds: u64,
+    },
+    /// Another apply holds the target's run lock.
+    #[error("`{target}` is locked by another dbpm run (waited {seconds} s)")]
+    #[diagnostic(
+        code(dbpm::target::locked),
+        help("wait for the other run to finish, or give `--lock-timeout` more seconds; the lock dies with its session, so a crashed run never leaves it behind")
+    )]
+    Locked {
+        /// The target's label.
+        target: String,
+        /// How long dbpm waited.
+        seconds: u64,
+    },
+    /// The lock file beside a SQLite database could not be used.
+    #[error("failed to lock `{path}`")]
+    #[diagnostic(code(dbpm::target::lock_file))]
+    LockFile {
+        /// The lock file.
+        path: std::path::PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
     },
     /// The state was written by a newer dbpm.
     #[error(

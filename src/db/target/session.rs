@@ -139,6 +139,16 @@ impl Session {
         }
     }
 
+    /// Runs a script's text as the database receives it from a file: one or more
+    /// statements, unprepared, exactly as written (no template tokens).
+    pub(super) async fn run_script(&mut self, script: &str) -> Result<(), sqlx::Error> {
+        match self {
+            Session::Postgres(c) => c.execute(script).await.map(drop),
+            Session::Mysql(c) => c.execute(script).await.map(drop),
+            Session::Sqlite(c) => c.execute(script).await.map(drop),
+        }
+    }
+
     /// Runs a template with `values` bound to its placeholders; the number of rows changed.
     pub(super) async fn execute(
         &mut self,

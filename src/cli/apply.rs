@@ -1,0 +1,218 @@
+//! `dbpm apply`.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+use super::render::Out;
+use super::Exit;
+use crate::db::target::{Target, TargetError};
+use crate::db::DbUrl;
+use crate::execute::runner::{ApplyError, Event, OnFailure, Outcome, Settings};
+use crate::execute::schedule::InDoubt;
+use crate::ops::apply::{apply, ApplyOpError};
+
+/// Apply an approved plan to a target, with checkpoints.
+///
+/// Running the same command again resumes an interrupted run; a failed step rolls back the
+/// completed ones with the compensations the plan shows. Exit codes: 0 done, 1 error, 3 stale
+/// plan, 4 target locked, 5 rolled back, 6 needs an operator.
+///
+/// Example: dbpm apply plan.json --db sqlite://dev.db
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The plan file (from `dbpm plan --out`).
+    plan: PathBuf,
+    /// The target database URL.
+    #[arg(long, env = "DBPM_DB", hide_env_values = true)]
+    db: String,
+    /// On PostgreSQL, the target schema.
+    #[arg(long, env = "DBPM_SCHEMA")]
+    schema: Option<String>,
+    /// A privileged connection for `.sys` steps.
+    #[arg(long, env = "DBPM_ADMIN_DB", hide_env_values = true)]
+    admin_db: Option<String>,
+    /// Steps to run at once (SQLite runs one at a time).
+    #[arg(long, short = 'j', default_value_t = 4)]
+    jobs: usize,
+    /// What to do when a step fails.
+    #[arg(long, value_enum, default_value_t = FailureMode::Rollback)]
+    on_failure: FailureMode,
+    /// Run steps in doubt after a crash again.
+    #[arg(long, conflicts_with = "skip_in_doubt")]
+    retry_in_doubt: bool,
+    /// Consider steps in doubt after a crash done (after checking by hand that they ran).
+    #[arg(long)]
+    skip_in_doubt: bool,
+    /// Seconds to wait for another run's lock.
+    #[arg(long, default_value_t = 10)]
+    lock_timeout: u64,
+    /// Seconds a `.cmd` step may run.
+    #[arg(long, default_value_t = 300)]
+    cmd_timeout: u64,
+}
+
+/// What to do when a step fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailureMode {
+    /// Undo the completed steps.
+    Rollback,
+    /// Stop and keep the run for a fix and a resume.
+    Stop,
+}
+
+pub async fn run(args: ApplyArgs, out: &Out) -> miette::Result<Exit> {
+    let url: DbUrl = args.db.parse()?;
+    let target = Target::new(url, args.schema.clone())?;
+    let admin = match &args.admin_db {
+        Some(url) => Some(Target::new(url.parse()?, args.schema.clone())?),
+        None => None,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let signal_stop = stop.clone();
+    tokio::spawn(async move {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        let terminated = async {
+            match term.as_mut() {
+                Some(t) => {
+                    t.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = terminated => {}
+        }
+        signal_stop.store(true, Ordering::SeqCst);
+        eprintln!("stopping at the next checkpoint; the running steps finish first");
+    });
+    let settings = Settings {
+        jobs: args.jobs,
+        on_failure: match args.on_failure {
+            FailureMode::Rollback => OnFailure::Rollback,
+            FailureMode::Stop => OnFailure::Stop,
+        },
+        in_doubt: if args.retry_in_doubt {
+            InDoubt::Retry
+        } else if args.skip_in_doubt {
+            InDoubt::Skip
+        } else {
+            InDoubt::Stop
+        },
+        lock_timeout: Duration::from_secs(args.lock_timeout),
+        admin,
+        cmd_timeout: Duration::from_secs(args.cmd_timeout),
+        stop,
+    };
+    let total = AtomicUsize::new(0);
+    let finished = AtomicUsize::new(0);
+    let json = out.json();
+    let color = out.color();
+    let tty = std::io::stderr().is_terminal();
+    let events = move |event: Event| {
+        if json {
+            if let Ok(line) = serde_json::to_string(&event) {
+                println!("{line}");
+            }
+            return;
+        }
+        let paint = |code: &str, text: &str| {
+            if color {
+                format!("\x1b[{code}m{text}\x1b[0m")
+            } else {
+                text.to_owned()
+            }
+        };
+        match &event {
+            Event::RunStarted {
+                run,
+                resumed,
+                steps,
+                done,
+            } => {
+                total.store(*steps, Ordering::SeqCst);
+                finished.store(*done, Ordering::SeqCst);
+                let verb = if *resumed { "resuming" } else { "starting" };
+                eprintln!("{verb} run {run}: {done}/{steps} steps done");
+            }
+            Event::StepStarted { step } if tty => {
+                eprintln!("{}", paint("2", &format!("  … {step}")))
+            }
+            Event::StepStarted { .. } => {}
+            Event::StepDone { step, millis } => {
+                let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
+                let of = total.load(Ordering::SeqCst);
+                eprintln!("  {} [{n}/{of}] {step} ({millis} ms)", paint("32", "✓"));
+            }
+            Event::StepFailed { step, error } => {
+                eprintln!("  {} {step}: {error}", paint("31", "✗"))
+            }
+            Event::RollingBack { compensations } => {
+                eprintln!("{}", paint("33", &format!("rolling back: undoing completed steps (up to {compensations} compensations)")));
+            }
+        }
+    };
+    let outcome = match apply(&args.plan, &target, &settings, &events).await {
+        Ok(outcome) => outcome,
+        Err(ApplyOpError::Apply(err @ ApplyError::Stale { .. })) => {
+            out.report(&err);
+            return Ok(Exit::Stale);
+        }
+        Err(ApplyOpError::Apply(ApplyError::Target(err @ TargetError::Locked { .. }))) => {
+            out.report(&err);
+            return Ok(Exit::Locked);
+        }
+        Err(err) => return Err(err.into()),
+    };
+    if json {
+        out.json_value(&outcome);
+    }
+    Ok(report(&outcome, &args, out))
+}
+
+fn report(outcome: &Outcome, args: &ApplyArgs, out: &Out) -> Exit {
+    let again = format!("dbpm apply {} --db ...", args.plan.display());
+    match outcome {
+        Outcome::Completed { run } => {
+            out.status(format!("run {run} completed"));
+            Exit::Success
+        }
+        Outcome::AlreadyApplied { run } => {
+            out.status(format!(
+                "this plan was already applied by run {run}; nothing to do"
+            ));
+            Exit::Success
+        }
+        Outcome::RolledBack { run, failed } => {
+            out.status(format!(
+                "run {run} failed at {} and was rolled back: the target is as it was before the run",
+                failed.join(", ")
+            ));
+            Exit::RolledBack
+        }
+        Outcome::CompensationFailed { run, failed } => {
+            out.status(format!(
+                "run {run}: compensation {} failed; the target is between states. Fix the cause (see `dbpm history`), then run `{again}` to resume the rollback",
+                failed.join(", ")
+            ));
+            Exit::NeedsOperator
+        }
+        Outcome::InDoubt { run, steps } => {
+            out.status(format!(
+                "run {run} stopped: {} may or may not have run (interrupted, not idempotent). Check the target, then run `{again} --retry-in-doubt` to run them again or `--skip-in-doubt` if they did run",
+                steps.join(", ")
+            ));
+            Exit::NeedsOperator
+        }
+        Outcome::Stopped { run, reason } => {
+            out.status(format!("run {run} {reason}; run `{again}` to resume"));
+            Exit::Error
+        }
+    }
+}

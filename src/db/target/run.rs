@@ -1,0 +1,395 @@
+//! What the executor needs from a target: the run lock (one apply at a time, released when
+//! its session ends, also when the process dies), the runs and the step journal, and one
+//! connection per step that runs a script — for a transactional step, in the same
+//! transaction as its journal entry, so it happens exactly once, crash or not.
+
+use std::time::{Duration, Instant};
+
+use super::session::{Access, Session, Value};
+use super::{dialect, Target, TargetError};
+use crate::platform::Platform;
+
+/// The run lock's advisory key class on PostgreSQL ("dbpm" in ASCII); the schema picks the key.
+const PG_RUN_LOCK_CLASS: i32 = 0x6462_706d;
+
+/// How often a waiting apply retries the lock.
+const LOCK_POLL: Duration = Duration::from_millis(200);
+
+/// The run lock of a target, held for as long as this value lives. Dropping it closes the
+/// session that holds the database lock (or the file that holds SQLite's OS lock), so an
+/// early return or a crash never leaves the target locked.
+pub struct RunLock {
+    _session: Option<Session>,
+    _file: Option<fs_err::File>,
+}
+
+/// One run as the target recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    /// The run id.
+    pub id: String,
+    /// The hash of the plan it applied.
+    pub plan_hash: String,
+    /// Who ran it (OS user).
+    pub os_user: String,
+    /// When it started (RFC 3339, UTC).
+    pub started_at: String,
+    /// When it ended, if it did.
+    pub ended_at: Option<String>,
+    /// `running`, `completed`, `rolled_back`, `stopped`, `in_doubt`, `compensation_failed`, ...
+    pub outcome: String,
+    /// The installed set before, as JSON.
+    pub installed_before: String,
+    /// The installed set after, as JSON.
+    pub installed_after: Option<String>,
+}
+
+/// One journal row: the latest attempt of a step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalRow {
+    /// The step id.
+    pub step: String,
+    /// The attempt number (1 for the first).
+    pub attempt: i64,
+    /// `started`, `done`, `failed` or `skipped`.
+    pub state: String,
+    /// What the step printed or the error it raised.
+    pub output: Option<String>,
+}
+
+/// A connection for running steps.
+pub struct StepSession {
+    session: Session,
+    target: Target,
+}
+
+impl Target {
+    /// Takes the run lock, waiting up to `timeout`; `TargetError::Locked` when another apply
+    /// keeps it.
+    pub async fn lock(&self, timeout: Duration) -> Result<RunLock, TargetError> {
+        let started = Instant::now();
+        let locked = || TargetError::Locked {
+            target: self.label(),
+            seconds: timeout.as_secs(),
+        };
+        if self.platform() == Platform::Sqlite {
+            let Some(file) = self.connector.sqlite_file() else {
+                return Err(locked());
+            };
+            let mut name = file.as_os_str().to_owned();
+            name.push(".dbpm-lock");
+            let path = std::path::PathBuf::from(name);
+            let lock = fs_err::File::options()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)
+                .map_err(|source| TargetError::LockFile {
+                    path: path.clone(),
+                    source,
+                })?;
+            loop {
+                match lock.file().try_lock() {
+                    Ok(()) => {
+                        return Ok(RunLock {
+                            _session: None,
+                            _file: Some(lock),
+                        })
+                    }
+                    Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
+                        tokio::time::sleep(LOCK_POLL).await
+                    }
+                    Err(std::fs::TryLockError::WouldBlock) => return Err(locked()),
+                    Err(std::fs::TryLockError::Error(source)) => {
+                        return Err(TargetError::LockFile { path, source })
+                    }
+                }
+            }
+        }
+        let mut session = self.open(Access::Write).await?;
+        let failed = self.failed("take the run lock");
+        loop {
+            let got = match self.platform() {
+                Platform::Postgres => session
+                    .fetch(
+                        "SELECT CASE WHEN pg_try_advisory_lock(?, hashtext(?)) THEN 1 ELSE 0 END AS got",
+                        &[Value::Int(i64::from(PG_RUN_LOCK_CLASS)), Value::Text(&self.schema)],
+                    )
+                    .await
+                    .map_err(&failed)?,
+                Platform::Mysql => session
+                    .fetch("SELECT GET_LOCK(CONCAT('dbpm_run_', SHA1(DATABASE())), 0) AS got", &[])
+                    .await
+                    .map_err(&failed)?,
+                Platform::Sqlite => unreachable!("SQLite takes a file lock above"),
+            };
+            let got = got
+                .first()
+                .map(|row| row.maybe_int("got"))
+                .transpose()
+                .map_err(&failed)?
+                .flatten();
+            if got == Some(1) {
+                return Ok(RunLock {
+                    _session: Some(session),
+                    _file: None,
+                });
+            }
+            if started.elapsed() >= timeout {
+                return Err(locked());
+            }
+            tokio::time::sleep(LOCK_POLL).await;
+        }
+    }
+
+    /// Every run on this target, oldest first.
+    pub async fn runs(&self) -> Result<Vec<RunRecord>, TargetError> {
+        let Some(mut session) = self.open_state_for_read().await? else {
+            return Ok(Vec::new());
+        };
+        let failed = self.failed("read the runs");
+        let rows = session
+            .fetch(
+                "SELECT id, plan_hash, os_user, started_at, ended_at, outcome, installed_before, installed_after
+                 FROM {runs} WHERE target_schema = ? ORDER BY started_at, id",
+                &[Value::Text(&self.schema)],
+            )
+            .await
+            .map_err(&failed)?;
+        let runs = rows
+            .iter()
+            .map(|row| {
+                Ok(RunRecord {
+                    id: row.text("id")?,
+                    plan_hash: row.text("plan_hash")?,
+                    os_user: row.text("os_user")?,
+                    started_at: row.text("started_at")?,
+                    ended_at: row.maybe_text("ended_at")?,
+                    outcome: row.text("outcome")?,
+                    installed_before: row.text("installed_before")?,
+                    installed_after: row.maybe_text("installed_after")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(&failed)?;
+        self.close(session).await?;
+        Ok(runs)
+    }
+
+    /// Records a new run.
+    pub async fn start_run(
+        &self,
+        id: &str,
+        plan_hash: &str,
+        os_user: &str,
+        installed_before: &str,
+    ) -> Result<(), TargetError> {
+        let mut session = self.open(Access::Write).await?;
+        session
+            .execute(
+                "INSERT INTO {runs} (id, target_schema, plan_hash, os_user, started_at, outcome, installed_before)
+                 VALUES (?, ?, ?, ?, {now}, 'running', ?)",
+                &[
+                    Value::Text(id),
+                    Value::Text(&self.schema),
+                    Value::Text(plan_hash),
+                    Value::Text(os_user),
+                    Value::Text(installed_before),
+                ],
+            )
+            .await
+            .map_err(self.failed("record the run"))?;
+        self.close(session).await
+    }
+
+    /// Sets a run's outcome; `ended` also stamps its end (and the installed set after it).
+    pub async fn set_outcome(
+        &self,
+        id: &str,
+        outcome: &str,
+        ended: bool,
+        installed_after: Option<&str>,
+    ) -> Result<(), TargetError> {
+        let mut session = self.open(Access::Write).await?;
+        let sql = if ended {
+            "UPDATE {runs} SET outcome = ?, ended_at = {now}, installed_after = ? WHERE id = ?"
+        } else {
+            "UPDATE {runs} SET outcome = ?, ended_at = NULL, installed_after = ? WHERE id = ?"
+        };
+        session
+            .execute(
+                sql,
+                &[
+                    Value::Text(outcome),
+                    Value::MaybeText(installed_after),
+                    Value::Text(id),
+                ],
+            )
+            .await
+            .map_err(self.failed("record the run's outcome"))?;
+        self.close(session).await
+    }
+
+    /// The latest attempt of every step of a run.
+    pub async fn journal(&self, run: &str) -> Result<Vec<JournalRow>, TargetError> {
+        let mut session = self.open(Access::Write).await?;
+        let failed = self.failed("read the journal");
+        let rows = session
+            .fetch(
+                "SELECT step_id, attempt, state, output FROM {journal} WHERE run_id = ? ORDER BY step_id, attempt",
+                &[Value::Text(run)],
+            )
+            .await
+            .map_err(&failed)?;
+        let mut latest: std::collections::BTreeMap<String, JournalRow> =
+            std::collections::BTreeMap::new();
+        for row in &rows {
+            let entry = JournalRow {
+                step: row.text("step_id").map_err(&failed)?,
+                attempt: row.maybe_int("attempt").map_err(&failed)?.unwrap_or(0),
+                state: row.text("state").map_err(&failed)?,
+                output: row.maybe_text("output").map_err(&failed)?,
+            };
+            latest.insert(entry.step.clone(), entry);
+        }
+        self.close(session).await?;
+        Ok(latest.into_values().collect())
+    }
+
+    /// A connection to run steps on.
+    pub async fn step_session(&self) -> Result<StepSession, TargetError> {
+        Ok(StepSession {
+            session: self.open(Access::Write).await?,
+            target: self.clone(),
+        })
+    }
+
+    /// A session on the state for reading, or `None` when dbpm was never here.
+    async fn open_state_for_read(&self) -> Result<Option<Session>, TargetError> {
+        if let Some(file) = self.connector.sqlite_file() {
+            if !file.exists() {
+                return Ok(None);
+            }
+        }
+        let mut session = self.open(Access::Read).await?;
+        let has = session
+            .fetch(&dialect::has_state_sql(self.platform()), &[])
+            .await
+            .map_err(self.failed("look for dbpm's state"))?;
+        let present = has
+            .first()
+            .map(|row| row.maybe_int("n"))
+            .transpose()
+            .map_err(self.failed("look for dbpm's state"))?
+            .flatten()
+            == Some(1);
+        if present {
+            Ok(Some(session))
+        } else {
+            self.close(session).await?;
+            Ok(None)
+        }
+    }
+}
+
+/// Why a step's script failed (the database's message), as the journal keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptFailed(pub String);
+
+impl StepSession {
+    /// Runs a transactional step: the script and its `done` journal entry commit together.
+    /// On a failure, the database undoes the script and the failure is journaled apart.
+    pub async fn run_transactional(
+        &mut self,
+        run: &str,
+        step: &str,
+        attempt: i64,
+        script: &str,
+    ) -> Result<Result<(), ScriptFailed>, TargetError> {
+        let platform = self.target.platform();
+        let begin = if platform == Platform::Mysql {
+            "START TRANSACTION"
+        } else {
+            "BEGIN"
+        };
+        self.session
+            .run(begin)
+            .await
+            .map_err(self.target.failed("begin a step's transaction"))?;
+        if let Err(err) = self.session.run_script(script).await {
+            let message = describe(&err);
+            // A failed statement may already have ended the transaction (MySQL DDL); a
+            // ROLLBACK then has nothing to do and is harmless.
+            let _ = self.session.run("ROLLBACK").await;
+            self.mark(run, step, attempt, "failed", Some(&message))
+                .await?;
+            return Ok(Err(ScriptFailed(message)));
+        }
+        self.session
+            .execute(
+                "INSERT INTO {journal} (run_id, step_id, attempt, state, started_at, ended_at) VALUES (?, ?, ?, 'done', {now}, {now})",
+                &[Value::Text(run), Value::Text(step), Value::Int(attempt)],
+            )
+            .await
+            .map_err(self.target.failed("journal a step"))?;
+        self.session
+            .run("COMMIT")
+            .await
+            .map_err(self.target.failed("commit a step"))?;
+        Ok(Ok(()))
+    }
+
+    /// Runs a script outside any transaction (the caller journals it started and done).
+    pub async fn run_plain(&mut self, script: &str) -> Result<(), ScriptFailed> {
+        self.session
+            .run_script(script)
+            .await
+            .map_err(|err| ScriptFailed(describe(&err)))
+    }
+
+    /// Journals an attempt of a step: inserted when new, updated otherwise.
+    pub async fn mark(
+        &mut self,
+        run: &str,
+        step: &str,
+        attempt: i64,
+        state: &str,
+        output: Option<&str>,
+    ) -> Result<(), TargetError> {
+        let failed = self.target.failed("journal a step");
+        let updated = self
+            .session
+            .execute(
+                "UPDATE {journal} SET state = ?, ended_at = {now}, output = ? WHERE run_id = ? AND step_id = ? AND attempt = ?",
+                &[Value::Text(state), Value::MaybeText(output), Value::Text(run), Value::Text(step), Value::Int(attempt)],
+            )
+            .await
+            .map_err(&failed)?;
+        if updated == 0 {
+            let ended = if state == "started" { "NULL" } else { "{now}" };
+            self.session
+                .execute(
+                    &format!(
+                        "INSERT INTO {{journal}} (run_id, step_id, attempt, state, started_at, ended_at, output) VALUES (?, ?, ?, ?, {{now}}, {ended}, ?)"
+                    ),
+                    &[Value::Text(run), Value::Text(step), Value::Int(attempt), Value::Text(state), Value::MaybeText(output)],
+                )
+                .await
+                .map_err(&failed)?;
+        }
+        Ok(())
+    }
+
+    /// Closes the connection.
+    pub async fn close(self) -> Result<(), TargetError> {
+        self.target.close(self.session).await
+    }
+}
+
+/// The database's own words for a failed statement.
+fn describe(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::Database(db) => db.message().to_owned(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,735 @@
+//! The runner: applies a verified plan to a target. It checks the platform and staleness,
+//! takes the target's run lock, records the run, then asks [`schedule::next`] what to do
+//! until the run completes, rolls back or needs an operator; steps run concurrently up to
+//! `jobs`, each on its own connection. Progress goes out as [`Event`]s; nothing here prints.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::task::JoinSet;
+
+use super::schedule::{self, InDoubt, Journal, Next, StepState};
+use crate::db::target::{RunRecord, ScriptFailed, Target, TargetError};
+use crate::db::url::redact;
+use crate::package::Kind;
+use crate::plan::{Plan, Step, StepPhase};
+use crate::platform::Platform;
+use crate::state::InstalledState;
+
+/// The longest output of a `.cmd` step the journal keeps.
+const MAX_OUTPUT: usize = 64 * 1024;
+
+/// What to do when a step fails.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Undo the completed steps with their compensations (the default).
+    #[default]
+    Rollback,
+    /// Stop, leaving the run to be fixed and resumed.
+    Stop,
+}
+
+/// How to apply.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Steps at once (SQLite runs one at a time whatever this says).
+    pub jobs: usize,
+    /// On a failed step.
+    pub on_failure: OnFailure,
+    /// For steps in doubt after a crash.
+    pub in_doubt: InDoubt,
+    /// How long to wait for another run's lock.
+    pub lock_timeout: Duration,
+    /// The privileged connection for `.sys` steps.
+    pub admin: Option<Target>,
+    /// How long a `.cmd` step may run.
+    pub cmd_timeout: Duration,
+    /// Set to stop at the next checkpoint (Ctrl-C).
+    pub stop: Arc<AtomicBool>,
+}
+
+/// Progress, for people and machines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// The run began (or resumed).
+    RunStarted {
+        /// The run id.
+        run: String,
+        /// Whether an unfinished run of the same plan is continued.
+        resumed: bool,
+        /// Forward steps in the plan.
+        steps: usize,
+        /// Forward steps already done.
+        done: usize,
+    },
+    /// A step began.
+    StepStarted {
+        /// The step id.
+        step: String,
+    },
+    /// A step finished.
+    StepDone {
+        /// The step id.
+        step: String,
+        /// How long it took.
+        millis: u64,
+    },
+    /// A step failed.
+    StepFailed {
+        /// The step id.
+        step: String,
+        /// What the database (or the shell) said.
+        error: String,
+    },
+    /// Compensation began after a failure.
+    RollingBack {
+        /// How many compensations will run.
+        compensations: usize,
+    },
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Every step done; the installed state is recorded.
+    Completed {
+        /// The run id.
+        run: String,
+    },
+    /// This plan had already completed on the target: nothing ran.
+    AlreadyApplied {
+        /// The run that applied it.
+        run: String,
+    },
+    /// A step failed and every completed step was undone.
+    RolledBack {
+        /// The run id.
+        run: String,
+        /// The steps that failed.
+        failed: Vec<String>,
+    },
+    /// A compensation failed: an operator must look.
+    CompensationFailed {
+        /// The run id.
+        run: String,
+        /// The compensations that failed.
+        failed: Vec<String>,
+    },
+    /// Steps were interrupted and may or may not have run.
+    InDoubt {
+        /// The run id.
+        run: String,
+        /// The steps in doubt.
+        steps: Vec<String>,
+    },
+    /// Stopped on request or after a failure with `--on-failure stop`; resumable.
+    Stopped {
+        /// The run id.
+        run: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Why an apply did not start, or broke off.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ApplyError {
+    /// The plan is for another platform.
+    #[error("the plan is for {plan}, the target is {target}")]
+    #[diagnostic(code(dbpm::apply::platform))]
+    Platform {
+        /// The plan's platform.
+        plan: Platform,
+        /// The target's.
+        target: Platform,
+    },
+    /// The target changed since the plan was made.
+    #[error("the plan is stale: {reasons}")]
+    #[diagnostic(
+        code(dbpm::apply::stale),
+        help("nothing ran; make a new plan against the target as it is now")
+    )]
+    Stale {
+        /// What changed, package by package.
+        reasons: String,
+    },
+    /// Another plan's run is unfinished on the target.
+    #[error("run `{run}` of another plan ({plan}) is unfinished on this target ({outcome})")]
+    #[diagnostic(
+        code(dbpm::apply::other_run),
+        help("finish it first: apply its plan again to resume it (it will roll back or complete), then plan again")
+    )]
+    OtherRun {
+        /// The unfinished run.
+        run: String,
+        /// Its plan hash.
+        plan: String,
+        /// Where it stands.
+        outcome: String,
+    },
+    /// `.sys` steps without an admin connection.
+    #[error("the plan has {count} `.sys` steps, which need an admin connection")]
+    #[diagnostic(
+        code(dbpm::apply::needs_admin),
+        help("pass `--admin-db URL` with a privileged user; nothing ran")
+    )]
+    NeedsAdmin {
+        /// How many.
+        count: usize,
+    },
+    /// The target failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Target(#[from] TargetError),
+}
+
+/// Applies `plan` to `target`.
+pub async fn apply(
+    plan: &Plan,
+    target: &Target,
+    settings: &Settings,
+    events: &(dyn Fn(Event) + Send + Sync),
+) -> Result<Outcome, ApplyError> {
+    if plan.platform != target.platform() {
+        return Err(ApplyError::Platform {
+            plan: plan.platform,
+            target: target.platform(),
+        });
+    }
+    let sys_steps = plan
+        .steps
+        .iter()
+        .chain(&plan.compensations)
+        .filter(|s| s.kind == Kind::Sys)
+        .count();
+    if sys_steps > 0 && settings.admin.is_none() {
+        return Err(ApplyError::NeedsAdmin { count: sys_steps });
+    }
+    target.ensure_state().await?;
+    let _lock = target.lock(settings.lock_timeout).await?;
+
+    let runs = target.runs().await?;
+    if let Some(done) = runs
+        .iter()
+        .find(|r| r.plan_hash == plan.hash && r.outcome == "completed")
+    {
+        return Ok(Outcome::AlreadyApplied {
+            run: done.id.clone(),
+        });
+    }
+    let unfinished = runs.iter().find(|r| is_unfinished(r));
+    let state = target.read_state().await?;
+    let (run, resumed) = match unfinished {
+        Some(other) if other.plan_hash != plan.hash => {
+            return Err(ApplyError::OtherRun {
+                run: other.id.clone(),
+                plan: other.plan_hash.clone(),
+                outcome: other.outcome.clone(),
+            })
+        }
+        Some(same) => (same.clone(), true),
+        None => {
+            check_stale(plan, &state)?;
+            let id = run_id(plan);
+            let before = serde_json::to_string(&state)
+                .unwrap_or_else(|err| unreachable!("a state always serializes: {err}"));
+            target
+                .start_run(&id, &plan.hash, &os_user(), &before)
+                .await?;
+            let record = RunRecord {
+                id: id.clone(),
+                plan_hash: plan.hash.clone(),
+                os_user: os_user(),
+                started_at: String::new(),
+                ended_at: None,
+                outcome: "running".to_owned(),
+                installed_before: before,
+                installed_after: None,
+            };
+            (record, false)
+        }
+    };
+    if resumed {
+        target.set_outcome(&run.id, "running", false, None).await?;
+    }
+
+    let mut attempts: BTreeMap<String, i64> = BTreeMap::new();
+    let mut journal: Journal = Journal::new();
+    for row in target.journal(&run.id).await? {
+        let Some(state) = StepState::parse(&row.state) else {
+            continue;
+        };
+        // A run stopped after a failure (`--on-failure stop`) retries the failed steps.
+        let retry = run.outcome == "stopped_after_failure" && state == StepState::Failed;
+        attempts.insert(row.step.clone(), row.attempt);
+        if !retry {
+            journal.insert(row.step, state);
+        }
+    }
+    let done = plan
+        .steps
+        .iter()
+        .filter(|s| journal.get(&s.id) == Some(&StepState::Done))
+        .count();
+    events(Event::RunStarted {
+        run: run.id.clone(),
+        resumed,
+        steps: plan.steps.len(),
+        done,
+    });
+
+    let outcome = drive(
+        plan,
+        target,
+        settings,
+        events,
+        &run.id,
+        &mut journal,
+        &mut attempts,
+    )
+    .await?;
+    match &outcome {
+        Outcome::Completed { .. } => {
+            let after = plan.resulting_state(&state, Some(run.id.clone()), Some(utc_now()));
+            target.record_installed(&after).await?;
+            let json = serde_json::to_string(&after)
+                .unwrap_or_else(|err| unreachable!("a state always serializes: {err}"));
+            target
+                .set_outcome(&run.id, "completed", true, Some(&json))
+                .await?;
+        }
+        Outcome::RolledBack { .. } => {
+            target
+                .set_outcome(&run.id, "rolled_back", true, Some(&run.installed_before))
+                .await?
+        }
+        Outcome::CompensationFailed { .. } => {
+            target
+                .set_outcome(&run.id, "compensation_failed", false, None)
+                .await?
+        }
+        Outcome::InDoubt { .. } => target.set_outcome(&run.id, "in_doubt", false, None).await?,
+        Outcome::Stopped { reason, .. } => {
+            let outcome = if reason.starts_with("a step failed") {
+                "stopped_after_failure"
+            } else {
+                "stopped"
+            };
+            target.set_outcome(&run.id, outcome, false, None).await?;
+        }
+        Outcome::AlreadyApplied { .. } => {}
+    }
+    Ok(outcome)
+}
+
+/// A run that neither completed nor rolled back.
+pub fn is_unfinished(run: &RunRecord) -> bool {
+    !matches!(run.outcome.as_str(), "completed" | "rolled_back")
+}
+
+async fn drive(
+    plan: &Plan,
+    target: &Target,
+    settings: &Settings,
+    events: &(dyn Fn(Event) + Send + Sync),
+    run: &str,
+    journal: &mut Journal,
+    attempts: &mut BTreeMap<String, i64>,
+) -> Result<Outcome, ApplyError> {
+    let steps: BTreeMap<&str, &Step> = plan
+        .steps
+        .iter()
+        .chain(&plan.compensations)
+        .map(|s| (s.id.as_str(), s))
+        .collect();
+    let jobs = if plan.platform == Platform::Sqlite {
+        1
+    } else {
+        settings.jobs.max(1)
+    };
+    let mut running: BTreeSet<String> = BTreeSet::new();
+    let mut tasks: JoinSet<(
+        String,
+        Result<Result<(), ScriptFailed>, TargetError>,
+        Duration,
+    )> = JoinSet::new();
+    let mut failed_forward: Vec<String> = Vec::new();
+    let mut announced_rollback = false;
+    let mut stopping: Option<String> = None;
+    let mut in_doubt = settings.in_doubt;
+
+    loop {
+        if stopping.is_none() && settings.stop.load(Ordering::SeqCst) {
+            stopping = Some("stopped on request (Ctrl-C)".to_owned());
+        }
+        let next = schedule::next(plan, journal, &running, in_doubt);
+        let launch: Vec<String> = match next {
+            Next::Run(ready) if stopping.is_none() => ready,
+            Next::Run(_) | Next::Wait => Vec::new(),
+            Next::Completed if running.is_empty() => {
+                return Ok(Outcome::Completed {
+                    run: run.to_owned(),
+                })
+            }
+            Next::RolledBack if running.is_empty() => {
+                return Ok(Outcome::RolledBack {
+                    run: run.to_owned(),
+                    failed: failed_forward,
+                })
+            }
+            Next::CompensationFailed(failed) if running.is_empty() => {
+                return Ok(Outcome::CompensationFailed {
+                    run: run.to_owned(),
+                    failed,
+                })
+            }
+            Next::InDoubt(steps) if running.is_empty() => {
+                return Ok(Outcome::InDoubt {
+                    run: run.to_owned(),
+                    steps,
+                })
+            }
+            _ => Vec::new(),
+        };
+        // Steps that were re-run after doubt count as decided.
+        if in_doubt == InDoubt::Retry
+            && launch.is_empty()
+            && running.is_empty()
+            && stopping.is_none()
+        {
+            in_doubt = InDoubt::Stop;
+        }
+        let compensating = launch.iter().any(|id| {
+            steps
+                .get(id.as_str())
+                .is_some_and(|s| s.compensates.is_some())
+        });
+        if compensating && !announced_rollback {
+            announced_rollback = true;
+            let needed = plan.compensations.len();
+            events(Event::RollingBack {
+                compensations: needed,
+            });
+        }
+        for id in launch.into_iter().take(jobs.saturating_sub(running.len())) {
+            let Some(step) = steps.get(id.as_str()) else {
+                continue;
+            };
+            let step = (*step).clone();
+            let attempt = attempts.get(&id).copied().unwrap_or(0) + 1;
+            attempts.insert(id.clone(), attempt);
+            running.insert(id.clone());
+            events(Event::StepStarted { step: id.clone() });
+            let text = plan.text_of(&step).to_owned();
+            let on = if step.kind == Kind::Sys {
+                settings.admin.clone().unwrap_or_else(|| target.clone())
+            } else {
+                target.clone()
+            };
+            let journal_on = target.clone();
+            let run = run.to_owned();
+            let cmd_timeout = settings.cmd_timeout;
+            tasks.spawn(async move {
+                let started = Instant::now();
+                let result =
+                    run_step(&step, &text, &on, &journal_on, &run, attempt, cmd_timeout).await;
+                (step.id, result, started.elapsed())
+            });
+        }
+        if running.is_empty() {
+            if let Some(reason) = stopping.take() {
+                return Ok(Outcome::Stopped {
+                    run: run.to_owned(),
+                    reason,
+                });
+            }
+            // Nothing ready and nothing running, yet not finished: the schedule is stuck.
+            if !matches!(
+                schedule::next(plan, journal, &running, in_doubt),
+                Next::Run(_)
+            ) {
+                return Ok(Outcome::Stopped {
+                    run: run.to_owned(),
+                    reason: "no step can run; resume after checking the journal".to_owned(),
+                });
+            }
+            continue;
+        }
+        let Some(joined) = tasks.join_next().await else {
+            continue;
+        };
+        let (id, result, took) =
+            joined.unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
+        running.remove(&id);
+        match result {
+            Ok(Ok(())) => {
+                journal.insert(id.clone(), StepState::Done);
+                events(Event::StepDone {
+                    step: id,
+                    millis: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                });
+            }
+            Ok(Err(ScriptFailed(error))) => {
+                journal.insert(id.clone(), StepState::Failed);
+                let step = steps.get(id.as_str());
+                let forward = step.is_some_and(|s| s.compensates.is_none());
+                let postinstall = step.is_some_and(|s| s.phase == StepPhase::Postinstall);
+                events(Event::StepFailed {
+                    step: id.clone(),
+                    error,
+                });
+                if forward && !postinstall {
+                    failed_forward.push(id);
+                    if settings.on_failure == OnFailure::Stop && stopping.is_none() {
+                        stopping = Some("a step failed and `--on-failure stop` keeps the run for a fix and a resume".to_owned());
+                        // Keep the failure out of the schedule so it does not start rolling back.
+                        journal.retain(|_, s| *s != StepState::Failed);
+                    }
+                }
+            }
+            Err(err) => {
+                // The target itself failed (connection lost): wait for the others, then report.
+                while let Some(other) = tasks.join_next().await {
+                    if let Ok((other_id, Ok(Ok(())), _)) = other {
+                        journal.insert(other_id, StepState::Done);
+                    }
+                }
+                return Err(err.into());
+            }
+        }
+    }
+}
+
+/// Runs one step with its journal entries; the inner result is the script's own failure.
+async fn run_step(
+    step: &Step,
+    text: &str,
+    on: &Target,
+    journal: &Target,
+    run: &str,
+    attempt: i64,
+    cmd_timeout: Duration,
+) -> Result<Result<(), ScriptFailed>, TargetError> {
+    let mut session = on.step_session().await?;
+    // A `.sys` step runs on the admin connection; its journal entry is the target's.
+    let same = std::ptr::eq(on, journal) || on.label() == journal.label();
+    if step.transactional && same {
+        let result = session
+            .run_transactional(run, &step.id, attempt, text)
+            .await?;
+        session.close().await?;
+        return Ok(result);
+    }
+    let mut journal_session = if same {
+        None
+    } else {
+        Some(journal.step_session().await?)
+    };
+    pick(&mut journal_session, &mut session)
+        .mark(run, &step.id, attempt, "started", None)
+        .await?;
+    let result = match step.kind {
+        Kind::Cmd => run_command(step, text, on, cmd_timeout).await,
+        Kind::Sql | Kind::Sys => session.run_plain(text).await.map(|()| String::new()),
+    };
+    let (state, output) = match &result {
+        Ok(output) => ("done", (!output.is_empty()).then(|| output.clone())),
+        Err(ScriptFailed(message)) => ("failed", Some(message.clone())),
+    };
+    pick(&mut journal_session, &mut session)
+        .mark(run, &step.id, attempt, state, output.as_deref())
+        .await?;
+    if let Some(js) = journal_session {
+        js.close().await?;
+    }
+    session.close().await?;
+    Ok(result.map(drop))
+}
+
+/// The session that journals: the target's own, when the step runs elsewhere (`.sys`).
+fn pick<'a>(
+    journal: &'a mut Option<crate::db::target::StepSession>,
+    session: &'a mut crate::db::target::StepSession,
+) -> &'a mut crate::db::target::StepSession {
+    match journal {
+        Some(js) => js,
+        None => session,
+    }
+}
+
+/// Runs a `.cmd` step in the shell, with the DBPM_* variables; the output is kept, cut to
+/// [`MAX_OUTPUT`] and stripped of the target's password.
+async fn run_command(
+    step: &Step,
+    text: &str,
+    target: &Target,
+    timeout: Duration,
+) -> Result<String, ScriptFailed> {
+    let mut command = tokio::process::Command::new("sh");
+    command
+        .arg("-c")
+        .arg(text)
+        .env("DBPM_PACKAGE", &step.package)
+        .env("DBPM_VERSION", step.version.to_string())
+        .env("DBPM_PHASE", step.phase.to_string())
+        .env("DBPM_PLATFORM", target.platform().as_str())
+        .env("DBPM_TARGET_URL", target.url().expose())
+        .stdin(std::process::Stdio::null())
+        .kill_on_drop(true);
+    let output = match tokio::time::timeout(timeout, command.output()).await {
+        Ok(Ok(output)) => output,
+        Ok(Err(err)) => return Err(ScriptFailed(format!("failed to start the shell: {err}"))),
+        Err(_) => {
+            return Err(ScriptFailed(format!(
+                "timed out after {} s",
+                timeout.as_secs()
+            )))
+        }
+    };
+    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    let text = scrub(&text, target);
+    if output.status.success() {
+        Ok(text)
+    } else {
+        Err(ScriptFailed(format!(
+            "exited with {}: {}",
+            output.status,
+            text.trim_end()
+        )))
+    }
+}
+
+/// Cuts output to a sane size and removes the target's password from it.
+fn scrub(text: &str, target: &Target) -> String {
+    let raw = target.url().expose();
+    let mut text = text.replace(raw, &redact(raw));
+    if let Some(password) = password_of(raw) {
+        text = text.replace(&password, "***");
+    }
+    if text.len() > MAX_OUTPUT {
+        let mut cut = MAX_OUTPUT;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str("\n[output cut]");
+    }
+    text
+}
+
+fn password_of(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?']).next()?;
+    let userinfo = authority.rsplit_once('@')?.0;
+    let password = userinfo.split_once(':')?.1;
+    (!password.is_empty()).then(|| password.to_owned())
+}
+
+/// Refuses a plan whose inputs no longer match the target, package by package.
+pub fn check_stale(plan: &Plan, state: &InstalledState) -> Result<(), ApplyError> {
+    let mut reasons = Vec::new();
+    for (name, expected) in &plan.inputs.installed {
+        let found = state.packages.get(name);
+        match (expected, found) {
+            (None, None) => {}
+            (Some(e), Some(f)) if e.version == f.version && e.checksum == f.checksum => {}
+            (None, Some(f)) => reasons.push(format!(
+                "`{name}` was not installed when planned, now {} is",
+                f.version
+            )),
+            (Some(e), None) => reasons.push(format!(
+                "`{name}` {} was installed when planned, now it is not",
+                e.version
+            )),
+            (Some(e), Some(f)) if e.version != f.version => reasons.push(format!(
+                "`{name}` was {} when planned, now {}",
+                e.version, f.version
+            )),
+            (Some(_), Some(f)) => reasons.push(format!(
+                "`{name}` {} has other content (checksum {}) than when planned",
+                f.version, f.checksum
+            )),
+        }
+    }
+    if reasons.is_empty() {
+        Ok(())
+    } else {
+        Err(ApplyError::Stale {
+            reasons: reasons.join("; "),
+        })
+    }
+}
+
+fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}
+
+/// A run id: unique per run, readable, sortable by time.
+fn run_id(plan: &Plan) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let salt = crate::package::Checksum::of_bytes(
+        format!("{}{nanos}{}", plan.hash, std::process::id()).as_bytes(),
+    );
+    let stamp = utc_now().replace(['-', ':'], "");
+    format!(
+        "{}-{}",
+        &stamp[..15.min(stamp.len())],
+        &salt.as_str()[7..15]
+    )
+}
+
+/// The current time as RFC 3339 UTC (`2026-11-22T11:37:12Z`).
+pub fn utc_now() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let days = i64::try_from(secs / 86_400).unwrap_or(0);
+    let rem = secs % 86_400;
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_scrubbed_from_output() {
+        assert_eq!(
+            password_of("postgres://app:s3cret@db/x").as_deref(),
+            Some("s3cret")
+        );
+        assert_eq!(password_of("sqlite://x.db"), None);
+    }
+
+    #[test]
+    fn utc_now_looks_like_rfc3339() {
+        let now = utc_now();
+        assert_eq!(now.len(), 20);
+        assert!(now.ends_with('Z') && now.as_bytes()[10] == b'T');
+    }
+}

@@ -2,5 +2,6 @@
 //! resumes and a failed one rolls back. [`schedule`] decides what is left to run from the
 //! plan and the journal (pure); the runner drives a target through `crate::db`.
 
+pub mod failpoint;
 pub mod runner;
 pub mod schedule;

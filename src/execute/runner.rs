@@ -353,11 +353,7 @@ async fn drive(
         settings.jobs.max(1)
     };
     let mut running: BTreeSet<String> = BTreeSet::new();
-    let mut tasks: JoinSet<(
-        String,
-        Result<Result<(), ScriptFailed>, TargetError>,
-        Duration,
-    )> = JoinSet::new();
+    let mut tasks: JoinSet<Finished> = JoinSet::new();
     let mut failed_forward: Vec<String> = Vec::new();
     let mut announced_rollback = false;
     let mut stopping: Option<String> = None;
@@ -469,6 +465,7 @@ async fn drive(
         match result {
             Ok(Ok(())) => {
                 journal.insert(id.clone(), StepState::Done);
+                super::failpoint::step_finished();
                 events(Event::StepDone {
                     step: id,
                     millis: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
@@ -505,6 +502,13 @@ async fn drive(
     }
 }
 
+/// A step task's result: its id, the script's outcome (or the target's failure), its time.
+type Finished = (
+    String,
+    Result<Result<(), ScriptFailed>, TargetError>,
+    Duration,
+);
+
 /// Runs one step with its journal entries; the inner result is the script's own failure.
 async fn run_step(
     step: &Step,
@@ -516,6 +520,7 @@ async fn run_step(
     cmd_timeout: Duration,
 ) -> Result<Result<(), ScriptFailed>, TargetError> {
     let mut session = on.step_session().await?;
+    let failpoint = |id: &str| super::failpoint::inside_step(id);
     // A `.sys` step runs on the admin connection; its journal entry is the target's.
     let same = std::ptr::eq(on, journal) || on.label() == journal.label();
     if step.transactional && same {
@@ -533,6 +538,7 @@ async fn run_step(
     pick(&mut journal_session, &mut session)
         .mark(run, &step.id, attempt, "started", None)
         .await?;
+    failpoint(&step.id);
     let result = match step.kind {
         Kind::Cmd => run_command(step, text, on, cmd_timeout).await,
         Kind::Sql | Kind::Sys => session.run_plain(text).await.map(|()| String::new()),

@@ -112,7 +112,7 @@ impl Target {
             let got = match self.platform() {
                 Platform::Postgres => session
                     .fetch(
-                        "SELECT CASE WHEN pg_try_advisory_lock(?, hashtext(?)) THEN 1 ELSE 0 END AS got",
+                        "SELECT CAST(CASE WHEN pg_try_advisory_lock(CAST(? AS integer), hashtext(?)) THEN 1 ELSE 0 END AS BIGINT) AS got",
                         &[Value::Int(i64::from(PG_RUN_LOCK_CLASS)), Value::Text(&self.schema)],
                     )
                     .await

@@ -567,3 +567,155 @@ mod generated {
         }
     }
 }
+
+mod through_the_binary {
+    //! `dbpm plan` against real (empty) databases and state files, `--detailed-exitcode` and
+    //! `--check`.
+
+    use super::common::db::TestDb;
+    use super::common::{transcript, TestContext};
+    use super::*;
+
+    fn plan_args(ctx: &TestContext, release: &str, source: &[&str], out: &str) -> Vec<String> {
+        let mut args = vec![
+            "plan".to_owned(),
+            "--release".to_owned(),
+            format!("examples/releases/{release}"),
+            "--repo".to_owned(),
+            "examples/packages".to_owned(),
+            "--target-label".to_owned(),
+            "example".to_owned(),
+            "--out".to_owned(),
+            ctx.path(out).display().to_string(),
+        ];
+        args.extend(source.iter().map(|s| (*s).to_owned()));
+        args
+    }
+
+    #[test]
+    fn plans_from_an_empty_database_and_from_its_state_file_are_identical() {
+        for platform in Platform::ALL {
+            let ctx = TestContext::new();
+            let db = TestDb::new(platform);
+            let export = ctx.run(&[
+                "state",
+                "export",
+                "--db",
+                &db.url,
+                "--out",
+                ctx.path("state.json").to_str().unwrap(),
+            ]);
+            assert!(
+                export.status.success(),
+                "{}",
+                transcript(&export, ctx.temp.path())
+            );
+            let from_db = ctx
+                .dbpm()
+                .args(plan_args(&ctx, "2026.2.toml", &["--db", &db.url], "a.json"))
+                .output()
+                .unwrap();
+            assert!(
+                from_db.status.success(),
+                "{platform}: {}",
+                transcript(&from_db, ctx.temp.path())
+            );
+            let state_path = ctx.path("state.json").display().to_string();
+            let from_file = ctx
+                .dbpm()
+                .args(plan_args(
+                    &ctx,
+                    "2026.2.toml",
+                    &["--state", &state_path],
+                    "b.json",
+                ))
+                .output()
+                .unwrap();
+            assert!(
+                from_file.status.success(),
+                "{platform}: {}",
+                transcript(&from_file, ctx.temp.path())
+            );
+            let a = fs_err::read_to_string(ctx.path("a.json")).unwrap();
+            let b = fs_err::read_to_string(ctx.path("b.json")).unwrap();
+            assert_eq!(a, b, "{platform}");
+            let plan = Plan::from_json("a.json", &a).unwrap();
+            assert_eq!(plan.platform, platform);
+            check_rules(&plan).unwrap();
+            // Planning never writes to the target.
+            let tables = tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(db.dbpm_tables());
+            assert!(tables.is_empty(), "{platform}: planning created {tables:?}");
+        }
+    }
+
+    #[test]
+    fn detailed_exitcode_and_check() {
+        let ctx = TestContext::new();
+        let db = TestDb::sqlite();
+        let mut args = plan_args(
+            &ctx,
+            "2026.2.toml",
+            &["--db", &db.url, "--detailed-exitcode"],
+            "p.json",
+        );
+        let changes = ctx.dbpm().args(&args).output().unwrap();
+        assert_eq!(
+            changes.status.code(),
+            Some(2),
+            "{}",
+            transcript(&changes, ctx.temp.path())
+        );
+        // The committed plan of the same inputs is up to date; an edited one is not.
+        args.retain(|a| a != "--detailed-exitcode");
+        let pos = args.iter().position(|a| a == "--out").unwrap();
+        args.drain(pos..pos + 2);
+        let plan_path = ctx.path("p.json").display().to_string();
+        let mut check = args.clone();
+        check.extend(["--check".to_owned(), plan_path.clone()]);
+        let ok = ctx.dbpm().args(&check).output().unwrap();
+        assert_eq!(
+            ok.status.code(),
+            Some(0),
+            "{}",
+            transcript(&ok, ctx.temp.path())
+        );
+        let edited = fs_err::read_to_string(&plan_path).unwrap().replacen(
+            "\"reason\": \"the release wants ^2\"",
+            "\"reason\": \"edited\"",
+            1,
+        );
+        fs_err::write(&plan_path, edited).unwrap();
+        let stale = ctx.dbpm().args(&check).output().unwrap();
+        assert_eq!(stale.status.code(), Some(1));
+        let text = transcript(&stale, ctx.temp.path());
+        assert!(
+            text.contains("-      \"reason\": \"edited\"")
+                && text.contains("+      \"reason\": \"the release wants ^2\""),
+            "{text}"
+        );
+        assert!(text.contains("is out of date"), "{text}");
+    }
+
+    #[test]
+    fn a_conflicting_release_is_explained() {
+        let ctx = TestContext::new();
+        fs_err::write(
+            ctx.path("r.toml"),
+            "[packages]\nreporting = \"1.0.0\"\ncore = \"1.1.0\"\n",
+        )
+        .unwrap();
+        let output = ctx.run(&[
+            "plan",
+            "--release",
+            ctx.path("r.toml").to_str().unwrap(),
+            "--repo",
+            "examples/packages",
+            "--state",
+            "tests/fixtures/states/empty-sqlite.json",
+        ]);
+        assert_eq!(output.status.code(), Some(1));
+        insta::assert_snapshot!(transcript(&output, ctx.temp.path()));
+    }
+}

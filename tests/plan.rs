@@ -644,9 +644,14 @@ mod through_the_binary {
             check_rules(&plan).unwrap();
             // Planning never writes to the target (nor creates a SQLite file).
             if platform == Platform::Sqlite {
-                assert!(!db.sqlite_file().exists(), "planning created the SQLite file");
+                assert!(
+                    !db.sqlite_file().exists(),
+                    "planning created the SQLite file"
+                );
             } else {
-                let tables = tokio::runtime::Runtime::new().unwrap().block_on(db.dbpm_tables());
+                let tables = tokio::runtime::Runtime::new()
+                    .unwrap()
+                    .block_on(db.dbpm_tables());
                 assert!(tables.is_empty(), "{platform}: planning created {tables:?}");
             }
         }

@@ -12,7 +12,7 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 
 use super::schedule::{self, InDoubt, Journal, Next, StepState};
-use crate::db::target::{RunRecord, ScriptFailed, Target, TargetError};
+use crate::db::target::{RunRecord, ScriptFailed, StepSession, Target, TargetError};
 use crate::db::url::redact;
 use crate::package::Kind;
 use crate::plan::{Plan, Step, StepPhase};
@@ -214,9 +214,14 @@ pub async fn apply(
     let _lock = target.lock(settings.lock_timeout).await?;
 
     let runs = target.runs().await?;
+    // The last completed run applied this very plan: applying it again would run it twice.
+    // (The same plan may apply again once the target has moved on and come back to its
+    // inputs: the staleness check below is what guards that.)
     if let Some(done) = runs
         .iter()
-        .find(|r| r.plan_hash == plan.hash && r.outcome == "completed")
+        .rev()
+        .find(|r| r.outcome == "completed")
+        .filter(|r| r.plan_hash == plan.hash)
     {
         return Ok(Outcome::AlreadyApplied {
             run: done.id.clone(),
@@ -353,6 +358,8 @@ async fn drive(
         settings.jobs.max(1)
     };
     let mut running: BTreeSet<String> = BTreeSet::new();
+    // One connection per concurrent step, reused from step to step.
+    let mut idle: Vec<StepSession> = Vec::new();
     let mut tasks: JoinSet<Finished> = JoinSet::new();
     let mut failed_forward: Vec<String> = Vec::new();
     let mut announced_rollback = false;
@@ -422,19 +429,26 @@ async fn drive(
             running.insert(id.clone());
             events(Event::StepStarted { step: id.clone() });
             let text = plan.text_of(&step).to_owned();
-            let on = if step.kind == Kind::Sys {
-                settings.admin.clone().unwrap_or_else(|| target.clone())
-            } else {
-                target.clone()
-            };
-            let journal_on = target.clone();
+            let admin = settings.admin.clone();
             let run = run.to_owned();
             let cmd_timeout = settings.cmd_timeout;
+            let session = match idle.pop() {
+                Some(session) => session,
+                None => target.step_session().await?,
+            };
             tasks.spawn(async move {
                 let started = Instant::now();
-                let result =
-                    run_step(&step, &text, &on, &journal_on, &run, attempt, cmd_timeout).await;
-                (step.id, result, started.elapsed())
+                let (session, result) = run_step(
+                    &step,
+                    &text,
+                    session,
+                    admin.as_ref(),
+                    &run,
+                    attempt,
+                    cmd_timeout,
+                )
+                .await;
+                (step.id, session, result, started.elapsed())
             });
         }
         if running.is_empty() {
@@ -459,9 +473,10 @@ async fn drive(
         let Some(joined) = tasks.join_next().await else {
             continue;
         };
-        let (id, result, took) =
+        let (id, session, result, took) =
             joined.unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
         running.remove(&id);
+        idle.extend(session);
         match result {
             Ok(Ok(())) => {
                 journal.insert(id.clone(), StepState::Done);
@@ -492,7 +507,7 @@ async fn drive(
             Err(err) => {
                 // The target itself failed (connection lost): wait for the others, then report.
                 while let Some(other) = tasks.join_next().await {
-                    if let Ok((other_id, Ok(Ok(())), _)) = other {
+                    if let Ok((other_id, _, Ok(Ok(())), _)) = other {
                         journal.insert(other_id, StepState::Done);
                     }
                 }
@@ -502,70 +517,75 @@ async fn drive(
     }
 }
 
-/// A step task's result: its id, the script's outcome (or the target's failure), its time.
+/// A step task's result: its id, its connection for the next step, the script's outcome (or
+/// the target's failure), its time.
 type Finished = (
     String,
+    Option<StepSession>,
     Result<Result<(), ScriptFailed>, TargetError>,
     Duration,
 );
 
-/// Runs one step with its journal entries; the inner result is the script's own failure.
+/// Runs one step with its journal entries on `session` (the target's; `.sys` steps run on a
+/// connection of the admin target, journaled on `session`). The inner result is the script's
+/// own failure; the session comes back for the next step unless the target failed.
 async fn run_step(
     step: &Step,
     text: &str,
-    on: &Target,
-    journal: &Target,
+    mut session: StepSession,
+    admin: Option<&Target>,
     run: &str,
     attempt: i64,
     cmd_timeout: Duration,
-) -> Result<Result<(), ScriptFailed>, TargetError> {
-    let mut session = on.step_session().await?;
+) -> (
+    Option<StepSession>,
+    Result<Result<(), ScriptFailed>, TargetError>,
+) {
     let failpoint = |id: &str| super::failpoint::inside_step(id);
-    // A `.sys` step runs on the admin connection; its journal entry is the target's.
-    let same = std::ptr::eq(on, journal) || on.label() == journal.label();
-    if step.transactional && same {
+    if step.transactional && step.kind == Kind::Sql {
         let result = session
-            .run_transactional(run, &step.id, attempt, text)
-            .await?;
-        session.close().await?;
-        return Ok(result);
+            .run_transactional(run, &step.id, attempt, text, failpoint)
+            .await;
+        return match result {
+            Ok(result) => (Some(session), Ok(result)),
+            Err(err) => (None, Err(err)),
+        };
     }
-    let mut journal_session = if same {
-        None
-    } else {
-        Some(journal.step_session().await?)
-    };
-    pick(&mut journal_session, &mut session)
-        .mark(run, &step.id, attempt, "started", None)
-        .await?;
+    if let Err(err) = session.mark(run, &step.id, attempt, "started", None).await {
+        return (None, Err(err));
+    }
     failpoint(&step.id);
-    let result = match step.kind {
-        Kind::Cmd => run_command(step, text, on, cmd_timeout).await,
-        Kind::Sql | Kind::Sys => session.run_plain(text).await.map(|()| String::new()),
+    let result = match (step.kind, admin) {
+        (Kind::Cmd, _) => run_command(step, text, session.target(), cmd_timeout).await,
+        (Kind::Sys, Some(admin)) => match run_on_admin(admin, text, step.transactional).await {
+            Ok(result) => result,
+            Err(err) => return (None, Err(err)),
+        },
+        (Kind::Sql | Kind::Sys, _) => session.run_plain(text).await.map(|()| String::new()),
     };
     let (state, output) = match &result {
         Ok(output) => ("done", (!output.is_empty()).then(|| output.clone())),
         Err(ScriptFailed(message)) => ("failed", Some(message.clone())),
     };
-    pick(&mut journal_session, &mut session)
+    match session
         .mark(run, &step.id, attempt, state, output.as_deref())
-        .await?;
-    if let Some(js) = journal_session {
-        js.close().await?;
+        .await
+    {
+        Ok(()) => (Some(session), Ok(result.map(drop))),
+        Err(err) => (None, Err(err)),
     }
-    session.close().await?;
-    Ok(result.map(drop))
 }
 
-/// The session that journals: the target's own, when the step runs elsewhere (`.sys`).
-fn pick<'a>(
-    journal: &'a mut Option<crate::db::target::StepSession>,
-    session: &'a mut crate::db::target::StepSession,
-) -> &'a mut crate::db::target::StepSession {
-    match journal {
-        Some(js) => js,
-        None => session,
-    }
+/// Runs a `.sys` script on a connection of the admin target.
+async fn run_on_admin(
+    admin: &Target,
+    text: &str,
+    _transactional: bool,
+) -> Result<Result<String, ScriptFailed>, TargetError> {
+    let mut session = admin.step_session().await?;
+    let result = session.run_plain(text).await.map(|()| String::new());
+    session.close().await?;
+    Ok(result)
 }
 
 /// Runs a `.cmd` step in the shell, with the DBPM_* variables; the output is kept, cut to

@@ -257,9 +257,21 @@ impl Target {
     }
 
     /// A connection to run steps on.
+    ///
+    /// On PostgreSQL its commits do not wait for the disk (`synchronous_commit = off`): a
+    /// step's script and its journal entry commit together, so a server crash can only lose
+    /// both, and the resumed run then runs the step again. The state recorded at the end of a
+    /// run commits synchronously, which flushes every earlier step's commit with it.
     pub async fn step_session(&self) -> Result<StepSession, TargetError> {
+        let mut session = self.open(Access::Write).await?;
+        if self.platform() == Platform::Postgres {
+            session
+                .run("SET synchronous_commit TO off")
+                .await
+                .map_err(self.failed("prepare a step connection"))?;
+        }
         Ok(StepSession {
-            session: self.open(Access::Write).await?,
+            session,
             target: self.clone(),
         })
     }
@@ -299,12 +311,14 @@ pub struct ScriptFailed(pub String);
 impl StepSession {
     /// Runs a transactional step: the script and its `done` journal entry commit together.
     /// On a failure, the database undoes the script and the failure is journaled apart.
+    /// `before_commit` is called between the script and the commit (the crash tests' fail point).
     pub async fn run_transactional(
         &mut self,
         run: &str,
         step: &str,
         attempt: i64,
         script: &str,
+        before_commit: impl Fn(&str),
     ) -> Result<Result<(), ScriptFailed>, TargetError> {
         let platform = self.target.platform();
         let begin = if platform == Platform::Mysql {
@@ -332,6 +346,7 @@ impl StepSession {
             )
             .await
             .map_err(self.target.failed("journal a step"))?;
+        before_commit(step);
         self.session
             .run("COMMIT")
             .await
@@ -378,6 +393,11 @@ impl StepSession {
                 .map_err(&failed)?;
         }
         Ok(())
+    }
+
+    /// The target the session is connected to.
+    pub fn target(&self) -> &Target {
+        &self.target
     }
 
     /// Closes the connection.

@@ -1,0 +1,499 @@
+//! End-to-end runs of `dbpm publish` and `dbpm repo`: a directory repository, a PostgreSQL
+//! repository and the source tree they were published from give the same answers; published
+//! versions are immutable; concurrent publishers lose nothing; layered `--repo`s let the first
+//! win; and an archive changed behind the index's back is refused.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use common::db::TestDb;
+use common::{example_packages, repo_root, transcript, TestContext};
+use dbpm::diagnostic::SourceFile;
+use dbpm::platform::Platform;
+use dbpm::repository::{Index, Repositories};
+use dbpm::resolve::{parse_release, resolve, Request};
+
+/// `dbpm publish --repo REPO DIRS...`.
+fn publish(ctx: &TestContext, repo: &str, dirs: &[PathBuf]) -> Output {
+    let mut args = vec!["publish".to_owned(), "--repo".to_owned(), repo.to_owned()];
+    args.extend(dirs.iter().map(|d| d.display().to_string()));
+    ctx.dbpm().args(&args).output().unwrap()
+}
+
+/// Publishes and insists that it worked.
+fn publish_ok(ctx: &TestContext, repo: &str, dirs: &[PathBuf]) {
+    let output = publish(ctx, repo, dirs);
+    assert!(
+        output.status.success(),
+        "publish to {repo}: {}",
+        transcript(&output, ctx.temp.path())
+    );
+}
+
+/// The merged index of one `--repo`, read through the library.
+async fn index_of(spec: &str) -> Index {
+    let backend = dbpm::ops::repository::open(spec).unwrap();
+    Repositories::new(vec![backend])
+        .index()
+        .await
+        .unwrap()
+        .index
+}
+
+/// `dbpm --output json ARGS`, which must succeed; its stdout.
+fn json(ctx: &TestContext, args: &[&str]) -> serde_json::Value {
+    let output = ctx
+        .dbpm()
+        .arg("--output")
+        .arg("json")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        transcript(&output, ctx.temp.path())
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+/// A copy of a directory tree.
+fn copy_dir(from: &Path, to: &Path) {
+    fs_err::create_dir_all(to).unwrap();
+    for entry in fs_err::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs_err::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A copy of `examples/packages/core/1.0.0` with one script changed and the version kept.
+fn edited_core_1_0_0(ctx: &TestContext) -> PathBuf {
+    let dir = ctx.path("edited/core/1.0.0");
+    copy_dir(&repo_root().join("examples/packages/core/1.0.0"), &dir);
+    let script = dir.join("INSTALL/001.views.sql");
+    let mut text = fs_err::read_to_string(&script).unwrap();
+    text.push_str("-- edited after 1.0.0 was published\n");
+    fs_err::write(&script, text).unwrap();
+    dir
+}
+
+/// Every (name, version, platform) in an index.
+fn keys(index: &Index) -> BTreeSet<(String, String, Platform)> {
+    index
+        .entries()
+        .map(|e| (e.name.clone(), e.version.to_string(), e.platform))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn published_repositories_resolve_like_the_source_tree() {
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    let dir = ctx.path("repo").display().to_string();
+    let tree = repo_root().join("examples/packages").display().to_string();
+    let packages = example_packages();
+    publish_ok(&ctx, &dir, &packages);
+    publish_ok(&ctx, &db.url, &packages);
+
+    let from_tree = index_of(&tree).await;
+    let from_dir = index_of(&dir).await;
+    let from_db = index_of(&db.url).await;
+    assert_eq!(from_tree.len(), packages.len() * Platform::ALL.len());
+    assert_eq!(from_dir, from_tree, "directory repository vs source tree");
+    assert_eq!(from_db, from_tree, "PostgreSQL repository vs source tree");
+
+    for release_name in ["2026.1", "2026.2"] {
+        let path = repo_root().join(format!("examples/releases/{release_name}.toml"));
+        let text = fs_err::read_to_string(&path).unwrap();
+        let release = parse_release(&SourceFile::new(path, text)).unwrap();
+        for platform in Platform::ALL {
+            let request = Request::new(platform, release.packages.clone());
+            let expected = resolve(&from_tree, &request)
+                .unwrap_or_else(|err| panic!("{release_name} on {platform}: {err}"));
+            for wanted in release.packages.keys() {
+                assert!(
+                    expected.packages.contains_key(wanted),
+                    "{release_name}: {wanted}"
+                );
+            }
+            for (what, index) in [("directory", &from_dir), ("PostgreSQL", &from_db)] {
+                let got = resolve(index, &request).unwrap_or_else(|err| {
+                    panic!("{release_name} on {platform} from the {what} repository: {err}")
+                });
+                assert_eq!(
+                    got, expected,
+                    "{release_name} on {platform}: the {what} repository resolves differently"
+                );
+            }
+        }
+    }
+
+    let listed_dir = json(&ctx, &["repo", "list", "--repo", &dir]);
+    let listed_db = json(&ctx, &["repo", "list", "--repo", &db.url]);
+    let listed_tree = json(&ctx, &["repo", "list", "--repo", &tree]);
+    assert_eq!(listed_dir, listed_db);
+    assert_eq!(listed_dir, listed_tree);
+    assert_eq!(listed_dir.as_array().unwrap().len(), packages.len());
+}
+
+/// Republishing to `repo`: the same bytes change nothing and other bytes under a published
+/// version are refused. Returns the refusal, with temporary paths, the database and the
+/// checksums replaced by placeholders.
+async fn republish(ctx: &TestContext, repo: &str, index_file: Option<&Path>) -> String {
+    let core = repo_root().join("examples/packages/core/1.0.0");
+    publish_ok(ctx, repo, std::slice::from_ref(&core));
+    let before = index_of(repo).await;
+    assert_eq!(before.len(), Platform::ALL.len());
+    let file_before = index_file.map(|f| fs_err::read(f).unwrap());
+    let unchanged_index = |after: &Index, what: &str| {
+        assert_eq!(after, &before, "{what} changed the index");
+        if let (Some(file), Some(bytes)) = (index_file, &file_before) {
+            assert!(
+                &fs_err::read(file).unwrap() == bytes,
+                "{what} rewrote `index.json`"
+            );
+        }
+    };
+
+    let again = publish(ctx, repo, std::slice::from_ref(&core));
+    let text = transcript(&again, ctx.temp.path());
+    assert_eq!(again.status.code(), Some(0), "{text}");
+    assert_eq!(
+        String::from_utf8_lossy(&again.stderr)
+            .matches("unchanged")
+            .count(),
+        Platform::ALL.len(),
+        "every platform is reported unchanged: {text}"
+    );
+    assert!(!text.contains("published"), "{text}");
+    unchanged_index(&index_of(repo).await, "republishing the same bytes");
+
+    let edited = edited_core_1_0_0(ctx);
+    let refused = publish(ctx, repo, std::slice::from_ref(&edited));
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "{}",
+        transcript(&refused, ctx.temp.path())
+    );
+    unchanged_index(&index_of(repo).await, "a refused publish");
+
+    let mut text = transcript(&refused, ctx.temp.path()).replace(repo, "[REPO]");
+    for entry in before.entries() {
+        text = text.replace(entry.checksum.as_str(), "[PUBLISHED CHECKSUM]");
+    }
+    for package in dbpm::package::load_dir(&edited).unwrap().packages() {
+        text = text.replace(package.checksum.as_str(), "[EDITED CHECKSUM]");
+    }
+    assert!(!text.contains("sha256:"), "an unexpected checksum: {text}");
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn republishing_a_version_to_a_directory_repository() {
+    let ctx = TestContext::new();
+    let repo = ctx.path("repo");
+    let text = republish(
+        &ctx,
+        &repo.display().to_string(),
+        Some(&repo.join("index.json")),
+    )
+    .await;
+    insta::assert_snapshot!(text);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn republishing_a_version_to_a_postgres_repository() {
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    let text = republish(&ctx, &db.url, None)
+        .await
+        .replace(&db.name, "[DB]");
+    insta::assert_snapshot!(text);
+}
+
+/// The example package versions split in two halves for two publishers.
+fn halves() -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let (even, odd): (Vec<_>, Vec<_>) = example_packages()
+        .into_iter()
+        .enumerate()
+        .partition(|(i, _)| i % 2 == 0);
+    let strip = |v: Vec<(usize, PathBuf)>| v.into_iter().map(|(_, p)| p).collect();
+    (strip(even), strip(odd))
+}
+
+/// Every (name, version, platform) the example packages build to.
+fn example_keys() -> BTreeSet<(String, String, Platform)> {
+    example_packages()
+        .iter()
+        .flat_map(|dir| dbpm::package::load_dir(dir).unwrap().packages())
+        .map(|p| {
+            (
+                p.manifest.name.clone(),
+                p.manifest.version.to_string(),
+                p.platform,
+            )
+        })
+        .collect()
+}
+
+/// Two `dbpm publish` processes started at once, each with its half of the examples; both
+/// must succeed.
+fn publish_concurrently(ctx: &TestContext, repo: &str) {
+    let (first, second) = halves();
+    let start = |dirs: &[PathBuf]| {
+        let mut args = vec!["publish".to_owned(), "--repo".to_owned(), repo.to_owned()];
+        args.extend(dirs.iter().map(|d| d.display().to_string()));
+        ctx.dbpm()
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let publishers = [start(&first), start(&second)];
+    for publisher in publishers {
+        let output = publisher.wait_with_output().unwrap();
+        assert!(
+            output.status.success(),
+            "a concurrent publisher failed: {}",
+            transcript(&output, ctx.temp.path())
+        );
+    }
+}
+
+#[test]
+fn concurrent_publishers_to_a_directory_lose_no_entry() {
+    let ctx = TestContext::new();
+    let expected = example_keys();
+    for round in 0..4 {
+        let repo = ctx.path(&format!("repo-{round}"));
+        publish_concurrently(&ctx, &repo.display().to_string());
+        let text = fs_err::read_to_string(repo.join("index.json")).unwrap();
+        let index: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|err| {
+            panic!("round {round}: `index.json` is not JSON ({err}):\n{text}")
+        });
+        let found: BTreeSet<(String, String, Platform)> = index["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["name"].as_str().unwrap().to_owned(),
+                    e["version"].as_str().unwrap().to_owned(),
+                    e["platform"].as_str().unwrap().parse().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(found, expected, "round {round}: entries were lost");
+        let leftovers: Vec<_> = fs_err::read_dir(&repo)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".tmp"))
+            .collect();
+        assert!(
+            leftovers.is_empty(),
+            "round {round}: {leftovers:?} left behind"
+        );
+        for (name, version, platform) in &found {
+            let archive = repo
+                .join("packages")
+                .join(name)
+                .join(format!("{name}-{version}-{platform}.dbpkg"));
+            assert!(archive.is_file(), "round {round}: no {}", archive.display());
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_publishers_to_a_postgres_repository_lose_no_entry() {
+    let ctx = TestContext::new();
+    let expected = example_keys();
+    for round in 0..3 {
+        // A fresh database each round, so the publishers also race to create the tables.
+        let db = TestDb::postgres();
+        publish_concurrently(&ctx, &db.url);
+        assert_eq!(
+            keys(&index_of(&db.url).await),
+            expected,
+            "round {round}: entries were lost"
+        );
+    }
+}
+
+#[test]
+fn layered_repositories_show_the_union_and_the_first_wins() {
+    let ctx = TestContext::new();
+    let dir = ctx.path("repo").display().to_string();
+    let tree = "examples/packages";
+    // The directory repository holds core 1.0.0 with other content than the tree, a core 1.3.0
+    // the tree lacks, billing 1.0.0 as in the tree, and lacks every other version.
+    let edited = edited_core_1_0_0(&ctx);
+    let newer = ctx.path("newer/core/1.3.0");
+    copy_dir(&repo_root().join("examples/packages/core/1.2.0"), &newer);
+    let manifest = fs_err::read_to_string(newer.join("dbpm.toml")).unwrap();
+    assert!(manifest.contains("version = \"1.2.0\""));
+    fs_err::write(
+        newer.join("dbpm.toml"),
+        manifest.replace("version = \"1.2.0\"", "version = \"1.3.0\""),
+    )
+    .unwrap();
+    publish_ok(
+        &ctx,
+        &dir,
+        &[
+            edited.clone(),
+            newer,
+            repo_root().join("examples/packages/billing/1.0.0"),
+        ],
+    );
+
+    let versions = |listed: serde_json::Value| -> BTreeSet<(String, String)> {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| {
+                (
+                    l["name"].as_str().unwrap().to_owned(),
+                    l["version"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let in_dir = versions(json(&ctx, &["repo", "list", "--repo", &dir]));
+    let in_tree = versions(json(&ctx, &["repo", "list", "--repo", tree]));
+    assert!(!in_dir.contains(&("core".to_owned(), "1.2.0".to_owned())));
+    let union: BTreeSet<_> = in_dir.union(&in_tree).cloned().collect();
+    assert!(union.len() > in_dir.len() && union.len() > in_tree.len());
+    let layered = json(&ctx, &["repo", "list", "--repo", &dir, "--repo", tree]);
+    assert_eq!(versions(layered.clone()), union);
+    let core_1_0_0 = layered
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["name"] == "core" && l["version"] == "1.0.0")
+        .unwrap();
+    assert_eq!(core_1_0_0["platforms"].as_array().unwrap().len(), 3);
+
+    let checksum = |package: &str, repos: &[&str]| -> String {
+        let mut args = vec!["repo", "show", package, "--platform", "sqlite"];
+        for repo in repos {
+            args.extend(["--repo", repo]);
+        }
+        json(&ctx, &args)["entry"]["checksum"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let edited_checksum = dbpm::package::load_dir(&edited)
+        .unwrap()
+        .packages()
+        .into_iter()
+        .find(|p| p.platform == Platform::Sqlite)
+        .unwrap()
+        .checksum
+        .to_string();
+    let tree_checksum = checksum("core@1.0.0", &[tree]);
+    assert_ne!(edited_checksum, tree_checksum);
+    assert_eq!(checksum("core@1.0.0", &[&dir, tree]), edited_checksum);
+    assert_eq!(checksum("core@1.0.0", &[tree, &dir]), tree_checksum);
+    // A version only the second layer has comes from there.
+    assert_eq!(
+        checksum("core@1.2.0", &[&dir, tree]),
+        checksum("core@1.2.0", &[tree])
+    );
+    // The highest version over both layers.
+    assert_eq!(
+        json(
+            &ctx,
+            &["repo", "show", "core", "--repo", &dir, "--repo", tree]
+        )["entry"]["version"],
+        "1.3.0"
+    );
+}
+
+#[test]
+fn repo_show_of_a_version_with_a_shortcut_edge() {
+    let ctx = TestContext::new();
+    let output = ctx.run(&[
+        "repo",
+        "show",
+        "core@1.2.0",
+        "--platform",
+        "sqlite",
+        "--repo",
+        "examples/packages",
+    ]);
+    assert_eq!(output.status.code(), Some(0));
+    insta::with_settings!({filters => vec![(r"sha256:[0-9a-f]{64}", "[CHECKSUM]")]}, {
+        insta::assert_snapshot!(transcript(&output, ctx.temp.path()));
+    });
+}
+
+#[test]
+fn a_tampered_archive_in_a_directory_repository_is_refused() {
+    let ctx = TestContext::new();
+    let repo = ctx.path("repo");
+    let dir = repo.display().to_string();
+    publish_ok(
+        &ctx,
+        &dir,
+        &[repo_root().join("examples/packages/core/1.0.0")],
+    );
+    let edited = edited_core_1_0_0(&ctx);
+    let build = ctx.run(&[
+        "build",
+        edited.to_str().unwrap(),
+        "--out-dir",
+        ctx.path("dist").to_str().unwrap(),
+    ]);
+    assert!(
+        build.status.success(),
+        "{}",
+        transcript(&build, ctx.temp.path())
+    );
+    let stored = repo.join("packages/core/core-1.0.0-sqlite.dbpkg");
+    let original = fs_err::read(&stored).unwrap();
+    let other = fs_err::read(ctx.path("dist/core-1.0.0-sqlite.dbpkg")).unwrap();
+    assert!(original != other);
+    fs_err::write(&stored, &other).unwrap();
+
+    let show = |platform: &str| {
+        ctx.run(&[
+            "repo",
+            "show",
+            "core@1.0.0",
+            "--platform",
+            platform,
+            "--repo",
+            &dir,
+        ])
+    };
+    let refused = show("sqlite");
+    let mut text = transcript(&refused, ctx.temp.path());
+    assert_eq!(refused.status.code(), Some(1), "{text}");
+    let published = dbpm::package::archive::read(&stored, &original).unwrap();
+    let tampered = dbpm::package::archive::read(&stored, &other).unwrap();
+    text = text
+        .replace(published.checksum.as_str(), "[PUBLISHED CHECKSUM]")
+        .replace(tampered.checksum.as_str(), "[TAMPERED CHECKSUM]");
+    insta::assert_snapshot!(text);
+    // The other platforms' archives are untouched and still served.
+    let untouched = show("postgres");
+    assert!(
+        untouched.status.success(),
+        "{}",
+        transcript(&untouched, ctx.temp.path())
+    );
+}

@@ -145,6 +145,9 @@ pub async fn run(args: ApplyArgs, out: &Out) -> miette::Result<Exit> {
                 eprintln!("{}", paint("2", &format!("  … {step}")))
             }
             Event::StepStarted { .. } => {}
+            Event::StepDone { step, millis } if step.ends_with("~undo") => {
+                eprintln!("  {} {step} ({millis} ms)", paint("33", "↺"));
+            }
             Event::StepDone { step, millis } => {
                 let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
                 let of = total.load(Ordering::SeqCst);

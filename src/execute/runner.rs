@@ -19,6 +19,9 @@ use crate::plan::{Plan, Step, StepPhase};
 use crate::platform::Platform;
 use crate::state::InstalledState;
 
+/// The most steps one SQLite transaction takes.
+const MAX_BATCH: usize = 200;
+
 /// The longest output of a `.cmd` step the journal keeps.
 const MAX_OUTPUT: usize = 64 * 1024;
 
@@ -360,6 +363,9 @@ async fn drive(
     let mut running: BTreeSet<String> = BTreeSet::new();
     // One connection per concurrent step, reused from step to step.
     let mut idle: Vec<StepSession> = Vec::new();
+    // SQLite runs steps one at a time: consecutive transactional steps share a commit.
+    let sequential = plan.platform == Platform::Sqlite;
+    let mut unbatched = 0usize;
     let mut tasks: JoinSet<Finished> = JoinSet::new();
     let mut failed_forward: Vec<String> = Vec::new();
     let mut announced_rollback = false;
@@ -419,7 +425,53 @@ async fn drive(
                 compensations: needed,
             });
         }
+        if sequential
+            && stopping.is_none()
+            && running.is_empty()
+            && !launch.is_empty()
+            && unbatched == 0
+        {
+            let batch = next_batch(plan, &steps, journal, in_doubt);
+            if batch.len() > 1 {
+                let mut session = match idle.pop() {
+                    Some(session) => session,
+                    None => target.step_session().await?,
+                };
+                let work: Vec<(String, i64, String)> = batch
+                    .iter()
+                    .map(|step| {
+                        let attempt = attempts.get(&step.id).copied().unwrap_or(0) + 1;
+                        (step.id.clone(), attempt, plan.text_of(step).to_owned())
+                    })
+                    .collect();
+                let started = Instant::now();
+                match session
+                    .run_batch(run, &work, super::failpoint::inside_step)
+                    .await?
+                {
+                    None => {
+                        let each = started.elapsed() / u32::try_from(work.len()).unwrap_or(1);
+                        for (id, attempt, _) in work {
+                            attempts.insert(id.clone(), attempt);
+                            journal.insert(id.clone(), StepState::Done);
+                            events(Event::StepStarted { step: id.clone() });
+                            events(Event::StepDone {
+                                step: id,
+                                millis: u64::try_from(each.as_millis()).unwrap_or(u64::MAX),
+                            });
+                            super::failpoint::step_finished();
+                        }
+                    }
+                    // A script failed and the batch was undone: run its steps one by one to
+                    // journal exactly which failed.
+                    Some(_) => unbatched = work.len(),
+                }
+                idle.push(session);
+                continue;
+            }
+        }
         for id in launch.into_iter().take(jobs.saturating_sub(running.len())) {
+            unbatched = unbatched.saturating_sub(1);
             let Some(step) = steps.get(id.as_str()) else {
                 continue;
             };
@@ -515,6 +567,56 @@ async fn drive(
             }
         }
     }
+}
+
+/// The longest run of transactional SQL steps that would run one after the other from here,
+/// as if each succeeded; at most [`MAX_BATCH`].
+fn next_batch<'a>(
+    plan: &Plan,
+    steps: &BTreeMap<&str, &'a Step>,
+    journal: &Journal,
+    in_doubt: InDoubt,
+) -> Vec<&'a Step> {
+    let none = BTreeSet::new();
+    let Next::Run(ready) = schedule::next(plan, journal, &none, in_doubt) else {
+        return Vec::new();
+    };
+    let Some(first) = ready.first() else {
+        return Vec::new();
+    };
+    let Some(start) = plan.steps.iter().position(|s| &s.id == first) else {
+        return Vec::new();
+    };
+    // Forward steps are stored in a topological order: walk on from the first ready one.
+    let mut scratch: BTreeSet<&str> = journal
+        .iter()
+        .filter(|(_, state)| matches!(state, StepState::Done | StepState::Skipped))
+        .map(|(id, _)| id.as_str())
+        .collect();
+    let mut batch = Vec::new();
+    for candidate in &plan.steps[start..] {
+        if batch.len() >= MAX_BATCH {
+            break;
+        }
+        if journal.contains_key(&candidate.id) {
+            continue;
+        }
+        let batchable = candidate.transactional && candidate.kind == Kind::Sql;
+        if !batchable
+            || !candidate
+                .depends_on
+                .iter()
+                .all(|d| scratch.contains(d.as_str()))
+        {
+            break;
+        }
+        let Some(step) = steps.get(candidate.id.as_str()) else {
+            break;
+        };
+        scratch.insert(candidate.id.as_str());
+        batch.push(*step);
+    }
+    batch
 }
 
 /// A step task's result: its id, its connection for the next step, the script's outcome (or

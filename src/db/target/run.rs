@@ -354,6 +354,47 @@ impl StepSession {
         Ok(Ok(()))
     }
 
+    /// Runs several transactional steps in one transaction, each with its `done` journal
+    /// entry: all of them commit, or none. `Some(i)` when the `i`-th script failed; then
+    /// everything was rolled back and nothing journaled, so the caller runs the steps one by
+    /// one to find and journal the failure. Used where steps run one after another anyway
+    /// (SQLite), to spare a commit per step.
+    pub async fn run_batch(
+        &mut self,
+        run: &str,
+        steps: &[(String, i64, String)],
+        before_commit: impl Fn(&str),
+    ) -> Result<Option<usize>, TargetError> {
+        let begin = if self.target.platform() == Platform::Mysql {
+            "START TRANSACTION"
+        } else {
+            "BEGIN"
+        };
+        self.session
+            .run(begin)
+            .await
+            .map_err(self.target.failed("begin a batch of steps"))?;
+        for (index, (step, attempt, script)) in steps.iter().enumerate() {
+            if self.session.run_script(script).await.is_err() {
+                let _ = self.session.run("ROLLBACK").await;
+                return Ok(Some(index));
+            }
+            self.session
+                .execute(
+                    "INSERT INTO {journal} (run_id, step_id, attempt, state, started_at, ended_at) VALUES (?, ?, ?, 'done', {now}, {now})",
+                    &[Value::Text(run), Value::Text(step), Value::Int(*attempt)],
+                )
+                .await
+                .map_err(self.target.failed("journal a step"))?;
+            before_commit(step);
+        }
+        self.session
+            .run("COMMIT")
+            .await
+            .map_err(self.target.failed("commit a batch of steps"))?;
+        Ok(None)
+    }
+
     /// Runs a script outside any transaction (the caller journals it started and done).
     pub async fn run_plain(&mut self, script: &str) -> Result<(), ScriptFailed> {
         self.session

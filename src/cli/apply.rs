@@ -14,7 +14,9 @@ use crate::db::target::{Target, TargetError};
 use crate::db::DbUrl;
 use crate::execute::runner::{ApplyError, Event, OnFailure, Outcome, Settings};
 use crate::execute::schedule::InDoubt;
-use crate::ops::apply::{apply, ApplyOpError};
+use crate::ops::apply::apply_plan;
+use crate::ops::plan::load_plan;
+use crate::plan::Plan;
 
 /// Apply an approved plan to a target, with checkpoints.
 ///
@@ -33,6 +35,13 @@ pub struct ApplyArgs {
     /// On PostgreSQL, the target schema.
     #[arg(long, env = "DBPM_SCHEMA")]
     schema: Option<String>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// How to run a plan, for `apply` and the verbs that apply.
+#[derive(Debug, Args)]
+pub struct RunArgs {
     /// A privileged connection for `.sys` steps.
     #[arg(long, env = "DBPM_ADMIN_DB", hide_env_values = true)]
     admin_db: Option<String>,
@@ -68,8 +77,16 @@ pub enum FailureMode {
 pub async fn run(args: ApplyArgs, out: &Out) -> miette::Result<Exit> {
     let url: DbUrl = args.db.parse()?;
     let target = Target::new(url, args.schema.clone())?;
+    let settings = settings(&args.run, args.schema.as_deref())?;
+    let plan = load_plan(&args.plan)?;
+    let again = format!("dbpm apply {} --db ...", args.plan.display());
+    execute(&plan, &target, &settings, out, &again).await
+}
+
+/// The executor's settings from the flags; Ctrl-C and SIGTERM stop at the next checkpoint.
+pub fn settings(args: &RunArgs, schema: Option<&str>) -> miette::Result<Settings> {
     let admin = match &args.admin_db {
-        Some(url) => Some(Target::new(url.parse()?, args.schema.clone())?),
+        Some(url) => Some(Target::new(url.parse()?, schema.map(str::to_owned))?),
         None => None,
     };
     let stop = Arc::new(AtomicBool::new(false));
@@ -92,7 +109,7 @@ pub async fn run(args: ApplyArgs, out: &Out) -> miette::Result<Exit> {
         signal_stop.store(true, Ordering::SeqCst);
         eprintln!("stopping at the next checkpoint; the running steps finish first");
     });
-    let settings = Settings {
+    Ok(Settings {
         jobs: args.jobs,
         on_failure: match args.on_failure {
             FailureMode::Rollback => OnFailure::Rollback,
@@ -109,7 +126,18 @@ pub async fn run(args: ApplyArgs, out: &Out) -> miette::Result<Exit> {
         admin,
         cmd_timeout: Duration::from_secs(args.cmd_timeout),
         stop,
-    };
+    })
+}
+
+/// Applies a plan with progress on stderr (or JSON events on stdout) and the exit code of
+/// its outcome. `again` is the command that resumes it.
+pub async fn execute(
+    plan: &Plan,
+    target: &Target,
+    settings: &Settings,
+    out: &Out,
+    again: &str,
+) -> miette::Result<Exit> {
     let total = AtomicUsize::new(0);
     let finished = AtomicUsize::new(0);
     let json = out.json();
@@ -161,13 +189,13 @@ pub async fn run(args: ApplyArgs, out: &Out) -> miette::Result<Exit> {
             }
         }
     };
-    let outcome = match apply(&args.plan, &target, &settings, &events).await {
+    let outcome = match apply_plan(plan, target, settings, &events).await {
         Ok(outcome) => outcome,
-        Err(ApplyOpError::Apply(err @ ApplyError::Stale { .. })) => {
+        Err(err @ ApplyError::Stale { .. }) => {
             out.report(&err);
             return Ok(Exit::Stale);
         }
-        Err(ApplyOpError::Apply(ApplyError::Target(err @ TargetError::Locked { .. }))) => {
+        Err(ApplyError::Target(err @ TargetError::Locked { .. })) => {
             out.report(&err);
             return Ok(Exit::Locked);
         }
@@ -176,11 +204,10 @@ pub async fn run(args: ApplyArgs, out: &Out) -> miette::Result<Exit> {
     if json {
         out.json_value(&outcome);
     }
-    Ok(report(&outcome, &args, out))
+    Ok(report(&outcome, again, out))
 }
 
-fn report(outcome: &Outcome, args: &ApplyArgs, out: &Out) -> Exit {
-    let again = format!("dbpm apply {} --db ...", args.plan.display());
+fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
     match outcome {
         Outcome::Completed { run } => {
             out.status(format!("run {run} completed"));

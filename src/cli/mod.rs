@@ -11,6 +11,7 @@ mod render;
 mod repo;
 mod show;
 mod state;
+mod verbs;
 
 use std::ffi::OsString;
 
@@ -45,6 +46,11 @@ enum Command {
     Publish(publish::PublishArgs),
     Plan(plan::PlanArgs),
     Apply(apply::ApplyArgs),
+    Install(verbs::InstallArgs),
+    Uninstall(verbs::UninstallArgs),
+    Upgrade(verbs::UpgradeArgs),
+    Undo(verbs::UndoArgs),
+    Restore(verbs::RestoreArgs),
     #[command(subcommand)]
     Repo(repo::RepoCommand),
     Show(show::ShowArgs),
@@ -76,6 +82,11 @@ where
         Command::Publish(args) => publish::run(args, &out).await,
         Command::Plan(args) => plan::run(args, &out).await,
         Command::Apply(args) => apply::run(args, &out).await,
+        Command::Install(args) => verbs::run(verbs::Verb::Install(args), &out).await,
+        Command::Uninstall(args) => verbs::run(verbs::Verb::Uninstall(args), &out).await,
+        Command::Upgrade(args) => verbs::run(verbs::Verb::Upgrade(args), &out).await,
+        Command::Undo(args) => verbs::run(verbs::Verb::Undo(args), &out).await,
+        Command::Restore(args) => verbs::run(verbs::Verb::Restore(args), &out).await,
         Command::Repo(command) => repo::run(command, &out).await,
         Command::Show(args) => show::run(args, &out),
         Command::State(command) => state::run(command, &out).await,

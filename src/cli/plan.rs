@@ -78,7 +78,7 @@ pub struct PlanArgs {
     target_label: Option<String>,
 }
 
-fn parse_set(text: &str) -> Result<(String, String), String> {
+pub fn parse_set(text: &str) -> Result<(String, String), String> {
     text.split_once('=')
         .map(|(k, v)| (k.trim().to_owned(), v.to_owned()))
         .filter(|(k, _)| !k.is_empty())
@@ -123,8 +123,9 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
         reinstall_dependents: args.reinstall_dependents,
         set: args.set.iter().cloned().collect::<BTreeMap<_, _>>(),
         target,
+        latest: BTreeSet::new(),
     };
-    let plan = make_plan(&release, &state, &repos, &options).await?;
+    let plan = make_plan(&release, &state, &repos, &options, &[], &[]).await?;
     let json = plan.to_json();
 
     if let (Some(committed), Some(current)) = (&args.check, &committed_text) {

@@ -7,3 +7,4 @@ pub mod init;
 pub mod plan;
 pub mod repository;
 pub mod state;
+pub mod verbs;

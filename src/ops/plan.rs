@@ -65,16 +65,56 @@ pub fn read_release(path: &Path) -> Result<Release, PlanOpError> {
 }
 
 /// Plans `release` for a target in `state`, with packages from `repos`.
+///
+/// Packages are also known besides the repositories: `first` wins over them (archives named
+/// on the command line), `last` only fills in what they lack (versions the target recorded in
+/// its history, so undo and uninstall work without the repository).
 pub async fn make_plan(
     release: &Release,
     state: &InstalledState,
     repos: &Repositories,
     options: &Options,
+    first: &[Package],
+    last: &[Package],
 ) -> Result<Plan, PlanOpError> {
     let layered = repos.index().await?;
-    let decisions = plan::decide(release, state, &layered.index, options)?;
+    let mut index = crate::repository::Index::new();
+    let mut known: BTreeMap<(String, Version), &Package> = BTreeMap::new();
+    let add = |index: &mut crate::repository::Index, package: &'_ Package| {
+        index.insert_if_absent(crate::repository::IndexEntry::of(package))
+    };
+    for package in first.iter().filter(|p| p.platform == state.platform) {
+        if add(&mut index, package) {
+            known.insert(
+                (
+                    package.manifest.name.clone(),
+                    package.manifest.version.clone(),
+                ),
+                package,
+            );
+        }
+    }
+    for entry in layered.index.entries() {
+        index.insert_if_absent(entry.clone());
+    }
+    for package in last.iter().filter(|p| p.platform == state.platform) {
+        if add(&mut index, package) {
+            known.insert(
+                (
+                    package.manifest.name.clone(),
+                    package.manifest.version.clone(),
+                ),
+                package,
+            );
+        }
+    }
+    let decisions = plan::decide(release, state, &index, options)?;
     let mut packages: BTreeMap<(String, Version), Package> = BTreeMap::new();
     for (name, version) in decisions.needed(state) {
+        if let Some(package) = known.get(&(name.clone(), version.clone())) {
+            packages.insert((name, version), (*package).clone());
+            continue;
+        }
         let entry = layered
             .index
             .get(&name, &version, state.platform)

@@ -36,6 +36,9 @@ pub struct Options {
     pub set: BTreeMap<String, String>,
     /// The informational target label.
     pub target: String,
+    /// Packages to move to their highest allowed version: their installed version is not
+    /// preferred (`dbpm upgrade`).
+    pub latest: BTreeSet<String>,
 }
 
 /// What happens to one package, before steps are laid out.
@@ -108,7 +111,10 @@ pub enum PlanningError {
     Resolve(#[from] resolve::ResolveError),
     /// No way between two versions.
     #[error("cannot plan `{package}`")]
-    #[diagnostic(code(dbpm::plan::no_path))]
+    #[diagnostic(
+        code(dbpm::plan::no_path),
+        help("a target keeps the versions it had installed, not those a path walked through; give `--repo` with a repository that has them")
+    )]
     Path {
         /// The package.
         package: String,
@@ -222,9 +228,11 @@ pub fn decide(
 
     let mut request = Request::new(platform, release.packages.clone());
     for (name, package) in &installed_packages {
-        request
-            .preferred
-            .insert(name.clone(), package.manifest.version.clone());
+        if !options.latest.contains(name) {
+            request
+                .preferred
+                .insert(name.clone(), package.manifest.version.clone());
+        }
         if !release.packages.contains_key(name) && !options.prune {
             let pin = Requirement::exact(&package.manifest.version);
             request.wanted.insert(name.clone(), pin.clone());

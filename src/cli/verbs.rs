@@ -1,0 +1,265 @@
+//! The verbs that plan and apply in one command: `install`, `uninstall`, `upgrade`, `undo`
+//! and `restore`. Each computes the plan, shows it, asks `Apply this plan? [y/N]` on a
+//! terminal (or takes `--yes`), and applies it; `--plan-out` writes the plan instead.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::apply::{execute, settings, RunArgs};
+use super::render::Out;
+use super::Exit;
+use crate::db::target::Target;
+use crate::db::DbUrl;
+use crate::manifest::Requirement;
+use crate::ops::plan::make_plan;
+use crate::ops::repository::open;
+use crate::ops::verbs::{self, Goal, VerbError};
+use crate::package::archive;
+use crate::plan::render;
+use crate::repository::Repositories;
+
+/// The target and how to reach it.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// The target database URL.
+    #[arg(long, env = "DBPM_DB", hide_env_values = true)]
+    db: String,
+    /// On PostgreSQL, the target schema.
+    #[arg(long, env = "DBPM_SCHEMA")]
+    schema: Option<String>,
+    /// Repositories, first one wins (repeatable): a directory, a source tree, or postgres://...
+    #[arg(
+        long = "repo",
+        env = "DBPM_REPO",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    repos: Vec<String>,
+    /// Apply without asking.
+    #[arg(long, short = 'y')]
+    yes: bool,
+    /// Write the plan to this file instead of applying it.
+    #[arg(long, value_name = "FILE")]
+    plan_out: Option<PathBuf>,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// Install packages (from repositories, or `.dbpkg` files) and their prerequisites.
+///
+/// What is installed already at the same content does nothing; `--reinstall` runs the
+/// package's ROLLBACK and INSTALL again.
+///
+/// Example: dbpm install billing@^1.1 --db sqlite://dev.db --repo examples/packages --yes
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// `NAME`, `NAME@REQUIREMENT` (`billing@^1.1`, `core@1.2.0`) or a `.dbpkg` file.
+    #[arg(required = true)]
+    packages: Vec<String>,
+    /// Run the packages' ROLLBACK and INSTALL again.
+    #[arg(long)]
+    reinstall: bool,
+    /// A placeholder value (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = super::plan::parse_set)]
+    set: Vec<(String, String)>,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+/// Uninstall packages: ROLLBACK of their code, then DOWNGRADE back to nothing.
+///
+/// Refused while an installed package requires one of them; `--cascade` removes those too.
+///
+/// Example: dbpm uninstall reporting --db sqlite://dev.db --yes
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Installed packages.
+    #[arg(required = true)]
+    packages: Vec<String>,
+    /// Also uninstall every package that requires them.
+    #[arg(long)]
+    cascade: bool,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+/// Upgrade installed packages (all of them, or those named) to the highest versions their
+/// requirements allow.
+///
+/// Example: dbpm upgrade --db sqlite://dev.db --repo examples/packages --yes
+#[derive(Debug, Args)]
+pub struct UpgradeArgs {
+    /// Installed packages (default: every one).
+    packages: Vec<String>,
+    /// A placeholder value (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = super::plan::parse_set)]
+    set: Vec<(String, String)>,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+/// Go back to the installed set before the last completed run, with the scripts the target
+/// kept (the repository need not have them any more).
+///
+/// Example: dbpm undo --db sqlite://dev.db --yes
+#[derive(Debug, Args)]
+pub struct UndoArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+/// Go back to the installed set right after an earlier run (see `dbpm history`).
+///
+/// Example: dbpm restore --to 20261122T101500-1a2b3c4d --db sqlite://dev.db --yes
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The run whose result to restore.
+    #[arg(long = "to", value_name = "RUN_ID")]
+    run: String,
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+/// The verbs.
+#[derive(Debug)]
+pub enum Verb {
+    /// `install`.
+    Install(InstallArgs),
+    /// `uninstall`.
+    Uninstall(UninstallArgs),
+    /// `upgrade`.
+    Upgrade(UpgradeArgs),
+    /// `undo`.
+    Undo(UndoArgs),
+    /// `restore`.
+    Restore(RestoreArgs),
+}
+
+pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
+    let (args, name) = match &verb {
+        Verb::Install(a) => (&a.target, "install"),
+        Verb::Uninstall(a) => (&a.target, "uninstall"),
+        Verb::Upgrade(a) => (&a.target, "upgrade"),
+        Verb::Undo(a) => (&a.target, "undo"),
+        Verb::Restore(a) => (&a.target, "restore"),
+    };
+    let url: DbUrl = args.db.parse()?;
+    let target = Target::new(url, args.schema.clone())?;
+    let state = target.read_state().await?;
+    let repos = Repositories::new(
+        args.repos
+            .iter()
+            .map(|s| open(s))
+            .collect::<Result<_, _>>()?,
+    );
+    let goal = match &verb {
+        Verb::Install(a) => {
+            let mut requested = Vec::new();
+            let mut archives = Vec::new();
+            for item in &a.packages {
+                if item.ends_with(".dbpkg") {
+                    archives.push(archive::read_file(std::path::Path::new(item))?);
+                    continue;
+                }
+                let (name, requirement) = match item.split_once('@') {
+                    Some((name, req)) => (
+                        name.to_owned(),
+                        Some(Requirement::parse(req).map_err(|err| {
+                            miette::miette!("`{req}` is not a version requirement: {err}")
+                        })?),
+                    ),
+                    None => (item.clone(), None),
+                };
+                requested.push((name, requirement));
+            }
+            verbs::install(
+                &requested,
+                archives,
+                a.reinstall,
+                a.set.iter().cloned().collect(),
+            )
+        }
+        Verb::Uninstall(a) => verbs::uninstall(&state, &a.packages, a.cascade)?,
+        Verb::Upgrade(a) => verbs::upgrade(&state, &a.packages, a.set.iter().cloned().collect())?,
+        Verb::Undo(_) => {
+            let runs = target.runs().await?;
+            let last = runs
+                .iter()
+                .rev()
+                .find(|r| r.outcome == "completed")
+                .ok_or(VerbError::NothingToUndo)?;
+            let before = verbs::recorded_state(&last.id, &last.installed_before)?;
+            verbs::back_to(&before, &format!("undo {}", last.id))?
+        }
+        Verb::Restore(a) => {
+            let runs = target.runs().await?;
+            let run = runs
+                .iter()
+                .find(|r| r.id == a.run && r.outcome == "completed")
+                .ok_or_else(|| VerbError::UnknownRun(a.run.clone()))?;
+            let after =
+                verbs::recorded_state(&run.id, run.installed_after.as_deref().unwrap_or_default())?;
+            verbs::back_to(&after, &format!("restore {}", run.id))?
+        }
+    };
+    let recorded: Vec<(String, String)> = target
+        .runs()
+        .await?
+        .into_iter()
+        .flat_map(|r| {
+            let after = r.installed_after.map(|a| (r.id.clone(), a));
+            std::iter::once((r.id, r.installed_before)).chain(after)
+        })
+        .collect();
+    let history = verbs::history(&recorded)?;
+    plan_then_apply(goal, &history, &target, &state, &repos, args, name, out).await
+}
+
+#[allow(clippy::too_many_arguments)] // the verb's whole context, passed once
+async fn plan_then_apply(
+    goal: Goal,
+    history: &[crate::package::Package],
+    target: &Target,
+    state: &crate::state::InstalledState,
+    repos: &Repositories,
+    args: &TargetArgs,
+    verb: &str,
+    out: &Out,
+) -> miette::Result<Exit> {
+    let mut options = goal.options;
+    options.target = target.label();
+    let plan = make_plan(&goal.release, state, repos, &options, &goal.extra, history).await?;
+    if !plan.has_changes() {
+        out.status(format!("nothing to {verb}: the target is already there"));
+        return Ok(Exit::Success);
+    }
+    out.status(render::text(&plan, out.color()).trim_end());
+    if let Some(path) = &args.plan_out {
+        fs_err::write(path, plan.to_json())
+            .map_err(|err| miette::miette!("failed to write the plan: {err}"))?;
+        out.status(format!(
+            "plan written to `{}`; apply it with `dbpm apply {} --db ...`",
+            path.display(),
+            path.display()
+        ));
+        return Ok(Exit::Success);
+    }
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            out.status("not applied: there is no terminal to ask on; pass `--yes` to apply, or `--plan-out FILE` to keep the plan");
+            return Ok(Exit::Error);
+        }
+        eprint!("Apply this plan? [y/N] ");
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
+            out.status("not applied");
+            return Ok(Exit::Error);
+        }
+    }
+    let settings = settings(&args.run, args.schema.as_deref())?;
+    execute(&plan, target, &settings, out, &format!("dbpm {verb} ...")).await
+}

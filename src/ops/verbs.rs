@@ -1,0 +1,336 @@
+//! The verbs that plan and apply in one command — install, uninstall, upgrade, undo and
+//! restore — as goals: each turns a request and the target's installed state into the
+//! release and planning options that `dbpm plan` would take. Pure; the CLI plans, shows,
+//! asks and applies.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::manifest::Requirement;
+use crate::package::{Checksum, Package};
+use crate::plan::Options;
+use crate::resolve::Release;
+use crate::state::{InstalledState, StateError};
+
+/// What a verb asks the planner for.
+#[derive(Debug, Clone)]
+pub struct Goal {
+    /// The release to reach.
+    pub release: Release,
+    /// How to plan.
+    pub options: Options,
+    /// Packages known besides the repositories (archives named on the command line, versions
+    /// from the target's history).
+    pub extra: Vec<Package>,
+}
+
+/// Why a verb's request cannot be turned into a goal.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum VerbError {
+    /// A package to act on is not installed.
+    #[error("`{0}` is not installed on this target")]
+    #[diagnostic(
+        code(dbpm::verb::not_installed),
+        help("`dbpm status` lists what is installed")
+    )]
+    NotInstalled(String),
+    /// An uninstall of something others need.
+    #[error("cannot uninstall `{package}`: {} still require it", .by.join(", "))]
+    #[diagnostic(
+        code(dbpm::verb::required),
+        help("uninstall those too (`--cascade` does), or keep `{package}`")
+    )]
+    StillRequired {
+        /// The package.
+        package: String,
+        /// The installed packages that require it.
+        by: Vec<String>,
+    },
+    /// A run id that the target does not know, or that did not complete.
+    #[error("run `{0}` is not a completed run of this target")]
+    #[diagnostic(code(dbpm::verb::unknown_run), help("`dbpm history` lists the runs"))]
+    UnknownRun(String),
+    /// Nothing to undo.
+    #[error("no completed run to undo on this target")]
+    #[diagnostic(code(dbpm::verb::nothing_to_undo))]
+    NothingToUndo,
+    /// A recorded installed set is unreadable.
+    #[error("the installed set recorded by run `{run}` is unreadable: {reason}")]
+    #[diagnostic(code(dbpm::verb::bad_history))]
+    BadHistory {
+        /// The run.
+        run: String,
+        /// Why.
+        reason: String,
+    },
+    /// A recorded package does not rebuild.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    State(#[from] StateError),
+}
+
+fn release(
+    description: &str,
+    packages: BTreeMap<String, Requirement>,
+    placeholders: BTreeMap<String, String>,
+) -> Release {
+    Release {
+        platform: None,
+        packages,
+        placeholders,
+        digest: Checksum::of_text(description),
+    }
+}
+
+fn any() -> Requirement {
+    Requirement::parse("*").unwrap_or_else(|err| unreachable!("`*` is a requirement: {err}"))
+}
+
+fn at_least(version: &semver::Version) -> Requirement {
+    Requirement::parse(&format!(">={version}"))
+        .unwrap_or_else(|err| unreachable!("a lower bound is a requirement: {err}"))
+}
+
+/// `dbpm install`: the named packages (with a requirement, or the highest version) and the
+/// archives given, on top of what is installed.
+pub fn install(
+    requested: &[(String, Option<Requirement>)],
+    archives: Vec<Package>,
+    reinstall: bool,
+    set: BTreeMap<String, String>,
+) -> Goal {
+    let mut packages = BTreeMap::new();
+    for (name, requirement) in requested {
+        packages.insert(name.clone(), requirement.clone().unwrap_or_else(any));
+    }
+    for archive in &archives {
+        packages.insert(
+            archive.manifest.name.clone(),
+            Requirement::exact(&archive.manifest.version),
+        );
+    }
+    let description = format!("install {packages:?}");
+    let reinstall = if reinstall {
+        packages.keys().cloned().collect()
+    } else {
+        BTreeSet::new()
+    };
+    Goal {
+        release: release(&description, packages, set.clone()),
+        options: Options {
+            reinstall,
+            set,
+            ..Options::default()
+        },
+        extra: archives,
+    }
+}
+
+/// `dbpm uninstall`: every installed package stays at its version except the named ones (and,
+/// with `cascade`, everything that requires them, directly or not).
+pub fn uninstall(
+    state: &InstalledState,
+    names: &[String],
+    cascade: bool,
+) -> Result<Goal, VerbError> {
+    let mut removed: BTreeSet<String> = BTreeSet::new();
+    for name in names {
+        if !state.packages.contains_key(name) {
+            return Err(VerbError::NotInstalled(name.clone()));
+        }
+        removed.insert(name.clone());
+    }
+    let requires = requirements(state)?;
+    loop {
+        let dependents: Vec<(String, String)> = requires
+            .iter()
+            .filter(|(who, _)| !removed.contains(*who))
+            .flat_map(|(who, needs)| {
+                needs
+                    .iter()
+                    .filter(|n| removed.contains(*n))
+                    .map(move |n| (who.clone(), n.clone()))
+            })
+            .collect();
+        let Some((_, needed)) = dependents.first() else {
+            break;
+        };
+        if !cascade {
+            let by = dependents
+                .iter()
+                .filter(|(_, n)| n == needed)
+                .map(|(who, _)| format!("`{who}`"))
+                .collect();
+            return Err(VerbError::StillRequired {
+                package: needed.clone(),
+                by,
+            });
+        }
+        removed.extend(dependents.into_iter().map(|(who, _)| who));
+    }
+    let packages = state
+        .packages
+        .iter()
+        .filter(|(name, _)| !removed.contains(*name))
+        .map(|(name, p)| (name.clone(), Requirement::exact(&p.version)))
+        .collect();
+    Ok(Goal {
+        release: release(&format!("uninstall {removed:?}"), packages, BTreeMap::new()),
+        options: Options {
+            prune: true,
+            ..Options::default()
+        },
+        extra: Vec::new(),
+    })
+}
+
+/// Who requires whom among the installed packages.
+fn requirements(state: &InstalledState) -> Result<BTreeMap<String, BTreeSet<String>>, VerbError> {
+    let mut requires = BTreeMap::new();
+    for name in state.packages.keys() {
+        if let Some(package) = state.package(name) {
+            requires.insert(
+                name.clone(),
+                package?.manifest.prerequisites.keys().cloned().collect(),
+            );
+        }
+    }
+    Ok(requires)
+}
+
+/// `dbpm upgrade`: the named installed packages (all when none is named) to the highest
+/// version their requirements allow; the others stay as they are.
+pub fn upgrade(
+    state: &InstalledState,
+    names: &[String],
+    set: BTreeMap<String, String>,
+) -> Result<Goal, VerbError> {
+    for name in names {
+        if !state.packages.contains_key(name) {
+            return Err(VerbError::NotInstalled(name.clone()));
+        }
+    }
+    let chosen: BTreeSet<String> = if names.is_empty() {
+        state.packages.keys().cloned().collect()
+    } else {
+        names.iter().cloned().collect()
+    };
+    let packages = state
+        .packages
+        .iter()
+        .filter(|(name, _)| chosen.contains(*name))
+        .map(|(name, p)| (name.clone(), at_least(&p.version)))
+        .collect();
+    Ok(Goal {
+        release: release(&format!("upgrade {chosen:?}"), packages, set.clone()),
+        options: Options {
+            latest: chosen,
+            set,
+            ..Options::default()
+        },
+        extra: Vec::new(),
+    })
+}
+
+/// `dbpm undo` and `dbpm restore`: back to an installed set the target recorded, with the
+/// packages rebuilt from the target's own copy of their scripts, so the repository need not
+/// have them any more.
+pub fn back_to(recorded: &InstalledState, why: &str) -> Result<Goal, VerbError> {
+    let mut extra = Vec::new();
+    let mut placeholders = BTreeMap::new();
+    for (name, installed) in &recorded.packages {
+        if let Some(package) = recorded.package(name) {
+            extra.push(package?);
+        }
+        placeholders.extend(installed.placeholders.clone());
+    }
+    let packages = recorded
+        .packages
+        .iter()
+        .map(|(name, p)| (name.clone(), Requirement::exact(&p.version)))
+        .collect();
+    Ok(Goal {
+        release: release(why, packages, placeholders),
+        options: Options {
+            prune: true,
+            ..Options::default()
+        },
+        extra,
+    })
+}
+
+/// Every package version the target recorded in its runs (the installed sets before and
+/// after each), rebuilt from the scripts it kept: what `undo`, `restore` and `uninstall` walk
+/// through when the repository no longer has those versions.
+pub fn history(runs: &[(String, String)]) -> Result<Vec<Package>, VerbError> {
+    let mut seen = BTreeSet::new();
+    let mut packages = Vec::new();
+    for (run, json) in runs {
+        let recorded = recorded_state(run, json)?;
+        for (name, installed) in &recorded.packages {
+            if !seen.insert((
+                name.clone(),
+                installed.version.clone(),
+                installed.checksum.clone(),
+            )) {
+                continue;
+            }
+            if let Some(package) = recorded.package(name) {
+                packages.push(package?);
+            }
+        }
+    }
+    Ok(packages)
+}
+
+/// The installed set recorded in a run's JSON.
+pub fn recorded_state(run: &str, json: &str) -> Result<InstalledState, VerbError> {
+    serde_json::from_str(json).map_err(|err| VerbError::BadHistory {
+        run: run.to_owned(),
+        reason: err.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::platform::Platform;
+
+    fn installed() -> InstalledState {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/packages");
+        let mut state = InstalledState::empty(Platform::Sqlite, "test");
+        for dir in ["core/1.1.0", "auth/1.0.0", "billing/1.0.0"] {
+            let package = crate::package::load_dir(&root.join(dir))
+                .unwrap()
+                .for_platform(Platform::Sqlite)
+                .unwrap();
+            state.record(&package, BTreeMap::new(), None, false, None);
+        }
+        state
+    }
+
+    #[test]
+    fn uninstall_of_a_required_package_is_refused_and_cascades_on_request() {
+        let state = installed();
+        let err = uninstall(&state, &["core".to_owned()], false).unwrap_err();
+        assert!(
+            matches!(&err, VerbError::StillRequired { package, .. } if package == "core"),
+            "{err}"
+        );
+        let goal = uninstall(&state, &["core".to_owned()], true).unwrap();
+        assert!(goal.release.packages.is_empty());
+        let goal = uninstall(&state, &["billing".to_owned()], false).unwrap();
+        assert_eq!(
+            goal.release.packages.keys().collect::<Vec<_>>(),
+            ["auth", "core"]
+        );
+    }
+
+    #[test]
+    fn upgrade_asks_for_at_least_the_installed_version_without_preferring_it() {
+        let state = installed();
+        let goal = upgrade(&state, &["core".to_owned()], BTreeMap::new()).unwrap();
+        assert_eq!(goal.release.packages["core"].to_string(), ">=1.1.0");
+        assert!(goal.options.latest.contains("core"));
+        assert!(upgrade(&state, &["nope".to_owned()], BTreeMap::new()).is_err());
+    }
+}

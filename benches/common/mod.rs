@@ -104,7 +104,7 @@ fn edges(k: usize, rng: &mut Rng) -> Vec<Edge> {
         downgrade_scripts: 1 + rng.below(5),
         irreversible: Vec::new(),
     }];
-    if k > 0 && k % 5 == 0 {
+    if k > 0 && k.is_multiple_of(5) {
         edges.push(Edge {
             from: Origin::Nothing,
             scripts: 5 + rng.below(10),

@@ -1,0 +1,220 @@
+//! The verbs that plan and apply in one command, through the binary, on SQLite and
+//! PostgreSQL: install (also from a `.dbpkg`), refusals, uninstall with `--cascade`, upgrade,
+//! undo and restore returning the schema to exactly what it was.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::process::Output;
+
+use common::db::TestDb;
+use common::{transcript, TestContext};
+use dbpm::platform::Platform;
+
+fn run(ctx: &TestContext, db: &TestDb, args: &[&str]) -> Output {
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend(["--db", db.url.as_str()]);
+    ctx.dbpm()
+        .args(&all)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn ok(ctx: &TestContext, db: &TestDb, args: &[&str]) -> String {
+    let output = run(ctx, db, args);
+    let text = transcript(&output, ctx.temp.path());
+    assert_eq!(output.status.code(), Some(0), "{args:?}: {text}");
+    text
+}
+
+/// The user's schema (dbpm's own tables left out), normalised for comparison.
+fn schema(db: &TestDb) -> String {
+    match db.platform {
+        Platform::Sqlite if !db.sqlite_file().exists() => String::new(),
+        Platform::Sqlite => {
+            let runtime = tokio::runtime::Runtime::new().unwrap();
+            runtime
+                .block_on(db.texts(
+                    "SELECT type || ' ' || name || ': ' || COALESCE(sql, '') AS line FROM sqlite_master WHERE name NOT LIKE 'dbpm_%' AND name NOT LIKE 'sqlite_%' ORDER BY type, name",
+                ))
+                .join("\n")
+        }
+        Platform::Postgres => {
+            let output = std::process::Command::new("pg_dump")
+                .args([
+                    "--schema-only",
+                    "--no-owner",
+                    "--no-privileges",
+                    "--exclude-schema=dbpm",
+                    "--dbname",
+                    &db.url,
+                ])
+                .output()
+                .unwrap();
+            assert!(
+                output.status.success(),
+                "{}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .filter(|l| {
+                    !l.starts_with("--")
+                        && !l.starts_with("\\restrict")
+                        && !l.starts_with("\\unrestrict")
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+        Platform::Mysql => unreachable!("not used here"),
+    }
+}
+
+fn installed(ctx: &TestContext, db: &TestDb) -> String {
+    let output = run(ctx, db, &["state", "export"]);
+    let state: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let mut versions: Vec<String> = state["packages"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, p)| format!("{name}@{}", p["version"].as_str().unwrap()))
+        .collect();
+    versions.sort();
+    versions.join(" ")
+}
+
+const REPO: [&str; 2] = ["--repo", "examples/packages"];
+
+fn with_repo<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut all = args.to_vec();
+    all.extend(REPO);
+    all
+}
+
+#[test]
+fn the_everyday_verbs_round_trip() {
+    for platform in [Platform::Sqlite, Platform::Postgres] {
+        let ctx = TestContext::new();
+        let db = TestDb::new(platform);
+        let empty = schema(&db);
+
+        ok(
+            &ctx,
+            &db,
+            &with_repo(&["install", "core@1.1.0", "auth@^1", "--yes"]),
+        );
+        assert_eq!(installed(&ctx, &db), "auth@1.0.0 core@1.1.0", "{platform}");
+        let first = schema(&db);
+
+        // The same request again changes nothing and says so.
+        let again = ok(&ctx, &db, &with_repo(&["install", "core@1.1.0", "--yes"]));
+        assert!(again.contains("nothing to install"), "{again}");
+
+        // Without a terminal and without --yes, nothing is applied.
+        let refused = run(&ctx, &db, &with_repo(&["install", "billing@1.0.0"]));
+        assert_eq!(refused.status.code(), Some(1));
+        assert!(transcript(&refused, ctx.temp.path()).contains("not applied"));
+        assert_eq!(installed(&ctx, &db), "auth@1.0.0 core@1.1.0");
+
+        // --plan-out writes the plan and applies nothing.
+        let plan = ctx.path("billing.json").display().to_string();
+        ok(
+            &ctx,
+            &db,
+            &with_repo(&["install", "billing@1.0.0", "--plan-out", &plan]),
+        );
+        assert_eq!(installed(&ctx, &db), "auth@1.0.0 core@1.1.0");
+        ok(&ctx, &db, &["apply", &plan]);
+        assert_eq!(installed(&ctx, &db), "auth@1.0.0 billing@1.0.0 core@1.1.0");
+        let before_upgrade = schema(&db);
+
+        // An uninstall of a required package is refused, naming who requires it.
+        let required = run(&ctx, &db, &["uninstall", "auth", "--yes"]);
+        assert_eq!(required.status.code(), Some(1));
+        let text = transcript(&required, ctx.temp.path());
+        assert!(
+            text.contains("cannot uninstall `auth`") && text.contains("`billing`"),
+            "{text}"
+        );
+
+        // Upgrade everything, then undo: back to exactly the schema before the upgrade.
+        ok(&ctx, &db, &with_repo(&["upgrade", "--yes"]));
+        assert_eq!(
+            installed(&ctx, &db),
+            "auth@2.0.0 billing@1.1.0 core@1.2.0",
+            "{platform}"
+        );
+        let upgraded = schema(&db);
+        ok(&ctx, &db, &["undo", "--yes"]);
+        assert_eq!(
+            installed(&ctx, &db),
+            "auth@1.0.0 billing@1.0.0 core@1.1.0",
+            "{platform}"
+        );
+        assert_eq!(
+            schema(&db),
+            before_upgrade,
+            "{platform}: undo after an upgrade"
+        );
+
+        // Restore the state right after the upgrade run, then right after the first run.
+        let history = run(&ctx, &db, &["state", "export"]);
+        assert!(history.status.success());
+        let runs = runs_of(&db);
+        let upgrade_run = runs.iter().rev().nth(1).unwrap().clone();
+        ok(
+            &ctx,
+            &db,
+            &with_repo(&["restore", "--to", &upgrade_run, "--yes"]),
+        );
+        assert_eq!(schema(&db), upgraded, "{platform}: restore across runs");
+        ok(
+            &ctx,
+            &db,
+            &with_repo(&["restore", "--to", &runs[0], "--yes"]),
+        );
+        assert_eq!(schema(&db), first, "{platform}: restore to the first run");
+
+        // Uninstall everything with --cascade: an empty schema again.
+        ok(
+            &ctx,
+            &db,
+            &with_repo(&["uninstall", "core", "--cascade", "--yes"]),
+        );
+        assert_eq!(installed(&ctx, &db), "");
+        assert_eq!(schema(&db), empty, "{platform}: uninstall");
+    }
+}
+
+/// The completed runs, oldest first.
+fn runs_of(db: &TestDb) -> Vec<String> {
+    let sql = match db.platform {
+        Platform::Postgres => {
+            "SELECT id FROM dbpm.runs WHERE outcome = 'completed' ORDER BY started_at, id"
+        }
+        _ => "SELECT id FROM dbpm_runs WHERE outcome = 'completed' ORDER BY started_at, id",
+    };
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(db.texts(sql))
+}
+
+#[test]
+fn install_from_an_archive_file() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let dist = ctx.path("dist").display().to_string();
+    let build = ctx.run(&["build", "examples/packages/core/1.0.0", "--out-dir", &dist]);
+    assert!(build.status.success());
+    let archive = ctx
+        .path("dist/core-1.0.0-sqlite.dbpkg")
+        .display()
+        .to_string();
+    ok(&ctx, &db, &["install", &archive, "--yes"]);
+    assert_eq!(installed(&ctx, &db), "core@1.0.0");
+    let reinstall = ok(&ctx, &db, &["install", &archive, "--reinstall", "--yes"]);
+    assert!(reinstall.contains("reinstall"), "{reinstall}");
+    assert_eq!(installed(&ctx, &db), "core@1.0.0");
+}

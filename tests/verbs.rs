@@ -218,3 +218,78 @@ fn install_from_an_archive_file() {
     assert!(reinstall.contains("reinstall"), "{reinstall}");
     assert_eq!(installed(&ctx, &db), "core@1.0.0");
 }
+
+#[test]
+fn adopt_checks_the_claim_and_verify_reports_failures() {
+    for platform in [Platform::Sqlite, Platform::Postgres] {
+        let ctx = TestContext::new();
+        let managed = TestDb::new(platform);
+        let legacy = TestDb::new(platform);
+        ok(
+            &ctx,
+            &managed,
+            &with_repo(&["install", "core@1.1.0", "--yes"]),
+        );
+        // A database built by hand to the same schema, unknown to dbpm.
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        match platform {
+            Platform::Sqlite => {
+                let statements = rt.block_on(managed.texts(
+                    "SELECT sql AS line FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'dbpm_%' AND name NOT LIKE 'sqlite_%' ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 ELSE 2 END, rowid",
+                ));
+                rt.block_on(legacy.execute(&statements.join(";\n")));
+            }
+            _ => {
+                let dump = std::process::Command::new("pg_dump")
+                    .args([
+                        "--schema-only",
+                        "--no-owner",
+                        "--no-privileges",
+                        "--exclude-schema=dbpm",
+                        "--dbname",
+                        &managed.url,
+                    ])
+                    .output()
+                    .unwrap();
+                let load = std::process::Command::new("psql")
+                    .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", &legacy.url])
+                    .stdin(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                use std::io::Write;
+                load.stdin
+                    .as_ref()
+                    .unwrap()
+                    .write_all(&dump.stdout)
+                    .unwrap();
+                assert!(load.wait_with_output().unwrap().status.success());
+            }
+        }
+        // The wrong version is refused by its VERIFY scripts; the right one is adopted.
+        let wrong = run(&ctx, &legacy, &with_repo(&["adopt", "core@1.2.0"]));
+        assert_eq!(
+            wrong.status.code(),
+            Some(1),
+            "{}",
+            transcript(&wrong, ctx.temp.path())
+        );
+        assert!(transcript(&wrong, ctx.temp.path()).contains("the database is not `core@1.2.0`"));
+        assert_eq!(installed(&ctx, &legacy), "");
+        ok(&ctx, &legacy, &with_repo(&["adopt", "core@1.1.0"]));
+        assert_eq!(installed(&ctx, &legacy), "core@1.1.0");
+        ok(&ctx, &legacy, &with_repo(&["verify"]));
+        // An adopted package is never undone: undo has no completed run to take back.
+        assert_eq!(
+            run(&ctx, &legacy, &["undo", "--yes"]).status.code(),
+            Some(1)
+        );
+        // Drop what VERIFY checks: verify fails with a report.
+        rt.block_on(legacy.execute("DROP VIEW core_active_customer_v"));
+        let broken = run(&ctx, &legacy, &["verify"]);
+        assert_eq!(broken.status.code(), Some(1));
+        assert!(String::from_utf8_lossy(&broken.stdout)
+            .contains("FAIL core@1.1.0 VERIFY/001.tables_exist.sql"));
+        // Then it installs on top like any installed package.
+        ok(&ctx, &managed, &with_repo(&["upgrade", "--yes"]));
+    }
+}

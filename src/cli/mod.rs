@@ -3,6 +3,7 @@
 
 mod apply;
 mod build;
+mod check;
 mod exit;
 mod init;
 mod plan;
@@ -51,6 +52,8 @@ enum Command {
     Upgrade(verbs::UpgradeArgs),
     Undo(verbs::UndoArgs),
     Restore(verbs::RestoreArgs),
+    Adopt(check::AdoptArgs),
+    Verify(check::VerifyArgs),
     #[command(subcommand)]
     Repo(repo::RepoCommand),
     Show(show::ShowArgs),
@@ -87,6 +90,8 @@ where
         Command::Upgrade(args) => verbs::run(verbs::Verb::Upgrade(args), &out).await,
         Command::Undo(args) => verbs::run(verbs::Verb::Undo(args), &out).await,
         Command::Restore(args) => verbs::run(verbs::Verb::Restore(args), &out).await,
+        Command::Adopt(args) => check::run_adopt(args, &out).await,
+        Command::Verify(args) => check::run_verify(args, &out).await,
         Command::Repo(command) => repo::run(command, &out).await,
         Command::Show(args) => show::run(args, &out),
         Command::State(command) => state::run(command, &out).await,

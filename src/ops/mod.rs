@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod build;
+pub mod check;
 pub mod init;
 pub mod plan;
 pub mod repository;

@@ -395,6 +395,30 @@ impl StepSession {
         Ok(None)
     }
 
+    /// Runs a check (a VERIFY script) inside a transaction that is always rolled back, so a
+    /// check never changes the target.
+    pub async fn check(&mut self, script: &str) -> Result<Result<(), ScriptFailed>, TargetError> {
+        let begin = if self.target.platform() == Platform::Mysql {
+            "START TRANSACTION"
+        } else {
+            "BEGIN"
+        };
+        self.session
+            .run(begin)
+            .await
+            .map_err(self.target.failed("begin a check"))?;
+        let result = self
+            .session
+            .run_script(script)
+            .await
+            .map_err(|err| ScriptFailed(describe(&err)));
+        self.session
+            .run("ROLLBACK")
+            .await
+            .map_err(self.target.failed("end a check"))?;
+        Ok(result)
+    }
+
     /// Runs a script outside any transaction (the caller journals it started and done).
     pub async fn run_plain(&mut self, script: &str) -> Result<(), ScriptFailed> {
         self.session

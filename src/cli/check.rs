@@ -1,0 +1,120 @@
+//! `dbpm verify` and `dbpm adopt`.
+
+use clap::Args;
+
+use super::render::Out;
+use super::Exit;
+use crate::db::target::Target;
+use crate::db::DbUrl;
+use crate::ops::check::{adopt, verify, CheckResult};
+use crate::ops::repository::open_all;
+
+/// Health checks: run the VERIFY scripts of every installed package (in transactions that are
+/// rolled back) and, with `--repo`, compare installed checksums with the repository's.
+///
+/// Exits 1 with a report when a check fails.
+///
+/// Example: dbpm verify --db postgres://app@db/prod --repo /srv/dbpm-repo
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The target database URL.
+    #[arg(long, env = "DBPM_DB", hide_env_values = true)]
+    db: String,
+    /// On PostgreSQL, the target schema.
+    #[arg(long, env = "DBPM_SCHEMA")]
+    schema: Option<String>,
+    /// Repositories to compare checksums with (repeatable).
+    #[arg(
+        long = "repo",
+        env = "DBPM_REPO",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
+    repos: Vec<String>,
+}
+
+/// Record an existing database as having a package version installed, without running its
+/// scripts, once its VERIFY scripts confirm the claim (a baseline).
+///
+/// Example: dbpm adopt core@1.1.0 --db postgres://app@db/legacy --repo examples/packages
+#[derive(Debug, Args)]
+pub struct AdoptArgs {
+    /// `NAME@VERSION`.
+    package: String,
+    /// The target database URL.
+    #[arg(long, env = "DBPM_DB", hide_env_values = true)]
+    db: String,
+    /// On PostgreSQL, the target schema.
+    #[arg(long, env = "DBPM_SCHEMA")]
+    schema: Option<String>,
+    /// Repositories, first one wins (repeatable).
+    #[arg(
+        long = "repo",
+        env = "DBPM_REPO",
+        hide_env_values = true,
+        value_delimiter = ',',
+        required = true
+    )]
+    repos: Vec<String>,
+    /// A placeholder value for the VERIFY scripts (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = super::plan::parse_set)]
+    set: Vec<(String, String)>,
+}
+
+fn show(results: &[CheckResult], out: &Out) {
+    if out.json() {
+        out.json_value(&results);
+        return;
+    }
+    for result in results {
+        let mark = if result.ok { "ok  " } else { "FAIL" };
+        let detail = result
+            .detail
+            .as_deref()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        out.data(format!(
+            "{mark} {} {}{detail}",
+            result.package, result.check
+        ));
+    }
+}
+
+pub async fn run_verify(args: VerifyArgs, out: &Out) -> miette::Result<Exit> {
+    let url: DbUrl = args.db.parse()?;
+    let target = Target::new(url, args.schema)?;
+    let repos = if args.repos.is_empty() {
+        None
+    } else {
+        Some(open_all(&args.repos)?)
+    };
+    let results = verify(&target, repos.as_ref()).await?;
+    show(&results, out);
+    let failed = results.iter().filter(|r| !r.ok).count();
+    if failed == 0 {
+        out.status(format!("{} checks passed", results.len()));
+        Ok(Exit::Success)
+    } else {
+        out.status(format!("{failed} of {} checks failed", results.len()));
+        Ok(Exit::Error)
+    }
+}
+
+pub async fn run_adopt(args: AdoptArgs, out: &Out) -> miette::Result<Exit> {
+    let url: DbUrl = args.db.parse()?;
+    let target = Target::new(url, args.schema)?;
+    let repos = open_all(&args.repos)?;
+    let (name, version) = args
+        .package
+        .split_once('@')
+        .ok_or_else(|| miette::miette!("`{}` is not NAME@VERSION", args.package))?;
+    let version = semver::Version::parse(version)
+        .map_err(|err| miette::miette!("`{version}` is not a version: {err}"))?;
+    let set = args.set.into_iter().collect();
+    let results = adopt(&target, &repos, name, &version, &set).await?;
+    show(&results, out);
+    out.status(format!(
+        "`{name}@{version}` is recorded as installed (adopted); no script ran"
+    ));
+    Ok(Exit::Success)
+}

@@ -1,0 +1,257 @@
+//! `dbpm verify` and `dbpm adopt`: health checks of installed packages (their VERIFY scripts,
+//! run in transactions that are rolled back, and their checksums against the repository),
+//! and recording an existing database as having a package version installed once its VERIFY
+//! scripts confirm the claim (a Flyway-style baseline).
+
+use std::collections::BTreeMap;
+
+use semver::Version;
+use serde::Serialize;
+
+use crate::db::target::{Target, TargetError};
+use crate::execute::runner::utc_now;
+use crate::package::{placeholder, Checksum, Package, Phase};
+use crate::repository::{Repositories, RepositoryError};
+use crate::state::StateError;
+
+/// Why a check or an adoption failed to run.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum CheckError {
+    /// The target failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Target(#[from] TargetError),
+    /// A repository failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Repository(#[from] RepositoryError),
+    /// An installed package does not rebuild from the target's copy.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    State(#[from] StateError),
+    /// The version to adopt is not in the repositories.
+    #[error("`{0}@{1}` is not in the repositories for this target's platform")]
+    #[diagnostic(
+        code(dbpm::adopt::unknown),
+        help("`dbpm repo list` shows what is there")
+    )]
+    Unknown(String, Version),
+    /// The package is installed already.
+    #[error("`{0}` is already installed ({1}); adopting is for databases dbpm does not know yet")]
+    #[diagnostic(code(dbpm::adopt::installed))]
+    AlreadyInstalled(String, Version),
+    /// A prerequisite is missing.
+    #[error("`{package}` requires `{prerequisite} {requirement}`, which is not installed")]
+    #[diagnostic(
+        code(dbpm::adopt::prerequisite),
+        help("adopt or install `{prerequisite}` first")
+    )]
+    Prerequisite {
+        /// The package.
+        package: String,
+        /// The prerequisite.
+        prerequisite: String,
+        /// Its range.
+        requirement: String,
+    },
+    /// The claim does not hold.
+    #[error("the database is not `{package}`: {}", .failures.join("; "))]
+    #[diagnostic(
+        code(dbpm::adopt::verify_failed),
+        help("nothing was recorded; fix the database or adopt the version it really has")
+    )]
+    VerifyFailed {
+        /// The package version.
+        package: String,
+        /// Which checks failed and why.
+        failures: Vec<String>,
+    },
+    /// A placeholder without a value.
+    #[error("`{script}` uses placeholders without a value: {}", .names.join(", "))]
+    #[diagnostic(
+        code(dbpm::adopt::placeholder),
+        help("give them with `--set name=value`")
+    )]
+    Placeholder {
+        /// The script.
+        script: String,
+        /// The names.
+        names: Vec<String>,
+    },
+}
+
+/// One check's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    /// `package@version`.
+    pub package: String,
+    /// What was checked: a VERIFY script's path, or `checksum`.
+    pub check: String,
+    /// Whether it passed.
+    pub ok: bool,
+    /// What failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Runs `package`'s VERIFY scripts on `target`, each in a transaction that is rolled back.
+async fn run_verify(
+    target: &Target,
+    package: &Package,
+    values: &BTreeMap<String, String>,
+) -> Result<Vec<CheckResult>, CheckError> {
+    let mut session = target.step_session().await?;
+    let mut results = Vec::new();
+    for script in package.scripts_in(&Phase::Verify) {
+        let text = placeholder::substitute(&script.text, values).map_err(|names| {
+            CheckError::Placeholder {
+                script: script.path.clone(),
+                names,
+            }
+        })?;
+        let outcome = session.check(&text).await?;
+        results.push(CheckResult {
+            package: package.id(),
+            check: script.path.clone(),
+            ok: outcome.is_ok(),
+            detail: outcome.err().map(|e| e.0),
+        });
+    }
+    session.close().await?;
+    Ok(results)
+}
+
+/// `dbpm verify`: every installed package's VERIFY scripts, and, with repositories, whether
+/// the installed content is the published one.
+pub async fn verify(
+    target: &Target,
+    repos: Option<&Repositories>,
+) -> Result<Vec<CheckResult>, CheckError> {
+    let state = target.read_state().await?;
+    let index = match repos {
+        Some(repos) => Some(repos.index().await?.index),
+        None => None,
+    };
+    let mut results = Vec::new();
+    for (name, installed) in &state.packages {
+        let Some(package) = state.package(name) else {
+            continue;
+        };
+        let package = package?;
+        results.extend(run_verify(target, &package, &installed.placeholders).await?);
+        if let Some(index) = &index {
+            let published = index.get(name, &installed.version, state.platform);
+            let (ok, detail) = match published {
+                Some(entry) if entry.checksum == installed.checksum => (true, None),
+                Some(entry) => (
+                    false,
+                    Some(format!(
+                        "installed {}, published {}",
+                        installed.checksum, entry.checksum
+                    )),
+                ),
+                None => (
+                    false,
+                    Some(format!(
+                        "{}@{} is not in the repositories",
+                        name, installed.version
+                    )),
+                ),
+            };
+            results.push(CheckResult {
+                package: package.id(),
+                check: "checksum".to_owned(),
+                ok,
+                detail,
+            });
+        }
+    }
+    Ok(results)
+}
+
+/// `dbpm adopt NAME@VERSION`: checks the claim with the package's VERIFY scripts, then records
+/// the package as installed (adopted) without running anything else.
+pub async fn adopt(
+    target: &Target,
+    repos: &Repositories,
+    name: &str,
+    version: &Version,
+    set: &BTreeMap<String, String>,
+) -> Result<Vec<CheckResult>, CheckError> {
+    let state = target.read_state().await?;
+    if let Some(installed) = state.packages.get(name) {
+        return Err(CheckError::AlreadyInstalled(
+            name.to_owned(),
+            installed.version.clone(),
+        ));
+    }
+    let layered = repos.index().await?;
+    let entry = layered
+        .index
+        .get(name, version, target.platform())
+        .ok_or_else(|| CheckError::Unknown(name.to_owned(), version.clone()))?;
+    let package = repos.fetch(&layered, entry).await?;
+    for (prerequisite, requirement) in &package.manifest.prerequisites {
+        let satisfied = state
+            .packages
+            .get(prerequisite)
+            .is_some_and(|p| requirement.matches(&p.version));
+        if !satisfied {
+            return Err(CheckError::Prerequisite {
+                package: package.id(),
+                prerequisite: prerequisite.clone(),
+                requirement: requirement.to_string(),
+            });
+        }
+    }
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    for (key, declared) in &package.manifest.placeholders {
+        if let Some(value) = set.get(key).or(declared.default.as_ref()) {
+            values.insert(key.clone(), value.clone());
+        }
+    }
+    target.ensure_state().await?;
+    let _lock = target.lock(std::time::Duration::from_secs(10)).await?;
+    let results = run_verify(target, &package, &values).await?;
+    let failures: Vec<String> = results
+        .iter()
+        .filter(|r| !r.ok)
+        .map(|r| format!("{}: {}", r.check, r.detail.clone().unwrap_or_default()))
+        .collect();
+    if !failures.is_empty() {
+        return Err(CheckError::VerifyFailed {
+            package: package.id(),
+            failures,
+        });
+    }
+    let before = serde_json::to_string(&state)
+        .unwrap_or_else(|err| unreachable!("a state always serializes: {err}"));
+    let run = format!(
+        "adopt-{}",
+        &Checksum::of_text(&format!("{}{}", package.checksum, utc_now())).as_str()[7..19]
+    );
+    target
+        .start_run(
+            &run,
+            &format!("adopt {}", package.id()),
+            &os_user(),
+            &before,
+        )
+        .await?;
+    let mut after = state.clone();
+    after.record(&package, values, Some(run.clone()), true, Some(utc_now()));
+    target.record_installed(&after).await?;
+    let json = serde_json::to_string(&after)
+        .unwrap_or_else(|err| unreachable!("a state always serializes: {err}"));
+    // Not `completed`: undo and restore must never run scripts against what was adopted.
+    target
+        .set_outcome(&run, "adopted", true, Some(&json))
+        .await?;
+    Ok(results)
+}
+
+fn os_user() -> String {
+    std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".to_owned())
+}

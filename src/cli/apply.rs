@@ -192,17 +192,32 @@ pub async fn execute(
     let outcome = match apply_plan(plan, target, settings, &events).await {
         Ok(outcome) => outcome,
         Err(err @ ApplyError::Stale { .. }) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"outcome": "stale", "error": err.to_string()})
+                );
+            }
             out.report(&err);
             return Ok(Exit::Stale);
         }
         Err(ApplyError::Target(err @ TargetError::Locked { .. })) => {
+            if json {
+                println!(
+                    "{}",
+                    serde_json::json!({"outcome": "locked", "error": err.to_string()})
+                );
+            }
             out.report(&err);
             return Ok(Exit::Locked);
         }
         Err(err) => return Err(err.into()),
     };
     if json {
-        out.json_value(&outcome);
+        // One object per line, like the events before it.
+        if let Ok(line) = serde_json::to_string(&outcome) {
+            println!("{line}");
+        }
     }
     Ok(report(&outcome, again, out))
 }

@@ -6,7 +6,7 @@ use super::render::Out;
 use super::Exit;
 use crate::db::target::Target;
 use crate::db::DbUrl;
-use crate::ops::check::{adopt, verify, CheckResult};
+use crate::ops::check::{adopt, generate, verify, CheckResult};
 use crate::ops::repository::open_all;
 
 /// Health checks: run the VERIFY scripts of every installed package (in transactions that are
@@ -34,13 +34,29 @@ pub struct VerifyArgs {
 }
 
 /// Record an existing database as having a package version installed, without running its
-/// scripts, once its VERIFY scripts confirm the claim (a baseline).
+/// scripts, once its VERIFY scripts confirm the claim (a baseline); or, with `--generate`,
+/// make a baseline package from a live database's schema.
 ///
 /// Example: dbpm adopt core@1.1.0 --db postgres://app@db/legacy --repo examples/packages
+/// Example: dbpm adopt --generate packages/legacy/1.0.0 --name legacy --db postgres://app@db/legacy
 #[derive(Debug, Args)]
 pub struct AdoptArgs {
-    /// `NAME@VERSION`.
-    package: String,
+    /// `NAME@VERSION` to adopt.
+    #[arg(required_unless_present = "generate", conflicts_with = "generate")]
+    package: Option<String>,
+    /// Write a baseline package of the live schema into this (new) directory instead.
+    #[arg(long, value_name = "DIR")]
+    generate: Option<std::path::PathBuf>,
+    /// The generated package's name (default: the directory's parent's name, or `baseline`).
+    #[arg(long, requires = "generate")]
+    name: Option<String>,
+    /// The generated package's version.
+    #[arg(
+        long = "baseline-version",
+        requires = "generate",
+        default_value = "1.0.0"
+    )]
+    baseline_version: semver::Version,
     /// The target database URL.
     #[arg(long, env = "DBPM_DB", hide_env_values = true)]
     db: String,
@@ -103,11 +119,30 @@ pub async fn run_verify(args: VerifyArgs, out: &Out) -> miette::Result<Exit> {
 pub async fn run_adopt(args: AdoptArgs, out: &Out) -> miette::Result<Exit> {
     let url: DbUrl = args.db.parse()?;
     let target = Target::new(url, args.schema)?;
+    if let Some(dir) = &args.generate {
+        let name = args.name.clone().unwrap_or_else(|| {
+            dir.parent()
+                .and_then(|p| p.file_name())
+                .map(|n| n.to_string_lossy().into_owned())
+                .filter(|n| crate::manifest::is_package_name(n))
+                .unwrap_or_else(|| "baseline".to_owned())
+        });
+        let written = generate(&target, dir, &name, &args.baseline_version).await?;
+        for path in &written {
+            out.data(path.display().to_string());
+        }
+        out.status(format!(
+            "baseline package `{name}@{}` written to `{}`",
+            args.baseline_version,
+            dir.display()
+        ));
+        return Ok(Exit::Success);
+    }
     let repos = open_all(&args.repos)?;
-    let (name, version) = args
-        .package
+    let package = args.package.unwrap_or_default();
+    let (name, version) = package
         .split_once('@')
-        .ok_or_else(|| miette::miette!("`{}` is not NAME@VERSION", args.package))?;
+        .ok_or_else(|| miette::miette!("`{package}` is not NAME@VERSION"))?;
     let version = semver::Version::parse(version)
         .map_err(|err| miette::miette!("`{version}` is not a version: {err}"))?;
     let set = args.set.into_iter().collect();

@@ -272,8 +272,12 @@ pub async fn apply(
         let Some(state) = StepState::parse(&row.state) else {
             continue;
         };
-        // A run stopped after a failure (`--on-failure stop`) retries the failed steps.
-        let retry = run.outcome == "stopped_after_failure" && state == StepState::Failed;
+        // A run stopped after a failure (`--on-failure stop`) retries the failed steps, and
+        // one whose compensation failed retries that compensation once the cause is fixed.
+        let compensation = plan.compensations.iter().any(|c| c.id == row.step);
+        let retry = state == StepState::Failed
+            && (run.outcome == "stopped_after_failure"
+                || (run.outcome == "compensation_failed" && compensation));
         attempts.insert(row.step.clone(), row.attempt);
         if !retry {
             journal.insert(row.step, state);

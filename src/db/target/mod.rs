@@ -13,12 +13,14 @@
 mod dialect;
 mod installed;
 mod run;
+mod schema;
 mod session;
 mod tables;
 
 use std::fmt;
 
 pub use run::{JournalRow, RunLock, RunRecord, ScriptFailed, StepSession};
+pub use schema::{SchemaError, SchemaScripts};
 use session::{Access, Connector, Session};
 pub use tables::STATE_VERSION;
 

@@ -330,11 +330,21 @@ impl StepSession {
             .run(begin)
             .await
             .map_err(self.target.failed("begin a step's transaction"))?;
-        if let Err(err) = self.session.run_script(script).await {
-            let message = describe(&err);
+        let mut tries = 0;
+        while let Err(err) = self.session.run_script(script).await {
             // A failed statement may already have ended the transaction (MySQL DDL); a
             // ROLLBACK then has nothing to do and is harmless.
             let _ = self.session.run("ROLLBACK").await;
+            if tries < MAX_RETRIES && retryable(&err) {
+                tries += 1;
+                tokio::time::sleep(RETRY_PAUSE * tries).await;
+                self.session
+                    .run(begin)
+                    .await
+                    .map_err(self.target.failed("begin a step's transaction"))?;
+                continue;
+            }
+            let message = describe(&err);
             self.mark(run, step, attempt, "failed", Some(&message))
                 .await?;
             return Ok(Err(ScriptFailed(message)));
@@ -421,10 +431,17 @@ impl StepSession {
 
     /// Runs a script outside any transaction (the caller journals it started and done).
     pub async fn run_plain(&mut self, script: &str) -> Result<(), ScriptFailed> {
-        self.session
-            .run_script(script)
-            .await
-            .map_err(|err| ScriptFailed(describe(&err)))
+        let mut tries = 0;
+        loop {
+            match self.session.run_script(script).await {
+                Ok(()) => return Ok(()),
+                Err(err) if tries < MAX_RETRIES && retryable(&err) => {
+                    tries += 1;
+                    tokio::time::sleep(RETRY_PAUSE * tries).await;
+                }
+                Err(err) => return Err(ScriptFailed(describe(&err))),
+            }
+        }
     }
 
     /// Journals an attempt of a step: inserted when new, updated otherwise.
@@ -469,6 +486,25 @@ impl StepSession {
     pub async fn close(self) -> Result<(), TargetError> {
         self.target.close(self.session).await
     }
+}
+
+/// How often a script that lost a lock race is tried again.
+const MAX_RETRIES: u32 = 5;
+/// The pause before the first retry; it grows with each.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Whether a failure is a lost race for locks, not a fault of the script: MySQL/MariaDB's
+/// lock wait timeout (1205) and deadlock (1213), PostgreSQL's deadlock (40P01) and
+/// serialization failure (40001). DDL on tables linked by foreign keys, run side by side,
+/// meets them; the statement did not take effect, so running it again is safe.
+fn retryable(err: &sqlx::Error) -> bool {
+    let Some(db) = err.as_database_error() else {
+        return false;
+    };
+    if let Some(mysql) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return matches!(mysql.number(), 1205 | 1213);
+    }
+    matches!(db.code().as_deref(), Some("40P01" | "40001"))
 }
 
 /// The database's own words for a failed statement.

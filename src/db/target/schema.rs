@@ -1,0 +1,250 @@
+//! Reading a live database's own schema (not dbpm's), for `dbpm adopt --generate`: the
+//! statements that create it and those that drop it again, per platform. PostgreSQL goes
+//! through `pg_dump --schema-only`; SQLite reads its schema table; MySQL/MariaDB asks
+//! `SHOW CREATE` of every table and view.
+
+use super::session::{Access, Value};
+use super::{Target, TargetError};
+use crate::platform::Platform;
+
+/// A database's schema as scripts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaScripts {
+    /// Statements that create the schema from nothing.
+    pub create: String,
+    /// Statements that drop it again, defensively.
+    pub drop: String,
+    /// The tables and views, to check that they exist.
+    pub objects: Vec<String>,
+}
+
+/// Why the schema could not be read.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum SchemaError {
+    /// The database failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Target(#[from] TargetError),
+    /// `pg_dump` is missing or failed.
+    #[error("`pg_dump` failed: {0}")]
+    #[diagnostic(
+        code(dbpm::adopt::pg_dump),
+        help("install the PostgreSQL client tools (pg_dump) of the server's version")
+    )]
+    PgDump(String),
+}
+
+impl Target {
+    /// The user schema of the target (dbpm's own state left out).
+    pub async fn schema_scripts(&self) -> Result<SchemaScripts, SchemaError> {
+        match self.platform() {
+            Platform::Postgres => self.postgres_schema().await,
+            Platform::Sqlite => self.sqlite_schema().await,
+            Platform::Mysql => self.mysql_schema().await,
+        }
+    }
+
+    async fn postgres_schema(&self) -> Result<SchemaScripts, SchemaError> {
+        let output = tokio::process::Command::new("pg_dump")
+            .args([
+                "--schema-only",
+                "--no-owner",
+                "--no-privileges",
+                "--no-comments",
+                "--schema",
+                &self.schema,
+                "--dbname",
+                self.url.expose(),
+            ])
+            .output()
+            .await
+            .map_err(|err| SchemaError::PgDump(err.to_string()))?;
+        if !output.status.success() {
+            let message = String::from_utf8_lossy(&output.stderr)
+                .replace(self.url.expose(), &self.url.redacted());
+            return Err(SchemaError::PgDump(message.trim().to_owned()));
+        }
+        let dump = String::from_utf8_lossy(&output.stdout);
+        // Keep the statements; drop psql meta-commands, comments, session settings (a step's
+        // connection is reused) and the schema's own creation.
+        let mut create = String::new();
+        for line in dump.lines() {
+            let trimmed = line.trim_start();
+            if trimmed.starts_with('\\')
+                || trimmed.starts_with("--")
+                || trimmed.starts_with("SET ")
+                || trimmed.starts_with("SELECT pg_catalog.set_config")
+                || trimmed.starts_with("CREATE SCHEMA")
+            {
+                continue;
+            }
+            create.push_str(line);
+            create.push('\n');
+        }
+        let mut session = self.open(Access::Read).await?;
+        let failed = self.failed("read the schema");
+        let rows = session
+            .fetch(
+                "SELECT c.relname::text AS name, c.relkind::text AS kind FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = ? AND c.relkind IN ('r', 'v', 'm', 'p') ORDER BY c.relkind DESC, c.relname",
+                &[Value::Text(&self.schema)],
+            )
+            .await
+            .map_err(&failed)?;
+        let functions = session
+            .fetch(
+                "SELECT p.oid::regprocedure::text AS name FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ? ORDER BY 1",
+                &[Value::Text(&self.schema)],
+            )
+            .await
+            .map_err(&failed)?;
+        let types = session
+            .fetch(
+                "SELECT t.typname::text AS name FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+                 WHERE n.nspname = ? AND t.typtype IN ('e', 'd', 'c') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid AND c.relkind <> 'c') ORDER BY 1",
+                &[Value::Text(&self.schema)],
+            )
+            .await
+            .map_err(&failed)?;
+        self.close(session).await?;
+        let mut drop = String::new();
+        let mut objects = Vec::new();
+        for row in &rows {
+            let name = row.text("name").map_err(&failed)?;
+            let kind = match row.text("kind").map_err(&failed)?.as_str() {
+                "v" => "VIEW",
+                "m" => "MATERIALIZED VIEW",
+                _ => "TABLE",
+            };
+            drop.push_str(&format!("DROP {kind} IF EXISTS \"{name}\" CASCADE;\n"));
+            objects.push(name);
+        }
+        for row in &functions {
+            drop.push_str(&format!(
+                "DROP FUNCTION IF EXISTS {} CASCADE;\n",
+                row.text("name").map_err(&failed)?
+            ));
+        }
+        for row in &types {
+            drop.push_str(&format!(
+                "DROP TYPE IF EXISTS \"{}\" CASCADE;\n",
+                row.text("name").map_err(&failed)?
+            ));
+        }
+        Ok(SchemaScripts {
+            create,
+            drop,
+            objects,
+        })
+    }
+
+    async fn sqlite_schema(&self) -> Result<SchemaScripts, SchemaError> {
+        let mut session = self.open(Access::Read).await?;
+        let failed = self.failed("read the schema");
+        let rows = session
+            .fetch(
+                "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'dbpm_%' AND name NOT LIKE 'sqlite_%'
+                 ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, rowid",
+                &[],
+            )
+            .await
+            .map_err(&failed)?;
+        self.close(session).await?;
+        let mut create = String::new();
+        let mut drops: Vec<String> = Vec::new();
+        let mut objects = Vec::new();
+        for row in &rows {
+            let kind = row.text("type").map_err(&failed)?;
+            let name = row.text("name").map_err(&failed)?;
+            create.push_str(&row.text("sql").map_err(&failed)?);
+            create.push_str(";\n");
+            match kind.as_str() {
+                "table" | "view" => {
+                    drops.push(format!(
+                        "DROP {} IF EXISTS \"{name}\";",
+                        kind.to_uppercase()
+                    ));
+                    objects.push(name);
+                }
+                "trigger" => drops.push(format!("DROP TRIGGER IF EXISTS \"{name}\";")),
+                _ => {}
+            }
+        }
+        drops.reverse();
+        Ok(SchemaScripts {
+            create,
+            drop: drops.join("\n") + "\n",
+            objects,
+        })
+    }
+
+    async fn mysql_schema(&self) -> Result<SchemaScripts, SchemaError> {
+        let mut session = self.open(Access::Read).await?;
+        let failed = self.failed("read the schema");
+        let rows = session
+            .fetch(
+                "SELECT CAST(table_name AS CHAR) AS name, CAST(table_type AS CHAR) AS kind FROM information_schema.tables
+                 WHERE table_schema = DATABASE() AND table_name NOT LIKE 'dbpm\\_%' ORDER BY table_type, table_name",
+                &[],
+            )
+            .await
+            .map_err(&failed)?;
+        let mut tables = Vec::new();
+        let mut views = Vec::new();
+        for row in &rows {
+            let name = row.text("name").map_err(&failed)?;
+            if row.text("kind").map_err(&failed)? == "VIEW" {
+                views.push(name);
+            } else {
+                tables.push(name);
+            }
+        }
+        let mut create = String::from("SET FOREIGN_KEY_CHECKS = 0;\n");
+        for table in &tables {
+            let rows = session
+                .fetch(&format!("SHOW CREATE TABLE `{table}`"), &[])
+                .await
+                .map_err(&failed)?;
+            if let Some(row) = rows.first() {
+                create.push_str(&row.text("Create Table").map_err(&failed)?);
+                create.push_str(";\n");
+            }
+        }
+        create.push_str("SET FOREIGN_KEY_CHECKS = 1;\n");
+        for view in &views {
+            let rows = session
+                .fetch(&format!("SHOW CREATE VIEW `{view}`"), &[])
+                .await
+                .map_err(&failed)?;
+            if let Some(row) = rows.first() {
+                let text = row.text("Create View").map_err(&failed)?;
+                // Definers belong to the database it came from, not the one it goes to.
+                let text = match (text.find("DEFINER="), text.find(" SQL SECURITY")) {
+                    (Some(start), Some(end)) if start < end => {
+                        format!("{}{}", &text[..start], &text[end + 1..])
+                    }
+                    _ => text,
+                };
+                create.push_str(&text);
+                create.push_str(";\n");
+            }
+        }
+        self.close(session).await?;
+        let mut drop = String::new();
+        for view in &views {
+            drop.push_str(&format!("DROP VIEW IF EXISTS `{view}`;\n"));
+        }
+        drop.push_str("SET FOREIGN_KEY_CHECKS = 0;\n");
+        for table in &tables {
+            drop.push_str(&format!("DROP TABLE IF EXISTS `{table}`;\n"));
+        }
+        drop.push_str("SET FOREIGN_KEY_CHECKS = 1;\n");
+        let mut objects = tables;
+        objects.extend(views);
+        Ok(SchemaScripts {
+            create,
+            drop,
+            objects,
+        })
+    }
+}

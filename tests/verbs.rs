@@ -293,3 +293,82 @@ fn adopt_checks_the_claim_and_verify_reports_failures() {
         ok(&ctx, &managed, &with_repo(&["upgrade", "--yes"]));
     }
 }
+
+fn mysql_schema(db: &TestDb) -> String {
+    let output = std::process::Command::new("mysqldump")
+        .args([
+            "-h127.0.0.1",
+            "-uroot",
+            "--no-data",
+            "--skip-comments",
+            "--skip-dump-date",
+            &db.name,
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout)
+        .split(";\n")
+        .filter(|statement| !statement.contains("dbpm_"))
+        .map(|statement| {
+            statement
+                .lines()
+                .map(|l| {
+                    if l.starts_with(") ENGINE") {
+                        l.split(" AUTO_INCREMENT=").next().unwrap_or(l).to_owned()
+                    } else {
+                        l.to_owned()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect::<Vec<_>>()
+        .join(";\n")
+}
+
+#[test]
+fn a_generated_baseline_installs_to_the_same_schema() {
+    for platform in Platform::ALL {
+        let ctx = TestContext::new();
+        let source = TestDb::new(platform);
+        let copy = TestDb::new(platform);
+        ok(
+            &ctx,
+            &source,
+            &with_repo(&["install", "billing@1.1.0", "--yes"]),
+        );
+        let dir = ctx.path("generated/legacy/1.0.0").display().to_string();
+        ok(&ctx, &source, &["adopt", "--generate", &dir]);
+        let build = ctx.run(&[
+            "build",
+            &dir,
+            "--out-dir",
+            ctx.path("dist").to_str().unwrap(),
+        ]);
+        assert!(
+            build.status.success(),
+            "{platform}: {}",
+            transcript(&build, ctx.temp.path())
+        );
+        let tree = ctx.path("generated").display().to_string();
+        ok(
+            &ctx,
+            &copy,
+            &["install", "legacy", "--repo", &tree, "--yes"],
+        );
+        let (a, b) = match platform {
+            Platform::Mysql => (mysql_schema(&source), mysql_schema(&copy)),
+            _ => (schema(&source), schema(&copy)),
+        };
+        assert!(!a.is_empty());
+        assert_eq!(
+            a, b,
+            "{platform}: the baseline installs to the schema it came from"
+        );
+        ok(
+            &ctx,
+            &copy,
+            &["uninstall", "legacy", "--repo", &tree, "--yes"],
+        );
+    }
+}

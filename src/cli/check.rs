@@ -38,6 +38,7 @@ pub struct VerifyArgs {
 /// make a baseline package from a live database's schema.
 ///
 /// Example: dbpm adopt core@1.1.0 --db postgres://app@db/legacy --repo examples/packages
+///
 /// Example: dbpm adopt --generate packages/legacy/1.0.0 --name legacy --db postgres://app@db/legacy
 #[derive(Debug, Args)]
 pub struct AdoptArgs {
@@ -63,13 +64,13 @@ pub struct AdoptArgs {
     /// On PostgreSQL, the target schema.
     #[arg(long, env = "DBPM_SCHEMA")]
     schema: Option<String>,
-    /// Repositories, first one wins (repeatable).
+    /// Repositories, first one wins (repeatable); needed to adopt, not to generate.
     #[arg(
         long = "repo",
         env = "DBPM_REPO",
         hide_env_values = true,
         value_delimiter = ',',
-        required = true
+        required_unless_present = "generate"
     )]
     repos: Vec<String>,
     /// A placeholder value for the VERIFY scripts (repeatable).

@@ -519,46 +519,32 @@ pub fn build(
         chain.removes = chain.groups.len() > preinstall_groups;
         chain.removal_groups = chain.groups.len();
         for step in &decision.path.steps {
-            match step.direction {
-                Direction::Up => {
-                    let version = step.to.version().ok_or_else(|| {
-                        PlanningError::MissingPackage(name.clone(), Version::new(0, 0, 0))
-                    })?;
-                    let package = lookup(name, version)?;
-                    let values = if Some(version) == decision.from.as_ref() {
-                        previous
-                    } else {
-                        current
-                    };
-                    push_groups(
-                        &mut chain,
-                        package,
-                        &Phase::Upgrade(step.edge_origin.clone()),
-                        StepPhase::Upgrade,
-                        false,
-                        values,
-                    );
-                }
-                Direction::Down => {
-                    let version = step.from.version().ok_or_else(|| {
-                        PlanningError::MissingPackage(name.clone(), Version::new(0, 0, 0))
-                    })?;
-                    let package = lookup(name, version)?;
-                    let values = if Some(version) == decision.from.as_ref() {
-                        previous
-                    } else {
-                        current
-                    };
-                    push_groups(
-                        &mut chain,
-                        package,
-                        &Phase::Downgrade(step.edge_origin.clone()),
-                        StepPhase::Downgrade,
-                        true,
-                        values,
-                    );
-                }
-            }
+            // An edge belongs to its newer end: the version reached going up, the version
+            // left going down (whose DOWNGRADE twins run, descending).
+            let (owner, phase, step_phase, descending) = match step.direction {
+                Direction::Up => (
+                    &step.to,
+                    Phase::Upgrade(step.edge_origin.clone()),
+                    StepPhase::Upgrade,
+                    false,
+                ),
+                Direction::Down => (
+                    &step.from,
+                    Phase::Downgrade(step.edge_origin.clone()),
+                    StepPhase::Downgrade,
+                    true,
+                ),
+            };
+            let version = owner.version().ok_or_else(|| {
+                PlanningError::MissingPackage(name.clone(), Version::new(0, 0, 0))
+            })?;
+            let package = lookup(name, version)?;
+            let values = if Some(version) == decision.from.as_ref() {
+                previous
+            } else {
+                current
+            };
+            push_groups(&mut chain, package, &phase, step_phase, descending, values);
         }
         if let Some(new) = new {
             push_groups(

@@ -341,6 +341,15 @@ pub fn markdown(plan: &Plan) -> String {
     out
 }
 
+/// The forward steps of each package, in plan order.
+fn steps_by_package(plan: &Plan) -> BTreeMap<&str, Vec<&Step>> {
+    let mut by_package: BTreeMap<&str, Vec<&Step>> = BTreeMap::new();
+    for step in &plan.steps {
+        by_package.entry(&step.package).or_default().push(step);
+    }
+    by_package
+}
+
 /// A Mermaid flowchart of the forward steps, one subgraph per package.
 pub fn mermaid(plan: &Plan) -> String {
     let ids: BTreeMap<&str, String> = plan
@@ -350,10 +359,7 @@ pub fn mermaid(plan: &Plan) -> String {
         .map(|(i, s)| (s.id.as_str(), format!("s{}", i + 1)))
         .collect();
     let mut out = String::from("flowchart TD\n");
-    let mut by_package: BTreeMap<&str, Vec<&Step>> = BTreeMap::new();
-    for step in &plan.steps {
-        by_package.entry(&step.package).or_default().push(step);
-    }
+    let by_package = steps_by_package(plan);
     for (index, (name, steps)) in by_package.iter().enumerate() {
         let action = &plan.actions[*name];
         let _ = writeln!(
@@ -399,10 +405,7 @@ pub fn dot(plan: &Plan) -> String {
     let mut out = String::from(
         "digraph plan {\n  rankdir=TB;\n  node [shape=box, fontname=\"monospace\"];\n",
     );
-    let mut by_package: BTreeMap<&str, Vec<&Step>> = BTreeMap::new();
-    for step in &plan.steps {
-        by_package.entry(&step.package).or_default().push(step);
-    }
+    let by_package = steps_by_package(plan);
     for (index, (name, steps)) in by_package.iter().enumerate() {
         let action = &plan.actions[*name];
         let _ = writeln!(out, "  subgraph cluster_{index} {{");

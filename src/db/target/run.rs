@@ -320,12 +320,7 @@ impl StepSession {
         script: &str,
         before_commit: impl Fn(&str),
     ) -> Result<Result<(), ScriptFailed>, TargetError> {
-        let platform = self.target.platform();
-        let begin = if platform == Platform::Mysql {
-            "START TRANSACTION"
-        } else {
-            "BEGIN"
-        };
+        let begin = self.begin_statement();
         self.session
             .run(begin)
             .await
@@ -375,11 +370,7 @@ impl StepSession {
         steps: &[(String, i64, String)],
         before_commit: impl Fn(&str),
     ) -> Result<Option<usize>, TargetError> {
-        let begin = if self.target.platform() == Platform::Mysql {
-            "START TRANSACTION"
-        } else {
-            "BEGIN"
-        };
+        let begin = self.begin_statement();
         self.session
             .run(begin)
             .await
@@ -408,11 +399,7 @@ impl StepSession {
     /// Runs a check (a VERIFY script) inside a transaction that is always rolled back, so a
     /// check never changes the target.
     pub async fn check(&mut self, script: &str) -> Result<Result<(), ScriptFailed>, TargetError> {
-        let begin = if self.target.platform() == Platform::Mysql {
-            "START TRANSACTION"
-        } else {
-            "BEGIN"
-        };
+        let begin = self.begin_statement();
         self.session
             .run(begin)
             .await
@@ -475,6 +462,15 @@ impl StepSession {
                 .map_err(&failed)?;
         }
         Ok(())
+    }
+
+    /// How a transaction starts on the session's platform.
+    fn begin_statement(&self) -> &'static str {
+        if self.target.platform() == Platform::Mysql {
+            "START TRANSACTION"
+        } else {
+            "BEGIN"
+        }
     }
 
     /// The target the session is connected to.

@@ -20,7 +20,7 @@ use crate::platform::Platform;
 use crate::state::InstalledState;
 
 /// The most steps one SQLite transaction takes.
-const MAX_BATCH: usize = 200;
+const MAX_BATCH: usize = 1000;
 
 /// The longest output of a `.cmd` step the journal keeps.
 const MAX_OUTPUT: usize = 64 * 1024;

@@ -360,9 +360,9 @@ impl StepSession {
     }
 
     /// Runs several transactional steps in one transaction, each with its `done` journal
-    /// entry: all of them commit, or none. `Some(i)` when the `i`-th script failed; then
-    /// everything was rolled back and nothing journaled, so the caller runs the steps one by
-    /// one to find and journal the failure. Used where steps run one after another anyway
+    /// entry: all of them commit, or none. `Some(_)` when a script failed; then everything
+    /// was rolled back and nothing journaled, so the caller runs the steps one by one to find
+    /// and journal the failure. Used where steps run one after another anyway
     /// (SQLite), to spare a commit per step.
     pub async fn run_batch(
         &mut self,
@@ -375,18 +375,37 @@ impl StepSession {
             .run(begin)
             .await
             .map_err(self.target.failed("begin a batch of steps"))?;
-        for (index, (step, attempt, script)) in steps.iter().enumerate() {
-            if self.session.run_script(script).await.is_err() {
-                let _ = self.session.run("ROLLBACK").await;
-                return Ok(Some(index));
+        // One round trip for all the scripts: on any failure everything is rolled back and
+        // the caller runs the steps one by one, which finds and journals the failing one.
+        let mut joined = String::new();
+        for (_, _, script) in steps {
+            joined.push_str(script);
+            if !script.trim_end().ends_with(';') {
+                joined.push_str("\n;");
             }
+            joined.push('\n');
+        }
+        if self.session.run_script(&joined).await.is_err() {
+            let _ = self.session.run("ROLLBACK").await;
+            return Ok(Some(0));
+        }
+        for chunk in steps.chunks(JOURNAL_ROWS_PER_INSERT) {
+            let rows = vec!["(?, ?, ?, 'done', {now}, {now})"; chunk.len()].join(", ");
+            let values: Vec<Value<'_>> = chunk
+                .iter()
+                .flat_map(|(step, attempt, _)| {
+                    [Value::Text(run), Value::Text(step), Value::Int(*attempt)]
+                })
+                .collect();
             self.session
                 .execute(
-                    "INSERT INTO {journal} (run_id, step_id, attempt, state, started_at, ended_at) VALUES (?, ?, ?, 'done', {now}, {now})",
-                    &[Value::Text(run), Value::Text(step), Value::Int(*attempt)],
+                    &format!("INSERT INTO {{journal}} (run_id, step_id, attempt, state, started_at, ended_at) VALUES {rows}"),
+                    &values,
                 )
                 .await
                 .map_err(self.target.failed("journal a step"))?;
+        }
+        for (step, _, _) in steps {
             before_commit(step);
         }
         self.session
@@ -483,6 +502,9 @@ impl StepSession {
         self.target.close(self.session).await
     }
 }
+
+/// Journal rows written by one statement of a batch.
+const JOURNAL_ROWS_PER_INSERT: usize = 200;
 
 /// How often a script that lost a lock race is tried again.
 const MAX_RETRIES: u32 = 5;

@@ -4,6 +4,7 @@
 mod apply;
 mod build;
 mod exit;
+mod history;
 mod init;
 mod plan;
 mod publish;
@@ -11,6 +12,7 @@ mod render;
 mod repo;
 mod show;
 mod state;
+mod status;
 
 use std::ffi::OsString;
 
@@ -50,6 +52,8 @@ enum Command {
     Show(show::ShowArgs),
     #[command(subcommand)]
     State(state::StateCommand),
+    Status(status::StatusArgs),
+    History(history::HistoryArgs),
 }
 
 /// Parses the arguments, runs the command and returns how it ended.
@@ -79,6 +83,8 @@ where
         Command::Repo(command) => repo::run(command, &out).await,
         Command::Show(args) => show::run(args, &out),
         Command::State(command) => state::run(command, &out).await,
+        Command::Status(args) => status::run(args, &out).await,
+        Command::History(args) => history::run(args, &out).await,
     };
     match result {
         Ok(exit) => exit,

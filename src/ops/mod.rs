@@ -3,7 +3,9 @@
 
 pub mod apply;
 pub mod build;
+pub mod history;
 pub mod init;
 pub mod plan;
 pub mod repository;
 pub mod state;
+pub mod status;

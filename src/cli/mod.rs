@@ -3,9 +3,11 @@
 
 mod apply;
 mod build;
+mod completions;
 mod exit;
 mod history;
 mod init;
+mod man;
 mod plan;
 mod publish;
 mod render;
@@ -25,6 +27,8 @@ pub use exit::Exit;
 /// Database code is packaged like software: versioned packages of SQL scripts with
 /// prerequisites, built into archives, kept in a repository, and applied to databases
 /// through reviewed plans.
+///
+/// Example: dbpm plan --release examples/releases/2026.1.toml --repo examples/packages --db sqlite://dev.db --out plan.json
 #[derive(Debug, Parser)]
 #[command(name = "dbpm", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
@@ -54,6 +58,8 @@ enum Command {
     State(state::StateCommand),
     Status(status::StatusArgs),
     History(history::HistoryArgs),
+    Completions(completions::CompletionsArgs),
+    Man(man::ManArgs),
 }
 
 /// Parses the arguments, runs the command and returns how it ended.
@@ -85,6 +91,8 @@ where
         Command::State(command) => state::run(command, &out).await,
         Command::Status(args) => status::run(args, &out).await,
         Command::History(args) => history::run(args, &out).await,
+        Command::Completions(args) => completions::run(args, &out),
+        Command::Man(args) => man::run(args, &out),
     };
     match result {
         Ok(exit) => exit,

@@ -311,6 +311,66 @@ fn drift_is_shown_when_the_repository_changed_under_an_installed_version() {
     );
 }
 
+#[test]
+fn a_rolled_back_run_is_in_the_history_and_changed_nothing() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let url = db.url.as_str();
+    plan_and_apply(&ctx, url, "2026.1.toml", "examples/packages");
+
+    // core 1.2.0 fails its VERIFY: the upgrade to 2026.2 rolls back.
+    let packages = ctx.path("packages");
+    copy_tree(&repo_root().join("examples/packages"), &packages);
+    let verify = packages.join("core/1.2.0/VERIFY/001.tables_exist.sql");
+    let text = fs_err::read_to_string(&verify).unwrap();
+    fs_err::write(
+        &verify,
+        format!("{text}\nSELECT count(*) FROM no_such_table;\n"),
+    )
+    .unwrap();
+    let plan = ctx.path("plan.json");
+    let plan = plan.to_str().unwrap();
+    ok(
+        &ctx,
+        &[
+            "plan",
+            "--release",
+            "examples/releases/2026.2.toml",
+            "--repo",
+            packages.to_str().unwrap(),
+            "--db",
+            url,
+            "--out",
+            plan,
+        ],
+    );
+    let failed = dbpm(&ctx, &["apply", plan, "--db", url]);
+    assert_eq!(
+        failed.status.code(),
+        Some(5),
+        "{}",
+        transcript(&failed, ctx.temp.path())
+    );
+
+    let history = json(&ctx, &["history", "--db", url]);
+    let newest = &history["runs"][0];
+    assert_eq!(newest["outcome"], "rolled_back");
+    assert_eq!(newest["unfinished"], false);
+    assert_eq!(newest["changes"], serde_json::json!([]));
+    assert!(newest["duration_ms"].as_u64().is_some());
+    let status = json(&ctx, &["status", "--db", url]);
+    assert_eq!(status["unfinished"], Value::Null);
+    assert_eq!(
+        versions(&status),
+        pairs(&[("auth", "1.0.0"), ("billing", "1.0.0"), ("core", "1.1.0")])
+    );
+    snapshot(
+        "history_with_a_rolled_back_run",
+        &dbpm(&ctx, &["history", "--db", url]),
+        ctx.temp.path(),
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unfinished_run_is_shown_after_a_crash_and_gone_after_the_resume() {
     for platform in [Platform::Sqlite, Platform::Postgres] {

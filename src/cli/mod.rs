@@ -4,8 +4,11 @@
 mod apply;
 mod build;
 mod check;
+mod completions;
 mod exit;
+mod history;
 mod init;
+mod man;
 mod plan;
 mod publish;
 mod render;
@@ -13,6 +16,7 @@ mod repo;
 mod show;
 mod state;
 mod verbs;
+mod status;
 
 use std::ffi::OsString;
 
@@ -25,6 +29,8 @@ pub use exit::Exit;
 /// Database code is packaged like software: versioned packages of SQL scripts with
 /// prerequisites, built into archives, kept in a repository, and applied to databases
 /// through reviewed plans.
+///
+/// Example: dbpm plan --release examples/releases/2026.1.toml --repo examples/packages --db sqlite://dev.db --out plan.json
 #[derive(Debug, Parser)]
 #[command(name = "dbpm", version, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
@@ -59,6 +65,10 @@ enum Command {
     Show(show::ShowArgs),
     #[command(subcommand)]
     State(state::StateCommand),
+    Status(status::StatusArgs),
+    History(history::HistoryArgs),
+    Completions(completions::CompletionsArgs),
+    Man(man::ManArgs),
 }
 
 /// Parses the arguments, runs the command and returns how it ended.
@@ -95,6 +105,10 @@ where
         Command::Repo(command) => repo::run(command, &out).await,
         Command::Show(args) => show::run(args, &out),
         Command::State(command) => state::run(command, &out).await,
+        Command::Status(args) => status::run(args, &out).await,
+        Command::History(args) => history::run(args, &out).await,
+        Command::Completions(args) => completions::run(args, &out),
+        Command::Man(args) => man::run(args, &out),
     };
     match result {
         Ok(exit) => exit,

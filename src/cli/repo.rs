@@ -8,6 +8,8 @@ use crate::ops::repository::{list, open_all, show};
 use crate::platform::Platform;
 
 /// Look into repositories.
+///
+/// Example: dbpm repo list --repo examples/packages
 #[derive(Debug, Subcommand)]
 pub enum RepoCommand {
     /// List packages and their versions.

@@ -10,6 +10,8 @@ use crate::db::DbUrl;
 use crate::ops::state::{export, to_json};
 
 /// Read the installed state of a target.
+///
+/// Example: dbpm state export --db sqlite://dev.db --out state.json
 #[derive(Debug, Subcommand)]
 pub enum StateCommand {
     /// Write what is installed on a target as JSON, to plan from without the target.

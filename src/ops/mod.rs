@@ -4,8 +4,10 @@
 pub mod apply;
 pub mod build;
 pub mod check;
+pub mod history;
 pub mod init;
 pub mod plan;
 pub mod repository;
 pub mod state;
 pub mod verbs;
+pub mod status;

@@ -1,0 +1,170 @@
+//! `dbpm history`, and what `history` and `status` share: which target, and how times,
+//! durations and hashes read for people.
+
+use clap::Args;
+
+use super::render::Out;
+use super::Exit;
+use crate::db::target::Target;
+use crate::db::DbUrl;
+use crate::ops::history::{history, Change, RunSummary};
+
+/// Show the runs on a target, newest first: what each changed, who ran it, how it ended.
+///
+/// Changes are read from the installed sets recorded before and after each run: `+name
+/// version` installed, `name old→new` upgraded or downgraded, `-name` removed. Reading never
+/// writes: a target dbpm was never used on has no runs and is left as it was.
+///
+/// Example: dbpm history --db sqlite://dev.db
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    #[command(flatten)]
+    target: TargetArgs,
+}
+
+/// Which target to read.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// The target database: postgres://..., mysql://... (MySQL and MariaDB) or
+    /// sqlite://path/to/file.db.
+    // Parsed after clap, and its environment value hidden, so a password in it never reaches
+    // clap's messages or the --help text.
+    #[arg(long, env = "DBPM_DB", hide_env_values = true)]
+    db: String,
+    /// PostgreSQL only: the target schema [default: public].
+    #[arg(long, env = "DBPM_SCHEMA")]
+    schema: Option<String>,
+}
+
+impl TargetArgs {
+    /// The target these arguments name.
+    pub fn target(&self) -> miette::Result<Target> {
+        let url: DbUrl = self.db.parse()?;
+        Ok(Target::new(url, self.schema.clone())?)
+    }
+}
+
+pub async fn run(args: HistoryArgs, out: &Out) -> miette::Result<Exit> {
+    let history = history(&args.target.target()?).await?;
+    if out.json() {
+        out.json_value(&history);
+        return Ok(Exit::Success);
+    }
+    if history.runs.is_empty() {
+        out.status(format!(
+            "no runs on `{}`: dbpm has applied nothing there",
+            history.target
+        ));
+        return Ok(Exit::Success);
+    }
+    let by = history
+        .runs
+        .iter()
+        .map(|r| r.os_user.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max("BY".len());
+    let outcome = history
+        .runs
+        .iter()
+        .map(|r| r.outcome.len())
+        .max()
+        .unwrap_or(0)
+        .max("OUTCOME".len());
+    out.data(format!(
+        "{:<24}  {:<12}  {:<23}  {:<by$}  {:<outcome$}  {:<10}  CHANGES",
+        "RUN", "PLAN", "STARTED", "BY", "OUTCOME", "DURATION"
+    ));
+    for run in &history.runs {
+        out.data(
+            format!(
+                "{:<24}  {:<12}  {:<23}  {:<by$}  {:<outcome$}  {:<10}  {}",
+                run.id,
+                short_hash(&run.plan_hash),
+                when(&run.started_at),
+                run.os_user,
+                run.outcome.replace('_', " "),
+                run.duration_ms.map_or("-".to_owned(), duration),
+                changes(run)
+            )
+            .trim_end(),
+        );
+    }
+    out.status(format!(
+        "{} on `{}`",
+        crate::diagnostic::plural(history.runs.len(), "run"),
+        history.target
+    ));
+    Ok(Exit::Success)
+}
+
+/// A run's changes in one line: `+reporting 1.0.0, core 1.1.0→1.2.0, -auth`.
+fn changes(run: &RunSummary) -> String {
+    let Some(changes) = &run.changes else {
+        return "(unfinished: see `dbpm status`)".to_owned();
+    };
+    if changes.is_empty() {
+        return if run.outcome == "rolled_back" {
+            "none (rolled back)".to_owned()
+        } else {
+            "none".to_owned()
+        };
+    }
+    changes
+        .iter()
+        .map(|change| match change {
+            Change::Install { package, version } => format!("+{package} {version}"),
+            Change::Upgrade { package, from, to } | Change::Downgrade { package, from, to } => {
+                format!("{package} {from}→{to}")
+            }
+            Change::Reinstall { package, version } => format!("{package} {version} (reinstall)"),
+            Change::Uninstall { package, .. } => format!("-{package}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// An RFC 3339 UTC time for people, to the second: `2026-11-22 11:37:12 UTC`.
+pub fn when(rfc3339: &str) -> String {
+    match rfc3339.get(..19) {
+        Some(head) if rfc3339.ends_with('Z') => format!("{} UTC", head.replacen('T', " ", 1)),
+        _ => rfc3339.to_owned(),
+    }
+}
+
+/// A duration for people: `0.4 s`, `12.3 s`, `4 min 12 s`, `2 h 5 min`.
+pub fn duration(millis: u64) -> String {
+    let secs = millis / 1_000;
+    match secs {
+        0..60 => format!("{}.{} s", secs, millis % 1_000 / 100),
+        60..3_600 => format!("{} min {} s", secs / 60, secs % 60),
+        _ => format!("{} h {} min", secs / 3_600, secs % 3_600 / 60),
+    }
+}
+
+/// The first 12 hex digits of a `sha256:...` hash, enough to tell plans and archives apart.
+pub fn short_hash(hash: &str) -> &str {
+    let hex = hash.split_once(':').map_or(hash, |(_, hex)| hex);
+    hex.get(..12).unwrap_or(hex)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_durations_and_hashes_read_short() {
+        assert_eq!(
+            when("2026-11-22T11:37:12.345678Z"),
+            "2026-11-22 11:37:12 UTC"
+        );
+        assert_eq!(when("2026-11-22T11:37:12Z"), "2026-11-22 11:37:12 UTC");
+        assert_eq!(when("soon"), "soon");
+        assert_eq!(duration(420), "0.4 s");
+        assert_eq!(duration(12_345), "12.3 s");
+        assert_eq!(duration(252_000), "4 min 12 s");
+        assert_eq!(duration(7_500_000), "2 h 5 min");
+        assert_eq!(short_hash("sha256:728510a45933b4e60f1d"), "728510a45933");
+        assert_eq!(short_hash("abc"), "abc");
+    }
+}

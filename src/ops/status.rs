@@ -1,0 +1,267 @@
+//! `dbpm status`: what is installed on a target (version, when, by which run, adopted or
+//! not), the run left unfinished there if any (how far it got and what the operator does
+//! next), and, given repositories, drift: installed versions whose content is not the
+//! repositories' same version, or that the repositories no longer have. Reading never
+//! writes to the target.
+
+use semver::Version;
+use serde::Serialize;
+
+use crate::db::target::{JournalRow, RunRecord, Target, TargetError};
+use crate::execute::runner::is_unfinished;
+use crate::package::Checksum;
+use crate::platform::Platform;
+use crate::repository::{Repositories, RepositoryError};
+
+/// Why `dbpm status` failed.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum StatusError {
+    /// The target failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Target(#[from] TargetError),
+    /// The repositories failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+/// Where a target stands.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    /// The target's label (URL without credentials, and schema).
+    pub target: String,
+    /// The target's platform.
+    pub platform: Platform,
+    /// Nothing installed and no run recorded: dbpm was never used here.
+    pub never_used: bool,
+    /// The installed packages, by name.
+    pub packages: Vec<PackageStatus>,
+    /// The run that neither completed nor rolled back, if any.
+    pub unfinished: Option<UnfinishedRun>,
+    /// Drift against the repositories, when they were given.
+    pub drift: Option<Vec<Drift>>,
+}
+
+/// One installed package.
+#[derive(Debug, Clone, Serialize)]
+pub struct PackageStatus {
+    /// The package.
+    pub name: String,
+    /// The installed version.
+    pub version: Version,
+    /// The checksum of the archive it was installed from.
+    pub checksum: Checksum,
+    /// When it was installed (RFC 3339, UTC), when known.
+    pub installed_at: Option<String>,
+    /// The run that installed it (none when adopted).
+    pub run: Option<String>,
+    /// Recorded without running its scripts.
+    pub adopted: bool,
+}
+
+/// A run that neither completed nor rolled back.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnfinishedRun {
+    /// The run id.
+    pub id: String,
+    /// The hash of its plan: applying that plan again resumes the run.
+    pub plan_hash: String,
+    /// Where it stands (`running`, `stopped`, `in_doubt`, ...).
+    pub outcome: String,
+    /// When it started (RFC 3339, UTC).
+    pub started_at: String,
+    /// Who ran it (OS user).
+    pub os_user: String,
+    /// Forward steps journaled as done.
+    pub steps_done: usize,
+    /// Compensations journaled as done.
+    pub compensations_done: usize,
+    /// Steps whose last attempt failed.
+    pub failed: Vec<String>,
+    /// Steps journaled as started and not finished: running now, or, if the run was
+    /// interrupted, in doubt (they may or may not have run).
+    pub in_doubt: Vec<String>,
+    /// What the operator does next.
+    pub next: NextStep,
+}
+
+/// What to do about an unfinished run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NextStep {
+    /// Apply its plan again: the run resumes where it stopped.
+    Resume,
+    /// Fix the cause of the failed step, then apply the plan again to retry it.
+    FixAndResume,
+    /// Check whether the steps in doubt ran, then apply again saying so.
+    DecideInDoubt,
+    /// Fix the cause of the failed compensation, then apply again to finish the rollback.
+    FixAndFinishRollback,
+}
+
+/// An installed version that does not match the repositories.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "drift", rename_all = "snake_case")]
+pub enum Drift {
+    /// The repositories' same version has other content.
+    Changed {
+        /// The package.
+        package: String,
+        /// The installed version.
+        version: Version,
+        /// The installed checksum.
+        installed: Checksum,
+        /// The repositories' checksum of that version.
+        repository: Checksum,
+    },
+    /// The repositories do not have the installed version (for the target's platform).
+    Missing {
+        /// The package.
+        package: String,
+        /// The installed version.
+        version: Version,
+    },
+}
+
+/// Where `target` stands; with `repos`, drift against them too.
+pub async fn status(target: &Target, repos: Option<&Repositories>) -> Result<Status, StatusError> {
+    let state = target.read_state().await?;
+    let runs = target.runs().await?;
+    let unfinished = match runs.iter().find(|run| is_unfinished(run)) {
+        Some(run) => Some(unfinished(run, &target.journal(&run.id).await?)),
+        None => None,
+    };
+    let drift = match repos {
+        Some(repos) => {
+            let index = repos.index().await?.index;
+            Some(
+                state
+                    .packages
+                    .iter()
+                    .filter_map(|(name, installed)| {
+                        match index.get(name, &installed.version, target.platform()) {
+                            None => Some(Drift::Missing {
+                                package: name.clone(),
+                                version: installed.version.clone(),
+                            }),
+                            Some(entry) if entry.checksum != installed.checksum => {
+                                Some(Drift::Changed {
+                                    package: name.clone(),
+                                    version: installed.version.clone(),
+                                    installed: installed.checksum.clone(),
+                                    repository: entry.checksum.clone(),
+                                })
+                            }
+                            Some(_) => None,
+                        }
+                    })
+                    .collect(),
+            )
+        }
+        None => None,
+    };
+    Ok(Status {
+        target: target.label(),
+        platform: target.platform(),
+        never_used: state.packages.is_empty() && runs.is_empty(),
+        packages: state
+            .packages
+            .into_iter()
+            .map(|(name, p)| PackageStatus {
+                name,
+                version: p.version,
+                checksum: p.checksum,
+                installed_at: p.installed_at,
+                run: p.run,
+                adopted: p.adopted,
+            })
+            .collect(),
+        unfinished,
+        drift,
+    })
+}
+
+/// How far an unfinished run got, from its journal, and what comes next.
+pub fn unfinished(run: &RunRecord, journal: &[JournalRow]) -> UnfinishedRun {
+    let is_undo = |row: &&JournalRow| row.step.ends_with("~undo");
+    let in_state = |state: &str| {
+        journal
+            .iter()
+            .filter(|row| row.state == state)
+            .map(|row| row.step.clone())
+            .collect::<Vec<_>>()
+    };
+    let done = journal.iter().filter(|row| row.state == "done");
+    let next = match run.outcome.as_str() {
+        "in_doubt" => NextStep::DecideInDoubt,
+        "compensation_failed" => NextStep::FixAndFinishRollback,
+        "stopped_after_failure" => NextStep::FixAndResume,
+        _ => NextStep::Resume,
+    };
+    UnfinishedRun {
+        id: run.id.clone(),
+        plan_hash: run.plan_hash.clone(),
+        outcome: run.outcome.clone(),
+        started_at: run.started_at.clone(),
+        os_user: run.os_user.clone(),
+        steps_done: done.clone().filter(|row| !is_undo(row)).count(),
+        compensations_done: done.filter(is_undo).count(),
+        failed: in_state("failed"),
+        in_doubt: in_state("started"),
+        next,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(step: &str, state: &str) -> JournalRow {
+        JournalRow {
+            step: step.to_owned(),
+            attempt: 1,
+            state: state.to_owned(),
+            output: None,
+        }
+    }
+
+    fn run(outcome: &str) -> RunRecord {
+        RunRecord {
+            id: "r1".to_owned(),
+            plan_hash: "sha256:00".to_owned(),
+            os_user: "alice".to_owned(),
+            started_at: "2026-11-22T11:37:12Z".to_owned(),
+            ended_at: None,
+            outcome: outcome.to_owned(),
+            installed_before: "{}".to_owned(),
+            installed_after: None,
+        }
+    }
+
+    #[test]
+    fn an_unfinished_run_counts_its_journal_and_says_what_comes_next() {
+        let journal = [
+            row("core@1.2.0/UPGRADE/001.a.sql", "done"),
+            row("core@1.2.0/UPGRADE/002.b.sql", "done"),
+            row("core@1.2.0/INSTALL/001.c.sql", "failed"),
+            row("core@1.2.0/UPGRADE/002.b.sql~undo", "done"),
+            row("auth@2.0.0/UPGRADE/001.x.sql", "started"),
+        ];
+        let got = unfinished(&run("compensation_failed"), &journal);
+        assert_eq!((got.steps_done, got.compensations_done), (2, 1));
+        assert_eq!(got.failed, ["core@1.2.0/INSTALL/001.c.sql"]);
+        assert_eq!(got.in_doubt, ["auth@2.0.0/UPGRADE/001.x.sql"]);
+        assert_eq!(got.next, NextStep::FixAndFinishRollback);
+        assert_eq!(unfinished(&run("running"), &[]).next, NextStep::Resume);
+        assert_eq!(unfinished(&run("stopped"), &[]).next, NextStep::Resume);
+        assert_eq!(
+            unfinished(&run("stopped_after_failure"), &[]).next,
+            NextStep::FixAndResume
+        );
+        assert_eq!(
+            unfinished(&run("in_doubt"), &[]).next,
+            NextStep::DecideInDoubt
+        );
+    }
+}

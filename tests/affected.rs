@@ -1,5 +1,6 @@
 //! `dbpm affected` over a git repository holding the example packages (committed, staged,
-//! unstaged and untracked changes; files outside any package; git errors).
+//! unstaged and untracked changes; files outside any package; git errors), and
+//! `dbpm init --next` making a version that builds, resolves and upgrades.
 
 #![allow(clippy::unwrap_used)]
 
@@ -266,4 +267,123 @@ fn affected_needs_since_or_changed_files() {
     assert_eq!(output.status.code(), Some(1));
     let output = ctx.run(&["affected", "--since", "HEAD", "--changed-files", "x"]);
     assert_eq!(output.status.code(), Some(1));
+}
+
+/// A source tree holding every version of core.
+fn core_tree(ctx: &TestContext) -> PathBuf {
+    let tree = ctx.path("packages");
+    copy_dir(
+        &repo_root().join("examples/packages/core"),
+        &tree.join("core"),
+    );
+    tree
+}
+
+#[test]
+fn init_next_makes_a_version_that_builds_and_upgrades_from_the_current_one() {
+    let ctx = TestContext::new();
+    let tree = core_tree(&ctx);
+    let current = tree.join("core/1.2.0");
+    let init = ctx.run(&["init", "--next", current.to_str().unwrap()]);
+    insta::assert_snapshot!(transcript(&init, ctx.temp.path()));
+    let next = tree.join("core/1.3.0");
+    let manifest = fs_err::read_to_string(next.join("dbpm.toml")).unwrap();
+    insta::assert_snapshot!("init_next_manifest", manifest);
+    let parsed: toml::Value = toml::from_str(&manifest).unwrap();
+    assert_eq!(parsed["package"]["version"].as_str(), Some("1.3.0"));
+    assert_eq!(parsed["package"]["from"].as_str(), Some("1.2.0"));
+    for file in [
+        "INSTALL/001.views.sql",
+        "ROLLBACK/001.views.sql",
+        "VERIFY/001.tables_exist.sql",
+    ] {
+        assert_eq!(
+            fs_err::read(current.join(file)).unwrap(),
+            fs_err::read(next.join(file)).unwrap(),
+            "{file} is copied as it is"
+        );
+    }
+    assert!(!next.join("UPGRADE@1.0.0").exists());
+
+    let build = ctx.run(&[
+        "build",
+        next.to_str().unwrap(),
+        "--out-dir",
+        ctx.path("dist").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        build.status.code(),
+        Some(0),
+        "{}",
+        transcript(&build, ctx.temp.path())
+    );
+
+    let show = ctx.run(&[
+        "repo",
+        "show",
+        "core@1.3.0",
+        "--platform",
+        "sqlite",
+        "--repo",
+        tree.to_str().unwrap(),
+    ]);
+    let shown = transcript(&show, ctx.temp.path());
+    assert!(
+        shown.contains("edge          1.2.0 → 1.3.0 (1 upgrade script"),
+        "{shown}"
+    );
+
+    // Installed at 1.2.0, a target upgrades to 1.3.0 through the new edge.
+    let db = format!("sqlite://{}", ctx.path("target.db").display());
+    let repo = tree.to_str().unwrap();
+    for args in [&["install", "core@1.2.0"][..], &["upgrade", "core"][..]] {
+        let mut all = args.to_vec();
+        all.extend(["--db", &db, "--repo", repo, "--yes"]);
+        let output = ctx.run(&all);
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            transcript(&output, ctx.temp.path())
+        );
+    }
+    let state = json(&ctx.run(&["state", "export", "--db", &db]));
+    assert_eq!(state["packages"]["core"]["version"], "1.3.0");
+}
+
+#[test]
+fn init_next_refuses_a_lower_version_and_an_existing_directory() {
+    let ctx = TestContext::new();
+    let tree = core_tree(&ctx);
+    let current = tree.join("core/1.1.0");
+    let lower = ctx.run(&[
+        "init",
+        "--next",
+        current.to_str().unwrap(),
+        "--version",
+        "1.0.5",
+    ]);
+    insta::assert_snapshot!(
+        "init_next_lower_version",
+        transcript(&lower, ctx.temp.path())
+    );
+    let exists = ctx.run(&["init", "--next", current.to_str().unwrap()]);
+    insta::assert_snapshot!(
+        "init_next_existing_directory",
+        transcript(&exists, ctx.temp.path())
+    );
+    let chosen = ctx.run(&[
+        "init",
+        "--next",
+        current.to_str().unwrap(),
+        "--version",
+        "1.1.1",
+    ]);
+    assert_eq!(
+        chosen.status.code(),
+        Some(0),
+        "{}",
+        transcript(&chosen, ctx.temp.path())
+    );
+    assert!(tree.join("core/1.1.1/dbpm.toml").is_file());
 }

@@ -3,19 +3,36 @@
 use std::path::PathBuf;
 
 use clap::Args;
+use semver::Version;
 
 use super::render::Out;
 use super::Exit;
-use crate::ops::init::init;
+use crate::ops::init::{init, next};
 use crate::platform::Platform;
 
-/// Create a new package source that builds as it is.
+/// Create a new package source that builds as it is, or the next version of one.
+///
+/// With `--next`, DIR is an existing package version directory named after its version
+/// (`packages/core/1.2.0`); the next version is created beside it (`packages/core/1.3.0`)
+/// with the manifest (`version` set, `from` the current version), PREINSTALL, INSTALL,
+/// ROLLBACK, VERIFY and POSTINSTALL copied, and an UPGRADE/DOWNGRADE pair that does nothing,
+/// to replace with the version's changes.
 ///
 /// Example: dbpm init packages/billing --platform postgres --platform sqlite
+///
+/// Example: dbpm init --next packages/core/1.2.0
 #[derive(Debug, Args)]
+#[command(disable_version_flag = true)]
 pub struct InitArgs {
-    /// The directory to create (refused when it exists and is not empty).
+    /// The directory to create (refused when it exists and is not empty); with `--next`, the
+    /// package version to start from.
     dir: PathBuf,
+    /// Create the next version of the package in DIR, beside it.
+    #[arg(long, conflicts_with_all = ["name", "platforms"])]
+    next: bool,
+    /// With `--next`: the new version (default: the next minor version); must be higher.
+    #[arg(long, requires = "next", value_name = "X.Y.Z")]
+    version: Option<Version>,
     /// The package name (default: the directory's name).
     #[arg(long)]
     name: Option<String>,
@@ -33,6 +50,21 @@ pub fn parse_platform(text: &str) -> Result<Platform, String> {
 }
 
 pub fn run(args: InitArgs, out: &Out) -> miette::Result<Exit> {
+    if args.next {
+        let made = next(&args.dir, args.version.as_ref())?;
+        for path in &made.written {
+            out.data(path.display().to_string());
+        }
+        out.status(format!(
+            "created {} {} in `{}`, upgrading from {}; write its changes in UPGRADE/ and DOWNGRADE/, then `dbpm build {}`",
+            made.name,
+            made.version,
+            made.dir.display(),
+            made.from,
+            made.dir.display()
+        ));
+        return Ok(Exit::Success);
+    }
     let written = init(&args.dir, args.name.as_deref(), &args.platforms)?;
     for path in &written {
         out.data(path.display().to_string());

@@ -1,6 +1,7 @@
 //! The command line: clap types (their doc comments are the `--help`), turned into calls of
 //! [`crate::ops`] and rendered. This is the only module that prints.
 
+mod affected;
 mod apply;
 mod build;
 mod check;
@@ -63,6 +64,7 @@ enum Command {
     #[command(subcommand)]
     Repo(repo::RepoCommand),
     Show(show::ShowArgs),
+    Affected(affected::AffectedArgs),
     #[command(subcommand)]
     State(state::StateCommand),
     Status(status::StatusArgs),
@@ -104,6 +106,7 @@ where
         Command::Verify(args) => check::run_verify(args, &out).await,
         Command::Repo(command) => repo::run(command, &out).await,
         Command::Show(args) => show::run(args, &out),
+        Command::Affected(args) => affected::run(args, &out),
         Command::State(command) => state::run(command, &out).await,
         Command::Status(args) => status::run(args, &out).await,
         Command::History(args) => history::run(args, &out).await,

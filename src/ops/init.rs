@@ -1,10 +1,19 @@
 //! `dbpm init`: scaffold a package source that builds as it is, with every kind of folder a
-//! first version needs (UPGRADE/DOWNGRADE, INSTALL/ROLLBACK, VERIFY).
+//! first version needs (UPGRADE/DOWNGRADE, INSTALL/ROLLBACK, VERIFY); or, with `--next`,
+//! start the next version of a package beside the current one.
 
 use std::path::{Path, PathBuf};
 
-use crate::manifest::is_package_name;
+use semver::Version;
+
+use crate::diagnostic::Problems;
+use crate::manifest::{self, is_package_name, MANIFEST_FILE};
+use crate::package::{load_dir, Folder};
 use crate::platform::Platform;
+
+/// The folders that hold a version's complete code and tasks, copied into the next version.
+/// UPGRADE and DOWNGRADE hold the edge into a version, so the next one starts its own.
+const CARRIED_FOLDERS: [&str; 5] = ["PREINSTALL", "INSTALL", "ROLLBACK", "VERIFY", "POSTINSTALL"];
 
 /// Why a package could not be scaffolded.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -27,6 +36,195 @@ pub enum InitError {
     #[error("failed to write the package")]
     #[diagnostic(code(dbpm::init::write))]
     Write(#[source] std::io::Error),
+    /// Reading the version to start from failed.
+    #[error("failed to read the package")]
+    #[diagnostic(code(dbpm::init::read))]
+    Read(#[source] std::io::Error),
+    /// The version to start from is not a valid package source.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Invalid(Problems),
+    /// The current version's directory is not named after its version, so there is no
+    /// telling where the next one goes.
+    #[error("`{dir}` holds version {version}, but is not named `{version}`")]
+    #[diagnostic(
+        code(dbpm::init::not_a_version_dir),
+        help("keep one directory per version, named after it (for example `packages/core/1.2.0`); the next version is created beside it")
+    )]
+    NotAVersionDir {
+        /// The directory.
+        dir: PathBuf,
+        /// The version its manifest holds.
+        version: Version,
+    },
+    /// The requested version is not above the current one.
+    #[error("the next version must be higher than {current}, not {requested}")]
+    #[diagnostic(
+        code(dbpm::init::version_not_higher),
+        help("pass a higher `--version`, or leave it out for the next minor version")
+    )]
+    NotHigher {
+        /// The version started from.
+        current: Version,
+        /// The version asked for.
+        requested: Version,
+    },
+    /// The next version's directory exists.
+    #[error("`{0}` exists")]
+    #[diagnostic(
+        code(dbpm::init::exists),
+        help("`dbpm init --next` never overwrites files: choose another `--version`, or remove the directory")
+    )]
+    Exists(PathBuf),
+}
+
+/// The next version of a package, as [`next`] wrote it.
+#[derive(Debug, Clone)]
+pub struct NextVersion {
+    /// The package name.
+    pub name: String,
+    /// The version it upgrades from.
+    pub from: Version,
+    /// The new version.
+    pub version: Version,
+    /// Its directory.
+    pub dir: PathBuf,
+    /// The files written, in order.
+    pub written: Vec<PathBuf>,
+}
+
+/// Starts the version after the one in `current` (a package version directory named after its
+/// version), beside it: the manifest with `version` set and `from` the current version, the
+/// code and task folders copied, and an UPGRADE/DOWNGRADE pair that does nothing harmful, so
+/// the new version builds as it is. `version` defaults to the next minor version.
+pub fn next(current: &Path, version: Option<&Version>) -> Result<NextVersion, InitError> {
+    let source = load_dir(current).map_err(InitError::Invalid)?;
+    let old = &source.manifest;
+    // `.` or `..` have no name to compare with the version, their real path does.
+    let current = match current.file_name() {
+        Some(_) => current.to_path_buf(),
+        None => fs_err::canonicalize(current).map_err(InitError::Read)?,
+    };
+    if current.file_name().and_then(|n| n.to_str()) != Some(old.version.to_string().as_str()) {
+        return Err(InitError::NotAVersionDir {
+            dir: current,
+            version: old.version.clone(),
+        });
+    }
+    let version = match version {
+        Some(v) if *v <= old.version => {
+            return Err(InitError::NotHigher {
+                current: old.version.clone(),
+                requested: v.clone(),
+            })
+        }
+        Some(v) => v.clone(),
+        None => Version::new(old.version.major, old.version.minor + 1, 0),
+    };
+    let dir = current.with_file_name(version.to_string());
+    if dir.exists() {
+        return Err(InitError::Exists(dir));
+    }
+
+    let mut manifest = old.clone();
+    manifest.version = version.clone();
+    manifest.from = Some(old.version.clone());
+    manifest.legacy = false;
+    // Declarations of the old edge's scripts would name scripts the new version lacks.
+    manifest.scripts.retain(|key, _| {
+        let folder = key.split_once('/').and_then(|(f, _)| Folder::parse(f).ok());
+        !matches!(folder, Some(Folder::Upgrade(_) | Folder::Downgrade(_)))
+    });
+    let from = &old.version;
+    let mut files = vec![(
+        PathBuf::from(MANIFEST_FILE),
+        format!(
+            "# Made by `dbpm init --next` from {from}: UPGRADE/ and DOWNGRADE/ hold the edge\n\
+             # {from} -> {version}. Comments of the previous manifest are not carried over.\n\n{}",
+            manifest::to_toml(&manifest)
+        )
+        .into_bytes(),
+    )];
+    for folder in CARRIED_FOLDERS {
+        files.extend(read_folder(&current, folder)?);
+    }
+    files.push((
+        PathBuf::from("UPGRADE/001.changes.sql"),
+        format!(
+            "-- Changes to the data model and data from {from} to {version}, in scripts named\n\
+             -- NNN.name.sql, each with its twin in DOWNGRADE/. This placeholder changes nothing.\n\
+             SELECT 1;\n"
+        )
+        .into_bytes(),
+    ));
+    files.push((
+        PathBuf::from("DOWNGRADE/001.changes.sql"),
+        format!(
+            "-- Undoes UPGRADE/001.changes.sql, from {version} back to {from}. Write it\n\
+             -- defensively (IF EXISTS): it also runs after a half-done upgrade. This placeholder\n\
+             -- changes nothing.\n\
+             SELECT 1;\n"
+        )
+        .into_bytes(),
+    ));
+    let written = write_new_dir(&dir, files)?;
+    Ok(NextVersion {
+        name: manifest.name,
+        from: from.clone(),
+        version,
+        dir,
+        written,
+    })
+}
+
+/// The files of `dir/folder` (none when it does not exist), as paths relative to `dir`.
+fn read_folder(dir: &Path, folder: &str) -> Result<Vec<(PathBuf, Vec<u8>)>, InitError> {
+    let path = dir.join(folder);
+    if !path.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut entries = fs_err::read_dir(&path)
+        .and_then(|entries| entries.collect::<Result<Vec<_>, _>>())
+        .map_err(InitError::Read)?;
+    entries.sort_by_key(|e| e.file_name());
+    let mut files = Vec::new();
+    // The source was validated, so a phase folder holds files only; hidden ones are not part
+    // of the package.
+    for entry in entries {
+        if !entry.file_name().to_string_lossy().starts_with('.') {
+            let bytes = fs_err::read(entry.path()).map_err(InitError::Read)?;
+            files.push((Path::new(folder).join(entry.file_name()), bytes));
+        }
+    }
+    Ok(files)
+}
+
+/// Creates `dir`, which must not exist, and writes `files` into it; on a failure, removes it
+/// again, so no half-made version is left for a source tree to trip over.
+fn write_new_dir(dir: &Path, files: Vec<(PathBuf, Vec<u8>)>) -> Result<Vec<PathBuf>, InitError> {
+    // `create_dir` refuses an existing directory, so nothing is ever overwritten.
+    if let Err(err) = fs_err::create_dir(dir) {
+        return Err(if err.kind() == std::io::ErrorKind::AlreadyExists {
+            InitError::Exists(dir.to_path_buf())
+        } else {
+            InitError::Write(err)
+        });
+    }
+    let mut written = Vec::new();
+    for (relative, bytes) in files {
+        let path = dir.join(relative);
+        let result = path
+            .parent()
+            .map_or(Ok(()), fs_err::create_dir_all)
+            .and_then(|()| fs_err::write(&path, bytes));
+        if let Err(err) = result {
+            // The directory was created above: it holds nothing but what was written here.
+            let _ = fs_err::remove_dir_all(dir);
+            return Err(InitError::Write(err));
+        }
+        written.push(path);
+    }
+    Ok(written)
 }
 
 /// Writes a new package into `dir` (created if needed, refused if not empty).

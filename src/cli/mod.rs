@@ -16,8 +16,8 @@ mod render;
 mod repo;
 mod show;
 mod state;
-mod verbs;
 mod status;
+mod verbs;
 
 use std::ffi::OsString;
 

@@ -132,8 +132,10 @@ pub async fn run(command: RepoCommand, out: &Out) -> miette::Result<Exit> {
                     format!(", irreversible: {}", edge.irreversible.join(", "))
                 };
                 out.data(format!(
-                    "  edge          {} → {} ({} upgrade scripts{blocked})",
-                    edge.from, e.version, edge.scripts
+                    "  edge          {} → {} ({}{blocked})",
+                    edge.from,
+                    e.version,
+                    crate::diagnostic::plural(edge.scripts, "upgrade script")
                 ));
             }
             if !shown.placeholders.is_empty() {

@@ -16,7 +16,6 @@ use semver::Version;
 use serde::Serialize;
 
 use crate::diagnostic::Problems;
-use crate::manifest::{LEGACY_MANIFEST_FILE, MANIFEST_FILE};
 use crate::package::load_dir;
 use crate::repository::RepositoryError;
 
@@ -134,7 +133,7 @@ pub fn affected(root: &Path, changes: Changes<'_>) -> Result<Affected, AffectedE
     };
     let root = fs_err::canonicalize(root).map_err(io)?;
     let mut dirs = Vec::new();
-    package_dirs(&root, &mut dirs).map_err(io)?;
+    crate::repository::tree::find_packages(&root, &mut dirs).map_err(io)?;
     let mut sources = Vec::new();
     let mut requires: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut problems: Vec<Problems> = Vec::new();
@@ -226,24 +225,6 @@ pub fn affected(root: &Path, changes: Changes<'_>) -> Result<Affected, AffectedE
         affected,
         ignored,
     })
-}
-
-/// Every package version directory under `dir`: a directory holding a manifest, not looked
-/// into further. Hidden directories are skipped, as the source tree repository does.
-fn package_dirs(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if dir.join(MANIFEST_FILE).is_file() || dir.join(LEGACY_MANIFEST_FILE).is_file() {
-        found.push(dir.to_path_buf());
-        return Ok(());
-    }
-    let mut entries = fs_err::read_dir(dir)?.collect::<Result<Vec<_>, _>>()?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let hidden = entry.file_name().to_string_lossy().starts_with('.');
-        if !hidden && entry.file_type()?.is_dir() {
-            package_dirs(&entry.path(), found)?;
-        }
-    }
-    Ok(())
 }
 
 /// `path` made absolute with symbolic links resolved as far as it exists, so a deleted file

@@ -10,5 +10,5 @@ pub mod init;
 pub mod plan;
 pub mod repository;
 pub mod state;
-pub mod verbs;
 pub mod status;
+pub mod verbs;

@@ -80,7 +80,9 @@ impl SourceTree {
     }
 }
 
-fn find_packages(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// Every package source directory below `dir` (one holding a manifest), in name order;
+/// hidden directories are skipped and nothing below a package is searched.
+pub fn find_packages(dir: &Path, found: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if dir.join(MANIFEST_FILE).is_file() || dir.join(LEGACY_MANIFEST_FILE).is_file() {
         found.push(dir.to_path_buf());
         return Ok(());

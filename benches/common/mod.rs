@@ -6,8 +6,9 @@
 //! low numbers), ten versions per package over two major lines, caret ranges on the current
 //! major for the newer versions and on the old major for the older ones, and some tight or
 //! old-major ranges on the latest versions, so that the highest version is not always the
-//! one that fits. Every version `2.3.0` only has ranges that every `2.3.0` satisfies, so any
-//! release generated here can be resolved.
+//! one that fits. With ten versions per package, every `2.3.0` only has ranges that every
+//! `2.3.0` satisfies and every release range allows `2.3.0`, so any release generated here
+//! can be resolved.
 
 use std::collections::BTreeMap;
 

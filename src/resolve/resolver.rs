@@ -1,32 +1,32 @@
 //! The resolver: which version of every wanted package, and of every prerequisite they pull
 //! in, a target should have. It reads only the [`Index`], never a repository or a target.
 //!
-//! The search picks, package by package, the highest version on the platform that satisfies
-//! every range on it (an installed version first, while it satisfies them). Before taking a
-//! version it checks that each of its prerequisites still has a version in range (forward
-//! checking). When a package has no version left, the search jumps back to the most recent
-//! choice that took part in the conflict (conflict-directed backjumping), skipping the
-//! choices that had nothing to do with it, and records why each version was refused, which
-//! is what the error explains. A step budget bounds the worst case.
+//! For each package the highest version on the platform that satisfies every range on it
+//! is taken (an installed version first, while it satisfies them), in an order where the
+//! packages that may require one are decided before it. When no version of a package fits,
+//! the search jumps back to a choice that caused it and remembers the combination as a
+//! nogood. Every version refused is kept with why; a failure is explained from that tree of
+//! reasons (see [`DeadEnd`]). The search itself lives in `search`; a step budget bounds it.
 //!
 //! A cycle among the chosen versions is an error, not something to search around: a package
 //! cannot be installed before itself.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::{self, Write as _};
+use std::sync::Arc;
 
 use miette::Diagnostic;
-use petgraph::graph::{DiGraph, NodeIndex};
-use petgraph::Direction::{Incoming, Outgoing};
 use semver::Version;
 
 use crate::manifest::Requirement;
 use crate::package::Checksum;
 use crate::platform::Platform;
-use crate::repository::{Index, IndexEntry};
+use crate::repository::Index;
 
 use super::wording::{closest, list, quoted, wrap, WIDTH};
+
+mod candidates;
+mod search;
 
 /// How many candidate versions the search may consider before giving up. A release of
 /// thousands of packages that resolves without conflicts takes about one step per package.
@@ -98,6 +98,12 @@ pub enum Asker {
         /// Its version.
         version: Version,
     },
+    /// A package that any solution has (the release wants it, or something it needs does),
+    /// whose every version that can be chosen asks for the range.
+    Needed {
+        /// The package.
+        name: String,
+    },
 }
 
 impl fmt::Display for Asker {
@@ -106,6 +112,7 @@ impl fmt::Display for Asker {
             Asker::Release => f.write_str("the release"),
             Asker::Extra(who) => f.write_str(who),
             Asker::Package { name, version } => write!(f, "`{name}@{version}`"),
+            Asker::Needed { name } => write!(f, "every version of `{name}` that can be chosen"),
         }
     }
 }
@@ -182,8 +189,9 @@ pub enum Because {
         /// The version chosen for the prerequisite.
         chosen: Version,
     },
-    /// Choosing it led to a dead end further on.
-    Leads(Box<DeadEnd>),
+    /// Choosing it led to a dead end further on (the same dead end may explain several
+    /// refusals).
+    Leads(Arc<DeadEnd>),
 }
 
 /// Why a request cannot be resolved.
@@ -312,513 +320,7 @@ fn resolve_within(
     request: &Request,
     budget: usize,
 ) -> Result<Resolution, ResolveError> {
-    let mut solver = Solver::new(index, request, budget);
-    solver.check_wanted()?;
-    solver.solve()?;
-    solver.resolution()
-}
-
-/// A package the search knows of, by position in `Solver::nodes`.
-type Id = usize;
-
-/// Where a fixed range comes from.
-#[derive(Debug, Clone, Copy)]
-enum Fixed<'a> {
-    Release,
-    Extra(&'a str),
-}
-
-#[derive(Debug)]
-struct Node<'a> {
-    name: &'a str,
-    /// Its builds for the platform, in the order to try: the preferred one, then highest first.
-    candidates: Vec<&'a IndexEntry>,
-    /// Ranges from the request.
-    fixed: Vec<(&'a Requirement, Fixed<'a>)>,
-    /// Ranges from chosen packages (which, and the build chosen), a stack undone on
-    /// backjumps.
-    ranges: Vec<(Id, &'a IndexEntry, &'a Requirement)>,
-    wanted: bool,
-    /// The candidate chosen, and the level of that choice.
-    chosen: Option<(usize, usize)>,
-    /// When it became required: the order in which packages are decided.
-    seq: Option<u64>,
-}
-
-/// One choice of the search.
-#[derive(Debug)]
-struct Frame {
-    node: Id,
-    /// The next candidate to try.
-    next: usize,
-    /// The length of `Solver::trail` before this choice added ranges.
-    trail: usize,
-    /// The levels of the earlier choices that refused candidates here depend on.
-    conflict: BTreeSet<usize>,
-    refused: Vec<Refused>,
-}
-
-struct Solver<'a> {
-    index: &'a Index,
-    request: &'a Request,
-    nodes: Vec<Node<'a>>,
-    ids: HashMap<&'a str, Id>,
-    /// Required packages not chosen yet, by `seq`.
-    pending: BTreeSet<(u64, Id)>,
-    next_seq: u64,
-    frames: Vec<Frame>,
-    /// The packages that received a range, in order, so backjumps can take them off.
-    trail: Vec<Id>,
-    steps: usize,
-    budget: usize,
-}
-
-impl<'a> Solver<'a> {
-    fn new(index: &'a Index, request: &'a Request, budget: usize) -> Self {
-        let mut solver = Solver {
-            index,
-            request,
-            nodes: Vec::new(),
-            ids: HashMap::new(),
-            pending: BTreeSet::new(),
-            next_seq: 0,
-            frames: Vec::new(),
-            trail: Vec::new(),
-            steps: 0,
-            budget,
-        };
-        for (name, requirement) in &request.wanted {
-            let id = solver.intern(name);
-            let node = &mut solver.nodes[id];
-            node.wanted = true;
-            node.fixed.push((requirement, Fixed::Release));
-            solver.require(id);
-        }
-        for (name, ranges) in &request.extra {
-            let id = solver.intern(name);
-            for (requirement, who) in ranges {
-                solver.nodes[id]
-                    .fixed
-                    .push((requirement, Fixed::Extra(who.as_str())));
-            }
-        }
-        solver
-    }
-
-    fn intern(&mut self, name: &'a str) -> Id {
-        if let Some(&id) = self.ids.get(name) {
-            return id;
-        }
-        let mut candidates: Vec<&IndexEntry> =
-            self.index.versions(name, self.request.platform).collect();
-        if let Some(preferred) = self.request.preferred.get(name) {
-            if let Some(at) = candidates.iter().position(|c| &c.version == preferred) {
-                candidates[..=at].rotate_right(1);
-            }
-        }
-        let id = self.nodes.len();
-        self.nodes.push(Node {
-            name,
-            candidates,
-            fixed: Vec::new(),
-            ranges: Vec::new(),
-            wanted: false,
-            chosen: None,
-            seq: None,
-        });
-        self.ids.insert(name, id);
-        id
-    }
-
-    /// Marks a package as required: it joins the queue of packages to decide.
-    fn require(&mut self, id: Id) {
-        let node = &mut self.nodes[id];
-        if node.chosen.is_none() && node.seq.is_none() {
-            node.seq = Some(self.next_seq);
-            self.pending.insert((self.next_seq, id));
-            self.next_seq += 1;
-        }
-    }
-
-    /// Puts a package whose choice was undone back in the queue, in its old place.
-    fn requeue(&mut self, id: Id) {
-        match self.nodes[id].seq {
-            Some(seq) => {
-                self.pending.insert((seq, id));
-            }
-            None => self.require(id),
-        }
-    }
-
-    /// The errors that need no search: a wanted package that is missing, not built for the
-    /// platform, or whose ranges from the request leave no version.
-    fn check_wanted(&self) -> Result<(), ResolveError> {
-        for node in self.nodes.iter().filter(|n| n.wanted) {
-            if node.candidates.is_empty() {
-                return Err(self.unavailable(node.name, vec![Asker::Release]));
-            }
-            if !node.candidates.iter().any(|c| self.fits(node, &c.version)) {
-                return Err(ResolveError::NoMatchingVersion {
-                    name: node.name.to_owned(),
-                    ranges: self.asked(node),
-                    available: available(node),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// The error for a package with no build for the platform.
-    fn unavailable(&self, name: &str, required_by: Vec<Asker>) -> ResolveError {
-        if self.index.has_package(name) {
-            ResolveError::NoBuild {
-                name: name.to_owned(),
-                platform: self.request.platform,
-                built_for: self.index.platforms_of(name),
-                required_by,
-            }
-        } else {
-            ResolveError::MissingPackage {
-                name: name.to_owned(),
-                required_by,
-                suggestion: closest(name, self.index.names()).map(str::to_owned),
-            }
-        }
-    }
-
-    /// Whether `version` satisfies every range on the package.
-    fn fits(&self, node: &Node<'_>, version: &Version) -> bool {
-        node.fixed.iter().all(|(r, _)| r.matches(version))
-            && node.ranges.iter().all(|(_, _, r)| r.matches(version))
-    }
-
-    /// The ranges on a package, with who asks.
-    fn asked(&self, node: &Node<'_>) -> Vec<Asked> {
-        let fixed = node.fixed.iter().map(|(requirement, from)| Asked {
-            requirement: (*requirement).clone(),
-            by: match from {
-                Fixed::Release => Asker::Release,
-                Fixed::Extra(who) => Asker::Extra((*who).to_owned()),
-            },
-        });
-        let chosen = node.ranges.iter().map(|(_, by, requirement)| Asked {
-            requirement: (*requirement).clone(),
-            by: Asker::Package {
-                name: by.name.clone(),
-                version: by.version.clone(),
-            },
-        });
-        fixed.chain(chosen).collect()
-    }
-
-    /// The levels of the choices that put ranges on a package.
-    fn range_levels(&self, id: Id) -> impl Iterator<Item = usize> + '_ {
-        self.nodes[id]
-            .ranges
-            .iter()
-            .filter_map(|(by, _, _)| self.nodes[*by].chosen.map(|(_, level)| level))
-    }
-
-    fn solve(&mut self) -> Result<(), ResolveError> {
-        while let Some((seq, id)) = self.pending.pop_first() {
-            debug_assert_eq!(self.nodes[id].seq, Some(seq));
-            self.frames.push(Frame {
-                node: id,
-                next: 0,
-                trail: self.trail.len(),
-                conflict: BTreeSet::new(),
-                refused: Vec::new(),
-            });
-            let mut level = self.frames.len() - 1;
-            while let Some((dead_end, conflict)) = self.choose(level)? {
-                match conflict.last() {
-                    Some(&target) => {
-                        self.jump(target, dead_end, conflict);
-                        level = target;
-                    }
-                    None => return Err(final_error(self.index, dead_end)),
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Tries the candidates of the package of `level` from where it left off. Returns the
-    /// dead end and its conflict set when none fits.
-    fn choose(&mut self, level: usize) -> Result<Option<(DeadEnd, BTreeSet<usize>)>, ResolveError> {
-        let id = self.frames[level].node;
-        let mut next = self.frames[level].next;
-        while let Some(&entry) = self.nodes[id].candidates.get(next) {
-            next += 1;
-            self.steps += 1;
-            if self.steps > self.budget {
-                return Err(ResolveError::TooComplex { steps: self.budget });
-            }
-            if !self.fits(&self.nodes[id], &entry.version) {
-                continue;
-            }
-            match self.check(id, entry) {
-                Ok(()) => {
-                    self.frames[level].next = next;
-                    self.take(level, id, next - 1);
-                    return Ok(None);
-                }
-                Err((because, levels)) => {
-                    let frame = &mut self.frames[level];
-                    frame.refused.push(Refused {
-                        version: entry.version.clone(),
-                        because,
-                    });
-                    frame.conflict.extend(levels);
-                }
-            }
-        }
-        let mut conflict = std::mem::take(&mut self.frames[level].conflict);
-        conflict.extend(self.range_levels(id));
-        let dead_end = DeadEnd {
-            package: self.nodes[id].name.to_owned(),
-            ranges: self.asked(&self.nodes[id]),
-            refused: std::mem::take(&mut self.frames[level].refused),
-        };
-        self.frames.truncate(level);
-        self.requeue(id);
-        Ok(Some((dead_end, conflict)))
-    }
-
-    /// Whether the prerequisites of `entry` can still be met; if not, why, and the levels of
-    /// the choices that this depends on.
-    fn check(&mut self, id: Id, entry: &'a IndexEntry) -> Result<(), (Because, Vec<usize>)> {
-        for (name, requirement) in &entry.prerequisites {
-            let prerequisite = self.intern(name);
-            let node = &self.nodes[prerequisite];
-            if prerequisite == id {
-                // A package that requires itself is a cycle, reported once resolved.
-                if requirement.matches(&entry.version) {
-                    continue;
-                }
-                return Err((
-                    self.chosen_clash(name, requirement, &entry.version),
-                    Vec::new(),
-                ));
-            }
-            if node.candidates.is_empty() {
-                let because = if self.index.has_package(name) {
-                    Because::NoBuild {
-                        prerequisite: name.clone(),
-                        platform: self.request.platform,
-                        built_for: self.index.platforms_of(name),
-                    }
-                } else {
-                    Because::Missing {
-                        prerequisite: name.clone(),
-                    }
-                };
-                return Err((because, Vec::new()));
-            }
-            let chosen = node
-                .chosen
-                .map(|(c, level)| (&node.candidates[c].version, level));
-            if chosen.is_some_and(|(version, _)| requirement.matches(version)) {
-                continue;
-            }
-            let fits_too =
-                |c: &&IndexEntry| requirement.matches(&c.version) && self.fits(node, &c.version);
-            if !node.candidates.iter().any(fits_too) {
-                // Whatever the choice of the prerequisite, the ranges that the request and
-                // the chosen packages put on it exclude this version.
-                let because = Because::Clash {
-                    prerequisite: name.clone(),
-                    requirement: requirement.clone(),
-                    ranges: self.asked(node),
-                    available: available(node),
-                };
-                return Err((because, self.range_levels(prerequisite).collect()));
-            }
-            if let Some((version, level)) = chosen {
-                // Another choice of the prerequisite would do.
-                return Err((self.chosen_clash(name, requirement, version), vec![level]));
-            }
-        }
-        Ok(())
-    }
-
-    fn chosen_clash(&self, name: &str, requirement: &Requirement, chosen: &Version) -> Because {
-        Because::Chosen {
-            prerequisite: name.to_owned(),
-            requirement: requirement.clone(),
-            chosen: chosen.clone(),
-        }
-    }
-
-    /// Chooses candidate `candidate` of package `id` at `level`, putting its ranges on its
-    /// prerequisites.
-    fn take(&mut self, level: usize, id: Id, candidate: usize) {
-        self.nodes[id].chosen = Some((candidate, level));
-        let entry = self.nodes[id].candidates[candidate];
-        for (name, requirement) in &entry.prerequisites {
-            let prerequisite = self.intern(name);
-            self.nodes[prerequisite]
-                .ranges
-                .push((id, entry, requirement));
-            self.trail.push(prerequisite);
-            self.require(prerequisite);
-        }
-    }
-
-    /// Takes back the ranges that choices after `mark` put on other packages.
-    fn untrail(&mut self, mark: usize) {
-        while self.trail.len() > mark {
-            let Some(id) = self.trail.pop() else { break };
-            let node = &mut self.nodes[id];
-            node.ranges.pop();
-            if node.ranges.is_empty() && !node.wanted && node.chosen.is_none() {
-                if let Some(seq) = node.seq.take() {
-                    self.pending.remove(&(seq, id));
-                }
-            }
-        }
-    }
-
-    /// Undoes every choice after `target` and the choice at `target`, which will try its
-    /// next candidate, remembering why this one failed.
-    fn jump(&mut self, target: usize, dead_end: DeadEnd, mut conflict: BTreeSet<usize>) {
-        while self.frames.len() > target + 1 {
-            let Some(frame) = self.frames.pop() else {
-                break;
-            };
-            self.nodes[frame.node].chosen = None;
-            self.untrail(frame.trail);
-            self.requeue(frame.node);
-        }
-        let (id, mark) = (self.frames[target].node, self.frames[target].trail);
-        let taken = self.nodes[id].chosen.take();
-        self.untrail(mark);
-        conflict.remove(&target);
-        let frame = &mut self.frames[target];
-        frame.conflict.extend(conflict);
-        // A conflict only names levels that chose a version.
-        if let Some((candidate, _)) = taken {
-            frame.refused.push(Refused {
-                version: self.nodes[id].candidates[candidate].version.clone(),
-                because: Because::Leads(Box::new(dead_end)),
-            });
-        }
-    }
-
-    fn resolution(&self) -> Result<Resolution, ResolveError> {
-        let mut packages = BTreeMap::new();
-        let mut chosen: BTreeMap<&str, &IndexEntry> = BTreeMap::new();
-        for node in &self.nodes {
-            let Some((c, _)) = node.chosen else { continue };
-            let entry = node.candidates[c];
-            chosen.insert(node.name, entry);
-            packages.insert(
-                node.name.to_owned(),
-                Resolved {
-                    version: entry.version.clone(),
-                    checksum: entry.checksum.clone(),
-                    wanted: node.wanted,
-                    required_by: node
-                        .ranges
-                        .iter()
-                        .map(|(_, by, _)| by.name.clone())
-                        .collect(),
-                },
-            );
-        }
-        let order = install_order(&chosen)?;
-        Ok(Resolution { packages, order })
-    }
-}
-
-/// The versions of a package on the platform, lowest first.
-fn available(node: &Node<'_>) -> Vec<Version> {
-    let mut versions: Vec<Version> = node.candidates.iter().map(|c| c.version.clone()).collect();
-    versions.sort();
-    versions
-}
-
-/// Prerequisites first, ties in name order; a cycle is an error.
-fn install_order(chosen: &BTreeMap<&str, &IndexEntry>) -> Result<Vec<String>, ResolveError> {
-    // Nodes are added in name order, so a smaller index is a smaller name. An edge goes
-    // from a package to each of its prerequisites.
-    let mut graph: DiGraph<&str, ()> = DiGraph::with_capacity(chosen.len(), chosen.len() * 3);
-    let nodes: HashMap<&str, NodeIndex> = chosen
-        .keys()
-        .map(|name| (*name, graph.add_node(*name)))
-        .collect();
-    for (name, entry) in chosen {
-        for prerequisite in entry.prerequisites.keys() {
-            if let Some(&to) = nodes.get(prerequisite.as_str()) {
-                graph.add_edge(nodes[name], to, ());
-            }
-        }
-    }
-    let mut waiting: Vec<usize> = graph
-        .node_indices()
-        .map(|n| graph.neighbors_directed(n, Outgoing).count())
-        .collect();
-    let mut ready: BinaryHeap<Reverse<NodeIndex>> = graph
-        .node_indices()
-        .filter(|n| waiting[n.index()] == 0)
-        .map(Reverse)
-        .collect();
-    let mut order = Vec::with_capacity(chosen.len());
-    while let Some(Reverse(node)) = ready.pop() {
-        order.push(graph[node].to_owned());
-        for dependent in graph.neighbors_directed(node, Incoming) {
-            waiting[dependent.index()] -= 1;
-            if waiting[dependent.index()] == 0 {
-                ready.push(Reverse(dependent));
-            }
-        }
-    }
-    if order.len() == chosen.len() {
-        return Ok(order);
-    }
-    let path = find_cycle(&graph)
-        .into_iter()
-        .map(|n| (graph[n].to_owned(), chosen[graph[n]].version.clone()))
-        .collect();
-    Err(ResolveError::Cycle { path })
-}
-
-/// The shortest cycle through the first (by name) package that is on one, its first node
-/// repeated at the end.
-fn find_cycle(graph: &DiGraph<&str, ()>) -> Vec<NodeIndex> {
-    let components = petgraph::algo::tarjan_scc(graph);
-    let Some(start) = components
-        .iter()
-        .filter(|c| c.len() > 1 || graph.contains_edge(c[0], c[0]))
-        .filter_map(|c| c.iter().min().copied())
-        .min()
-    else {
-        return Vec::new();
-    };
-    // Breadth-first from `start` back to it, neighbours in name order.
-    let mut previous: HashMap<NodeIndex, NodeIndex> = HashMap::new();
-    let mut queue = VecDeque::from([start]);
-    while let Some(node) = queue.pop_front() {
-        let mut next: Vec<NodeIndex> = graph.neighbors_directed(node, Outgoing).collect();
-        next.sort();
-        for neighbour in next {
-            if neighbour == start {
-                let mut path = vec![start, node];
-                let mut at = node;
-                while at != start {
-                    at = previous[&at];
-                    path.push(at);
-                }
-                path.reverse();
-                return path;
-            }
-            if let std::collections::hash_map::Entry::Vacant(slot) = previous.entry(neighbour) {
-                slot.insert(node);
-                queue.push_back(neighbour);
-            }
-        }
-    }
-    Vec::new()
+    search::solve(index, request, budget)
 }
 
 /// The error for a search that failed at its root: a missing or unbuilt prerequisite when
@@ -893,11 +395,21 @@ fn cycle(path: &[(String, Version)]) -> String {
 /// A dead end as an indented tree: a heading, then one line per reason, the versions that
 /// share a reason on the same line.
 fn explain(dead_end: &DeadEnd, depth: usize) -> String {
-    let mut out = format!(
-        "no version of `{}` within {} works",
-        dead_end.package,
-        list(&dead_end.ranges)
-    );
+    // `*` says nothing worth reading.
+    let ranges: Vec<&Asked> = dead_end
+        .ranges
+        .iter()
+        .filter(|asked| !asked.requirement.as_semver().comparators.is_empty())
+        .collect();
+    let mut out = if ranges.is_empty() {
+        format!("no version of `{}` works", dead_end.package)
+    } else {
+        format!(
+            "no version of `{}` within {} works",
+            dead_end.package,
+            list(ranges)
+        )
+    };
     if depth >= MAX_EXPLANATION_DEPTH {
         out.push_str(" (further reasons left out)");
         return out;
@@ -1168,17 +680,40 @@ mod tests {
     }
 
     #[test]
-    fn conflict_with_the_release_alone_needs_no_nesting() {
-        let index = billing_and_reporting();
-        let err = resolve(&index, &release(&[("core", "^2"), ("reporting", "*")])).unwrap_err();
+    fn explains_a_conflict_found_after_backtracking() {
+        // Each version of `app` pulls in a line of `lib` that needs a `base` that `tool`
+        // rules out; the search tries both before giving up.
+        let index = index! {
+            "base" "1.0.0";
+            "base" "2.0.0";
+            "base" "3.0.0";
+            "lib" "1.0.0" requires["base" "^1"];
+            "lib" "2.0.0" requires["base" "^2"];
+            "app" "1.0.0" requires["lib" "^1"];
+            "app" "2.0.0" requires["lib" "^2"];
+            "tool" "1.0.0" requires["base" "^3"];
+        };
+        let err = resolve(&index, &release(&[("app", "*"), ("tool", "*")])).unwrap_err();
         let ResolveError::Conflict { dead_end } = &err else {
             panic!("expected a conflict, got {err:?}");
         };
-        assert_eq!(dead_end.package, "reporting");
+        assert_eq!(dead_end.package, "app");
         assert!(dead_end
             .refused
             .iter()
-            .all(|r| matches!(r.because, Because::Clash { .. })));
+            .all(|r| matches!(r.because, Because::Leads(_))));
+        insta::assert_snapshot!(render(&err));
+    }
+
+    #[test]
+    fn ranges_that_every_version_of_a_wanted_package_asks_for_count_before_the_search() {
+        let index = billing_and_reporting();
+        let err = resolve(&index, &release(&[("core", "^2"), ("reporting", "*")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "no version of `core` satisfies `^2` (the release) and `^1` (every version of \
+             `reporting` that can be chosen)"
+        );
     }
 
     #[test]
@@ -1222,6 +757,42 @@ mod tests {
             }
         );
         insta::assert_snapshot!(render(&err));
+    }
+
+    #[test]
+    fn names_who_requires_a_prerequisite_missing_further_down() {
+        let index = index! {
+            "lib" "1.0.0" requires["ghost" "^1"];
+            "app" "1.0.0" requires["lib" "^1"];
+        };
+        let err = resolve(&index, &release(&[("app", "*")])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "package `ghost` is not in the repository (asked for by `lib@1.0.0`)"
+        );
+    }
+
+    #[test]
+    fn looks_ahead_past_versions_whose_prerequisites_cannot_be_met() {
+        // `app@2` needs the 1.x line of `lib`, which needs a `base` that the release rules
+        // out: `app@2` is refused on the spot, without choosing `lib` first and backjumping.
+        let index = index! {
+            "base" "1.0.0";
+            "base" "2.0.0";
+            "lib" "1.0.0" requires["base" "^1"];
+            "lib" "1.1.0" requires["base" "^1"];
+            "lib" "2.0.0" requires["base" "^2"];
+            "app" "1.0.0" requires["lib" "^2"];
+            "app" "2.0.0" requires["lib" "^1"];
+        };
+        let request = release(&[("app", "*"), ("base", "^2")]);
+        let resolution = resolve(&index, &request).unwrap();
+        assert_eq!(
+            versions(&resolution),
+            ["app@1.0.0", "base@2.0.0", "lib@2.0.0"]
+        );
+        // One step per package and one for the refused `app@2.0.0`.
+        assert!(resolve_within(&index, &request, 4).is_ok());
     }
 
     #[test]
@@ -1363,48 +934,19 @@ mod tests {
         insta::assert_snapshot!(render(&err));
     }
 
-    /// Every `pN` (N ≥ 1) has two versions, `p(N-1) ^1` and `p(N-1) ^2`... and the last
-    /// package refuses everything: without a budget the search would try 2^N combinations.
-    fn exponential(n: usize) -> Index {
-        let mut entries = Vec::new();
-        for i in 0..n {
-            for major in 1..=2 {
-                let requires: Vec<(String, String)> =
-                    (0..i).map(|j| (format!("p{j}"), "*".to_owned())).collect();
-                let requires: Vec<(&str, &str)> = requires
-                    .iter()
-                    .map(|(a, b)| (a.as_str(), b.as_str()))
-                    .collect();
-                entries.extend(crate::resolve::testing::entries(
-                    &format!("p{i}"),
-                    &format!("{major}.0.0"),
-                    &[],
-                    &requires,
-                    &[],
-                ));
-            }
-        }
-        entries.extend(crate::resolve::testing::entries(
-            "sink",
-            "1.0.0",
-            &[],
-            &[("p0", "^3")],
-            &[],
-        ));
-        entries.into_iter().collect()
-    }
-
     #[test]
     fn gives_up_after_the_step_budget() {
-        let index = exponential(3);
-        let mut request = release(&[("p2", "*"), ("sink", "*")]);
-        request.wanted.insert("p1".to_owned(), req("*"));
-        let err = resolve_within(&index, &request, 3).unwrap_err();
-        assert_eq!(err, ResolveError::TooComplex { steps: 3 });
-        assert!(matches!(
-            resolve(&index, &request).unwrap_err(),
-            ResolveError::Conflict { .. } | ResolveError::NoMatchingVersion { .. }
-        ));
+        let index = index! {
+            "a" "1.0.0" requires["b" "*"];
+            "b" "1.0.0" requires["c" "*"];
+            "c" "1.0.0";
+        };
+        let request = release(&[("a", "*")]);
+        assert_eq!(
+            resolve_within(&index, &request, 2),
+            Err(ResolveError::TooComplex { steps: 2 })
+        );
+        assert!(resolve_within(&index, &request, 3).is_ok());
     }
 
     const VERSIONS: [&str; 4] = ["1.0.0", "1.1.0", "2.0.0", "2.1.0"];
@@ -1538,6 +1080,17 @@ mod tests {
     }
 
     proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            // Failing cases are kept beside this file, not in a folder of the crate's root.
+            failure_persistence: Some(Box::new(
+                proptest::test_runner::FileFailurePersistence::SourceParallel(
+                    "proptest-regressions",
+                ),
+            )),
+            ..ProptestConfig::default()
+        })]
+
         #[test]
         fn resolutions_satisfy_every_range_and_failures_have_no_solution(case in case()) {
             match resolve(&case.index, &case.request) {

@@ -325,12 +325,15 @@ pub enum PlanError {
 
 impl Plan {
     /// Computes the hash of the plan's content (with `hash` empty).
-    pub fn compute_hash(&self) -> String {
-        let mut copy = self.clone();
-        copy.hash = String::new();
-        let bytes = serde_json::to_vec(&copy)
+    pub fn compute_hash(&mut self) -> String {
+        // Hash the plan in place with its hash field empty: a copy of a large plan costs more
+        // than the hashing.
+        let recorded = std::mem::take(&mut self.hash);
+        let mut hasher = HashWriter(sha2::Sha256::default());
+        serde_json::to_writer(&mut hasher, self)
             .unwrap_or_else(|err| unreachable!("a plan always serializes: {err}"));
-        Checksum::of_bytes(&bytes).to_string()
+        self.hash = recorded;
+        format!("sha256:{}", hex::encode(sha2::Digest::finalize(hasher.0)))
     }
 
     /// Sets the hash; the last thing the planner does.
@@ -403,6 +406,7 @@ impl Plan {
                 });
             }
         }
+        let mut plan = plan;
         let actual = plan.compute_hash();
         if actual != plan.hash {
             return Err(PlanError::Tampered {
@@ -426,6 +430,20 @@ impl Plan {
     /// The text a step runs.
     pub fn text_of(&self, step: &Step) -> &str {
         self.scripts.get(&step.checksum).map_or("", String::as_str)
+    }
+}
+
+/// Feeds serialized bytes straight into the hash, without building the JSON text.
+struct HashWriter(sha2::Sha256);
+
+impl std::io::Write for HashWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        sha2::Digest::update(&mut self.0, bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 

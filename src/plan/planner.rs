@@ -68,6 +68,8 @@ pub struct Decisions {
     /// The index the decisions were made on: the repository's, with the installed versions
     /// that it lacks added from the target's own copy.
     pub index: Index,
+    /// The installed packages, rebuilt once from the target's own copy of their scripts.
+    pub installed: BTreeMap<String, Package>,
 }
 
 impl Decisions {
@@ -379,6 +381,7 @@ pub fn decide(
         packages: decisions,
         order: resolution.order,
         index,
+        installed: installed_packages,
     })
 }
 
@@ -414,12 +417,7 @@ pub fn build(
     options: &Options,
 ) -> Result<Plan, PlanningError> {
     let platform = installed.platform;
-    let mut installed_packages = BTreeMap::new();
-    for name in installed.packages.keys() {
-        if let Some(package) = installed.package(name) {
-            installed_packages.insert(name.clone(), package?);
-        }
-    }
+    let installed_packages = &decisions.installed;
     let lookup = |name: &str, version: &Version| -> Result<&Package, PlanningError> {
         if let Some(p) = installed_packages
             .get(name)
@@ -713,7 +711,7 @@ pub fn build(
         }
     }
     let touched: BTreeSet<String> = chains.iter().map(|(c, _, _)| c.name.clone()).collect();
-    for (name, package) in &installed_packages {
+    for (name, package) in installed_packages {
         if package
             .manifest
             .prerequisites

@@ -452,7 +452,35 @@ impl<'a> Solver<'a> {
                 graph.add_edge(NodeIndex::new(id), NodeIndex::new(require.on), ());
             }
         }
-        // The components come prerequisites first; reversed, requirers first.
+        // Edges go from a requirer to its prerequisite: a topological order puts requirers
+        // first. Kahn's, taking the package learnt first among those ready (the wanted
+        // ones in name order, then the others as found), so independent packages keep the
+        // order of the release.
+        let mut waiting: Vec<usize> = graph
+            .node_indices()
+            .map(|n| graph.neighbors_directed(n, Incoming).count())
+            .collect();
+        let mut ready: BinaryHeap<Reverse<NodeIndex>> = graph
+            .node_indices()
+            .filter(|n| waiting[n.index()] == 0)
+            .map(Reverse)
+            .collect();
+        let mut rank = 0;
+        while let Some(Reverse(n)) = ready.pop() {
+            self.nodes[n.index()].rank = rank;
+            rank += 1;
+            for next in graph.neighbors_directed(n, Outgoing) {
+                waiting[next.index()] -= 1;
+                if waiting[next.index()] == 0 {
+                    ready.push(Reverse(next));
+                }
+            }
+        }
+        if rank == self.nodes.len() {
+            return;
+        }
+        // Packages that may require each other: the strongly connected components come
+        // prerequisites first; reversed, requirers first, and by name within one.
         let mut rank = 0;
         for mut component in petgraph::algo::kosaraju_scc(&graph).into_iter().rev() {
             component.sort_by_key(|n| self.nodes[n.index()].name);
@@ -476,9 +504,16 @@ impl<'a> Solver<'a> {
         for &id in &work {
             self.nodes[id].certain = true;
         }
+        // Lists reused from one package to the next.
+        let mut allowed: Vec<usize> = Vec::new();
+        let mut apart: Vec<Id> = Vec::new();
+        let mut ranges: Vec<usize> = Vec::new();
+        let mut narrowed: Vec<(Id, Candidates, Requirement)> = Vec::new();
+        let mut needed: Vec<Id> = Vec::new();
         while let Some(id) = work.pop() {
             let count = self.nodes[id].candidates.len();
-            let allowed: Vec<usize> = (0..count).filter(|&c| self.nodes[id].allows(c)).collect();
+            allowed.clear();
+            allowed.extend((0..count).filter(|&c| self.nodes[id].allows(c)));
             let versions = &self.nodes[id].versions;
             let (Some(&highest), Some(&lowest)) = (
                 allowed.iter().max_by_key(|&&c| &versions[c]),
@@ -491,53 +526,55 @@ impl<'a> Solver<'a> {
             // reading every version would cost more than it tells.
             self.load(id, highest);
             self.load(id, lowest);
-            let apart: Vec<Id> = self
-                .requires_of(id, highest)
-                .iter()
-                .filter(|high| {
-                    let target = &self.nodes[high.on].versions;
-                    self.requires_of(id, lowest).iter().any(|low| {
-                        low.on == high.on
-                            && !self
-                                .within(high)
-                                .iter()
-                                .any(|c| low.requirement.matches(&target[c]))
-                    })
-                })
-                .map(|high| high.on)
-                .collect();
+            apart.clear();
+            for high in self.requires_of(id, highest) {
+                let target = &self.nodes[high.on].versions;
+                let disjoint = self.requires_of(id, lowest).iter().any(|low| {
+                    low.on == high.on
+                        && !self
+                            .within(high)
+                            .iter()
+                            .any(|c| low.requirement.matches(&target[c]))
+                });
+                if disjoint {
+                    apart.push(high.on);
+                }
+            }
             if apart.len() == self.requires_of(id, highest).len() {
                 continue;
             }
             for &c in &allowed {
                 self.load(id, c);
             }
-            let mut narrowed: Vec<(Id, Candidates, Requirement)> = Vec::new();
-            let mut needed: Vec<Id> = Vec::new();
+            narrowed.clear();
+            needed.clear();
             for require in self.requires_of(id, highest) {
                 let on = require.on;
-                if apart.contains(&on) {
+                if on == id || apart.contains(&on) {
                     continue;
                 }
                 let target = &self.nodes[on];
-                if on == id {
-                    continue;
-                }
                 let mut union = Candidates::matching(target.candidates.len(), |_| false);
-                // Each distinct range once: the same range again adds nothing.
-                let mut ranges: Vec<&Require<'_>> = Vec::new();
+                // Each distinct range once (by position in `requires`): the same range
+                // again adds nothing.
+                ranges.clear();
                 let mut everywhere = true;
                 for &c in &allowed {
-                    let Some(r) = self.requires_of(id, c).iter().find(|r| r.on == on) else {
+                    let Some((start, end)) = self.nodes[id].requires[c] else {
                         everywhere = false;
                         break;
                     };
-                    if !ranges
+                    let Some(at) = (start..end).find(|&at| self.requires[at].on == on) else {
+                        everywhere = false;
+                        break;
+                    };
+                    let r = &self.requires[at];
+                    let seen = ranges
                         .iter()
-                        .any(|known| known.requirement == r.requirement)
-                    {
+                        .any(|&known| self.requires[known].requirement == r.requirement);
+                    if !seen {
                         union.unite(self.within(r));
-                        ranges.push(r);
+                        ranges.push(at);
                     }
                 }
                 if !everywhere {
@@ -549,19 +586,23 @@ impl<'a> Solver<'a> {
                     continue;
                 }
                 // The union, said as one range: when one of the ranges says it exactly.
-                if let Some(r) = ranges.iter().find(|r| *self.within(r) == union) {
+                let exact = ranges
+                    .iter()
+                    .map(|&at| &self.requires[at])
+                    .find(|r| *self.within(r) == union);
+                if let Some(r) = exact {
                     narrowed.push((on, union, r.requirement.clone()));
                 }
             }
             let name = self.nodes[id].name;
-            for (on, union, requirement) in narrowed {
+            for (on, union, requirement) in narrowed.drain(..) {
                 let target = &mut self.nodes[on];
                 target.narrow_to(&union);
                 target.fixed.push((requirement, Fixed::Needed(name)));
                 target.certain = true;
                 work.push(on);
             }
-            for on in needed {
+            for &on in &needed {
                 if !self.nodes[on].certain {
                     self.nodes[on].certain = true;
                     work.push(on);

@@ -619,6 +619,25 @@ mod tests {
 
     #[test]
     fn backtracks_when_the_highest_choice_leads_to_a_conflict() {
+        // `app@2` asks for `core ^2` and for the 1.x line of `mid`, which needs `core ^1`:
+        // nothing rules it out before `mid` is decided, and then `mid` has no version left.
+        let index = index! {
+            "core" "1.0.0";
+            "core" "2.0.0";
+            "mid" "1.0.0" requires["core" "^1"];
+            "mid" "2.0.0" requires["core" "^2"];
+            "app" "1.0.0" requires["mid" "^2"];
+            "app" "2.0.0" requires["mid" "^1", "core" "^2"];
+        };
+        let resolution = resolve(&index, &release(&[("app", "*")])).unwrap();
+        assert_eq!(
+            versions(&resolution),
+            ["app@1.0.0", "core@2.0.0", "mid@2.0.0"]
+        );
+    }
+
+    #[test]
+    fn prefers_the_highest_version_that_fits_the_others() {
         let index = index! {
             "util" "1.0.0";
             "util" "1.5.0";

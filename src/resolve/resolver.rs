@@ -522,6 +522,23 @@ mod tests {
     }
 
     #[test]
+    fn chooses_a_pre_release_only_when_a_range_names_it() {
+        let index = index! {
+            "core" "1.0.0";
+            "core" "1.1.0-beta.1";
+            "core" "0.9.0";
+            "app" "1.0.0" requires["core" ">=1.1.0-beta.1"];
+        };
+        let stable = resolve(&index, &release(&[("core", "^1")])).unwrap();
+        assert_eq!(versions(&stable), ["core@1.0.0"]);
+        let beta = resolve(&index, &release(&[("app", "*")])).unwrap();
+        assert_eq!(versions(&beta), ["app@1.0.0", "core@1.1.0-beta.1"]);
+        let mut keep = release(&[("core", ">=0.9")]);
+        keep.preferred.insert("core".to_owned(), v("0.9.0"));
+        assert_eq!(versions(&resolve(&index, &keep).unwrap()), ["core@0.9.0"]);
+    }
+
+    #[test]
     fn pulls_in_prerequisites_transitively_in_install_order() {
         let index = index! {
             "core" "1.0.0";

@@ -128,6 +128,10 @@ struct Node<'a> {
     /// Their versions, side by side: ranges are matched against them over and over, and
     /// the entries are spread over the index.
     versions: Vec<Version>,
+    /// Where the versions go strictly downwards to the end, none a pre-release (after the
+    /// preferred one, when it was moved to the front); `None` when they do not. A range then
+    /// matches a block of them: see [`Solver::within`].
+    ordered_from: Option<usize>,
     /// Where the prerequisites of each candidate are in `Solver::requires`: read from the
     /// index when first needed, as the search mostly looks at one or two versions.
     requires: Vec<Option<(usize, usize)>>,
@@ -345,14 +349,22 @@ impl<'a> Solver<'a> {
         scratch.extend(self.index.versions(name, self.request.platform));
         let mut candidates = scratch.clone();
         self.scratch = scratch;
+        let mut moved = false;
         if let Some(preferred) = self.request.preferred.get(name) {
             if let Some(at) = candidates.iter().position(|c| &c.version == preferred) {
                 candidates[..=at].rotate_right(1);
+                moved = at > 0;
             }
         }
         let id = self.nodes.len();
         let requires = vec![None; candidates.len()];
-        let versions = candidates.iter().map(|c| c.version.clone()).collect();
+        let versions: Vec<Version> = candidates.iter().map(|c| c.version.clone()).collect();
+        let from = usize::from(moved);
+        let ordered = versions.iter().all(|v| v.pre.is_empty())
+            && versions[from.min(versions.len())..]
+                .windows(2)
+                .all(|pair| pair[0] > pair[1]);
+        let ordered_from = ordered.then_some(from);
         let words = words(candidates.len());
         // Room for the request's ranges and a few more from chosen packages, which most
         // packages get: growing the stacks one range at a time costs more.
@@ -364,6 +376,7 @@ impl<'a> Solver<'a> {
             allowed,
             candidates,
             versions,
+            ordered_from,
             requires,
             fixed: Vec::new(),
             ranges: Vec::with_capacity(3),
@@ -612,12 +625,29 @@ impl<'a> Solver<'a> {
     }
 
     /// The candidates of the prerequisite within a range.
+    ///
+    /// A semver range is an interval of the versions that are not pre-releases (each of its
+    /// comparators is one), so over versions in strictly decreasing order it matches one
+    /// block: the scan stops at the first version below the block.
     fn within<'r>(&self, require: &'r Require<'_>) -> &'r Candidates {
         require.within.get_or_init(|| {
             let node = &self.nodes[require.on];
-            Candidates::matching(node.candidates.len(), |c| {
-                require.requirement.matches(&node.versions[c])
-            })
+            let matches = |c: usize| require.requirement.matches(&node.versions[c]);
+            let Some(from) = node.ordered_from else {
+                return Candidates::matching(node.candidates.len(), matches);
+            };
+            let mut within =
+                Candidates::matching(node.candidates.len(), |c| c < from && matches(c));
+            let mut inside = false;
+            for c in from..node.candidates.len() {
+                if matches(c) {
+                    within.insert(c);
+                    inside = true;
+                } else if inside {
+                    break;
+                }
+            }
+            within
         })
     }
 

@@ -175,7 +175,8 @@ pub enum Because {
         prerequisite: String,
         /// This version's range on it.
         requirement: Requirement,
-        /// The other ranges on it.
+        /// The other ranges on it that, with this one, leave no version (the ones that do
+        /// not take part are left out).
         ranges: Vec<Asked>,
         /// The versions of the prerequisite on the platform, lowest first.
         available: Vec<Version>,
@@ -189,8 +190,8 @@ pub enum Because {
         /// The version chosen for the prerequisite.
         chosen: Version,
     },
-    /// Choosing it led to a dead end further on (the same dead end may explain several
-    /// refusals).
+    /// Choosing it leads to a dead end further on: a prerequisite none of whose versions
+    /// within its range works. The same dead end may explain several refusals.
     Leads(Arc<DeadEnd>),
 }
 

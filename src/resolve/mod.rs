@@ -14,6 +14,8 @@ pub mod resolver;
 mod testing;
 mod wording;
 
-pub use paths::{path, Direction, PathError, PathStep, UpgradePath};
+pub use paths::{path, Blocking, Direction, PathError, PathStep, UpgradePath};
 pub use release::{parse_release, release_schema, RawRelease, Release};
-pub use resolver::{resolve, Request, Resolution, ResolveError, Resolved};
+pub use resolver::{
+    resolve, Asked, Asker, Because, DeadEnd, Refused, Request, Resolution, ResolveError, Resolved,
+};

@@ -175,7 +175,8 @@ pub enum Because {
         prerequisite: String,
         /// This version's range on it.
         requirement: Requirement,
-        /// The other ranges on it.
+        /// The other ranges on it that, with this one, leave no version (the ones that do
+        /// not take part are left out).
         ranges: Vec<Asked>,
         /// The versions of the prerequisite on the platform, lowest first.
         available: Vec<Version>,
@@ -189,8 +190,8 @@ pub enum Because {
         /// The version chosen for the prerequisite.
         chosen: Version,
     },
-    /// Choosing it led to a dead end further on (the same dead end may explain several
-    /// refusals).
+    /// Choosing it leads to a dead end further on: a prerequisite none of whose versions
+    /// within its range works. The same dead end may explain several refusals.
     Leads(Arc<DeadEnd>),
 }
 
@@ -522,6 +523,23 @@ mod tests {
     }
 
     #[test]
+    fn chooses_a_pre_release_only_when_a_range_names_it() {
+        let index = index! {
+            "core" "1.0.0";
+            "core" "1.1.0-beta.1";
+            "core" "0.9.0";
+            "app" "1.0.0" requires["core" ">=1.1.0-beta.1"];
+        };
+        let stable = resolve(&index, &release(&[("core", "^1")])).unwrap();
+        assert_eq!(versions(&stable), ["core@1.0.0"]);
+        let beta = resolve(&index, &release(&[("app", "*")])).unwrap();
+        assert_eq!(versions(&beta), ["app@1.0.0", "core@1.1.0-beta.1"]);
+        let mut keep = release(&[("core", ">=0.9")]);
+        keep.preferred.insert("core".to_owned(), v("0.9.0"));
+        assert_eq!(versions(&resolve(&index, &keep).unwrap()), ["core@0.9.0"]);
+    }
+
+    #[test]
     fn pulls_in_prerequisites_transitively_in_install_order() {
         let index = index! {
             "core" "1.0.0";
@@ -619,6 +637,25 @@ mod tests {
 
     #[test]
     fn backtracks_when_the_highest_choice_leads_to_a_conflict() {
+        // `app@2` asks for `core ^2` and for the 1.x line of `mid`, which needs `core ^1`:
+        // nothing rules it out before `mid` is decided, and then `mid` has no version left.
+        let index = index! {
+            "core" "1.0.0";
+            "core" "2.0.0";
+            "mid" "1.0.0" requires["core" "^1"];
+            "mid" "2.0.0" requires["core" "^2"];
+            "app" "1.0.0" requires["mid" "^2"];
+            "app" "2.0.0" requires["mid" "^1", "core" "^2"];
+        };
+        let resolution = resolve(&index, &release(&[("app", "*")])).unwrap();
+        assert_eq!(
+            versions(&resolution),
+            ["app@1.0.0", "core@2.0.0", "mid@2.0.0"]
+        );
+    }
+
+    #[test]
+    fn prefers_the_highest_version_that_fits_the_others() {
         let index = index! {
             "util" "1.0.0";
             "util" "1.5.0";

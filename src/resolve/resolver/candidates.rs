@@ -28,14 +28,19 @@ impl Candidates {
             high: vec![0; words(len) - 1],
         };
         for c in (0..len).filter(|&c| wanted(c)) {
-            let word = if c < 64 {
-                &mut set.low
-            } else {
-                &mut set.high[c / 64 - 1]
-            };
-            *word |= 1 << (c % 64);
+            set.insert(c);
         }
         set
+    }
+
+    /// Adds candidate `c`, which must be below the length the set was made for.
+    pub(super) fn insert(&mut self, c: usize) {
+        let word = if c < 64 {
+            &mut self.low
+        } else {
+            &mut self.high[c / 64 - 1]
+        };
+        *word |= 1 << (c % 64);
     }
 
     pub(super) fn words(&self) -> impl Iterator<Item = u64> + '_ {

@@ -128,6 +128,10 @@ struct Node<'a> {
     /// Their versions, side by side: ranges are matched against them over and over, and
     /// the entries are spread over the index.
     versions: Vec<Version>,
+    /// Where the versions go strictly downwards to the end, none a pre-release (after the
+    /// preferred one, when it was moved to the front); `None` when they do not. A range then
+    /// matches a block of them: see [`Solver::within`].
+    ordered_from: Option<usize>,
     /// Where the prerequisites of each candidate are in `Solver::requires`: read from the
     /// index when first needed, as the search mostly looks at one or two versions.
     requires: Vec<Option<(usize, usize)>>,
@@ -345,14 +349,22 @@ impl<'a> Solver<'a> {
         scratch.extend(self.index.versions(name, self.request.platform));
         let mut candidates = scratch.clone();
         self.scratch = scratch;
+        let mut moved = false;
         if let Some(preferred) = self.request.preferred.get(name) {
             if let Some(at) = candidates.iter().position(|c| &c.version == preferred) {
                 candidates[..=at].rotate_right(1);
+                moved = at > 0;
             }
         }
         let id = self.nodes.len();
         let requires = vec![None; candidates.len()];
-        let versions = candidates.iter().map(|c| c.version.clone()).collect();
+        let versions: Vec<Version> = candidates.iter().map(|c| c.version.clone()).collect();
+        let from = usize::from(moved);
+        let ordered = versions.iter().all(|v| v.pre.is_empty())
+            && versions[from.min(versions.len())..]
+                .windows(2)
+                .all(|pair| pair[0] > pair[1]);
+        let ordered_from = ordered.then_some(from);
         let words = words(candidates.len());
         // Room for the request's ranges and a few more from chosen packages, which most
         // packages get: growing the stacks one range at a time costs more.
@@ -364,6 +376,7 @@ impl<'a> Solver<'a> {
             allowed,
             candidates,
             versions,
+            ordered_from,
             requires,
             fixed: Vec::new(),
             ranges: Vec::with_capacity(3),
@@ -452,7 +465,35 @@ impl<'a> Solver<'a> {
                 graph.add_edge(NodeIndex::new(id), NodeIndex::new(require.on), ());
             }
         }
-        // The components come prerequisites first; reversed, requirers first.
+        // Edges go from a requirer to its prerequisite: a topological order puts requirers
+        // first. Kahn's, taking the package learnt first among those ready (the wanted
+        // ones in name order, then the others as found), so independent packages keep the
+        // order of the release.
+        let mut waiting: Vec<usize> = graph
+            .node_indices()
+            .map(|n| graph.neighbors_directed(n, Incoming).count())
+            .collect();
+        let mut ready: BinaryHeap<Reverse<NodeIndex>> = graph
+            .node_indices()
+            .filter(|n| waiting[n.index()] == 0)
+            .map(Reverse)
+            .collect();
+        let mut rank = 0;
+        while let Some(Reverse(n)) = ready.pop() {
+            self.nodes[n.index()].rank = rank;
+            rank += 1;
+            for next in graph.neighbors_directed(n, Outgoing) {
+                waiting[next.index()] -= 1;
+                if waiting[next.index()] == 0 {
+                    ready.push(Reverse(next));
+                }
+            }
+        }
+        if rank == self.nodes.len() {
+            return;
+        }
+        // Packages that may require each other: the strongly connected components come
+        // prerequisites first; reversed, requirers first, and by name within one.
         let mut rank = 0;
         for mut component in petgraph::algo::kosaraju_scc(&graph).into_iter().rev() {
             component.sort_by_key(|n| self.nodes[n.index()].name);
@@ -476,9 +517,16 @@ impl<'a> Solver<'a> {
         for &id in &work {
             self.nodes[id].certain = true;
         }
+        // Lists reused from one package to the next.
+        let mut allowed: Vec<usize> = Vec::new();
+        let mut apart: Vec<Id> = Vec::new();
+        let mut ranges: Vec<usize> = Vec::new();
+        let mut narrowed: Vec<(Id, Candidates, Requirement)> = Vec::new();
+        let mut needed: Vec<Id> = Vec::new();
         while let Some(id) = work.pop() {
             let count = self.nodes[id].candidates.len();
-            let allowed: Vec<usize> = (0..count).filter(|&c| self.nodes[id].allows(c)).collect();
+            allowed.clear();
+            allowed.extend((0..count).filter(|&c| self.nodes[id].allows(c)));
             let versions = &self.nodes[id].versions;
             let (Some(&highest), Some(&lowest)) = (
                 allowed.iter().max_by_key(|&&c| &versions[c]),
@@ -491,53 +539,55 @@ impl<'a> Solver<'a> {
             // reading every version would cost more than it tells.
             self.load(id, highest);
             self.load(id, lowest);
-            let apart: Vec<Id> = self
-                .requires_of(id, highest)
-                .iter()
-                .filter(|high| {
-                    let target = &self.nodes[high.on].versions;
-                    self.requires_of(id, lowest).iter().any(|low| {
-                        low.on == high.on
-                            && !self
-                                .within(high)
-                                .iter()
-                                .any(|c| low.requirement.matches(&target[c]))
-                    })
-                })
-                .map(|high| high.on)
-                .collect();
+            apart.clear();
+            for high in self.requires_of(id, highest) {
+                let target = &self.nodes[high.on].versions;
+                let disjoint = self.requires_of(id, lowest).iter().any(|low| {
+                    low.on == high.on
+                        && !self
+                            .within(high)
+                            .iter()
+                            .any(|c| low.requirement.matches(&target[c]))
+                });
+                if disjoint {
+                    apart.push(high.on);
+                }
+            }
             if apart.len() == self.requires_of(id, highest).len() {
                 continue;
             }
             for &c in &allowed {
                 self.load(id, c);
             }
-            let mut narrowed: Vec<(Id, Candidates, Requirement)> = Vec::new();
-            let mut needed: Vec<Id> = Vec::new();
+            narrowed.clear();
+            needed.clear();
             for require in self.requires_of(id, highest) {
                 let on = require.on;
-                if apart.contains(&on) {
+                if on == id || apart.contains(&on) {
                     continue;
                 }
                 let target = &self.nodes[on];
-                if on == id {
-                    continue;
-                }
                 let mut union = Candidates::matching(target.candidates.len(), |_| false);
-                // Each distinct range once: the same range again adds nothing.
-                let mut ranges: Vec<&Require<'_>> = Vec::new();
+                // Each distinct range once (by position in `requires`): the same range
+                // again adds nothing.
+                ranges.clear();
                 let mut everywhere = true;
                 for &c in &allowed {
-                    let Some(r) = self.requires_of(id, c).iter().find(|r| r.on == on) else {
+                    let Some((start, end)) = self.nodes[id].requires[c] else {
                         everywhere = false;
                         break;
                     };
-                    if !ranges
+                    let Some(at) = (start..end).find(|&at| self.requires[at].on == on) else {
+                        everywhere = false;
+                        break;
+                    };
+                    let r = &self.requires[at];
+                    let seen = ranges
                         .iter()
-                        .any(|known| known.requirement == r.requirement)
-                    {
+                        .any(|&known| self.requires[known].requirement == r.requirement);
+                    if !seen {
                         union.unite(self.within(r));
-                        ranges.push(r);
+                        ranges.push(at);
                     }
                 }
                 if !everywhere {
@@ -549,19 +599,23 @@ impl<'a> Solver<'a> {
                     continue;
                 }
                 // The union, said as one range: when one of the ranges says it exactly.
-                if let Some(r) = ranges.iter().find(|r| *self.within(r) == union) {
+                let exact = ranges
+                    .iter()
+                    .map(|&at| &self.requires[at])
+                    .find(|r| *self.within(r) == union);
+                if let Some(r) = exact {
                     narrowed.push((on, union, r.requirement.clone()));
                 }
             }
             let name = self.nodes[id].name;
-            for (on, union, requirement) in narrowed {
+            for (on, union, requirement) in narrowed.drain(..) {
                 let target = &mut self.nodes[on];
                 target.narrow_to(&union);
                 target.fixed.push((requirement, Fixed::Needed(name)));
                 target.certain = true;
                 work.push(on);
             }
-            for on in needed {
+            for &on in &needed {
                 if !self.nodes[on].certain {
                     self.nodes[on].certain = true;
                     work.push(on);
@@ -571,12 +625,29 @@ impl<'a> Solver<'a> {
     }
 
     /// The candidates of the prerequisite within a range.
+    ///
+    /// A semver range is an interval of the versions that are not pre-releases (each of its
+    /// comparators is one), so over versions in strictly decreasing order it matches one
+    /// block: the scan stops at the first version below the block.
     fn within<'r>(&self, require: &'r Require<'_>) -> &'r Candidates {
         require.within.get_or_init(|| {
             let node = &self.nodes[require.on];
-            Candidates::matching(node.candidates.len(), |c| {
-                require.requirement.matches(&node.versions[c])
-            })
+            let matches = |c: usize| require.requirement.matches(&node.versions[c]);
+            let Some(from) = node.ordered_from else {
+                return Candidates::matching(node.candidates.len(), matches);
+            };
+            let mut within =
+                Candidates::matching(node.candidates.len(), |c| c < from && matches(c));
+            let mut inside = false;
+            for c in from..node.candidates.len() {
+                if matches(c) {
+                    within.insert(c);
+                    inside = true;
+                } else if inside {
+                    break;
+                }
+            }
+            within
         })
     }
 

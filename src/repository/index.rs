@@ -80,6 +80,42 @@ impl IndexEntry {
     }
 }
 
+/// The builds of one package version, one per platform, sorted by platform. A short vector:
+/// a version has at most three builds, and a map per version would cost far more memory
+/// over a large estate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Builds(Vec<IndexEntry>);
+
+impl Builds {
+    fn contains_key(&self, platform: &Platform) -> bool {
+        self.get(platform).is_some()
+    }
+
+    fn get(&self, platform: &Platform) -> Option<&IndexEntry> {
+        self.0.iter().find(|e| &e.platform == platform)
+    }
+
+    /// Adds a build; returns the one it replaced, if any.
+    fn insert(&mut self, platform: Platform, entry: IndexEntry) -> Option<IndexEntry> {
+        match self.0.iter().position(|e| e.platform == platform) {
+            Some(at) => Some(std::mem::replace(&mut self.0[at], entry)),
+            None => {
+                let at = self.0.partition_point(|e| e.platform < platform);
+                self.0.insert(at, entry);
+                None
+            }
+        }
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &Platform> {
+        self.0.iter().map(|e| &e.platform)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &IndexEntry> {
+        self.0.iter()
+    }
+}
+
 /// All entries of a repository (or of several layered ones).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -87,7 +123,7 @@ pub struct Index {
     /// Entries by name, then version, then platform.
     #[schemars(with = "Vec<IndexEntry>")]
     #[serde(with = "entry_list")]
-    packages: BTreeMap<String, BTreeMap<Version, BTreeMap<Platform, IndexEntry>>>,
+    packages: BTreeMap<String, BTreeMap<Version, Builds>>,
 }
 
 impl Index {
@@ -181,7 +217,7 @@ mod entry_list {
     use super::*;
     use serde::{Deserializer, Serializer};
 
-    type Map = BTreeMap<String, BTreeMap<Version, BTreeMap<Platform, IndexEntry>>>;
+    type Map = BTreeMap<String, BTreeMap<Version, Builds>>;
 
     pub fn serialize<S: Serializer>(map: &Map, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(

@@ -213,15 +213,20 @@ pub fn plural(count: usize, noun: &str) -> String {
     }
 }
 
-/// The candidate closest to `word` by edit distance, when it is close enough to be a typo.
+/// The candidate closest to `word` by edit distance, when it is close enough to be a typo:
+/// up to a third of the word's length, and at least one edit ("biling" → "billing"). Ties go
+/// to the first in `candidates` order, so callers pass them sorted.
 pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let word = word.to_ascii_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| (edit_distance(&word, &c.to_ascii_lowercase()), c))
-        .filter(|(d, c)| *d <= (c.len() / 3).max(1))
-        .min()
-        .map(|(_, c)| c)
+    let lower = word.to_ascii_lowercase();
+    let limit = (word.chars().count() / 3).max(1);
+    let mut best: Option<(usize, &str)> = None;
+    for candidate in candidates {
+        let distance = edit_distance(&lower, &candidate.to_ascii_lowercase());
+        if distance <= limit && best.is_none_or(|(d, _)| distance < d) {
+            best = Some((distance, candidate));
+        }
+    }
+    best.map(|(_, name)| name)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {
@@ -252,5 +257,6 @@ mod tests {
         assert_eq!(closest("INSTAL", ["INSTALL", "UPGRADE"]), Some("INSTALL"));
         assert_eq!(closest("billng", ["billing", "auth"]), Some("billing"));
         assert_eq!(closest("zzz", ["billing", "auth"]), None);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

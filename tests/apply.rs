@@ -8,6 +8,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -23,34 +24,6 @@ use dbpm::package::Kind;
 use dbpm::plan::{Plan, StepPhase};
 use dbpm::platform::Platform;
 use dbpm::state::InstalledState;
-
-/// One `#[tokio::test]` per platform for each `async fn check(Platform)`, named
-/// `check::postgres`, `check::mysql` and `check::sqlite`.
-macro_rules! on_every_platform {
-    ($($(#[$attr:meta])* $check:ident),* $(,)?) => {$(
-        mod $check {
-            use dbpm::platform::Platform;
-
-            $(#[$attr])*
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$check(Platform::Postgres).await
-            }
-
-            $(#[$attr])*
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn mysql() {
-                super::$check(Platform::Mysql).await
-            }
-
-            $(#[$attr])*
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$check(Platform::Sqlite).await
-            }
-        }
-    )*};
-}
 
 on_every_platform!(
     releases_install_upgrade_downgrade_and_uninstall_to_the_expected_schemas,

@@ -5,6 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod common;
 
 use std::collections::BTreeMap;
@@ -16,31 +17,6 @@ use dbpm::ops::state::load_state_file;
 use dbpm::package::{load_dir, Package};
 use dbpm::platform::Platform;
 use dbpm::state::InstalledState;
-
-/// One `#[tokio::test]` per platform for each `async fn check(Platform)`, named
-/// `check::postgres`, `check::mysql` and `check::sqlite`.
-macro_rules! on_every_platform {
-    ($($check:ident),* $(,)?) => {$(
-        mod $check {
-            use dbpm::platform::Platform;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$check(Platform::Postgres).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn mysql() {
-                super::$check(Platform::Mysql).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$check(Platform::Sqlite).await
-            }
-        }
-    )*};
-}
 
 on_every_platform!(
     a_fresh_database_reads_as_nothing_installed_and_stays_untouched,

@@ -6,6 +6,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+#[macro_use]
 mod common;
 
 use std::path::Path;
@@ -15,30 +16,6 @@ use common::db::TestDb;
 use common::{repo_root, transcript, TestContext};
 use dbpm::platform::Platform;
 use serde_json::Value;
-
-/// One `#[tokio::test]` per platform for each `async fn check(Platform)`.
-macro_rules! on_every_platform {
-    ($($check:ident),* $(,)?) => {$(
-        mod $check {
-            use dbpm::platform::Platform;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                super::$check(Platform::Postgres).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn mysql() {
-                super::$check(Platform::Mysql).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$check(Platform::Sqlite).await
-            }
-        }
-    )*};
-}
 
 on_every_platform!(
     history_and_status_follow_a_sequence_of_applies,

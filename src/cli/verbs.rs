@@ -148,6 +148,7 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
     let url: DbUrl = args.db.parse()?;
     let target = Target::new(url, args.schema.clone())?;
     let state = target.read_state().await?;
+    let runs = target.runs().await?;
     let repos = Repositories::new(
         args.repos
             .iter()
@@ -184,7 +185,6 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
         Verb::Uninstall(a) => verbs::uninstall(&state, &a.packages, a.cascade)?,
         Verb::Upgrade(a) => verbs::upgrade(&state, &a.packages, a.set.iter().cloned().collect())?,
         Verb::Undo(_) => {
-            let runs = target.runs().await?;
             let last = runs
                 .iter()
                 .rev()
@@ -194,7 +194,6 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
             verbs::back_to(&before, &format!("undo {}", last.id))?
         }
         Verb::Restore(a) => {
-            let runs = target.runs().await?;
             let run = runs
                 .iter()
                 .find(|r| r.id == a.run && r.outcome == "completed")
@@ -204,9 +203,7 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
             verbs::back_to(&after, &format!("restore {}", run.id))?
         }
     };
-    let recorded: Vec<(String, String)> = target
-        .runs()
-        .await?
+    let recorded: Vec<(String, String)> = runs
         .into_iter()
         .flat_map(|r| {
             let after = r.installed_after.map(|a| (r.id.clone(), a));

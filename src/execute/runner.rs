@@ -798,7 +798,8 @@ pub fn check_stale(plan: &Plan, state: &InstalledState) -> Result<(), ApplyError
     }
 }
 
-fn os_user() -> String {
+/// Who runs dbpm, as the runs record it.
+pub fn os_user() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".to_owned())

@@ -9,7 +9,7 @@ use semver::Version;
 use serde::Serialize;
 
 use crate::db::target::{Target, TargetError};
-use crate::execute::runner::utc_now;
+use crate::execute::runner::{os_user, utc_now};
 use crate::package::{placeholder, Checksum, Package, Phase};
 use crate::repository::{Repositories, RepositoryError};
 use crate::state::StateError;
@@ -248,12 +248,6 @@ pub async fn adopt(
         .set_outcome(&run, "adopted", true, Some(&json))
         .await?;
     Ok(results)
-}
-
-fn os_user() -> String {
-    std::env::var("USER")
-        .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".to_owned())
 }
 
 /// Why a baseline package could not be generated.

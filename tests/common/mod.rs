@@ -1,7 +1,7 @@
 //! Shared helpers of the integration tests: a temporary workspace per test, running the
 //! `dbpm` binary, and a snapshot form of a run (exit code, stdout, stderr).
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![allow(dead_code, unused_macros, clippy::unwrap_used)]
 
 pub mod db;
 
@@ -76,4 +76,33 @@ pub fn example_packages() -> Vec<PathBuf> {
     }
     dirs.sort();
     dirs
+}
+
+/// One `#[tokio::test]` per platform for each `async fn check(Platform)`, named
+/// `check::postgres`, `check::mysql` and `check::sqlite`; attributes before a name apply to
+/// its three tests.
+macro_rules! on_every_platform {
+    ($($(#[$attr:meta])* $check:ident),* $(,)?) => {$(
+        mod $check {
+            use dbpm::platform::Platform;
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$check(Platform::Postgres).await
+            }
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mysql() {
+                super::$check(Platform::Mysql).await
+            }
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$check(Platform::Sqlite).await
+            }
+        }
+    )*};
 }

@@ -347,7 +347,7 @@ fn nothing_to_do_is_an_empty_plan() {
 }
 
 #[test]
-fn uninstall_of_a_required_package_is_refused() {
+fn prune_keeps_the_prerequisites_of_what_stays() {
     let ex = examples(Platform::Sqlite);
     let state = state_at(&ex, "2026.1.toml", Platform::Sqlite);
     let only_billing = parse_release(&SourceFile::new(

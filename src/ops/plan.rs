@@ -94,9 +94,7 @@ pub async fn make_plan(
             );
         }
     }
-    for entry in layered.index.entries() {
-        index.insert_if_absent(entry.clone());
-    }
+    index.fill_from(&layered.index);
     for package in last.iter().filter(|p| p.platform == state.platform) {
         if add(&mut index, package) {
             known.insert(

@@ -7,18 +7,24 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// A named checksum, `sha256:<64 hex digits>`.
-#[derive(
-    Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, schemars::JsonSchema,
-)]
-#[serde(try_from = "String", into = "String")]
+/// A named checksum, `sha256:<64 hex digits>`, held inline: plans and states hold hundreds
+/// of thousands of them, and a clone must not allocate.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, schemars::JsonSchema)]
 #[schemars(with = "String")]
-pub struct Checksum(String);
+pub struct Checksum([u8; TEXT_LEN]);
+
+const PREFIX: &str = "sha256:";
+const TEXT_LEN: usize = PREFIX.len() + 64;
 
 impl Checksum {
     /// The checksum of raw bytes.
     pub fn of_bytes(bytes: &[u8]) -> Self {
-        Checksum(format!("sha256:{}", hex::encode(Sha256::digest(bytes))))
+        let digest = Sha256::digest(bytes);
+        let mut text = [0u8; TEXT_LEN];
+        text[..PREFIX.len()].copy_from_slice(PREFIX.as_bytes());
+        hex::encode_to_slice(digest, &mut text[PREFIX.len()..])
+            .unwrap_or_else(|err| unreachable!("64 hex digits fit: {err}"));
+        Checksum(text)
     }
 
     /// The checksum of a script's text, after normalising its line endings.
@@ -28,13 +34,20 @@ impl Checksum {
 
     /// The checksum as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Only ASCII ever gets in: the prefix and hex digits.
+        std::str::from_utf8(&self.0).unwrap_or_else(|err| unreachable!("ascii: {err}"))
     }
 }
 
 impl fmt::Display for Checksum {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Checksum {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Checksum({:?})", self.as_str())
     }
 }
 
@@ -47,31 +60,49 @@ impl FromStr for Checksum {
     type Err = BadChecksum;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.strip_prefix("sha256:") {
+        match s.strip_prefix(PREFIX) {
             Some(hex)
                 if hex.len() == 64
                     && hex
                         .bytes()
                         .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) =>
             {
-                Ok(Checksum(s.to_owned()))
+                let mut text = [0u8; TEXT_LEN];
+                text.copy_from_slice(s.as_bytes());
+                Ok(Checksum(text))
             }
             _ => Err(BadChecksum(s.to_owned())),
         }
     }
 }
 
-impl TryFrom<String> for Checksum {
-    type Error = BadChecksum;
+impl Serialize for Checksum {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
 
-    fn try_from(value: String) -> Result<Self, Self::Error> {
-        value.parse()
+impl<'de> Deserialize<'de> for Checksum {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Checksum;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a checksum `sha256:<64 hex digits>`")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Checksum, E> {
+                text.parse().map_err(E::custom)
+            }
+        }
+        deserializer.deserialize_str(Visitor)
     }
 }
 
 impl From<Checksum> for String {
     fn from(value: Checksum) -> Self {
-        value.0
+        value.as_str().to_owned()
     }
 }
 

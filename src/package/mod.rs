@@ -153,6 +153,9 @@ pub struct Package {
     pub edges: BTreeSet<Origin>,
     /// The content checksum: the build number of this version on this platform.
     pub checksum: Checksum,
+    /// The normalised manifest, written once: the checksum, the archive, the plan and the
+    /// target's state all use this text.
+    manifest_text: Arc<str>,
 }
 
 impl Package {
@@ -163,14 +166,21 @@ impl Package {
         edges: BTreeSet<Origin>,
     ) -> Self {
         scripts.sort_by(|a, b| (&a.phase, a.number, &a.stem).cmp(&(&b.phase, b.number, &b.stem)));
-        let checksum = content_checksum(&manifest, platform, &scripts);
+        let manifest_text: Arc<str> = manifest::to_toml(&manifest).into();
+        let checksum = content_checksum(&manifest_text, platform, &scripts);
         Package {
             manifest,
             platform,
             scripts,
             edges,
             checksum,
+            manifest_text,
         }
+    }
+
+    /// The normalised manifest (`dbpm.toml`) of this build.
+    pub fn manifest_text(&self) -> &Arc<str> {
+        &self.manifest_text
     }
 
     /// `name@version`.
@@ -196,7 +206,7 @@ impl Package {
     pub fn files(&self) -> Vec<(String, String)> {
         let mut files = vec![(
             manifest::MANIFEST_FILE.to_owned(),
-            manifest::to_toml(&self.manifest),
+            self.manifest_text.to_string(),
         )];
         files.extend(
             self.scripts
@@ -209,13 +219,13 @@ impl Package {
 }
 
 /// The checksum of a package's content, independent of how an archive compresses it.
-fn content_checksum(manifest: &Manifest, platform: Platform, scripts: &[Script]) -> Checksum {
+fn content_checksum(manifest_text: &str, platform: Platform, scripts: &[Script]) -> Checksum {
     let mut lines = vec![
         format!("platform\t{platform}"),
         format!(
             "{}\t{}",
             manifest::MANIFEST_FILE,
-            Checksum::of_text(&manifest::to_toml(manifest))
+            Checksum::of_text(manifest_text)
         ),
     ];
     lines.extend(

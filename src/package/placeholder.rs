@@ -29,6 +29,12 @@ pub fn scan(text: &str) -> Vec<Use> {
     uses
 }
 
+/// Whether substituting can change the text at all (it holds a `${`, a placeholder or an
+/// escaped `$${`); most scripts do not, and keep their text and checksum as they are.
+pub fn is_template(text: &str) -> bool {
+    text.contains("${")
+}
+
 /// Replaces every placeholder by its value; the names with no value are returned as the error.
 pub fn substitute(text: &str, values: &BTreeMap<String, String>) -> Result<String, Vec<String>> {
     let mut out = String::with_capacity(text.len());

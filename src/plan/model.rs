@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use semver::Version;
 use serde::{Deserialize, Serialize};
@@ -38,7 +39,7 @@ pub struct Plan {
     /// The package versions the target ends with, as they will be recorded there.
     pub packages: BTreeMap<String, PlannedPackage>,
     /// Script texts by checksum: the resolved texts steps run, and the original texts recorded.
-    pub scripts: BTreeMap<Checksum, String>,
+    pub scripts: BTreeMap<Checksum, Arc<str>>,
     /// The forward steps, in a stable topological order.
     pub steps: Vec<Step>,
     /// The compensating steps, with their own ordering: what a failure would run.
@@ -429,7 +430,7 @@ impl Plan {
 
     /// The text a step runs.
     pub fn text_of(&self, step: &Step) -> &str {
-        self.scripts.get(&step.checksum).map_or("", String::as_str)
+        self.scripts.get(&step.checksum).map_or("", |text| text)
     }
 }
 
@@ -475,7 +476,7 @@ impl Plan {
                             after
                                 .texts
                                 .entry(checksum.clone())
-                                .or_insert_with(|| text.clone());
+                                .or_insert_with(|| text.to_string());
                         }
                     }
                     after.packages.insert(

@@ -7,6 +7,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 use semver::Version;
@@ -15,7 +16,7 @@ use super::model::{
     step_id, Action, ActionKind, Inputs, InstalledRef, Plan, PlannedPackage, Role, Step, StepPhase,
     FORMAT_VERSION,
 };
-use crate::manifest::{Requirement, MANIFEST_FILE};
+use crate::manifest::Requirement;
 use crate::package::placeholder;
 use crate::package::{Checksum, Kind, Origin, Package, Phase, Script};
 use crate::platform::Platform;
@@ -68,11 +69,23 @@ pub struct Decisions {
     /// The index the decisions were made on: the repository's, with the installed versions
     /// that it lacks added from the target's own copy.
     pub index: Index,
-    /// The installed packages, rebuilt once from the target's own copy of their scripts.
-    pub installed: BTreeMap<String, Package>,
+    /// The installed packages that the repository does not hold as they are installed,
+    /// rebuilt from the target's own copy of their scripts. An installed version the
+    /// repository holds with the same checksum is described by its index entry, and rebuilt
+    /// only if the plan changes it.
+    pub rebuilt: BTreeMap<String, Package>,
 }
 
 impl Decisions {
+    /// The prerequisites of an installed package, as installed.
+    fn installed_prerequisites(
+        &self,
+        name: &str,
+        installed: &InstalledState,
+    ) -> Option<&BTreeMap<String, Requirement>> {
+        installed_prerequisites(&self.rebuilt, &self.index, installed, name)
+    }
+
     /// The package versions whose scripts the plan needs from the repository (those not
     /// installed on the target; installed ones come from the target's own copy).
     pub fn needed(&self, installed: &InstalledState) -> BTreeSet<(String, Version)> {
@@ -217,32 +230,36 @@ pub fn decide(
             return Err(PlanningError::NotInstalled(name.clone()));
         }
     }
-    // The repository's entries first; installed versions it lacks come from the target.
+    // The repository's entries first; installed versions it lacks, or holds with other
+    // content, are rebuilt from the target's own copy.
     let mut index = repository.clone();
-    let mut installed_packages = BTreeMap::new();
-    for name in installed.packages.keys() {
-        if let Some(package) = installed.package(name) {
-            let package = package?;
-            index.insert_if_absent(IndexEntry::of(&package));
-            installed_packages.insert(name.clone(), package);
+    let mut rebuilt = BTreeMap::new();
+    for (name, package) in &installed.packages {
+        let published = repository
+            .get(name, &package.version, platform)
+            .is_some_and(|entry| entry.checksum == package.checksum);
+        if !published {
+            let own = rebuild(installed, name)?;
+            index.insert_if_absent(IndexEntry::of(&own));
+            rebuilt.insert(name.clone(), own);
         }
     }
 
     let mut request = Request::new(platform, release.packages.clone());
-    for (name, package) in &installed_packages {
+    for (name, package) in &installed.packages {
         if !options.latest.contains(name) {
             request
                 .preferred
-                .insert(name.clone(), package.manifest.version.clone());
+                .insert(name.clone(), package.version.clone());
         }
         if !release.packages.contains_key(name) && !options.prune {
-            let pin = Requirement::exact(&package.manifest.version);
+            let pin = Requirement::exact(&package.version);
             request.wanted.insert(name.clone(), pin.clone());
             request.extra.entry(name.clone()).or_default().push((
                 pin,
                 format!(
                     "installed `{name}@{}`, kept because `--prune` is off",
-                    package.manifest.version
+                    package.version
                 ),
             ));
         }
@@ -251,7 +268,7 @@ pub fn decide(
 
     let mut decisions = BTreeMap::new();
     for (name, resolved) in &resolution.packages {
-        let installed_package = installed_packages.get(name);
+        let installed_package = installed.packages.get(name);
         let why = if release.packages.contains_key(name) {
             format!("the release wants {}", release.packages[name])
         } else if installed_package.is_some() && !options.prune {
@@ -262,7 +279,7 @@ pub fn decide(
         };
         let (action, reason) = match installed_package {
             None => (ActionKind::Install, why),
-            Some(current) if current.manifest.version == resolved.version => {
+            Some(current) if current.version == resolved.version => {
                 if options.reinstall.contains(name) {
                     (ActionKind::Reinstall, "reinstall asked for".to_owned())
                 } else if current.checksum != resolved.checksum {
@@ -279,12 +296,10 @@ pub fn decide(
                     )
                 }
             }
-            Some(current) if current.manifest.version < resolved.version => {
-                (ActionKind::Upgrade, why)
-            }
+            Some(current) if current.version < resolved.version => (ActionKind::Upgrade, why),
             Some(_) => (ActionKind::Downgrade, why),
         };
-        let from = installed_package.map(|p| p.manifest.version.clone());
+        let from = installed_package.map(|p| p.version.clone());
         let path = resolve::path(
             &index,
             name,
@@ -310,11 +325,11 @@ pub fn decide(
     }
 
     // Installed packages the resolution dropped are uninstalled (only with --prune).
-    for (name, package) in &installed_packages {
+    for (name, package) in &installed.packages {
         if resolution.packages.contains_key(name) {
             continue;
         }
-        let from = package.manifest.version.clone();
+        let from = package.version.clone();
         let path = resolve::path(
             &index,
             name,
@@ -354,12 +369,12 @@ pub fn decide(
             if decision.action != ActionKind::Unchanged {
                 continue;
             }
-            let Some(package) = installed_packages.get(&decision.name) else {
+            let Some(prerequisites) =
+                installed_prerequisites(&rebuilt, &index, installed, &decision.name)
+            else {
                 continue;
             };
-            let needs: Vec<&String> = package
-                .manifest
-                .prerequisites
+            let needs: Vec<&String> = prerequisites
                 .keys()
                 .filter(|p| changed.contains(*p))
                 .collect();
@@ -381,8 +396,39 @@ pub fn decide(
         packages: decisions,
         order: resolution.order,
         index,
-        installed: installed_packages,
+        rebuilt,
     })
+}
+
+/// Rebuilds an installed package from the target's own copy.
+fn rebuild(installed: &InstalledState, name: &str) -> Result<Package, PlanningError> {
+    let version = installed
+        .packages
+        .get(name)
+        .map_or_else(|| Version::new(0, 0, 0), |p| p.version.clone());
+    installed
+        .package(name)
+        .ok_or_else(|| PlanningError::MissingPackage(name.to_owned(), version))?
+        .map_err(PlanningError::from)
+}
+
+/// The prerequisites of an installed package: from its rebuilt copy, or from the index entry
+/// that has its checksum.
+fn installed_prerequisites<'a>(
+    rebuilt: &'a BTreeMap<String, Package>,
+    index: &'a Index,
+    installed: &InstalledState,
+    name: &str,
+) -> Option<&'a BTreeMap<String, Requirement>> {
+    match rebuilt.get(name) {
+        Some(package) => Some(&package.manifest.prerequisites),
+        None => {
+            let package = installed.packages.get(name)?;
+            index
+                .get(name, &package.version, installed.platform)
+                .map(|entry| &entry.prerequisites)
+        }
+    }
 }
 
 /// One package's steps before ids and dependencies across packages: groups that run in
@@ -417,10 +463,21 @@ pub fn build(
     options: &Options,
 ) -> Result<Plan, PlanningError> {
     let platform = installed.platform;
-    let installed_packages = &decisions.installed;
+    // The installed versions of the packages that change come from the target's own copy.
+    let mut own: BTreeMap<&str, Package> = BTreeMap::new();
+    for decision in decisions.packages.values() {
+        if decision.action != ActionKind::Unchanged
+            && decision.from.is_some()
+            && !decisions.rebuilt.contains_key(&decision.name)
+        {
+            own.insert(&decision.name, rebuild(installed, &decision.name)?);
+        }
+    }
     let lookup = |name: &str, version: &Version| -> Result<&Package, PlanningError> {
-        if let Some(p) = installed_packages
+        if let Some(p) = decisions
+            .rebuilt
             .get(name)
+            .or_else(|| own.get(name))
             .filter(|p| &p.manifest.version == version)
         {
             return Ok(p);
@@ -435,6 +492,9 @@ pub fn build(
     let mut current_values: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut installed_values: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for decision in decisions.packages.values() {
+        if decision.action == ActionKind::Unchanged {
+            continue;
+        }
         let mut values = BTreeMap::new();
         for version in decision
             .to
@@ -462,17 +522,13 @@ pub fn build(
     }
 
     // Chains, in the order the resolution gives (prerequisites first), uninstalls last.
+    let ordered: BTreeSet<&String> = decisions.order.iter().collect();
     let mut names: Vec<&String> = decisions
         .order
         .iter()
         .filter(|n| decisions.packages.contains_key(*n))
         .collect();
-    names.extend(
-        decisions
-            .packages
-            .keys()
-            .filter(|n| !decisions.order.contains(n)),
-    );
+    names.extend(decisions.packages.keys().filter(|n| !ordered.contains(n)));
     let mut chains = Vec::new();
     for name in names {
         let decision = &decisions.packages[name];
@@ -576,7 +632,7 @@ pub fn build(
         chains.push((chain, old, new));
     }
 
-    let mut scripts: BTreeMap<Checksum, String> = BTreeMap::new();
+    let mut scripts: BTreeMap<Checksum, Arc<str>> = BTreeMap::new();
     let mut graph: DiGraph<Step, ()> = DiGraph::new();
     // The nodes of each group of each chain, for the edges across packages.
     let mut chain_groups: BTreeMap<String, Vec<Vec<NodeIndex>>> = BTreeMap::new();
@@ -660,41 +716,60 @@ pub fn build(
     }
 
     // Compensations: the twin of every compensable forward step, undone in reverse order.
-    let mut compensation_of: BTreeMap<NodeIndex, Step> = BTreeMap::new();
+    let mut compensation_of: Vec<Option<Step>> = vec![None; graph.node_count()];
     for (node, draft) in &compensation_drafts {
         let mut step = make_step(draft, Role::Compensate, platform, &mut scripts)?;
         step.compensates = Some(graph[*node].id.clone());
-        compensation_of.insert(*node, step);
-    }
-    for (node, step) in &compensation_of {
         graph[*node].compensated_by = Some(step.id.clone());
+        compensation_of[node.index()] = Some(step);
     }
-    let mut compensations = Vec::new();
-    for (node, mut step) in compensation_of.clone() {
-        let mut after = BTreeSet::new();
-        nearest_compensable(&graph, node, &compensation_of, &mut after);
-        step.depends_on = after.into_iter().collect();
-        compensations.push((node, step));
-    }
+    let compensation_depends: Vec<(NodeIndex, Vec<String>)> = compensation_drafts
+        .iter()
+        .map(|(node, _)| (*node, nearest_compensable(&graph, *node, &compensation_of)))
+        .collect();
 
     // Forward steps in a stable topological order (the lowest ready insertion index first).
     let order = stable_topological_order(&graph);
-    let position: BTreeMap<NodeIndex, usize> =
-        order.iter().enumerate().map(|(i, n)| (*n, i)).collect();
+    let mut position = vec![0; graph.node_count()];
+    for (at, node) in order.iter().enumerate() {
+        position[node.index()] = at;
+    }
+    let mut forward_depends: Vec<Vec<String>> = graph
+        .node_indices()
+        .map(|node| {
+            let mut depends: Vec<String> = graph
+                .neighbors_directed(node, petgraph::Direction::Incoming)
+                .map(|n| graph[n].id.clone())
+                .collect();
+            depends.sort();
+            depends.dedup();
+            depends
+        })
+        .collect();
+    let mut nodes: Vec<Option<Step>> = graph
+        .into_nodes_edges()
+        .0
+        .into_iter()
+        .map(|node| Some(node.weight))
+        .collect();
     let mut steps = Vec::with_capacity(order.len());
     for node in &order {
-        let mut step = graph[*node].clone();
-        let mut depends: Vec<String> = graph
-            .neighbors_directed(*node, petgraph::Direction::Incoming)
-            .map(|n| graph[n].id.clone())
-            .collect();
-        depends.sort();
-        depends.dedup();
-        step.depends_on = depends;
+        let mut step = nodes[node.index()]
+            .take()
+            .unwrap_or_else(|| unreachable!("a topological order visits each step once"));
+        step.depends_on = std::mem::take(&mut forward_depends[node.index()]);
         steps.push(step);
     }
     // Compensations run in the reverse order of what they undo.
-    compensations.sort_by_key(|(node, _)| Reverse(position.get(node).copied().unwrap_or(0)));
+    let mut compensations: Vec<(usize, Step)> = compensation_depends
+        .into_iter()
+        .filter_map(|(node, depends_on)| {
+            let mut step = compensation_of[node.index()].take()?;
+            step.depends_on = depends_on;
+            Some((position[node.index()], step))
+        })
+        .collect();
+    compensations.sort_by_key(|(at, _)| Reverse(*at));
     let compensations: Vec<Step> = compensations.into_iter().map(|(_, s)| s).collect();
 
     // What the plan was computed from, per package.
@@ -710,13 +785,11 @@ pub fn build(
             relied.extend(package.manifest.prerequisites.keys().cloned());
         }
     }
-    let touched: BTreeSet<String> = chains.iter().map(|(c, _, _)| c.name.clone()).collect();
-    for (name, package) in installed_packages {
-        if package
-            .manifest
-            .prerequisites
-            .keys()
-            .any(|p| touched.contains(p))
+    let touched: BTreeSet<&str> = chains.iter().map(|(c, _, _)| c.name.as_str()).collect();
+    for name in installed.packages.keys() {
+        if decisions
+            .installed_prerequisites(name, installed)
+            .is_some_and(|p| p.keys().any(|p| touched.contains(p.as_str())))
         {
             relied.insert(name.clone());
         }
@@ -730,22 +803,18 @@ pub fn build(
     }
     let mut used: BTreeMap<String, Checksum> = BTreeMap::new();
     for (chain, old, new) in &chains {
-        for group in &chain.groups {
-            for draft in group {
-                used.insert(
-                    format!(
-                        "{}@{}",
-                        draft.package.manifest.name, draft.package.manifest.version
-                    ),
-                    draft.package.checksum.clone(),
-                );
+        let mut last: Option<&Package> = None;
+        let drafted = chain.groups.iter().flatten().map(|draft| draft.package);
+        for package in drafted
+            .chain(old.iter().copied())
+            .chain(new.iter().copied())
+        {
+            // A chain's drafts come in runs of the same package version.
+            if last.is_some_and(|seen| std::ptr::eq(seen, package)) {
+                continue;
             }
-        }
-        for package in old.iter().chain(new.iter()) {
-            used.insert(
-                format!("{}@{}", package.manifest.name, package.manifest.version),
-                package.checksum.clone(),
-            );
+            last = Some(package);
+            used.insert(package.id(), package.checksum.clone());
         }
     }
     inputs.archives = used;
@@ -762,20 +831,18 @@ pub fn build(
             .collect();
         placeholders.extend(declared.clone());
         let mut files = BTreeMap::new();
-        for (path, text) in new.files() {
-            if path == MANIFEST_FILE {
-                continue;
-            }
-            let checksum = Checksum::of_text(&text);
-            scripts.entry(checksum.clone()).or_insert(text);
-            files.insert(path, checksum);
+        for script in &new.scripts {
+            scripts
+                .entry(script.checksum.clone())
+                .or_insert_with(|| Arc::clone(&script.text));
+            files.insert(script.path.clone(), script.checksum.clone());
         }
         planned.insert(
             chain.name.clone(),
             PlannedPackage {
                 version: new.manifest.version.clone(),
                 checksum: new.checksum.clone(),
-                manifest: crate::manifest::to_toml(&new.manifest),
+                manifest: new.manifest_text().to_string(),
                 scripts: files,
                 placeholders: declared,
             },
@@ -878,19 +945,30 @@ fn make_step(
     draft: &Draft<'_>,
     role: Role,
     platform: Platform,
-    scripts: &mut BTreeMap<Checksum, String>,
+    scripts: &mut BTreeMap<Checksum, Arc<str>>,
 ) -> Result<Step, PlanningError> {
     let package = &draft.package.manifest;
     let script = draft.script;
-    let text = placeholder::substitute(&script.text, draft.values).map_err(|names| {
-        PlanningError::UndefinedPlaceholder {
-            package: format!("{}@{}", package.name, package.version),
-            path: script.path.clone(),
-            names,
-        }
-    })?;
-    let checksum = Checksum::of_text(&text);
-    scripts.entry(checksum.clone()).or_insert(text);
+    let checksum = if placeholder::is_template(&script.text) {
+        let text = placeholder::substitute(&script.text, draft.values).map_err(|names| {
+            PlanningError::UndefinedPlaceholder {
+                package: format!("{}@{}", package.name, package.version),
+                path: script.path.clone(),
+                names,
+            }
+        })?;
+        let checksum = Checksum::of_text(&text);
+        scripts
+            .entry(checksum.clone())
+            .or_insert_with(|| text.into());
+        checksum
+    } else {
+        // Nothing to substitute: the text that runs is the package's, checksum and all.
+        scripts
+            .entry(script.checksum.clone())
+            .or_insert_with(|| Arc::clone(&script.text));
+        script.checksum.clone()
+    };
     let edge = script.phase.origin().cloned();
     let transactional = script.kind != Kind::Cmd
         && script.flags.transaction
@@ -923,29 +1001,30 @@ fn make_step(
     })
 }
 
-/// The compensations that must run before `node`'s: those of the nearest compensable steps
-/// that depend on it (steps without a twin, like VERIFY, are looked through).
+/// The compensations that must run before `node`'s, sorted: those of the nearest compensable
+/// steps that depend on it (steps without a twin, like VERIFY, are looked through).
 fn nearest_compensable(
     graph: &DiGraph<Step, ()>,
     node: NodeIndex,
-    compensable: &BTreeMap<NodeIndex, Step>,
-    found: &mut BTreeSet<String>,
-) {
+    compensations: &[Option<Step>],
+) -> Vec<String> {
     let mut stack: Vec<NodeIndex> = graph
         .neighbors_directed(node, petgraph::Direction::Outgoing)
         .collect();
     let mut seen = BTreeSet::new();
+    let mut found = Vec::new();
     while let Some(next) = stack.pop() {
         if !seen.insert(next) {
             continue;
         }
-        match compensable.get(&next) {
-            Some(step) => {
-                found.insert(step.id.clone());
-            }
+        match &compensations[next.index()] {
+            Some(step) => found.push(step.id.clone()),
             None => stack.extend(graph.neighbors_directed(next, petgraph::Direction::Outgoing)),
         }
     }
+    found.sort();
+    found.dedup();
+    found
 }
 
 fn stable_topological_order(graph: &DiGraph<Step, ()>) -> Vec<NodeIndex> {

@@ -3,6 +3,7 @@
 //! identifies the build. The index is plain data, so resolution never touches I/O.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use semver::Version;
 use serde::{Deserialize, Serialize};
@@ -120,10 +121,12 @@ impl Builds {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Index {
-    /// Entries by name, then version, then platform.
+    /// Entries by name, then version, then platform. A package's versions are shared, so
+    /// that a planner can layer a few entries over a large repository's index without
+    /// copying it.
     #[schemars(with = "Vec<IndexEntry>")]
     #[serde(with = "entry_list")]
-    packages: BTreeMap<String, BTreeMap<Version, Builds>>,
+    packages: BTreeMap<String, Arc<BTreeMap<Version, Builds>>>,
 }
 
 impl Index {
@@ -135,17 +138,35 @@ impl Index {
     /// Adds an entry unless one for the same (name, version, platform) is there: the first
     /// wins, which is how layered repositories shadow each other. Returns whether it was added.
     pub fn insert_if_absent(&mut self, entry: IndexEntry) -> bool {
-        let slot = self
-            .packages
-            .entry(entry.name.clone())
-            .or_default()
-            .entry(entry.version.clone())
-            .or_default();
-        if slot.contains_key(&entry.platform) {
+        let versions = self.packages.entry(entry.name.clone()).or_default();
+        if versions
+            .get(&entry.version)
+            .is_some_and(|builds| builds.contains_key(&entry.platform))
+        {
             return false;
         }
-        slot.insert(entry.platform, entry);
+        Arc::make_mut(versions)
+            .entry(entry.version.clone())
+            .or_default()
+            .insert(entry.platform, entry);
         true
+    }
+
+    /// Adds every entry of `other` that this index lacks (this index wins, as a layer over
+    /// `other`). Packages this index does not know are shared with `other`, not copied.
+    pub fn fill_from(&mut self, other: &Index) {
+        for (name, versions) in &other.packages {
+            match self.packages.get(name) {
+                None => {
+                    self.packages.insert(name.clone(), Arc::clone(versions));
+                }
+                Some(_) => {
+                    for entry in versions.values().flat_map(Builds::values) {
+                        self.insert_if_absent(entry.clone());
+                    }
+                }
+            }
+        }
     }
 
     /// The entry of one build.
@@ -217,7 +238,7 @@ mod entry_list {
     use super::*;
     use serde::{Deserializer, Serializer};
 
-    type Map = BTreeMap<String, BTreeMap<Version, Builds>>;
+    type Map = BTreeMap<String, Arc<BTreeMap<Version, Builds>>>;
 
     pub fn serialize<S: Serializer>(map: &Map, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(
@@ -230,9 +251,7 @@ mod entry_list {
         let entries = Vec::<IndexEntry>::deserialize(deserializer)?;
         let mut map = Map::new();
         for entry in entries {
-            let slot = map
-                .entry(entry.name.clone())
-                .or_default()
+            let slot = Arc::make_mut(map.entry(entry.name.clone()).or_default())
                 .entry(entry.version.clone())
                 .or_default();
             if slot.insert(entry.platform, entry.clone()).is_some() {

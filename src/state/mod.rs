@@ -118,20 +118,18 @@ impl InstalledState {
         installed_at: Option<String>,
     ) {
         let mut scripts = BTreeMap::new();
-        for (path, text) in package.files() {
-            if path == MANIFEST_FILE {
-                continue;
-            }
-            let checksum = Checksum::of_text(&text);
-            self.texts.entry(checksum.clone()).or_insert(text);
-            scripts.insert(path, checksum);
+        for script in &package.scripts {
+            self.texts
+                .entry(script.checksum.clone())
+                .or_insert_with(|| script.text.to_string());
+            scripts.insert(script.path.clone(), script.checksum.clone());
         }
         self.packages.insert(
             package.manifest.name.clone(),
             InstalledPackage {
                 version: package.manifest.version.clone(),
                 checksum: package.checksum.clone(),
-                manifest: crate::manifest::to_toml(&package.manifest),
+                manifest: package.manifest_text().to_string(),
                 scripts,
                 placeholders,
                 run,

@@ -353,25 +353,33 @@ impl Plan {
 
     /// Reads a plan and verifies its format, hash and every script checksum.
     pub fn from_json(path: &str, text: &str) -> Result<Plan, PlanError> {
-        let value: serde_json::Value =
-            serde_json::from_str(text).map_err(|err| PlanError::Unreadable {
-                path: path.to_owned(),
-                reason: err.to_string(),
-            })?;
-        let found = value
-            .get("format_version")
-            .and_then(serde_json::Value::as_u64)
-            .unwrap_or(0);
-        if found != u64::from(FORMAT_VERSION) {
-            return Err(PlanError::Format {
-                path: path.to_owned(),
-                found: u32::try_from(found).unwrap_or(u32::MAX),
-            });
-        }
-        let plan: Plan = serde_json::from_value(value).map_err(|err| PlanError::Unreadable {
+        let unreadable = |err: serde_json::Error| PlanError::Unreadable {
             path: path.to_owned(),
             reason: err.to_string(),
-        })?;
+        };
+        let format = |found: u64| PlanError::Format {
+            path: path.to_owned(),
+            found: u32::try_from(found).unwrap_or(u32::MAX),
+        };
+        // One pass into the plan; only a plan that does not parse is looked at again, to tell
+        // another format from a broken file.
+        let plan: Plan = match serde_json::from_str(text) {
+            Ok(plan) => plan,
+            Err(err) => {
+                let Ok(header) = serde_json::from_str::<Header>(text) else {
+                    return Err(unreadable(err));
+                };
+                let found = header.format_version.unwrap_or(0);
+                return Err(if found == u64::from(FORMAT_VERSION) {
+                    unreadable(err)
+                } else {
+                    format(found)
+                });
+            }
+        };
+        if plan.format_version != FORMAT_VERSION {
+            return Err(format(u64::from(plan.format_version)));
+        }
         // Scripts first: an edited script is named, not only noticed by the hash.
         for (checksum, text) in &plan.scripts {
             let real = Checksum::of_text(text);
@@ -432,6 +440,12 @@ impl Plan {
     pub fn text_of(&self, step: &Step) -> &str {
         self.scripts.get(&step.checksum).map_or("", |text| text)
     }
+}
+
+/// The part of a plan file every format shares.
+#[derive(Deserialize)]
+struct Header {
+    format_version: Option<u64>,
 }
 
 /// Feeds serialized bytes straight into the hash, without building the JSON text.

@@ -259,6 +259,11 @@ pub fn markdown(plan: &Plan) -> String {
             action.reason.replace('|', "\\|")
         );
     }
+    let compensations: BTreeMap<&str, &Step> = plan
+        .compensations
+        .iter()
+        .map(|c| (c.id.as_str(), c))
+        .collect();
     let mut by_package: BTreeMap<&str, Vec<(usize, &Step)>> = BTreeMap::new();
     for (index, step) in plan.steps.iter().enumerate() {
         by_package
@@ -293,7 +298,7 @@ pub fn markdown(plan: &Plan) -> String {
             let compensation = step
                 .compensated_by
                 .as_ref()
-                .and_then(|id| plan.compensations.iter().find(|c| &c.id == id))
+                .and_then(|id| compensations.get(id.as_str()))
                 .map_or_else(
                     || {
                         if step.irreversible {

@@ -7,8 +7,9 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// A named checksum, `sha256:<64 hex digits>`, held inline: plans and states hold hundreds
-/// of thousands of them, and a clone must not allocate.
+/// A named checksum, `sha256:<64 hex digits>`.
+// Held inline: plans and states hold hundreds of thousands of them, and a clone must not
+// allocate.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, schemars::JsonSchema)]
 #[schemars(with = "String")]
 pub struct Checksum([u8; TEXT_LEN]);

@@ -174,9 +174,10 @@ pub enum StepPhase {
     Postinstall,
 }
 
-impl fmt::Display for StepPhase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl StepPhase {
+    /// The phase's folder name.
+    pub fn as_str(self) -> &'static str {
+        match self {
             StepPhase::Preinstall => "PREINSTALL",
             StepPhase::Rollback => "ROLLBACK",
             StepPhase::Upgrade => "UPGRADE",
@@ -184,7 +185,13 @@ impl fmt::Display for StepPhase {
             StepPhase::Install => "INSTALL",
             StepPhase::Verify => "VERIFY",
             StepPhase::Postinstall => "POSTINSTALL",
-        })
+        }
+    }
+}
+
+impl fmt::Display for StepPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -264,12 +271,23 @@ pub fn step_id(
     script: &str,
     role: Role,
 ) -> String {
-    let edge = edge.map(|e| format!("@{e}")).unwrap_or_default();
-    let role = match role {
-        Role::Forward => "",
-        Role::Compensate => "~undo",
-    };
-    format!("{package}@{version}/{phase}{edge}/{script}{role}")
+    use fmt::Write as _;
+    // Written piece by piece into one allocation: a large plan makes hundreds of thousands.
+    let mut id = String::with_capacity(package.len() + script.len() + 48);
+    id.push_str(package);
+    id.push('@');
+    let _ = write!(id, "{version}");
+    id.push('/');
+    id.push_str(phase.as_str());
+    if let Some(edge) = edge {
+        let _ = write!(id, "@{edge}");
+    }
+    id.push('/');
+    id.push_str(script);
+    if role == Role::Compensate {
+        id.push_str("~undo");
+    }
+    id
 }
 
 /// Why a plan file cannot be used.

@@ -6,7 +6,7 @@
 //! [`decide`] (actions and upgrade paths), then [`build`] (steps and plan).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -632,7 +632,9 @@ pub fn build(
         chains.push((chain, old, new));
     }
 
-    let mut scripts: BTreeMap<Checksum, Arc<str>> = BTreeMap::new();
+    // Hashed while steps are made (a large sorted map costs a cache miss per level on every
+    // insert), sorted once at the end.
+    let mut scripts: HashMap<Checksum, Arc<str>> = HashMap::new();
     let mut graph: DiGraph<Step, ()> = DiGraph::new();
     // The nodes of each group of each chain, for the edges across packages.
     let mut chain_groups: BTreeMap<String, Vec<Vec<NodeIndex>>> = BTreeMap::new();
@@ -881,7 +883,7 @@ pub fn build(
         placeholders,
         actions,
         packages: planned,
-        scripts,
+        scripts: scripts.into_iter().collect(),
         steps,
         compensations,
     }
@@ -945,7 +947,7 @@ fn make_step(
     draft: &Draft<'_>,
     role: Role,
     platform: Platform,
-    scripts: &mut BTreeMap<Checksum, Arc<str>>,
+    scripts: &mut HashMap<Checksum, Arc<str>>,
 ) -> Result<Step, PlanningError> {
     let package = &draft.package.manifest;
     let script = draft.script;

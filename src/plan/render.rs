@@ -3,10 +3,10 @@
 //! from a [`Plan`] to a `String`; printing is the CLI's job.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 
 use super::model::{ActionKind, Plan, Step, StepPhase};
-use crate::package::Kind;
+use crate::package::{Kind, Origin};
 
 /// The counts a summary line shows.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -43,7 +43,14 @@ pub fn summary(plan: &Plan) -> Summary {
             ActionKind::Unchanged => {}
         }
     }
-    let mut groups: BTreeMap<(String, String, StepPhase, String, u64), usize> = BTreeMap::new();
+    type Group<'a> = (
+        &'a str,
+        &'a semver::Version,
+        StepPhase,
+        Option<&'a Origin>,
+        u64,
+    );
+    let mut groups: BTreeMap<Group<'_>, usize> = BTreeMap::new();
     for step in &plan.steps {
         let number = step
             .script
@@ -51,17 +58,12 @@ pub fn summary(plan: &Plan) -> Summary {
             .next()
             .and_then(|n| n.parse().ok())
             .unwrap_or(0);
-        let edge = step
-            .edge
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default();
         *groups
             .entry((
-                step.package.clone(),
-                step.version.to_string(),
+                &step.package,
+                &step.version,
                 step.phase,
-                edge,
+                step.edge.as_ref(),
                 number,
             ))
             .or_default() += 1;
@@ -118,38 +120,41 @@ fn action_sign(action: ActionKind) -> &'static str {
     }
 }
 
-fn step_label(step: &Step) -> String {
-    let edge = step
-        .edge
-        .as_ref()
-        .map(|e| format!("@{e}"))
-        .unwrap_or_default();
-    format!(
-        "{}@{} {}{edge}/{}",
-        step.package, step.version, step.phase, step.script
-    )
+/// `billing@1.1.0 UPGRADE@1.0.0/001.tables`, written without building a string: a large
+/// plan has hundreds of thousands of steps.
+struct StepLabel<'a>(&'a Step);
+
+impl fmt::Display for StepLabel<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let step = self.0;
+        write!(f, "{}@{} {}", step.package, step.version, step.phase)?;
+        if let Some(edge) = &step.edge {
+            write!(f, "@{edge}")?;
+        }
+        write!(f, "/{}", step.script)
+    }
+}
+
+fn step_label(step: &Step) -> StepLabel<'_> {
+    StepLabel(step)
 }
 
 fn step_flags(step: &Step) -> Vec<&'static str> {
-    let mut flags = Vec::new();
-    match step.kind {
-        Kind::Sql => {}
-        Kind::Sys => flags.push("admin"),
-        Kind::Cmd => flags.push("shell"),
-    }
-    if !step.transactional {
-        flags.push("no transaction");
-    }
-    if step.idempotent {
-        flags.push("idempotent");
-    }
-    if step.irreversible {
-        flags.push("IRREVERSIBLE");
-    }
-    if step.destructive {
-        flags.push("DESTROYS DATA");
-    }
-    flags
+    let kind = match step.kind {
+        Kind::Sql => None,
+        Kind::Sys => Some("admin"),
+        Kind::Cmd => Some("shell"),
+    };
+    [
+        kind,
+        (!step.transactional).then_some("no transaction"),
+        step.idempotent.then_some("idempotent"),
+        step.irreversible.then_some("IRREVERSIBLE"),
+        step.destructive.then_some("DESTROYS DATA"),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 /// Plain text for a terminal; `color` adds ANSI colours.
@@ -189,18 +194,17 @@ pub fn text(plan: &Plan, color: bool) -> String {
         let _ = writeln!(out);
         let _ = writeln!(out, "Steps:");
         for (index, step) in plan.steps.iter().enumerate() {
+            let _ = write!(out, "  {:>3}. {}", index + 1, step_label(step));
             let flags = step_flags(step);
-            let flags = if flags.is_empty() {
-                String::new()
-            } else {
-                format!("  [{}]", flags.join(", "))
-            };
-            let flags = if step.destructive || step.irreversible {
-                paint("31", &flags)
-            } else {
-                flags
-            };
-            let _ = writeln!(out, "  {:>3}. {}{flags}", index + 1, step_label(step));
+            if !flags.is_empty() {
+                let flags = format!("  [{}]", flags.join(", "));
+                if step.destructive || step.irreversible {
+                    out.push_str(&paint("31", &flags));
+                } else {
+                    out.push_str(&flags);
+                }
+            }
+            out.push('\n');
         }
         let _ = writeln!(out);
         let _ = writeln!(

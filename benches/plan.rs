@@ -169,29 +169,22 @@ fn main() {
     );
     let empty = InstalledState::empty(Platform::Postgres, "bench");
 
-    // 1. A release of 2,000 packages into an empty target. Every package walks its upgrade
+    // 1. The 2,000-package release into an empty target. Every package walks its upgrade
     // edges from nothing (a squashed baseline where it is cheaper), so the plan is large.
-    let wanted = common::generate_release(&shape, 2_000, 7);
-    let fresh_release = release(&wanted);
-    let (fresh_time, fresh) = time_plan(&fresh_release, &empty, &index, &packages);
-    println!(
-        "plan {} wanted into an empty target: {} packages, {} steps: median {:.1?} (goal < 200 ms)",
-        wanted.len(),
-        fresh.actions.len(),
-        fresh.steps.len(),
-        fresh_time
-    );
-
     // 2. A release whose fresh plan has about 10,000 steps.
-    let wanted = common::generate_release(&shape, SMALL_RELEASE, 7);
-    let (small_time, small) = time_plan(&release(&wanted), &empty, &index, &packages);
-    println!(
-        "plan {} wanted into an empty target: {} packages, {} steps: median {:.1?} (goal < 200 ms)",
-        wanted.len(),
-        small.actions.len(),
-        small.steps.len(),
-        small_time
-    );
+    let fresh_install = |count: usize| {
+        let wanted = common::generate_release(&shape, count, 7);
+        let (time, plan) = time_plan(&release(&wanted), &empty, &index, &packages);
+        println!(
+            "plan {} wanted into an empty target: {} packages, {} steps: median {time:.1?} (goal < 200 ms)",
+            wanted.len(),
+            plan.actions.len(),
+            plan.steps.len(),
+        );
+        plan
+    };
+    let fresh = fresh_install(2_000);
+    let small = fresh_install(SMALL_RELEASE);
 
     // 3. Everything installed at the planned versions, except 100 packages one version back.
     let installed = fresh.resulting_state(&empty, None, None);

@@ -127,7 +127,17 @@ struct StepLabel<'a>(&'a Step);
 impl fmt::Display for StepLabel<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let step = self.0;
-        write!(f, "{}@{} {}", step.package, step.version, step.phase)?;
+        write!(f, "{}@{} {}", step.package, step.version, ScriptLabel(step))
+    }
+}
+
+/// `UPGRADE@1.0.0/001.tables`: a step within its package.
+struct ScriptLabel<'a>(&'a Step);
+
+impl fmt::Display for ScriptLabel<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let step = self.0;
+        f.write_str(step.phase.as_str())?;
         if let Some(edge) = &step.edge {
             write!(f, "@{edge}")?;
         }
@@ -378,12 +388,7 @@ pub fn mermaid(plan: &Plan) -> String {
             versions(action.from.as_ref(), action.to.as_ref())
         );
         for step in steps {
-            let edge = step
-                .edge
-                .as_ref()
-                .map(|e| format!("@{e}"))
-                .unwrap_or_default();
-            let label = format!("{}{edge}/{}", step.phase, step.script);
+            let label = ScriptLabel(step);
             let shape = if step.destructive || step.irreversible {
                 ("{{", "}}")
             } else {
@@ -425,11 +430,6 @@ pub fn dot(plan: &Plan) -> String {
             versions(action.from.as_ref(), action.to.as_ref())
         );
         for step in steps {
-            let edge = step
-                .edge
-                .as_ref()
-                .map(|e| format!("@{e}"))
-                .unwrap_or_default();
             let style = if step.destructive || step.irreversible {
                 ", color=red"
             } else {
@@ -437,8 +437,9 @@ pub fn dot(plan: &Plan) -> String {
             };
             let _ = writeln!(
                 out,
-                "    \"{}\" [label=\"{}{edge}/{}\"{style}];",
-                step.id, step.phase, step.script
+                "    \"{}\" [label=\"{}\"{style}];",
+                step.id,
+                ScriptLabel(step)
             );
         }
         let _ = writeln!(out, "  }}");

@@ -239,7 +239,7 @@ pub fn decide(
             .get(name, &package.version, platform)
             .is_some_and(|entry| entry.checksum == package.checksum);
         if !published {
-            let own = rebuild(installed, name)?;
+            let own = installed.rebuild(name, package)?;
             index.insert_if_absent(IndexEntry::of(&own));
             rebuilt.insert(name.clone(), own);
         }
@@ -400,18 +400,6 @@ pub fn decide(
     })
 }
 
-/// Rebuilds an installed package from the target's own copy.
-fn rebuild(installed: &InstalledState, name: &str) -> Result<Package, PlanningError> {
-    let version = installed
-        .packages
-        .get(name)
-        .map_or_else(|| Version::new(0, 0, 0), |p| p.version.clone());
-    installed
-        .package(name)
-        .ok_or_else(|| PlanningError::MissingPackage(name.to_owned(), version))?
-        .map_err(PlanningError::from)
-}
-
 /// The prerequisites of an installed package: from its rebuilt copy, or from the index entry
 /// that has its checksum.
 fn installed_prerequisites<'a>(
@@ -466,11 +454,13 @@ pub fn build(
     // The installed versions of the packages that change come from the target's own copy.
     let mut own: BTreeMap<&str, Package> = BTreeMap::new();
     for decision in decisions.packages.values() {
-        if decision.action != ActionKind::Unchanged
-            && decision.from.is_some()
-            && !decisions.rebuilt.contains_key(&decision.name)
+        if decision.action == ActionKind::Unchanged
+            || decisions.rebuilt.contains_key(&decision.name)
         {
-            own.insert(&decision.name, rebuild(installed, &decision.name)?);
+            continue;
+        }
+        if let Some(package) = installed.packages.get(&decision.name) {
+            own.insert(&decision.name, installed.rebuild(&decision.name, package)?);
         }
     }
     let lookup = |name: &str, version: &Version| -> Result<&Package, PlanningError> {

@@ -162,7 +162,8 @@ impl InstalledState {
         Some(self.rebuild(name, installed))
     }
 
-    fn rebuild(&self, name: &str, installed: &InstalledPackage) -> Result<Package, StateError> {
+    /// Rebuilds one of its installed packages, verified against its checksum.
+    pub fn rebuild(&self, name: &str, installed: &InstalledPackage) -> Result<Package, StateError> {
         let mut files = BTreeMap::new();
         files.insert(
             MANIFEST_FILE.to_owned(),

@@ -373,7 +373,7 @@ fn prune_keeps_the_prerequisites_of_what_stays() {
 }
 
 #[test]
-fn drift_is_refused_unless_reinstalled() {
+fn an_edited_checksum_in_the_state_is_refused() {
     let ex = examples(Platform::Sqlite);
     let mut state = state_at(&ex, "2026.1.toml", Platform::Sqlite);
     let core = state.packages.get_mut("core").unwrap();
@@ -383,6 +383,102 @@ fn drift_is_refused_unless_reinstalled() {
         matches!(
             err,
             plan::PlanningError::State(_) | plan::PlanningError::Drift { .. }
+        ),
+        "{err:?}"
+    );
+}
+
+/// `core@1.1.0` as built from sources whose INSTALL view differs from the published one.
+fn drifted_core(platform: Platform) -> Package {
+    let temp = tempfile::tempdir().unwrap();
+    let source = common::repo_root().join("examples/packages/core/1.1.0");
+    for entry in fs_err::read_dir(&source).unwrap() {
+        let entry = entry.unwrap();
+        let target = temp.path().join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            fs_err::create_dir_all(&target).unwrap();
+            for file in fs_err::read_dir(entry.path()).unwrap() {
+                let file = file.unwrap();
+                fs_err::copy(file.path(), target.join(file.file_name())).unwrap();
+            }
+        } else {
+            fs_err::copy(entry.path(), &target).unwrap();
+        }
+    }
+    let view = temp.path().join("INSTALL/001.views.sql");
+    let text = fs_err::read_to_string(&view).unwrap();
+    fs_err::write(&view, format!("{text}-- patched by hand on the server\n")).unwrap();
+    load_dir(temp.path())
+        .unwrap()
+        .for_platform(platform)
+        .unwrap()
+}
+
+#[test]
+fn drift_is_refused_and_a_reinstall_recreates_the_published_code() {
+    let ex = examples(Platform::Sqlite);
+    let mut state = state_at(&ex, "2026.1.toml", Platform::Sqlite);
+    let drifted = drifted_core(Platform::Sqlite);
+    state.record(&drifted, BTreeMap::new(), None, false, None);
+
+    let err = plan_for(&ex, &release("2026.1.toml"), &state, &options()).unwrap_err();
+    assert!(
+        matches!(&err, plan::PlanningError::Drift { package, .. } if package == "core"),
+        "{err:?}"
+    );
+
+    let reinstall = Options {
+        reinstall: BTreeSet::from(["core".to_owned()]),
+        ..options()
+    };
+    let plan = plan_for(&ex, &release("2026.1.toml"), &state, &reinstall).unwrap();
+    assert_eq!(plan.actions["core"].action, ActionKind::Reinstall);
+    // The drifted code is removed as the target has it and re-created as published.
+    let text = |phase: StepPhase, path: &str| {
+        let step = plan
+            .steps
+            .iter()
+            .find(|s| s.package == "core" && s.phase == phase && s.path == path)
+            .unwrap();
+        plan.text_of(step).to_owned()
+    };
+    let script = |package: &Package, path: &str| {
+        let script = package.scripts.iter().find(|s| s.path == path).unwrap();
+        script.text.to_string()
+    };
+    let published = &ex.packages[&("core".to_owned(), Version::new(1, 1, 0))];
+    assert_eq!(
+        text(StepPhase::Rollback, "ROLLBACK/001.views.sql"),
+        script(&drifted, "ROLLBACK/001.views.sql")
+    );
+    assert_eq!(
+        text(StepPhase::Install, "INSTALL/001.views.sql"),
+        script(published, "INSTALL/001.views.sql")
+    );
+    assert_eq!(plan.packages["core"].checksum, published.checksum);
+    check_rules(&plan).unwrap();
+}
+
+#[test]
+fn an_edited_copy_of_a_package_the_plan_changes_is_refused() {
+    let ex = examples(Platform::Sqlite);
+    let mut state = state_at(&ex, "2026.1.toml", Platform::Sqlite);
+    // 2026.2 upgrades core, so its ROLLBACK scripts run from the target's copy.
+    let checksum = state.packages["core"]
+        .scripts
+        .iter()
+        .find(|(path, _)| path.starts_with("ROLLBACK/"))
+        .map(|(_, checksum)| checksum.clone())
+        .unwrap();
+    state
+        .texts
+        .insert(checksum, "DROP TABLE core_customer;\n".to_owned());
+    let err = plan_for(&ex, &release("2026.2.toml"), &state, &options()).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            plan::PlanningError::State(dbpm::state::StateError::Corrupt { package, .. })
+                if package == "core"
         ),
         "{err:?}"
     );

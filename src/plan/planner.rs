@@ -86,8 +86,10 @@ impl Decisions {
         installed_prerequisites(&self.rebuilt, &self.index, installed, name)
     }
 
-    /// The package versions whose scripts the plan needs from the repository (those not
-    /// installed on the target; installed ones come from the target's own copy).
+    /// The package versions whose scripts the plan needs from the repository: those not
+    /// installed on the target (installed ones come from the target's own copy), and the
+    /// published build of a drifted package that is reinstalled, to re-create its code as
+    /// published.
     pub fn needed(&self, installed: &InstalledState) -> BTreeSet<(String, Version)> {
         let mut needed = BTreeSet::new();
         for decision in self.packages.values() {
@@ -108,10 +110,13 @@ impl Decisions {
             }
         }
         needed.retain(|(name, version)| {
-            installed
-                .packages
-                .get(name)
-                .is_none_or(|p| &p.version != version)
+            installed.packages.get(name).is_none_or(|p| {
+                &p.version != version
+                    || self
+                        .index
+                        .get(name, version, installed.platform)
+                        .is_some_and(|published| published.checksum != p.checksum)
+            })
         });
         needed
     }
@@ -463,6 +468,7 @@ pub fn build(
             own.insert(&decision.name, installed.rebuild(&decision.name, package)?);
         }
     }
+    // The scripts of a version the target has: its own copy, which is what ran there.
     let lookup = |name: &str, version: &Version| -> Result<&Package, PlanningError> {
         if let Some(p) = decisions
             .rebuilt
@@ -475,6 +481,14 @@ pub fn build(
         packages
             .get(&(name.to_owned(), version.clone()))
             .ok_or_else(|| PlanningError::MissingPackage(name.to_owned(), version.clone()))
+    };
+    // The version a package ends at: the published build where one was fetched (a reinstall
+    // repairs drift with it), else the target's copy.
+    let lookup_target = |name: &str, version: &Version| -> Result<&Package, PlanningError> {
+        match packages.get(&(name.to_owned(), version.clone())) {
+            Some(package) => Ok(package),
+            None => lookup(name, version),
+        }
     };
 
     // Placeholder values: the target version's come from its defaults, the release and --set;
@@ -491,7 +505,7 @@ pub fn build(
             .iter()
             .chain(decision.path.steps.iter().filter_map(|s| s.to.version()))
         {
-            let package = lookup(&decision.name, version)?;
+            let package = lookup_target(&decision.name, version)?;
             for (key, declared) in &package.manifest.placeholders {
                 let value = options
                     .set
@@ -530,7 +544,11 @@ pub fn build(
             .as_ref()
             .map(|v| lookup(name, v))
             .transpose()?;
-        let new = decision.to.as_ref().map(|v| lookup(name, v)).transpose()?;
+        let new = decision
+            .to
+            .as_ref()
+            .map(|v| lookup_target(name, v))
+            .transpose()?;
         let current = &current_values[name];
         let previous = &installed_values[name];
         let mut chain = Chain {

@@ -9,9 +9,9 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::render::Out;
+use super::target::TargetArgs;
 use super::Exit;
 use crate::db::target::{Target, TargetError};
-use crate::db::DbUrl;
 use crate::execute::runner::{ApplyError, Event, OnFailure, Outcome, Settings};
 use crate::execute::schedule::InDoubt;
 use crate::ops::apply::apply_plan;
@@ -29,12 +29,8 @@ use crate::plan::Plan;
 pub struct ApplyArgs {
     /// The plan file (from `dbpm plan --out`).
     plan: PathBuf,
-    /// The target database URL.
-    #[arg(long, env = "DBPM_DB", hide_env_values = true)]
-    db: String,
-    /// On PostgreSQL, the target schema.
-    #[arg(long, env = "DBPM_SCHEMA")]
-    schema: Option<String>,
+    #[command(flatten)]
+    target: TargetArgs,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -75,9 +71,8 @@ pub enum FailureMode {
 }
 
 pub async fn run(args: ApplyArgs, out: &Out) -> miette::Result<Exit> {
-    let url: DbUrl = args.db.parse()?;
-    let target = Target::new(url, args.schema.clone())?;
-    let settings = settings(&args.run, args.schema.as_deref())?;
+    let target = args.target.target()?;
+    let settings = settings(&args.run, args.target.schema())?;
     let plan = load_plan(&args.plan)?;
     let again = format!("dbpm apply {} --db ...", args.plan.display());
     execute(&plan, &target, &settings, out, &again).await

@@ -3,9 +3,8 @@
 use clap::Args;
 
 use super::render::Out;
+use super::target::TargetArgs;
 use super::Exit;
-use crate::db::target::Target;
-use crate::db::DbUrl;
 use crate::ops::check::{adopt, generate, verify, CheckResult};
 use crate::ops::repository::open_all;
 
@@ -17,12 +16,8 @@ use crate::ops::repository::open_all;
 /// Example: dbpm verify --db postgres://app@db/prod --repo /srv/dbpm-repo
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The target database URL.
-    #[arg(long, env = "DBPM_DB", hide_env_values = true)]
-    db: String,
-    /// On PostgreSQL, the target schema.
-    #[arg(long, env = "DBPM_SCHEMA")]
-    schema: Option<String>,
+    #[command(flatten)]
+    target: TargetArgs,
     /// Repositories to compare checksums with (repeatable).
     #[arg(
         long = "repo",
@@ -58,12 +53,8 @@ pub struct AdoptArgs {
         default_value = "1.0.0"
     )]
     baseline_version: semver::Version,
-    /// The target database URL.
-    #[arg(long, env = "DBPM_DB", hide_env_values = true)]
-    db: String,
-    /// On PostgreSQL, the target schema.
-    #[arg(long, env = "DBPM_SCHEMA")]
-    schema: Option<String>,
+    #[command(flatten)]
+    target: TargetArgs,
     /// Repositories, first one wins (repeatable); needed to adopt, not to generate.
     #[arg(
         long = "repo",
@@ -98,8 +89,7 @@ fn show(results: &[CheckResult], out: &Out) {
 }
 
 pub async fn run_verify(args: VerifyArgs, out: &Out) -> miette::Result<Exit> {
-    let url: DbUrl = args.db.parse()?;
-    let target = Target::new(url, args.schema)?;
+    let target = args.target.target()?;
     let repos = if args.repos.is_empty() {
         None
     } else {
@@ -118,8 +108,7 @@ pub async fn run_verify(args: VerifyArgs, out: &Out) -> miette::Result<Exit> {
 }
 
 pub async fn run_adopt(args: AdoptArgs, out: &Out) -> miette::Result<Exit> {
-    let url: DbUrl = args.db.parse()?;
-    let target = Target::new(url, args.schema)?;
+    let target = args.target.target()?;
     if let Some(dir) = &args.generate {
         let name = args.name.clone().unwrap_or_else(|| {
             dir.parent()

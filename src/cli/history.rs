@@ -1,12 +1,11 @@
-//! `dbpm history`, and what `history` and `status` share: which target, and how times,
-//! durations and hashes read for people.
+//! `dbpm history`, and what `history` and `status` share: how times, durations and hashes
+//! read for people.
 
 use clap::Args;
 
 use super::render::Out;
+use super::target::TargetArgs;
 use super::Exit;
-use crate::db::target::Target;
-use crate::db::DbUrl;
 use crate::ops::history::{history, Change, RunSummary};
 
 /// Show the runs on a target, newest first: what each changed, who ran it, how it ended.
@@ -20,28 +19,6 @@ use crate::ops::history::{history, Change, RunSummary};
 pub struct HistoryArgs {
     #[command(flatten)]
     target: TargetArgs,
-}
-
-/// Which target to read.
-#[derive(Debug, Args)]
-pub struct TargetArgs {
-    /// The target database: postgres://..., mysql://... (MySQL and MariaDB) or
-    /// sqlite://path/to/file.db.
-    // Parsed after clap, and its environment value hidden, so a password in it never reaches
-    // clap's messages or the --help text.
-    #[arg(long, env = "DBPM_DB", hide_env_values = true)]
-    db: String,
-    /// PostgreSQL only: the target schema [default: public].
-    #[arg(long, env = "DBPM_SCHEMA")]
-    schema: Option<String>,
-}
-
-impl TargetArgs {
-    /// The target these arguments name.
-    pub fn target(&self) -> miette::Result<Target> {
-        let url: DbUrl = self.db.parse()?;
-        Ok(Target::new(url, self.schema.clone())?)
-    }
 }
 
 pub async fn run(args: HistoryArgs, out: &Out) -> miette::Result<Exit> {

@@ -17,6 +17,7 @@ mod repo;
 mod show;
 mod state;
 mod status;
+mod target;
 mod verbs;
 
 use std::ffi::OsString;

@@ -26,6 +26,7 @@ pub struct PlanArgs {
     /// The release file (which packages, which versions).
     #[arg(long)]
     release: PathBuf,
+    // Not `TargetArgs`: here `--db` is optional, as `--state` can stand in for the target.
     /// The target database URL (postgres://, mysql://, sqlite://); read only.
     #[arg(
         long,
@@ -35,7 +36,7 @@ pub struct PlanArgs {
         required_unless_present = "state"
     )]
     db: Option<String>,
-    /// On PostgreSQL, the target schema.
+    /// PostgreSQL only: the target schema [default: public]
     #[arg(long, env = "DBPM_SCHEMA")]
     schema: Option<String>,
     /// A state file from `dbpm state export`, instead of `--db`.

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use super::render::Out;
+use super::target::TargetArgs;
 use super::Exit;
-use crate::db::DbUrl;
 use crate::ops::state::{export, to_json};
 
 /// Read the installed state of a target.
@@ -24,20 +24,6 @@ pub enum StateCommand {
     Export(ExportArgs),
 }
 
-/// Which target: a URL and, on PostgreSQL, a schema.
-#[derive(Debug, Args)]
-pub struct TargetArgs {
-    /// The target database: postgres://..., mysql://... (MySQL and MariaDB) or
-    /// sqlite://path/to/file.db.
-    // Parsed after clap, and its environment value hidden, so a password in it never reaches
-    // clap's messages or the --help text.
-    #[arg(long, env = "DBPM_DB", hide_env_values = true)]
-    db: String,
-    /// PostgreSQL only: the target schema [default: public].
-    #[arg(long, env = "DBPM_SCHEMA")]
-    schema: Option<String>,
-}
-
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     #[command(flatten)]
@@ -50,8 +36,9 @@ pub struct ExportArgs {
 pub async fn run(command: StateCommand, out: &Out) -> miette::Result<Exit> {
     match command {
         StateCommand::Export(args) => {
-            let url: DbUrl = args.target.db.parse()?;
-            let state = export(url, args.target.schema, args.out.as_deref()).await?;
+            let url = args.target.url()?;
+            let schema = args.target.schema().map(str::to_owned);
+            let state = export(url, schema, args.out.as_deref()).await?;
             match &args.out {
                 Some(path) => out.status(format!(
                     "wrote the state of {} ({}) to {}",

@@ -2,8 +2,9 @@
 
 use clap::Args;
 
-use super::history::{short_hash, when, TargetArgs};
+use super::history::{short_hash, when};
 use super::render::Out;
+use super::target::TargetArgs;
 use super::Exit;
 use crate::ops::repository::open_all;
 use crate::ops::status::{status, Drift, NextStep, Status, UnfinishedRun};

@@ -9,9 +9,9 @@ use clap::Args;
 
 use super::apply::{execute, settings, RunArgs};
 use super::render::Out;
+use super::target::TargetArgs;
 use super::Exit;
 use crate::db::target::Target;
-use crate::db::DbUrl;
 use crate::manifest::Requirement;
 use crate::ops::plan::make_plan;
 use crate::ops::repository::open;
@@ -20,15 +20,11 @@ use crate::package::archive;
 use crate::plan::render;
 use crate::repository::Repositories;
 
-/// The target and how to reach it.
+/// What every verb takes: the target, the repositories, and how to apply the plan.
 #[derive(Debug, Args)]
-pub struct TargetArgs {
-    /// The target database URL.
-    #[arg(long, env = "DBPM_DB", hide_env_values = true)]
-    db: String,
-    /// On PostgreSQL, the target schema.
-    #[arg(long, env = "DBPM_SCHEMA")]
-    schema: Option<String>,
+pub struct VerbArgs {
+    #[command(flatten)]
+    target: TargetArgs,
     /// Repositories, first one wins (repeatable): a directory, a source tree, or postgres://...
     #[arg(
         long = "repo",
@@ -65,7 +61,7 @@ pub struct InstallArgs {
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = super::plan::parse_set)]
     set: Vec<(String, String)>,
     #[command(flatten)]
-    target: TargetArgs,
+    common: VerbArgs,
 }
 
 /// Uninstall packages: ROLLBACK of their code, then DOWNGRADE back to nothing.
@@ -82,7 +78,7 @@ pub struct UninstallArgs {
     #[arg(long)]
     cascade: bool,
     #[command(flatten)]
-    target: TargetArgs,
+    common: VerbArgs,
 }
 
 /// Upgrade installed packages (all of them, or those named) to the highest versions their
@@ -97,7 +93,7 @@ pub struct UpgradeArgs {
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = super::plan::parse_set)]
     set: Vec<(String, String)>,
     #[command(flatten)]
-    target: TargetArgs,
+    common: VerbArgs,
 }
 
 /// Go back to the installed set before the last completed run, with the scripts the target
@@ -107,7 +103,7 @@ pub struct UpgradeArgs {
 #[derive(Debug, Args)]
 pub struct UndoArgs {
     #[command(flatten)]
-    target: TargetArgs,
+    common: VerbArgs,
 }
 
 /// Go back to the installed set right after an earlier run (see `dbpm history`).
@@ -119,7 +115,7 @@ pub struct RestoreArgs {
     #[arg(long = "to", value_name = "RUN_ID")]
     run: String,
     #[command(flatten)]
-    target: TargetArgs,
+    common: VerbArgs,
 }
 
 /// The verbs.
@@ -139,14 +135,13 @@ pub enum Verb {
 
 pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
     let (args, name) = match &verb {
-        Verb::Install(a) => (&a.target, "install"),
-        Verb::Uninstall(a) => (&a.target, "uninstall"),
-        Verb::Upgrade(a) => (&a.target, "upgrade"),
-        Verb::Undo(a) => (&a.target, "undo"),
-        Verb::Restore(a) => (&a.target, "restore"),
+        Verb::Install(a) => (&a.common, "install"),
+        Verb::Uninstall(a) => (&a.common, "uninstall"),
+        Verb::Upgrade(a) => (&a.common, "upgrade"),
+        Verb::Undo(a) => (&a.common, "undo"),
+        Verb::Restore(a) => (&a.common, "restore"),
     };
-    let url: DbUrl = args.db.parse()?;
-    let target = Target::new(url, args.schema.clone())?;
+    let target = args.target.target()?;
     let state = target.read_state().await?;
     let runs = target.runs().await?;
     let repos = Repositories::new(
@@ -221,7 +216,7 @@ async fn plan_then_apply(
     target: &Target,
     state: &crate::state::InstalledState,
     repos: &Repositories,
-    args: &TargetArgs,
+    args: &VerbArgs,
     verb: &str,
     out: &Out,
 ) -> miette::Result<Exit> {
@@ -257,6 +252,6 @@ async fn plan_then_apply(
             return Ok(Exit::Error);
         }
     }
-    let settings = settings(&args.run, args.schema.as_deref())?;
+    let settings = settings(&args.run, args.target.schema())?;
     execute(&plan, target, &settings, out, &format!("dbpm {verb} ...")).await
 }

@@ -157,6 +157,20 @@ async fn a_recorded_state_reads_back_equal_and_rebuilds_its_packages(platform: P
     assert_eq!(target.read_state().await.unwrap(), smaller);
     assert_eq!(db.count(&db.state_table("script_texts")).await, texts);
 
+    // A changed package (another version, or the same one recorded by another run) is
+    // rewritten; the others are left as they are.
+    let mut changed = smaller.clone();
+    changed.record(
+        &example("core", "1.1.0", platform),
+        BTreeMap::new(),
+        Some("run-3".to_owned()),
+        false,
+        None,
+    );
+    changed.packages.get_mut("auth").unwrap().run = Some("run-3".to_owned());
+    target.record_installed(&changed).await.unwrap();
+    assert_eq!(target.read_state().await.unwrap(), changed);
+
     let empty = InstalledState::empty(platform, target.label());
     target.record_installed(&empty).await.unwrap();
     assert_eq!(target.read_state().await.unwrap(), empty);

@@ -19,8 +19,10 @@ const SELECT_SCRIPTS: &str =
 const SELECT_TEXTS: &str = "SELECT checksum, content FROM {script_texts}
     WHERE checksum IN (SELECT checksum FROM {installed_scripts} WHERE target_schema = ?)";
 
-const DELETE_SCRIPTS: &str = "DELETE FROM {installed_scripts} WHERE target_schema = ?";
-const DELETE_PACKAGES: &str = "DELETE FROM {installed_packages} WHERE target_schema = ?";
+const DELETE_SCRIPTS: &str =
+    "DELETE FROM {installed_scripts} WHERE target_schema = ? AND package = ?";
+const DELETE_PACKAGE: &str =
+    "DELETE FROM {installed_packages} WHERE target_schema = ? AND name = ?";
 const INSERT_TEXT: &str =
     "INSERT INTO {script_texts} (checksum, content) VALUES (?, ?) {skip_duplicate_checksum}";
 const INSERT_PACKAGE: &str = "INSERT INTO {installed_packages}
@@ -142,8 +144,10 @@ impl Target {
     }
 
     /// Replaces the target schema's installed set with `state`'s, in one transaction under the
-    /// state lock; creates or migrates the state tables first. The script texts are added to
-    /// the ones stored; none is ever removed. `state.target` is not stored.
+    /// state lock; creates or migrates the state tables first. Only the packages that differ
+    /// from the stored ones are written, so a small change to a large target stays small. The
+    /// script texts of the written packages are added to the ones stored; none is ever removed.
+    /// `state.target` is not stored.
     pub async fn record_installed(&self, state: &InstalledState) -> Result<(), TargetError> {
         if state.platform != self.platform() {
             return Err(TargetError::PlatformMismatch {
@@ -173,15 +177,54 @@ impl Target {
         self.state_version(&mut session).await?;
         let failed = self.failed("record the installed packages");
         let schema = self.schema.as_str();
-        session
-            .execute(DELETE_SCRIPTS, &[Value::Text(schema)])
+        let mut stored = BTreeMap::new();
+        for row in session
+            .fetch(SELECT_PACKAGES, &[Value::Text(schema)])
             .await
-            .map_err(&failed)?;
-        session
-            .execute(DELETE_PACKAGES, &[Value::Text(schema)])
-            .await
-            .map_err(&failed)?;
-        for (checksum, text) in &state.texts {
+            .map_err(&failed)?
+        {
+            let name = row.text("name").map_err(&failed)?;
+            let package = self.package_row(&name, &row).map_err(|err| match err {
+                RowError::Sql(source) => failed(source),
+                RowError::Corrupt(reason) => self.corrupt(reason),
+            })?;
+            stored.insert(name, package);
+        }
+        // The scripts of a package are fixed by its checksum, so a stored row with the same
+        // fields (scripts aside) needs no change.
+        let unchanged = |name: &str, package: &InstalledPackage| {
+            stored.get(name).is_some_and(|old: &InstalledPackage| {
+                InstalledPackage {
+                    scripts: package.scripts.clone(),
+                    ..old.clone()
+                } == *package
+            })
+        };
+        let gone = stored
+            .keys()
+            .filter(|name| !state.packages.contains_key(*name));
+        let changed: Vec<(&String, &InstalledPackage)> = state
+            .packages
+            .iter()
+            .filter(|(name, package)| !unchanged(name, package))
+            .collect();
+        for name in gone.chain(changed.iter().map(|(name, _)| *name)) {
+            let key = [Value::Text(schema), Value::Text(name)];
+            session
+                .execute(DELETE_SCRIPTS, &key)
+                .await
+                .map_err(&failed)?;
+            session
+                .execute(DELETE_PACKAGE, &key)
+                .await
+                .map_err(&failed)?;
+        }
+        let texts: BTreeMap<&Checksum, &String> = changed
+            .iter()
+            .flat_map(|(_, package)| package.scripts.values())
+            .filter_map(|checksum| Some((checksum, state.texts.get(checksum)?)))
+            .collect();
+        for (checksum, text) in texts {
             session
                 .execute(
                     INSERT_TEXT,
@@ -190,7 +233,7 @@ impl Target {
                 .await
                 .map_err(&failed)?;
         }
-        for (name, package) in &state.packages {
+        for (name, package) in changed {
             let version = package.version.to_string();
             let placeholders = serde_json::to_string(&package.placeholders)
                 .unwrap_or_else(|err| unreachable!("a map of strings always serializes: {err}"));

@@ -1,7 +1,8 @@
 //! End-to-end runs of `dbpm publish` and `dbpm repo`: a directory repository, a PostgreSQL
 //! repository and the source tree they were published from give the same answers; published
-//! versions are immutable; concurrent publishers lose nothing; layered `--repo`s let the first
-//! win; and an archive changed behind the index's back is refused.
+//! versions are immutable and a batch is published all or nothing; concurrent publishers lose
+//! nothing; layered `--repo`s let the first win; and an archive changed behind the index's
+//! back is refused.
 
 #![allow(clippy::unwrap_used)]
 
@@ -187,6 +188,17 @@ async fn republish(ctx: &TestContext, repo: &str, index_file: Option<&Path>) -> 
         transcript(&refused, ctx.temp.path())
     );
     unchanged_index(&index_of(repo).await, "a refused publish");
+
+    // All or nothing: a new version published beside a conflicting one is not added either.
+    let new_version = repo_root().join("examples/packages/core/1.1.0");
+    let batch = publish(ctx, repo, &[new_version, edited.clone()]);
+    assert_eq!(
+        batch.status.code(),
+        Some(1),
+        "{}",
+        transcript(&batch, ctx.temp.path())
+    );
+    unchanged_index(&index_of(repo).await, "a refused batch");
 
     let mut text = transcript(&refused, ctx.temp.path()).replace(repo, "[REPO]");
     for entry in before.entries() {

@@ -134,62 +134,67 @@ impl Repository for DatabaseRepository {
         crate::repository::verify_entry(&self.describe(), entry, package)
     }
 
-    async fn publish(&self, package: &Package) -> Result<Published, RepositoryError> {
+    /// Publishes in one transaction: a conflict anywhere rolls back the whole batch.
+    async fn publish(&self, packages: &[Package]) -> Result<Vec<Published>, RepositoryError> {
         self.ensure_schema().await?;
-        let entry = IndexEntry::of(package);
         let mut tx = self.pool.begin().await.map_err(self.error())?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
             .bind(LOCK_KEY)
             .execute(&mut *tx)
             .await
             .map_err(self.error())?;
-        let existing: Option<String> = sqlx::query(
-            "SELECT checksum FROM dbpm_repo.packages WHERE name = $1 AND version = $2 AND platform = $3",
-        )
-        .bind(&entry.name)
-        .bind(entry.version.to_string())
-        .bind(entry.platform.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(self.error())?
-        .map(|row| row.try_get::<String, _>("checksum"))
-        .transpose()
-        .map_err(self.error())?;
-        if let Some(existing) = existing {
-            return if existing == entry.checksum.as_str() {
-                Ok(Published::Unchanged)
-            } else {
-                Err(RepositoryError::Conflict {
-                    name: entry.name,
-                    version: entry.version,
-                    platform: entry.platform,
-                    existing: existing.parse().map_err(
-                        |err: crate::package::checksum::BadChecksum| {
-                            RepositoryError::CorruptIndex {
-                                path: self.describe().into(),
-                                reason: err.to_string(),
-                            }
-                        },
-                    )?,
-                    new: entry.checksum,
-                })
-            };
+        let mut outcomes = Vec::with_capacity(packages.len());
+        for package in packages {
+            let entry = IndexEntry::of(package);
+            let existing: Option<String> = sqlx::query(
+                "SELECT checksum FROM dbpm_repo.packages WHERE name = $1 AND version = $2 AND platform = $3",
+            )
+            .bind(&entry.name)
+            .bind(entry.version.to_string())
+            .bind(entry.platform.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(self.error())?
+            .map(|row| row.try_get::<String, _>("checksum"))
+            .transpose()
+            .map_err(self.error())?;
+            if let Some(existing) = existing {
+                if existing != entry.checksum.as_str() {
+                    return Err(RepositoryError::Conflict {
+                        name: entry.name,
+                        version: entry.version,
+                        platform: entry.platform,
+                        existing: existing.parse().map_err(
+                            |err: crate::package::checksum::BadChecksum| {
+                                RepositoryError::CorruptIndex {
+                                    path: self.describe().into(),
+                                    reason: err.to_string(),
+                                }
+                            },
+                        )?,
+                        new: entry.checksum,
+                    });
+                }
+                outcomes.push(Published::Unchanged);
+                continue;
+            }
+            let json = serde_json::to_string(&entry)
+                .unwrap_or_else(|err| unreachable!("an entry always serializes: {err}"));
+            sqlx::query(
+                "INSERT INTO dbpm_repo.packages (name, version, platform, checksum, entry, archive) VALUES ($1, $2, $3, $4, $5::jsonb, $6)",
+            )
+            .bind(&entry.name)
+            .bind(entry.version.to_string())
+            .bind(entry.platform.as_str())
+            .bind(entry.checksum.as_str())
+            .bind(json)
+            .bind(archive::write(package))
+            .execute(&mut *tx)
+            .await
+            .map_err(self.error())?;
+            outcomes.push(Published::Added);
         }
-        let json = serde_json::to_string(&entry)
-            .unwrap_or_else(|err| unreachable!("an entry always serializes: {err}"));
-        sqlx::query(
-            "INSERT INTO dbpm_repo.packages (name, version, platform, checksum, entry, archive) VALUES ($1, $2, $3, $4, $5::jsonb, $6)",
-        )
-        .bind(&entry.name)
-        .bind(entry.version.to_string())
-        .bind(entry.platform.as_str())
-        .bind(entry.checksum.as_str())
-        .bind(json)
-        .bind(archive::write(package))
-        .execute(&mut *tx)
-        .await
-        .map_err(self.error())?;
         tx.commit().await.map_err(self.error())?;
-        Ok(Published::Added)
+        Ok(outcomes)
     }
 }

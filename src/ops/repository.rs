@@ -109,18 +109,18 @@ pub async fn publish(dest: &str, inputs: &[PathBuf]) -> Result<Vec<PublishedPack
             packages.push(archive::read_file(input)?);
         }
     }
-    let mut published = Vec::new();
-    for package in packages {
-        let outcome = backend.publish(&package).await?;
-        published.push(PublishedPackage {
+    let outcomes = backend.publish(&packages).await?;
+    Ok(packages
+        .iter()
+        .zip(outcomes)
+        .map(|(package, outcome)| PublishedPackage {
             name: package.manifest.name.clone(),
             version: package.manifest.version.clone(),
             platform: package.platform,
             checksum: package.checksum.clone(),
             unchanged: outcome == Published::Unchanged,
-        });
-    }
-    Ok(published)
+        })
+        .collect())
 }
 
 /// A package version as `repo list` shows it.

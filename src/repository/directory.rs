@@ -87,7 +87,11 @@ impl DirectoryRepository {
         write_atomically(&path, text.as_bytes()).map_err(self.io(&path))
     }
 
-    fn publish_locked(&self, package: &Package) -> Result<Published, RepositoryError> {
+    /// Publishes under the repository's lock. Every package is checked before anything is
+    /// written, and the index, written last and atomically, is what makes the archives
+    /// visible: a failure leaves the repository as it was (at most with unlisted archives,
+    /// which the next publish of those versions overwrites).
+    fn publish_locked(&self, packages: &[Package]) -> Result<Vec<Published>, RepositoryError> {
         fs_err::create_dir_all(&self.root).map_err(self.io(&self.root))?;
         let lock_path = self.root.join(".lock");
         let lock = fs_err::File::options()
@@ -99,30 +103,41 @@ impl DirectoryRepository {
         // Released when `lock` is dropped, also on an early return.
         lock.file().lock().map_err(self.io(&lock_path))?;
         let mut index = self.read_index()?;
-        let entry = IndexEntry::of(package);
-        let archive_path = self.archive_path(&entry);
-        if let Some(existing) = index.get(&entry.name, &entry.version, entry.platform) {
-            if existing.checksum != entry.checksum {
-                return Err(RepositoryError::Conflict {
-                    name: entry.name,
-                    version: entry.version,
-                    platform: entry.platform,
-                    existing: existing.checksum.clone(),
-                    new: entry.checksum,
-                });
+        let mut outcomes = Vec::with_capacity(packages.len());
+        let mut to_write = Vec::new();
+        for package in packages {
+            let entry = IndexEntry::of(package);
+            let archive_path = self.archive_path(&entry);
+            if let Some(existing) = index.get(&entry.name, &entry.version, entry.platform) {
+                if existing.checksum != entry.checksum {
+                    return Err(RepositoryError::Conflict {
+                        name: entry.name,
+                        version: entry.version,
+                        platform: entry.platform,
+                        existing: existing.checksum.clone(),
+                        new: entry.checksum,
+                    });
+                }
+                if archive_path.is_file() || to_write.iter().any(|(p, _)| p == &archive_path) {
+                    outcomes.push(Published::Unchanged);
+                    continue;
+                }
             }
-            if archive_path.is_file() {
-                return Ok(Published::Unchanged);
+            index.insert_if_absent(entry);
+            to_write.push((archive_path, package));
+            outcomes.push(Published::Added);
+        }
+        for (archive_path, package) in &to_write {
+            if let Some(parent) = archive_path.parent() {
+                fs_err::create_dir_all(parent).map_err(self.io(parent))?;
             }
+            write_atomically(archive_path, &archive::write(package))
+                .map_err(self.io(archive_path))?;
         }
-        if let Some(parent) = archive_path.parent() {
-            fs_err::create_dir_all(parent).map_err(self.io(parent))?;
+        if !to_write.is_empty() {
+            self.write_index(&index)?;
         }
-        write_atomically(&archive_path, &archive::write(package))
-            .map_err(self.io(&archive_path))?;
-        index.insert_if_absent(entry);
-        self.write_index(&index)?;
-        Ok(Published::Added)
+        Ok(outcomes)
     }
 }
 
@@ -155,10 +170,10 @@ impl Repository for DirectoryRepository {
         .await
     }
 
-    async fn publish(&self, package: &Package) -> Result<Published, RepositoryError> {
+    async fn publish(&self, packages: &[Package]) -> Result<Vec<Published>, RepositoryError> {
         let this = self.clone();
-        let package = package.clone();
-        run_blocking(move || this.publish_locked(&package)).await
+        let packages = packages.to_vec();
+        run_blocking(move || this.publish_locked(&packages)).await
     }
 }
 

@@ -44,11 +44,12 @@ pub trait Repository {
         entry: &IndexEntry,
     ) -> impl Future<Output = Result<Package, RepositoryError>> + Send;
 
-    /// Adds a built package; the same version with other content is refused.
+    /// Adds built packages, all or none: the same version with other content is refused,
+    /// and then nothing is added. The outcomes come in the order of `packages`.
     fn publish(
         &self,
-        package: &Package,
-    ) -> impl Future<Output = Result<Published, RepositoryError>> + Send;
+        packages: &[Package],
+    ) -> impl Future<Output = Result<Vec<Published>, RepositoryError>> + Send;
 }
 
 /// Why a repository operation failed.
@@ -212,11 +213,11 @@ impl Repository for Backend {
         }
     }
 
-    async fn publish(&self, package: &Package) -> Result<Published, RepositoryError> {
+    async fn publish(&self, packages: &[Package]) -> Result<Vec<Published>, RepositoryError> {
         match self {
-            Backend::Directory(r) => r.publish(package).await,
-            Backend::Tree(r) => r.publish(package).await,
-            Backend::Database(r) => r.publish(package).await,
+            Backend::Directory(r) => r.publish(packages).await,
+            Backend::Tree(r) => r.publish(packages).await,
+            Backend::Database(r) => r.publish(packages).await,
         }
     }
 }

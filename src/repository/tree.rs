@@ -120,7 +120,7 @@ impl Repository for SourceTree {
             })
     }
 
-    async fn publish(&self, _package: &Package) -> Result<Published, RepositoryError> {
+    async fn publish(&self, _packages: &[Package]) -> Result<Vec<Published>, RepositoryError> {
         Err(RepositoryError::ReadOnly {
             repository: self.describe(),
         })

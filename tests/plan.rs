@@ -245,7 +245,7 @@ pub fn check_rules(plan: &Plan) -> Result<(), String> {
     let mut last: BTreeMap<&str, usize> = BTreeMap::new();
     for step in &plan.steps {
         let r = rank(step.phase);
-        if last.get(step.package.as_str()).is_some_and(|l| *l > r) {
+        if last.get(&*step.package).is_some_and(|l| *l > r) {
             return Err(format!(
                 "{} comes after a later phase of its package",
                 step.id
@@ -255,8 +255,8 @@ pub fn check_rules(plan: &Plan) -> Result<(), String> {
     }
     // A package's forward steps come after all steps of its changing prerequisites, and its
     // ROLLBACK before their first step.
-    let first_of = |pkg: &str| plan.steps.iter().position(|s| s.package == pkg);
-    let last_of = |pkg: &str| plan.steps.iter().rposition(|s| s.package == pkg);
+    let first_of = |pkg: &str| plan.steps.iter().position(|s| &*s.package == pkg);
+    let last_of = |pkg: &str| plan.steps.iter().rposition(|s| &*s.package == pkg);
     for (name, planned) in &plan.packages {
         let manifest: toml::Value = toml::from_str(&planned.manifest).unwrap();
         let prerequisites: BTreeSet<String> = manifest
@@ -274,7 +274,7 @@ pub fn check_rules(plan: &Plan) -> Result<(), String> {
                 .steps
                 .iter()
                 .enumerate()
-                .filter(|(_, s)| &s.package == name)
+                .filter(|(_, s)| *s.package == **name)
             {
                 let forward = matches!(
                     step.phase,
@@ -331,7 +331,7 @@ fn a_fresh_install_takes_the_shortcut_edge() {
     assert!(!fresh
         .steps
         .iter()
-        .any(|s| s.package == "core" && s.version == Version::new(1, 1, 0)));
+        .any(|s| &*s.package == "core" && s.version == Version::new(1, 1, 0)));
 }
 
 #[test]
@@ -438,12 +438,12 @@ fn drift_is_refused_and_a_reinstall_recreates_the_published_code() {
         let step = plan
             .steps
             .iter()
-            .find(|s| s.package == "core" && s.phase == phase && s.path == path)
+            .find(|s| &*s.package == "core" && s.phase == phase && &*s.path == path)
             .unwrap();
         plan.text_of(step).to_owned()
     };
     let script = |package: &Package, path: &str| {
-        let script = package.scripts.iter().find(|s| s.path == path).unwrap();
+        let script = package.scripts.iter().find(|s| &*s.path == path).unwrap();
         script.text.to_string()
     };
     let published = &ex.packages[&("core".to_owned(), Version::new(1, 1, 0))];

@@ -706,7 +706,7 @@ async fn run_command(
     command
         .arg("-c")
         .arg(text)
-        .env("DBPM_PACKAGE", &step.package)
+        .env("DBPM_PACKAGE", &*step.package)
         .env("DBPM_VERSION", step.version.to_string())
         .env("DBPM_PHASE", step.phase.to_string())
         .env("DBPM_PLATFORM", target.platform().as_str())

@@ -219,12 +219,12 @@ mod tests {
     ) -> Step {
         Step {
             id: id.to_owned(),
-            package: "p".to_owned(),
+            package: "p".into(),
             version: Version::new(1, 0, 0),
             edge: None,
             phase,
-            script: id.to_owned(),
-            path: id.to_owned(),
+            script: id.into(),
+            path: id.into(),
             checksum: Checksum::of_text(id),
             kind: Kind::Sql,
             role,

@@ -105,14 +105,14 @@ async fn run_verify(
     for script in package.scripts_in(&Phase::Verify) {
         let text = placeholder::substitute(&script.text, values).map_err(|names| {
             CheckError::Placeholder {
-                script: script.path.clone(),
+                script: script.path.to_string(),
                 names,
             }
         })?;
         let outcome = session.check(&text).await?;
         results.push(CheckResult {
             package: package.id(),
-            check: script.path.clone(),
+            check: script.path.to_string(),
             ok: outcome.is_ok(),
             detail: outcome.err().map(|e| e.0),
         });

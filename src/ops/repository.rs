@@ -254,7 +254,7 @@ pub async fn show(
             .scripts
             .iter()
             .map(|s| ShownScript {
-                path: s.path.clone(),
+                path: s.path.to_string(),
                 checksum: s.checksum.clone(),
                 transaction: s.flags.transaction,
                 idempotent: s.flags.idempotent,

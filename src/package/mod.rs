@@ -127,11 +127,11 @@ pub struct Script {
     /// NNN as a number.
     pub number: u64,
     /// `NNN.name` as written: what twins share and step ids use.
-    pub stem: String,
+    pub stem: Arc<str>,
     /// How it runs.
     pub kind: Kind,
     /// Its path in the package (`UPGRADE@1.0.0/001.tables.mysql.sql`).
-    pub path: String,
+    pub path: Arc<str>,
     /// Its text, line endings normalised.
     pub text: Arc<str>,
     /// The checksum of the text.
@@ -211,7 +211,7 @@ impl Package {
         files.extend(
             self.scripts
                 .iter()
-                .map(|s| (s.path.clone(), s.text.to_string())),
+                .map(|s| (s.path.to_string(), s.text.to_string())),
         );
         files.sort();
         files

@@ -70,9 +70,9 @@ impl PackageSource {
                 Script {
                     phase,
                     number: s.name.number,
-                    stem: s.name.stem(),
+                    stem: s.name.stem().into(),
                     kind: s.name.kind,
-                    path: s.path.clone(),
+                    path: s.path.as_str().into(),
                     checksum: Checksum::of_text(&s.text),
                     text: s.text.clone(),
                     flags: declarations.get(&s.key()).copied().unwrap_or_default(),

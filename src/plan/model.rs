@@ -224,7 +224,7 @@ pub struct Step {
     /// Stable id from (package, version, edge, phase, script, role).
     pub id: String,
     /// The package.
-    pub package: String,
+    pub package: Arc<str>,
     /// The version the script belongs to.
     #[schemars(with = "String")]
     pub version: Version,
@@ -235,9 +235,9 @@ pub struct Step {
     /// The phase.
     pub phase: StepPhase,
     /// `NNN.name`.
-    pub script: String,
+    pub script: Arc<str>,
     /// The script's path in its package.
-    pub path: String,
+    pub path: Arc<str>,
     /// The checksum of the text that runs (in `scripts`).
     pub checksum: Checksum,
     /// How it runs.

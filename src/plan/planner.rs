@@ -428,6 +428,8 @@ fn installed_prerequisites<'a>(
 /// order, the steps of a group side by side.
 struct Chain<'a> {
     name: String,
+    /// The name again, shared by every step of the chain.
+    shared_name: Arc<str>,
     groups: Vec<Vec<Draft<'a>>>,
     /// How many leading groups come before the new version's data and code (PREINSTALL and
     /// ROLLBACK, or all of an uninstall).
@@ -440,6 +442,7 @@ struct Chain<'a> {
 
 #[derive(Clone)]
 struct Draft<'a> {
+    name: Arc<str>,
     package: &'a Package,
     script: &'a Script,
     phase: StepPhase,
@@ -553,6 +556,7 @@ pub fn build(
         let previous = &installed_values[name];
         let mut chain = Chain {
             name: name.clone(),
+            shared_name: name.as_str().into(),
             groups: Vec::new(),
             removal_groups: 0,
             removes: false,
@@ -845,7 +849,7 @@ pub fn build(
             scripts
                 .entry(script.checksum.clone())
                 .or_insert_with(|| Arc::clone(&script.text));
-            files.insert(script.path.clone(), script.checksum.clone());
+            files.insert(script.path.to_string(), script.checksum.clone());
         }
         planned.insert(
             chain.name.clone(),
@@ -910,6 +914,7 @@ fn push_groups<'a>(
     let mut by_number: BTreeMap<u64, Vec<Draft<'a>>> = BTreeMap::new();
     for script in package.scripts_in(phase) {
         by_number.entry(script.number).or_default().push(Draft {
+            name: Arc::clone(&chain.shared_name),
             package,
             script,
             phase: step_phase,
@@ -940,6 +945,7 @@ fn twin_of<'a>(draft: &Draft<'a>) -> Option<Draft<'a>> {
         .scripts_in(&phase)
         .find(|s| s.number == draft.script.number && script_name(&s.stem) == name)
         .map(|script| Draft {
+            name: Arc::clone(&draft.name),
             package: draft.package,
             script,
             phase: step_phase,
@@ -963,7 +969,7 @@ fn make_step(
         let text = placeholder::substitute(&script.text, draft.values).map_err(|names| {
             PlanningError::UndefinedPlaceholder {
                 package: format!("{}@{}", package.name, package.version),
-                path: script.path.clone(),
+                path: script.path.to_string(),
                 names,
             }
         })?;
@@ -992,7 +998,7 @@ fn make_step(
             &script.stem,
             role,
         ),
-        package: package.name.clone(),
+        package: Arc::clone(&draft.name),
         version: package.version.clone(),
         edge,
         phase: draft.phase,

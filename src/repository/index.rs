@@ -65,7 +65,7 @@ impl IndexEntry {
                     irreversible: package
                         .scripts_in(&upgrade)
                         .filter(|s| s.flags.irreversible)
-                        .map(|s| s.path.clone())
+                        .map(|s| s.path.to_string())
                         .collect(),
                 }
             })

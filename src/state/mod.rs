@@ -122,7 +122,7 @@ impl InstalledState {
             self.texts
                 .entry(script.checksum.clone())
                 .or_insert_with(|| script.text.to_string());
-            scripts.insert(script.path.clone(), script.checksum.clone());
+            scripts.insert(script.path.to_string(), script.checksum.clone());
         }
         self.packages.insert(
             package.manifest.name.clone(),

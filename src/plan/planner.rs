@@ -737,7 +737,7 @@ pub fn build(
         graph[*node].compensated_by = Some(step.id.clone());
         compensation_of[node.index()] = Some(step);
     }
-    let compensation_depends: Vec<(NodeIndex, Vec<String>)> = compensation_drafts
+    let mut compensation_depends: Vec<(NodeIndex, Vec<String>)> = compensation_drafts
         .iter()
         .map(|(node, _)| (*node, nearest_compensable(&graph, *node, &compensation_of)))
         .collect();
@@ -774,17 +774,17 @@ pub fn build(
         step.depends_on = std::mem::take(&mut forward_depends[node.index()]);
         steps.push(step);
     }
-    // Compensations run in the reverse order of what they undo.
-    let mut compensations: Vec<(usize, Step)> = compensation_depends
+    // Compensations run in the reverse order of what they undo. The order is worked out on
+    // small keys, then each step is moved once: a step is a few hundred bytes.
+    compensation_depends.sort_by_key(|(node, _)| Reverse(position[node.index()]));
+    let compensations: Vec<Step> = compensation_depends
         .into_iter()
         .filter_map(|(node, depends_on)| {
             let mut step = compensation_of[node.index()].take()?;
             step.depends_on = depends_on;
-            Some((position[node.index()], step))
+            Some(step)
         })
         .collect();
-    compensations.sort_by_key(|(at, _)| Reverse(*at));
-    let compensations: Vec<Step> = compensations.into_iter().map(|(_, s)| s).collect();
 
     // What the plan was computed from, per package.
     let mut inputs = Inputs {

@@ -264,3 +264,55 @@ mod entry_list {
         Ok(map)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, version: &str, checksum: &str) -> IndexEntry {
+        IndexEntry {
+            name: name.to_owned(),
+            version: Version::parse(version).unwrap_or_else(|err| panic!("{version}: {err}")),
+            platform: Platform::Sqlite,
+            checksum: Checksum::of_text(checksum),
+            prerequisites: BTreeMap::new(),
+            edges: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_layer_filled_from_another_keeps_its_own_entries_and_never_changes_the_other() {
+        let mut top: Index = [entry("a", "1.0.0", "top")].into_iter().collect();
+        let bottom: Index = [
+            entry("a", "1.0.0", "bottom"),
+            entry("a", "2.0.0", "bottom"),
+            entry("b", "1.0.0", "bottom"),
+        ]
+        .into_iter()
+        .collect();
+        let before = bottom.clone();
+        top.fill_from(&bottom);
+        let checksum = |index: &Index, name: &str, version: &str| {
+            index
+                .get(
+                    name,
+                    &Version::parse(version).unwrap_or_else(|err| panic!("{err}")),
+                    Platform::Sqlite,
+                )
+                .map(|e| e.checksum.clone())
+        };
+        assert_eq!(checksum(&top, "a", "1.0.0"), Some(Checksum::of_text("top")));
+        assert_eq!(
+            checksum(&top, "a", "2.0.0"),
+            Some(Checksum::of_text("bottom"))
+        );
+        assert_eq!(
+            checksum(&top, "b", "1.0.0"),
+            Some(Checksum::of_text("bottom"))
+        );
+        // `b` is shared with `bottom`; adding to it in `top` copies it first.
+        assert!(top.insert_if_absent(entry("b", "2.0.0", "top")));
+        assert_eq!(bottom, before);
+        assert_eq!(top.len(), 4);
+    }
+}

@@ -54,6 +54,24 @@ impl SourceFile {
     }
 }
 
+/// Where a JSON parse error points: serde_json's message without its trailing
+/// " at line L column C" (a diagnostic shows the place its own way), and the byte span of the
+/// place (serde_json counts columns in bytes).
+pub fn json_error_at(text: &str, err: &serde_json::Error) -> (String, SourceSpan) {
+    let message = err.to_string();
+    let message = message
+        .rsplit_once(" at line ")
+        .map_or(message.as_str(), |(head, _)| head)
+        .to_owned();
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(err.line().saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let offset = (start + err.column().saturating_sub(1)).min(text.len());
+    (message, offset.into())
+}
+
 /// One thing wrong (or worth a warning) in one file.
 #[derive(Debug, Clone)]
 pub struct Problem {

@@ -523,6 +523,23 @@ fn a_plan_edited_by_hand_is_refused() {
     assert!(err.contains("was changed after it was made"), "{err}");
 }
 
+#[test]
+fn a_plan_that_is_not_json_is_located_by_line_and_column() {
+    let plans = scenarios(Platform::Sqlite);
+    let json = plans[0].1.to_json();
+    // A merge conflict left in a committed plan.
+    let broken = json.replacen("  \"platform\"", "<<<<<<< HEAD\n  \"platform\"", 1);
+    let err = Plan::from_json("plans/prod.json", &broken).unwrap_err();
+    let plan::PlanError::Unreadable {
+        line, column, span, ..
+    } = &err
+    else {
+        panic!("{err:?}");
+    };
+    assert_eq!((*line, *column), (4, 1), "{err}");
+    assert!(broken[span.offset()..].starts_with("<<<<<<<"), "{err}");
+}
+
 mod generated {
     //! Property test: plans over generated package sets and installed states.
 

@@ -9,6 +9,7 @@ use serde::Deserialize;
 
 use crate::db::target::{Target, TargetError};
 use crate::db::DbUrl;
+use crate::diagnostic::json_error_at;
 use crate::state::{InstalledState, STATE_FORMAT};
 
 /// Why `dbpm state export` failed.
@@ -132,30 +133,15 @@ fn parse_state(path: &Path, text: String) -> Result<InstalledState, StateFileErr
 }
 
 fn json_error(path: &Path, text: &str, err: &serde_json::Error) -> StateFileError {
-    let message = err.to_string();
-    // serde_json appends " at line L column C"; the diagnostic says it once, its own way.
-    let message = message
-        .rsplit_once(" at line ")
-        .map_or(message.as_str(), |(head, _)| head)
-        .to_owned();
+    let (message, span) = json_error_at(text, err);
     StateFileError::Json {
         path: path.to_owned(),
         message,
         line: err.line(),
         column: err.column(),
-        span: offset(text, err.line(), err.column()).into(),
+        span,
         text: NamedSource::new(path.display().to_string(), text.to_owned()),
     }
-}
-
-/// The byte offset of a 1-based line and column (serde_json counts columns in bytes).
-fn offset(text: &str, line: usize, column: usize) -> usize {
-    let start: usize = text
-        .split_inclusive('\n')
-        .take(line.saturating_sub(1))
-        .map(str::len)
-        .sum();
-    (start + column.saturating_sub(1)).min(text.len())
 }
 
 #[cfg(test)]

@@ -7,9 +7,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
+use miette::{NamedSource, SourceSpan};
 use semver::Version;
 use serde::{Deserialize, Serialize};
 
+use crate::diagnostic::json_error_at;
 use crate::package::{Checksum, Kind, Origin};
 use crate::platform::Platform;
 
@@ -294,7 +296,7 @@ pub fn step_id(
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum PlanError {
     /// Not JSON of a plan.
-    #[error("`{path}` is not a dbpm plan: {reason}")]
+    #[error("`{path}` is not a dbpm plan: {reason} at line {line}, column {column}")]
     #[diagnostic(
         code(dbpm::plan::unreadable),
         help("make plans with `dbpm plan --out FILE`")
@@ -304,6 +306,16 @@ pub enum PlanError {
         path: String,
         /// What is wrong.
         reason: String,
+        /// Where (1-based).
+        line: usize,
+        /// Where (1-based).
+        column: usize,
+        /// The file's text.
+        #[source_code]
+        text: NamedSource<String>,
+        /// The place in it.
+        #[label("{reason}")]
+        span: SourceSpan,
     },
     /// Another format.
     #[error("`{path}` is a plan of format {found}; this dbpm reads format {FORMAT_VERSION}")]
@@ -371,9 +383,16 @@ impl Plan {
 
     /// Reads a plan and verifies its format, hash and every script checksum.
     pub fn from_json(path: &str, text: &str) -> Result<Plan, PlanError> {
-        let unreadable = |err: serde_json::Error| PlanError::Unreadable {
-            path: path.to_owned(),
-            reason: err.to_string(),
+        let unreadable = |err: serde_json::Error| {
+            let (reason, span) = json_error_at(text, &err);
+            PlanError::Unreadable {
+                path: path.to_owned(),
+                reason,
+                line: err.line(),
+                column: err.column(),
+                text: NamedSource::new(path, text.to_owned()),
+                span,
+            }
         };
         let format = |found: u64| PlanError::Format {
             path: path.to_owned(),

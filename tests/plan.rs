@@ -771,6 +771,54 @@ mod through_the_binary {
     }
 
     #[test]
+    fn a_plan_back_to_an_earlier_release_needs_no_repository() {
+        let ctx = TestContext::new();
+        let db = TestDb::sqlite();
+        let run = |args: &[String]| {
+            let output = ctx.dbpm().args(args).output().unwrap();
+            assert!(
+                output.status.success(),
+                "{args:?}: {}",
+                transcript(&output, ctx.temp.path())
+            );
+        };
+        for (release, out) in [("2026.1.toml", "one.json"), ("2026.2.toml", "two.json")] {
+            run(&plan_args(&ctx, release, &["--db", &db.url], out));
+            run(&[
+                "apply".to_owned(),
+                ctx.path(out).display().to_string(),
+                "--db".to_owned(),
+                db.url.clone(),
+            ]);
+        }
+        // Back to 2026.1: its versions come from the target's recorded runs.
+        let with_repo = plan_args(&ctx, "2026.1.toml", &["--db", &db.url, "--prune"], "a.json");
+        run(&with_repo);
+        let empty = ctx.path("empty-repo");
+        fs_err::create_dir_all(&empty).unwrap();
+        let without: Vec<String> =
+            plan_args(&ctx, "2026.1.toml", &["--db", &db.url, "--prune"], "b.json")
+                .into_iter()
+                .map(|a| {
+                    if a == "examples/packages" {
+                        empty.display().to_string()
+                    } else {
+                        a
+                    }
+                })
+                .collect();
+        run(&without);
+        let a = fs_err::read_to_string(ctx.path("a.json")).unwrap();
+        let b = fs_err::read_to_string(ctx.path("b.json")).unwrap();
+        assert_eq!(a, b);
+        let plan = Plan::from_json("b.json", &b).unwrap();
+        assert!(plan
+            .actions
+            .values()
+            .any(|a| a.action == ActionKind::Downgrade));
+    }
+
+    #[test]
     fn detailed_exitcode_and_check() {
         let ctx = TestContext::new();
         let db = TestDb::sqlite();

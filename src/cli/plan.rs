@@ -7,11 +7,12 @@ use clap::Args;
 
 use super::render::Out;
 use super::Exit;
-use crate::db::target::Target;
+use crate::db::target::{RunRecord, Target};
 use crate::db::DbUrl;
 use crate::ops::plan::{load_plan, make_plan, read_release};
 use crate::ops::repository::open_all;
 use crate::ops::state::load_state_file;
+use crate::ops::verbs;
 use crate::plan::{render, Options};
 
 /// Compute the plan that takes a target to a release, for review before it is applied.
@@ -88,12 +89,18 @@ pub fn parse_set(text: &str) -> Result<(String, String), String> {
 
 pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
     let release = read_release(&args.release)?;
-    let state = match (&args.db, &args.state) {
+    // From a target, also the package versions its runs recorded: the scripts it kept, so
+    // a plan back to them needs no repository, as with the verbs.
+    let (state, history) = match (&args.db, &args.state) {
         (Some(url), _) => {
             let url: DbUrl = url.parse()?;
-            Target::new(url, args.schema.clone())?.read_state().await?
+            let target = Target::new(url, args.schema.clone())?;
+            let state = target.read_state().await?;
+            let runs = target.runs().await?;
+            let history = verbs::history(runs.iter().flat_map(RunRecord::installed_sets))?;
+            (state, history)
         }
-        (None, Some(path)) => load_state_file(path)?,
+        (None, Some(path)) => (load_state_file(path)?, Vec::new()),
         (None, None) => unreachable!("clap requires --db or --state"),
     };
     let repos = open_all(&args.repos)?;
@@ -126,7 +133,7 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
         target,
         latest: BTreeSet::new(),
     };
-    let plan = make_plan(&release, &state, &repos, &options, &[], &[]).await?;
+    let plan = make_plan(&release, &state, &repos, &options, &[], &history).await?;
     let json = plan.to_json();
 
     if let (Some(committed), Some(current)) = (&args.check, &committed_text) {

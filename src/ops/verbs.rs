@@ -261,7 +261,9 @@ pub fn back_to(recorded: &InstalledState, why: &str) -> Result<Goal, VerbError> 
 /// Every package version the target recorded in its runs (the installed sets before and
 /// after each), rebuilt from the scripts it kept: what `undo`, `restore` and `uninstall` walk
 /// through when the repository no longer has those versions.
-pub fn history(runs: &[(String, String)]) -> Result<Vec<Package>, VerbError> {
+pub fn history<'a>(
+    runs: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Result<Vec<Package>, VerbError> {
     let mut seen = BTreeSet::new();
     let mut packages = Vec::new();
     for (run, json) in runs {

@@ -44,6 +44,15 @@ pub struct RunRecord {
     pub installed_after: Option<String>,
 }
 
+impl RunRecord {
+    /// The installed sets the run recorded, with its id: before, and after once it ended.
+    pub fn installed_sets(&self) -> impl Iterator<Item = (&str, &str)> {
+        std::iter::once(self.installed_before.as_str())
+            .chain(self.installed_after.as_deref())
+            .map(|json| (self.id.as_str(), json))
+    }
+}
+
 /// One journal row: the latest attempt of a step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JournalRow {

@@ -819,6 +819,70 @@ mod through_the_binary {
     }
 
     #[test]
+    fn a_target_keeps_the_versions_a_path_walked_through() {
+        // A fresh install walks core, auth and billing through their 1.0.0; removing them
+        // again walks back through 1.0.0, which only the run's record still has.
+        let ctx = TestContext::new();
+        let db = TestDb::sqlite();
+        let run = |args: &[String]| {
+            let output = ctx.dbpm().args(args).output().unwrap();
+            assert!(
+                output.status.success(),
+                "{args:?}: {}",
+                transcript(&output, ctx.temp.path())
+            );
+        };
+        run(&plan_args(
+            &ctx,
+            "2026.2.toml",
+            &["--db", &db.url],
+            "in.json",
+        ));
+        let fresh = Plan::from_json(
+            "in.json",
+            &fs_err::read_to_string(ctx.path("in.json")).unwrap(),
+        )
+        .unwrap();
+        assert!(
+            fresh.walked.contains_key("core"),
+            "{:?}",
+            fresh.walked.keys()
+        );
+        run(&[
+            "apply".to_owned(),
+            ctx.path("in.json").display().to_string(),
+            "--db".to_owned(),
+            db.url.clone(),
+        ]);
+        fs_err::write(ctx.path("none.toml"), "[packages]\n").unwrap();
+        let empty = ctx.path("empty-repo");
+        fs_err::create_dir_all(&empty).unwrap();
+        let out = ctx.path("out.json").display().to_string();
+        run(&[
+            "plan".to_owned(),
+            "--release".to_owned(),
+            ctx.path("none.toml").display().to_string(),
+            "--repo".to_owned(),
+            empty.display().to_string(),
+            "--db".to_owned(),
+            db.url.clone(),
+            "--prune".to_owned(),
+            "--out".to_owned(),
+            out.clone(),
+        ]);
+        run(&["apply".to_owned(), out, "--db".to_owned(), db.url.clone()]);
+        let state = tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(
+                dbpm::db::target::Target::new(db.url.parse().unwrap(), None)
+                    .unwrap()
+                    .read_state(),
+            )
+            .unwrap();
+        assert!(state.packages.is_empty(), "{:?}", state.packages.keys());
+    }
+
+    #[test]
     fn detailed_exitcode_and_check() {
         let ctx = TestContext::new();
         let db = TestDb::sqlite();

@@ -309,7 +309,7 @@ pub async fn apply(
         Outcome::Completed { .. } => {
             let after = plan.resulting_state(&state, Some(run.id.clone()), Some(utc_now()));
             target.record_installed(&after).await?;
-            let json = serde_json::to_string(&after)
+            let json = serde_json::to_string(&plan.run_record(&after, Some(run.id.clone())))
                 .unwrap_or_else(|err| unreachable!("a state always serializes: {err}"));
             target
                 .set_outcome(&run.id, "completed", true, Some(&json))

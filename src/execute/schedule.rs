@@ -253,6 +253,7 @@ mod tests {
             placeholders: BTreeMap::new(),
             actions: BTreeMap::new(),
             packages: BTreeMap::new(),
+            walked: BTreeMap::new(),
             scripts: BTreeMap::new(),
             steps: vec![
                 step(

@@ -268,7 +268,11 @@ pub fn history<'a>(
     let mut packages = Vec::new();
     for (run, json) in runs {
         let recorded = recorded_state(run, json)?;
-        for (name, installed) in &recorded.packages {
+        let walked = recorded
+            .walked
+            .iter()
+            .flat_map(|(name, versions)| versions.iter().map(move |v| (name, v)));
+        for (name, installed) in recorded.packages.iter().chain(walked) {
             if !seen.insert((
                 name.clone(),
                 installed.version.clone(),
@@ -276,9 +280,7 @@ pub fn history<'a>(
             )) {
                 continue;
             }
-            if let Some(package) = recorded.package(name) {
-                packages.push(package?);
-            }
+            packages.push(recorded.rebuild(name, installed)?);
         }
     }
     Ok(packages)

@@ -40,6 +40,11 @@ pub struct Plan {
     pub actions: BTreeMap<String, Action>,
     /// The package versions the target ends with, as they will be recorded there.
     pub packages: BTreeMap<String, PlannedPackage>,
+    /// The versions a path walks through on the way (neither installed before nor after), by
+    /// package: the target keeps them in the run's record, so that a later plan can walk back
+    /// through them without the repository.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub walked: BTreeMap<String, Vec<PlannedPackage>>,
     /// Script texts by checksum: the resolved texts steps run, and the original texts recorded.
     pub scripts: BTreeMap<Checksum, Arc<str>>,
     /// The forward steps, in a stable topological order.
@@ -553,6 +558,41 @@ impl Plan {
             .collect();
         let used: std::collections::BTreeSet<Checksum> = used.into_iter().cloned().collect();
         after.texts.retain(|checksum, _| used.contains(checksum));
+        after.walked.clear();
         after
+    }
+
+    /// What a completed run records: the installed set `after` it, with the versions the plan
+    /// walked through and their texts, so that a later plan can walk back through them.
+    pub fn run_record(
+        &self,
+        after: &crate::state::InstalledState,
+        run: Option<String>,
+    ) -> crate::state::InstalledState {
+        let mut record = after.clone();
+        for (name, versions) in &self.walked {
+            let kept = record.walked.entry(name.clone()).or_default();
+            for planned in versions {
+                for checksum in planned.scripts.values() {
+                    if let Some(text) = self.scripts.get(checksum) {
+                        record
+                            .texts
+                            .entry(checksum.clone())
+                            .or_insert_with(|| text.to_string());
+                    }
+                }
+                kept.push(crate::state::InstalledPackage {
+                    version: planned.version.clone(),
+                    checksum: planned.checksum.clone(),
+                    manifest: planned.manifest.clone(),
+                    scripts: planned.scripts.clone(),
+                    placeholders: planned.placeholders.clone(),
+                    run: run.clone(),
+                    adopted: false,
+                    installed_at: None,
+                });
+            }
+        }
+        record
     }
 }

@@ -133,7 +133,7 @@ pub enum PlanningError {
     #[error("cannot plan `{package}`")]
     #[diagnostic(
         code(dbpm::plan::no_path),
-        help("a target keeps the versions it had installed, not those a path walked through; give `--repo` with a repository that has them")
+        help("a target's runs keep the versions they installed or walked through (a state file has only the installed ones); give `--repo` with a repository that has them")
     )]
     Path {
         /// The package.
@@ -833,34 +833,44 @@ pub fn build(
     }
     inputs.archives = used;
 
-    // The versions the target ends with, as it will record them.
+    // The versions the target ends with, as it will record them, and those a path walks
+    // through on the way there, which it keeps to walk back through them.
     let mut planned = BTreeMap::new();
+    let mut walked: BTreeMap<String, Vec<PlannedPackage>> = BTreeMap::new();
     let mut placeholders = BTreeMap::new();
-    for (chain, _, new) in &chains {
-        let Some(new) = new else { continue };
-        let declared: BTreeMap<String, String> = current_values[&chain.name]
-            .iter()
-            .filter(|(k, _)| new.manifest.placeholders.contains_key(*k))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        placeholders.extend(declared.clone());
-        let mut files = BTreeMap::new();
-        for script in &new.scripts {
-            scripts
-                .entry(script.checksum.clone())
-                .or_insert_with(|| Arc::clone(&script.text));
-            files.insert(script.path.to_string(), script.checksum.clone());
+    for (chain, old, new) in &chains {
+        let values = &current_values[&chain.name];
+        // An uninstalled package ends nowhere to walk back from.
+        let Some(end) = new else { continue };
+        let package = record(end, values, &mut scripts);
+        placeholders.extend(package.placeholders.clone());
+        planned.insert(chain.name.clone(), package);
+        let ends = |package: &Package| {
+            [old, new]
+                .iter()
+                .any(|end| end.is_some_and(|end| std::ptr::eq(end, package)))
+        };
+        let mut last: Option<&Package> = None;
+        for draft in chain.groups.iter().flatten() {
+            // A chain's drafts come in runs of the same package version.
+            if last.is_some_and(|seen| std::ptr::eq(seen, draft.package)) {
+                continue;
+            }
+            last = Some(draft.package);
+            if ends(draft.package) {
+                continue;
+            }
+            let versions = walked.entry(chain.name.clone()).or_default();
+            if versions
+                .iter()
+                .all(|v| v.version != draft.package.manifest.version)
+            {
+                versions.push(record(draft.package, values, &mut scripts));
+            }
         }
-        planned.insert(
-            chain.name.clone(),
-            PlannedPackage {
-                version: new.manifest.version.clone(),
-                checksum: new.checksum.clone(),
-                manifest: new.manifest_text().to_string(),
-                scripts: files,
-                placeholders: declared,
-            },
-        );
+    }
+    for versions in walked.values_mut() {
+        versions.sort_by(|a, b| a.version.cmp(&b.version));
     }
 
     let actions = decisions
@@ -895,11 +905,39 @@ pub fn build(
         placeholders,
         actions,
         packages: planned,
+        walked,
         scripts: scripts.into_iter().collect(),
         steps,
         compensations,
     }
     .seal())
+}
+
+/// A package version as a target records it, with the placeholder values it declares; its
+/// script texts go into the plan's `scripts`.
+fn record(
+    package: &Package,
+    values: &BTreeMap<String, String>,
+    scripts: &mut HashMap<Checksum, Arc<str>>,
+) -> PlannedPackage {
+    let mut files = BTreeMap::new();
+    for script in &package.scripts {
+        scripts
+            .entry(script.checksum.clone())
+            .or_insert_with(|| Arc::clone(&script.text));
+        files.insert(script.path.to_string(), script.checksum.clone());
+    }
+    PlannedPackage {
+        version: package.manifest.version.clone(),
+        checksum: package.checksum.clone(),
+        manifest: package.manifest_text().to_string(),
+        scripts: files,
+        placeholders: values
+            .iter()
+            .filter(|(k, _)| package.manifest.placeholders.contains_key(*k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
 }
 
 /// Appends a phase's scripts as groups of the same number, ascending (or descending).

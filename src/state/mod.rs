@@ -31,7 +31,12 @@ pub struct InstalledState {
     pub target: String,
     /// Installed packages by name.
     pub packages: BTreeMap<String, InstalledPackage>,
-    /// The text of every installed script, by checksum.
+    /// Only in a run's record: the versions the run walked through on its way (installed
+    /// neither before nor after it), by package, kept so that a later plan can walk back
+    /// through them without the repository. Empty in a target's state and in state files.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub walked: BTreeMap<String, Vec<InstalledPackage>>,
+    /// The text of every installed (or walked) script, by checksum.
     pub texts: BTreeMap<Checksum, String>,
 }
 
@@ -104,6 +109,7 @@ impl InstalledState {
             platform,
             target: target.into(),
             packages: BTreeMap::new(),
+            walked: BTreeMap::new(),
             texts: BTreeMap::new(),
         }
     }
@@ -151,6 +157,7 @@ impl InstalledState {
         let used: std::collections::BTreeSet<&Checksum> = self
             .packages
             .values()
+            .chain(self.walked.values().flatten())
             .flat_map(|p| p.scripts.values())
             .collect();
         self.texts.retain(|checksum, _| used.contains(checksum));

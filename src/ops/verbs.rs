@@ -260,8 +260,8 @@ pub fn back_to(recorded: &InstalledState, why: &str) -> Result<Goal, VerbError> 
 
 /// Every package version the target recorded in its runs (the installed sets before and
 /// after each, and the versions each walked through), rebuilt from the scripts it kept: what
-/// `undo`, `restore`, `uninstall` and `plan --db` walk
-/// through when the repository no longer has those versions.
+/// `undo`, `restore`, `uninstall` and `plan --db` walk through when the repository no longer
+/// has those versions.
 pub fn history<'a>(
     runs: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Result<Vec<Package>, VerbError> {

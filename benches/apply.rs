@@ -91,7 +91,8 @@ fn plan_for(root: &Path, platform: Platform) -> Plan {
     .expect("release");
     let state = InstalledState::empty(platform, "bench");
     let options = Options::default();
-    let decisions = plan::decide(&release, &state, &index, &options).expect("decide");
+    let decisions =
+        plan::decide(&release, &state, &index, &Index::new(), &options).expect("decide");
     let packages = BTreeMap::from([(
         ("bench".to_owned(), package.manifest.version.clone()),
         package,

@@ -119,7 +119,7 @@ fn time_plan(
     let mut last = None;
     for run in 0..=RUNS {
         let started = Instant::now();
-        let decisions = plan::decide(release, state, index, &options)
+        let decisions = plan::decide(release, state, index, &Index::new(), &options)
             .unwrap_or_else(|err| panic!("decide: {err}"));
         let plan = plan::build(release, state, &decisions, packages, &options)
             .unwrap_or_else(|err| panic!("build: {err}"));

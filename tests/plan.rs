@@ -56,7 +56,7 @@ fn plan_for(
     state: &InstalledState,
     options: &Options,
 ) -> Result<Plan, plan::PlanningError> {
-    let decisions = plan::decide(release, state, &ex.index, options)?;
+    let decisions = plan::decide(release, state, &ex.index, &Index::new(), options)?;
     plan::build(release, state, &decisions, &ex.packages, options)
 }
 
@@ -185,6 +185,28 @@ fn every_plan_follows_the_ordering_rules() {
 /// compensation, compensations undo in reverse, phases of one change come in order, and
 /// prerequisites change before their dependents move forward.
 pub fn check_rules(plan: &Plan) -> Result<(), String> {
+    // Every version a path reaches before its end is kept as walked, and nothing else.
+    for (name, action) in &plan.actions {
+        let mut inner: Vec<Version> = action
+            .path
+            .iter()
+            .skip(1)
+            .take(action.path.len().saturating_sub(2))
+            .filter_map(|origin| origin.version().cloned())
+            .collect();
+        inner.sort();
+        inner.dedup();
+        let walked: Vec<Version> = plan
+            .walked
+            .get(name)
+            .map(|versions| versions.iter().map(|v| v.version.clone()).collect())
+            .unwrap_or_default();
+        if inner != walked {
+            return Err(format!(
+                "{name} walks through {inner:?} but keeps {walked:?}"
+            ));
+        }
+    }
     let position: BTreeMap<&str, usize> = plan
         .steps
         .iter()
@@ -521,6 +543,61 @@ fn a_plan_edited_by_hand_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("was changed after it was made"), "{err}");
+}
+
+#[test]
+fn a_version_the_target_kept_is_chosen_only_when_the_repository_cannot_satisfy() {
+    let ex = examples(Platform::Sqlite);
+    let kept: Index = [IndexEntry {
+        name: "core".to_owned(),
+        version: Version::new(1, 3, 0),
+        platform: Platform::Sqlite,
+        checksum: dbpm::package::Checksum::of_text("kept by the target"),
+        prerequisites: BTreeMap::new(),
+        edges: vec![dbpm::repository::Edge {
+            from: dbpm::package::Origin::Version(Version::new(1, 2, 0)),
+            scripts: 1,
+            downgrade_scripts: 1,
+            irreversible: Vec::new(),
+        }],
+    }]
+    .into_iter()
+    .collect();
+    let wanting = |req: &str| {
+        parse_release(&SourceFile::new(
+            "r.toml",
+            format!("[packages]\ncore = \"{req}\"\n"),
+        ))
+        .unwrap()
+    };
+    let state = empty(Platform::Sqlite);
+    let chosen = |req: &str| {
+        plan::decide(&wanting(req), &state, &ex.index, &kept, &options())
+            .unwrap()
+            .packages["core"]
+            .to
+            .clone()
+    };
+    assert_eq!(chosen("^1"), Some(Version::new(1, 2, 0)));
+    assert_eq!(chosen("1.3.0"), Some(Version::new(1, 3, 0)));
+}
+
+#[test]
+fn plans_of_the_previous_format_still_load_and_newer_ones_are_refused() {
+    let plans = scenarios(Platform::Sqlite);
+    let (_, upgrade) = &plans[1];
+    assert!(upgrade.walked.is_empty());
+    let mut previous = upgrade.clone();
+    previous.format_version = dbpm::plan::model::OLDEST_FORMAT;
+    let previous = previous.seal();
+    assert_eq!(
+        Plan::from_json("old.json", &previous.to_json()).unwrap(),
+        previous
+    );
+    let mut newer = upgrade.clone();
+    newer.format_version = dbpm::plan::model::FORMAT_VERSION + 1;
+    let err = Plan::from_json("new.json", &newer.seal().to_json()).unwrap_err();
+    assert!(matches!(err, plan::PlanError::Format { .. }), "{err:?}");
 }
 
 #[test]

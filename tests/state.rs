@@ -23,6 +23,7 @@ on_every_platform!(
     ensure_state_is_idempotent_and_safe_when_raced,
     a_recorded_state_reads_back_equal_and_rebuilds_its_packages,
     a_state_newer_than_this_dbpm_is_refused,
+    a_state_of_the_previous_layout_is_read_and_migrated_by_the_next_write,
     state_export_round_trips_through_load_state_file,
 );
 
@@ -194,6 +195,23 @@ async fn a_state_newer_than_this_dbpm_is_refused(platform: Platform) {
     assert!(err.to_string().contains("written by dbpm 99.0.0"), "{err}");
     let err = target.ensure_state().await.unwrap_err();
     assert!(matches!(err, TargetError::StateTooNew { .. }), "{err:?}");
+}
+
+async fn a_state_of_the_previous_layout_is_read_and_migrated_by_the_next_write(platform: Platform) {
+    let db = TestDb::new(platform);
+    let target = target(&db.url, None);
+    let state = example_state(platform, &target.label());
+    target.record_installed(&state).await.unwrap();
+    // As a dbpm of layout 1 left it.
+    db.execute(&format!(
+        "DELETE FROM {} WHERE version > 1",
+        db.state_table("meta")
+    ))
+    .await;
+    assert_eq!(db.count(&db.state_table("meta")).await, 1);
+    assert_eq!(target.read_state().await.unwrap(), state);
+    target.record_installed(&state).await.unwrap();
+    assert_eq!(db.count(&db.state_table("meta")).await, STATE_VERSION);
 }
 
 async fn state_export_round_trips_through_load_state_file(platform: Platform) {

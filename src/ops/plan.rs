@@ -68,7 +68,9 @@ pub fn read_release(path: &Path) -> Result<Release, PlanOpError> {
 ///
 /// Packages are also known besides the repositories: `first` wins over them (archives named
 /// on the command line), `last` only fills in what they lack (versions the target recorded in
-/// its history, so undo and uninstall work without the repository).
+/// its history, so undo and uninstall work without the repository); a version only `last`
+/// has is walked through where a path needs it, and chosen only when the repositories cannot
+/// satisfy the release.
 pub async fn make_plan(
     release: &Release,
     state: &InstalledState,
@@ -95,8 +97,14 @@ pub async fn make_plan(
         }
     }
     index.fill_from(&layered.index);
+    // What the target kept: walked through where a path needs it, chosen only as a last resort.
+    let mut kept = crate::repository::Index::new();
     for package in last.iter().filter(|p| p.platform == state.platform) {
-        if add(&mut index, package) {
+        let entry = crate::repository::IndexEntry::of(package);
+        let known_elsewhere = index
+            .get(&entry.name, &entry.version, entry.platform)
+            .is_some();
+        if !known_elsewhere && kept.insert_if_absent(entry) {
             known.insert(
                 (
                     package.manifest.name.clone(),
@@ -106,7 +114,7 @@ pub async fn make_plan(
             );
         }
     }
-    let decisions = plan::decide(release, state, &index, options)?;
+    let decisions = plan::decide(release, state, &index, &kept, options)?;
     let mut packages: BTreeMap<(String, Version), Package> = BTreeMap::new();
     for (name, version) in decisions.needed(state) {
         if let Some(package) = known.get(&(name.clone(), version.clone())) {

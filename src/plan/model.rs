@@ -15,8 +15,11 @@ use crate::diagnostic::json_error_at;
 use crate::package::{Checksum, Kind, Origin};
 use crate::platform::Platform;
 
-/// The plan format this dbpm writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The plan format this dbpm writes. Format 2 added `walked`.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest plan format this dbpm reads (and applies as it is).
+pub const OLDEST_FORMAT: u32 = 1;
 
 /// A reviewed, deterministic plan of changes to one target state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -323,7 +326,7 @@ pub enum PlanError {
         span: SourceSpan,
     },
     /// Another format.
-    #[error("`{path}` is a plan of format {found}; this dbpm reads format {FORMAT_VERSION}")]
+    #[error("`{path}` is a plan of format {found}; this dbpm reads formats {OLDEST_FORMAT} to {FORMAT_VERSION}")]
     #[diagnostic(code(dbpm::plan::format), help("plan again with this dbpm"))]
     Format {
         /// The file.
@@ -412,14 +415,15 @@ impl Plan {
                     return Err(unreadable(err));
                 };
                 let found = header.format_version.unwrap_or(0);
-                return Err(if found == u64::from(FORMAT_VERSION) {
+                let known = u64::from(OLDEST_FORMAT)..=u64::from(FORMAT_VERSION);
+                return Err(if known.contains(&found) {
                     unreadable(err)
                 } else {
                     format(found)
                 });
             }
         };
-        if plan.format_version != FORMAT_VERSION {
+        if !(OLDEST_FORMAT..=FORMAT_VERSION).contains(&plan.format_version) {
             return Err(format(u64::from(plan.format_version)));
         }
         // Scripts first: an edited script is named, not only noticed by the hash.
@@ -453,6 +457,27 @@ impl Plan {
                     reason: format!(
                         "step `{}` runs {} which the plan does not hold",
                         step.id, step.checksum
+                    ),
+                });
+            }
+        }
+        // What the target will record must be whole, or it could never be rebuilt there.
+        let recorded = plan.packages.iter().chain(
+            plan.walked
+                .iter()
+                .flat_map(|(name, versions)| versions.iter().map(move |p| (name, p))),
+        );
+        for (name, package) in recorded {
+            if let Some((file, checksum)) = package
+                .scripts
+                .iter()
+                .find(|(_, checksum)| !plan.scripts.contains_key(*checksum))
+            {
+                return Err(PlanError::Script {
+                    path: path.to_owned(),
+                    reason: format!(
+                        "`{file}` of `{name}@{}` is {checksum}, which the plan does not hold",
+                        package.version
                     ),
                 });
             }

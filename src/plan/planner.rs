@@ -214,11 +214,14 @@ pub enum PlanningError {
     Cycle,
 }
 
-/// Decides the action and path of every package.
+/// Decides the action and path of every package. The versions are chosen from `repository`
+/// (and the installed ones); `kept` holds versions the target keeps from its runs, which a path
+/// may walk through, and which are chosen only when the repository cannot satisfy the release.
 pub fn decide(
     release: &Release,
     installed: &InstalledState,
     repository: &Index,
+    kept: &Index,
     options: &Options,
 ) -> Result<Decisions, PlanningError> {
     let platform = installed.platform;
@@ -269,7 +272,15 @@ pub fn decide(
             ));
         }
     }
-    let resolution = resolve::resolve(&index, &request)?;
+    // What the target kept is chosen only when the repository cannot satisfy the release, so
+    // a plan from the target agrees with one from its state file whenever that one succeeds.
+    let resolution = resolve::resolve(&index, &request);
+    index.fill_from(kept);
+    let resolution = match resolution {
+        Ok(resolution) => resolution,
+        Err(_) if !kept.is_empty() => resolve::resolve(&index, &request)?,
+        Err(err) => return Err(err.into()),
+    };
 
     let mut decisions = BTreeMap::new();
     for (name, resolved) in &resolution.packages {
@@ -838,39 +849,30 @@ pub fn build(
     let mut planned = BTreeMap::new();
     let mut walked: BTreeMap<String, Vec<PlannedPackage>> = BTreeMap::new();
     let mut placeholders = BTreeMap::new();
-    for (chain, old, new) in &chains {
+    for (chain, _, new) in &chains {
         let values = &current_values[&chain.name];
-        // An uninstalled package ends nowhere to walk back from.
-        let Some(end) = new else { continue };
-        let package = record(end, values, &mut scripts);
-        placeholders.extend(package.placeholders.clone());
-        planned.insert(chain.name.clone(), package);
-        let ends = |package: &Package| {
-            [old, new]
-                .iter()
-                .any(|end| end.is_some_and(|end| std::ptr::eq(end, package)))
-        };
-        let mut last: Option<&Package> = None;
-        for draft in chain.groups.iter().flatten() {
-            // A chain's drafts come in runs of the same package version.
-            if last.is_some_and(|seen| std::ptr::eq(seen, draft.package)) {
-                continue;
-            }
-            last = Some(draft.package);
-            if ends(draft.package) {
-                continue;
-            }
-            let versions = walked.entry(chain.name.clone()).or_default();
-            if versions
-                .iter()
-                .all(|v| v.version != draft.package.manifest.version)
-            {
-                versions.push(record(draft.package, values, &mut scripts));
+        if let Some(end) = new {
+            let package = record(end, values, &mut scripts);
+            placeholders.extend(package.placeholders.clone());
+            planned.insert(chain.name.clone(), package);
+        }
+        // Every version the path reaches before its end, whether or not its edge has scripts.
+        let path = &decisions.packages[&chain.name].path.steps;
+        let mut versions: Vec<PlannedPackage> = Vec::new();
+        for version in path
+            .iter()
+            .rev()
+            .skip(1)
+            .filter_map(|step| step.to.version())
+        {
+            if versions.iter().all(|v| &v.version != version) {
+                versions.push(record(lookup(&chain.name, version)?, values, &mut scripts));
             }
         }
-    }
-    for versions in walked.values_mut() {
-        versions.sort_by(|a, b| a.version.cmp(&b.version));
+        if !versions.is_empty() {
+            versions.sort_by(|a, b| a.version.cmp(&b.version));
+            walked.insert(chain.name.clone(), versions);
+        }
     }
 
     let actions = decisions

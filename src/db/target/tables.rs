@@ -14,7 +14,11 @@
 use crate::platform::Platform;
 
 /// The version of the state's layout this dbpm reads and writes.
-pub const STATE_VERSION: i64 = 1;
+pub const STATE_VERSION: i64 = 2;
+
+/// The oldest layout this dbpm reads as it is, without migrating it first: a change that only
+/// adds what this dbpm can do without leaves reading possible.
+pub const READABLE_FROM: i64 = 1;
 
 /// One step of the layout: the statements that take it from `version - 1` to `version`.
 pub(super) struct Migration {
@@ -43,12 +47,13 @@ pub(super) fn bootstrap(platform: Platform) -> Vec<&'static str> {
 }
 
 /// Every migration, in order; the last one's version is [`STATE_VERSION`].
-pub(super) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    description: "installed packages and scripts, script texts, runs and the step journal",
-    statements: &[
-        // What is installed: one row per package of each target schema.
-        "CREATE TABLE IF NOT EXISTS {installed_packages} (
+pub(super) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        description: "installed packages and scripts, script texts, runs and the step journal",
+        statements: &[
+            // What is installed: one row per package of each target schema.
+            "CREATE TABLE IF NOT EXISTS {installed_packages} (
             target_schema VARCHAR(128) NOT NULL,
             name VARCHAR(128) NOT NULL,
             version VARCHAR(255) NOT NULL,
@@ -60,14 +65,14 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
             installed_at VARCHAR(40),
             PRIMARY KEY (target_schema, name)
         ){table_options}",
-        // The text of every script ever installed, once per checksum.
-        "CREATE TABLE IF NOT EXISTS {script_texts} (
+            // The text of every script ever installed, once per checksum.
+            "CREATE TABLE IF NOT EXISTS {script_texts} (
             checksum VARCHAR(80) NOT NULL PRIMARY KEY,
             content {longtext} NOT NULL
         ){table_options}",
-        // The scripts of each installed package. MySQL keys are at most 3072 bytes, 4 per
-        // character: 128 + 128 + 400 characters fit.
-        "CREATE TABLE IF NOT EXISTS {installed_scripts} (
+            // The scripts of each installed package. MySQL keys are at most 3072 bytes, 4 per
+            // character: 128 + 128 + 400 characters fit.
+            "CREATE TABLE IF NOT EXISTS {installed_scripts} (
             target_schema VARCHAR(128) NOT NULL,
             package VARCHAR(128) NOT NULL,
             path VARCHAR(400) NOT NULL,
@@ -77,8 +82,8 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
                 REFERENCES {installed_packages} (target_schema, name) ON DELETE CASCADE,
             FOREIGN KEY (checksum) REFERENCES {script_texts} (checksum)
         ){table_options}",
-        // One row per apply (or undo, restore, ...) of a plan; the installed sets are JSON.
-        "CREATE TABLE IF NOT EXISTS {runs} (
+            // One row per apply (or undo, restore, ...) of a plan; the installed sets are JSON.
+            "CREATE TABLE IF NOT EXISTS {runs} (
             id VARCHAR(64) NOT NULL PRIMARY KEY,
             target_schema VARCHAR(128) NOT NULL,
             plan_hash VARCHAR(80) NOT NULL,
@@ -89,8 +94,8 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
             installed_before {longtext} NOT NULL,
             installed_after {longtext}
         ){table_options}",
-        // The step journal: one row per attempt of a step in a run.
-        "CREATE TABLE IF NOT EXISTS {journal} (
+            // The step journal: one row per attempt of a step in a run.
+            "CREATE TABLE IF NOT EXISTS {journal} (
             run_id VARCHAR(64) NOT NULL,
             step_id VARCHAR(512) NOT NULL,
             attempt BIGINT NOT NULL,
@@ -101,8 +106,17 @@ pub(super) const MIGRATIONS: &[Migration] = &[Migration {
             PRIMARY KEY (run_id, step_id, attempt),
             FOREIGN KEY (run_id) REFERENCES {runs} (id)
         ){table_options}",
-    ],
-}];
+        ],
+    },
+    // No statement: the layout is the same, but from here on a run's record may hold the
+    // versions it walked through (`walked`), which a dbpm of layout 1 refuses to read. The
+    // version tells it so before it fails on a record.
+    Migration {
+        version: 2,
+        description: "run records keep the package versions a run walked through",
+        statements: &[],
+    },
+];
 
 /// Records a migration as applied.
 pub(super) const RECORD_MIGRATION: &str =

@@ -234,6 +234,22 @@ async fn republishing_a_version_to_a_postgres_repository() {
     insta::assert_snapshot!(text);
 }
 
+#[test]
+fn two_builds_of_one_version_in_one_publish_are_refused() {
+    let ctx = TestContext::new();
+    let repo = ctx.path("repo").display().to_string();
+    let core = repo_root().join("examples/packages/core/1.0.0");
+    let edited = edited_core_1_0_0(&ctx);
+    let output = publish(&ctx, &repo, &[core, edited]);
+    let text = transcript(&output, ctx.temp.path());
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("two different builds of `core@1.0.0`"),
+        "{text}"
+    );
+    assert!(!ctx.path("repo/index.json").exists(), "{text}");
+}
+
 /// The example package versions split in two halves for two publishers.
 fn halves() -> (Vec<PathBuf>, Vec<PathBuf>) {
     let (even, odd): (Vec<_>, Vec<_>) = example_packages()

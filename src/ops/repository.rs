@@ -51,6 +51,24 @@ pub enum RepoOpError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Url(#[from] crate::db::url::BadUrl),
+    /// The packages to publish hold two different builds of one version.
+    #[error("the packages to publish hold two different builds of `{name}@{version}` ({platform}): {first} and {second}")]
+    #[diagnostic(
+        code(dbpm::repo::two_builds),
+        help("publish one of them; a version has one build per platform")
+    )]
+    TwoBuilds {
+        /// The package.
+        name: String,
+        /// The version.
+        version: Version,
+        /// The platform.
+        platform: Platform,
+        /// One checksum.
+        first: Checksum,
+        /// The other.
+        second: Checksum,
+    },
     /// `repo show` of something that is not there.
     #[error("`{0}` is not in the repositories")]
     #[diagnostic(code(dbpm::repo::unknown_package))]
@@ -107,6 +125,28 @@ pub async fn publish(dest: &str, inputs: &[PathBuf]) -> Result<Vec<PublishedPack
             packages.extend(load_dir(input)?.packages());
         } else {
             packages.push(archive::read_file(input)?);
+        }
+    }
+    // Two builds of one version in the same batch are refused here, so the repository only
+    // ever compares a package with what it holds.
+    let mut builds: BTreeMap<(&str, &Version, Platform), &Checksum> = BTreeMap::new();
+    for package in &packages {
+        let key = (
+            package.manifest.name.as_str(),
+            &package.manifest.version,
+            package.platform,
+        );
+        match builds.insert(key, &package.checksum) {
+            Some(first) if first != &package.checksum => {
+                return Err(RepoOpError::TwoBuilds {
+                    name: package.manifest.name.clone(),
+                    version: package.manifest.version.clone(),
+                    platform: package.platform,
+                    first: first.clone(),
+                    second: package.checksum.clone(),
+                });
+            }
+            _ => {}
         }
     }
     let outcomes = backend.publish(&packages).await?;

@@ -847,18 +847,21 @@ mod through_the_binary {
         }
     }
 
+    /// Runs dbpm with `args`, which must succeed.
+    fn run_ok(ctx: &TestContext, args: &[String]) {
+        let output = ctx.dbpm().args(args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            transcript(&output, ctx.temp.path())
+        );
+    }
+
     #[test]
     fn a_plan_back_to_an_earlier_release_needs_no_repository() {
         let ctx = TestContext::new();
         let db = TestDb::sqlite();
-        let run = |args: &[String]| {
-            let output = ctx.dbpm().args(args).output().unwrap();
-            assert!(
-                output.status.success(),
-                "{args:?}: {}",
-                transcript(&output, ctx.temp.path())
-            );
-        };
+        let run = |args: &[String]| run_ok(&ctx, args);
         for (release, out) in [("2026.1.toml", "one.json"), ("2026.2.toml", "two.json")] {
             run(&plan_args(&ctx, release, &["--db", &db.url], out));
             run(&[
@@ -901,14 +904,7 @@ mod through_the_binary {
         // again walks back through 1.0.0, which only the run's record still has.
         let ctx = TestContext::new();
         let db = TestDb::sqlite();
-        let run = |args: &[String]| {
-            let output = ctx.dbpm().args(args).output().unwrap();
-            assert!(
-                output.status.success(),
-                "{args:?}: {}",
-                transcript(&output, ctx.temp.path())
-            );
-        };
+        let run = |args: &[String]| run_ok(&ctx, args);
         run(&plan_args(
             &ctx,
             "2026.2.toml",

@@ -552,26 +552,10 @@ impl Plan {
                 }
                 (ActionKind::Unchanged, _) | (_, None) => {}
                 (_, Some(planned)) => {
-                    for checksum in planned.scripts.values() {
-                        if let Some(text) = self.scripts.get(checksum) {
-                            after
-                                .texts
-                                .entry(checksum.clone())
-                                .or_insert_with(|| text.to_string());
-                        }
-                    }
+                    self.copy_texts(planned, &mut after.texts);
                     after.packages.insert(
                         name.clone(),
-                        crate::state::InstalledPackage {
-                            version: planned.version.clone(),
-                            checksum: planned.checksum.clone(),
-                            manifest: planned.manifest.clone(),
-                            scripts: planned.scripts.clone(),
-                            placeholders: planned.placeholders.clone(),
-                            run: run.clone(),
-                            adopted: false,
-                            installed_at: installed_at.clone(),
-                        },
+                        planned.installed(run.clone(), installed_at.clone()),
                     );
                 }
             }
@@ -596,28 +580,46 @@ impl Plan {
     ) -> crate::state::InstalledState {
         let mut record = after.clone();
         for (name, versions) in &self.walked {
-            let kept = record.walked.entry(name.clone()).or_default();
             for planned in versions {
-                for checksum in planned.scripts.values() {
-                    if let Some(text) = self.scripts.get(checksum) {
-                        record
-                            .texts
-                            .entry(checksum.clone())
-                            .or_insert_with(|| text.to_string());
-                    }
-                }
-                kept.push(crate::state::InstalledPackage {
-                    version: planned.version.clone(),
-                    checksum: planned.checksum.clone(),
-                    manifest: planned.manifest.clone(),
-                    scripts: planned.scripts.clone(),
-                    placeholders: planned.placeholders.clone(),
-                    run: run.clone(),
-                    adopted: false,
-                    installed_at: None,
-                });
+                self.copy_texts(planned, &mut record.texts);
+                record
+                    .walked
+                    .entry(name.clone())
+                    .or_default()
+                    .push(planned.installed(run.clone(), None));
             }
         }
         record
+    }
+
+    /// Copies the texts of a recorded package's scripts into a state's texts.
+    fn copy_texts(&self, planned: &PlannedPackage, texts: &mut BTreeMap<Checksum, String>) {
+        for checksum in planned.scripts.values() {
+            if let Some(text) = self.scripts.get(checksum) {
+                texts
+                    .entry(checksum.clone())
+                    .or_insert_with(|| text.to_string());
+            }
+        }
+    }
+}
+
+impl PlannedPackage {
+    /// The package as a target records it once a run installed (or walked through) it.
+    fn installed(
+        &self,
+        run: Option<String>,
+        installed_at: Option<String>,
+    ) -> crate::state::InstalledPackage {
+        crate::state::InstalledPackage {
+            version: self.version.clone(),
+            checksum: self.checksum.clone(),
+            manifest: self.manifest.clone(),
+            scripts: self.scripts.clone(),
+            placeholders: self.placeholders.clone(),
+            run,
+            adopted: false,
+            installed_at,
+        }
     }
 }

@@ -83,18 +83,7 @@ impl Target {
     ) -> Result<(), TargetError> {
         let failed = self.failed("read dbpm's state");
         let key = [Value::Text(&self.schema)];
-        for row in session
-            .fetch(SELECT_PACKAGES, &key)
-            .await
-            .map_err(&failed)?
-        {
-            let name = row.text("name").map_err(&failed)?;
-            let package = self.package_row(&name, &row).map_err(|err| match err {
-                RowError::Sql(source) => failed(source),
-                RowError::Corrupt(reason) => self.corrupt(reason),
-            })?;
-            state.packages.insert(name, package);
-        }
+        state.packages = self.package_rows(session, "read dbpm's state").await?;
         for row in session.fetch(SELECT_SCRIPTS, &key).await.map_err(&failed)? {
             let name = row.text("package").map_err(&failed)?;
             let path = row.text("path").map_err(&failed)?;
@@ -116,6 +105,29 @@ impl Target {
             state.texts.insert(checksum, content);
         }
         Ok(())
+    }
+
+    /// The stored package rows of the target schema, without their scripts.
+    async fn package_rows(
+        &self,
+        session: &mut Session,
+        doing: &'static str,
+    ) -> Result<BTreeMap<String, InstalledPackage>, TargetError> {
+        let failed = self.failed(doing);
+        let mut packages = BTreeMap::new();
+        for row in session
+            .fetch(SELECT_PACKAGES, &[Value::Text(&self.schema)])
+            .await
+            .map_err(&failed)?
+        {
+            let name = row.text("name").map_err(&failed)?;
+            let package = self.package_row(&name, &row).map_err(|err| match err {
+                RowError::Sql(source) => failed(source),
+                RowError::Corrupt(reason) => self.corrupt(reason),
+            })?;
+            packages.insert(name, package);
+        }
+        Ok(packages)
     }
 
     fn package_row(&self, name: &str, row: &Row) -> Result<InstalledPackage, RowError> {
@@ -179,19 +191,9 @@ impl Target {
         self.state_version(&mut session).await?;
         let failed = self.failed("record the installed packages");
         let schema = self.schema.as_str();
-        let mut stored = BTreeMap::new();
-        for row in session
-            .fetch(SELECT_PACKAGES, &[Value::Text(schema)])
-            .await
-            .map_err(&failed)?
-        {
-            let name = row.text("name").map_err(&failed)?;
-            let package = self.package_row(&name, &row).map_err(|err| match err {
-                RowError::Sql(source) => failed(source),
-                RowError::Corrupt(reason) => self.corrupt(reason),
-            })?;
-            stored.insert(name, package);
-        }
+        let stored = self
+            .package_rows(&mut session, "record the installed packages")
+            .await?;
         // The scripts of a package are fixed by its checksum, so a stored row with the same
         // fields (scripts aside) needs no change.
         let unchanged = |name: &str, package: &InstalledPackage| {

@@ -116,10 +116,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = fs_err::remove_file(&temp);
     })?;
     // The rename itself is durable once the directory is; not every platform can sync one.
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if let Ok(dir) = fs_err::File::open(parent) {
-            let _ = dir.sync_all();
-        }
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if let Ok(dir) = fs_err::File::open(parent) {
+        let _ = dir.sync_all();
     }
     Ok(())
 }

@@ -215,8 +215,10 @@ pub enum PlanningError {
 }
 
 /// Decides the action and path of every package. The versions are chosen from `repository`
-/// (and the installed ones); `kept` holds versions the target keeps from its runs, which a path
-/// may walk through, and which are chosen only when the repository cannot satisfy the release.
+/// (and the installed ones); `kept` holds versions the target keeps from its runs, used only
+/// where the repository cannot do without them: when it cannot satisfy the release (then the
+/// resolution runs again with them, and may choose any of them), and for a path it has no way
+/// for.
 pub fn decide(
     release: &Release,
     installed: &InstalledState,
@@ -272,14 +274,30 @@ pub fn decide(
             ));
         }
     }
-    // What the target kept is chosen only when the repository cannot satisfy the release, so
-    // a plan from the target agrees with one from its state file whenever that one succeeds.
-    let resolution = resolve::resolve(&index, &request);
-    index.fill_from(kept);
-    let resolution = match resolution {
+    // What the target kept is used only where the repository cannot do without it, for the
+    // resolution as for each path, so a plan from the target agrees with one from its state
+    // file whenever that one succeeds. When both fail, the repository's reason is given.
+    let mut with_kept = index.clone();
+    with_kept.fill_from(kept);
+    let resolution = match resolve::resolve(&index, &request) {
         Ok(resolution) => resolution,
-        Err(_) if !kept.is_empty() => resolve::resolve(&index, &request)?,
+        Err(err) if !kept.is_empty() => {
+            resolve::resolve(&with_kept, &request).map_err(|_| PlanningError::from(err))?
+        }
         Err(err) => return Err(err.into()),
+    };
+    let find_path = |name: &str, from: &Origin, to: &Origin| {
+        resolve::path(&index, name, platform, from, to)
+            .or_else(|err| {
+                if kept.is_empty() {
+                    return Err(err);
+                }
+                resolve::path(&with_kept, name, platform, from, to).map_err(|_| err)
+            })
+            .map_err(|source| PlanningError::Path {
+                package: name.to_owned(),
+                source,
+            })
     };
 
     let mut decisions = BTreeMap::new();
@@ -316,17 +334,11 @@ pub fn decide(
             Some(_) => (ActionKind::Downgrade, why),
         };
         let from = installed_package.map(|p| p.version.clone());
-        let path = resolve::path(
-            &index,
+        let path = find_path(
             name,
-            platform,
             &Origin::of(from.as_ref()),
             &Origin::Version(resolved.version.clone()),
-        )
-        .map_err(|source| PlanningError::Path {
-            package: name.clone(),
-            source,
-        })?;
+        )?;
         decisions.insert(
             name.clone(),
             Decision {
@@ -346,17 +358,7 @@ pub fn decide(
             continue;
         }
         let from = package.version.clone();
-        let path = resolve::path(
-            &index,
-            name,
-            platform,
-            &Origin::Version(from.clone()),
-            &Origin::Nothing,
-        )
-        .map_err(|source| PlanningError::Path {
-            package: name.clone(),
-            source,
-        })?;
+        let path = find_path(name, &Origin::Version(from.clone()), &Origin::Nothing)?;
         decisions.insert(
             name.clone(),
             Decision {
@@ -411,7 +413,7 @@ pub fn decide(
     Ok(Decisions {
         packages: decisions,
         order: resolution.order,
-        index,
+        index: with_kept,
         rebuilt,
     })
 }

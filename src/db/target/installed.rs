@@ -23,8 +23,6 @@ const DELETE_SCRIPTS: &str =
     "DELETE FROM {installed_scripts} WHERE target_schema = ? AND package = ?";
 const DELETE_PACKAGE: &str =
     "DELETE FROM {installed_packages} WHERE target_schema = ? AND name = ?";
-const DELETE_ORPHAN_SCRIPTS: &str = "DELETE FROM {installed_scripts} WHERE target_schema = ?
-    AND package NOT IN (SELECT name FROM {installed_packages} WHERE target_schema = ?)";
 const INSERT_TEXT: &str =
     "INSERT INTO {script_texts} (checksum, content) VALUES (?, ?) {skip_duplicate_checksum}";
 const INSERT_PACKAGE: &str = "INSERT INTO {installed_packages}
@@ -65,7 +63,7 @@ impl Target {
                     return Err(TargetError::StateOutdated {
                         target: self.label(),
                         found,
-                        known: tables::STATE_VERSION,
+                        known: tables::READABLE_FROM,
                     })
                 }
                 Some(_) => self.read_rows(&mut session, &mut state).await?,
@@ -273,15 +271,6 @@ impl Target {
                     .map_err(&failed)?;
             }
         }
-        // Script rows of no package can only be left by damage; they would make every read
-        // of the state fail.
-        session
-            .execute(
-                DELETE_ORPHAN_SCRIPTS,
-                &[Value::Text(schema), Value::Text(schema)],
-            )
-            .await
-            .map_err(&failed)?;
         session.commit_and_unlock().await.map_err(&failed)?;
         self.close(session).await
     }

@@ -171,7 +171,7 @@ pub enum TargetError {
         known: i64,
     },
     /// The state has an older layout, which reading does not upgrade.
-    #[error("dbpm's state in `{target}` has layout version {found}; this dbpm reads {known}")]
+    #[error("dbpm's state in `{target}` has layout version {found}; this dbpm reads layouts from {known} on")]
     #[diagnostic(
         code(dbpm::target::state_outdated),
         help("a command that writes to the target (`dbpm apply`) upgrades the layout first")

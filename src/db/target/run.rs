@@ -156,6 +156,11 @@ impl Target {
         let Some(mut session) = self.open_state_for_read().await? else {
             return Ok(Vec::new());
         };
+        // A newer layout may hold records this dbpm cannot read: it is refused as a whole.
+        if self.state_version(&mut session).await?.is_none() {
+            self.close(session).await?;
+            return Ok(Vec::new());
+        }
         let failed = self.failed("read the runs");
         let rows = session
             .fetch(

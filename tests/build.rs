@@ -107,6 +107,49 @@ fn broken_packages_each_get_their_own_diagnostic() {
 }
 
 #[test]
+fn several_statements_outside_a_transaction_are_warned_about() {
+    let ctx = TestContext::new();
+    let dir = ctx.path("search/1.0.0");
+    fs_err::create_dir_all(dir.join("UPGRADE")).unwrap();
+    fs_err::create_dir_all(dir.join("DOWNGRADE")).unwrap();
+    fs_err::write(
+        dir.join("dbpm.toml"),
+        "[package]\nname = \"search\"\nversion = \"1.0.0\"\nplatforms = [\"postgres\"]\n\n\
+         [scripts.\"UPGRADE/001.indexes\"]\ntransaction = false\n",
+    )
+    .unwrap();
+    fs_err::write(
+        dir.join("UPGRADE/001.indexes.sql"),
+        "CREATE INDEX CONCURRENTLY a_idx ON a (x);\nCREATE INDEX CONCURRENTLY b_idx ON b (y);\n",
+    )
+    .unwrap();
+    fs_err::write(
+        dir.join("DOWNGRADE/001.indexes.sql"),
+        "DROP INDEX IF EXISTS a_idx; DROP INDEX IF EXISTS b_idx;\n",
+    )
+    .unwrap();
+    let build = ctx.run(&[
+        "build",
+        dir.to_str().unwrap(),
+        "--out-dir",
+        ctx.path("dist").to_str().unwrap(),
+    ]);
+    let text = transcript(&build, ctx.temp.path());
+    assert_eq!(build.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("holds 2 statements, which PostgreSQL runs as one implicit transaction"),
+        "{text}"
+    );
+    // The twin runs in a transaction: nothing to say about it.
+    assert_eq!(
+        text.matches("several_statements_outside_transaction")
+            .count(),
+        1,
+        "{text}"
+    );
+}
+
+#[test]
 fn a_symlinked_script_is_refused() {
     let ctx = TestContext::new();
     let dir = ctx.path("linked");

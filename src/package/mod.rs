@@ -9,6 +9,7 @@ pub mod checksum;
 pub mod placeholder;
 pub mod script;
 pub mod source;
+mod statements;
 mod validate;
 
 use std::collections::BTreeSet;

@@ -3,8 +3,9 @@
 //! run killed at any step boundary resumes to the schema of an uninterrupted one without
 //! running a transactional step twice; an interrupted non-idempotent step stops for an
 //! operator; a failing step rolls the target back to exactly where it was; concurrent applies
-//! never interleave; a stale plan is refused before anything runs; credentials are stored and
-//! printed nowhere; and `--output json` is one JSON object per line.
+//! never interleave; a stale plan is refused before anything runs; Ctrl-C stops at a
+//! checkpoint and the same command resumes; credentials are stored and printed nowhere; and
+//! `--output json` is one JSON object per line.
 
 #![allow(clippy::unwrap_used)]
 
@@ -946,6 +947,86 @@ async fn a_stale_plan_is_refused_before_anything_runs(platform: Platform) {
     );
     assert_eq!(runs(&s.db).await, runs_before);
     assert!(user_objects(&s.db).await.is_empty());
+}
+
+/// Ctrl-C (SIGINT) while a step runs: the step finishes, nothing new starts, the run is
+/// recorded as stopped (exit 1), and the same command resumes it to the schema of a run
+/// that was never stopped, without running a step twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_at_a_checkpoint_and_the_same_command_resumes() {
+    let s = Scenario::new(Platform::Sqlite);
+    let repo = copy_examples(&s.ctx, "slow");
+    let ready = s.ctx.path("announcing");
+    append(
+        &repo,
+        "billing/1.1.0/PREINSTALL/002.announce.cmd",
+        &format!("\ntouch '{}'\nsleep 2\n", ready.display()),
+    );
+    let plan_path = s.plan(
+        RELEASE_2,
+        &repo.display().to_string(),
+        false,
+        "install.json",
+    );
+    let child = apply_cmd(&s.ctx, &s.db, &plan_path, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !ready.exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the slow step never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let output = child.wait_with_output().unwrap();
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("stopped on request"), "{text}");
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "stopped");
+    // The running step finished; the steps waiting for it never started.
+    let plan = load_plan(&plan_path);
+    let announce = "billing@1.1.0/PREINSTALL/002.announce";
+    let journal = journal(&s.db).await;
+    assert!(
+        journal
+            .iter()
+            .any(|(_, step, state)| step == announce && state == "done"),
+        "{journal:?}"
+    );
+    let waiting: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter(|step| step.depends_on.iter().any(|d| d == announce))
+        .map(|step| step.id.as_str())
+        .collect();
+    assert!(!waiting.is_empty());
+    assert!(
+        journal
+            .iter()
+            .all(|(_, step, _)| !waiting.contains(&step.as_str())),
+        "{journal:?}"
+    );
+
+    let resumed = s.apply(&plan_path, &[]);
+    let text = s.text(&resumed);
+    assert_eq!(resumed.status.code(), Some(0), "{text}");
+    assert!(text.contains("resuming run"), "{text}");
+    let straight = Scenario::new(Platform::Sqlite);
+    straight.applied(&plan_path);
+    assert_same_schema(
+        &schema(&straight.db).await,
+        &schema(&s.db).await,
+        "after the resumed run",
+    );
+    assert_nothing_done_twice(&s.db, &[&plan]).await;
 }
 
 /// A password in the target URL reaches neither the plan, nor any output, nor dbpm's

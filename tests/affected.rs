@@ -329,7 +329,7 @@ fn init_next_makes_a_version_that_builds_and_upgrades_from_the_current_one() {
     ]);
     let shown = transcript(&show, ctx.temp.path());
     assert!(
-        shown.contains("edge          1.2.0 → 1.3.0 (1 upgrade script"),
+        shown.contains("edge          1.2.0 → 1.3.0 (UPGRADE/, 1 upgrade script"),
         "{shown}"
     );
 

@@ -131,8 +131,13 @@ pub async fn run(command: RepoCommand, out: &Out) -> miette::Result<Exit> {
                 } else {
                     format!(", irreversible: {}", edge.irreversible.join(", "))
                 };
+                let folder = if edge.from == shown.default_edge {
+                    "UPGRADE/".to_owned()
+                } else {
+                    format!("UPGRADE@{}/", edge.from)
+                };
                 out.data(format!(
-                    "  edge          {} → {} ({}{blocked})",
+                    "  edge          {} → {} ({folder}, {}{blocked})",
                     edge.from,
                     e.version,
                     crate::diagnostic::plural(edge.scripts, "upgrade script")

@@ -13,7 +13,7 @@ use crate::db::DbUrl;
 use crate::diagnostic::Problems;
 use crate::manifest::Requirement;
 use crate::package::archive::{self, ArchiveError};
-use crate::package::{load_dir, Checksum, Package};
+use crate::package::{load_dir, Checksum, Origin, Package};
 use crate::platform::Platform;
 use crate::repository::directory::DirectoryRepository;
 use crate::repository::tree::SourceTree;
@@ -209,6 +209,9 @@ fn unknown(index: &crate::repository::Index, name: &str) -> RepoOpError {
 pub struct Shown {
     /// The index entry (checksum, prerequisites, edges).
     pub entry: IndexEntry,
+    /// Where the default edge (`UPGRADE/`) starts: the manifest's `from`, or nothing for a
+    /// baseline. The other edges are shortcuts.
+    pub default_edge: Origin,
     /// The description.
     pub description: String,
     /// Other versions of the package.
@@ -288,6 +291,7 @@ pub async fn show(
     required_by.dedup();
     Ok(Shown {
         entry: entry.clone(),
+        default_edge: Origin::of(package.manifest.from.as_ref()),
         description: package.manifest.description.clone(),
         versions,
         scripts: package

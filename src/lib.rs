@@ -15,6 +15,7 @@
 //! - [`db`]: everything that talks to a database: URLs without credentials, the PostgreSQL
 //!   repository, and targets with dbpm's own state tables, lock and journal.
 //! - [`diagnostic`]: problems located in a user's file, reported all at once.
+//! - [`durable`]: files replaced whole, by a synced temporary file and a rename.
 //! - [`ops`]: one function per user operation, chaining the stages above; nothing there parses
 //!   flags or prints.
 //! - [`cli`]: the thin shell: clap types, rendering, diagnostics and exit codes.
@@ -25,6 +26,7 @@
 pub mod cli;
 pub mod db;
 pub mod diagnostic;
+pub mod durable;
 pub mod execute;
 pub mod manifest;
 pub mod ops;

@@ -51,6 +51,16 @@ fn every_example_builds_twice_to_identical_bytes() {
     }
 }
 
+/// `dbpm build DIR --out-dir dist` in the test's directory.
+fn build_into_dist(ctx: &TestContext, dir: impl AsRef<std::path::Path>) -> std::process::Output {
+    ctx.run(&[
+        "build",
+        dir.as_ref().to_str().unwrap(),
+        "--out-dir",
+        ctx.path("dist").to_str().unwrap(),
+    ])
+}
+
 #[test]
 fn init_scaffolds_a_package_that_builds() {
     let ctx = TestContext::new();
@@ -61,12 +71,7 @@ fn init_scaffolds_a_package_that_builds() {
         "{}",
         transcript(&init, ctx.temp.path())
     );
-    let build = ctx.run(&[
-        "build",
-        dir.to_str().unwrap(),
-        "--out-dir",
-        ctx.path("dist").to_str().unwrap(),
-    ]);
+    let build = build_into_dist(&ctx, &dir);
     insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
     let again = ctx.run(&["init", dir.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(1));
@@ -85,12 +90,7 @@ fn broken_packages_each_get_their_own_diagnostic() {
     let mut seen = std::collections::BTreeSet::new();
     for name in names {
         let dir = format!("tests/fixtures/broken/{name}");
-        let output = ctx.run(&[
-            "build",
-            &dir,
-            "--out-dir",
-            ctx.path("dist").to_str().unwrap(),
-        ]);
+        let output = build_into_dist(&ctx, &dir);
         let text = transcript(&output, ctx.temp.path());
         assert_eq!(output.status.code(), Some(1), "{name}: {text}");
         assert!(!text.contains("panicked"), "{name}: {text}");
@@ -128,12 +128,7 @@ fn several_statements_outside_a_transaction_are_warned_about() {
         "DROP INDEX IF EXISTS a_idx; DROP INDEX IF EXISTS b_idx;\n",
     )
     .unwrap();
-    let build = ctx.run(&[
-        "build",
-        dir.to_str().unwrap(),
-        "--out-dir",
-        ctx.path("dist").to_str().unwrap(),
-    ]);
+    let build = build_into_dist(&ctx, &dir);
     let text = transcript(&build, ctx.temp.path());
     assert_eq!(build.status.code(), Some(0), "{text}");
     assert!(
@@ -158,12 +153,7 @@ fn a_symlinked_script_is_refused() {
     fs_err::write(ctx.path("elsewhere.sql"), "SELECT 1;\n").unwrap();
     std::os::unix::fs::symlink(ctx.path("elsewhere.sql"), dir.join("VERIFY/002.linked.sql"))
         .unwrap();
-    let output = ctx.run(&[
-        "build",
-        dir.to_str().unwrap(),
-        "--out-dir",
-        ctx.path("dist").to_str().unwrap(),
-    ]);
+    let output = build_into_dist(&ctx, &dir);
     insta::assert_snapshot!(transcript(&output, ctx.temp.path()));
 }
 
@@ -181,12 +171,7 @@ fn sample_archive(ctx: &TestContext) -> (Vec<(String, Vec<u8>)>, std::path::Path
         ])
         .status
         .success());
-    let output = ctx.run(&[
-        "build",
-        dir.to_str().unwrap(),
-        "--out-dir",
-        ctx.path("dist").to_str().unwrap(),
-    ]);
+    let output = build_into_dist(ctx, &dir);
     assert!(output.status.success());
     let path = ctx.path("dist/pkg-0.1.0-sqlite.dbpkg");
     let bytes = fs_err::read(&path).unwrap();

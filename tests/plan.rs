@@ -767,12 +767,23 @@ mod through_the_binary {
     use super::*;
 
     fn plan_args(ctx: &TestContext, release: &str, source: &[&str], out: &str) -> Vec<String> {
+        plan_args_from(ctx, release, "examples/packages", source, out)
+    }
+
+    /// `dbpm plan` of an example release from `repo`.
+    fn plan_args_from(
+        ctx: &TestContext,
+        release: &str,
+        repo: &str,
+        source: &[&str],
+        out: &str,
+    ) -> Vec<String> {
         let mut args = vec![
             "plan".to_owned(),
             "--release".to_owned(),
             format!("examples/releases/{release}"),
             "--repo".to_owned(),
-            "examples/packages".to_owned(),
+            repo.to_owned(),
             "--target-label".to_owned(),
             "example".to_owned(),
             "--out".to_owned(),
@@ -857,6 +868,11 @@ mod through_the_binary {
         );
     }
 
+    /// `dbpm apply PLAN --db URL`, which must succeed.
+    fn apply_ok(ctx: &TestContext, plan: &str, url: &str) {
+        run_ok(ctx, &["apply", plan, "--db", url].map(str::to_owned));
+    }
+
     #[test]
     fn a_plan_back_to_an_earlier_release_needs_no_repository() {
         let ctx = TestContext::new();
@@ -864,30 +880,20 @@ mod through_the_binary {
         let run = |args: &[String]| run_ok(&ctx, args);
         for (release, out) in [("2026.1.toml", "one.json"), ("2026.2.toml", "two.json")] {
             run(&plan_args(&ctx, release, &["--db", &db.url], out));
-            run(&[
-                "apply".to_owned(),
-                ctx.path(out).display().to_string(),
-                "--db".to_owned(),
-                db.url.clone(),
-            ]);
+            apply_ok(&ctx, &ctx.path(out).display().to_string(), &db.url);
         }
         // Back to 2026.1: its versions come from the target's recorded runs.
         let with_repo = plan_args(&ctx, "2026.1.toml", &["--db", &db.url, "--prune"], "a.json");
         run(&with_repo);
         let empty = ctx.path("empty-repo");
         fs_err::create_dir_all(&empty).unwrap();
-        let without: Vec<String> =
-            plan_args(&ctx, "2026.1.toml", &["--db", &db.url, "--prune"], "b.json")
-                .into_iter()
-                .map(|a| {
-                    if a == "examples/packages" {
-                        empty.display().to_string()
-                    } else {
-                        a
-                    }
-                })
-                .collect();
-        run(&without);
+        run(&plan_args_from(
+            &ctx,
+            "2026.1.toml",
+            &empty.display().to_string(),
+            &["--db", &db.url, "--prune"],
+            "b.json",
+        ));
         let a = fs_err::read_to_string(ctx.path("a.json")).unwrap();
         let b = fs_err::read_to_string(ctx.path("b.json")).unwrap();
         assert_eq!(a, b);
@@ -921,12 +927,7 @@ mod through_the_binary {
             "{:?}",
             fresh.walked.keys()
         );
-        run(&[
-            "apply".to_owned(),
-            ctx.path("in.json").display().to_string(),
-            "--db".to_owned(),
-            db.url.clone(),
-        ]);
+        apply_ok(&ctx, &ctx.path("in.json").display().to_string(), &db.url);
         fs_err::write(ctx.path("none.toml"), "[packages]\n").unwrap();
         let empty = ctx.path("empty-repo");
         fs_err::create_dir_all(&empty).unwrap();
@@ -943,7 +944,7 @@ mod through_the_binary {
             "--out".to_owned(),
             out.clone(),
         ]);
-        run(&["apply".to_owned(), out, "--db".to_owned(), db.url.clone()]);
+        apply_ok(&ctx, &out, &db.url);
         let state = tokio::runtime::Runtime::new()
             .unwrap()
             .block_on(

@@ -560,14 +560,8 @@ impl Plan {
                 }
             }
         }
-        let used: std::collections::BTreeSet<&Checksum> = after
-            .packages
-            .values()
-            .flat_map(|p| p.scripts.values())
-            .collect();
-        let used: std::collections::BTreeSet<Checksum> = used.into_iter().cloned().collect();
-        after.texts.retain(|checksum, _| used.contains(checksum));
         after.walked.clear();
+        after.prune_texts();
         after
     }
 

@@ -440,9 +440,8 @@ fn installed_prerequisites<'a>(
 /// One package's steps before ids and dependencies across packages: groups that run in
 /// order, the steps of a group side by side.
 struct Chain<'a> {
-    name: String,
-    /// The name again, shared by every step of the chain.
-    shared_name: Arc<str>,
+    /// The package, shared by every step of the chain.
+    name: Arc<str>,
     groups: Vec<Vec<Draft<'a>>>,
     /// How many leading groups come before the new version's data and code (PREINSTALL and
     /// ROLLBACK, or all of an uninstall).
@@ -568,8 +567,7 @@ pub fn build(
         let current = &current_values[name];
         let previous = &installed_values[name];
         let mut chain = Chain {
-            name: name.clone(),
-            shared_name: name.as_str().into(),
+            name: name.as_str().into(),
             groups: Vec::new(),
             removal_groups: 0,
             removes: false,
@@ -662,7 +660,7 @@ pub fn build(
     let mut scripts: HashMap<Checksum, Arc<str>> = HashMap::new();
     let mut graph: DiGraph<Step, ()> = DiGraph::new();
     // The nodes of each group of each chain, for the edges across packages.
-    let mut chain_groups: BTreeMap<String, Vec<Vec<NodeIndex>>> = BTreeMap::new();
+    let mut chain_groups: BTreeMap<&str, Vec<Vec<NodeIndex>>> = BTreeMap::new();
     let mut compensation_drafts: Vec<(NodeIndex, Draft<'_>)> = Vec::new();
     for (chain, _, _) in &chains {
         let mut groups = Vec::new();
@@ -686,7 +684,7 @@ pub fn build(
             }
             groups.push(nodes);
         }
-        chain_groups.insert(chain.name.clone(), groups);
+        chain_groups.insert(&chain.name, groups);
     }
 
     // Across packages: a dependent's removal runs before its prerequisite changes, and its
@@ -701,7 +699,7 @@ pub fn build(
             let Some(prerequisite_groups) = chain_groups.get(prerequisite.as_str()) else {
                 continue;
             };
-            let dependent_groups = &chain_groups[&dependent.name];
+            let dependent_groups = &chain_groups[&*dependent.name];
             if dependent.removes {
                 if let (Some(last_removal), Some(first)) = (
                     dependent_groups.get(dependent.removal_groups - 1),
@@ -807,12 +805,12 @@ pub fn build(
     };
     let mut relied: BTreeSet<String> = BTreeSet::new();
     for (chain, old, new) in &chains {
-        relied.insert(chain.name.clone());
+        relied.insert(chain.name.to_string());
         for package in old.iter().chain(new.iter()) {
             relied.extend(package.manifest.prerequisites.keys().cloned());
         }
     }
-    let touched: BTreeSet<&str> = chains.iter().map(|(c, _, _)| c.name.as_str()).collect();
+    let touched: BTreeSet<&str> = chains.iter().map(|(c, _, _)| &*c.name).collect();
     for name in installed.packages.keys() {
         if decisions
             .installed_prerequisites(name, installed)
@@ -852,28 +850,26 @@ pub fn build(
     let mut walked: BTreeMap<String, Vec<PlannedPackage>> = BTreeMap::new();
     let mut placeholders = BTreeMap::new();
     for (chain, _, new) in &chains {
-        let values = &current_values[&chain.name];
+        let values = &current_values[&*chain.name];
         if let Some(end) = new {
             let package = record(end, values, &mut scripts);
             placeholders.extend(package.placeholders.clone());
-            planned.insert(chain.name.clone(), package);
+            planned.insert(chain.name.to_string(), package);
         }
         // Every version the path reaches before its end, whether or not its edge has scripts.
-        let path = &decisions.packages[&chain.name].path.steps;
-        let mut versions: Vec<PlannedPackage> = Vec::new();
-        for version in path
+        let path = &decisions.packages[&*chain.name].path.steps;
+        let inner: BTreeSet<&Version> = path
+            .split_last()
+            .map_or(&[][..], |(_, before)| before)
             .iter()
-            .rev()
-            .skip(1)
             .filter_map(|step| step.to.version())
-        {
-            if versions.iter().all(|v| &v.version != version) {
-                versions.push(record(lookup(&chain.name, version)?, values, &mut scripts));
-            }
-        }
-        if !versions.is_empty() {
-            versions.sort_by(|a, b| a.version.cmp(&b.version));
-            walked.insert(chain.name.clone(), versions);
+            .collect();
+        if !inner.is_empty() {
+            let versions = inner
+                .into_iter()
+                .map(|version| Ok(record(lookup(&chain.name, version)?, values, &mut scripts)))
+                .collect::<Result<Vec<_>, PlanningError>>()?;
+            walked.insert(chain.name.to_string(), versions);
         }
     }
 
@@ -956,7 +952,7 @@ fn push_groups<'a>(
     let mut by_number: BTreeMap<u64, Vec<Draft<'a>>> = BTreeMap::new();
     for script in package.scripts_in(phase) {
         by_number.entry(script.number).or_default().push(Draft {
-            name: Arc::clone(&chain.shared_name),
+            name: Arc::clone(&chain.name),
             package,
             script,
             phase: step_phase,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{verify_entry, Index, IndexEntry, Published, Repository, RepositoryError};
-use crate::ops::build::write_atomically;
+use crate::durable::write_atomically;
 use crate::package::{archive, Package};
 
 /// The name of the index file.

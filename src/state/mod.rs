@@ -152,8 +152,8 @@ impl InstalledState {
         self.prune_texts();
     }
 
-    /// Keeps only the texts some installed package still uses.
-    fn prune_texts(&mut self) {
+    /// Keeps only the texts some installed (or walked) package still uses.
+    pub fn prune_texts(&mut self) {
         let used: std::collections::BTreeSet<&Checksum> = self
             .packages
             .values()

@@ -192,15 +192,8 @@ impl Target {
         let stored = self
             .package_rows(&mut session, "record the installed packages")
             .await?;
-        // The scripts of a package are fixed by its checksum, so a stored row with the same
-        // fields (scripts aside) needs no change.
         let unchanged = |name: &str, package: &InstalledPackage| {
-            stored.get(name).is_some_and(|old: &InstalledPackage| {
-                InstalledPackage {
-                    scripts: package.scripts.clone(),
-                    ..old.clone()
-                } == *package
-            })
+            stored.get(name).is_some_and(|row| same_row(row, package))
         };
         let gone = stored
             .keys()
@@ -274,6 +267,29 @@ impl Target {
         session.commit_and_unlock().await.map_err(&failed)?;
         self.close(session).await
     }
+}
+
+/// Whether a stored package row (read without its scripts) records `package`. The scripts
+/// of a package are fixed by its checksum, so the row's other fields are all there is to
+/// compare; naming every field makes a new one a compile error here, not a missed update.
+fn same_row(row: &InstalledPackage, package: &InstalledPackage) -> bool {
+    let InstalledPackage {
+        version,
+        checksum,
+        manifest,
+        scripts: _,
+        placeholders,
+        run,
+        adopted,
+        installed_at,
+    } = package;
+    row.version == *version
+        && row.checksum == *checksum
+        && row.manifest == *manifest
+        && row.placeholders == *placeholders
+        && row.run == *run
+        && row.adopted == *adopted
+        && row.installed_at == *installed_at
 }
 
 /// Why a stored row does not read back.

@@ -109,8 +109,9 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         ],
     },
     // No statement: the layout is the same, but from here on a run's record may hold the
-    // versions it walked through (`walked`), which a dbpm of layout 1 refuses to read. The
-    // version tells it so before it fails on a record.
+    // versions it walked through (`walked`), which a dbpm of layout 1 cannot read. The version
+    // makes such a dbpm refuse the target where it checks it (all but its `history`, which
+    // reports the record as unreadable).
     Migration {
         version: 2,
         description: "run records keep the package versions a run walked through",

@@ -1,0 +1,34 @@
+//! Files written so that a reader, a crash or a power loss sees either the old file or the
+//! new one, never half of one: archives, a directory repository's index. Nothing here knows
+//! what the bytes mean.
+
+use std::path::Path;
+
+/// Writes through a temporary file and a rename, so a reader never sees half a file, and a
+/// crash or a power loss leaves either the old file or the new one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut file = fs_err::File::create(&temp)?;
+        std::io::Write::write_all(&mut file, bytes)?;
+        // On disk before it takes the name: a power loss must not leave an empty file there.
+        file.sync_all()?;
+        fs_err::rename(&temp, path)
+    };
+    write().inspect_err(|_| {
+        let _ = fs_err::remove_file(&temp);
+    })?;
+    // The rename itself is durable once the directory is; not every platform can sync one.
+    let parent = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    if let Ok(dir) = fs_err::File::open(parent) {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}

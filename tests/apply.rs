@@ -42,6 +42,32 @@ on_every_platform!(
     json_output_is_one_object_per_line,
 );
 
+mod sys_steps {
+    //! The `.sys` tests run on PostgreSQL and MariaDB: SQLite has no admin connection of its
+    //! own worth the name.
+    use dbpm::platform::Platform;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_transactional_script_leaves_no_trace_on_postgres() {
+        super::a_failing_transactional_sys_script_leaves_no_trace(Platform::Postgres).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_transactional_script_leaves_no_trace_on_mysql() {
+        super::a_failing_transactional_sys_script_leaves_no_trace(Platform::Mysql).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_crash_inside_a_transactional_step_leaves_it_in_doubt_on_postgres() {
+        super::a_crash_inside_a_transactional_sys_step_leaves_it_in_doubt(Platform::Postgres).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_crash_inside_a_transactional_step_leaves_it_in_doubt_on_mysql() {
+        super::a_crash_inside_a_transactional_sys_step_leaves_it_in_doubt(Platform::Mysql).await
+    }
+}
+
 const RELEASE_1: &str = "examples/releases/2026.1.toml";
 const RELEASE_2: &str = "examples/releases/2026.2.toml";
 const EXAMPLES: &str = "examples/packages";
@@ -1094,6 +1120,173 @@ async fn a_password_in_the_url_is_stored_and_printed_nowhere() {
         "{contents}"
     );
     assert!(contents.contains("cannot notify postgres://postgres:***@"));
+}
+
+/// Two packages for the `.sys` tests, written under `dir`: `base` creates a table, and
+/// `admin_setup` (which needs `base`) runs `sys_script` as its transactional
+/// `PREINSTALL/001.setup.sys` on the admin connection (declared `mysql_transactional`, so DML
+/// only on MariaDB) before its own table. Returns the release that wants both.
+fn sys_packages(dir: &Path, sys_script: &str) -> String {
+    let write = |path: &str, text: &str| {
+        let path = dir.join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    };
+    write(
+        "packages/base/1.0.0/dbpm.toml",
+        "[package]\nname = \"base\"\nversion = \"1.0.0\"\nplatforms = [\"postgres\", \"mysql\"]\n",
+    );
+    write(
+        "packages/base/1.0.0/UPGRADE/001.tables.sql",
+        "CREATE TABLE base_item (id INTEGER PRIMARY KEY);\n",
+    );
+    write(
+        "packages/base/1.0.0/DOWNGRADE/001.tables.sql",
+        "DROP TABLE IF EXISTS base_item;\n",
+    );
+    write(
+        "packages/admin_setup/1.0.0/dbpm.toml",
+        "[package]\nname = \"admin_setup\"\nversion = \"1.0.0\"\nplatforms = [\"postgres\", \"mysql\"]\n\n\
+         [prerequisites]\nbase = \"^1\"\n\n\
+         [scripts.\"PREINSTALL/001.setup\"]\nmysql_transactional = true\n",
+    );
+    write(
+        "packages/admin_setup/1.0.0/PREINSTALL/001.setup.sys",
+        sys_script,
+    );
+    write(
+        "packages/admin_setup/1.0.0/UPGRADE/001.tables.sql",
+        "CREATE TABLE admin_setup_item (id INTEGER PRIMARY KEY);\n",
+    );
+    write(
+        "packages/admin_setup/1.0.0/DOWNGRADE/001.tables.sql",
+        "DROP TABLE IF EXISTS admin_setup_item;\n",
+    );
+    write(
+        "release.toml",
+        "[packages]\nbase = \"1.0.0\"\nadmin_setup = \"1.0.0\"\n",
+    );
+    dir.join("release.toml").display().to_string()
+}
+
+/// The `.sys` step of [`sys_packages`].
+const SYS_STEP: &str = "admin_setup@1.0.0/PREINSTALL/001.setup";
+
+/// The first statements of the `.sys` script of the tests below: on PostgreSQL DDL and DML
+/// (both transactional there), on MariaDB DML only (its DDL commits by itself). Each leaves a
+/// trace that [`sys_traces`] counts.
+fn sys_statements(platform: Platform) -> &'static str {
+    match platform {
+        Platform::Postgres => {
+            "CREATE TABLE sys_marker (id INTEGER);\nINSERT INTO sys_audit (id) VALUES (1);\n"
+        }
+        Platform::Mysql | Platform::Sqlite => "INSERT INTO sys_audit (id) VALUES (1);\n",
+    }
+}
+
+/// What the statements of [`sys_statements`] left: rows in `sys_audit`, and `sys_marker`
+/// among the user objects.
+async fn sys_traces(db: &TestDb) -> (i64, bool) {
+    let marker = user_objects(db)
+        .await
+        .iter()
+        .any(|o| o.ends_with("sys_marker"));
+    (db.count("sys_audit").await, marker)
+}
+
+/// A transactional `.sys` script of several statements whose first ones succeed and whose
+/// last fails runs inside a transaction on the admin connection: it leaves no trace of its
+/// first statements, is journaled `failed`, and the run rolls back cleanly (exit 5,
+/// `rolled_back`, the prerequisite's table dropped by its DOWNGRADE) to the schema and state
+/// before. On MariaDB the script is DML only, where autocommit would otherwise keep the first
+/// `INSERT`; PostgreSQL runs a script of several statements as one implicit transaction
+/// anyway, so there this guards the outcome rather than the transaction (the crash test below
+/// tells a transaction from none there).
+async fn a_failing_transactional_sys_script_leaves_no_trace(platform: Platform) {
+    let s = Scenario::new(platform);
+    // A table outside dbpm that the `.sys` script writes to.
+    s.db.execute("CREATE TABLE sys_audit (id INTEGER)").await;
+    let before = schema(&s.db).await;
+    let release = sys_packages(
+        &s.ctx.path("sys"),
+        &format!(
+            "{}SELECT id FROM no_such_table;\n",
+            sys_statements(platform)
+        ),
+    );
+    let repo = s.ctx.path("sys/packages").display().to_string();
+    let plan_path = s.plan(&release, &repo, false, "install.json");
+    let plan = load_plan(&plan_path);
+    let sys = plan.steps.iter().find(|step| step.id == SYS_STEP).unwrap();
+    assert!(sys.kind == Kind::Sys && sys.transactional, "{sys:?}");
+
+    let output = s.apply(&plan_path, &["--admin-db", &s.db.url]);
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(5), "{text}");
+    assert!(text.contains(SYS_STEP), "{text}");
+    assert_eq!(sys_traces(&s.db).await, (0, false), "{text}");
+    assert_same_schema(
+        &before,
+        &schema(&s.db).await,
+        "after the failed `.sys` step",
+    );
+    assert!(versions(&s.db).await.is_empty());
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "rolled_back");
+    let rows = journal(&s.db).await;
+    let states = |id: &str| -> Vec<&str> {
+        rows.iter()
+            .filter(|(_, step, _)| step == id)
+            .map(|(_, _, state)| state.as_str())
+            .collect()
+    };
+    assert_eq!(states(SYS_STEP), ["failed"], "{rows:?}");
+    assert_eq!(
+        states("base@1.0.0/DOWNGRADE@none/001.tables~undo"),
+        ["done"],
+        "{rows:?}"
+    );
+    assert_nothing_done_twice(&s.db, &[&plan]).await;
+}
+
+/// A crash inside a transactional `.sys` step, after its script and before its commit on the
+/// admin connection, leaves nothing of the script behind; and since that commit is not the
+/// journal's, the step stays `started`: the resume stops with it in doubt (exit 6) rather
+/// than take it for done or never run, and `--retry-in-doubt` runs it once more to the end.
+async fn a_crash_inside_a_transactional_sys_step_leaves_it_in_doubt(platform: Platform) {
+    let s = Scenario::new(platform);
+    s.db.execute("CREATE TABLE sys_audit (id INTEGER)").await;
+    let release = sys_packages(&s.ctx.path("sys"), sys_statements(platform));
+    let repo = s.ctx.path("sys/packages").display().to_string();
+    let plan_path = s.plan(&release, &repo, false, "install.json");
+    let plan = load_plan(&plan_path);
+    let admin = ["--admin-db", s.db.url.as_str()];
+
+    let killed = apply_cmd(&s.ctx, &s.db, &plan_path, &admin)
+        .env("DBPM_FAILPOINT", format!("kill-in:{SYS_STEP}"))
+        .output()
+        .unwrap();
+    assert_eq!(killed.status.signal(), Some(SIGABRT), "{}", s.text(&killed));
+    assert_eq!(sys_traces(&s.db).await, (0, false));
+    let rows = journal(&s.db).await;
+    assert!(
+        rows.iter()
+            .any(|(_, id, state)| id == SYS_STEP && state == "started"),
+        "{rows:?}"
+    );
+
+    let stopped = s.apply(&plan_path, &admin);
+    let text = s.text(&stopped);
+    assert_eq!(stopped.status.code(), Some(6), "{text}");
+    assert!(text.contains(SYS_STEP), "{text}");
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "in_doubt");
+
+    let mut retry = admin.to_vec();
+    retry.push("--retry-in-doubt");
+    let retried = s.apply(&plan_path, &retry);
+    assert_eq!(retried.status.code(), Some(0), "{}", s.text(&retried));
+    assert_eq!(sys_traces(&s.db).await, (1, platform == Platform::Postgres));
+    assert_eq!(versions(&s.db).await, ["admin_setup@1.0.0", "base@1.0.0"]);
+    assert_nothing_done_twice(&s.db, &[&plan]).await;
 }
 
 /// `--output json`: stdout is one JSON object per line, the events and then the outcome.

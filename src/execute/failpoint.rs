@@ -5,7 +5,8 @@
 //! - `kill-after:N` dies once the N-th step of this process has been journaled as finished;
 //! - `kill-in:STEP_ID` dies inside that step: a non-transactional step after its `started`
 //!   entry and before its script, a transactional step after its script and before the
-//!   commit.
+//!   commit (for a transactional `.sys` step, the commit on the admin connection, which
+//!   follows its `started` entry).
 //!
 //! Unset, this costs one environment lookup per step.
 

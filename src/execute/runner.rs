@@ -657,16 +657,27 @@ async fn run_step(
             Err(err) => (None, Err(err)),
         };
     }
+    // Any other step is journaled apart from its script: started before, done after. A
+    // transactional `.sys` step too, since its script runs on the admin connection: a crash
+    // in between leaves it in doubt, never silently done.
     if let Err(err) = session.mark(run, &step.id, attempt, "started", None).await {
         return (None, Err(err));
     }
-    failpoint(&step.id);
+    // A transactional `.sys` step meets its fail point where a transactional step does:
+    // after its script, before the commit.
+    let sys_in_transaction = step.kind == Kind::Sys && step.transactional;
+    if !sys_in_transaction {
+        failpoint(&step.id);
+    }
     let result = match (step.kind, admin) {
         (Kind::Cmd, _) => run_command(step, text, session.target(), cmd_timeout).await,
-        (Kind::Sys, Some(admin)) => match run_on_admin(admin, text, step.transactional).await {
-            Ok(result) => result,
-            Err(err) => return (None, Err(err)),
-        },
+        (Kind::Sys, Some(admin)) => {
+            let before_commit = || failpoint(&step.id);
+            match run_on_admin(admin, text, step.transactional, before_commit).await {
+                Ok(result) => result,
+                Err(err) => return (None, Err(err)),
+            }
+        }
         (Kind::Sql | Kind::Sys, _) => session.run_plain(text).await.map(|()| String::new()),
     };
     let (state, output) = match &result {
@@ -682,16 +693,23 @@ async fn run_step(
     }
 }
 
-/// Runs a `.sys` script on a connection of the admin target.
+/// Runs a `.sys` script on a connection of the admin target: a transactional one inside a
+/// transaction there (so a failure leaves nothing behind, which is why the schedule does not
+/// compensate it), `before_commit` called before its commit; any other as plain statements.
 async fn run_on_admin(
     admin: &Target,
     text: &str,
-    _transactional: bool,
+    transactional: bool,
+    before_commit: impl FnOnce(),
 ) -> Result<Result<String, ScriptFailed>, TargetError> {
-    let mut session = admin.step_session().await?;
-    let result = session.run_plain(text).await.map(|()| String::new());
+    let mut session = admin.admin_session().await?;
+    let result = if transactional {
+        session.run_in_transaction(text, before_commit).await?
+    } else {
+        session.run_plain(text).await
+    };
     session.close().await?;
-    Ok(result)
+    Ok(result.map(|()| String::new()))
 }
 
 /// Runs a `.cmd` step in the shell, with the DBPM_* variables; the output is kept, cut to

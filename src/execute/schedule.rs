@@ -12,7 +12,9 @@ use crate::plan::{Plan, Step, StepPhase};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepState {
-    /// A non-transactional step was started and not seen finishing: after a crash it is in doubt.
+    /// A step journaled apart from its script was started and not seen finishing: after a
+    /// crash it is in doubt. That is every non-transactional step, and a transactional `.sys`
+    /// step too, whose script commits on the admin connection and not with its journal entry.
     Started,
     /// Finished.
     Done,
@@ -385,6 +387,59 @@ mod tests {
         assert_eq!(
             next(&plan, &j, &none(), InDoubt::Skip),
             Next::Run(vec!["c".into()])
+        );
+    }
+
+    /// A transactional `.sys` step commits on the admin connection, apart from its journal:
+    /// it is journaled `started` first, and interrupted there it is in doubt like any step
+    /// journaled apart, never taken as done or as never run; rolling back, it is undone.
+    #[test]
+    fn an_interrupted_transactional_sys_step_is_in_doubt() {
+        let mut plan = plan();
+        plan.steps[0].kind = Kind::Sys;
+        assert!(plan.steps[0].transactional);
+        let j = journal(&[("a", StepState::Started)]);
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Stop),
+            Next::InDoubt(vec!["a".into()])
+        );
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Retry),
+            Next::Run(vec!["a".into()])
+        );
+        plan.steps[0].idempotent = true;
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Stop),
+            Next::Run(vec!["a".into()])
+        );
+        let j = journal(&[("a", StepState::Started), ("b", StepState::Failed)]);
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Stop),
+            Next::Run(vec!["b~".into()])
+        );
+        let j = journal(&[
+            ("a", StepState::Started),
+            ("b", StepState::Failed),
+            ("b~", StepState::Done),
+        ]);
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Stop),
+            Next::Run(vec!["a~".into()])
+        );
+    }
+
+    /// A failed transactional `.sys` step was rolled back on the admin connection: like a
+    /// failed transactional `.sql` step, it is not compensated.
+    #[test]
+    fn a_failed_transactional_sys_step_is_not_compensated() {
+        let mut plan = plan();
+        plan.steps[0].kind = Kind::Sys;
+        let j = journal(&[("a", StepState::Failed)]);
+        assert_eq!(next(&plan, &j, &none(), InDoubt::Stop), Next::RolledBack);
+        plan.steps[0].transactional = false;
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Stop),
+            Next::Run(vec!["a~".into()])
         );
     }
 

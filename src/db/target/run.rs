@@ -277,8 +277,20 @@ impl Target {
     /// both, and the resumed run then runs the step again. The state recorded at the end of a
     /// run commits synchronously, which flushes every earlier step's commit with it.
     pub async fn step_session(&self) -> Result<StepSession, TargetError> {
+        self.open_step_session(false).await
+    }
+
+    /// A connection of an admin target, to run a `.sys` step's script on. Unlike
+    /// [`Target::step_session`]'s, its commits wait for the disk: the script's commit is not
+    /// the journal's (that is on the target's connection, after it), so it must be durable
+    /// before the step can be journaled `done`.
+    pub async fn admin_session(&self) -> Result<StepSession, TargetError> {
+        self.open_step_session(true).await
+    }
+
+    async fn open_step_session(&self, durable: bool) -> Result<StepSession, TargetError> {
         let mut session = self.open(Access::Write).await?;
-        if self.platform() == Platform::Postgres {
+        if self.platform() == Platform::Postgres && !durable {
             session
                 .run("SET synchronous_commit TO off")
                 .await
@@ -334,6 +346,68 @@ impl StepSession {
         script: &str,
         before_commit: impl Fn(&str),
     ) -> Result<Result<(), ScriptFailed>, TargetError> {
+        if let Err(ScriptFailed(message)) = self.begin_and_run(script).await? {
+            self.mark(run, step, attempt, "failed", Some(&message))
+                .await?;
+            return Ok(Err(ScriptFailed(message)));
+        }
+        self.session
+            .execute(
+                "INSERT INTO {journal} (run_id, step_id, attempt, state, started_at, ended_at) VALUES (?, ?, ?, 'done', {now}, {now})",
+                &[Value::Text(run), Value::Text(step), Value::Int(attempt)],
+            )
+            .await
+            .map_err(self.target.failed("journal a step"))?;
+        before_commit(step);
+        self.session
+            .run("COMMIT")
+            .await
+            .map_err(self.target.failed("commit a step"))?;
+        Ok(Ok(()))
+    }
+
+    /// Runs a script inside a transaction of its own, and commits it: all of the script
+    /// takes effect, or none. `before_commit` is called between the script and the commit
+    /// (the crash tests' fail point).
+    ///
+    /// Unlike [`StepSession::run_transactional`] this journals nothing: it is for a
+    /// transactional `.sys` step, whose script runs on a connection of the admin target
+    /// while its journal lives on the target's connection. The two cannot commit together,
+    /// so the caller journals the step `started` before and `done` after, and a crash in
+    /// between leaves it in doubt, as for a non-transactional step. What the transaction
+    /// buys is that a failed script leaves nothing behind, so it needs no compensation.
+    ///
+    /// A commit the database refuses (a deferred constraint, a serialization failure) rolled
+    /// the script back and is the script's failure; a commit whose answer was lost (the
+    /// connection broke) may or may not have happened, and is the target's failure, which
+    /// leaves the step in doubt.
+    pub async fn run_in_transaction(
+        &mut self,
+        script: &str,
+        before_commit: impl FnOnce(),
+    ) -> Result<Result<(), ScriptFailed>, TargetError> {
+        if let Err(failed) = self.begin_and_run(script).await? {
+            return Ok(Err(failed));
+        }
+        before_commit();
+        match self.session.run("COMMIT").await {
+            Ok(()) => Ok(Ok(())),
+            Err(err @ sqlx::Error::Database(_)) => {
+                // PostgreSQL has ended the transaction; elsewhere a ROLLBACK makes sure.
+                let _ = self.session.run("ROLLBACK").await;
+                Ok(Err(ScriptFailed(describe(&err))))
+            }
+            Err(err) => Err(self.target.failed("commit a step")(err)),
+        }
+    }
+
+    /// Begins a transaction and runs `script` in it, leaving it open to commit. A script that
+    /// lost a lock race is rolled back and tried again in a new transaction; a script that
+    /// fails is rolled back and its failure returned.
+    async fn begin_and_run(
+        &mut self,
+        script: &str,
+    ) -> Result<Result<(), ScriptFailed>, TargetError> {
         let begin = self.begin_statement();
         self.session
             .run(begin)
@@ -353,23 +427,8 @@ impl StepSession {
                     .map_err(self.target.failed("begin a step's transaction"))?;
                 continue;
             }
-            let message = describe(&err);
-            self.mark(run, step, attempt, "failed", Some(&message))
-                .await?;
-            return Ok(Err(ScriptFailed(message)));
+            return Ok(Err(ScriptFailed(describe(&err))));
         }
-        self.session
-            .execute(
-                "INSERT INTO {journal} (run_id, step_id, attempt, state, started_at, ended_at) VALUES (?, ?, ?, 'done', {now}, {now})",
-                &[Value::Text(run), Value::Text(step), Value::Int(attempt)],
-            )
-            .await
-            .map_err(self.target.failed("journal a step"))?;
-        before_commit(step);
-        self.session
-            .run("COMMIT")
-            .await
-            .map_err(self.target.failed("commit a step"))?;
         Ok(Ok(()))
     }
 

@@ -31,14 +31,12 @@ on_every_platform!(
     a_run_killed_at_any_step_boundary_resumes_to_the_uninterrupted_schema,
     a_crash_inside_a_transactional_step_leaves_no_trace,
     a_failing_upgrade_script_or_verify_rolls_back_to_the_schema_before,
-    // PRODUCT BUG (reported): a failed compensation is journaled `failed` and a re-run of the
-    // same command reports it again (exit 6) instead of running it again, so "fix the cause,
-    // then run `dbpm apply ...` to resume the rollback" can never finish the rollback.
+    // A failed compensation stops the run (exit 6); once its cause is fixed, the same command
+    // runs that compensation again and finishes the rollback (exit 5).
     a_failed_compensation_resumes_after_the_cause_is_fixed,
     concurrent_applies_of_one_plan_never_interleave,
     a_stale_plan_is_refused_before_anything_runs,
-    // PRODUCT BUG (reported): the outcome is printed as pretty JSON over several lines
-    // (`Out::json_value` uses `to_string_pretty`), so stdout is not one object per line.
+    // The outcome too is one line of JSON, after the events, so stdout reads line by line.
     json_output_is_one_object_per_line,
 );
 

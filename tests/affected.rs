@@ -1,5 +1,6 @@
 //! `dbpm affected` over a git repository holding the example packages (committed, staged,
-//! unstaged and untracked changes; files outside any package; git errors), and
+//! unstaged and untracked changes; files outside any package; git errors; invalid packages,
+//! listed when affected and a warning otherwise), and
 //! `dbpm init --next` making a version that builds, resolves and upgrades.
 
 #![allow(clippy::unwrap_used)]
@@ -267,6 +268,135 @@ fn affected_needs_since_or_changed_files() {
     assert_eq!(output.status.code(), Some(1));
     let output = ctx.run(&["affected", "--since", "HEAD", "--changed-files", "x"]);
     assert_eq!(output.status.code(), Some(1));
+}
+
+/// A copy of the examples under the test's `packages/`, with `core/1.0.0` invalid (an UPGRADE
+/// script without its twin; the manifest still valid) and `billing/1.1.0` invalid (its
+/// manifest is TOML but names no platform dbpm knows). Returns the root.
+fn tree_with_invalid_packages(ctx: &TestContext) -> PathBuf {
+    let tree = ctx.path("packages");
+    copy_dir(&repo_root().join("examples/packages"), &tree);
+    fs_err::write(
+        tree.join("core/1.0.0/UPGRADE/009.orphan.sql"),
+        "SELECT 1;\n",
+    )
+    .unwrap();
+    let manifest = tree.join("billing/1.1.0/dbpm.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(&manifest, text.replace("\"sqlite\"]", "\"oracle\"]")).unwrap();
+    tree
+}
+
+/// `dbpm affected` over the test's `packages/` with `files` changed (relative to it) and more
+/// arguments, run in the test's directory so that paths read `packages/...`.
+fn affected_in(ctx: &TestContext, files: &[&str], more: &[&str]) -> Output {
+    let files: Vec<String> = files.iter().map(|f| format!("packages/{f}")).collect();
+    ctx.dbpm()
+        .current_dir(ctx.temp.path())
+        .args(["affected", "--root", "packages"])
+        .args(more)
+        .arg("--changed-files")
+        .args(&files)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn an_invalid_package_the_change_does_not_touch_is_a_warning_not_a_failure() {
+    let ctx = TestContext::new();
+    tree_with_invalid_packages(&ctx);
+    let output = affected_in(&ctx, &["reporting/1.0.0/INSTALL/001.revenue_view.sql"], &[]);
+    insta::assert_snapshot!(transcript(&output, ctx.temp.path()));
+
+    let value = json(&affected_in(
+        &ctx,
+        &["reporting/1.0.0/INSTALL/001.revenue_view.sql"],
+        &["--output", "json"],
+    ));
+    assert_eq!(names(&value), ["reporting"]);
+    assert!(value["affected"][0].get("invalid").is_none(), "{value}");
+    let invalid = value["invalid"].as_array().unwrap();
+    assert_eq!(invalid.len(), 2, "{value}");
+    assert_eq!(invalid[0]["name"], "billing");
+    assert_eq!(invalid[0]["version"], "1.1.0");
+    assert_eq!(invalid[0]["affected"], false);
+    assert_eq!(invalid[1]["name"], "core");
+    assert_eq!(invalid[1]["affected"], false);
+    let core_errors = invalid[1]["errors"].as_array().unwrap();
+    assert_eq!(core_errors.len(), 1, "{value}");
+    assert_eq!(
+        core_errors[0],
+        "packages/core/1.0.0/UPGRADE/009.orphan.sql: no compensating twin `DOWNGRADE/009.orphan`"
+    );
+}
+
+#[test]
+fn an_invalid_package_is_affected_by_its_own_files_and_by_its_prerequisites() {
+    let ctx = TestContext::new();
+    tree_with_invalid_packages(&ctx);
+
+    // Its own file changed: listed, marked invalid, and its dependents follow.
+    let value = json(&affected_in(
+        &ctx,
+        &["billing/1.1.0/dbpm.toml"],
+        &["--output", "json"],
+    ));
+    assert_eq!(names(&value), ["billing", "reporting"]);
+    assert_eq!(value["changed"], serde_json::json!(["billing"]));
+    let billing = &value["affected"][0];
+    assert_eq!(billing["reason"], "changed");
+    assert_eq!(billing["changed_versions"], serde_json::json!(["1.1.0"]));
+    assert_eq!(billing["versions"], serde_json::json!(["1.0.0", "1.1.0"]));
+    assert_eq!(
+        billing["invalid"],
+        serde_json::json!(["packages/billing/1.1.0"])
+    );
+    assert_eq!(value["invalid"][0]["affected"], true);
+
+    // A prerequisite its (invalid) manifest names changed: listed too, with that reason.
+    let output = affected_in(&ctx, &["auth/2.0.0/INSTALL/001.views.sql"], &[]);
+    let text = transcript(&output, ctx.temp.path());
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout, "auth (changed)\nbilling (requires auth; invalid)\nreporting (requires billing)\n",
+        "{text}"
+    );
+    assert!(
+        text.contains("package `packages/billing/1.1.0` is invalid: it is listed as affected"),
+        "{text}"
+    );
+    assert!(text.contains("unknown platform"), "{text}");
+}
+
+#[test]
+fn an_invalid_package_whose_manifest_cannot_be_read_is_listed_under_its_directory() {
+    let ctx = TestContext::new();
+    let tree = ctx.path("packages");
+    copy_dir(&repo_root().join("examples/packages"), &tree);
+    fs_err::write(tree.join("reporting/1.0.0/dbpm.toml"), "[package\nname =").unwrap();
+
+    // Touched: listed under its directory, for the build to fail on it.
+    let value = json(&affected_in(
+        &ctx,
+        &["reporting/1.0.0/dbpm.toml"],
+        &["--output", "json"],
+    ));
+    let dir = "packages/reporting/1.0.0";
+    assert_eq!(names(&value), [dir]);
+    assert_eq!(value["affected"][0]["reason"], "changed");
+    assert_eq!(value["affected"][0]["invalid"], serde_json::json!([dir]));
+    assert!(value["invalid"][0].get("name").is_none(), "{value}");
+    assert_eq!(value["invalid"][0]["affected"], true);
+
+    // Not touched: its prerequisites cannot be known, so a change to them leaves it out.
+    let value = json(&affected_in(
+        &ctx,
+        &["billing/1.1.0/INSTALL/001.invoice_view.sql"],
+        &["--output", "json"],
+    ));
+    assert_eq!(names(&value), ["billing"]);
+    assert_eq!(value["invalid"][0]["affected"], false);
 }
 
 /// A source tree holding every version of core.

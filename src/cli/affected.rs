@@ -18,6 +18,12 @@ use crate::ops::affected::{affected, Changes, Reason};
 /// `--output json`, an object for a CI matrix: `changed`, `affected` (name, versions, reason)
 /// and `ignored` (changed files outside any package).
 ///
+/// A package that fails validation does not stop the command: it is listed as affected when
+/// the change touches it or a package it requires (as far as its manifest can be read), so the
+/// build that follows fails on it, and a warning names its problems either way. In JSON its
+/// entry in `affected` carries `invalid` (its invalid directories), and `invalid` lists every
+/// invalid package directory with `affected` and `errors`.
+///
 /// Example: dbpm affected --since origin/main --root packages --output json
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("changes").required(true).args(["since", "changed_files"])))]
@@ -43,6 +49,9 @@ pub fn run(args: AffectedArgs, out: &Out) -> miette::Result<Exit> {
         None => Changes::Files(&files),
     };
     let found = affected(&args.root, changes)?;
+    for invalid in &found.invalid {
+        out.report(invalid);
+    }
     if !found.ignored.is_empty() {
         out.status(format!(
             "note: {} outside any package, ignored:",
@@ -57,14 +66,16 @@ pub fn run(args: AffectedArgs, out: &Out) -> miette::Result<Exit> {
         return Ok(Exit::Success);
     }
     for package in &found.affected {
-        match package.reason {
-            Reason::Changed => out.data(format!("{} (changed)", package.name)),
-            Reason::Requires => out.data(format!(
-                "{} (requires {})",
-                package.name,
-                package.requires.join(", ")
-            )),
-        }
+        let why = match package.reason {
+            Reason::Changed => "changed".to_owned(),
+            Reason::Requires => format!("requires {}", package.requires.join(", ")),
+        };
+        let invalid = if package.invalid.is_empty() {
+            ""
+        } else {
+            "; invalid"
+        };
+        out.data(format!("{} ({why}{invalid})", package.name));
     }
     if found.affected.is_empty() {
         out.status("no package changed");

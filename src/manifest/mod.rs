@@ -54,6 +54,56 @@ pub struct Manifest {
     pub legacy: bool,
 }
 
+/// Who a package says it is, as far as its manifest can be read: enough to name a package
+/// that fails validation and to follow its prerequisites (`dbpm affected`), never enough to
+/// use it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The package name.
+    pub name: String,
+    /// The version, when it is one.
+    pub version: Option<Version>,
+    /// The names of the packages it requires.
+    pub prerequisites: BTreeSet<String>,
+}
+
+impl Identity {
+    /// The identity of a valid manifest.
+    pub fn of(manifest: &Manifest) -> Identity {
+        Identity {
+            name: manifest.name.clone(),
+            version: Some(manifest.version.clone()),
+            prerequisites: manifest.prerequisites.keys().cloned().collect(),
+        }
+    }
+
+    /// What a `dbpm.toml` that does not validate still says, read loosely: `[package]`'s
+    /// `name`, its `version` when that parses, and the keys of `[prerequisites]`. `None` when
+    /// the text is not TOML or names no package.
+    pub fn peek_toml(text: &str) -> Option<Identity> {
+        let table: toml::Table = toml::from_str(text).ok()?;
+        let package = table.get("package")?.as_table()?;
+        let name = package.get("name")?.as_str()?.trim();
+        if name.is_empty() {
+            return None;
+        }
+        let version = package
+            .get("version")
+            .and_then(toml::Value::as_str)
+            .and_then(|v| Version::parse(v.trim()).ok());
+        let prerequisites = table
+            .get("prerequisites")
+            .and_then(toml::Value::as_table)
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default();
+        Some(Identity {
+            name: name.to_owned(),
+            version,
+            prerequisites,
+        })
+    }
+}
+
 /// A declared `${name}` variable.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Placeholder {
@@ -483,4 +533,27 @@ impl Checker<'_> {
 pub fn schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(raw::RawManifest))
         .unwrap_or_else(|err| unreachable!("a schema always serializes: {err}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_manifest_still_names_its_package_when_it_is_toml() {
+        let peeked = Identity::peek_toml(
+            "[package]\nname = \"billing\"\nversion = \"1.2\"\nplatforms = [\"oracle\"]\n\n[prerequisites]\ncore = \"not a range\"\n",
+        )
+        .unwrap();
+        assert_eq!(peeked.name, "billing");
+        assert_eq!(peeked.version, None);
+        assert_eq!(peeked.prerequisites, BTreeSet::from(["core".to_owned()]));
+        let peeked = Identity::peek_toml("[package]\nname = \"a\"\nversion = \"1.0.0\"\n").unwrap();
+        assert_eq!(peeked.version, Some(Version::new(1, 0, 0)));
+        assert_eq!(Identity::peek_toml("[package\nname = \"a\""), None);
+        assert_eq!(
+            Identity::peek_toml("[package]\nversion = \"1.0.0\"\n"),
+            None
+        );
+    }
 }

@@ -4,6 +4,12 @@
 //! The changed files come from the caller or from `git` (run as a subprocess: the diff
 //! against a revision plus uncommitted and untracked files). Mapping files to package
 //! directories and ordering the prerequisite graph are pure functions; nothing here prints.
+//!
+//! A package directory that fails validation does not stop the command (one broken package
+//! of a monorepo must not blind CI to the others): it takes part under the name, version and
+//! prerequisites its manifest still tells (under its directory when not even its name can be
+//! read), is listed as affected when the change touches it so the build that follows fails
+//! on it, and comes back in [`Affected::invalid`] with its problems either way.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -15,9 +21,8 @@ use petgraph::Direction::Incoming;
 use semver::Version;
 use serde::Serialize;
 
-use crate::diagnostic::Problems;
-use crate::package::load_dir;
-use crate::repository::RepositoryError;
+use crate::diagnostic::Problem;
+use crate::package::inspect_dir;
 
 /// Where the changed files come from.
 #[derive(Debug, Clone, Copy)]
@@ -53,10 +58,78 @@ pub struct AffectedPackage {
     /// The affected packages it requires directly, by name.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub requires: Vec<String>,
+    /// Its version directories that fail validation (building it fails on them); see
+    /// [`Affected::invalid`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invalid: Vec<PathBuf>,
+}
+
+/// A package directory of the tree that fails validation.
+#[derive(Debug, Clone, Serialize)]
+pub struct InvalidPackage {
+    /// The directory, under the root as given.
+    pub path: PathBuf,
+    /// The package it says it is, when its manifest tells; otherwise it is listed under its
+    /// directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The version it says it is, when its manifest tells.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<Version>,
+    /// Whether the change affects it (it is then in [`Affected::affected`] too).
+    pub affected: bool,
+    /// What is wrong, one `file: message` line per problem.
+    pub errors: Vec<String>,
+    /// The same problems as warnings, for the diagnostic.
+    #[serde(skip)]
+    problems: Vec<Problem>,
+}
+
+impl std::fmt::Display for InvalidPackage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = self.path.display();
+        if self.affected {
+            write!(
+                f,
+                "package `{path}` is invalid: it is listed as affected, and building it will fail"
+            )
+        } else {
+            write!(
+                f,
+                "package `{path}` is invalid; the change does not affect it, so it is left out"
+            )
+        }
+    }
+}
+
+impl std::error::Error for InvalidPackage {}
+
+/// A warning: `dbpm affected` goes on without the package, or lists it for its build to fail.
+impl miette::Diagnostic for InvalidPackage {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        Some(Box::new("dbpm::affected::invalid_package"))
+    }
+
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(miette::Severity::Warning)
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        Some(Box::new(format!(
+            "`dbpm build {}` checks it alone",
+            self.path.display()
+        )))
+    }
+
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        Some(Box::new(
+            self.problems.iter().map(|p| p as &dyn miette::Diagnostic),
+        ))
+    }
 }
 
 /// What a change touches.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Affected {
     /// The packages whose files changed, in the order of `affected`.
     pub changed: Vec<String>,
@@ -66,6 +139,9 @@ pub struct Affected {
     /// Changed files outside any package directory (as given, or relative to the top of the
     /// git repository).
     pub ignored: Vec<String>,
+    /// The package directories that fail validation, affected or not, in path order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invalid: Vec<InvalidPackage>,
 }
 
 /// Why the affected packages could not be found.
@@ -81,10 +157,6 @@ pub enum AffectedError {
         #[source]
         source: std::io::Error,
     },
-    /// The tree holds invalid packages.
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Sources(#[from] RepositoryError),
     /// `git` could not be started.
     #[error("failed to run `git`")]
     #[diagnostic(
@@ -120,42 +192,59 @@ pub enum AffectedError {
 /// One package version directory of the tree.
 #[derive(Debug, Clone)]
 struct Source {
+    /// Under the root as given, to show.
     dir: PathBuf,
+    /// Canonical, to hold changed files against.
+    real: PathBuf,
+    /// The package name, or the directory when an invalid manifest does not tell.
     name: String,
-    version: Version,
+    /// `None` only for an invalid package whose manifest does not tell.
+    version: Option<Version>,
+    /// What is wrong, for an invalid package.
+    problems: Option<Vec<Problem>>,
+    /// Whether `name` came from a manifest.
+    named: bool,
 }
 
 /// Finds the packages of the tree under `root` that `changes` touch, and their dependents.
+/// Invalid packages are placed as far as their manifests tell, never refused (see the module
+/// documentation).
 pub fn affected(root: &Path, changes: Changes<'_>) -> Result<Affected, AffectedError> {
     let io = |source| AffectedError::Io {
         path: root.to_path_buf(),
         source,
     };
-    let root = fs_err::canonicalize(root).map_err(io)?;
+    let real_root = fs_err::canonicalize(root).map_err(io)?;
     let mut dirs = Vec::new();
-    crate::repository::tree::find_packages(&root, &mut dirs).map_err(io)?;
+    crate::repository::tree::find_packages(root, &mut dirs).map_err(io)?;
     let mut sources = Vec::new();
     let mut requires: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let mut problems: Vec<Problems> = Vec::new();
     for dir in dirs {
-        match load_dir(&dir) {
-            Ok(source) => {
-                let manifest = source.manifest;
-                requires
-                    .entry(manifest.name.clone())
-                    .or_default()
-                    .extend(manifest.prerequisites.into_keys());
-                sources.push(Source {
-                    dir,
-                    name: manifest.name,
-                    version: manifest.version,
-                });
-            }
-            Err(found) => problems.push(found),
-        }
-    }
-    if !problems.is_empty() {
-        return Err(RepositoryError::InvalidSources { root, problems }.into());
+        let real = fs_err::canonicalize(&dir).map_err(io)?;
+        let (identity, problems) = match inspect_dir(&dir) {
+            Ok(source) => (Some(crate::manifest::Identity::of(&source.manifest)), None),
+            Err(invalid) => (
+                invalid.identity,
+                Some(invalid.problems.errors().cloned().collect()),
+            ),
+        };
+        let named = identity.is_some();
+        let (name, version, prerequisites) = match identity {
+            Some(i) => (i.name, i.version, i.prerequisites),
+            None => (dir.display().to_string(), None, BTreeSet::new()),
+        };
+        requires
+            .entry(name.clone())
+            .or_default()
+            .extend(prerequisites);
+        sources.push(Source {
+            dir,
+            real,
+            name,
+            version,
+            problems,
+            named,
+        });
     }
     // Prerequisites from outside the tree cannot be affected by a change inside it.
     let names: BTreeSet<String> = requires.keys().cloned().collect();
@@ -164,7 +253,7 @@ pub fn affected(root: &Path, changes: Changes<'_>) -> Result<Affected, AffectedE
     }
 
     let files = match changes {
-        Changes::Since(rev) => git_changes(&root, rev)?,
+        Changes::Since(rev) => git_changes(&real_root, rev)?,
         Changes::Files(files) => files
             .iter()
             .filter(|f| !f.as_os_str().is_empty())
@@ -174,12 +263,10 @@ pub fn affected(root: &Path, changes: Changes<'_>) -> Result<Affected, AffectedE
     let mut changed: BTreeMap<String, BTreeSet<Version>> = BTreeMap::new();
     let mut ignored = Vec::new();
     for (shown, path) in files {
-        match sources.iter().find(|s| path.starts_with(&s.dir)) {
+        match sources.iter().find(|s| path.starts_with(&s.real)) {
             Some(source) => {
-                changed
-                    .entry(source.name.clone())
-                    .or_default()
-                    .insert(source.version.clone());
+                let versions = changed.entry(source.name.clone()).or_default();
+                versions.extend(source.version.clone());
             }
             None => ignored.push(shown),
         }
@@ -188,11 +275,16 @@ pub fn affected(root: &Path, changes: Changes<'_>) -> Result<Affected, AffectedE
     ignored.dedup();
 
     let mut versions: BTreeMap<&str, Vec<Version>> = BTreeMap::new();
+    let mut invalid_dirs: BTreeMap<&str, Vec<PathBuf>> = BTreeMap::new();
     for source in &sources {
-        versions
-            .entry(&source.name)
-            .or_default()
-            .push(source.version.clone());
+        let known = versions.entry(&source.name).or_default();
+        known.extend(source.version.clone());
+        if source.problems.is_some() {
+            invalid_dirs
+                .entry(&source.name)
+                .or_default()
+                .push(source.dir.clone());
+        }
     }
     let affected: Vec<AffectedPackage> = order(&requires, &changed.keys().cloned().collect())
         .into_iter()
@@ -205,15 +297,34 @@ pub fn affected(root: &Path, changes: Changes<'_>) -> Result<Affected, AffectedE
             all.sort();
             AffectedPackage {
                 versions: all,
-                reason: if changed_versions.is_empty() {
-                    Reason::Requires
-                } else {
+                reason: if changed.contains_key(&name) {
                     Reason::Changed
+                } else {
+                    Reason::Requires
                 },
                 changed_versions,
                 requires,
+                invalid: invalid_dirs.remove(name.as_str()).unwrap_or_default(),
                 name,
             }
+        })
+        .collect();
+    let listed: BTreeSet<&str> = affected.iter().map(|p| p.name.as_str()).collect();
+    let invalid = sources
+        .iter()
+        .filter_map(|source| {
+            let problems = source.problems.as_ref()?;
+            Some(InvalidPackage {
+                path: source.dir.clone(),
+                name: source.named.then(|| source.name.clone()),
+                version: source.version.clone(),
+                affected: listed.contains(source.name.as_str()),
+                errors: problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.file().display(), p.message()))
+                    .collect(),
+                problems: problems.iter().cloned().map(Problem::warning).collect(),
+            })
         })
         .collect();
     Ok(Affected {
@@ -224,6 +335,7 @@ pub fn affected(root: &Path, changes: Changes<'_>) -> Result<Affected, AffectedE
             .collect(),
         affected,
         ignored,
+        invalid,
     })
 }
 

@@ -24,7 +24,7 @@ use crate::platform::Platform;
 
 pub use checksum::Checksum;
 pub use script::{Folder, Kind};
-pub use validate::{load_dir, validate, PackageSource};
+pub use validate::{inspect_dir, load_dir, validate, InvalidSource, PackageSource};
 
 /// Where an upgrade edge starts: nothing (a fresh install) or an installed version.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

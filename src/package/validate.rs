@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use crate::diagnostic::{Problem, Problems, SourceFile};
 use crate::manifest::{
-    self, Declaration, Manifest, ScriptFlags, LEGACY_MANIFEST_FILE, MANIFEST_FILE,
+    self, Declaration, Identity, Manifest, ScriptFlags, LEGACY_MANIFEST_FILE, MANIFEST_FILE,
 };
 use crate::platform::Platform;
 
@@ -96,19 +96,49 @@ impl PackageSource {
     }
 }
 
+/// A package source that failed validation: its problems, and who it says it is as far as
+/// its manifest can be read (the whole manifest when that is valid, else a loose reading of a
+/// `dbpm.toml`), so that a caller going over many packages can still place it.
+#[derive(Debug, Clone)]
+pub struct InvalidSource {
+    /// Every problem found.
+    pub problems: Problems,
+    /// Its name, version and prerequisites, when they can be read.
+    pub identity: Option<Identity>,
+}
+
 /// Reads and validates a package source directory.
 pub fn load_dir(root: &Path) -> Result<PackageSource, Problems> {
-    let tree = read_dir(root).map_err(|err| {
-        Problems::new(
+    inspect_dir(root).map_err(|invalid| invalid.problems)
+}
+
+/// Reads and validates a package source directory, telling who an invalid one is when its
+/// manifest says so.
+pub fn inspect_dir(root: &Path) -> Result<PackageSource, InvalidSource> {
+    let tree = read_dir(root).map_err(|err| InvalidSource {
+        problems: Problems::new(
             format!("package `{}`", root.display()),
             vec![Problem::error(root, "dbpm::package::io", err.to_string())],
-        )
+        ),
+        identity: None,
     })?;
-    validate(&tree)
+    inspect(&tree)
 }
 
 /// Validates the files of a package (from a directory or an archive).
 pub fn validate(tree: &FileTree) -> Result<PackageSource, Problems> {
+    inspect(tree).map_err(|invalid| invalid.problems)
+}
+
+/// [`validate`], keeping who an invalid package says it is.
+fn inspect(tree: &FileTree) -> Result<PackageSource, InvalidSource> {
+    let invalid = |problems, manifest: Option<&Manifest>| InvalidSource {
+        problems: finish(tree, problems),
+        identity: manifest.map(Identity::of).or_else(|| {
+            let text = std::str::from_utf8(tree.files.get(MANIFEST_FILE)?).ok()?;
+            Identity::peek_toml(text.strip_prefix('\u{feff}').unwrap_or(text))
+        }),
+    };
     let mut problems = tree.problems.clone();
     let manifest = read_manifest(tree, &mut problems);
     let scripts = read_scripts(tree, manifest.as_ref(), &mut problems);
@@ -120,7 +150,7 @@ pub fn validate(tree: &FileTree) -> Result<PackageSource, Problems> {
         );
     }
     let Some(mut manifest) = manifest else {
-        return Err(finish(tree, problems));
+        return Err(invalid(problems, None));
     };
     check_edges(tree, &manifest, &scripts, &mut problems);
     check_declarations(tree, &manifest, &scripts, &mut problems);
@@ -128,7 +158,7 @@ pub fn validate(tree: &FileTree) -> Result<PackageSource, Problems> {
     check_placeholders(tree, &manifest, &scripts, &mut problems);
     check_one_statement_outside_transactions(tree, &manifest, &scripts, &mut problems);
     if problems.iter().any(Problem::is_error) {
-        return Err(finish(tree, problems));
+        return Err(invalid(problems, Some(&manifest)));
     }
     Ok(PackageSource {
         root: tree.root.clone(),

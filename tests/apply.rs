@@ -66,6 +66,63 @@ mod sys_steps {
     }
 }
 
+/// A lost lock race (MariaDB's 1205) is tried again only while nothing of the script took
+/// effect. Here the script's `INSERT` commits by itself before its `UPDATE` waits for a row the
+/// test keeps locked: running the script again would insert the row again, so the step fails
+/// at once (exit 5, rolled back) with the `INSERT` applied once. The twin leaves the audit rows
+/// alone so the test can count how often the script ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_timeout_after_a_committed_statement_is_not_retried_on_mysql() {
+    use sqlx::{Connection, Executor};
+    let s = Scenario::new(Platform::Mysql);
+    s.db.execute(
+        "CREATE TABLE lock_parent (id INTEGER PRIMARY KEY, n INTEGER) ENGINE=InnoDB;\
+         INSERT INTO lock_parent VALUES (1, 0);\
+         CREATE TABLE lock_audit (id INTEGER) ENGINE=InnoDB;",
+    )
+    .await;
+    let dir = s.ctx.path("locker");
+    let write = |path: &str, text: &str| {
+        let path = dir.join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    };
+    write(
+        "packages/locker/1.0.0/dbpm.toml",
+        "[package]\nname = \"locker\"\nversion = \"1.0.0\"\nplatforms = [\"mysql\"]\n",
+    );
+    write(
+        "packages/locker/1.0.0/UPGRADE/001.touch.sql",
+        "SET SESSION innodb_lock_wait_timeout = 1;\n\
+         INSERT INTO lock_audit (id) VALUES (1);\n\
+         UPDATE lock_parent SET n = n + 1 WHERE id = 1;\n",
+    );
+    write(
+        "packages/locker/1.0.0/DOWNGRADE/001.touch.sql",
+        "SELECT 1;\n",
+    );
+    write("release.toml", "[packages]\nlocker = \"1.0.0\"\n");
+    let release = dir.join("release.toml").display().to_string();
+    let repo = dir.join("packages").display().to_string();
+    let plan_path = s.plan(&release, &repo, false, "install.json");
+
+    let mut holder = sqlx::MySqlConnection::connect(&s.db.url).await.unwrap();
+    holder.execute("START TRANSACTION").await.unwrap();
+    holder
+        .execute("SELECT n FROM lock_parent WHERE id = 1 FOR UPDATE")
+        .await
+        .unwrap();
+    let output = s.apply(&plan_path, &[]);
+    holder.execute("ROLLBACK").await.unwrap();
+    holder.close().await.unwrap();
+
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(5), "{text}");
+    assert!(text.contains("not tried again"), "{text}");
+    assert_eq!(s.db.count("lock_audit").await, 1, "{text}");
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "rolled_back");
+}
+
 const RELEASE_1: &str = "examples/releases/2026.1.toml";
 const RELEASE_2: &str = "examples/releases/2026.2.toml";
 const EXAMPLES: &str = "examples/packages";

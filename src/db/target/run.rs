@@ -508,17 +508,27 @@ impl StepSession {
         Ok(result)
     }
 
-    /// Runs a script outside any transaction (the caller journals it started and done).
+    /// Runs a script outside any transaction (the caller journals it started and done). A
+    /// lost lock race is tried again only while nothing of the script took effect: running
+    /// again statements that already committed (MySQL/MariaDB) would apply them twice.
     pub async fn run_plain(&mut self, script: &str) -> Result<(), ScriptFailed> {
         let mut tries = 0;
         loop {
-            match self.session.run_script(script).await {
+            match self.session.run_script_alone(script).await {
                 Ok(()) => return Ok(()),
-                Err(err) if tries < MAX_RETRIES && retryable(&err) => {
+                Err(failed)
+                    if tries < MAX_RETRIES && !failed.took_effect && retryable(&failed.error) =>
+                {
                     tries += 1;
                     tokio::time::sleep(RETRY_PAUSE * tries).await;
                 }
-                Err(err) => return Err(ScriptFailed(describe(&err))),
+                Err(failed) if failed.took_effect && retryable(&failed.error) => {
+                    return Err(ScriptFailed(format!(
+                        "{} (not tried again: the statements before it had taken effect)",
+                        describe(&failed.error)
+                    )))
+                }
+                Err(failed) => return Err(ScriptFailed(describe(&failed.error))),
             }
         }
     }

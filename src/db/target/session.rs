@@ -22,6 +22,28 @@ use crate::platform::Platform;
 /// How long connecting may take before it counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A script run outside a transaction that failed: the database's error, and whether any
+/// statement before the failing one had already taken effect.
+pub(super) struct PartlyRun {
+    pub error: sqlx::Error,
+    pub took_effect: bool,
+}
+
+/// Drives the results of a multi-statement script to its end or its first error, with the
+/// number of statements that completed before that error.
+async fn count_statements<R>(
+    mut results: futures_util::stream::BoxStream<'_, Result<R, sqlx::Error>>,
+) -> Result<(), (sqlx::Error, usize)> {
+    let mut completed = 0;
+    while let Some(result) = futures_util::StreamExt::next(&mut results).await {
+        match result {
+            Ok(_) => completed += 1,
+            Err(error) => return Err((error, completed)),
+        }
+    }
+    Ok(())
+}
+
 /// How to reach a target: its parsed URL, before any connection. Deliberately not `Debug`:
 /// the driver's options hold the password.
 #[derive(Clone)]
@@ -147,6 +169,31 @@ impl Session {
             Session::Mysql(c) => c.execute(script).await.map(drop),
             Session::Sqlite(c) => c.execute(script).await.map(drop),
         }
+    }
+
+    /// Runs a script outside any transaction, like [`Session::run_script`]; a failure tells
+    /// whether statements before the failing one took effect. On MySQL/MariaDB and SQLite each
+    /// statement of such a script commits by itself; PostgreSQL runs the statements of one
+    /// script as one implicit transaction, so its failure leaves nothing behind.
+    pub(super) async fn run_script_alone(&mut self, script: &str) -> Result<(), PartlyRun> {
+        let completed = match self {
+            Session::Postgres(c) => {
+                return c
+                    .execute(script)
+                    .await
+                    .map(drop)
+                    .map_err(|error| PartlyRun {
+                        error,
+                        took_effect: false,
+                    })
+            }
+            Session::Mysql(c) => count_statements(sqlx::raw_sql(script).execute_many(c)).await,
+            Session::Sqlite(c) => count_statements(sqlx::raw_sql(script).execute_many(c)).await,
+        };
+        completed.map_err(|(error, completed)| PartlyRun {
+            error,
+            took_effect: completed > 0,
+        })
     }
 
     /// Runs a template with `values` bound to its placeholders; the number of rows changed.

@@ -369,3 +369,146 @@ fn a_generated_baseline_installs_to_the_same_schema() {
         );
     }
 }
+
+/// On PostgreSQL, `--schema` scopes the scripts, not only dbpm's state: a package installed
+/// into the default schema and into a tenant schema has a table in each, and uninstalling it
+/// from the tenant drops the tenant's table only (it used to drop `public`'s, rows and all).
+/// A schema that does not exist is refused before anything runs.
+#[test]
+fn the_target_schema_scopes_the_scripts() {
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    let package = ctx.path("packages/acct/1.0.0");
+    for (path, text) in [
+        (
+            "dbpm.toml",
+            "[package]\nname = \"acct\"\nversion = \"1.0.0\"\nplatforms = [\"postgres\"]\n",
+        ),
+        (
+            "UPGRADE/001.ledger.sql",
+            "CREATE TABLE IF NOT EXISTS acct_ledger (id INTEGER);\n",
+        ),
+        (
+            "DOWNGRADE/001.ledger.sql",
+            "DROP TABLE IF EXISTS acct_ledger;\n",
+        ),
+    ] {
+        let path = package.join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    }
+    let repo = ctx.path("packages").display().to_string();
+    let install = ["install", "acct", "--yes", "--repo", repo.as_str()];
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+
+    ok(&ctx, &db, &install);
+    runtime.block_on(
+        db.execute("INSERT INTO public.acct_ledger VALUES (1), (2); CREATE SCHEMA tenant2;"),
+    );
+    let mut tenant = install.to_vec();
+    tenant.extend(["--schema", "tenant2"]);
+    ok(&ctx, &db, &tenant);
+    let tables = "SELECT table_schema || '.' || table_name AS line FROM information_schema.tables WHERE table_name = 'acct_ledger' ORDER BY 1";
+    assert_eq!(
+        runtime.block_on(db.texts(tables)),
+        ["public.acct_ledger", "tenant2.acct_ledger"]
+    );
+
+    ok(
+        &ctx,
+        &db,
+        &["uninstall", "acct", "--yes", "--schema", "tenant2"],
+    );
+    assert_eq!(runtime.block_on(db.texts(tables)), ["public.acct_ledger"]);
+    assert_eq!(runtime.block_on(db.count("public.acct_ledger")), 2);
+    assert!(installed(&ctx, &db).contains("acct"));
+
+    let mut missing = install.to_vec();
+    missing.extend(["--schema", "tenant3"]);
+    let output = run(&ctx, &db, &missing);
+    let text = transcript(&output, ctx.temp.path());
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("has no schema `tenant3`"), "{text}");
+    assert_eq!(runtime.block_on(db.texts(tables)), ["public.acct_ledger"]);
+}
+
+/// On SQLite the steps of a run go through one transaction, each script still on its own: a
+/// script that ends in an unclosed comment (which SQLite accepts) cannot swallow the scripts
+/// after it, which used to be journaled done without having run.
+#[test]
+fn a_trailing_unclosed_comment_hides_no_later_step_on_sqlite() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let package = ctx.path("packages/cm/1.0.0");
+    for (path, text) in [
+        (
+            "dbpm.toml",
+            "[package]\nname = \"cm\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n",
+        ),
+        (
+            "UPGRADE/001.a.sql",
+            "CREATE TABLE cm_a (id INTEGER);\n/* TODO: an index later",
+        ),
+        ("DOWNGRADE/001.a.sql", "DROP TABLE IF EXISTS cm_a;\n"),
+        ("UPGRADE/002.b.sql", "CREATE TABLE cm_b (id INTEGER);\n"),
+        ("DOWNGRADE/002.b.sql", "DROP TABLE IF EXISTS cm_b;\n"),
+        (
+            "INSTALL/001.v.sql",
+            "CREATE VIEW cm_v AS SELECT * FROM cm_a;\n",
+        ),
+        ("ROLLBACK/001.v.sql", "DROP VIEW IF EXISTS cm_v;\n"),
+    ] {
+        let path = package.join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    }
+    let repo = ctx.path("packages").display().to_string();
+    ok(
+        &ctx,
+        &db,
+        &["install", "cm", "--yes", "--repo", repo.as_str()],
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    assert_eq!(
+        runtime.block_on(
+            db.texts("SELECT name AS line FROM sqlite_master WHERE name LIKE 'cm_%' ORDER BY name")
+        ),
+        ["cm_a", "cm_b", "cm_v"]
+    );
+}
+
+/// A script with nothing to run (empty, or only comments) is done on MySQL/MariaDB too, as on
+/// the other platforms: the server's "Query was empty" used to fail it, so a package with an
+/// empty ROLLBACK twin could never be uninstalled there.
+#[test]
+fn scripts_with_nothing_to_run_are_done_on_mysql() {
+    let ctx = TestContext::new();
+    let db = TestDb::mysql();
+    let package = ctx.path("packages/bpk/1.0.0");
+    for (path, text) in [
+        (
+            "dbpm.toml",
+            "[package]\nname = \"bpk\"\nversion = \"1.0.0\"\nplatforms = [\"mysql\"]\n",
+        ),
+        ("UPGRADE/001.later.sql", "-- the tables come later\n"),
+        ("DOWNGRADE/001.later.sql", "/* nothing to undo */\n"),
+        (
+            "INSTALL/001.code.sql",
+            "CREATE TABLE bpk_item (id INTEGER);\n",
+        ),
+        ("ROLLBACK/001.code.sql", ""),
+    ] {
+        let path = package.join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    }
+    let repo = ctx.path("packages").display().to_string();
+    ok(
+        &ctx,
+        &db,
+        &["install", "bpk", "--yes", "--repo", repo.as_str()],
+    );
+    assert!(installed(&ctx, &db).contains("bpk@1.0.0"));
+    ok(&ctx, &db, &["uninstall", "bpk", "--yes"]);
+    assert!(!installed(&ctx, &db).contains("bpk"));
+}

@@ -91,6 +91,18 @@ pub enum TargetError {
         /// The URL, redacted.
         url: String,
     },
+    /// A PostgreSQL target schema that does not exist, where scripts would run.
+    #[error("`{target}` has no schema `{schema}`")]
+    #[diagnostic(
+        code(dbpm::target::no_such_schema),
+        help("scripts run with the target schema as their search_path, and dbpm does not create it: check --schema, or create it first (CREATE SCHEMA {schema})")
+    )]
+    NoSuchSchema {
+        /// The target's label.
+        target: String,
+        /// The schema given.
+        schema: String,
+    },
     /// Connecting failed.
     #[error("failed to connect to `{target}`")]
     #[diagnostic(
@@ -309,15 +321,28 @@ impl Target {
         self.close(session).await
     }
 
-    /// Opens a session, or says which target could not be reached.
+    /// Opens a session, or says which target could not be reached. On PostgreSQL its
+    /// `search_path` is the target schema alone, so a script's unqualified names mean that
+    /// schema's objects and never another's (dbpm's own tables are always qualified).
     async fn open(&self, access: Access) -> Result<Session, TargetError> {
-        self.connector
-            .open(access)
-            .await
-            .map_err(|source| TargetError::Connect {
-                target: self.label(),
-                source,
-            })
+        let mut session =
+            self.connector
+                .open(access)
+                .await
+                .map_err(|source| TargetError::Connect {
+                    target: self.label(),
+                    source,
+                })?;
+        if self.platform() == Platform::Postgres {
+            session
+                .fetch(
+                    "SELECT set_config('search_path', quote_ident(?), false) AS path",
+                    &[session::Value::Text(&self.schema)],
+                )
+                .await
+                .map_err(self.failed("set the search path to the target schema"))?;
+        }
+        Ok(session)
     }
 
     /// Closes a session after a successful operation.

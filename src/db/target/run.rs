@@ -74,7 +74,8 @@ pub struct StepSession {
 
 impl Target {
     /// Takes the run lock, waiting up to `timeout`; `TargetError::Locked` when another apply
-    /// keeps it.
+    /// keeps it. Scripts run only under this lock, so here a PostgreSQL target's schema must
+    /// exist: dbpm never creates it, lest a mistyped `--schema` install a second copy.
     pub async fn lock(&self, timeout: Duration) -> Result<RunLock, TargetError> {
         let started = Instant::now();
         let locked = || TargetError::Locked {
@@ -117,6 +118,21 @@ impl Target {
         }
         let mut session = self.open(Access::Write).await?;
         let failed = self.failed("take the run lock");
+        if self.platform() == Platform::Postgres {
+            let found = session
+                .fetch(
+                    "SELECT nspname FROM pg_namespace WHERE nspname = ?",
+                    &[Value::Text(&self.schema)],
+                )
+                .await
+                .map_err(&failed)?;
+            if found.is_empty() {
+                return Err(TargetError::NoSuchSchema {
+                    target: self.label(),
+                    schema: self.schema.clone(),
+                });
+            }
+        }
         loop {
             let got = match self.platform() {
                 Platform::Postgres => session
@@ -448,19 +464,15 @@ impl StepSession {
             .run(begin)
             .await
             .map_err(self.target.failed("begin a batch of steps"))?;
-        // One round trip for all the scripts: on any failure everything is rolled back and
-        // the caller runs the steps one by one, which finds and journals the failing one.
-        let mut joined = String::new();
+        // Each script on its own, as one step would run it: joined into one text, a script's
+        // unclosed trailing comment or string would swallow the scripts after it. On any
+        // failure everything is rolled back and the caller runs the steps one by one, which
+        // finds and journals the failing one.
         for (_, _, script) in steps {
-            joined.push_str(script);
-            if !script.trim_end().ends_with(';') {
-                joined.push_str("\n;");
+            if self.session.run_script(script).await.is_err() {
+                let _ = self.session.run("ROLLBACK").await;
+                return Ok(Some(0));
             }
-            joined.push('\n');
-        }
-        if self.session.run_script(&joined).await.is_err() {
-            let _ = self.session.run("ROLLBACK").await;
-            return Ok(Some(0));
         }
         for chunk in steps.chunks(JOURNAL_ROWS_PER_INSERT) {
             let rows = vec!["(?, ?, ?, 'done', {now}, {now})"; chunk.len()].join(", ");

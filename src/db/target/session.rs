@@ -29,6 +29,23 @@ pub(super) struct PartlyRun {
     pub took_effect: bool,
 }
 
+/// MySQL/MariaDB's answer to a script with no statement in it (empty, or only comments):
+/// "Query was empty" (1065). Such a script has nothing to run, which PostgreSQL and SQLite
+/// take as done; so does dbpm everywhere (an empty ROLLBACK twin is a natural no-op).
+fn is_empty_query(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+        .is_some_and(|mysql| mysql.number() == 1065)
+}
+
+/// A MySQL script's result, with "nothing to run" taken as done (see [`is_empty_query`]).
+fn nothing_to_run_is_done(result: Result<(), sqlx::Error>) -> Result<(), sqlx::Error> {
+    match result {
+        Err(err) if is_empty_query(&err) => Ok(()),
+        other => other,
+    }
+}
+
 /// Drives the results of a multi-statement script to its end or its first error, with the
 /// number of statements that completed before that error.
 async fn count_statements<R>(
@@ -166,7 +183,7 @@ impl Session {
     pub(super) async fn run_script(&mut self, script: &str) -> Result<(), sqlx::Error> {
         match self {
             Session::Postgres(c) => c.execute(script).await.map(drop),
-            Session::Mysql(c) => c.execute(script).await.map(drop),
+            Session::Mysql(c) => nothing_to_run_is_done(c.execute(script).await.map(drop)),
             Session::Sqlite(c) => c.execute(script).await.map(drop),
         }
     }
@@ -187,7 +204,13 @@ impl Session {
                         took_effect: false,
                     })
             }
-            Session::Mysql(c) => count_statements(sqlx::raw_sql(script).execute_many(c)).await,
+            Session::Mysql(c) => {
+                let counted = count_statements(sqlx::raw_sql(script).execute_many(c)).await;
+                match counted {
+                    Err((error, _)) if is_empty_query(&error) => Ok(()),
+                    other => other,
+                }
+            }
             Session::Sqlite(c) => count_statements(sqlx::raw_sql(script).execute_many(c)).await,
         };
         completed.map_err(|(error, completed)| PartlyRun {

@@ -155,6 +155,129 @@ fn renderings_of_the_upgrade_plan() {
     }
 }
 
+/// Text a package, a release or a placeholder value chose, written to break out of the
+/// Markdown of a plan (a line of backticks closing the fence early, then an HTML comment that
+/// hides the rest of the script in a pull-request comment), stays what it is: every script,
+/// forward or compensating, is one code block holding its whole text, and names, paths,
+/// reasons and the target show as text, never as HTML, links or emphasis.
+#[test]
+fn markdown_keeps_hostile_text_inside_its_code() {
+    use pulldown_cmark::{Event, Options as Markdown, Parser, Tag, TagEnd};
+
+    let ex = examples(Platform::Sqlite);
+    let hostile_value = "EUR';\n```\n<!--";
+    let with_value = Options {
+        set: BTreeMap::from([("currency".to_owned(), hostile_value.to_owned())]),
+        ..options()
+    };
+    let mut plan = plan_for(
+        &ex,
+        &release("2026.2.toml"),
+        &state_at(&ex, "2026.1.toml", Platform::Sqlite),
+        &with_value,
+    )
+    .unwrap();
+    let hostile_script = "SELECT 1;\n```\n<!-- hidden from review\n````sql\n</details>\n`````\nDROP TABLE billing_invoice;\n-->\n~~~\nSELECT 2;";
+    let checksum = dbpm::package::Checksum::of_text(hostile_script);
+    plan.scripts.insert(checksum.clone(), hostile_script.into());
+    plan.steps[0].checksum = checksum.clone();
+    let last = plan.compensations.len() - 1;
+    plan.compensations[last].checksum = checksum;
+    let hostile_path = "UPGRADE/001.x`|<b>y</b>\n\n# title.sql";
+    plan.steps[1].path = hostile_path.into();
+    let hostile_reason = "wants [this](https://example.com) <!-- | `a` **b** ~~c~~ $x$\n\nnext";
+    plan.actions.get_mut("core").unwrap().reason = hostile_reason.to_owned();
+    plan.target = "sqlite://``x``<img src=x>|".to_owned();
+    let hostile_name = "reporting`<i>|";
+    let reporting = plan.actions.remove("reporting").unwrap();
+    plan.actions.insert(hostile_name.to_owned(), reporting);
+    for step in plan.steps.iter_mut().chain(plan.compensations.iter_mut()) {
+        if &*step.package == "reporting" {
+            step.package = hostile_name.into();
+        }
+    }
+
+    let markdown = render::markdown(&plan);
+    let mut blocks = Vec::new();
+    let mut block: Option<String> = None;
+    let mut text = String::new();
+    let mut headings = 0;
+    for event in Parser::new_ext(
+        &markdown,
+        Markdown::ENABLE_TABLES | Markdown::ENABLE_STRIKETHROUGH | Markdown::ENABLE_MATH,
+    ) {
+        match event {
+            Event::Start(Tag::CodeBlock(_)) => block = Some(String::new()),
+            Event::End(TagEnd::CodeBlock) => blocks.extend(block.take()),
+            Event::Text(t) if block.is_some() => block.as_mut().unwrap().push_str(&t),
+            Event::Text(t) | Event::Code(t) => text.push_str(&t),
+            Event::Html(html) | Event::InlineHtml(html) => {
+                for tag in ["<b>", "<i>", "<img", "<!--"] {
+                    assert!(!html.contains(tag), "{tag} became HTML: {html}\n{markdown}");
+                }
+            }
+            Event::Start(Tag::Heading { .. }) => headings += 1,
+            Event::Start(
+                tag @ (Tag::Link { .. } | Tag::Image { .. } | Tag::Emphasis | Tag::Strikethrough),
+            ) => panic!("{tag:?} in the Markdown:\n{markdown}"),
+            Event::InlineMath(m) | Event::DisplayMath(m) => panic!("math {m}:\n{markdown}"),
+            _ => {}
+        }
+    }
+    let scripts: Vec<String> = plan
+        .steps
+        .iter()
+        .chain(&plan.compensations)
+        .map(|step| format!("{}\n", plan.text_of(step).trim_end()))
+        .collect();
+    assert_eq!(blocks.len(), scripts.len(), "{markdown}");
+    // The title and one heading per package with steps.
+    assert_eq!(headings, 1 + 4, "{markdown}");
+    for script in &scripts {
+        assert!(
+            blocks.contains(script),
+            "not one code block:\n{script}\n\n{markdown}"
+        );
+    }
+    assert!(
+        blocks.iter().any(|b| b.contains(hostile_value)),
+        "{markdown}"
+    );
+    assert_eq!(
+        blocks
+            .iter()
+            .filter(|b| b.contains("DROP TABLE billing_invoice;\n-->"))
+            .count(),
+        2,
+        "the hostile script shows whole, forward and compensating:\n{markdown}"
+    );
+    for shown in [
+        "UPGRADE/001.x`|<b>y</b>\\n\\n# title.sql",
+        // A reason's backticks still mark code, as dbpm writes names in its reasons.
+        "wants [this](https://example.com) <!-- | a **b** ~~c~~ $x$\\n\\nnext",
+        "sqlite://``x``<img src=x>|",
+        hostile_name,
+    ] {
+        assert!(
+            text.contains(shown),
+            "{shown} is not shown as text:\n{markdown}"
+        );
+    }
+}
+
+#[test]
+fn one_compensating_step_is_counted_in_the_singular() {
+    let (_, mut plan) = scenarios(Platform::Sqlite).swap_remove(0);
+    plan.compensations.truncate(1);
+    let text = render::text(&plan, false);
+    assert!(text.contains("undone by 1 compensating step.\n"), "{text}");
+    let markdown = render::markdown(&plan);
+    assert!(
+        markdown.contains("On failure: 1 compensating step, undoing"),
+        "{markdown}"
+    );
+}
+
 #[test]
 fn planning_twice_gives_identical_bytes_on_every_platform() {
     for platform in Platform::ALL {

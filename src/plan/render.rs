@@ -219,8 +219,8 @@ pub fn text(plan: &Plan, color: bool) -> String {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "On failure, the completed steps are undone by {} compensating steps.",
-            plan.compensations.len()
+            "On failure, the completed steps are undone by {}.",
+            plural(plan.compensations.len(), "compensating step")
         );
     }
     let _ = writeln!(out);
@@ -228,13 +228,18 @@ pub fn text(plan: &Plan, color: bool) -> String {
     out
 }
 
-/// Markdown for a pull-request comment.
+/// Markdown for a pull-request comment. Nothing a package, a script or a release chose can
+/// change how the comment reads: names, paths and the target go in code spans, reasons are
+/// escaped, and each script sits in a fence longer than any run of backticks in it, so every
+/// line a step runs shows, and shows as code. The compensations show their text too: a
+/// reviewer approves what a failure would run as well.
 pub fn markdown(plan: &Plan) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "## dbpm plan for `{}` ({})",
-        plan.target, plan.platform
+        "## dbpm plan for {} ({})",
+        code(&plan.target),
+        plan.platform
     );
     let _ = writeln!(out);
     let _ = writeln!(out, "**{}**", summary_line(plan));
@@ -245,7 +250,7 @@ pub fn markdown(plan: &Plan) -> String {
         let _ = writeln!(out, "> [!WARNING]");
         let _ = writeln!(out, "> {} destroy data:", plural(destructive.len(), "step"));
         for step in &destructive {
-            let _ = writeln!(out, "> - `{}`", step_label(step));
+            let _ = writeln!(out, "> - {}", code(&step_label(step).to_string()));
         }
         let _ = writeln!(out);
     }
@@ -257,7 +262,7 @@ pub fn markdown(plan: &Plan) -> String {
             plural(irreversible.len(), "step")
         );
         for step in &irreversible {
-            let _ = writeln!(out, "> - `{}`", step_label(step));
+            let _ = writeln!(out, "> - {}", code(&step_label(step).to_string()));
         }
         let _ = writeln!(out);
     }
@@ -266,11 +271,12 @@ pub fn markdown(plan: &Plan) -> String {
     for (name, action) in &plan.actions {
         let _ = writeln!(
             out,
-            "| `{name}` | {} {} | {} | {} |",
+            "| {} | {} {} | {} | {} |",
+            cell(&code(name)),
             action_sign(action.action),
             action.action,
-            versions(action.from.as_ref(), action.to.as_ref()),
-            action.reason.replace('|', "\\|")
+            inline(&versions(action.from.as_ref(), action.to.as_ref())),
+            prose(&action.reason)
         );
     }
     let compensations: BTreeMap<&str, &Step> = plan
@@ -286,18 +292,25 @@ pub fn markdown(plan: &Plan) -> String {
             .push((index + 1, step));
     }
     for (name, steps) in by_package {
-        let action = &plan.actions[name];
         let _ = writeln!(out);
-        let _ = writeln!(
-            out,
-            "### `{name}`: {} {}",
-            action.action,
-            versions(action.from.as_ref(), action.to.as_ref())
-        );
-        if !action.path.is_empty() {
-            let path: Vec<String> = action.path.iter().map(ToString::to_string).collect();
-            let _ = writeln!(out);
-            let _ = writeln!(out, "Path: {}", path.join(" → "));
+        match plan.actions.get(name) {
+            Some(action) => {
+                let _ = writeln!(
+                    out,
+                    "### {}: {} {}",
+                    code(name),
+                    action.action,
+                    inline(&versions(action.from.as_ref(), action.to.as_ref()))
+                );
+                if !action.path.is_empty() {
+                    let path: Vec<String> = action.path.iter().map(ToString::to_string).collect();
+                    let _ = writeln!(out);
+                    let _ = writeln!(out, "Path: {}", inline(&path.join(" → ")));
+                }
+            }
+            None => {
+                let _ = writeln!(out, "### {}", code(name));
+            }
         }
         let _ = writeln!(out);
         let _ = writeln!(out, "| # | step | runs | compensated by |");
@@ -321,42 +334,180 @@ pub fn markdown(plan: &Plan) -> String {
                             "—".to_owned()
                         }
                     },
-                    |c| format!("`{}`", c.path),
+                    |c| cell(&code(&c.path)),
                 );
             let _ = writeln!(
                 out,
-                "| {index} | `{}` | {runs} | {compensation} |",
-                step.path
+                "| {index} | {} | {runs} | {compensation} |",
+                cell(&code(&step.path))
             );
         }
         for (_, step) in &steps {
-            let fence = if step.kind == Kind::Cmd { "sh" } else { "sql" };
             let _ = writeln!(out);
-            let _ = writeln!(
-                out,
-                "<details><summary><code>{}</code></summary>",
-                step.path
-            );
-            let _ = writeln!(out);
-            let _ = writeln!(out, "```{fence}");
-            let _ = writeln!(out, "{}", plan.text_of(step).trim_end());
-            let _ = writeln!(out, "```");
-            let _ = writeln!(out);
-            let _ = writeln!(out, "</details>");
+            script_details(&mut out, plan, step, &html(&step.path), "");
         }
     }
     if !plan.compensations.is_empty() {
         let _ = writeln!(out);
-        let _ = writeln!(out, "<details><summary>On failure: {} compensating steps, undoing completed steps in reverse</summary>", plan.compensations.len());
-        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "<details><summary>On failure: {}, undoing completed steps in reverse</summary>",
+            plural(plan.compensations.len(), "compensating step")
+        );
         for step in &plan.compensations {
-            let _ = writeln!(out, "- `{}`", step_label(step));
+            let flags = step_flags(step);
+            let flags = if flags.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", flags.join(", "))
+            };
+            let _ = writeln!(out);
+            script_details(
+                &mut out,
+                plan,
+                step,
+                &html(&step_label(step).to_string()),
+                &flags,
+            );
         }
         let _ = writeln!(out);
         let _ = writeln!(out, "</details>");
     }
     let _ = writeln!(out);
-    let _ = writeln!(out, "<sub>plan {}</sub>", plan.hash);
+    let _ = writeln!(out, "<sub>plan {}</sub>", inline(&plan.hash));
+    out
+}
+
+/// A step's script, collapsed under its `title` (HTML, escaped by the caller) and `note`
+/// (plain words of dbpm's own), in a fence nothing in the script can close.
+fn script_details(out: &mut String, plan: &Plan, step: &Step, title: &str, note: &str) {
+    let script = plan.text_of(step).trim_end();
+    let fence = fence_for(script);
+    let info = if step.kind == Kind::Cmd { "sh" } else { "sql" };
+    let _ = writeln!(
+        out,
+        "<details><summary><code>{title}</code>{note}</summary>"
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(out, "{fence}{info}");
+    let _ = writeln!(out, "{script}");
+    let _ = writeln!(out, "{fence}");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "</details>");
+}
+
+/// A code fence for `text`: CommonMark closes a fence of N backticks only with a line of N
+/// or more, so one longer than every run of backticks in the text (and at least the usual
+/// three) holds all of it, whatever its lines look like.
+fn fence_for(text: &str) -> String {
+    "`".repeat(longest_run(text, '`').max(2) + 1)
+}
+
+/// The length of the longest run of `c` in `text`.
+fn longest_run(text: &str, c: char) -> usize {
+    let (mut longest, mut run) = (0, 0);
+    for ch in text.chars() {
+        run = if ch == c { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    longest
+}
+
+/// `text` on one line: a line break would end a table row, a heading or an HTML block, so
+/// control characters show as their escapes (`\n`).
+fn one_line(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
+/// An inline code span that shows `text` literally: its delimiter is longer than every run
+/// of backticks inside, and a space pads text that starts or ends with a backtick or space
+/// (CommonMark strips one from each side). Nothing inside a code span is Markdown or HTML.
+fn code(text: &str) -> String {
+    let text = one_line(text);
+    let delimiter = "`".repeat(longest_run(&text, '`') + 1);
+    let pad = if text.is_empty() || text.starts_with(['`', ' ']) || text.ends_with(['`', ' ']) {
+        " "
+    } else {
+        ""
+    };
+    format!("{delimiter}{pad}{text}{pad}{delimiter}")
+}
+
+/// Text of dbpm's own making that carries names or requirements (reasons, versions), as
+/// plain inline Markdown: every character that could start emphasis, a link, a code span,
+/// HTML, an entity, a table cell, a strikethrough or math is escaped.
+fn inline(text: &str) -> String {
+    let text = one_line(text);
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '&' | '|' | '~' | '!' | '$'
+        ) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A sentence of dbpm's own (a reason) with names in backticks, as the code spans it means
+/// and escaped text between them: a name's own backticks can shift which parts read as
+/// code, never make anything else of them.
+fn prose(text: &str) -> String {
+    let mut parts: Vec<&str> = text.split('`').collect();
+    // An odd number of backticks leaves the last one unpaired: it is text.
+    let unpaired = if parts.len().is_multiple_of(2) {
+        parts.pop()
+    } else {
+        None
+    };
+    let mut out = String::with_capacity(text.len());
+    for (index, part) in parts.iter().enumerate() {
+        if index % 2 == 1 {
+            out.push_str(&cell(&code(part)));
+        } else {
+            out.push_str(&inline(part));
+        }
+    }
+    if let Some(rest) = unpaired {
+        out.push_str(&inline(&format!("`{rest}")));
+    }
+    out
+}
+
+/// A code span in a table cell: GitHub splits a row at every `|` not escaped, even inside a
+/// code span, and unescapes `\|` there.
+fn cell(code_span: &str) -> String {
+    code_span.replace('|', "\\|")
+}
+
+/// Text for an HTML block (a `<summary>`), where Markdown is not read but HTML is.
+fn html(text: &str) -> String {
+    let text = one_line(text);
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
     out
 }
 
@@ -451,4 +602,40 @@ pub fn dot(plan: &Plan) -> String {
     }
     out.push_str("}\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fence_outlasts_every_run_of_backticks() {
+        assert_eq!(fence_for("SELECT 1;"), "```");
+        assert_eq!(fence_for("a\n```\nb"), "````");
+        assert_eq!(fence_for("`````` inline"), "```````");
+    }
+
+    #[test]
+    fn a_code_span_holds_backticks_pipes_and_line_breaks() {
+        assert_eq!(code("core"), "`core`");
+        assert_eq!(code("a``b"), "```a``b```");
+        assert_eq!(code("`x"), "`` `x ``");
+        assert_eq!(code("a\nb"), "`a\\nb`");
+        assert_eq!(cell(&code("a|b")), "`a\\|b`");
+    }
+
+    #[test]
+    fn a_reason_keeps_its_code_and_escapes_the_rest() {
+        assert_eq!(
+            prose("installed, and `--prune` is on"),
+            "installed, and `--prune` is on"
+        );
+        assert_eq!(prose("<!-- `a|b` [x]"), "\\<\\!-- `a\\|b` \\[x\\]");
+        assert_eq!(prose("odd ` one"), "odd \\` one");
+    }
+
+    #[test]
+    fn html_text_is_escaped() {
+        assert_eq!(html("<b>&\"\n"), "&lt;b&gt;&amp;&quot;\\n");
+    }
 }

@@ -512,3 +512,38 @@ fn scripts_with_nothing_to_run_are_done_on_mysql() {
     ok(&ctx, &db, &["uninstall", "bpk", "--yes"]);
     assert!(!installed(&ctx, &db).contains("bpk"));
 }
+
+/// A value for a placeholder that no package of the release declares is a misspelling: the
+/// plan is refused, naming the likely placeholder, whether the value comes from `--set` or
+/// from the release file (it used to go unused while the default won).
+#[test]
+fn a_misspelled_placeholder_value_is_refused() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let release = ctx.path("release.toml");
+    let text = fs_err::read_to_string("examples/releases/2026.2.toml").unwrap();
+    fs_err::write(&release, text.replace("currency", "curency")).unwrap();
+    let release = release.display().to_string();
+    for (release, set) in [
+        ("examples/releases/2026.2.toml", "curency=USD"),
+        (release.as_str(), "currency=USD"),
+    ] {
+        let output = run(
+            &ctx,
+            &db,
+            &[
+                "plan",
+                "--release",
+                release,
+                "--repo",
+                "examples/packages",
+                "--set",
+                set,
+            ],
+        );
+        let text = transcript(&output, ctx.temp.path());
+        assert_eq!(output.status.code(), Some(1), "{text}");
+        assert!(text.contains("`${curency}`, which no package"), "{text}");
+        assert!(text.contains("did you mean `currency`?"), "{text}");
+    }
+}

@@ -197,6 +197,17 @@ pub enum PlanningError {
         /// The placeholders without a value.
         names: Vec<String>,
     },
+    /// A value for a placeholder that no package of the release declares.
+    #[error("{given} gives a value for `${{{name}}}`, which no package of the release declares")]
+    #[diagnostic(code(dbpm::plan::unknown_placeholder), help("{help}"))]
+    UnknownPlaceholder {
+        /// The placeholder.
+        name: String,
+        /// Where the value came from: `--set` or the release file.
+        given: &'static str,
+        /// A likely name, or what to do.
+        help: String,
+    },
     /// A package version the plan needs was not passed in.
     #[error("`{0}@{1}` is needed but was not fetched")]
     #[diagnostic(code(dbpm::plan::missing_package))]
@@ -505,6 +516,43 @@ pub fn build(
             None => lookup(name, version),
         }
     };
+
+    // A value whose name no package declares would go unused while the default (or nothing)
+    // wins: a misspelling, refused.
+    let mut declared: BTreeSet<&str> = BTreeSet::new();
+    for decision in decisions.packages.values() {
+        let versions = decision
+            .to
+            .iter()
+            .chain(decision.path.steps.iter().filter_map(|s| s.to.version()));
+        for version in versions {
+            if let Ok(package) = lookup_target(&decision.name, version) {
+                declared.extend(package.manifest.placeholders.keys().map(String::as_str));
+            }
+        }
+        if let Some(state) = installed.packages.get(&decision.name) {
+            declared.extend(state.placeholders.keys().map(String::as_str));
+        }
+    }
+    let given = (options.set.keys().map(|name| (name, "`--set`"))).chain(
+        release
+            .placeholders
+            .keys()
+            .map(|name| (name, "the release")),
+    );
+    for (name, given) in given {
+        if !declared.contains(name.as_str()) {
+            let help = match crate::diagnostic::closest(name, declared.iter().copied()) {
+                Some(known) => format!("did you mean `{known}`?"),
+                None => "remove it, or declare it ([placeholders]) in the manifest of the package whose scripts use it".to_owned(),
+            };
+            return Err(PlanningError::UnknownPlaceholder {
+                name: name.clone(),
+                given,
+                help,
+            });
+        }
+    }
 
     // Placeholder values: the target version's come from its defaults, the release and --set;
     // the installed version's scripts run with the values it was installed with.

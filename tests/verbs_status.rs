@@ -1,6 +1,7 @@
 //! `dbpm history` and `dbpm status` through the binary, after real applies on every platform:
 //! what each run changed, what is installed and by which run, drift against a repository
-//! whose content changed under an installed version, and a run left unfinished by a crash.
+//! whose content changed under an installed version, a run left unfinished by a crash, and a
+//! malformed `--db` refused without showing its password.
 //! Also: `completions` and `man`, an `Example:` in every command's `--help`, and the
 //! commands of `docs/ci.md` run in order, so the documented workflow keeps working.
 
@@ -346,6 +347,60 @@ fn a_rolled_back_run_is_in_the_history_and_changed_nothing() {
         &dbpm(&ctx, &["history", "--db", url]),
         ctx.temp.path(),
     );
+}
+
+/// A `--db` or `DBPM_DB` that is no usable URL (a password with an unencoded `/` or `?`, a
+/// libpq key=value string, a scheme without its `//`) is refused, saying what is wrong,
+/// without its password in the output.
+#[test]
+fn a_malformed_url_is_refused_without_showing_its_password() {
+    let ctx = TestContext::new();
+    for (url, secrets, says) in [
+        (
+            "postgres://app:pa/ss@127.0.0.1:5432/x",
+            &["pa/ss", ":pa", "ss@"][..],
+            "the password in `postgres://app:***@127.0.0.1:5432/x` must be percent-encoded: it holds a `/`",
+        ),
+        (
+            "mysql://root:pa?ss@127.0.0.1:3306/x",
+            &["pa?ss", ":pa", "ss@"][..],
+            "the password in `mysql://root:***@127.0.0.1:3306/x` must be percent-encoded: it holds a `?`",
+        ),
+        (
+            "host=127.0.0.1 user=app password=s3cret",
+            &["s3cret"][..],
+            "`host=127.0.0.1 user=app password=***` is a key=value connection string",
+        ),
+        (
+            "postgres:/app:s3cret@127.0.0.1/x",
+            &["s3cret"][..],
+            "starts with `postgres:`, not `postgres://`",
+        ),
+    ] {
+        for from_env in [false, true] {
+            let mut cmd = ctx.dbpm();
+            cmd.arg("status").env_remove("DBPM_FAILPOINT");
+            if from_env {
+                cmd.env("DBPM_DB", url);
+            } else {
+                cmd.args(["--db", url]).env_remove("DBPM_DB");
+            }
+            let output = cmd.output().unwrap();
+            let text = transcript(&output, ctx.temp.path());
+            assert_eq!(output.status.code(), Some(1), "{url}\n{text}");
+            assert!(output.stdout.is_empty(), "{url}\n{text}");
+            // The diagnostic may wrap a long line; compare with line breaks as spaces.
+            let flat = text
+                .split_whitespace()
+                .filter(|word| *word != "│")
+                .collect::<Vec<_>>()
+                .join(" ");
+            assert!(flat.contains(says), "{url}\n{text}");
+            for secret in secrets {
+                assert!(!text.contains(secret), "`{secret}` of {url}\n{text}");
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

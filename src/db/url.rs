@@ -1,9 +1,18 @@
 //! Database URLs: which platform they point at, and how to show them without credentials.
+//!
+//! Whatever shows a URL goes through [`redact`], which must stay safe on text that is not a
+//! well-formed URL: a password with an unencoded `/`, `?`, `#` or `@` (which the driver reads
+//! as the end of the host), a mistyped scheme, a `key=value` connection string, a password
+//! pasted by mistake. Where the shape is unclear it hides more rather than less, and text of
+//! no shape it knows is not shown at all.
 
 use std::fmt;
 use std::str::FromStr;
 
 use crate::platform::Platform;
+
+/// How a hidden secret shows.
+const HIDDEN: &str = "***";
 
 /// A database URL whose password never reaches a message, a plan or a log.
 #[derive(Clone, PartialEq, Eq)]
@@ -12,15 +21,62 @@ pub struct DbUrl {
     platform: Platform,
 }
 
-/// Why a text is not a database URL dbpm can use.
+/// Why a text is not a database URL dbpm can use. None shows a password: a URL shows
+/// redacted, and text that is no URL not at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
-#[error("`{shown}` is not a database URL dbpm knows")]
-#[diagnostic(
-    code(dbpm::db::bad_url),
-    help("use postgres://user@host:5432/db, mysql://user@host:3306/db (MySQL and MariaDB) or sqlite://path/to/file.db")
-)]
-pub struct BadUrl {
-    shown: String,
+pub enum BadUrl {
+    /// A URL of a scheme dbpm does not know.
+    #[error("`{shown}` is not a database URL dbpm knows")]
+    #[diagnostic(
+        code(dbpm::db::bad_url),
+        help("use postgres://user@host:5432/db, mysql://user@host:3306/db (MySQL and MariaDB) or sqlite://path/to/file.db")
+    )]
+    UnknownScheme {
+        /// The URL, redacted.
+        shown: String,
+    },
+    /// A scheme dbpm knows without the `//` after its colon (`postgres:/...`).
+    #[error("the database URL starts with `{scheme}:`, not `{scheme}://` (the rest is not shown: it may hold a password)")]
+    #[diagnostic(
+        code(dbpm::db::bad_url),
+        help("write it as {scheme}://user:password@host/database")
+    )]
+    NoSlashes {
+        /// The scheme, as written.
+        scheme: String,
+    },
+    /// A `key=value` connection string (libpq's `host=... password=...` and the like).
+    #[error("`{shown}` is a key=value connection string, not a database URL")]
+    #[diagnostic(
+        code(dbpm::db::bad_url),
+        help("write it as a URL: postgres://user:password@host:5432/db or mysql://user:password@host:3306/db, with `/`, `?`, `#`, `@` and `%` in the password percent-encoded")
+    )]
+    KeyValue {
+        /// The string, its passwords hidden.
+        shown: String,
+    },
+    /// Text of no shape dbpm knows; not shown, since it may be a password.
+    #[error("the database given is not a URL (it is not shown: it may hold a password)")]
+    #[diagnostic(
+        code(dbpm::db::bad_url),
+        help("a database URL reads scheme://user:password@host:port/database: postgres://..., mysql://... (MySQL and MariaDB) or sqlite://path/to/file.db")
+    )]
+    Unreadable,
+    /// A user name or password holding a character that ends a URL's host part, so that the
+    /// driver would read a host or port out of it.
+    #[error("the {part} in `{shown}` must be percent-encoded: it holds a `{found}`")]
+    #[diagnostic(
+        code(dbpm::db::unencoded_password),
+        help("in a user name, password or database name write `/` as %2F, `?` as %3F, `#` as %23, `@` as %40 and `%` as %25")
+    )]
+    Unencoded {
+        /// `password` or `user name`.
+        part: &'static str,
+        /// The URL, redacted.
+        shown: String,
+        /// The first character that ends the host part early.
+        found: char,
+    },
 }
 
 impl DbUrl {
@@ -44,13 +100,25 @@ impl FromStr for DbUrl {
     type Err = BadUrl;
 
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        let scheme = raw.split_once("://").map(|(s, _)| s).unwrap_or_default();
+        let Some((scheme, rest)) = split_scheme(raw) else {
+            return Err(not_a_url(raw));
+        };
         let platform = match scheme {
             "postgres" | "postgresql" => Platform::Postgres,
             "mysql" | "mariadb" => Platform::Mysql,
             "sqlite" => Platform::Sqlite,
-            _ => return Err(BadUrl { shown: redact(raw) }),
+            _ => return Err(BadUrl::UnknownScheme { shown: redact(raw) }),
         };
+        // SQLite URLs hold a path and no credentials; `@` is fine in a file name.
+        if platform != Platform::Sqlite {
+            if let Some((part, found)) = unencoded_userinfo(rest) {
+                return Err(BadUrl::Unencoded {
+                    part,
+                    shown: redact(raw),
+                    found,
+                });
+            }
+        }
         let raw = if scheme == "mariadb" {
             raw.replacen("mariadb", "mysql", 1)
         } else {
@@ -72,42 +140,235 @@ impl fmt::Display for DbUrl {
     }
 }
 
-/// `scheme://user:secret@host/db?password=x` → `scheme://user:***@host/db?password=***`.
+/// Any text that may be a database URL, shown without its secrets:
+/// `scheme://user:secret@host/db?password=x` → `scheme://user:***@host/db?password=***`,
+/// `host=h password='x y'` → `host=h password=***`, and text of no shape known → `***`.
 pub fn redact(raw: &str) -> String {
-    let Some((scheme, rest)) = raw.split_once("://") else {
-        return raw.to_owned();
-    };
-    let (authority_end, _) = rest
-        .char_indices()
-        .find(|(_, c)| *c == '/' || *c == '?')
-        .unwrap_or((rest.len(), ' '));
-    let (authority, tail) = rest.split_at(authority_end);
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, host)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{user}:***@{host}"),
-            None => format!("{userinfo}@{host}"),
-        },
-        None => authority.to_owned(),
-    };
-    let tail = match tail.split_once('?') {
-        Some((path, query)) => {
-            let query: Vec<String> = query
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((key, _))
-                        if key.eq_ignore_ascii_case("password")
-                            || key.eq_ignore_ascii_case("sslpassword") =>
-                    {
-                        format!("{key}=***")
-                    }
-                    _ => pair.to_owned(),
-                })
-                .collect();
-            format!("{path}?{}", query.join("&"))
+    match split_scheme(raw) {
+        Some((scheme, rest)) => format!("{scheme}://{}", redact_after_scheme(rest)),
+        None if looks_like_key_values(raw) => redact_key_values(raw),
+        None => HIDDEN.to_owned(),
+    }
+}
+
+/// `scheme://rest` → `(scheme, rest)` when the scheme can be one (RFC 3986: a letter, then
+/// letters, digits, `+`, `-` or `.`), so that `password=a://b` is no URL of scheme `password=a`.
+fn split_scheme(text: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = text.split_once("://")?;
+    let mut chars = scheme.chars();
+    let first = chars.next()?;
+    (first.is_ascii_alphabetic() && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)))
+        .then_some((scheme, rest))
+}
+
+/// Why a text without `scheme://` is no database URL.
+fn not_a_url(raw: &str) -> BadUrl {
+    if looks_like_key_values(raw) {
+        return BadUrl::KeyValue {
+            shown: redact_key_values(raw),
+        };
+    }
+    let known = ["postgres", "postgresql", "mysql", "mariadb", "sqlite"];
+    match raw.split_once(':') {
+        Some((scheme, _)) if known.iter().any(|k| k.eq_ignore_ascii_case(scheme)) => {
+            BadUrl::NoSlashes {
+                scheme: scheme.to_owned(),
+            }
         }
-        None => tail.to_owned(),
+        _ => BadUrl::Unreadable,
+    }
+}
+
+/// Where the authority (user info, host, port) of `rest` ends for the driver: at the first
+/// `/`, `?` or `#`.
+fn authority_end(rest: &str) -> usize {
+    rest.find(['/', '?', '#']).unwrap_or(rest.len())
+}
+
+/// The part of a URL after `scheme://` with its secrets hidden. The host part starts after
+/// the *last* `@`, and the password runs from the first `:` to there, so that a password
+/// holding an unencoded `/`, `?`, `#`, `:` or `@` stays hidden whole (with whatever else
+/// lies between).
+fn redact_after_scheme(rest: &str) -> String {
+    let rest = redact_query_secrets(rest);
+    if let Some(at) = rest.rfind('@') {
+        return match rest[..at].find(':') {
+            Some(colon) => format!("{}{HIDDEN}{}", &rest[..=colon], &rest[at..]),
+            None => rest,
+        };
+    }
+    // No user info; after a `:` comes the port. Anything but digits there may be a password
+    // that lost its `@host` (`mysql://root:secret`), so it is hidden with all that follows.
+    let authority = &rest[..authority_end(&rest)];
+    let host_end = match authority.strip_prefix('[') {
+        Some(ipv6) => ipv6.find(']').map_or(authority.len(), |end| end + 2),
+        None => 0,
     };
-    format!("{scheme}://{authority}{tail}")
+    match authority[host_end..]
+        .find(':')
+        .map(|colon| colon + host_end)
+    {
+        Some(colon) if !authority[colon + 1..].bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{}{HIDDEN}", &rest[..=colon])
+        }
+        _ => rest,
+    }
+}
+
+/// `...?password=x&ssl=1` → `...?password=***&ssl=1`, for every parameter of a secret key
+/// after a `?` or `&`. A value runs to the next `&key=`: an unencoded `&` in it hides the
+/// rest of the value too.
+fn redact_query_secrets(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(sep) = rest.find(['?', '&']) {
+        out.push_str(&rest[..=sep]);
+        rest = &rest[sep + 1..];
+        let key = &rest[..key_len(rest)];
+        if !key.is_empty() && rest[key.len()..].starts_with('=') && is_secret_key(key) {
+            out.push_str(key);
+            out.push('=');
+            out.push_str(HIDDEN);
+            let value = &rest[key.len() + 1..];
+            let end = value
+                .match_indices('&')
+                .map(|(i, _)| i)
+                .find(|&i| {
+                    let after = &value[i + 1..];
+                    let len = key_len(after);
+                    len > 0 && after[len..].starts_with('=')
+                })
+                .unwrap_or(value.len());
+            rest = &value[end..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The length of the parameter or connection-string key that `text` starts with.
+fn key_len(text: &str) -> usize {
+    text.find(|c: char| !(c.is_ascii_alphanumeric() || "_-.".contains(c)))
+        .unwrap_or(text.len())
+}
+
+/// Whether a parameter's value is a secret: `password`, `sslpassword`, `Pwd`, `passwd`...
+fn is_secret_key(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.contains("pass") || key == "pwd"
+}
+
+/// Whether `text` reads as `key=value` pairs rather than a URL: it starts with a key and `=`.
+fn looks_like_key_values(text: &str) -> bool {
+    key_value_at(text.trim_start(), 0).is_some()
+}
+
+/// When a key and `=` (spaces around it allowed) start at `pos` of `text`: where the key
+/// ends and where its value starts.
+fn key_value_at(text: &str, pos: usize) -> Option<(usize, usize)> {
+    let after = &text[pos..];
+    let key_end = pos + key_len(after);
+    if key_end == pos {
+        return None;
+    }
+    let rest = text[key_end..].trim_start();
+    let rest = rest.strip_prefix('=')?;
+    let value = rest.trim_start();
+    Some((key_end, text.len() - value.len()))
+}
+
+/// Where the next key of a connection string starts, at or after `from`: after a space or
+/// `;`, followed by `=`.
+fn next_key(text: &str, from: usize) -> Option<usize> {
+    text.char_indices()
+        .skip_while(|(i, _)| *i < from)
+        .find(|&(i, _)| {
+            let after_separator = text[..i]
+                .chars()
+                .next_back()
+                .is_none_or(|c| c.is_whitespace() || c == ';');
+            after_separator && key_value_at(text, i).is_some()
+        })
+        .map(|(i, _)| i)
+}
+
+/// `host=h user=app password='s e'` → `host=h user=app password=***`; also
+/// `Server=h;Pwd=x;`. A quoted secret runs to its closing quote (`\` escapes), an unquoted
+/// one to the next `key=`, so a space or `;` in it hides the rest of the value too.
+fn redact_key_values(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut shown_to = 0;
+    let mut key = next_key(text, 0);
+    while let Some(start) = key {
+        let (key_end, value_start) = key_value_at(text, start).unwrap_or((start, start));
+        if !is_secret_key(&text[start..key_end]) {
+            key = next_key(text, value_start + 1);
+            continue;
+        }
+        let value_end = match text[value_start..].chars().next() {
+            Some(quote @ ('\'' | '"')) => closing_quote(text, value_start, quote),
+            // Searching from the value's second character: `password= a=b` is the password `a=b`.
+            _ => next_key(text, value_start + 1).map_or(text.len(), |next| {
+                text[..next]
+                    .trim_end_matches(|c: char| c.is_whitespace() || c == ';')
+                    .len()
+                    .max(value_start)
+            }),
+        };
+        out.push_str(&text[shown_to..value_start]);
+        out.push_str(HIDDEN);
+        shown_to = value_end;
+        key = next_key(text, value_end);
+    }
+    out.push_str(&text[shown_to..]);
+    out
+}
+
+/// Where the value quoted by `quote` at `start` ends (after its closing quote), or the end of
+/// `text` when it is not closed.
+fn closing_quote(text: &str, start: usize, quote: char) -> usize {
+    let mut chars = text[start + 1..].char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c == '\\' {
+            chars.next();
+        } else if c == quote {
+            return start + 1 + i + 1;
+        }
+    }
+    text.len()
+}
+
+/// When the user name or password of a URL (`rest`, after `scheme://`) holds an unencoded
+/// `/`, `?` or `#`: which of the two, and that character. The driver would end the host
+/// part there and read a host, port or database out of the password; seen from an `@` after
+/// that character where the path or query cannot hold one, or a port that is no number.
+fn unencoded_userinfo(rest: &str) -> Option<(&'static str, char)> {
+    let end = rest.find(['/', '?', '#'])?;
+    let at = rest.rfind('@').filter(|&at| at > end)?;
+    let authority = &rest[..end];
+    let between = &rest[end..at];
+    let misplaced = if between.contains('#') {
+        // Database URLs have no use for a fragment.
+        true
+    } else if let Some(query) = between.split_once('?').map(|(_, query)| query) {
+        // An `@` in a query value (`?application_name=a@b`) is fine, not in a key.
+        let segment = query.rsplit('&').next().unwrap_or(query);
+        !segment.contains('=')
+    } else {
+        // An `@` in the database name must be encoded anyway.
+        true
+    };
+    let bad_port = !authority.contains('@')
+        && !authority.starts_with('[')
+        && authority
+            .split_once(':')
+            .is_some_and(|(_, port)| !port.bytes().all(|b| b.is_ascii_digit()));
+    let part = if rest[..at].contains(':') {
+        "password"
+    } else {
+        "user name"
+    };
+    (misplaced || bad_port).then(|| (part, rest[end..].chars().next().unwrap_or('/')))
 }
 
 #[cfg(test)]
@@ -129,6 +390,10 @@ mod tests {
             redact("postgres://a:p@ss@host/db"),
             "postgres://a:***@host/db"
         );
+        assert_eq!(
+            redact("postgres://[::1]:5432/db?sslmode=require"),
+            "postgres://[::1]:5432/db?sslmode=require"
+        );
     }
 
     #[test]
@@ -137,5 +402,130 @@ mod tests {
         assert_eq!(url.platform(), Platform::Mysql);
         assert!(!format!("{url} {url:?}").contains("pw@"));
         assert!("oracle://x".parse::<DbUrl>().is_err());
+    }
+
+    #[test]
+    fn malformed_urls_never_show_their_password() {
+        for (raw, shown) in [
+            // A password with an unencoded character that ends the host part.
+            (
+                "postgres://app:pa/ss@127.0.0.1:5432/x",
+                "postgres://app:***@127.0.0.1:5432/x",
+            ),
+            (
+                "mysql://root:pa?ss@127.0.0.1:3306/x",
+                "mysql://root:***@127.0.0.1:3306/x",
+            ),
+            ("postgres://app:pa#ss@h/x", "postgres://app:***@h/x"),
+            ("postgres://app:p/a?s#s@w:x@h/x", "postgres://app:***@h/x"),
+            ("postgres://a@corp:pw@h/x", "postgres://a@corp:***@h/x"),
+            // No host after the password: what follows the `:` is no port.
+            ("mysql://root:s3cret", "mysql://root:***"),
+            ("mysql://root:pa/ss", "mysql://root:***"),
+            // Passwords as parameters, with an unencoded `&`, `@` or `#` in them.
+            (
+                "postgres://h:5432/x?password=pa&ss&sslmode=require",
+                "postgres://h:5432/x?password=***&sslmode=require",
+            ),
+            (
+                "postgres://h/x?password=pa@ss",
+                "postgres://h/x?password=***",
+            ),
+            (
+                "postgres://h/x?Password=pa#ss",
+                "postgres://h/x?Password=***",
+            ),
+            ("postgres://u:pa?password=x@h/db", "postgres://u:***"),
+            // Connection strings: libpq's, quoted or not, and ADO's.
+            (
+                "host=127.0.0.1 user=app password=s3cret",
+                "host=127.0.0.1 user=app password=***",
+            ),
+            (
+                r"host=h password = 's3 \' cret' dbname=x",
+                "host=h password = *** dbname=x",
+            ),
+            ("password=s3 cret", "password=***"),
+            ("host=h password= a=b", "host=h password= ***"),
+            ("host=h password=a://b", "host=h password=***"),
+            ("host=h password='unclosed user=x", "host=h password=***"),
+            (
+                "Server=h;Uid=root;Pwd=s3;cret;Database=x",
+                "Server=h;Uid=root;Pwd=***;Database=x",
+            ),
+            // Unknown schemes are redacted as URLs; text of no known shape is not shown.
+            ("oracle://sys:s3cret@h/x", "oracle://sys:***@h/x"),
+            ("postgres:/app:s3cret@127.0.0.1/x", "***"),
+            ("postgres//app:s3cret@127.0.0.1/x", "***"),
+            ("s3cret", "***"),
+            ("", "***"),
+        ] {
+            assert_eq!(redact(raw), shown, "{raw}");
+        }
+    }
+
+    #[test]
+    fn malformed_urls_are_refused_saying_what_is_wrong() {
+        let refused = |raw: &str| raw.parse::<DbUrl>().unwrap_err();
+        for (raw, shown, found) in [
+            (
+                "postgres://app:pa/ss@127.0.0.1:5432/x",
+                "postgres://app:***@127.0.0.1:5432/x",
+                '/',
+            ),
+            (
+                "mysql://root:pa?ss@127.0.0.1:3306/x",
+                "mysql://root:***@127.0.0.1:3306/x",
+                '?',
+            ),
+            ("postgres://app:pa#ss@h/x", "postgres://app:***@h/x", '#'),
+            ("mariadb://root:pa?x=ss@h/x", "mariadb://root:***@h/x", '?'),
+            ("postgres://app:12/34@h/x", "postgres://app:***@h/x", '/'),
+        ] {
+            assert_eq!(
+                refused(raw),
+                BadUrl::Unencoded {
+                    part: "password",
+                    shown: shown.to_owned(),
+                    found
+                },
+                "{raw}"
+            );
+        }
+        assert_eq!(
+            refused("host=127.0.0.1 user=app password=s3cret"),
+            BadUrl::KeyValue {
+                shown: "host=127.0.0.1 user=app password=***".to_owned()
+            }
+        );
+        assert_eq!(
+            refused("postgres:/app:s3cret@127.0.0.1/x"),
+            BadUrl::NoSlashes {
+                scheme: "postgres".to_owned()
+            }
+        );
+        assert_eq!(refused("app:s3cret@127.0.0.1/x"), BadUrl::Unreadable);
+        assert_eq!(refused("s3cret"), BadUrl::Unreadable);
+        assert_eq!(
+            refused("oracle://sys:s3cret@h/x"),
+            BadUrl::UnknownScheme {
+                shown: "oracle://sys:***@h/x".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn urls_with_odd_but_well_placed_characters_are_accepted() {
+        for raw in [
+            "postgres://a:p@ss@host/db",
+            "mysql://root:p:w@h:3306/x",
+            "postgres://app:s3cr%2Ft@h/x",
+            "postgres://h:5432/db?application_name=a@b",
+            "postgres://[::1]:5432/db",
+            "sqlite:///tmp/a@b.db",
+            "sqlite://./a:b@c.db",
+        ] {
+            assert!(raw.parse::<DbUrl>().is_ok(), "{raw}");
+        }
     }
 }

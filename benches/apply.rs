@@ -107,6 +107,7 @@ async fn apply(plan: &Plan, url: &str, jobs: usize) -> Duration {
         jobs,
         on_failure: OnFailure::Rollback,
         in_doubt: InDoubt::Stop,
+        skip_failed_compensations: false,
         lock_timeout: Duration::from_secs(10),
         admin: None,
         cmd_timeout: Duration::from_secs(60),

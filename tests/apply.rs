@@ -34,6 +34,9 @@ on_every_platform!(
     // A failed compensation stops the run (exit 6); once its cause is fixed, the same command
     // runs that compensation again and finishes the rollback (exit 5).
     a_failed_compensation_resumes_after_the_cause_is_fixed,
+    // A compensation whose own text is wrong can never succeed: the operator undoes its work
+    // by hand and resumes with `--skip-failed-compensations`, which finishes the rollback.
+    a_wrong_compensation_is_skipped_after_its_work_is_undone_by_hand,
     concurrent_applies_of_one_plan_never_interleave,
     a_stale_plan_is_refused_before_anything_runs,
     // The outcome too is one line of JSON, after the events, so stdout reads line by line.
@@ -928,6 +931,68 @@ async fn a_failed_compensation_resumes_after_the_cause_is_fixed(platform: Platfo
     assert_eq!(runs(&s.db).await.last().unwrap().1, "rolled_back");
 }
 
+async fn a_wrong_compensation_is_skipped_after_its_work_is_undone_by_hand(platform: Platform) {
+    let s = Scenario::new(platform);
+    let install = s.plan(RELEASE_1, EXAMPLES, false, "install.json");
+    s.applied(&install);
+    let before = schema(&s.db).await;
+    let state_before = installed(&s.db).await;
+
+    let broken = copy_examples(&s.ctx, "broken");
+    append(
+        &broken,
+        "billing/1.1.0/UPGRADE/003.seed_tax_rates.sql",
+        "\nSELECT * FROM no_such_table;\n",
+    );
+    append(
+        &broken,
+        "billing/1.1.0/DOWNGRADE/002.tax_rates.sql",
+        "\nSELECT * FROM no_such_table_either;\n",
+    );
+    let plan_path = s.plan(
+        RELEASE_2,
+        &broken.display().to_string(),
+        false,
+        "upgrade.json",
+    );
+    let jobs = ["--jobs", jobs_walking_back(platform)];
+    let compensation = "billing@1.1.0/DOWNGRADE@1.0.0/002.tax_rates~undo";
+    for _ in 0..2 {
+        let output = s.apply(&plan_path, &jobs);
+        let text = s.text(&output);
+        assert_eq!(output.status.code(), Some(6), "{text}");
+        assert!(text.contains("--skip-failed-compensations"), "{text}");
+    }
+
+    // What the compensation was to do, done by hand; then the rollback goes on without it.
+    s.db.execute("DROP TABLE IF EXISTS billing_tax_rate").await;
+    let mut skip = jobs.to_vec();
+    skip.push("--skip-failed-compensations");
+    let output = s.apply(&plan_path, &skip);
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(5), "{text}");
+    assert!(
+        text.contains(
+            "failed at billing@1.1.0/UPGRADE@1.0.0/003.seed_tax_rates and was rolled back"
+        ),
+        "{text}"
+    );
+    assert_same_schema(
+        &before,
+        &schema(&s.db).await,
+        "after the skipped compensation",
+    );
+    assert_eq!(installed(&s.db).await, state_before);
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "rolled_back");
+    let rows = journal(&s.db).await;
+    assert!(
+        rows.iter()
+            .any(|(_, step, state)| step == compensation && state == "skipped"),
+        "{rows:?}"
+    );
+    s.applied(&s.plan(RELEASE_2, EXAMPLES, false, "upgrade-fixed.json"));
+}
+
 /// Two applies of one plan started at once: one runs it; the other waits and finds it
 /// applied, or gives up on the lock (exit 4). Nothing runs twice.
 async fn concurrent_applies_of_one_plan_never_interleave(platform: Platform) {
@@ -1111,16 +1176,19 @@ async fn ctrl_c_stops_at_a_checkpoint_and_the_same_command_resumes() {
 }
 
 /// A password in the target URL reaches neither the plan, nor any output, nor dbpm's
-/// tables — also when a `.cmd` step prints `$DBPM_TARGET_URL`, on success and on failure.
+/// tables — also when a `.cmd` step prints `$DBPM_TARGET_URL`, on success and on failure,
+/// or the password percent-decoded.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_in_the_url_is_stored_and_printed_nowhere() {
-    const PASSWORD: &str = "Sup3rSecretPw";
+    const PASSWORD: &str = "Sup3r%40SecretPw";
+    const DECODED: &str = "Sup3r@SecretPw";
     let s = Scenario::new(Platform::Postgres);
     let url = s.db.url_with_password(PASSWORD);
     let repo = copy_examples(&s.ctx, "leaky");
     fs_err::write(
         repo.join("billing/1.0.0/PREINSTALL/002.announce.cmd"),
-        "echo \"target: $DBPM_TARGET_URL\"\necho \"$DBPM_TARGET_URL\" | cut -d: -f3\n",
+        "echo \"target: $DBPM_TARGET_URL\"\necho \"$DBPM_TARGET_URL\" | cut -d: -f3\n\
+         echo \"decoded: $(echo \"$DBPM_TARGET_URL\" | cut -d: -f3 | cut -d@ -f1 | sed 's/%40/@/g')\"\n",
     )
     .unwrap();
     fs_err::write(
@@ -1162,19 +1230,24 @@ async fn a_password_in_the_url_is_stored_and_printed_nowhere() {
     );
 
     let plan_text = fs_err::read_to_string(&plan_path).unwrap();
-    assert!(!plan_text.contains(PASSWORD), "{plan_text}");
-    for output in &outputs {
-        let text = s.text(output);
-        assert!(!text.contains(PASSWORD), "{text}");
+    for secret in [PASSWORD, DECODED] {
+        assert!(!plan_text.contains(secret), "{plan_text}");
+        for output in &outputs {
+            let text = s.text(output);
+            assert!(!text.contains(secret), "{text}");
+        }
     }
     let contents = s.db.dbpm_table_contents().await;
-    assert!(!contents.contains(PASSWORD), "{contents}");
+    for secret in [PASSWORD, DECODED] {
+        assert!(!contents.contains(secret), "{contents}");
+    }
     // The outputs were journaled, scrubbed rather than dropped.
     assert!(
         contents.contains("target: postgres://postgres:***@127.0.0.1"),
         "{contents}"
     );
     assert!(contents.contains("cannot notify postgres://postgres:***@"));
+    assert!(contents.contains("decoded: ***"), "{contents}");
 }
 
 /// Two packages for the `.sys` tests, written under `dir`: `base` creates a table, and

@@ -53,6 +53,10 @@ pub struct RunArgs {
     /// Consider steps in doubt after a crash done (after checking by hand that they ran).
     #[arg(long)]
     skip_in_doubt: bool,
+    /// Resuming a rollback stopped by failed compensations: consider them done (after undoing
+    /// by hand what they were to undo) and finish the rollback.
+    #[arg(long)]
+    skip_failed_compensations: bool,
     /// Seconds to wait for another run's lock.
     #[arg(long, default_value_t = 10)]
     lock_timeout: u64,
@@ -117,6 +121,7 @@ pub fn settings(args: &RunArgs, schema: Option<&str>) -> miette::Result<Settings
         } else {
             InDoubt::Stop
         },
+        skip_failed_compensations: args.skip_failed_compensations,
         lock_timeout: Duration::from_secs(args.lock_timeout),
         admin,
         cmd_timeout: Duration::from_secs(args.cmd_timeout),
@@ -238,7 +243,7 @@ fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
         }
         Outcome::CompensationFailed { run, failed } => {
             out.status(format!(
-                "run {run}: compensation {} failed; the target is between states. Fix the cause (see `dbpm history`), then run `{again}` to resume the rollback",
+                "run {run}: compensation {} failed; the target is between states. Fix the cause (see `dbpm history`), then run `{again}` to resume the rollback; or, when the compensation itself is wrong, undo by hand what it was to undo, then run `{again} --skip-failed-compensations`",
                 failed.join(", ")
             ));
             Exit::NeedsOperator

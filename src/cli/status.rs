@@ -131,7 +131,7 @@ fn unfinished(run: &UnfinishedRun, out: &Out) {
             "check on the target whether the steps started and not finished ran, then run `dbpm apply PLAN --skip-in-doubt` (they did) or `--retry-in-doubt` (run them again) with {plan}"
         ),
         NextStep::FixAndFinishRollback => format!(
-            "fix the cause of the failed compensation, then run `dbpm apply PLAN` with {plan} to finish the rollback"
+            "fix the cause of the failed compensation, then run `dbpm apply PLAN` with {plan} to finish the rollback (or, when the compensation itself is wrong, undo its work by hand and add `--skip-failed-compensations`)"
         ),
     });
 }

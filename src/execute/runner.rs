@@ -44,6 +44,9 @@ pub struct Settings {
     pub on_failure: OnFailure,
     /// For steps in doubt after a crash.
     pub in_doubt: InDoubt,
+    /// Resuming a run whose compensations failed: take them as done, because the operator
+    /// undid by hand what they were to undo, and go on with the rollback.
+    pub skip_failed_compensations: bool,
     /// How long to wait for another run's lock.
     pub lock_timeout: Duration,
     /// The privileged connection for `.sys` steps.
@@ -268,20 +271,42 @@ pub async fn apply(
 
     let mut attempts: BTreeMap<String, i64> = BTreeMap::new();
     let mut journal: Journal = Journal::new();
+    let mut skipped: Vec<(String, i64)> = Vec::new();
     for row in target.journal(&run.id).await? {
         let Some(state) = StepState::parse(&row.state) else {
             continue;
         };
         // A run stopped after a failure (`--on-failure stop`) retries the failed steps, and
-        // one whose compensation failed retries that compensation once the cause is fixed.
+        // one whose compensation failed retries that compensation once the cause is fixed,
+        // or skips it when the operator undid its work by hand.
         let compensation = plan.compensations.iter().any(|c| c.id == row.step);
-        let retry = state == StepState::Failed
-            && (run.outcome == "stopped_after_failure"
-                || (run.outcome == "compensation_failed" && compensation));
+        let failed_compensation =
+            state == StepState::Failed && run.outcome == "compensation_failed" && compensation;
+        let retry = state == StepState::Failed && run.outcome == "stopped_after_failure"
+            || failed_compensation && !settings.skip_failed_compensations;
         attempts.insert(row.step.clone(), row.attempt);
-        if !retry {
+        if failed_compensation && settings.skip_failed_compensations {
+            skipped.push((row.step.clone(), row.attempt + 1));
+            journal.insert(row.step, StepState::Skipped);
+        } else if !retry {
             journal.insert(row.step, state);
         }
+    }
+    if !skipped.is_empty() {
+        let mut session = target.step_session().await?;
+        for (step, attempt) in &skipped {
+            session
+                .mark(
+                    &run.id,
+                    step,
+                    *attempt,
+                    StepState::Skipped.as_str(),
+                    Some("skipped by the operator (--skip-failed-compensations)"),
+                )
+                .await?;
+            attempts.insert(step.clone(), *attempt);
+        }
+        session.close().await?;
     }
     let done = plan
         .steps
@@ -371,7 +396,13 @@ async fn drive(
     let sequential = plan.platform == Platform::Sqlite;
     let mut unbatched = 0usize;
     let mut tasks: JoinSet<Finished> = JoinSet::new();
-    let mut failed_forward: Vec<String> = Vec::new();
+    // A resumed rollback reports the steps whose failure started it.
+    let mut failed_forward: Vec<String> = plan
+        .steps
+        .iter()
+        .filter(|s| journal.get(&s.id) == Some(&StepState::Failed))
+        .map(|s| s.id.clone())
+        .collect();
     let mut announced_rollback = false;
     let mut stopping: Option<String> = None;
     let mut in_doubt = settings.in_doubt;

@@ -94,6 +94,39 @@ impl DbUrl {
     pub fn redacted(&self) -> String {
         redact(&self.raw)
     }
+
+    /// Every form in which the URL's secrets may show in a text: the password and the values
+    /// of `password=` parameters, each as written and percent-decoded, longest first (so that
+    /// hiding one cannot leave a piece of a longer one).
+    pub fn secrets(&self) -> Vec<String> {
+        let (userinfo, query) = self.parts();
+        let mut found = Vec::new();
+        if let Some((_, password)) = userinfo.and_then(|u| u.split_once(':')) {
+            found.push(password.to_owned());
+            found.extend(percent_decode(password));
+        }
+        for (_, value) in query_secrets(query) {
+            found.push(value.to_owned());
+            found.extend(percent_decode(value));
+            found.extend(percent_decode(&value.replace('+', " ")));
+        }
+        found.retain(|secret| !secret.is_empty());
+        found.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        found.dedup();
+        found
+    }
+
+    /// The user info and the query, as the driver reads them: the authority ends at the
+    /// first `/`, `?` or `#` (parsing refused URLs where that cut a password), the user info
+    /// at its last `@`, the password starts after the user info's first `:`.
+    fn parts(&self) -> (Option<&str>, &str) {
+        let rest = self.raw.split_once("://").map_or("", |(_, rest)| rest);
+        let (authority, tail) = rest.split_at(authority_end(rest));
+        let userinfo = authority.rsplit_once('@').map(|(userinfo, _)| userinfo);
+        let tail = tail.split('#').next().unwrap_or_default();
+        let query = tail.split_once('?').map_or("", |(_, query)| query);
+        (userinfo, query)
+    }
 }
 
 impl FromStr for DbUrl {
@@ -246,6 +279,14 @@ fn redact_query_secrets(text: &str) -> String {
     out
 }
 
+/// The parameters of a query whose keys name secrets, and their values as written.
+fn query_secrets(query: &str) -> impl Iterator<Item = (&str, &str)> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('='))
+        .filter(|(key, _)| is_secret_key(key))
+}
+
 /// The length of the parameter or connection-string key that `text` starts with.
 fn key_len(text: &str) -> usize {
     text.find(|c: char| !(c.is_ascii_alphanumeric() || "_-.".contains(c)))
@@ -369,6 +410,31 @@ fn unencoded_userinfo(rest: &str) -> Option<(&'static str, char)> {
         "user name"
     };
     (misplaced || bad_port).then(|| (part, rest[end..].chars().next().unwrap_or('/')))
+}
+
+/// `s3cr%40t` → `s3cr@t`; `None` when the bytes are no UTF-8 (the driver refuses those).
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied().and_then(hex),
+            bytes.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(high), Some(low)) => {
+                out.push((high * 16 + low) as u8);
+                i += 3;
+            }
+            (byte, _, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
@@ -527,5 +593,18 @@ mod tests {
         ] {
             assert!(raw.parse::<DbUrl>().is_ok(), "{raw}");
         }
+    }
+
+    #[test]
+    fn secrets_come_as_written_and_percent_decoded() {
+        let url: DbUrl = "postgres://app:s3cr%40t@h/x?sslpassword=k%2By+z#frag"
+            .parse()
+            .unwrap();
+        assert_eq!(
+            url.secrets(),
+            ["s3cr%40t", "k%2By+z", "s3cr@t", "k+y z", "k+y+z"]
+        );
+        let plain: DbUrl = "mysql://root@h/x".parse().unwrap();
+        assert!(plain.secrets().is_empty());
     }
 }

@@ -13,7 +13,6 @@ use tokio::task::JoinSet;
 
 use super::schedule::{self, InDoubt, Journal, Next, StepState};
 use crate::db::target::{RunRecord, ScriptFailed, StepSession, Target, TargetError};
-use crate::db::url::redact;
 use crate::package::Kind;
 use crate::plan::{Plan, Step, StepPhase};
 use crate::platform::Platform;
@@ -786,12 +785,13 @@ async fn run_command(
     }
 }
 
-/// Cuts output to a sane size and removes the target's password from it.
+/// Cuts output to a sane size and removes the target's password from it, as written in the
+/// URL and percent-decoded (as a tool that parsed `DBPM_TARGET_URL` would print it).
 fn scrub(text: &str, target: &Target) -> String {
-    let raw = target.url().expose();
-    let mut text = text.replace(raw, &redact(raw));
-    if let Some(password) = password_of(raw) {
-        text = text.replace(&password, "***");
+    let url = target.url();
+    let mut text = text.replace(url.expose(), &url.redacted());
+    for secret in url.secrets() {
+        text = text.replace(&secret, "***");
     }
     if text.len() > MAX_OUTPUT {
         let mut cut = MAX_OUTPUT;
@@ -802,14 +802,6 @@ fn scrub(text: &str, target: &Target) -> String {
         text.push_str("\n[output cut]");
     }
     text
-}
-
-fn password_of(url: &str) -> Option<String> {
-    let rest = url.split_once("://")?.1;
-    let authority = rest.split(['/', '?']).next()?;
-    let userinfo = authority.rsplit_once('@')?.0;
-    let password = userinfo.split_once(':')?.1;
-    (!password.is_empty()).then(|| password.to_owned())
 }
 
 /// Refuses a plan whose inputs no longer match the target, package by package.
@@ -901,11 +893,17 @@ mod tests {
 
     #[test]
     fn passwords_are_scrubbed_from_output() {
+        let target = |url: &str| Target::new(url.parse().unwrap(), None).unwrap();
+        let encoded = target("postgres://app:s3cr%40t@db/x");
         assert_eq!(
-            password_of("postgres://app:s3cret@db/x").as_deref(),
-            Some("s3cret")
+            scrub(
+                "url postgres://app:s3cr%40t@db/x, raw s3cr%40t, decoded s3cr@t",
+                &encoded
+            ),
+            "url postgres://app:***@db/x, raw ***, decoded ***"
         );
-        assert_eq!(password_of("sqlite://x.db"), None);
+        let sqlite = target("sqlite://x.db");
+        assert_eq!(scrub("sqlite://x.db", &sqlite), "sqlite://x.db");
     }
 
     #[test]

@@ -77,6 +77,110 @@ fn init_scaffolds_a_package_that_builds() {
     assert_eq!(again.status.code(), Some(1));
 }
 
+/// The README's workflow: `dbpm init packages/billing/1.0.0` makes billing 1.0.0 (a
+/// directory named after a version sits in one named after its package, NAME/VERSION), which
+/// builds as it is and from which `init --next` starts 1.1.0. `--name` and `--version`
+/// override what the directories tell, except a version that contradicts the directory's.
+#[test]
+fn init_takes_name_and_version_from_a_name_version_directory() {
+    let ctx = TestContext::new();
+    let run = |args: &[&str]| {
+        ctx.dbpm()
+            .current_dir(ctx.temp.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let identity = |dir: &str| {
+        let manifest = fs_err::read_to_string(ctx.path(dir).join("dbpm.toml")).unwrap();
+        let parsed: toml::Value = toml::from_str(&manifest).unwrap();
+        let field = |key: &str| parsed["package"][key].as_str().unwrap().to_owned();
+        (field("name"), field("version"))
+    };
+
+    let init = run(&["init", "packages/billing/1.0.0"]);
+    insta::assert_snapshot!(transcript(&init, ctx.temp.path()));
+    assert_eq!(
+        identity("packages/billing/1.0.0"),
+        ("billing".into(), "1.0.0".into())
+    );
+    let build = run(&["build", "packages/billing/1.0.0", "-o", "dist"]);
+    assert_eq!(
+        build.status.code(),
+        Some(0),
+        "{}",
+        transcript(&build, ctx.temp.path())
+    );
+    for platform in ["postgres", "mysql", "sqlite"] {
+        assert!(ctx
+            .path(&format!("dist/billing-1.0.0-{platform}.dbpkg"))
+            .is_file());
+    }
+    let next = run(&["init", "--next", "packages/billing/1.0.0"]);
+    assert_eq!(
+        next.status.code(),
+        Some(0),
+        "{}",
+        transcript(&next, ctx.temp.path())
+    );
+    assert_eq!(
+        identity("packages/billing/1.1.0"),
+        ("billing".into(), "1.1.0".into())
+    );
+
+    let contradiction = run(&["init", "packages/billing/2.0.0", "--version", "3.0.0"]);
+    insta::assert_snapshot!(
+        "init_version_contradicts_directory",
+        transcript(&contradiction, ctx.temp.path())
+    );
+    assert!(!ctx.path("packages/billing/2.0.0").exists());
+    let agreeing = run(&[
+        "init",
+        "packages/billing/2.0.0",
+        "--version",
+        "2.0.0",
+        "--name",
+        "invoicing",
+    ]);
+    assert_eq!(
+        agreeing.status.code(),
+        Some(0),
+        "{}",
+        transcript(&agreeing, ctx.temp.path())
+    );
+    assert_eq!(
+        identity("packages/billing/2.0.0"),
+        ("invoicing".into(), "2.0.0".into())
+    );
+
+    let no_name = run(&["init", "not a name/1.0.0"]);
+    insta::assert_snapshot!(
+        "init_version_directory_without_a_name",
+        transcript(&no_name, ctx.temp.path())
+    );
+    let named = run(&["init", "not a name/1.0.0", "--name", "billing"]);
+    assert_eq!(
+        named.status.code(),
+        Some(0),
+        "{}",
+        transcript(&named, ctx.temp.path())
+    );
+    assert_eq!(
+        identity("not a name/1.0.0"),
+        ("billing".into(), "1.0.0".into())
+    );
+
+    // Any other directory names the package; `--version` works without `--next` too.
+    let plain = run(&["init", "reporting", "--version", "1.2.3"]);
+    assert_eq!(
+        plain.status.code(),
+        Some(0),
+        "{}",
+        transcript(&plain, ctx.temp.path())
+    );
+    assert_eq!(identity("reporting"), ("reporting".into(), "1.2.3".into()));
+}
+
 #[test]
 fn broken_packages_each_get_their_own_diagnostic() {
     let ctx = TestContext::new();

@@ -12,13 +12,18 @@ use crate::platform::Platform;
 
 /// Create a new package source that builds as it is, or the next version of one.
 ///
+/// A DIR named after a version is a package version directory laid out as NAME/VERSION,
+/// as repositories and source trees keep them: `packages/billing/1.0.0` makes `billing`
+/// 1.0.0. Any other DIR makes a package named after it, at version 0.1.0. `--name` and
+/// `--version` override these; `--version` must agree with a DIR named after a version.
+///
 /// With `--next`, DIR is an existing package version directory named after its version
 /// (`packages/core/1.2.0`); the next version is created beside it (`packages/core/1.3.0`)
 /// with the manifest (`version` set, `from` the current version), PREINSTALL, INSTALL,
 /// ROLLBACK, VERIFY and POSTINSTALL copied, and an UPGRADE/DOWNGRADE pair that does nothing,
 /// to replace with the version's changes.
 ///
-/// Example: dbpm init packages/billing --platform postgres --platform sqlite
+/// Example: dbpm init packages/billing/1.0.0 --platform postgres --platform sqlite
 ///
 /// Example: dbpm init --next packages/core/1.2.0
 #[derive(Debug, Args)]
@@ -30,10 +35,12 @@ pub struct InitArgs {
     /// Create the next version of the package in DIR, beside it.
     #[arg(long, conflicts_with_all = ["name", "platforms"])]
     next: bool,
-    /// With `--next`: the new version (default: the next minor version); must be higher.
-    #[arg(long, requires = "next", value_name = "X.Y.Z")]
+    /// The package version (default: DIR's name when it is a version, else 0.1.0); with
+    /// `--next`, the new version (default: the next minor version), which must be higher.
+    #[arg(long, value_name = "X.Y.Z")]
     version: Option<Version>,
-    /// The package name (default: the directory's name).
+    /// The package name (default: DIR's name, or its parent's when DIR is named after a
+    /// version).
     #[arg(long)]
     name: Option<String>,
     /// A platform the package supports (repeatable; default: all three).
@@ -65,12 +72,19 @@ pub fn run(args: InitArgs, out: &Out) -> miette::Result<Exit> {
         ));
         return Ok(Exit::Success);
     }
-    let written = init(&args.dir, args.name.as_deref(), &args.platforms)?;
-    for path in &written {
+    let made = init(
+        &args.dir,
+        args.name.as_deref(),
+        args.version.as_ref(),
+        &args.platforms,
+    )?;
+    for path in &made.written {
         out.data(path.display().to_string());
     }
     out.status(format!(
-        "created package in `{}`; build it with `dbpm build {}`",
+        "created {} {} in `{}`; build it with `dbpm build {}`",
+        made.name,
+        made.version,
         args.dir.display(),
         args.dir.display()
     ));

@@ -32,6 +32,36 @@ pub enum InitError {
         help("pass `--name` with letters, digits, `_` and `-` (at most 100 characters)")
     )]
     BadName(String),
+    /// A directory named after a version whose parent gives no package name.
+    #[error(
+        "`{dir}` is named after version {version}, but `{parent}` above it is not a package name"
+    )]
+    #[diagnostic(
+        code(dbpm::init::no_name),
+        help("lay package versions out as NAME/VERSION (for example `packages/billing/1.0.0`), or pass `--name`")
+    )]
+    NoName {
+        /// The directory.
+        dir: PathBuf,
+        /// The version it is named after.
+        version: Version,
+        /// The name of the directory above it.
+        parent: String,
+    },
+    /// A version asked for that differs from the one the directory is named after.
+    #[error("`{dir}` is named after version {named}, not {requested}")]
+    #[diagnostic(
+        code(dbpm::init::version_mismatch),
+        help("a package version's directory is named after its version: leave out `--version`, or choose a directory named `{requested}`")
+    )]
+    VersionMismatch {
+        /// The directory.
+        dir: PathBuf,
+        /// The version it is named after.
+        named: Version,
+        /// The version asked for.
+        requested: Version,
+    },
     /// Writing failed.
     #[error("failed to write the package")]
     #[diagnostic(code(dbpm::init::write))]
@@ -227,24 +257,29 @@ fn write_new_dir(dir: &Path, files: Vec<(PathBuf, Vec<u8>)>) -> Result<Vec<PathB
     Ok(written)
 }
 
-/// Writes a new package into `dir` (created if needed, refused if not empty).
+/// A new package, as [`init`] wrote it.
+#[derive(Debug, Clone)]
+pub struct NewPackage {
+    /// The package name.
+    pub name: String,
+    /// Its version.
+    pub version: Version,
+    /// The files written, in order.
+    pub written: Vec<PathBuf>,
+}
+
+/// Writes a new package into `dir` (created if needed, refused if not empty). A directory
+/// named after a version is a package version directory laid out as NAME/VERSION
+/// (`packages/billing/1.0.0`), so the package takes that version and its parent's name;
+/// any other directory gives its name, and the version is 0.1.0. `name` overrides the
+/// name; `version` overrides the version, and must agree with a directory named after one.
 pub fn init(
     dir: &Path,
     name: Option<&str>,
+    version: Option<&Version>,
     platforms: &[Platform],
-) -> Result<Vec<PathBuf>, InitError> {
-    let name = match name {
-        Some(name) => name.to_owned(),
-        None => dir
-            .canonicalize()
-            .ok()
-            .or_else(|| Some(dir.to_path_buf()))
-            .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
-            .unwrap_or_default(),
-    };
-    if !is_package_name(&name) {
-        return Err(InitError::BadName(name));
-    }
+) -> Result<NewPackage, InitError> {
+    let (name, version) = identity(dir, name, version)?;
     if fs_err::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(InitError::NotEmpty(dir.to_path_buf()));
     }
@@ -264,7 +299,7 @@ pub fn init(
         (
             "dbpm.toml".to_owned(),
             format!(
-                "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\ndescription = \"\"\nplatforms = [{platform_list}]\n# from = \"0.0.9\"  # the version UPGRADE/ starts from; absent for a baseline\n\n[prerequisites]\n# core = \"^1.0\"\n\n[placeholders]\n# schema = {{ description = \"Where the tables go\", default = \"public\" }}\n\n# [scripts.\"UPGRADE/001.create_tables\"]\n# transaction = false   # must not run inside a transaction\n# idempotent = true     # safe to run again after a crash\n"
+                "[package]\nname = \"{name}\"\nversion = \"{version}\"\ndescription = \"\"\nplatforms = [{platform_list}]\n# from = \"0.0.9\"  # the version UPGRADE/ starts from; absent for a baseline\n\n[prerequisites]\n# core = \"^1.0\"\n\n[placeholders]\n# schema = {{ description = \"Where the tables go\", default = \"public\" }}\n\n# [scripts.\"UPGRADE/001.create_tables\"]\n# transaction = false   # must not run inside a transaction\n# idempotent = true     # safe to run again after a crash\n"
             ),
         ),
         (
@@ -285,5 +320,72 @@ pub fn init(
         fs_err::write(&path, text).map_err(InitError::Write)?;
         written.push(path);
     }
-    Ok(written)
+    Ok(NewPackage {
+        name,
+        version,
+        written,
+    })
+}
+
+/// The name and version of a new package in `dir`, as [`init`] tells them.
+fn identity(
+    dir: &Path,
+    name: Option<&str>,
+    version: Option<&Version>,
+) -> Result<(String, Version), InitError> {
+    let given = dir;
+    let dir = resolved(dir);
+    let own = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+    // No package name parses as a version (names have no dots), so there is no ambiguity.
+    let named_version = own.as_deref().and_then(|n| Version::parse(n).ok());
+    let Some(named_version) = named_version else {
+        let name = name.map(str::to_owned).or(own).unwrap_or_default();
+        if !is_package_name(&name) {
+            return Err(InitError::BadName(name));
+        }
+        let version = version.cloned().unwrap_or_else(|| Version::new(0, 1, 0));
+        return Ok((name, version));
+    };
+    if let Some(requested) = version.filter(|v| **v != named_version) {
+        return Err(InitError::VersionMismatch {
+            dir: given.to_path_buf(),
+            named: named_version,
+            requested: requested.clone(),
+        });
+    }
+    let parent = dir
+        .parent()
+        .and_then(Path::file_name)
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match name {
+        Some(name) if is_package_name(name) => name.to_owned(),
+        Some(name) => return Err(InitError::BadName(name.to_owned())),
+        None if is_package_name(&parent) => parent,
+        None => {
+            return Err(InitError::NoName {
+                dir: given.to_path_buf(),
+                version: named_version,
+                parent,
+            })
+        }
+    };
+    Ok((name, named_version))
+}
+
+/// `dir` with its last two components real: `.`, `..` and a relative path name the
+/// directories they stand for. A directory still to create is resolved through its parent.
+fn resolved(dir: &Path) -> PathBuf {
+    if let Ok(real) = fs_err::canonicalize(dir) {
+        return real;
+    }
+    let (Some(parent), Some(own)) = (dir.parent(), dir.file_name()) else {
+        return dir.to_path_buf();
+    };
+    let parent = if parent.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        parent
+    };
+    fs_err::canonicalize(parent).map_or_else(|_| dir.to_path_buf(), |real| real.join(own))
 }

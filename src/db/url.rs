@@ -95,6 +95,64 @@ impl DbUrl {
         redact(&self.raw)
     }
 
+    /// The password as the driver uses it (percent-decoded), from the user info or else a
+    /// `password=` parameter: for a client tool that reads it from its environment.
+    pub fn password(&self) -> Option<String> {
+        let (userinfo, query) = self.parts();
+        let from_userinfo = userinfo
+            .and_then(|u| u.split_once(':'))
+            .and_then(|(_, password)| percent_decode(password));
+        from_userinfo
+            .or_else(|| {
+                query_secrets(query)
+                    .find(|(key, _)| key.eq_ignore_ascii_case("password"))
+                    .and_then(|(_, value)| percent_decode(&value.replace('+', " ")))
+            })
+            .filter(|password| !password.is_empty())
+    }
+
+    /// The URL with no password in it (neither in the user info nor as a parameter), for the
+    /// command line of a client tool, which `ps` shows to every user of the machine.
+    pub fn without_password(&self) -> String {
+        let (scheme, rest) = self.raw.split_once("://").unwrap_or(("", &self.raw));
+        let end = authority_end(rest);
+        let (authority, tail) = rest.split_at(end);
+        let authority = match authority.rsplit_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
+                format!("{user}@{host}")
+            }
+            None => authority.to_owned(),
+        };
+        let tail = match tail.split_once('?') {
+            Some((path, query)) => {
+                let (query, fragment) = query
+                    .split_once('#')
+                    .map_or((query, None), |(q, f)| (q, Some(f)));
+                let kept: Vec<&str> = query
+                    .split('&')
+                    .filter(|pair| {
+                        !pair
+                            .split_once('=')
+                            .is_some_and(|(key, _)| is_secret_key(key))
+                    })
+                    .collect();
+                let mut tail = path.to_owned();
+                if !kept.is_empty() {
+                    tail.push('?');
+                    tail.push_str(&kept.join("&"));
+                }
+                if let Some(fragment) = fragment {
+                    tail.push('#');
+                    tail.push_str(fragment);
+                }
+                tail
+            }
+            None => tail.to_owned(),
+        };
+        format!("{scheme}://{authority}{tail}")
+    }
+
     /// Every form in which the URL's secrets may show in a text: the password and the values
     /// of `password=` parameters, each as written and percent-decoded, longest first (so that
     /// hiding one cannot leave a piece of a longer one).
@@ -606,5 +664,28 @@ mod tests {
         );
         let plain: DbUrl = "mysql://root@h/x".parse().unwrap();
         assert!(plain.secrets().is_empty());
+    }
+
+    #[test]
+    fn a_url_without_its_password_for_client_tools() {
+        let url: DbUrl = "postgres://app:s3cr%40t@h:5432/x?sslmode=require"
+            .parse()
+            .unwrap();
+        assert_eq!(url.password().as_deref(), Some("s3cr@t"));
+        assert_eq!(
+            url.without_password(),
+            "postgres://app@h:5432/x?sslmode=require"
+        );
+        let param: DbUrl = "postgres://app@h/x?password=p%26w&sslmode=require"
+            .parse()
+            .unwrap();
+        assert_eq!(param.password().as_deref(), Some("p&w"));
+        assert_eq!(
+            param.without_password(),
+            "postgres://app@h/x?sslmode=require"
+        );
+        let none: DbUrl = "postgres://app@h/x".parse().unwrap();
+        assert_eq!(none.password(), None);
+        assert_eq!(none.without_password(), "postgres://app@h/x");
     }
 }

@@ -16,6 +16,7 @@ use crate::execute::runner::{ApplyError, Event, OnFailure, Outcome, Settings};
 use crate::execute::schedule::InDoubt;
 use crate::ops::apply::apply_plan;
 use crate::ops::plan::load_plan;
+use crate::plan::render::plural;
 use crate::plan::Plan;
 
 /// Apply an approved plan to a target, with checkpoints.
@@ -185,7 +186,16 @@ pub async fn execute(
                 eprintln!("  {} {step}: {error}", paint("31", "✗"))
             }
             Event::RollingBack { compensations } => {
-                eprintln!("{}", paint("33", &format!("rolling back: undoing completed steps (up to {compensations} compensations)")));
+                eprintln!(
+                    "{}",
+                    paint(
+                        "33",
+                        &format!(
+                            "rolling back: undoing completed steps (up to {})",
+                            plural(*compensations, "compensation")
+                        )
+                    )
+                );
             }
         }
     };

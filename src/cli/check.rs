@@ -7,6 +7,7 @@ use super::target::TargetArgs;
 use super::Exit;
 use crate::ops::check::{adopt, generate, verify, CheckResult};
 use crate::ops::repository::open_all;
+use crate::plan::render::plural;
 
 /// Health checks: run the VERIFY scripts of every installed package (in transactions that are
 /// rolled back) and, with `--repo`, compare installed checksums with the repository's.
@@ -99,7 +100,7 @@ pub async fn run_verify(args: VerifyArgs, out: &Out) -> miette::Result<Exit> {
     show(&results, out);
     let failed = results.iter().filter(|r| !r.ok).count();
     if failed == 0 {
-        out.status(format!("{} checks passed", results.len()));
+        out.status(format!("{} passed", plural(results.len(), "check")));
         Ok(Exit::Success)
     } else {
         out.status(format!("{failed} of {} checks failed", results.len()));

@@ -131,4 +131,29 @@ mod tests {
     fn the_command_line_is_consistent() {
         super::Cli::command().debug_assert();
     }
+
+    /// `apply` and the verbs that apply print an object per line, events then the outcome;
+    /// their help said "one JSON document".
+    #[test]
+    fn json_output_is_described_as_json_lines() {
+        let mut cli = super::Cli::command();
+        cli.build();
+        for name in [
+            "apply",
+            "install",
+            "uninstall",
+            "upgrade",
+            "undo",
+            "restore",
+        ] {
+            let help = cli
+                .find_subcommand_mut(name)
+                .map(|command| command.render_long_help().to_string())
+                .unwrap_or_default();
+            // Wrapped to the terminal's width: compare the words.
+            let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(help.contains("JSON Lines (NDJSON)"), "{name}: {help}");
+            assert!(!help.contains("one JSON document"), "{name}: {help}");
+        }
+    }
 }

@@ -21,7 +21,9 @@ pub enum Color {
 pub enum Format {
     /// For people.
     Text,
-    /// For machines: one JSON document on stdout.
+    /// For machines: JSON on stdout, one document; `apply`, `install`, `uninstall`,
+    /// `upgrade`, `undo` and `restore` write JSON Lines (NDJSON) instead: one object per
+    /// line, the events as they happen, then the outcome.
     Json,
 }
 

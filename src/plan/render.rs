@@ -91,7 +91,8 @@ pub fn summary_line(plan: &Plan) -> String {
     parts.join(", ")
 }
 
-fn plural(n: usize, noun: &str) -> String {
+/// `1 step`, `2 steps`: a count with its noun (a regular plural).
+pub fn plural(n: usize, noun: &str) -> String {
     if n == 1 {
         format!("1 {noun}")
     } else {
@@ -607,6 +608,13 @@ pub fn dot(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_of_a_kind_is_singular() {
+        assert_eq!(plural(0, "compensation"), "0 compensations");
+        assert_eq!(plural(1, "compensation"), "1 compensation");
+        assert_eq!(plural(2, "check"), "2 checks");
+    }
 
     #[test]
     fn a_fence_outlasts_every_run_of_backticks() {

@@ -547,3 +547,49 @@ fn a_misspelled_placeholder_value_is_refused() {
         assert!(text.contains("did you mean `currency`?"), "{text}");
     }
 }
+
+/// `adopt --generate` hands `pg_dump` the target without its password, which goes through
+/// `PGPASSWORD`: a command line is visible to every user of the machine. A `pg_dump` that
+/// fails is reported with its own message, not as a missing tool.
+#[test]
+fn pg_dump_gets_the_password_through_its_environment() {
+    use std::os::unix::fs::PermissionsExt;
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    let bin = ctx.path("bin");
+    fs_err::create_dir_all(&bin).unwrap();
+    let seen = ctx.path("seen.txt");
+    let fake = bin.join("pg_dump");
+    fs_err::write(
+        &fake,
+        format!(
+            "#!/bin/sh\necho \"args: $*\" > '{}'\necho \"env: $PGPASSWORD\" >> '{}'\necho 'pg_dump: error: no such database' >&2\nexit 1\n",
+            seen.display(),
+            seen.display()
+        ),
+    )
+    .unwrap();
+    fs_err::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let url = db.url_with_password("s3cret-pw");
+    let dir = ctx.path("generated/legacy/1.0.0").display().to_string();
+    let output = ctx
+        .dbpm()
+        .env("PATH", path)
+        .args(["adopt", "--generate", &dir, "--db", &url])
+        .output()
+        .unwrap();
+    let text = transcript(&output, ctx.temp.path());
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("no such database"), "{text}");
+    assert!(
+        !text.contains("install the PostgreSQL client tools"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret-pw"), "{text}");
+    let seen = fs_err::read_to_string(seen).unwrap();
+    let (args, env) = seen.split_once('\n').unwrap();
+    assert!(!args.contains("s3cret-pw"), "{seen}");
+    assert!(args.contains("--dbname"), "{seen}");
+    assert_eq!(env.trim(), "env: s3cret-pw");
+}

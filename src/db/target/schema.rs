@@ -25,11 +25,18 @@ pub enum SchemaError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Target(#[from] TargetError),
-    /// `pg_dump` is missing or failed.
+    /// `pg_dump` could not be started.
+    #[error("cannot run `pg_dump`: {0}")]
+    #[diagnostic(
+        code(dbpm::adopt::pg_dump_missing),
+        help("install the PostgreSQL client tools (pg_dump) of the server's version")
+    )]
+    PgDumpMissing(String),
+    /// `pg_dump` ran and failed; its own message says why.
     #[error("`pg_dump` failed: {0}")]
     #[diagnostic(
         code(dbpm::adopt::pg_dump),
-        help("install the PostgreSQL client tools (pg_dump) of the server's version")
+        help("pg_dump's message above says why: check that the database and schema exist and that the user may read them")
     )]
     PgDump(String),
 }
@@ -45,7 +52,13 @@ impl Target {
     }
 
     async fn postgres_schema(&self) -> Result<SchemaScripts, SchemaError> {
-        let output = tokio::process::Command::new("pg_dump")
+        let mut pg_dump = tokio::process::Command::new("pg_dump");
+        // The password goes through the environment: a command line is visible to every user
+        // of the machine (`ps`).
+        if let Some(password) = self.url.password() {
+            pg_dump.env("PGPASSWORD", password);
+        }
+        let output = pg_dump
             .args([
                 "--schema-only",
                 "--no-owner",
@@ -54,11 +67,11 @@ impl Target {
                 "--schema",
                 &self.schema,
                 "--dbname",
-                self.url.expose(),
+                &self.url.without_password(),
             ])
             .output()
             .await
-            .map_err(|err| SchemaError::PgDump(err.to_string()))?;
+            .map_err(|err| SchemaError::PgDumpMissing(err.to_string()))?;
         if !output.status.success() {
             let message = String::from_utf8_lossy(&output.stderr)
                 .replace(self.url.expose(), &self.url.redacted());

@@ -1228,6 +1228,10 @@ async fn a_password_in_the_url_is_stored_and_printed_nowhere() {
         applied.contains("✗ billing@1.0.0/POSTINSTALL/001.notify"),
         "{applied}"
     );
+    assert!(
+        applied.contains("completed, but billing@1.0.0/POSTINSTALL/001.notify failed"),
+        "{applied}"
+    );
 
     let plan_text = fs_err::read_to_string(&plan_path).unwrap();
     for secret in [PASSWORD, DECODED] {
@@ -1447,6 +1451,7 @@ async fn json_output_is_one_object_per_line(platform: Platform) {
     );
     let last = lines.last().unwrap();
     assert_eq!(last["outcome"], "completed", "{text}");
+    assert_eq!(last["postinstall_failed"], serde_json::json!([]), "{text}");
     assert_eq!(
         lines.iter().filter(|v| v.get("outcome").is_some()).count(),
         1,

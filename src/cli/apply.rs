@@ -234,8 +234,21 @@ pub async fn execute(
 
 fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
     match outcome {
-        Outcome::Completed { run } => {
+        Outcome::Completed {
+            run,
+            postinstall_failed,
+        } if postinstall_failed.is_empty() => {
             out.status(format!("run {run} completed"));
+            Exit::Success
+        }
+        Outcome::Completed {
+            run,
+            postinstall_failed,
+        } => {
+            out.status(format!(
+                "run {run} completed, but {} failed: a POSTINSTALL failure is reported, not rolled back; see `dbpm history` for its output",
+                postinstall_failed.join(", ")
+            ));
             Exit::Success
         }
         Outcome::AlreadyApplied { run } => {

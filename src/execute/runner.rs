@@ -105,6 +105,8 @@ pub enum Outcome {
     Completed {
         /// The run id.
         run: String,
+        /// POSTINSTALL steps that failed: reported, not rolled back (DESIGN §2).
+        postinstall_failed: Vec<String>,
     },
     /// This plan had already completed on the target: nothing ran.
     AlreadyApplied {
@@ -415,9 +417,17 @@ async fn drive(
             Next::Run(ready) if stopping.is_none() => ready,
             Next::Run(_) | Next::Wait => Vec::new(),
             Next::Completed if running.is_empty() => {
+                let postinstall_failed = plan
+                    .steps
+                    .iter()
+                    .filter(|s| s.phase == StepPhase::Postinstall)
+                    .filter(|s| journal.get(&s.id) == Some(&StepState::Failed))
+                    .map(|s| s.id.clone())
+                    .collect();
                 return Ok(Outcome::Completed {
                     run: run.to_owned(),
-                })
+                    postinstall_failed,
+                });
             }
             Next::RolledBack if running.is_empty() => {
                 return Ok(Outcome::RolledBack {
@@ -843,7 +853,14 @@ pub fn check_stale(plan: &Plan, state: &InstalledState) -> Result<(), ApplyError
 pub fn os_user() -> String {
     std::env::var("USER")
         .or_else(|_| std::env::var("LOGNAME"))
-        .unwrap_or_else(|_| "unknown".to_owned())
+        .ok()
+        .or_else(|| {
+            // Containers often run without either: the numeric user id still tells who ran.
+            let status = fs_err::read_to_string("/proc/self/status").ok()?;
+            let uid = status.lines().find_map(|l| l.strip_prefix("Uid:"))?;
+            Some(format!("uid {}", uid.split_whitespace().next()?))
+        })
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// A run id: unique per run, readable, sortable by time.

@@ -593,3 +593,27 @@ fn pg_dump_gets_the_password_through_its_environment() {
     assert!(args.contains("--dbname"), "{seen}");
     assert_eq!(env.trim(), "env: s3cret-pw");
 }
+
+/// A SQLite target in a directory that does not exist is explained as such, not as a server
+/// that does not run.
+#[test]
+fn a_sqlite_file_in_a_missing_directory_is_explained() {
+    let ctx = TestContext::new();
+    let url = format!("sqlite://{}", ctx.path("missing/dir/x.db").display());
+    let output = ctx.run(&[
+        "install",
+        "core",
+        "--repo",
+        "examples/packages",
+        "--yes",
+        "--db",
+        &url,
+    ]);
+    let text = transcript(&output, ctx.temp.path());
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("check that the file's directory exists"),
+        "{text}"
+    );
+    assert!(!ctx.path("missing").exists());
+}

@@ -105,13 +105,12 @@ pub enum TargetError {
     },
     /// Connecting failed.
     #[error("failed to connect to `{target}`")]
-    #[diagnostic(
-        code(dbpm::target::connect),
-        help("check that the database server runs, that the URL is right, and that its user may log in")
-    )]
+    #[diagnostic(code(dbpm::target::connect), help("{hint}"))]
     Connect {
         /// The target's label.
         target: String,
+        /// What to check, for the target's platform.
+        hint: &'static str,
         /// What the driver said.
         #[source]
         source: sqlx::Error,
@@ -331,6 +330,10 @@ impl Target {
                 .await
                 .map_err(|source| TargetError::Connect {
                     target: self.label(),
+                    hint: match self.platform() {
+                        Platform::Sqlite => "check that the file's directory exists and that this user may write there (and read the file, when it exists)",
+                        Platform::Postgres | Platform::Mysql => "check that the database server runs, that the URL is right, and that its user may log in",
+                    },
                     source,
                 })?;
         if self.platform() == Platform::Postgres {

@@ -617,3 +617,60 @@ fn a_sqlite_file_in_a_missing_directory_is_explained() {
     );
     assert!(!ctx.path("missing").exists());
 }
+
+/// On MySQL/MariaDB a generated baseline keeps the stored functions, procedures and
+/// triggers (without their definers), not only tables and views: installed elsewhere, it
+/// gives the same routines and triggers, and they work.
+#[test]
+fn a_generated_mysql_baseline_keeps_routines_and_triggers() {
+    let ctx = TestContext::new();
+    let source = TestDb::mysql();
+    let copy = TestDb::mysql();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(source.execute(
+        "CREATE TABLE item (id INTEGER PRIMARY KEY, price INTEGER, audited INTEGER DEFAULT 0);
+         CREATE FUNCTION with_tax(p INTEGER) RETURNS INTEGER DETERMINISTIC RETURN p * 2;
+         CREATE PROCEDURE add_item(i INTEGER) BEGIN INSERT INTO item (id, price) VALUES (i, 10); END;
+         CREATE TRIGGER item_audit BEFORE INSERT ON item FOR EACH ROW SET NEW.audited = 1;
+         CREATE VIEW item_taxed AS SELECT id, with_tax(price) AS taxed FROM item;",
+    ));
+    let dir = ctx.path("generated/legacy/1.0.0").display().to_string();
+    ok(&ctx, &source, &["adopt", "--generate", &dir]);
+    let upgrade =
+        fs_err::read_to_string(ctx.path("generated/legacy/1.0.0/UPGRADE/001.schema.sql")).unwrap();
+    assert!(!upgrade.contains("DEFINER="), "{upgrade}");
+    let tree = ctx.path("generated").display().to_string();
+    ok(
+        &ctx,
+        &copy,
+        &["install", "legacy", "--repo", &tree, "--yes"],
+    );
+
+    let objects = |db: &TestDb| {
+        runtime.block_on(db.texts(
+            "SELECT CAST(CONCAT(routine_type, ' ', routine_name) AS CHAR) AS line FROM information_schema.routines WHERE routine_schema = DATABASE()
+             UNION ALL SELECT CAST(CONCAT('TRIGGER ', trigger_name) AS CHAR) FROM information_schema.triggers WHERE trigger_schema = DATABASE()
+             UNION ALL SELECT CAST(CONCAT('VIEW ', table_name) AS CHAR) FROM information_schema.views WHERE table_schema = DATABASE()
+             ORDER BY 1",
+        ))
+    };
+    assert_eq!(
+        objects(&copy),
+        [
+            "FUNCTION with_tax",
+            "PROCEDURE add_item",
+            "TRIGGER item_audit",
+            "VIEW item_taxed"
+        ]
+    );
+    assert_eq!(objects(&copy), objects(&source));
+    runtime.block_on(copy.execute("CALL add_item(1)"));
+    assert_eq!(
+        runtime.block_on(copy.texts(
+            "SELECT CAST(CONCAT(audited, ' ', taxed) AS CHAR) AS line FROM item JOIN item_taxed USING (id)"
+        )),
+        ["1 20"]
+    );
+    ok(&ctx, &copy, &["uninstall", "legacy", "--yes"]);
+    assert!(objects(&copy).is_empty());
+}

@@ -25,6 +25,13 @@ pub enum SchemaError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Target(#[from] TargetError),
+    /// A routine or trigger whose definition the user may not read.
+    #[error("cannot read the definition of {0}")]
+    #[diagnostic(
+        code(dbpm::adopt::unreadable),
+        help("connect as a user that may read it (on MySQL/MariaDB, the object's definer or a user with SHOW_ROUTINE or SELECT on mysql.proc)")
+    )]
+    Unreadable(String),
     /// `pg_dump` could not be started.
     #[error("cannot run `pg_dump`: {0}")]
     #[diagnostic(
@@ -224,6 +231,40 @@ impl Target {
             }
         }
         create.push_str("SET FOREIGN_KEY_CHECKS = 1;\n");
+        // Routines before views, which may call functions; MySQL resolves what a routine's
+        // body uses when it runs, so routines need no order among themselves.
+        let routines = session
+            .fetch(
+                "SELECT CAST(routine_name AS CHAR) AS name, CAST(routine_type AS CHAR) AS kind FROM information_schema.routines
+                 WHERE routine_schema = DATABASE() ORDER BY routine_type, routine_name",
+                &[],
+            )
+            .await
+            .map_err(&failed)?;
+        let mut dropped_routines = String::new();
+        for row in &routines {
+            let name = row.text("name").map_err(&failed)?;
+            let kind = row.text("kind").map_err(&failed)?;
+            let (kind, column) = if kind == "FUNCTION" {
+                ("FUNCTION", "Create Function")
+            } else {
+                ("PROCEDURE", "Create Procedure")
+            };
+            let rows = session
+                .fetch(&format!("SHOW CREATE {kind} `{name}`"), &[])
+                .await
+                .map_err(&failed)?;
+            let text = rows
+                .first()
+                .map(|row| row.maybe_text(column))
+                .transpose()
+                .map_err(&failed)?
+                .flatten()
+                .ok_or_else(|| SchemaError::Unreadable(format!("{kind} `{name}`")))?;
+            create.push_str(&without_definer(&text));
+            create.push_str(";\n");
+            dropped_routines.push_str(&format!("DROP {kind} IF EXISTS `{name}`;\n"));
+        }
         for view in &views {
             let rows = session
                 .fetch(&format!("SHOW CREATE VIEW `{view}`"), &[])
@@ -231,22 +272,42 @@ impl Target {
                 .map_err(&failed)?;
             if let Some(row) = rows.first() {
                 let text = row.text("Create View").map_err(&failed)?;
-                // Definers belong to the database it came from, not the one it goes to.
-                let text = match (text.find("DEFINER="), text.find(" SQL SECURITY")) {
-                    (Some(start), Some(end)) if start < end => {
-                        format!("{}{}", &text[..start], &text[end + 1..])
-                    }
-                    _ => text,
-                };
-                create.push_str(&text);
+                create.push_str(&without_definer(&text));
                 create.push_str(";\n");
             }
         }
+        // Triggers last: their bodies may call routines. Rebuilt from their parts, which
+        // leaves their definers behind; ordered as they fire.
+        let triggers = session
+            .fetch(
+                "SELECT CAST(trigger_name AS CHAR) AS name, CAST(action_timing AS CHAR) AS timing,
+                        CAST(event_manipulation AS CHAR) AS event, CAST(event_object_table AS CHAR) AS tab,
+                        CAST(action_statement AS CHAR) AS body
+                 FROM information_schema.triggers
+                 WHERE trigger_schema = DATABASE() AND event_object_table NOT LIKE 'dbpm\\_%'
+                 ORDER BY event_object_table, action_timing, event_manipulation, action_order",
+                &[],
+            )
+            .await
+            .map_err(&failed)?;
+        for row in &triggers {
+            let part = |column: &str| row.text(column).map_err(&failed);
+            create.push_str(&format!(
+                "CREATE TRIGGER `{}` {} {} ON `{}` FOR EACH ROW {};\n",
+                part("name")?,
+                part("timing")?,
+                part("event")?,
+                part("tab")?,
+                part("body")?
+            ));
+        }
         self.close(session).await?;
+        // A table's triggers go with it.
         let mut drop = String::new();
         for view in &views {
             drop.push_str(&format!("DROP VIEW IF EXISTS `{view}`;\n"));
         }
+        drop.push_str(&dropped_routines);
         drop.push_str("SET FOREIGN_KEY_CHECKS = 0;\n");
         for table in &tables {
             drop.push_str(&format!("DROP TABLE IF EXISTS `{table}`;\n"));
@@ -260,4 +321,30 @@ impl Target {
             objects,
         })
     }
+}
+
+/// A MySQL `CREATE` statement without its `DEFINER=user@host` clause: definers belong to the
+/// database it came from, not to the one it goes to (the creating user becomes the definer).
+fn without_definer(text: &str) -> String {
+    let Some(start) = text.find("DEFINER=") else {
+        return text.to_owned();
+    };
+    // `user`@`host`: two quoted parts joined by `@`, then a space.
+    let rest = &text[start + "DEFINER=".len()..];
+    let mut end = 0;
+    let mut quoted = false;
+    for (at, c) in rest.char_indices() {
+        match c {
+            '`' => quoted = !quoted,
+            ' ' if !quoted => {
+                end = at;
+                break;
+            }
+            _ => {}
+        }
+    }
+    if end == 0 {
+        return text.to_owned();
+    }
+    format!("{}{}", &text[..start], rest[end..].trim_start())
 }

@@ -674,3 +674,44 @@ fn a_generated_mysql_baseline_keeps_routines_and_triggers() {
     ok(&ctx, &copy, &["uninstall", "legacy", "--yes"]);
     assert!(objects(&copy).is_empty());
 }
+
+/// A long SQLite seed script runs in pieces of whole statements (SQLite copies the rest of a
+/// script for every statement it prepares, which made 40,000 `INSERT`s take seconds and
+/// 600,000 never end): every row arrives, semicolons inside strings and comments included.
+#[test]
+fn a_long_sqlite_seed_runs_whole() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let package = ctx.path("packages/seed/1.0.0");
+    let mut seed = String::from("CREATE TABLE seed_row (id INTEGER, v TEXT);\n");
+    for i in 0..20_000 {
+        seed.push_str(&format!(
+            "INSERT INTO seed_row VALUES ({i}, 'it''s; row {i}'); -- ; {i}\n"
+        ));
+    }
+    for (path, text) in [
+        (
+            "dbpm.toml",
+            "[package]\nname = \"seed\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n",
+        ),
+        ("UPGRADE/001.rows.sql", seed.as_str()),
+        ("DOWNGRADE/001.rows.sql", "DROP TABLE IF EXISTS seed_row;\n"),
+    ] {
+        let path = package.join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    }
+    let repo = ctx.path("packages").display().to_string();
+    ok(
+        &ctx,
+        &db,
+        &["install", "seed", "--yes", "--repo", repo.as_str()],
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    assert_eq!(
+        runtime.block_on(
+            db.texts("SELECT count(*) || ' ' || sum(id) || ' ' || max(v) AS line FROM seed_row")
+        ),
+        ["20000 199990000 it's; row 9999"]
+    );
+}

@@ -10,6 +10,7 @@
 //!
 //! Each operation opens its own connection and closes it when done; none is pooled.
 
+mod chunks;
 mod dialect;
 mod installed;
 mod run;

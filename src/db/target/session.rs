@@ -46,11 +46,11 @@ fn nothing_to_run_is_done(result: Result<(), sqlx::Error>) -> Result<(), sqlx::E
     }
 }
 
-/// Drives the results of a multi-statement script to its end or its first error, with the
-/// number of statements that completed before that error.
+/// Drives the results of a multi-statement script to its end or its first error: the number
+/// of statements that completed, before that error if any.
 async fn count_statements<R>(
     mut results: futures_util::stream::BoxStream<'_, Result<R, sqlx::Error>>,
-) -> Result<(), (sqlx::Error, usize)> {
+) -> Result<usize, (sqlx::Error, usize)> {
     let mut completed = 0;
     while let Some(result) = futures_util::StreamExt::next(&mut results).await {
         match result {
@@ -58,7 +58,7 @@ async fn count_statements<R>(
             Err(error) => return Err((error, completed)),
         }
     }
-    Ok(())
+    Ok(completed)
 }
 
 /// How to reach a target: its parsed URL, before any connection. Deliberately not `Debug`:
@@ -184,7 +184,12 @@ impl Session {
         match self {
             Session::Postgres(c) => c.execute(script).await.map(drop),
             Session::Mysql(c) => nothing_to_run_is_done(c.execute(script).await.map(drop)),
-            Session::Sqlite(c) => c.execute(script).await.map(drop),
+            Session::Sqlite(c) => {
+                for piece in super::chunks::pieces(script) {
+                    c.execute(piece).await?;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -207,13 +212,27 @@ impl Session {
             Session::Mysql(c) => {
                 let counted = count_statements(sqlx::raw_sql(script).execute_many(c)).await;
                 match counted {
-                    Err((error, _)) if is_empty_query(&error) => Ok(()),
+                    Err((error, _)) if is_empty_query(&error) => Ok(0),
                     other => other,
                 }
             }
-            Session::Sqlite(c) => count_statements(sqlx::raw_sql(script).execute_many(c)).await,
+            Session::Sqlite(c) => {
+                let mut before = 0;
+                let mut outcome = Ok(0);
+                for piece in super::chunks::pieces(script) {
+                    let counted = count_statements(sqlx::raw_sql(piece).execute_many(&mut *c));
+                    match counted.await {
+                        Ok(completed) => before += completed,
+                        Err((error, completed)) => {
+                            outcome = Err((error, before + completed));
+                            break;
+                        }
+                    }
+                }
+                outcome.map(|_: usize| before)
+            }
         };
-        completed.map_err(|(error, completed)| PartlyRun {
+        completed.map(drop).map_err(|(error, completed)| PartlyRun {
             error,
             took_effect: completed > 0,
         })

@@ -881,16 +881,16 @@ async fn a_failing_upgrade_script_or_verify_rolls_back_to_the_schema_before(plat
     assert_nothing_done_twice(&s.db, &[&plan]).await;
 }
 
-/// A failing compensation stops the rollback with exit 6, naming it; once the operator
-/// has fixed the cause, the same command resumes the rollback and ends rolled back (exit 5)
-/// with the schema and state from before the run.
-async fn a_failed_compensation_resumes_after_the_cause_is_fixed(platform: Platform) {
-    let s = Scenario::new(platform);
-    let install = s.plan(RELEASE_1, EXAMPLES, false, "install.json");
-    s.applied(&install);
+/// Installs release 1, then plans release 2 from examples whose billing UPGRADE 003 fails
+/// and whose DOWNGRADE 002 (the compensation that will run) reads `missing`: the schema and
+/// state before, and the plan.
+async fn upgrade_failing_with_its_compensation(
+    s: &Scenario,
+    missing: &str,
+) -> (String, InstalledState, PathBuf) {
+    s.applied(&s.plan(RELEASE_1, EXAMPLES, false, "install.json"));
     let before = schema(&s.db).await;
     let state_before = installed(&s.db).await;
-
     let broken = copy_examples(&s.ctx, "broken");
     append(
         &broken,
@@ -900,14 +900,24 @@ async fn a_failed_compensation_resumes_after_the_cause_is_fixed(platform: Platfo
     append(
         &broken,
         "billing/1.1.0/DOWNGRADE/002.tax_rates.sql",
-        "\nSELECT * FROM no_such_table;\n",
+        &format!("\nSELECT * FROM {missing};\n"),
     );
-    let plan_path = s.plan(
+    let plan = s.plan(
         RELEASE_2,
         &broken.display().to_string(),
         false,
         "upgrade.json",
     );
+    (before, state_before, plan)
+}
+
+/// A failing compensation stops the rollback with exit 6, naming it; once the operator
+/// has fixed the cause, the same command resumes the rollback and ends rolled back (exit 5)
+/// with the schema and state from before the run.
+async fn a_failed_compensation_resumes_after_the_cause_is_fixed(platform: Platform) {
+    let s = Scenario::new(platform);
+    let (before, state_before, plan_path) =
+        upgrade_failing_with_its_compensation(&s, "no_such_table").await;
     let jobs = ["--jobs", jobs_walking_back(platform)];
     let output = s.apply(&plan_path, &jobs);
     let text = s.text(&output);
@@ -933,28 +943,8 @@ async fn a_failed_compensation_resumes_after_the_cause_is_fixed(platform: Platfo
 
 async fn a_wrong_compensation_is_skipped_after_its_work_is_undone_by_hand(platform: Platform) {
     let s = Scenario::new(platform);
-    let install = s.plan(RELEASE_1, EXAMPLES, false, "install.json");
-    s.applied(&install);
-    let before = schema(&s.db).await;
-    let state_before = installed(&s.db).await;
-
-    let broken = copy_examples(&s.ctx, "broken");
-    append(
-        &broken,
-        "billing/1.1.0/UPGRADE/003.seed_tax_rates.sql",
-        "\nSELECT * FROM no_such_table;\n",
-    );
-    append(
-        &broken,
-        "billing/1.1.0/DOWNGRADE/002.tax_rates.sql",
-        "\nSELECT * FROM no_such_table_either;\n",
-    );
-    let plan_path = s.plan(
-        RELEASE_2,
-        &broken.display().to_string(),
-        false,
-        "upgrade.json",
-    );
+    let (before, state_before, plan_path) =
+        upgrade_failing_with_its_compensation(&s, "no_such_table_either").await;
     let jobs = ["--jobs", jobs_walking_back(platform)];
     let compensation = "billing@1.1.0/DOWNGRADE@1.0.0/002.tax_rates~undo";
     for _ in 0..2 {

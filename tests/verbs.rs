@@ -87,6 +87,15 @@ fn installed(ctx: &TestContext, db: &TestDb) -> String {
 
 const REPO: [&str; 2] = ["--repo", "examples/packages"];
 
+/// Writes `files` (path relative to `dir`, text) under `dir`, making folders as needed.
+fn write_files(dir: &std::path::Path, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        let path = dir.join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    }
+}
+
 fn with_repo<'a>(args: &[&'a str]) -> Vec<&'a str> {
     let mut all = args.to_vec();
     all.extend(REPO);
@@ -379,24 +388,23 @@ fn the_target_schema_scopes_the_scripts() {
     let ctx = TestContext::new();
     let db = TestDb::postgres();
     let package = ctx.path("packages/acct/1.0.0");
-    for (path, text) in [
-        (
-            "dbpm.toml",
-            "[package]\nname = \"acct\"\nversion = \"1.0.0\"\nplatforms = [\"postgres\"]\n",
-        ),
-        (
-            "UPGRADE/001.ledger.sql",
-            "CREATE TABLE IF NOT EXISTS acct_ledger (id INTEGER);\n",
-        ),
-        (
-            "DOWNGRADE/001.ledger.sql",
-            "DROP TABLE IF EXISTS acct_ledger;\n",
-        ),
-    ] {
-        let path = package.join(path);
-        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
-        fs_err::write(path, text).unwrap();
-    }
+    write_files(
+        &package,
+        &[
+            (
+                "dbpm.toml",
+                "[package]\nname = \"acct\"\nversion = \"1.0.0\"\nplatforms = [\"postgres\"]\n",
+            ),
+            (
+                "UPGRADE/001.ledger.sql",
+                "CREATE TABLE IF NOT EXISTS acct_ledger (id INTEGER);\n",
+            ),
+            (
+                "DOWNGRADE/001.ledger.sql",
+                "DROP TABLE IF EXISTS acct_ledger;\n",
+            ),
+        ],
+    );
     let repo = ctx.path("packages").display().to_string();
     let install = ["install", "acct", "--yes", "--repo", repo.as_str()];
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -440,28 +448,27 @@ fn a_trailing_unclosed_comment_hides_no_later_step_on_sqlite() {
     let ctx = TestContext::new();
     let db = TestDb::sqlite();
     let package = ctx.path("packages/cm/1.0.0");
-    for (path, text) in [
-        (
-            "dbpm.toml",
-            "[package]\nname = \"cm\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n",
-        ),
-        (
-            "UPGRADE/001.a.sql",
-            "CREATE TABLE cm_a (id INTEGER);\n/* TODO: an index later",
-        ),
-        ("DOWNGRADE/001.a.sql", "DROP TABLE IF EXISTS cm_a;\n"),
-        ("UPGRADE/002.b.sql", "CREATE TABLE cm_b (id INTEGER);\n"),
-        ("DOWNGRADE/002.b.sql", "DROP TABLE IF EXISTS cm_b;\n"),
-        (
-            "INSTALL/001.v.sql",
-            "CREATE VIEW cm_v AS SELECT * FROM cm_a;\n",
-        ),
-        ("ROLLBACK/001.v.sql", "DROP VIEW IF EXISTS cm_v;\n"),
-    ] {
-        let path = package.join(path);
-        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
-        fs_err::write(path, text).unwrap();
-    }
+    write_files(
+        &package,
+        &[
+            (
+                "dbpm.toml",
+                "[package]\nname = \"cm\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n",
+            ),
+            (
+                "UPGRADE/001.a.sql",
+                "CREATE TABLE cm_a (id INTEGER);\n/* TODO: an index later",
+            ),
+            ("DOWNGRADE/001.a.sql", "DROP TABLE IF EXISTS cm_a;\n"),
+            ("UPGRADE/002.b.sql", "CREATE TABLE cm_b (id INTEGER);\n"),
+            ("DOWNGRADE/002.b.sql", "DROP TABLE IF EXISTS cm_b;\n"),
+            (
+                "INSTALL/001.v.sql",
+                "CREATE VIEW cm_v AS SELECT * FROM cm_a;\n",
+            ),
+            ("ROLLBACK/001.v.sql", "DROP VIEW IF EXISTS cm_v;\n"),
+        ],
+    );
     let repo = ctx.path("packages").display().to_string();
     ok(
         &ctx,
@@ -485,23 +492,22 @@ fn scripts_with_nothing_to_run_are_done_on_mysql() {
     let ctx = TestContext::new();
     let db = TestDb::mysql();
     let package = ctx.path("packages/bpk/1.0.0");
-    for (path, text) in [
-        (
-            "dbpm.toml",
-            "[package]\nname = \"bpk\"\nversion = \"1.0.0\"\nplatforms = [\"mysql\"]\n",
-        ),
-        ("UPGRADE/001.later.sql", "-- the tables come later\n"),
-        ("DOWNGRADE/001.later.sql", "/* nothing to undo */\n"),
-        (
-            "INSTALL/001.code.sql",
-            "CREATE TABLE bpk_item (id INTEGER);\n",
-        ),
-        ("ROLLBACK/001.code.sql", ""),
-    ] {
-        let path = package.join(path);
-        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
-        fs_err::write(path, text).unwrap();
-    }
+    write_files(
+        &package,
+        &[
+            (
+                "dbpm.toml",
+                "[package]\nname = \"bpk\"\nversion = \"1.0.0\"\nplatforms = [\"mysql\"]\n",
+            ),
+            ("UPGRADE/001.later.sql", "-- the tables come later\n"),
+            ("DOWNGRADE/001.later.sql", "/* nothing to undo */\n"),
+            (
+                "INSTALL/001.code.sql",
+                "CREATE TABLE bpk_item (id INTEGER);\n",
+            ),
+            ("ROLLBACK/001.code.sql", ""),
+        ],
+    );
     let repo = ctx.path("packages").display().to_string();
     ok(
         &ctx,
@@ -689,18 +695,17 @@ fn a_long_sqlite_seed_runs_whole() {
             "INSERT INTO seed_row VALUES ({i}, 'it''s; row {i}'); -- ; {i}\n"
         ));
     }
-    for (path, text) in [
-        (
-            "dbpm.toml",
-            "[package]\nname = \"seed\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n",
-        ),
-        ("UPGRADE/001.rows.sql", seed.as_str()),
-        ("DOWNGRADE/001.rows.sql", "DROP TABLE IF EXISTS seed_row;\n"),
-    ] {
-        let path = package.join(path);
-        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
-        fs_err::write(path, text).unwrap();
-    }
+    write_files(
+        &package,
+        &[
+            (
+                "dbpm.toml",
+                "[package]\nname = \"seed\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n",
+            ),
+            ("UPGRADE/001.rows.sql", seed.as_str()),
+            ("DOWNGRADE/001.rows.sql", "DROP TABLE IF EXISTS seed_row;\n"),
+        ],
+    );
     let repo = ctx.path("packages").display().to_string();
     ok(
         &ctx,

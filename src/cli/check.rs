@@ -99,7 +99,13 @@ pub async fn run_verify(args: VerifyArgs, out: &Out) -> miette::Result<Exit> {
     let results = verify(&target, repos.as_ref()).await?;
     show(&results, out);
     let failed = results.iter().filter(|r| !r.ok).count();
-    if failed == 0 {
+    if results.is_empty() {
+        out.status(format!(
+            "nothing to verify: no package is installed on `{}`",
+            target.label()
+        ));
+        Ok(Exit::Success)
+    } else if failed == 0 {
         out.status(format!("{} passed", plural(results.len(), "check")));
         Ok(Exit::Success)
     } else {

@@ -27,11 +27,10 @@ fn every_example_builds_twice_to_identical_bytes() {
         ];
         args.extend(packages.iter().map(|p| p.display().to_string()));
         let output = ctx.dbpm().args(&args).output().unwrap();
-        assert!(
-            output.status.success(),
-            "round {round}: {}",
-            transcript(&output, ctx.temp.path())
-        );
+        let text = transcript(&output, ctx.temp.path());
+        assert!(output.status.success(), "round {round}: {text}");
+        // The examples are the reference of good scripts: no advice about any of them.
+        assert!(!text.contains('⚠'), "round {round}: {text}");
     }
     let first: Vec<_> = fs_err::read_dir(ctx.path("first"))
         .unwrap()
@@ -235,9 +234,15 @@ fn several_statements_outside_a_transaction_are_warned_about() {
     let build = build_into_dist(&ctx, &dir);
     let text = transcript(&build, ctx.temp.path());
     assert_eq!(build.status.code(), Some(0), "{text}");
+    // (miette wraps the message where the terminal width says.)
     assert!(
-        text.contains("holds 2 statements, which PostgreSQL runs as one implicit transaction"),
+        text.contains("holds 2 statements, which PostgreSQL runs as one")
+            && text.contains("implicit transaction"),
         "{text}"
+    );
+    assert!(
+        text.contains("search/1.0.0/UPGRADE/001.indexes.sql:2:1]"),
+        "points at the second statement: {text}"
     );
     // The twin runs in a transaction: nothing to say about it.
     assert_eq!(
@@ -374,4 +379,106 @@ fn hostile_archives_are_refused_on_read() {
 
     let garbage = b"this is not a gzip stream";
     insta::assert_snapshot!("archive_garbage", refusal(garbage));
+}
+
+/// Writes a package source under the test's directory: its manifest and scripts, by path.
+fn write_package(ctx: &TestContext, dir: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let root = ctx.path(dir);
+    for (path, text) in files {
+        let path = root.join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    }
+    root
+}
+
+/// `[package]` of a package named `p`, version 1.0.0, on `platforms`, then `rest`.
+fn manifest(platforms: &str, rest: &str) -> String {
+    format!("[package]\nname = \"p\"\nversion = \"1.0.0\"\nplatforms = [{platforms}]\n{rest}")
+}
+
+#[test]
+fn a_commit_inside_a_transactional_script_is_warned_about_on_postgres() {
+    // QA: `BEGIN; CREATE TABLE a; COMMIT; INSERT INTO missing` left `a` behind after a run
+    // reported rolled back.
+    let ctx = TestContext::new();
+    let dir = write_package(
+        &ctx,
+        "p",
+        &[
+            ("dbpm.toml", &manifest("\"postgres\"", "")),
+            (
+                "UPGRADE/001.tables.sql",
+                "-- Tables\nBEGIN;\nCREATE TABLE a (x int);\nCOMMIT;\nINSERT INTO missing VALUES (1);\n",
+            ),
+            ("DOWNGRADE/001.tables.sql", "DROP TABLE IF EXISTS a;\n"),
+        ],
+    );
+    let build = build_into_dist(&ctx, &dir);
+    assert_eq!(build.status.code(), Some(0));
+    insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
+}
+
+#[test]
+fn a_sqlite_dump_with_its_own_transaction_is_refused() {
+    // QA: a `.dump`-style script failed at apply with "cannot start a transaction within a
+    // transaction".
+    let ctx = TestContext::new();
+    let dir = write_package(
+        &ctx,
+        "p",
+        &[
+            ("dbpm.toml", &manifest("\"sqlite\"", "")),
+            (
+                "UPGRADE/001.dump.sql",
+                "PRAGMA foreign_keys=OFF;\nBEGIN TRANSACTION;\nCREATE TABLE a(x);\nINSERT INTO a VALUES(1);\nCOMMIT;\n",
+            ),
+            ("DOWNGRADE/001.dump.sql", "DROP TABLE IF EXISTS a;\n"),
+        ],
+    );
+    let build = build_into_dist(&ctx, &dir);
+    insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
+    assert!(!ctx.path("dist").exists());
+}
+
+#[test]
+fn blocks_bodies_savepoints_and_comments_are_not_transaction_control() {
+    let ctx = TestContext::new();
+    let sqlite_trigger = "CREATE TRIGGER t_audit AFTER INSERT ON t\nFOR EACH ROW\nBEGIN\n  INSERT INTO audit (id) VALUES (new.id);\n  UPDATE counts SET n = CASE WHEN n IS NULL THEN 1 ELSE n + 1 END;\nEND;\n";
+    let mysql_routines = "CREATE TRIGGER t_audit AFTER INSERT ON t FOR EACH ROW\nBEGIN\n  INSERT INTO audit (id) VALUES (NEW.id);\n  IF NEW.id > 10 THEN\n    UPDATE counts SET n = n + 1;\n  END IF;\nEND;\n\
+         CREATE PROCEDURE bump()\nBEGIN\n  DECLARE EXIT HANDLER FOR SQLEXCEPTION BEGIN ROLLBACK; RESIGNAL; END;\n  START TRANSACTION;\n  UPDATE counts SET n = n + 1;\n  COMMIT;\nEND;\n";
+    let postgres_bodies = "CREATE FUNCTION audit() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n  INSERT INTO audit (id) VALUES (NEW.id);\n  RETURN NEW;\nEND\n$$;\n\
+         CREATE TRIGGER t_audit AFTER INSERT ON t FOR EACH ROW EXECUTE FUNCTION audit();\n\
+         CREATE FUNCTION one() RETURNS int LANGUAGE sql\nBEGIN ATOMIC\n  SELECT 1;\nEND;\n\
+         DO $body$ BEGIN PERFORM 1; END $body$;\n\
+         -- BEGIN; COMMIT;\n/* ROLLBACK; */\nSELECT 'BEGIN; COMMIT;';\nSAVEPOINT s;\nROLLBACK TO SAVEPOINT s;\n";
+    let dir = write_package(
+        &ctx,
+        "p",
+        &[
+            (
+                "dbpm.toml",
+                &manifest(
+                    "\"postgres\", \"mysql\", \"sqlite\"",
+                    "\n[scripts.\"UPGRADE/002.seed\"]\nmysql_transactional = true\n",
+                ),
+            ),
+            ("UPGRADE/001.tables.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY);\nCREATE TABLE audit (id INTEGER);\nCREATE TABLE counts (n INTEGER);\n"),
+            ("DOWNGRADE/001.tables.sql", "DROP TABLE IF EXISTS counts;\nDROP TABLE IF EXISTS audit;\nDROP TABLE IF EXISTS t;\n"),
+            ("UPGRADE/002.seed.sql", "INSERT INTO counts (n) VALUES (0);\n"),
+            (
+                "UPGRADE/002.seed.mysql.sql",
+                "CREATE TEMPORARY TABLE first_counts (n INTEGER);\nINSERT INTO counts (n) VALUES (0);\nDROP TEMPORARY TABLE first_counts;\n",
+            ),
+            ("DOWNGRADE/002.seed.sql", "DELETE FROM counts;\n"),
+            ("INSTALL/001.audit.sqlite.sql", sqlite_trigger),
+            ("INSTALL/001.audit.mysql.sql", mysql_routines),
+            ("INSTALL/001.audit.postgres.sql", postgres_bodies),
+            ("ROLLBACK/001.audit.sql", "DROP TRIGGER IF EXISTS t_audit;\n"),
+        ],
+    );
+    let build = build_into_dist(&ctx, &dir);
+    let text = transcript(&build, ctx.temp.path());
+    assert_eq!(build.status.code(), Some(0), "{text}");
+    assert!(!text.contains('⚠'), "{text}");
 }

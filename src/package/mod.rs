@@ -6,6 +6,7 @@
 
 pub mod archive;
 pub mod checksum;
+mod lint;
 pub mod placeholder;
 pub mod script;
 pub mod source;

@@ -1,49 +1,361 @@
-//! How many statements a SQL script holds, told apart by the semicolons outside quotes,
-//! dollar-quoted bodies and comments. Only for advice at build time (a script that must run
-//! outside a transaction should hold one statement); it never decides what runs.
+//! SQL scripts read as the top-level statements a database server would see, each with its
+//! words and the line it starts on. Quotes, quoted names, comments, PostgreSQL's
+//! dollar-quoted bodies, parentheses and the `BEGIN … END` bodies of triggers and routines
+//! are stepped over, in the way of the platform the script runs on; a `DELIMITER` line (a
+//! mysql client command) is one statement of its own and changes the delimiter after it, as
+//! the client would.
+//!
+//! Only for advice at build time (which statements a script holds, where they start); it
+//! never decides what runs, and it is not a parser: a statement it cannot follow is kept as
+//! one piece of text, which can only hide a finding, never invent one.
 
-/// The number of statements in `sql`: the pieces between top-level semicolons that hold
-/// something besides whitespace and comments.
-pub fn count(sql: &str) -> usize {
-    let bytes = sql.as_bytes();
-    let mut statements = 0;
-    let mut content = false;
-    let mut at = 0;
-    while at < bytes.len() {
-        match bytes[at] {
-            b';' => {
-                statements += usize::from(content);
-                content = false;
-                at += 1;
-            }
-            b'-' if bytes.get(at + 1) == Some(&b'-') => {
-                at = sql[at..].find('\n').map_or(bytes.len(), |end| at + end + 1);
-            }
-            b'/' if bytes.get(at + 1) == Some(&b'*') => at = block_comment_end(bytes, at),
-            b'\'' | b'"' | b'`' => {
-                content = true;
-                at = quoted_end(bytes, at);
-            }
-            b'$' => {
-                content = true;
-                at = dollar_quoted_end(sql, at);
-            }
-            byte => {
-                content |= !byte.is_ascii_whitespace();
-                at += 1;
+use std::ops::Range;
+
+use crate::platform::Platform;
+
+/// One top-level statement of a script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Statement<'a> {
+    sql: &'a str,
+    /// From its first token to the end of its last one (its delimiter excluded).
+    pub span: Range<usize>,
+    /// The line its first token is on, from 1.
+    pub line: usize,
+    /// Its words (keywords and names outside quotes and comments), in order.
+    words: Vec<Range<usize>>,
+    /// Whether its first token is a word (not `(`, a string, ...).
+    opens_with_word: bool,
+}
+
+impl<'a> Statement<'a> {
+    /// Its text.
+    #[cfg(test)]
+    pub fn text(&self) -> &'a str {
+        &self.sql[self.span.clone()]
+    }
+
+    /// Its `index`th leading word: only for a statement that opens with a word.
+    pub fn word(&self, index: usize) -> Option<&'a str> {
+        if !self.opens_with_word {
+            return None;
+        }
+        self.words.get(index).map(|w| &self.sql[w.clone()])
+    }
+
+    /// Whether its leading words are `keywords` (any case).
+    pub fn starts_with(&self, keywords: &[&str]) -> bool {
+        keywords
+            .iter()
+            .enumerate()
+            .all(|(i, k)| self.word(i).is_some_and(|w| w.eq_ignore_ascii_case(k)))
+    }
+
+    /// The span from its start to the end of its `index`th word (the whole statement when it
+    /// has fewer words): what a diagnostic points at.
+    pub fn head(&self, index: usize) -> Range<usize> {
+        let end = self.words.get(index).map_or(self.span.end, |w| w.end);
+        self.span.start..end.max(self.span.start)
+    }
+}
+
+/// The statements of `sql`, as `platform` reads it.
+pub fn scan(sql: &str, platform: Platform) -> Statements<'_> {
+    Statements {
+        sql,
+        platform,
+        at: 0,
+        line: 1,
+        line_at: 0,
+        delimiter: ";".to_owned(),
+    }
+}
+
+/// The iterator of [`scan`].
+#[derive(Debug, Clone)]
+pub struct Statements<'a> {
+    sql: &'a str,
+    platform: Platform,
+    at: usize,
+    /// The line `line_at` is on: lines are counted forward from the last statement.
+    line: usize,
+    line_at: usize,
+    delimiter: String,
+}
+
+/// The words after `END` that close a block not counted by depth (`END IF`, `END LOOP`, ...).
+const UNCOUNTED_BLOCK_ENDS: [&str; 5] = ["IF", "LOOP", "WHILE", "REPEAT", "FOR"];
+
+/// The kinds of object whose `CREATE` may hold a `BEGIN … END` body with statements inside.
+const ROUTINES: [&str; 4] = ["TRIGGER", "PROCEDURE", "FUNCTION", "EVENT"];
+
+impl<'a> Iterator for Statements<'a> {
+    type Item = Statement<'a>;
+
+    fn next(&mut self) -> Option<Statement<'a>> {
+        self.skip_blank();
+        if self.at >= self.sql.len() {
+            return None;
+        }
+        let start = self.at;
+        let line = self.line_of(start);
+        let (span, words, opens_with_word) = match self.client_delimiter() {
+            Some(found) => found,
+            None => self.statement(),
+        };
+        Some(Statement {
+            sql: self.sql,
+            span: start..span,
+            line,
+            words,
+            opens_with_word,
+        })
+    }
+}
+
+impl<'a> Statements<'a> {
+    fn bytes(&self) -> &'a [u8] {
+        self.sql.as_bytes()
+    }
+
+    fn line_of(&mut self, offset: usize) -> usize {
+        self.line += self.bytes()[self.line_at..offset]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count();
+        self.line_at = offset;
+        self.line
+    }
+
+    /// Steps over whitespace, comments and empty statements.
+    fn skip_blank(&mut self) {
+        while self.at < self.sql.len() {
+            if self.bytes()[self.at].is_ascii_whitespace() {
+                self.at += 1;
+            } else if self.sql[self.at..].starts_with(self.delimiter.as_str()) {
+                self.at += self.delimiter.len();
+            } else if let Some(end) = self.comment_end(self.at) {
+                self.at = end;
+            } else {
+                return;
             }
         }
     }
-    statements + usize::from(content)
+
+    /// A `DELIMITER` line at the start of a statement: the line, its words, and the new
+    /// delimiter taken for what follows.
+    fn client_delimiter(&mut self) -> Option<(usize, Vec<Range<usize>>, bool)> {
+        let start = self.at;
+        let word_end = self.word_end(start);
+        if !self.sql[start..word_end].eq_ignore_ascii_case("DELIMITER")
+            || !self
+                .bytes()
+                .get(word_end)
+                .is_none_or(u8::is_ascii_whitespace)
+        {
+            return None;
+        }
+        let line_end = self.sql[start..]
+            .find('\n')
+            .map_or(self.sql.len(), |n| start + n);
+        let line = self.sql[start..line_end].trim_end();
+        let mut words = Vec::with_capacity(2);
+        words.push(start..word_end);
+        if let Some(token) = self.sql[word_end..start + line.len()]
+            .split_whitespace()
+            .next()
+        {
+            let at = word_end + self.sql[word_end..].find(token).unwrap_or(0);
+            words.push(at..at + token.len());
+            self.delimiter = token.to_owned();
+        }
+        self.at = line_end;
+        Some((start + line.len(), words, true))
+    }
+
+    /// Reads one statement from `self.at` (past blanks): where its content ends, its words,
+    /// whether it opens with a word. Leaves `self.at` past its delimiter.
+    fn statement(&mut self) -> (usize, Vec<Range<usize>>, bool) {
+        let bytes = self.bytes();
+        // With a delimiter of its own the client splits at it and nowhere else.
+        let custom = self.delimiter != ";";
+        let mut words: Vec<Range<usize>> = Vec::new();
+        let mut opens_with_word = None;
+        let mut content_end = self.at;
+        let mut parens = 0usize;
+        let mut depth = 0usize;
+        let mut routine = false;
+        let mut after_end = false;
+        while self.at < bytes.len() {
+            let at = self.at;
+            let byte = bytes[at];
+            if byte.is_ascii_whitespace() {
+                self.at += 1;
+                continue;
+            }
+            if (custom || (parens == 0 && depth == 0))
+                && self.sql[at..].starts_with(self.delimiter.as_str())
+            {
+                self.at += self.delimiter.len();
+                break;
+            }
+            if let Some(end) = self.comment_end(at) {
+                self.at = end;
+                continue;
+            }
+            let mut is_word = false;
+            self.at = match byte {
+                b'\'' => quoted_end(bytes, at, self.backslash_escapes()),
+                b'"' => quoted_end(bytes, at, self.platform == Platform::Mysql),
+                b'`' => quoted_end(bytes, at, false),
+                b'[' if self.platform == Platform::Sqlite => {
+                    self.sql[at..].find(']').map_or(bytes.len(), |n| at + n + 1)
+                }
+                b'$' if self.platform == Platform::Postgres => dollar_quoted_end(self.sql, at),
+                b'(' => {
+                    parens += 1;
+                    at + 1
+                }
+                b')' => {
+                    parens = parens.saturating_sub(1);
+                    at + 1
+                }
+                b'0'..=b'9' => self.word_end(at),
+                _ if is_word_start(byte) => {
+                    let end = self.word_end(at);
+                    let word = &self.sql[at..end];
+                    if self.platform == Platform::Postgres
+                        && word.eq_ignore_ascii_case("E")
+                        && bytes.get(end) == Some(&b'\'')
+                    {
+                        // E'…': a string with backslash escapes.
+                        quoted_end(bytes, end, true)
+                    } else {
+                        is_word = true;
+                        let first = words.is_empty() && opens_with_word.is_none();
+                        let keyword = |k: &str| word.eq_ignore_ascii_case(k);
+                        if !routine && ROUTINES.iter().any(|k| keyword(k)) {
+                            routine = words.first().is_some_and(|w| {
+                                self.sql[w.clone()].eq_ignore_ascii_case("CREATE")
+                            });
+                        }
+                        if keyword("BEGIN") {
+                            let compound = if first {
+                                // MariaDB's `BEGIN NOT ATOMIC … END`; any other is a transaction.
+                                let next = self.next_words(end, 2);
+                                next.len() == 2
+                                    && next[0].eq_ignore_ascii_case("NOT")
+                                    && next[1].eq_ignore_ascii_case("ATOMIC")
+                            } else {
+                                routine && parens == 0
+                            };
+                            depth += usize::from(compound);
+                        } else if keyword("CASE") && depth > 0 && !after_end {
+                            // (The CASE of `END CASE` opens nothing.)
+                            depth += 1;
+                        } else if keyword("END") && depth > 0 {
+                            let next = self.next_words(end, 1);
+                            let uncounted = next.first().is_some_and(|n| {
+                                UNCOUNTED_BLOCK_ENDS
+                                    .iter()
+                                    .any(|k| n.eq_ignore_ascii_case(k))
+                            });
+                            depth -= usize::from(!uncounted);
+                        }
+                        after_end = keyword("END");
+                        words.push(at..end);
+                        end
+                    }
+                }
+                _ => at + 1,
+            };
+            opens_with_word.get_or_insert(is_word);
+            content_end = self.at.min(bytes.len());
+        }
+        (content_end, words, opens_with_word.unwrap_or(false))
+    }
+
+    /// Whether `'…'` strings take backslash escapes (MySQL's default; PostgreSQL's only in
+    /// `E'…'`).
+    fn backslash_escapes(&self) -> bool {
+        self.platform == Platform::Mysql
+    }
+
+    /// Just past a comment starting at `at`, or `None` when none starts there.
+    fn comment_end(&self, at: usize) -> Option<usize> {
+        let bytes = self.bytes();
+        let next = bytes.get(at + 1).copied();
+        match (bytes[at], next) {
+            (b'-', Some(b'-')) => {
+                // MySQL wants whitespace after `--`; `1--1` is a subtraction there.
+                let spaced = bytes.get(at + 2).is_none_or(|b| b.is_ascii_whitespace());
+                (self.platform != Platform::Mysql || spaced).then(|| line_end(self.sql, at))
+            }
+            (b'#', _) if self.platform == Platform::Mysql => Some(line_end(self.sql, at)),
+            (b'/', Some(b'*')) => {
+                // MySQL runs what `/*! … */` holds: it is content, not a comment.
+                let executable =
+                    self.platform == Platform::Mysql && bytes.get(at + 2) == Some(&b'!');
+                (!executable)
+                    .then(|| block_comment_end(bytes, at, self.platform == Platform::Postgres))
+            }
+            _ => None,
+        }
+    }
+
+    /// Just past the word (or number) starting at `at`.
+    fn word_end(&self, at: usize) -> usize {
+        let bytes = self.bytes();
+        // A delimiter of the client's own ends a word too: `END$$`.
+        let custom = self.delimiter != ";";
+        let mut end = at;
+        while end < bytes.len()
+            && (is_word_start(bytes[end]) || bytes[end].is_ascii_digit() || bytes[end] == b'$')
+            && !(custom && self.sql[end..].starts_with(self.delimiter.as_str()))
+        {
+            end += 1;
+        }
+        end
+    }
+
+    /// Up to `n` words after `from`, separated by whitespace only.
+    fn next_words(&self, from: usize, n: usize) -> Vec<&'a str> {
+        let sql = self.sql;
+        let mut found = Vec::new();
+        let mut at = from;
+        while found.len() < n {
+            while at < sql.len() && sql.as_bytes()[at].is_ascii_whitespace() {
+                at += 1;
+            }
+            if at >= sql.len() || !is_word_start(sql.as_bytes()[at]) {
+                break;
+            }
+            let end = self.word_end(at);
+            found.push(&sql[at..end]);
+            at = end;
+        }
+        found
+    }
 }
 
-/// Just past a block comment starting at `start` (PostgreSQL nests them).
-fn block_comment_end(bytes: &[u8], start: usize) -> usize {
+/// Whether a word (keyword or unquoted name) starts with this byte; bytes of non-ASCII
+/// letters count, so a word never ends inside a character.
+fn is_word_start(byte: u8) -> bool {
+    byte.is_ascii_alphabetic() || byte == b'_' || byte >= 0x80
+}
+
+/// The end of the line holding `at` (its newline excluded).
+fn line_end(sql: &str, at: usize) -> usize {
+    sql[at..].find('\n').map_or(sql.len(), |n| at + n)
+}
+
+/// Just past a block comment starting at `start`; PostgreSQL nests them, the others end at
+/// the first `*/`.
+fn block_comment_end(bytes: &[u8], start: usize, nested: bool) -> usize {
     let mut depth = 0;
     let mut at = start;
     while at + 1 < bytes.len() {
         match (bytes[at], bytes[at + 1]) {
-            (b'/', b'*') => {
+            (b'/', b'*') if nested || depth == 0 => {
                 depth += 1;
                 at += 2;
             }
@@ -60,11 +372,16 @@ fn block_comment_end(bytes: &[u8], start: usize) -> usize {
     bytes.len()
 }
 
-/// Just past a string or quoted name starting at `start`; a doubled quote stays inside.
-fn quoted_end(bytes: &[u8], start: usize) -> usize {
+/// Just past a string or quoted name starting at `start`; a doubled quote stays inside, and
+/// so does an escaped one when `backslash` escapes.
+fn quoted_end(bytes: &[u8], start: usize, backslash: bool) -> usize {
     let quote = bytes[start];
     let mut at = start + 1;
     while at < bytes.len() {
+        if backslash && bytes[at] == b'\\' {
+            at += 2;
+            continue;
+        }
         if bytes[at] == quote {
             if bytes.get(at + 1) == Some(&quote) {
                 at += 2;
@@ -97,7 +414,17 @@ fn dollar_quoted_end(sql: &str, start: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::count;
+    use super::*;
+
+    /// The number of statements in `sql` as PostgreSQL reads it.
+    fn count(sql: &str) -> usize {
+        scan(sql, Platform::Postgres).count()
+    }
+
+    /// The statements' texts and lines.
+    fn statements(sql: &str, platform: Platform) -> Vec<(usize, &str)> {
+        scan(sql, platform).map(|s| (s.line, s.text())).collect()
+    }
 
     #[test]
     fn counts_statements_between_top_level_semicolons() {
@@ -117,5 +444,111 @@ mod tests {
         assert_eq!(count(function), 2);
         assert_eq!(count("DO $$ BEGIN PERFORM 1; END $$;"), 1);
         assert_eq!(count("PREPARE p AS SELECT $1; EXECUTE p(1);"), 2);
+        assert_eq!(count("SELECT E'it\\'s;'; SELECT 'a\\'; SELECT 2;"), 3);
+        assert_eq!(
+            count("CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2));"),
+            1
+        );
+    }
+
+    #[test]
+    fn statements_carry_their_line_and_words() {
+        let sql = "-- header\nBEGIN;\nCREATE TABLE a (x int);\n\n  COMMIT; -- done\nINSERT INTO b\n  VALUES (1)";
+        assert_eq!(
+            statements(sql, Platform::Postgres),
+            [
+                (2, "BEGIN"),
+                (3, "CREATE TABLE a (x int)"),
+                (5, "COMMIT"),
+                (6, "INSERT INTO b\n  VALUES (1)")
+            ]
+        );
+        let create = scan(sql, Platform::Postgres).nth(1).unwrap();
+        assert!(create.starts_with(&["create", "TABLE"]));
+        assert_eq!(create.word(2), Some("a"));
+        assert_eq!(&sql[create.head(1)], "CREATE TABLE");
+        let paren = scan("(SELECT 1) UNION (SELECT 2);", Platform::Postgres)
+            .next()
+            .unwrap();
+        assert_eq!(paren.word(0), None);
+    }
+
+    #[test]
+    fn trigger_and_routine_bodies_stay_in_their_statement() {
+        let sqlite = "CREATE TRIGGER t AFTER INSERT ON a FOR EACH ROW\nBEGIN\n  UPDATE b SET n = CASE WHEN n IS NULL THEN 1 ELSE n + 1 END;\n  INSERT INTO c VALUES (new.id);\nEND;\nSELECT 1;";
+        let found = statements(sqlite, Platform::Sqlite);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[1], (6, "SELECT 1"));
+
+        let mysql = "CREATE DEFINER = `admin`@`%` PROCEDURE p(IN n INT)\nBEGIN\n  DECLARE i INT DEFAULT 0;\n  IF n > 0 THEN SET i = n; END IF;\n  w: WHILE i > 0 DO SET i = i - 1; END WHILE w;\n  CASE i WHEN 0 THEN SELECT 0; ELSE BEGIN SELECT 1; END; END CASE;\nEND;\nCALL p(1);";
+        let found = statements(mysql, Platform::Mysql);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[1], (8, "CALL p(1)"));
+
+        let atomic = "CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; SELECT CASE WHEN true THEN 2 END; END;\nCOMMIT;";
+        let found = statements(atomic, Platform::Postgres);
+        assert_eq!(found.len(), 2, "{found:?}");
+
+        let mariadb = "BEGIN NOT ATOMIC SELECT 1; SELECT 2; END;\nBEGIN;";
+        let found = statements(mariadb, Platform::Mysql);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[1], (2, "BEGIN"));
+    }
+
+    #[test]
+    fn names_called_begin_or_end_do_not_open_blocks() {
+        let sql = "CREATE TABLE period (begin DATE, \"end\" DATE);\nSELECT CASE WHEN a THEN 1 END FROM t;\nCOMMIT;";
+        assert_eq!(statements(sql, Platform::Postgres).len(), 3);
+    }
+
+    #[test]
+    fn a_delimiter_line_is_a_statement_and_changes_the_delimiter() {
+        let sql =
+            "DELIMITER //\nCREATE PROCEDURE p() BEGIN SELECT 1; END//\nDELIMITER ;\nCALL p();";
+        assert_eq!(
+            statements(sql, Platform::Mysql),
+            [
+                (1, "DELIMITER //"),
+                (2, "CREATE PROCEDURE p() BEGIN SELECT 1; END"),
+                (3, "DELIMITER ;"),
+                (4, "CALL p()")
+            ]
+        );
+        let dollars = "DELIMITER $$\nCREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN SET new.x = 1; END$$\nDELIMITER ;";
+        assert_eq!(statements(dollars, Platform::Mysql).len(), 3);
+    }
+
+    #[test]
+    fn comments_follow_the_platform() {
+        // `#` is a comment on MySQL only; `--` needs a space after it there.
+        assert_eq!(
+            statements("# a; b\nSELECT 1;", Platform::Mysql),
+            [(2, "SELECT 1")]
+        );
+        assert_eq!(
+            statements("SELECT 1--1;", Platform::Mysql),
+            [(1, "SELECT 1--1")]
+        );
+        assert_eq!(
+            statements("SELECT 1--1;\n", Platform::Postgres),
+            [(1, "SELECT 1")]
+        );
+        // Only PostgreSQL nests block comments.
+        assert_eq!(count("/* a /* b */ c; */ SELECT 1;"), 1);
+        assert_eq!(
+            statements("/* a /* b */ SELECT 1;", Platform::Sqlite),
+            [(1, "SELECT 1")]
+        );
+        // MySQL backslash escapes, SQLite brackets.
+        assert_eq!(
+            statements("SELECT 'a\\';b'; SELECT 2;", Platform::Mysql).len(),
+            2
+        );
+        assert_eq!(
+            statements("SELECT [a;b] FROM t; SELECT 2;", Platform::Sqlite).len(),
+            2
+        );
+        // A dollar is no quote outside PostgreSQL.
+        assert_eq!(statements("SELECT $$; SELECT 2;", Platform::Mysql).len(), 2);
     }
 }

@@ -13,10 +13,10 @@ use crate::manifest::{
 use crate::platform::Platform;
 
 use super::checksum::{normalize_newlines, Checksum};
+use super::lint;
 use super::placeholder;
-use super::script::{EdgeTag, Folder, Kind, ScriptName};
+use super::script::{EdgeTag, Folder, ScriptName};
 use super::source::{folder_problem, read_dir, FileTree};
-use super::statements;
 use super::{Origin, Package, Phase, Script};
 
 /// A validated package source, for every platform it lists.
@@ -156,7 +156,7 @@ fn inspect(tree: &FileTree) -> Result<PackageSource, InvalidSource> {
     check_declarations(tree, &manifest, &scripts, &mut problems);
     check_twins(tree, &mut manifest, &scripts, &mut problems);
     check_placeholders(tree, &manifest, &scripts, &mut problems);
-    check_one_statement_outside_transactions(tree, &manifest, &scripts, &mut problems);
+    check_statements(tree, &manifest, &scripts, &mut problems);
     if problems.iter().any(Problem::is_error) {
         return Err(invalid(problems, Some(&manifest)));
     }
@@ -617,48 +617,26 @@ fn check_twins(
     }
 }
 
-/// A script declared to run outside a transaction should hold one statement: PostgreSQL runs
-/// a script of several statements as one implicit transaction, where `CREATE INDEX
-/// CONCURRENTLY` and its kind fail. A warning, for the scripts that run on PostgreSQL.
-fn check_one_statement_outside_transactions(
+/// What the SQL of every script says, on every platform it runs on (see [`lint`]).
+fn check_statements(
     tree: &FileTree,
     manifest: &Manifest,
     scripts: &[SourceScript],
     problems: &mut Vec<Problem>,
 ) {
-    if !manifest.platforms.contains(&Platform::Postgres) {
-        return;
-    }
     let declarations = declared_flags(manifest);
-    let has_postgres_variant: BTreeSet<Key> = scripts
-        .iter()
-        .filter(|s| s.name.platform == Some(Platform::Postgres))
-        .map(SourceScript::key)
-        .collect();
-    for script in scripts {
-        let runs_on_postgres = match script.name.platform {
-            Some(platform) => platform == Platform::Postgres,
-            None => !has_postgres_variant.contains(&script.key()),
-        };
-        let outside = declarations
-            .get(&script.key())
-            .is_some_and(|flags| !flags.transaction);
-        if !(runs_on_postgres && outside && matches!(script.name.kind, Kind::Sql | Kind::Sys)) {
-            continue;
-        }
-        let count = statements::count(&script.text);
-        if count > 1 {
-            problems.push(
-                Problem::error(
-                    tree.display_path(&script.path),
-                    "dbpm::package::several_statements_outside_transaction",
-                    format!("declared to run outside a transaction, but it holds {count} statements, which PostgreSQL runs as one implicit transaction"),
-                )
-                .with_help("give each statement that must not run in a transaction (CREATE INDEX CONCURRENTLY, VACUUM, ...) a script of its own; consecutive numbers keep their order")
-                .warning(),
-            );
-        }
-    }
+    let flags_of = |key: &Key| declarations.get(key).copied().unwrap_or_default();
+    problems.extend(lint::check(tree, &manifest.platforms, |platform| {
+        effective(scripts, platform)
+            .into_iter()
+            .map(|script| lint::Subject {
+                path: &script.path,
+                text: &script.text,
+                kind: script.name.kind,
+                flags: flags_of(&script.key()),
+            })
+            .collect()
+    }));
 }
 
 fn check_placeholders(

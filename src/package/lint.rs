@@ -1,0 +1,292 @@
+//! Advice at build time about what SQL scripts say, given how dbpm runs them on each
+//! platform: statements that make a script fail at apply (an error), or that take away the
+//! all-or-nothing its transaction promises (a warning). Each finding names the file and
+//! points at the statement at fault; one script gets one diagnostic per kind of finding,
+//! whatever the number of platforms it runs on.
+//!
+//! Scripts are read with [`statements::scan`], never run; a statement the scanner cannot
+//! follow hides a finding rather than inventing one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::sync::Arc;
+
+use crate::diagnostic::{Problem, SourceFile};
+use crate::manifest::ScriptFlags;
+use crate::platform::Platform;
+
+use super::source::FileTree;
+use super::statements::{self, Statement};
+use super::Kind;
+
+/// A script as it runs on one platform.
+#[derive(Debug, Clone)]
+pub(super) struct Subject<'a> {
+    /// Its path in the package.
+    pub path: &'a str,
+    /// Its text.
+    pub text: &'a Arc<str>,
+    /// How it runs.
+    pub kind: Kind,
+    /// What it declares.
+    pub flags: ScriptFlags,
+}
+
+/// Whether the step of a script runs inside a transaction on `platform`: the planner's rule
+/// (`plan::planner`), which only `mysql_transactional` scripts pass on MySQL/MariaDB.
+fn runs_in_transaction(kind: Kind, flags: ScriptFlags, platform: Platform) -> bool {
+    kind != Kind::Cmd
+        && flags.transaction
+        && (platform != Platform::Mysql || flags.mysql_transactional)
+}
+
+/// What is wrong; each gets its own code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Check {
+    TransactionControl,
+    SeveralStatementsOutside,
+}
+
+/// One finding in one script: where to point, and the offending statements.
+#[derive(Debug, Clone)]
+struct Finding {
+    anchor: Range<usize>,
+    /// What each offending statement is (`COMMIT`) and its line.
+    statements: Vec<(String, usize)>,
+}
+
+/// The findings of one script and check, over the platforms where they hold.
+#[derive(Debug, Clone)]
+struct Group<'a> {
+    subject: Subject<'a>,
+    finding: Finding,
+    platforms: BTreeSet<Platform>,
+}
+
+/// Every finding about the scripts of a package; `scripts_on` gives the scripts that run on
+/// a platform.
+pub(super) fn check<'a>(
+    tree: &FileTree,
+    platforms: &BTreeSet<Platform>,
+    scripts_on: impl Fn(Platform) -> Vec<Subject<'a>>,
+) -> Vec<Problem> {
+    let mut groups: BTreeMap<(&'a str, Check), Group<'a>> = BTreeMap::new();
+    for &platform in platforms {
+        for subject in scripts_on(platform) {
+            if subject.kind == Kind::Cmd {
+                continue;
+            }
+            let found: Vec<Statement<'_>> = statements::scan(subject.text, platform).collect();
+            for (check, finding) in findings(&subject, platform, &found) {
+                groups
+                    .entry((subject.path, check))
+                    .or_insert_with(|| Group {
+                        subject: subject.clone(),
+                        finding,
+                        platforms: BTreeSet::new(),
+                    })
+                    .platforms
+                    .insert(platform);
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|((_, check), group)| problem(tree, check, &group))
+        .collect()
+}
+
+/// What is wrong with one script on one platform.
+fn findings(
+    subject: &Subject<'_>,
+    platform: Platform,
+    found: &[Statement<'_>],
+) -> Vec<(Check, Finding)> {
+    let in_transaction = runs_in_transaction(subject.kind, subject.flags, platform);
+    let mut out = Vec::new();
+    let mut collect = |check, what: Classify| {
+        let mut finding: Option<Finding> = None;
+        for statement in found {
+            if let Some((name, anchor)) = what(statement) {
+                finding
+                    .get_or_insert_with(|| Finding {
+                        anchor,
+                        statements: Vec::new(),
+                    })
+                    .statements
+                    .push((name, statement.line));
+            }
+        }
+        if let Some(finding) = finding {
+            out.push((check, finding));
+        }
+    };
+    if in_transaction {
+        collect(Check::TransactionControl, transaction_control);
+    }
+    if platform == Platform::Postgres && !subject.flags.transaction && found.len() > 1 {
+        out.push((
+            Check::SeveralStatementsOutside,
+            Finding {
+                anchor: found[1].head(0),
+                statements: found.iter().map(|s| (leading(s, 0), s.line)).collect(),
+            },
+        ));
+    }
+    out
+}
+
+/// What an offending statement is (`COMMIT`) and where to point, or `None` for a fine one.
+type Offence = Option<(String, Range<usize>)>;
+
+/// Tells whether a statement offends, and how.
+type Classify = fn(&Statement<'_>) -> Offence;
+
+/// The leading words of a statement up to the `last`th, in capitals: what it is.
+fn leading(statement: &Statement<'_>, last: usize) -> String {
+    (0..=last)
+        .map_while(|i| statement.word(i))
+        .map(str::to_ascii_uppercase)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `BEGIN`, `START TRANSACTION`, `COMMIT`, `END`, `ROLLBACK`, `ABORT` as statements of their
+/// own; not savepoints (`ROLLBACK TO`), which live inside a transaction, nor two-phase
+/// commits, nor MariaDB's `BEGIN NOT ATOMIC` block.
+fn transaction_control(statement: &Statement<'_>) -> Offence {
+    let is = |i: usize, words: &[&str]| {
+        statement
+            .word(i)
+            .is_some_and(|w| words.iter().any(|k| w.eq_ignore_ascii_case(k)))
+    };
+    let ends_transaction =
+        |i: usize| statement.word(i).is_none() || is(i, &["WORK", "TRANSACTION", "AND"]);
+    let control = if is(0, &["BEGIN"]) {
+        !statement.starts_with(&["BEGIN", "NOT", "ATOMIC"])
+    } else if is(0, &["START"]) {
+        is(1, &["TRANSACTION"])
+    } else if is(0, &["COMMIT"]) {
+        !is(1, &["PREPARED"])
+    } else if is(0, &["ROLLBACK"]) {
+        let savepoint = is(1, &["TO"]) || (is(1, &["WORK", "TRANSACTION"]) && is(2, &["TO"]));
+        !savepoint && !is(1, &["PREPARED"])
+    } else if is(0, &["END", "ABORT"]) {
+        // `END IF` and its kind at the start of a statement mean a block the scanner lost.
+        ends_transaction(1)
+    } else {
+        false
+    };
+    let last = usize::from(is(0, &["START"]));
+    control.then(|| (leading(statement, last), statement.head(last)))
+}
+
+/// `` `COMMIT` at line 3 ``, or `` `BEGIN` at line 1, `COMMIT` at line 3 ``.
+fn listed(statements: &[(String, usize)]) -> String {
+    statements
+        .iter()
+        .map(|(what, line)| format!("`{what}` at line {line}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `postgres and sqlite`.
+fn platform_list(platforms: &BTreeSet<Platform>) -> String {
+    let names: Vec<&str> = platforms.iter().map(|p| p.as_str()).collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => names.concat(),
+    }
+}
+
+fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
+    let subject = &group.subject;
+    let source = SourceFile::new(tree.display_path(subject.path), Arc::clone(subject.text));
+    let finding = &group.finding;
+    let offending = listed(&finding.statements);
+    let at = |problem: Problem, label: &str| problem.at(&source, finding.anchor.clone(), label);
+    match check {
+        Check::TransactionControl => {
+            let sqlite = group.platforms.contains(&Platform::Sqlite);
+            let others: Vec<&str> = group
+                .platforms
+                .iter()
+                .filter_map(|p| match p {
+                    Platform::Postgres => Some("PostgreSQL"),
+                    Platform::Mysql => Some("MySQL/MariaDB"),
+                    Platform::Sqlite => None,
+                })
+                .collect();
+            let mut help = Vec::new();
+            if sqlite {
+                help.push("SQLite refuses a `BEGIN` inside a transaction, and a `COMMIT` or `ROLLBACK` there makes dbpm's own commit fail".to_owned());
+            }
+            if !others.is_empty() {
+                help.push(format!("on {} a `COMMIT` there commits the statements before it, which a later failure leaves behind", others.join(" and ")));
+            }
+            help.push("remove them (dbpm runs the whole script in one transaction), or declare the script `transaction = false` if it manages its transactions itself".to_owned());
+            let problem = at(
+                Problem::error(
+                    source.path(),
+                    "dbpm::package::transaction_control_in_transaction",
+                    format!(
+                        "holds its own transaction control ({offending}), but dbpm runs it inside a transaction on {}",
+                        platform_list(&group.platforms)
+                    ),
+                ),
+                "transaction control",
+            )
+            .with_help(help.join("; "));
+            if sqlite {
+                problem
+            } else {
+                problem.warning()
+            }
+        }
+        Check::SeveralStatementsOutside => at(
+            Problem::error(
+                source.path(),
+                "dbpm::package::several_statements_outside_transaction",
+                format!("declared to run outside a transaction, but it holds {} statements, which PostgreSQL runs as one implicit transaction", finding.statements.len()),
+            ),
+            "a second statement",
+        )
+        .with_help("give each statement that must not run in a transaction (CREATE INDEX CONCURRENTLY, VACUUM, ...) a script of its own; consecutive numbers keep their order")
+        .warning(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `what` finds in `sql`, and on which lines.
+    fn first(sql: &str, platform: Platform, what: Classify) -> Vec<(String, usize)> {
+        statements::scan(sql, platform)
+            .filter_map(|s| what(&s).map(|(name, _)| (name, s.line)))
+            .collect()
+    }
+
+    #[test]
+    fn transaction_control_is_told_from_blocks_and_savepoints() {
+        let sql = "BEGIN TRANSACTION;\nSAVEPOINT a;\nROLLBACK TO SAVEPOINT a;\nROLLBACK WORK TO a;\nCOMMIT;\nSTART TRANSACTION;\nEND;\nABORT;\nROLLBACK;\nCOMMIT PREPARED 'x';";
+        assert_eq!(
+            first(sql, Platform::Postgres, transaction_control),
+            [
+                ("BEGIN".to_owned(), 1),
+                ("COMMIT".to_owned(), 5),
+                ("START TRANSACTION".to_owned(), 6),
+                ("END".to_owned(), 7),
+                ("ABORT".to_owned(), 8),
+                ("ROLLBACK".to_owned(), 9)
+            ]
+        );
+        let blocks = "CREATE TRIGGER t AFTER INSERT ON a BEGIN\n  INSERT INTO b VALUES (1);\nEND;\nSELECT 'BEGIN; COMMIT;'; -- COMMIT;\n/* ROLLBACK; */";
+        assert!(first(blocks, Platform::Sqlite, transaction_control).is_empty());
+        assert!(first(blocks, Platform::Mysql, transaction_control).is_empty());
+        let bodies = "DO $$ BEGIN COMMIT; END $$;\nCREATE PROCEDURE p() LANGUAGE plpgsql AS $body$ BEGIN ROLLBACK; END $body$;";
+        assert!(first(bodies, Platform::Postgres, transaction_control).is_empty());
+        let mariadb = "BEGIN NOT ATOMIC\n  START TRANSACTION;\n  COMMIT;\nEND;";
+        assert!(first(mariadb, Platform::Mysql, transaction_control).is_empty());
+    }
+}

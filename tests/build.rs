@@ -482,3 +482,34 @@ fn blocks_bodies_savepoints_and_comments_are_not_transaction_control() {
     assert_eq!(build.status.code(), Some(0), "{text}");
     assert!(!text.contains('⚠'), "{text}");
 }
+
+#[test]
+fn ddl_in_a_mysql_transactional_script_is_warned_about() {
+    let ctx = TestContext::new();
+    let dir = write_package(
+        &ctx,
+        "p",
+        &[
+            (
+                "dbpm.toml",
+                &manifest(
+                    "\"postgres\", \"mysql\"",
+                    "\n[scripts.\"UPGRADE/001.backfill\"]\nmysql_transactional = true\n",
+                ),
+            ),
+            // The generic script runs on PostgreSQL, where DDL is transactional: nothing to say.
+            (
+                "UPGRADE/001.backfill.sql",
+                "CREATE TABLE audit (id int);\nUPDATE accounts SET status = 'active';\n",
+            ),
+            (
+                "UPGRADE/001.backfill.mysql.sql",
+                "UPDATE accounts SET status = 'active';\nCREATE TABLE audit (id int);\nALTER TABLE accounts DROP COLUMN legacy;\n",
+            ),
+            ("DOWNGRADE/001.backfill.sql", "DROP TABLE IF EXISTS audit;\n"),
+        ],
+    );
+    let build = build_into_dist(&ctx, &dir);
+    assert_eq!(build.status.code(), Some(0));
+    insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
+}

@@ -30,6 +30,8 @@ pub(super) struct Subject<'a> {
     pub kind: Kind,
     /// What it declares.
     pub flags: ScriptFlags,
+    /// Its declaration key, `PHASE/NNN.name`.
+    pub key: String,
 }
 
 /// Whether the step of a script runs inside a transaction on `platform`: the planner's rule
@@ -44,6 +46,7 @@ fn runs_in_transaction(kind: Kind, flags: ScriptFlags, platform: Platform) -> bo
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Check {
     TransactionControl,
+    ImplicitCommit,
     SeveralStatementsOutside,
 }
 
@@ -124,6 +127,9 @@ fn findings(
     if in_transaction {
         collect(Check::TransactionControl, transaction_control);
     }
+    if in_transaction && platform == Platform::Mysql {
+        collect(Check::ImplicitCommit, implicit_commit);
+    }
     if platform == Platform::Postgres && !subject.flags.transaction && found.len() > 1 {
         out.push((
             Check::SeveralStatementsOutside,
@@ -181,6 +187,49 @@ fn transaction_control(statement: &Statement<'_>) -> Offence {
     control.then(|| (leading(statement, last), statement.head(last)))
 }
 
+/// On MySQL/MariaDB, a statement that commits the transaction by itself (DDL and the like),
+/// except the temporary tables that do not.
+fn implicit_commit(statement: &Statement<'_>) -> Offence {
+    const COMMITTING: [&str; 12] = [
+        "CREATE", "ALTER", "DROP", "RENAME", "TRUNCATE", "GRANT", "REVOKE", "LOCK", "ANALYZE",
+        "OPTIMIZE", "REPAIR", "FLUSH",
+    ];
+    let first = statement.word(0)?;
+    if !COMMITTING.iter().any(|k| first.eq_ignore_ascii_case(k))
+        || statement
+            .word(1)
+            .is_some_and(|w| w.eq_ignore_ascii_case("TEMPORARY"))
+    {
+        return None;
+    }
+    // Named up to the kind of object when it comes soon (`CREATE OR REPLACE VIEW`), so
+    // that no name is shown as a keyword.
+    const KINDS: [&str; 14] = [
+        "TABLE",
+        "TABLES",
+        "VIEW",
+        "INDEX",
+        "PROCEDURE",
+        "FUNCTION",
+        "TRIGGER",
+        "EVENT",
+        "DATABASE",
+        "SCHEMA",
+        "USER",
+        "ROLE",
+        "SEQUENCE",
+        "TABLESPACE",
+    ];
+    let last = (1..=3)
+        .find(|i| {
+            statement
+                .word(*i)
+                .is_some_and(|w| KINDS.iter().any(|k| w.eq_ignore_ascii_case(k)))
+        })
+        .unwrap_or(0);
+    Some((leading(statement, last), statement.head(last)))
+}
+
 /// `` `COMMIT` at line 3 ``, or `` `BEGIN` at line 1, `COMMIT` at line 3 ``.
 fn listed(statements: &[(String, usize)]) -> String {
     statements
@@ -204,6 +253,7 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
     let source = SourceFile::new(tree.display_path(subject.path), Arc::clone(subject.text));
     let finding = &group.finding;
     let offending = listed(&finding.statements);
+    let key = &subject.key;
     let at = |problem: Problem, label: &str| problem.at(&source, finding.anchor.clone(), label);
     match check {
         Check::TransactionControl => {
@@ -243,6 +293,16 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
                 problem.warning()
             }
         }
+        Check::ImplicitCommit => at(
+            Problem::error(
+                source.path(),
+                "dbpm::package::ddl_in_mysql_transaction",
+                format!("declared `mysql_transactional`, but holds what MySQL/MariaDB commit at once, outside its transaction: {offending}"),
+            ),
+            "commits at once on MySQL/MariaDB",
+        )
+        .with_help(format!("a failure after it leaves it behind, and a failed transactional step is not compensated: move such statements to a script of their own, or remove `mysql_transactional` from [scripts.\"{key}\"] (the step is then journaled and compensated as non-transactional)"))
+        .warning(),
         Check::SeveralStatementsOutside => at(
             Problem::error(
                 source.path(),
@@ -288,5 +348,18 @@ mod tests {
         assert!(first(bodies, Platform::Postgres, transaction_control).is_empty());
         let mariadb = "BEGIN NOT ATOMIC\n  START TRANSACTION;\n  COMMIT;\nEND;";
         assert!(first(mariadb, Platform::Mysql, transaction_control).is_empty());
+    }
+
+    #[test]
+    fn implicit_commits_are_ddl_but_not_temporary_tables() {
+        let sql = "INSERT INTO a VALUES (1);\nCREATE TEMPORARY TABLE t (x int);\ncreate table b (x int);\nCREATE OR REPLACE VIEW v AS SELECT 1;\nDROP TEMPORARY TABLE t;\nTRUNCATE a;";
+        assert_eq!(
+            first(sql, Platform::Mysql, implicit_commit),
+            [
+                ("CREATE TABLE".to_owned(), 3),
+                ("CREATE OR REPLACE VIEW".to_owned(), 4),
+                ("TRUNCATE".to_owned(), 6)
+            ]
+        );
     }
 }

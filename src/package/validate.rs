@@ -634,6 +634,7 @@ fn check_statements(
                 text: &script.text,
                 kind: script.name.kind,
                 flags: flags_of(&script.key()),
+                key: format!("{}/{}", script.folder, script.name.stem()),
             })
             .collect()
     }));

@@ -513,3 +513,35 @@ fn ddl_in_a_mysql_transactional_script_is_warned_about() {
     assert_eq!(build.status.code(), Some(0));
     insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
 }
+
+#[test]
+fn a_delimiter_line_is_refused() {
+    let ctx = TestContext::new();
+    let dir = write_package(
+        &ctx,
+        "p",
+        &[
+            ("dbpm.toml", &manifest("\"mysql\"", "")),
+            ("UPGRADE/001.tables.sql", "CREATE TABLE counts (n INT);\n"),
+            ("DOWNGRADE/001.tables.sql", "DROP TABLE IF EXISTS counts;\n"),
+            (
+                "INSTALL/001.procs.sql",
+                "-- written for the mysql client\nDELIMITER //\nCREATE PROCEDURE bump()\nBEGIN\n  UPDATE counts SET n = n + 1;\nEND//\nDELIMITER ;\n",
+            ),
+            ("ROLLBACK/001.procs.sql", "DROP PROCEDURE IF EXISTS bump;\n"),
+        ],
+    );
+    let build = build_into_dist(&ctx, &dir);
+    insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
+
+    // Sent as one script, the procedure needs no other delimiter.
+    fs_err::write(
+        dir.join("INSTALL/001.procs.sql"),
+        "CREATE PROCEDURE bump()\nBEGIN\n  UPDATE counts SET n = n + 1;\nEND;\n",
+    )
+    .unwrap();
+    let build = build_into_dist(&ctx, &dir);
+    let text = transcript(&build, ctx.temp.path());
+    assert_eq!(build.status.code(), Some(0), "{text}");
+    assert!(!text.contains('⚠'), "{text}");
+}

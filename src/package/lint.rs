@@ -45,6 +45,7 @@ fn runs_in_transaction(kind: Kind, flags: ScriptFlags, platform: Platform) -> bo
 /// What is wrong; each gets its own code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Check {
+    Delimiter,
     TransactionControl,
     ImplicitCommit,
     SeveralStatementsOutside,
@@ -124,6 +125,7 @@ fn findings(
             out.push((check, finding));
         }
     };
+    collect(Check::Delimiter, client_delimiter);
     if in_transaction {
         collect(Check::TransactionControl, transaction_control);
     }
@@ -147,6 +149,13 @@ type Offence = Option<(String, Range<usize>)>;
 
 /// Tells whether a statement offends, and how.
 type Classify = fn(&Statement<'_>) -> Offence;
+
+/// A `DELIMITER` line, which the mysql client reads and no server understands.
+fn client_delimiter(statement: &Statement<'_>) -> Offence {
+    statement
+        .starts_with(&["DELIMITER"])
+        .then(|| ("DELIMITER".to_owned(), statement.span.clone()))
+}
 
 /// The leading words of a statement up to the `last`th, in capitals: what it is.
 fn leading(statement: &Statement<'_>, last: usize) -> String {
@@ -239,6 +248,18 @@ fn listed(statements: &[(String, usize)]) -> String {
         .join(", ")
 }
 
+/// `line 3`, `lines 1, 5`.
+fn lines(statements: &[(String, usize)]) -> String {
+    let numbers: Vec<String> = statements
+        .iter()
+        .map(|(_, line)| line.to_string())
+        .collect();
+    match numbers.as_slice() {
+        [one] => format!("line {one}"),
+        many => format!("lines {}", many.join(", ")),
+    }
+}
+
 /// `postgres and sqlite`.
 fn platform_list(platforms: &BTreeSet<Platform>) -> String {
     let names: Vec<&str> = platforms.iter().map(|p| p.as_str()).collect();
@@ -256,6 +277,15 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
     let key = &subject.key;
     let at = |problem: Problem, label: &str| problem.at(&source, finding.anchor.clone(), label);
     match check {
+        Check::Delimiter => at(
+            Problem::error(
+                source.path(),
+                "dbpm::package::mysql_delimiter",
+                format!("`DELIMITER` is a command of the mysql client, not SQL: the server refuses it ({})", lines(&finding.statements)),
+            ),
+            "not SQL",
+        )
+        .with_help("remove the DELIMITER lines and end each statement with `;`: dbpm sends the script as one text, where `CREATE PROCEDURE … BEGIN … END;` needs no other delimiter"),
         Check::TransactionControl => {
             let sqlite = group.platforms.contains(&Platform::Sqlite);
             let others: Vec<&str> = group

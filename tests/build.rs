@@ -545,3 +545,46 @@ fn a_delimiter_line_is_refused() {
     assert_eq!(build.status.code(), Some(0), "{text}");
     assert!(!text.contains('⚠'), "{text}");
 }
+
+#[test]
+fn a_compensation_of_a_concurrent_index_must_run_outside_a_transaction_too() {
+    let ctx = TestContext::new();
+    let toml = manifest(
+        "\"postgres\"",
+        "\n[scripts.\"UPGRADE/001.index\"]\ntransaction = false\n",
+    );
+    let dir = write_package(
+        &ctx,
+        "p",
+        &[
+            ("dbpm.toml", &toml),
+            (
+                "UPGRADE/001.index.sql",
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS a_x_idx ON a (x);\n",
+            ),
+            (
+                "DOWNGRADE/001.index.sql",
+                "-- the twin\nDROP INDEX CONCURRENTLY IF EXISTS a_x_idx;\n",
+            ),
+            (
+                "UPGRADE/002.cleanup.sql",
+                "DELETE FROM a WHERE x IS NULL;\nvacuum analyze a;\n",
+            ),
+            ("DOWNGRADE/002.cleanup.sql", "SELECT 1;\n"),
+        ],
+    );
+    let build = build_into_dist(&ctx, &dir);
+    insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
+
+    // Declared as its forward script is, with the VACUUM in a script of its own, it builds.
+    fs_err::write(
+        dir.join("dbpm.toml"),
+        format!("{toml}\n[scripts.\"DOWNGRADE/001.index\"]\ntransaction = false\n\n[scripts.\"UPGRADE/002.cleanup\"]\ntransaction = false\n"),
+    )
+    .unwrap();
+    fs_err::write(dir.join("UPGRADE/002.cleanup.sql"), "VACUUM ANALYZE a;\n").unwrap();
+    let build = build_into_dist(&ctx, &dir);
+    let text = transcript(&build, ctx.temp.path());
+    assert_eq!(build.status.code(), Some(0), "{text}");
+    assert!(!text.contains('⚠'), "{text}");
+}

@@ -32,6 +32,9 @@ pub(super) struct Subject<'a> {
     pub flags: ScriptFlags,
     /// Its declaration key, `PHASE/NNN.name`.
     pub key: String,
+    /// For a compensation, the key of its forward script when that one is declared
+    /// `transaction = false`.
+    pub forward_outside_transaction: Option<String>,
 }
 
 /// Whether the step of a script runs inside a transaction on `platform`: the planner's rule
@@ -48,6 +51,7 @@ enum Check {
     Delimiter,
     TransactionControl,
     ImplicitCommit,
+    CannotRunInTransaction,
     SeveralStatementsOutside,
 }
 
@@ -131,6 +135,9 @@ fn findings(
     }
     if in_transaction && platform == Platform::Mysql {
         collect(Check::ImplicitCommit, implicit_commit);
+    }
+    if in_transaction && platform == Platform::Postgres {
+        collect(Check::CannotRunInTransaction, cannot_run_in_transaction);
     }
     if platform == Platform::Postgres && !subject.flags.transaction && found.len() > 1 {
         out.push((
@@ -239,6 +246,39 @@ fn implicit_commit(statement: &Statement<'_>) -> Offence {
     Some((leading(statement, last), statement.head(last)))
 }
 
+/// On PostgreSQL, a statement that refuses to run inside a transaction block: `VACUUM`,
+/// `CONCURRENTLY` index builds and drops (not `REFRESH MATERIALIZED VIEW CONCURRENTLY`, which
+/// may), databases, tablespaces, `ALTER SYSTEM`, `REINDEX DATABASE|SYSTEM`.
+fn cannot_run_in_transaction(statement: &Statement<'_>) -> Offence {
+    let is = |i: usize, word: &str| {
+        statement
+            .word(i)
+            .is_some_and(|w| w.eq_ignore_ascii_case(word))
+    };
+    let last = if is(0, "VACUUM") {
+        0
+    } else if (is(0, "CREATE") || is(0, "DROP")) && (is(1, "DATABASE") || is(1, "TABLESPACE"))
+        || is(0, "ALTER") && is(1, "SYSTEM")
+        || is(0, "REINDEX") && (is(1, "DATABASE") || is(1, "SYSTEM"))
+    {
+        1
+    } else if ["CREATE", "DROP", "REINDEX", "ALTER"]
+        .iter()
+        .any(|k| is(0, k))
+    {
+        statement.find_word("CONCURRENTLY")?
+    } else {
+        return None;
+    };
+    let what = if last > 3 {
+        // `ALTER TABLE t DETACH PARTITION p CONCURRENTLY`: no names shown as keywords.
+        format!("{} … CONCURRENTLY", leading(statement, 0))
+    } else {
+        leading(statement, last)
+    };
+    Some((what, statement.head(last)))
+}
+
 /// `` `COMMIT` at line 3 ``, or `` `BEGIN` at line 1, `COMMIT` at line 3 ``.
 fn listed(statements: &[(String, usize)]) -> String {
     statements
@@ -333,6 +373,21 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
         )
         .with_help(format!("a failure after it leaves it behind, and a failed transactional step is not compensated: move such statements to a script of their own, or remove `mysql_transactional` from [scripts.\"{key}\"] (the step is then journaled and compensated as non-transactional)"))
         .warning(),
+        Check::CannotRunInTransaction => {
+            let why = match &subject.forward_outside_transaction {
+                Some(forward) => format!("; its forward script `{forward}` is declared `transaction = false`, and this compensation must be too"),
+                None => String::new(),
+            };
+            at(
+                Problem::error(
+                    source.path(),
+                    "dbpm::package::cannot_run_in_transaction",
+                    format!("runs inside a transaction on PostgreSQL, where {offending} cannot run{why}"),
+                ),
+                "refused inside a transaction",
+            )
+            .with_help(format!("declare it in the manifest: [scripts.\"{key}\"] transaction = false, with that statement alone in the script (PostgreSQL runs several statements as one implicit transaction)"))
+        }
         Check::SeveralStatementsOutside => at(
             Problem::error(
                 source.path(),
@@ -389,6 +444,21 @@ mod tests {
                 ("CREATE TABLE".to_owned(), 3),
                 ("CREATE OR REPLACE VIEW".to_owned(), 4),
                 ("TRUNCATE".to_owned(), 6)
+            ]
+        );
+    }
+
+    #[test]
+    fn statements_that_refuse_a_transaction_block() {
+        let sql = "CREATE UNIQUE INDEX CONCURRENTLY i ON t (c);\nREFRESH MATERIALIZED VIEW CONCURRENTLY m;\nVACUUM ANALYZE t;\nDROP INDEX CONCURRENTLY IF EXISTS i;\nCREATE DATABASE d;\nSELECT 'CONCURRENTLY';\nALTER TABLE t DETACH PARTITION p CONCURRENTLY;";
+        assert_eq!(
+            first(sql, Platform::Postgres, cannot_run_in_transaction),
+            [
+                ("CREATE UNIQUE INDEX CONCURRENTLY".to_owned(), 1),
+                ("VACUUM".to_owned(), 3),
+                ("DROP INDEX CONCURRENTLY".to_owned(), 4),
+                ("CREATE DATABASE".to_owned(), 5),
+                ("ALTER … CONCURRENTLY".to_owned(), 7)
             ]
         );
     }

@@ -50,6 +50,13 @@ impl<'a> Statement<'a> {
             .all(|(i, k)| self.word(i).is_some_and(|w| w.eq_ignore_ascii_case(k)))
     }
 
+    /// Whether `keyword` is one of its words (any case), and where.
+    pub fn find_word(&self, keyword: &str) -> Option<usize> {
+        self.words
+            .iter()
+            .position(|w| self.sql[w.clone()].eq_ignore_ascii_case(keyword))
+    }
+
     /// The span from its start to the end of its `index`th word (the whole statement when it
     /// has fewer words): what a diagnostic points at.
     pub fn head(&self, index: usize) -> Range<usize> {
@@ -471,6 +478,7 @@ mod tests {
             .next()
             .unwrap();
         assert_eq!(paren.word(0), None);
+        assert_eq!(paren.find_word("UNION"), Some(1));
     }
 
     #[test]

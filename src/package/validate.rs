@@ -629,12 +629,23 @@ fn check_statements(
     problems.extend(lint::check(tree, &manifest.platforms, |platform| {
         effective(scripts, platform)
             .into_iter()
-            .map(|script| lint::Subject {
-                path: &script.path,
-                text: &script.text,
-                kind: script.name.kind,
-                flags: flags_of(&script.key()),
-                key: format!("{}/{}", script.folder, script.name.stem()),
+            .map(|script| {
+                let forward = script
+                    .folder
+                    .is_compensation()
+                    .then(|| script.folder.twin())
+                    .flatten()
+                    .map(|twin| (twin, script.name.number, script.name.name.clone()))
+                    .filter(|key| !flags_of(key).transaction);
+                lint::Subject {
+                    path: &script.path,
+                    text: &script.text,
+                    kind: script.name.kind,
+                    flags: flags_of(&script.key()),
+                    key: format!("{}/{}", script.folder, script.name.stem()),
+                    forward_outside_transaction: forward
+                        .map(|(folder, _, _)| format!("{folder}/{}", script.name.stem())),
+                }
             })
             .collect()
     }));

@@ -588,3 +588,29 @@ fn a_compensation_of_a_concurrent_index_must_run_outside_a_transaction_too() {
     assert_eq!(build.status.code(), Some(0), "{text}");
     assert!(!text.contains('⚠'), "{text}");
 }
+
+#[test]
+fn malformed_placeholders_are_warned_about_where_they_are() {
+    // QA: `${x;` stayed text while the build said that `x` was declared but unused.
+    let ctx = TestContext::new();
+    let dir = write_package(
+        &ctx,
+        "p",
+        &[
+            (
+                "dbpm.toml",
+                &manifest("\"postgres\"", "\n[placeholders]\nx = { default = \"app\" }\n"),
+            ),
+            (
+                "UPGRADE/001.tables.sql",
+                "CREATE SCHEMA ${x;\nCREATE TABLE ${a b} (id int);\nSELECT '$${literal}';\nSELECT 'tail ${",
+            ),
+            ("DOWNGRADE/001.tables.sql", "DROP SCHEMA IF EXISTS app;\n"),
+        ],
+    );
+    let build = build_into_dist(&ctx, &dir);
+    assert_eq!(build.status.code(), Some(0));
+    let text = transcript(&build, ctx.temp.path());
+    assert!(!text.contains("unused_placeholder"), "{text}");
+    insta::assert_snapshot!(text);
+}

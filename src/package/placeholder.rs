@@ -1,5 +1,7 @@
 //! `${name}` placeholders in scripts: finding them (for validation) and replacing them with
-//! values (for the plan). `$${` is a literal `${`.
+//! values (for the plan). `$${` is a literal `${`, and so is a `${` that opens no
+//! `${name}`; validation warns about the latter ([`malformed`]), since it is more often a
+//! mistyped placeholder than text.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -29,6 +31,39 @@ pub fn scan(text: &str) -> Vec<Use> {
     uses
 }
 
+/// A `${` that opens no placeholder (`${a b}`, `${x;`, a lone `${`): it is kept as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Malformed {
+    /// The name right after `${`, when one is there (`x` in `${x;`).
+    pub name: Option<String>,
+    /// From `${` to the `}` that follows it on the same line, or to the end of that name.
+    pub span: Range<usize>,
+}
+
+/// Every `${` in `text` that opens no placeholder and is not escaped as `$${`, in order.
+pub fn malformed(text: &str) -> Vec<Malformed> {
+    let mut found = Vec::new();
+    walk(text, |piece| {
+        if let Piece::Malformed(at) = piece {
+            let after = at + 2;
+            let rest = &text[after..];
+            let name_len = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            let name = &rest[..name_len];
+            let line = &rest[..rest.find('\n').unwrap_or(rest.len())];
+            let end = line
+                .find('}')
+                .map_or(after + name_len, |close| after + close + 1);
+            found.push(Malformed {
+                name: is_placeholder_name(name).then(|| name.to_owned()),
+                span: at..end,
+            });
+        }
+    });
+    found
+}
+
 /// Whether substituting can change the text at all (it holds a `${`, a placeholder or an
 /// escaped `$${`); most scripts do not, and keep their text and checksum as they are.
 pub fn is_template(text: &str) -> bool {
@@ -41,6 +76,7 @@ pub fn substitute(text: &str, values: &BTreeMap<String, String>) -> Result<Strin
     let mut missing = Vec::new();
     walk(text, |piece| match piece {
         Piece::Text(t) => out.push_str(t),
+        Piece::Malformed(_) => {}
         Piece::Placeholder { name, .. } => match values.get(name) {
             Some(value) => out.push_str(value),
             None => {
@@ -59,7 +95,12 @@ pub fn substitute(text: &str, values: &BTreeMap<String, String>) -> Result<Strin
 
 enum Piece<'a> {
     Text(&'a str),
-    Placeholder { name: &'a str, span: Range<usize> },
+    Placeholder {
+        name: &'a str,
+        span: Range<usize>,
+    },
+    /// The offset of a `${` that opens no placeholder (its text is part of a `Text` piece).
+    Malformed(usize),
 }
 
 fn walk<'a>(text: &'a str, mut visit: impl FnMut(Piece<'a>)) {
@@ -87,7 +128,10 @@ fn walk<'a>(text: &'a str, mut visit: impl FnMut(Piece<'a>)) {
                 rest_start = end;
                 search = end;
             }
-            _ => search = after,
+            _ => {
+                visit(Piece::Malformed(at));
+                search = after;
+            }
         }
     }
     visit(Piece::Text(&text[rest_start..]));
@@ -120,6 +164,26 @@ mod tests {
             substitute(text, &BTreeMap::new()).unwrap(),
             "select '${literal}', '${ not a name }', $$body$$;"
         );
+    }
+
+    #[test]
+    fn malformed_openings_are_found_with_the_name_they_start() {
+        let text = "a ${a b} c ${x;\nd $${e} ${ok} ${1} ${y\n}";
+        let found: Vec<_> = malformed(text)
+            .into_iter()
+            .map(|m| (m.name, &text[m.span]))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (Some("a".to_owned()), "${a b}"),
+                (Some("x".to_owned()), "${x"),
+                (None, "${1}"),
+                (Some("y".to_owned()), "${y")
+            ]
+        );
+        assert!(malformed("${x} $${ ${_y}").is_empty());
+        assert_eq!(malformed("tail ${")[0].span, 5..7);
     }
 
     #[test]

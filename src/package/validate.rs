@@ -660,6 +660,31 @@ fn check_placeholders(
     let mut used = BTreeSet::new();
     for script in scripts {
         let source = SourceFile::new(tree.display_path(&script.path), script.text.clone());
+        for found in placeholder::malformed(&script.text) {
+            let written = &script.text[found.span.clone()];
+            let declared = found
+                .name
+                .as_ref()
+                .filter(|name| manifest.placeholders.contains_key(*name));
+            let help = match declared {
+                Some(name) => {
+                    // Its declaration is not unused: it is mistyped here.
+                    used.insert(name.clone());
+                    format!("`{name}` is a declared placeholder: write `${{{name}}}`, or `$${{` for a literal `${{`")
+                }
+                None => "a placeholder is `${name}` (a letter or `_`, then letters, digits and `_`); write `$${` for a literal `${`, which also silences this warning".to_owned(),
+            };
+            problems.push(
+                Problem::error(
+                    source.path(),
+                    "dbpm::package::malformed_placeholder",
+                    format!("`{written}` is not a placeholder, and is kept as text"),
+                )
+                .at(&source, found.span, "not `${name}`")
+                .with_help(help)
+                .warning(),
+            );
+        }
         for found in placeholder::scan(&script.text) {
             if manifest.placeholders.contains_key(&found.name) {
                 used.insert(found.name);

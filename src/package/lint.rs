@@ -37,14 +37,6 @@ pub(super) struct Subject<'a> {
     pub forward_outside_transaction: Option<String>,
 }
 
-/// Whether the step of a script runs inside a transaction on `platform`: the planner's rule
-/// (`plan::planner`), which only `mysql_transactional` scripts pass on MySQL/MariaDB.
-fn runs_in_transaction(kind: Kind, flags: ScriptFlags, platform: Platform) -> bool {
-    kind != Kind::Cmd
-        && flags.transaction
-        && (platform != Platform::Mysql || flags.mysql_transactional)
-}
-
 /// What is wrong; each gets its own code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Check {
@@ -110,7 +102,7 @@ fn findings(
     platform: Platform,
     found: &[Statement<'_>],
 ) -> Vec<(Check, Finding)> {
-    let in_transaction = runs_in_transaction(subject.kind, subject.flags, platform);
+    let in_transaction = subject.kind.runs_in_transaction(subject.flags, platform);
     let mut out = Vec::new();
     let mut collect = |check, what: Classify| {
         let mut finding: Option<Finding> = None;

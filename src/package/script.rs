@@ -42,6 +42,19 @@ impl Kind {
         }
     }
 
+    /// Whether a script of this kind with these declarations runs inside a transaction on
+    /// `platform`: never a command; on MySQL/MariaDB, where DDL commits by itself, only a
+    /// script declared `mysql_transactional` (DML only).
+    pub fn runs_in_transaction(
+        self,
+        flags: crate::manifest::ScriptFlags,
+        platform: Platform,
+    ) -> bool {
+        self != Kind::Cmd
+            && flags.transaction
+            && (platform != Platform::Mysql || flags.mysql_transactional)
+    }
+
     fn from_extension(ext: &str) -> Option<Kind> {
         match ext {
             "sql" => Some(Kind::Sql),

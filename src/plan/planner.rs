@@ -18,7 +18,7 @@ use super::model::{
 };
 use crate::manifest::Requirement;
 use crate::package::placeholder;
-use crate::package::{Checksum, Kind, Origin, Package, Phase, Script};
+use crate::package::{Checksum, Origin, Package, Phase, Script};
 use crate::platform::Platform;
 use crate::repository::{Index, IndexEntry};
 use crate::resolve::{self, Direction, Release, Request, UpgradePath};
@@ -1072,9 +1072,7 @@ fn make_step(
         script.checksum.clone()
     };
     let edge = script.phase.origin().cloned();
-    let transactional = script.kind != Kind::Cmd
-        && script.flags.transaction
-        && (platform != Platform::Mysql || script.flags.mysql_transactional);
+    let transactional = script.kind.runs_in_transaction(script.flags, platform);
     Ok(Step {
         id: step_id(
             &package.name,

@@ -382,7 +382,9 @@ fn a_generated_baseline_installs_to_the_same_schema() {
 /// On PostgreSQL, `--schema` scopes the scripts, not only dbpm's state: a package installed
 /// into the default schema and into a tenant schema has a table in each, and uninstalling it
 /// from the tenant drops the tenant's table only (it used to drop `public`'s, rows and all).
-/// A schema that does not exist is refused before anything runs.
+/// The connection's own search path follows the target schema, so what lives in `public`
+/// (extensions, say) still resolves. A schema that does not exist is refused before
+/// anything runs.
 #[test]
 fn the_target_schema_scopes_the_scripts() {
     let ctx = TestContext::new();
@@ -403,11 +405,20 @@ fn the_target_schema_scopes_the_scripts() {
                 "DOWNGRADE/001.ledger.sql",
                 "DROP TABLE IF EXISTS acct_ledger;\n",
             ),
+            // A function of `public` (where extensions usually live), called unqualified.
+            (
+                "INSTALL/001.rate.sql",
+                "CREATE OR REPLACE VIEW acct_rate AS SELECT shared_rate() AS rate;\n",
+            ),
+            ("ROLLBACK/001.rate.sql", "DROP VIEW IF EXISTS acct_rate;\n"),
         ],
     );
     let repo = ctx.path("packages").display().to_string();
     let install = ["install", "acct", "--yes", "--repo", repo.as_str()];
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(db.execute(
+        "CREATE FUNCTION public.shared_rate() RETURNS INTEGER LANGUAGE sql AS 'SELECT 7'",
+    ));
 
     ok(&ctx, &db, &install);
     runtime.block_on(
@@ -420,6 +431,10 @@ fn the_target_schema_scopes_the_scripts() {
     assert_eq!(
         runtime.block_on(db.texts(tables)),
         ["public.acct_ledger", "tenant2.acct_ledger"]
+    );
+    assert_eq!(
+        runtime.block_on(db.texts("SELECT rate::text AS line FROM tenant2.acct_rate")),
+        ["7"]
     );
 
     ok(

@@ -37,8 +37,8 @@ pub struct PlanArgs {
         required_unless_present = "state"
     )]
     db: Option<String>,
-    /// PostgreSQL only: the target schema, where scripts run (their search_path) and whose
-    /// state dbpm keeps [default: public]
+    /// PostgreSQL only: the target schema, first in the scripts' search_path and whose state
+    /// dbpm keeps [default: public]
     #[arg(long, env = "DBPM_SCHEMA")]
     schema: Option<String>,
     /// A state file from `dbpm state export`, instead of `--db`.

@@ -17,8 +17,8 @@ pub struct TargetArgs {
     // clap's messages or the --help text.
     #[arg(long, env = "DBPM_DB", hide_env_values = true)]
     db: String,
-    /// PostgreSQL only: the target schema, where scripts run (their search_path) and whose
-    /// state dbpm keeps; it must exist [default: public]
+    /// PostgreSQL only: the target schema, first in the scripts' search_path and whose state
+    /// dbpm keeps; it must exist [default: public]
     #[arg(long, env = "DBPM_SCHEMA")]
     schema: Option<String>,
 }

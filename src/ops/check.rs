@@ -294,10 +294,7 @@ pub async fn generate(
         return Err(GenerateError::NotEmpty(dir.to_path_buf()));
     }
     let schema = target.schema_scripts().await?;
-    let quote = |object: &str| match target.platform() {
-        crate::platform::Platform::Mysql => format!("`{object}`"),
-        _ => format!("\"{object}\""),
-    };
+    let quote = |object: &str| crate::db::target::identifier(target.platform(), object);
     let verify: String = schema
         .objects
         .iter()

@@ -21,7 +21,7 @@ mod tables;
 use std::fmt;
 
 pub use run::{JournalRow, RunLock, RunRecord, ScriptFailed, StepSession};
-pub use schema::{SchemaError, SchemaScripts};
+pub use schema::{identifier, SchemaError, SchemaScripts};
 use session::{Access, Connector, Session};
 pub use tables::STATE_VERSION;
 
@@ -96,13 +96,15 @@ pub enum TargetError {
     #[error("`{target}` has no schema `{schema}`")]
     #[diagnostic(
         code(dbpm::target::no_such_schema),
-        help("scripts run with the target schema as their search_path, and dbpm does not create it: check --schema, or create it first (CREATE SCHEMA {schema})")
+        help("scripts run with the target schema first in their search_path, and dbpm does not create it: check --schema, or create it first (CREATE SCHEMA {quoted})")
     )]
     NoSuchSchema {
         /// The target's label.
         target: String,
         /// The schema given.
         schema: String,
+        /// The schema as an SQL identifier.
+        quoted: String,
     },
     /// Connecting failed.
     #[error("failed to connect to `{target}`")]
@@ -321,9 +323,10 @@ impl Target {
         self.close(session).await
     }
 
-    /// Opens a session, or says which target could not be reached. On PostgreSQL its
-    /// `search_path` is the target schema alone, so a script's unqualified names mean that
-    /// schema's objects and never another's (dbpm's own tables are always qualified).
+    /// Opens a session, or says which target could not be reached. On PostgreSQL the target
+    /// schema comes first in its `search_path`, before the connection's own (where extensions
+    /// usually live): what a script creates lands in the target schema, and its unqualified
+    /// names find that schema's objects first (dbpm's own tables are always qualified).
     async fn open(&self, access: Access) -> Result<Session, TargetError> {
         let mut session =
             self.connector
@@ -340,7 +343,7 @@ impl Target {
         if self.platform() == Platform::Postgres {
             session
                 .fetch(
-                    "SELECT set_config('search_path', quote_ident(?), false) AS path",
+                    "SELECT set_config('search_path', quote_ident(?) || ', ' || current_setting('search_path'), false) AS path",
                     &[session::Value::Text(&self.schema)],
                 )
                 .await

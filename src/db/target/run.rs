@@ -130,6 +130,7 @@ impl Target {
                 return Err(TargetError::NoSuchSchema {
                     target: self.label(),
                     schema: self.schema.clone(),
+                    quoted: format!("\"{}\"", self.schema.replace('"', "\"\"")),
                 });
             }
         }
@@ -536,7 +537,7 @@ impl StepSession {
                 }
                 Err(failed) if failed.took_effect && retryable(&failed.error) => {
                     return Err(ScriptFailed(format!(
-                        "{} (not tried again: the statements before it had taken effect)",
+                        "{} (not tried again: earlier statements of the script had run)",
                         describe(&failed.error)
                     )))
                 }

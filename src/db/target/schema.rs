@@ -136,7 +136,10 @@ impl Target {
                 "m" => "MATERIALIZED VIEW",
                 _ => "TABLE",
             };
-            drop.push_str(&format!("DROP {kind} IF EXISTS \"{name}\" CASCADE;\n"));
+            drop.push_str(&format!(
+                "DROP {kind} IF EXISTS {} CASCADE;\n",
+                identifier(Platform::Postgres, &name)
+            ));
             objects.push(name);
         }
         for row in &functions {
@@ -147,8 +150,8 @@ impl Target {
         }
         for row in &types {
             drop.push_str(&format!(
-                "DROP TYPE IF EXISTS \"{}\" CASCADE;\n",
-                row.text("name").map_err(&failed)?
+                "DROP TYPE IF EXISTS {} CASCADE;\n",
+                identifier(Platform::Postgres, &row.text("name").map_err(&failed)?)
             ));
         }
         Ok(SchemaScripts {
@@ -181,12 +184,16 @@ impl Target {
             match kind.as_str() {
                 "table" | "view" => {
                     drops.push(format!(
-                        "DROP {} IF EXISTS \"{name}\";",
-                        kind.to_uppercase()
+                        "DROP {} IF EXISTS {};",
+                        kind.to_uppercase(),
+                        identifier(Platform::Sqlite, &name)
                     ));
                     objects.push(name);
                 }
-                "trigger" => drops.push(format!("DROP TRIGGER IF EXISTS \"{name}\";")),
+                "trigger" => drops.push(format!(
+                    "DROP TRIGGER IF EXISTS {};",
+                    identifier(Platform::Sqlite, &name)
+                )),
                 _ => {}
             }
         }
@@ -222,7 +229,10 @@ impl Target {
         let mut create = String::from("SET FOREIGN_KEY_CHECKS = 0;\n");
         for table in &tables {
             let rows = session
-                .fetch(&format!("SHOW CREATE TABLE `{table}`"), &[])
+                .fetch(
+                    &format!("SHOW CREATE TABLE {}", identifier(Platform::Mysql, table)),
+                    &[],
+                )
                 .await
                 .map_err(&failed)?;
             if let Some(row) = rows.first() {
@@ -251,7 +261,10 @@ impl Target {
                 ("PROCEDURE", "Create Procedure")
             };
             let rows = session
-                .fetch(&format!("SHOW CREATE {kind} `{name}`"), &[])
+                .fetch(
+                    &format!("SHOW CREATE {kind} {}", identifier(Platform::Mysql, &name)),
+                    &[],
+                )
                 .await
                 .map_err(&failed)?;
             let text = rows
@@ -263,11 +276,17 @@ impl Target {
                 .ok_or_else(|| SchemaError::Unreadable(format!("{kind} `{name}`")))?;
             create.push_str(&without_definer(&text));
             create.push_str(";\n");
-            dropped_routines.push_str(&format!("DROP {kind} IF EXISTS `{name}`;\n"));
+            dropped_routines.push_str(&format!(
+                "DROP {kind} IF EXISTS {};\n",
+                identifier(Platform::Mysql, &name)
+            ));
         }
         for view in &views {
             let rows = session
-                .fetch(&format!("SHOW CREATE VIEW `{view}`"), &[])
+                .fetch(
+                    &format!("SHOW CREATE VIEW {}", identifier(Platform::Mysql, view)),
+                    &[],
+                )
                 .await
                 .map_err(&failed)?;
             if let Some(row) = rows.first() {
@@ -293,11 +312,11 @@ impl Target {
         for row in &triggers {
             let part = |column: &str| row.text(column).map_err(&failed);
             create.push_str(&format!(
-                "CREATE TRIGGER `{}` {} {} ON `{}` FOR EACH ROW {};\n",
-                part("name")?,
+                "CREATE TRIGGER {} {} {} ON {} FOR EACH ROW {};\n",
+                identifier(Platform::Mysql, &part("name")?),
                 part("timing")?,
                 part("event")?,
-                part("tab")?,
+                identifier(Platform::Mysql, &part("tab")?),
                 part("body")?
             ));
         }
@@ -305,12 +324,18 @@ impl Target {
         // A table's triggers go with it.
         let mut drop = String::new();
         for view in &views {
-            drop.push_str(&format!("DROP VIEW IF EXISTS `{view}`;\n"));
+            drop.push_str(&format!(
+                "DROP VIEW IF EXISTS {};\n",
+                identifier(Platform::Mysql, view)
+            ));
         }
         drop.push_str(&dropped_routines);
         drop.push_str("SET FOREIGN_KEY_CHECKS = 0;\n");
         for table in &tables {
-            drop.push_str(&format!("DROP TABLE IF EXISTS `{table}`;\n"));
+            drop.push_str(&format!(
+                "DROP TABLE IF EXISTS {};\n",
+                identifier(Platform::Mysql, table)
+            ));
         }
         drop.push_str("SET FOREIGN_KEY_CHECKS = 1;\n");
         let mut objects = tables;
@@ -347,4 +372,31 @@ fn without_definer(text: &str) -> String {
         return text.to_owned();
     }
     format!("{}{}", &text[..start], rest[end..].trim_start())
+}
+
+/// `name` as an SQL identifier on `platform`: in backticks on MySQL/MariaDB, in double quotes
+/// elsewhere, the quote doubled inside, so no object name can end it early.
+pub fn identifier(platform: Platform, name: &str) -> String {
+    let quote = if platform == Platform::Mysql {
+        '`'
+    } else {
+        '"'
+    };
+    let doubled = format!("{quote}{quote}");
+    format!("{quote}{}{quote}", name.replace(quote, &doubled))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_identifier_cannot_end_its_own_quotes() {
+        assert_eq!(identifier(Platform::Mysql, "a`b"), "`a``b`");
+        assert_eq!(
+            identifier(Platform::Postgres, "Ten \"ant"),
+            "\"Ten \"\"ant\""
+        );
+        assert_eq!(identifier(Platform::Sqlite, "plain"), "\"plain\"");
+    }
 }

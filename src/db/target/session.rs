@@ -31,17 +31,22 @@ pub(super) struct PartlyRun {
 
 /// MySQL/MariaDB's answer to a script with no statement in it (empty, or only comments):
 /// "Query was empty" (1065). Such a script has nothing to run, which PostgreSQL and SQLite
-/// take as done; so does dbpm everywhere (an empty ROLLBACK twin is a natural no-op).
-fn is_empty_query(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .and_then(|db| db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
-        .is_some_and(|mysql| mysql.number() == 1065)
+/// take as done; so does dbpm everywhere (an empty ROLLBACK twin is a natural no-op). Only
+/// when nothing ran before it: after a statement it would mean statements were left out.
+fn is_empty_query(err: &sqlx::Error, completed: usize) -> bool {
+    completed == 0
+        && err
+            .as_database_error()
+            .and_then(|db| db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+            .is_some_and(|mysql| mysql.number() == 1065)
 }
 
-/// A MySQL script's result, with "nothing to run" taken as done (see [`is_empty_query`]).
-fn nothing_to_run_is_done(result: Result<(), sqlx::Error>) -> Result<(), sqlx::Error> {
-    match result {
-        Err(err) if is_empty_query(&err) => Ok(()),
+/// Runs a MySQL/MariaDB script to its end: the statements that completed, and the first
+/// error, if any, with the number that completed before it. A script with nothing to run is
+/// done (see [`is_empty_query`]).
+async fn run_mysql(c: &mut MySqlConnection, script: &str) -> Result<usize, (sqlx::Error, usize)> {
+    match count_statements(sqlx::raw_sql(script).execute_many(c)).await {
+        Err((error, completed)) if is_empty_query(&error, completed) => Ok(0),
         other => other,
     }
 }
@@ -183,7 +188,10 @@ impl Session {
     pub(super) async fn run_script(&mut self, script: &str) -> Result<(), sqlx::Error> {
         match self {
             Session::Postgres(c) => c.execute(script).await.map(drop),
-            Session::Mysql(c) => nothing_to_run_is_done(c.execute(script).await.map(drop)),
+            Session::Mysql(c) => run_mysql(c, script)
+                .await
+                .map(drop)
+                .map_err(|(error, _)| error),
             Session::Sqlite(c) => {
                 for piece in super::chunks::pieces(script) {
                     c.execute(piece).await?;
@@ -209,13 +217,7 @@ impl Session {
                         took_effect: false,
                     })
             }
-            Session::Mysql(c) => {
-                let counted = count_statements(sqlx::raw_sql(script).execute_many(c)).await;
-                match counted {
-                    Err((error, _)) if is_empty_query(&error) => Ok(0),
-                    other => other,
-                }
-            }
+            Session::Mysql(c) => run_mysql(c, script).await,
             Session::Sqlite(c) => {
                 let mut before = 0;
                 let mut outcome = Ok(0);

@@ -87,13 +87,19 @@ fn installed(ctx: &TestContext, db: &TestDb) -> String {
 
 const REPO: [&str; 2] = ["--repo", "examples/packages"];
 
-/// Writes `files` (path relative to `dir`, text) under `dir`, making folders as needed.
-fn write_files(dir: &std::path::Path, files: &[(&str, &str)]) {
-    for (path, text) in files {
+/// A repository of one package, `NAME` 1.0.0 for `platform`, with `files` (path, text)
+/// beside its manifest, in the test's directory: the `--repo` to install it from.
+fn package_repo(ctx: &TestContext, name: &str, platform: &str, files: &[(&str, &str)]) -> String {
+    let dir = ctx.path(&format!("packages/{name}/1.0.0"));
+    let manifest = format!(
+        "[package]\nname = \"{name}\"\nversion = \"1.0.0\"\nplatforms = [\"{platform}\"]\n"
+    );
+    for (path, text) in [("dbpm.toml", manifest.as_str())].iter().chain(files) {
         let path = dir.join(path);
         fs_err::create_dir_all(path.parent().unwrap()).unwrap();
         fs_err::write(path, text).unwrap();
     }
+    ctx.path("packages").display().to_string()
 }
 
 fn with_repo<'a>(args: &[&'a str]) -> Vec<&'a str> {
@@ -389,14 +395,11 @@ fn a_generated_baseline_installs_to_the_same_schema() {
 fn the_target_schema_scopes_the_scripts() {
     let ctx = TestContext::new();
     let db = TestDb::postgres();
-    let package = ctx.path("packages/acct/1.0.0");
-    write_files(
-        &package,
+    let repo = package_repo(
+        &ctx,
+        "acct",
+        "postgres",
         &[
-            (
-                "dbpm.toml",
-                "[package]\nname = \"acct\"\nversion = \"1.0.0\"\nplatforms = [\"postgres\"]\n",
-            ),
             (
                 "UPGRADE/001.ledger.sql",
                 "CREATE TABLE IF NOT EXISTS acct_ledger (id INTEGER);\n",
@@ -413,7 +416,6 @@ fn the_target_schema_scopes_the_scripts() {
             ("ROLLBACK/001.rate.sql", "DROP VIEW IF EXISTS acct_rate;\n"),
         ],
     );
-    let repo = ctx.path("packages").display().to_string();
     let install = ["install", "acct", "--yes", "--repo", repo.as_str()];
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(db.execute(
@@ -462,14 +464,11 @@ fn the_target_schema_scopes_the_scripts() {
 fn a_trailing_unclosed_comment_hides_no_later_step_on_sqlite() {
     let ctx = TestContext::new();
     let db = TestDb::sqlite();
-    let package = ctx.path("packages/cm/1.0.0");
-    write_files(
-        &package,
+    let repo = package_repo(
+        &ctx,
+        "cm",
+        "sqlite",
         &[
-            (
-                "dbpm.toml",
-                "[package]\nname = \"cm\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n",
-            ),
             (
                 "UPGRADE/001.a.sql",
                 "CREATE TABLE cm_a (id INTEGER);\n/* TODO: an index later",
@@ -484,7 +483,6 @@ fn a_trailing_unclosed_comment_hides_no_later_step_on_sqlite() {
             ("ROLLBACK/001.v.sql", "DROP VIEW IF EXISTS cm_v;\n"),
         ],
     );
-    let repo = ctx.path("packages").display().to_string();
     ok(
         &ctx,
         &db,
@@ -506,14 +504,11 @@ fn a_trailing_unclosed_comment_hides_no_later_step_on_sqlite() {
 fn scripts_with_nothing_to_run_are_done_on_mysql() {
     let ctx = TestContext::new();
     let db = TestDb::mysql();
-    let package = ctx.path("packages/bpk/1.0.0");
-    write_files(
-        &package,
+    let repo = package_repo(
+        &ctx,
+        "bpk",
+        "mysql",
         &[
-            (
-                "dbpm.toml",
-                "[package]\nname = \"bpk\"\nversion = \"1.0.0\"\nplatforms = [\"mysql\"]\n",
-            ),
             ("UPGRADE/001.later.sql", "-- the tables come later\n"),
             ("DOWNGRADE/001.later.sql", "/* nothing to undo */\n"),
             (
@@ -523,7 +518,6 @@ fn scripts_with_nothing_to_run_are_done_on_mysql() {
             ("ROLLBACK/001.code.sql", ""),
         ],
     );
-    let repo = ctx.path("packages").display().to_string();
     ok(
         &ctx,
         &db,
@@ -703,25 +697,21 @@ fn a_generated_mysql_baseline_keeps_routines_and_triggers() {
 fn a_long_sqlite_seed_runs_whole() {
     let ctx = TestContext::new();
     let db = TestDb::sqlite();
-    let package = ctx.path("packages/seed/1.0.0");
     let mut seed = String::from("CREATE TABLE seed_row (id INTEGER, v TEXT);\n");
     for i in 0..20_000 {
         seed.push_str(&format!(
             "INSERT INTO seed_row VALUES ({i}, 'it''s; row {i}'); -- ; {i}\n"
         ));
     }
-    write_files(
-        &package,
+    let repo = package_repo(
+        &ctx,
+        "seed",
+        "sqlite",
         &[
-            (
-                "dbpm.toml",
-                "[package]\nname = \"seed\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n",
-            ),
             ("UPGRADE/001.rows.sql", seed.as_str()),
             ("DOWNGRADE/001.rows.sql", "DROP TABLE IF EXISTS seed_row;\n"),
         ],
     );
-    let repo = ctx.path("packages").display().to_string();
     ok(
         &ctx,
         &db,

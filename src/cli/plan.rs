@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::render::Out;
 use super::Exit;
-use crate::db::target::{RunRecord, Target};
+use crate::db::target::Target;
 use crate::db::DbUrl;
 use crate::ops::plan::{load_plan, make_plan, read_release};
 use crate::ops::repository::open_all;
@@ -98,7 +98,7 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
             let target = Target::new(url, args.schema.clone())?;
             let state = target.read_state().await?;
             let runs = target.runs().await?;
-            let history = verbs::history(runs.iter().flat_map(RunRecord::installed_sets))?;
+            let history = verbs::history(&runs)?;
             (state, history)
         }
         (None, Some(path)) => (load_state_file(path)?, Vec::new()),

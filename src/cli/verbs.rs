@@ -11,7 +11,7 @@ use super::apply::{execute, settings, RunArgs};
 use super::render::Out;
 use super::target::TargetArgs;
 use super::Exit;
-use crate::db::target::{RunRecord, Target};
+use crate::db::target::Target;
 use crate::manifest::Requirement;
 use crate::ops::plan::make_plan;
 use crate::ops::repository::open;
@@ -198,7 +198,7 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
             verbs::back_to(&after, &format!("restore {}", run.id))?
         }
     };
-    let history = verbs::history(runs.iter().flat_map(RunRecord::installed_sets))?;
+    let history = verbs::history(&runs)?;
     plan_then_apply(goal, &history, &target, &state, &repos, args, name, out).await
 }
 

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::db::target::RunRecord;
 use crate::manifest::Requirement;
 use crate::package::{Checksum, Package};
 use crate::plan::Options;
@@ -262,12 +263,10 @@ pub fn back_to(recorded: &InstalledState, why: &str) -> Result<Goal, VerbError> 
 /// after each, and the versions each walked through), rebuilt from the scripts it kept: what
 /// `undo`, `restore`, `uninstall` and `plan --db` walk through when the repository no longer
 /// has those versions.
-pub fn history<'a>(
-    runs: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> Result<Vec<Package>, VerbError> {
+pub fn history(runs: &[RunRecord]) -> Result<Vec<Package>, VerbError> {
     let mut seen = BTreeSet::new();
     let mut packages = Vec::new();
-    for (run, json) in runs {
+    for (run, json) in runs.iter().flat_map(RunRecord::installed_sets) {
         let recorded = recorded_state(run, json)?;
         let walked = recorded
             .walked

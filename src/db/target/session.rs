@@ -51,6 +51,18 @@ async fn run_mysql(c: &mut MySqlConnection, script: &str) -> Result<usize, (sqlx
     }
 }
 
+/// Runs a SQLite script to its end, in the pieces of [`super::chunks::pieces`]: as
+/// [`run_mysql`], the statements that completed and the first error, if any.
+async fn run_sqlite(c: &mut SqliteConnection, script: &str) -> Result<usize, (sqlx::Error, usize)> {
+    let mut completed = 0;
+    for piece in super::chunks::pieces(script) {
+        completed += count_statements(sqlx::raw_sql(piece).execute_many(&mut *c))
+            .await
+            .map_err(|(error, more)| (error, completed + more))?;
+    }
+    Ok(completed)
+}
+
 /// Drives the results of a multi-statement script to its end or its first error: the number
 /// of statements that completed, before that error if any.
 async fn count_statements<R>(
@@ -192,12 +204,10 @@ impl Session {
                 .await
                 .map(drop)
                 .map_err(|(error, _)| error),
-            Session::Sqlite(c) => {
-                for piece in super::chunks::pieces(script) {
-                    c.execute(piece).await?;
-                }
-                Ok(())
-            }
+            Session::Sqlite(c) => run_sqlite(c, script)
+                .await
+                .map(drop)
+                .map_err(|(error, _)| error),
         }
     }
 
@@ -218,21 +228,7 @@ impl Session {
                     })
             }
             Session::Mysql(c) => run_mysql(c, script).await,
-            Session::Sqlite(c) => {
-                let mut before = 0;
-                let mut outcome = Ok(0);
-                for piece in super::chunks::pieces(script) {
-                    let counted = count_statements(sqlx::raw_sql(piece).execute_many(&mut *c));
-                    match counted.await {
-                        Ok(completed) => before += completed,
-                        Err((error, completed)) => {
-                            outcome = Err((error, before + completed));
-                            break;
-                        }
-                    }
-                }
-                outcome.map(|_: usize| before)
-            }
+            Session::Sqlite(c) => run_sqlite(c, script).await,
         };
         completed.map(drop).map_err(|(error, completed)| PartlyRun {
             error,

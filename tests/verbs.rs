@@ -725,3 +725,15 @@ fn a_long_sqlite_seed_runs_whole() {
         ["20000 199990000 it's; row 9999"]
     );
 }
+
+/// `verify` where nothing is installed says so, rather than "0 checks passed".
+#[test]
+fn verify_with_nothing_installed_says_so() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let text = ok(&ctx, &db, &["verify"]);
+    assert!(
+        text.contains("nothing to verify: no package is installed"),
+        "{text}"
+    );
+}

@@ -724,6 +724,19 @@ fn plans_of_the_previous_format_still_load_and_newer_ones_are_refused() {
 }
 
 #[test]
+fn a_plan_file_written_in_format_2_loads_with_its_json_hash() {
+    // Written by the dbpm before format 3, whose hash was over the compact JSON text.
+    let path = "tests/fixtures/plans/format-2-upgrade.json";
+    let text = fs_err::read_to_string(path).unwrap();
+    let plan = Plan::from_json(path, &text).unwrap();
+    assert_eq!(plan.format_version, 2);
+    assert!(!plan.steps.is_empty());
+    let edited = text.replacen("\"reason\": \"", "\"reason\": \"edited: ", 1);
+    let err = Plan::from_json(path, &edited).unwrap_err();
+    assert!(matches!(err, plan::PlanError::Tampered { .. }), "{err:?}");
+}
+
+#[test]
 fn a_plan_that_is_not_json_is_located_by_line_and_column() {
     let plans = scenarios(Platform::Sqlite);
     let json = plans[0].1.to_json();
@@ -1110,7 +1123,8 @@ mod through_the_binary {
             "{}",
             transcript(&ok, ctx.temp.path())
         );
-        let edited = fs_err::read_to_string(&plan_path).unwrap().replacen(
+        let original = fs_err::read_to_string(&plan_path).unwrap();
+        let edited = original.replacen(
             "\"reason\": \"the release wants ^2\"",
             "\"reason\": \"edited\"",
             1,
@@ -1125,6 +1139,19 @@ mod through_the_binary {
             "{text}"
         );
         assert!(text.contains("is out of date"), "{text}");
+
+        // A plan committed by an older dbpm is out of date, and the message says why.
+        let mut older = Plan::from_json(&plan_path, &original).unwrap();
+        older.format_version = 2;
+        fs_err::write(&plan_path, older.seal().to_json()).unwrap();
+        let older = ctx.dbpm().args(&check).output().unwrap();
+        assert_eq!(older.status.code(), Some(1));
+        let text = transcript(&older, ctx.temp.path());
+        assert!(
+            text.contains("-  \"format_version\": 2,")
+                && text.contains("it is a plan of format 2; this dbpm writes format 3"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -18,6 +18,10 @@ use dbpm::platform::Platform;
 use dbpm::repository::{Edge, Index, IndexEntry};
 use semver::Version;
 
+/// The allocator of the `dbpm` binary, so the figures are the ones a user sees.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// What to generate.
 #[derive(Debug, Clone, Copy)]
 pub struct Shape {

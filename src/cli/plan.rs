@@ -13,6 +13,7 @@ use crate::ops::plan::{load_plan, make_plan, read_release};
 use crate::ops::repository::open_all;
 use crate::ops::state::load_state_file;
 use crate::ops::verbs;
+use crate::plan::model::FORMAT_VERSION;
 use crate::plan::{render, Options};
 
 /// Compute the plan that takes a target to a release, for review before it is applied.
@@ -142,10 +143,14 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
             out.status(format!("`{}` is up to date", committed.display()));
         } else {
             // A committed plan that does not even load is out of date too; show the diff either way.
-            let why = load_plan(committed)
-                .err()
-                .map(|e| format!(" ({e})"))
-                .unwrap_or_default();
+            let why = match load_plan(committed) {
+                Err(err) => format!(" ({err})"),
+                Ok(old) if old.format_version != FORMAT_VERSION => format!(
+                    " (it is a plan of format {}; this dbpm writes format {FORMAT_VERSION})",
+                    old.format_version
+                ),
+                Ok(_) => String::new(),
+            };
             let diff = similar::TextDiff::from_lines(current.as_str(), json.as_str());
             out.data(
                 diff.unified_diff()

@@ -15,8 +15,12 @@ use crate::diagnostic::json_error_at;
 use crate::package::{Checksum, Kind, Origin};
 use crate::platform::Platform;
 
-/// The plan format this dbpm writes. Format 2 added `walked`.
-pub const FORMAT_VERSION: u32 = 2;
+/// The plan format this dbpm writes. Format 2 added `walked`; format 3 hashes a canonical
+/// binary encoding of the plan instead of its compact JSON text.
+pub const FORMAT_VERSION: u32 = 3;
+
+/// The last format whose hash is over the compact JSON text.
+const LAST_JSON_HASHED_FORMAT: u32 = 2;
 
 /// The oldest plan format this dbpm reads (and applies as it is).
 pub const OLDEST_FORMAT: u32 = 1;
@@ -28,7 +32,8 @@ pub const OLDEST_FORMAT: u32 = 1;
 pub struct Plan {
     /// The plan format.
     pub format_version: u32,
-    /// sha256 of the plan's JSON with this field empty: any edit shows.
+    /// sha256 of the plan with this field empty (from format 3 over a canonical binary
+    /// encoding of its content, before over its compact JSON): any edit shows.
     pub hash: String,
     /// The platform the plan is for.
     pub platform: Platform,
@@ -368,11 +373,16 @@ impl Plan {
         // Hash the plan in place with its hash field empty: a copy of a large plan costs more
         // than the hashing.
         let recorded = std::mem::take(&mut self.hash);
-        let mut hasher = HashWriter(sha2::Sha256::default());
-        serde_json::to_writer(&mut hasher, self)
-            .unwrap_or_else(|err| unreachable!("a plan always serializes: {err}"));
+        let hex = if self.format_version <= LAST_JSON_HASHED_FORMAT {
+            let mut hasher = HashWriter(sha2::Sha256::default());
+            serde_json::to_writer(&mut hasher, self)
+                .unwrap_or_else(|err| unreachable!("a plan always serializes: {err}"));
+            hex::encode(sha2::Digest::finalize(hasher.0))
+        } else {
+            super::digest::sha256_hex(self)
+        };
         self.hash = recorded;
-        format!("sha256:{}", hex::encode(sha2::Digest::finalize(hasher.0)))
+        format!("sha256:{hex}")
     }
 
     /// Sets the hash; the last thing the planner does.
@@ -450,8 +460,10 @@ impl Plan {
                 });
             }
         }
+        // Hashed once: a large plan looks up every step and every recorded file.
+        let held: std::collections::HashSet<&Checksum> = plan.scripts.keys().collect();
         for step in plan.steps.iter().chain(&plan.compensations) {
-            if !plan.scripts.contains_key(&step.checksum) {
+            if !held.contains(&step.checksum) {
                 return Err(PlanError::Script {
                     path: path.to_owned(),
                     reason: format!(
@@ -471,7 +483,7 @@ impl Plan {
             if let Some((file, checksum)) = package
                 .scripts
                 .iter()
-                .find(|(_, checksum)| !plan.scripts.contains_key(*checksum))
+                .find(|(_, checksum)| !held.contains(checksum))
             {
                 return Err(PlanError::Script {
                     path: path.to_owned(),
@@ -482,6 +494,7 @@ impl Plan {
                 });
             }
         }
+        drop(held);
         let mut plan = plan;
         let actual = plan.compute_hash();
         if actual != plan.hash {
@@ -515,7 +528,7 @@ struct Header {
     format_version: Option<u64>,
 }
 
-/// Feeds serialized bytes straight into the hash, without building the JSON text.
+/// Feeds the JSON text of a plan of format 1 or 2 straight into its hash.
 struct HashWriter(sha2::Sha256);
 
 impl std::io::Write for HashWriter {

@@ -968,13 +968,16 @@ fn record(
     values: &BTreeMap<String, String>,
     scripts: &mut HashMap<Checksum, Arc<str>>,
 ) -> PlannedPackage {
-    let mut files = BTreeMap::new();
-    for script in &package.scripts {
-        scripts
-            .entry(script.checksum.clone())
-            .or_insert_with(|| Arc::clone(&script.text));
-        files.insert(script.path.to_string(), script.checksum.clone());
-    }
+    let files = package
+        .scripts
+        .iter()
+        .map(|script| {
+            scripts
+                .entry(script.checksum.clone())
+                .or_insert_with(|| Arc::clone(&script.text));
+            (script.path.to_string(), script.checksum.clone())
+        })
+        .collect();
     PlannedPackage {
         version: package.manifest.version.clone(),
         checksum: package.checksum.clone(),

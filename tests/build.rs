@@ -209,9 +209,8 @@ fn broken_packages_each_get_their_own_diagnostic() {
     );
 }
 
-#[test]
-fn several_statements_outside_a_transaction_are_warned_about() {
-    let ctx = TestContext::new();
+/// A PostgreSQL package whose `UPGRADE/001.indexes` runs outside a transaction, with `sql`.
+fn outside_transaction_package(ctx: &TestContext, sql: &str) -> std::path::PathBuf {
     let dir = ctx.path("search/1.0.0");
     fs_err::create_dir_all(dir.join("UPGRADE")).unwrap();
     fs_err::create_dir_all(dir.join("DOWNGRADE")).unwrap();
@@ -221,16 +220,22 @@ fn several_statements_outside_a_transaction_are_warned_about() {
          [scripts.\"UPGRADE/001.indexes\"]\ntransaction = false\n",
     )
     .unwrap();
-    fs_err::write(
-        dir.join("UPGRADE/001.indexes.sql"),
-        "CREATE INDEX CONCURRENTLY a_idx ON a (x);\nCREATE INDEX CONCURRENTLY b_idx ON b (y);\n",
-    )
-    .unwrap();
+    fs_err::write(dir.join("UPGRADE/001.indexes.sql"), sql).unwrap();
     fs_err::write(
         dir.join("DOWNGRADE/001.indexes.sql"),
         "DROP INDEX IF EXISTS a_idx; DROP INDEX IF EXISTS b_idx;\n",
     )
     .unwrap();
+    dir
+}
+
+#[test]
+fn several_statements_outside_a_transaction_are_warned_about() {
+    let ctx = TestContext::new();
+    let dir = outside_transaction_package(
+        &ctx,
+        "UPDATE a SET x = 0 WHERE x IS NULL;\nUPDATE b SET y = 0 WHERE y IS NULL;\n",
+    );
     let build = build_into_dist(&ctx, &dir);
     let text = transcript(&build, ctx.temp.path());
     assert_eq!(build.status.code(), Some(0), "{text}");
@@ -251,6 +256,27 @@ fn several_statements_outside_a_transaction_are_warned_about() {
         1,
         "{text}"
     );
+}
+
+#[test]
+fn concurrently_among_several_statements_outside_a_transaction_is_refused() {
+    // PostgreSQL runs the two as one implicit transaction, which refuses CONCURRENTLY: the
+    // step could never succeed.
+    let ctx = TestContext::new();
+    let dir = outside_transaction_package(
+        &ctx,
+        "SET lock_timeout = '5s';\nCREATE INDEX CONCURRENTLY a_idx ON a (x);\nCREATE INDEX CONCURRENTLY b_idx ON b (y);\n",
+    );
+    let build = build_into_dist(&ctx, &dir);
+    let text = transcript(&build, ctx.temp.path());
+    assert_eq!(build.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("refused_in_implicit_transaction")
+            && text.contains("`CREATE INDEX CONCURRENTLY` at line 2")
+            && text.contains("search/1.0.0/UPGRADE/001.indexes.sql:2:1]"),
+        "{text}"
+    );
+    assert!(!ctx.path("dist").exists(), "nothing is written: {text}");
 }
 
 #[test]

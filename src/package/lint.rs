@@ -45,6 +45,7 @@ enum Check {
     ImplicitCommit,
     CannotRunInTransaction,
     SeveralStatementsOutside,
+    RefusedInImplicitTransaction,
 }
 
 /// One finding in one script: where to point, and the offending statements.
@@ -132,13 +133,29 @@ fn findings(
         collect(Check::CannotRunInTransaction, cannot_run_in_transaction);
     }
     if platform == Platform::Postgres && !subject.flags.transaction && found.len() > 1 {
-        out.push((
-            Check::SeveralStatementsOutside,
-            Finding {
-                anchor: found[1].head(0),
-                statements: found.iter().map(|s| (leading(s, 0), s.line)).collect(),
-            },
-        ));
+        // The implicit transaction of several statements refuses these as a block would.
+        let refused = found.iter().find_map(cannot_run_in_transaction);
+        match refused {
+            Some((_, anchor)) => out.push((
+                Check::RefusedInImplicitTransaction,
+                Finding {
+                    anchor,
+                    statements: found
+                        .iter()
+                        .filter_map(|s| {
+                            cannot_run_in_transaction(s).map(|(name, _)| (name, s.line))
+                        })
+                        .collect(),
+                },
+            )),
+            None => out.push((
+                Check::SeveralStatementsOutside,
+                Finding {
+                    anchor: found[1].head(0),
+                    statements: found.iter().map(|s| (leading(s, 0), s.line)).collect(),
+                },
+            )),
+        }
     }
     out
 }
@@ -390,6 +407,15 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
         )
         .with_help("give each statement that must not run in a transaction (CREATE INDEX CONCURRENTLY, VACUUM, ...) a script of its own; consecutive numbers keep their order")
         .warning(),
+        Check::RefusedInImplicitTransaction => at(
+            Problem::error(
+                source.path(),
+                "dbpm::package::refused_in_implicit_transaction",
+                format!("declared to run outside a transaction, but it holds several statements, which PostgreSQL runs as one implicit transaction, where {offending} cannot run"),
+            ),
+            "refused inside the implicit transaction",
+        )
+        .with_help("give each statement that must not run in a transaction a script of its own (with `transaction = false`), and the other statements scripts of their own; consecutive numbers keep their order"),
     }
 }
 

@@ -109,12 +109,18 @@ impl ser::Error for Never {
     }
 }
 
-// Tags. An element of a sequence or map starts with `,`, the end of one is `]`; a struct
-// field starts with `.` and its name, the end of a struct is `}`.
-const ELEMENT: u8 = b',';
+// Tags of the containers. An element of a sequence or map starts with `,`, a struct field
+// with `.` and its name.
+const SEQUENCE: u8 = b'[';
 const END_SEQUENCE: u8 = b']';
+const MAP: u8 = b'{';
+const END_MAP: u8 = b'}';
+const STRUCT: u8 = b'(';
+const END_STRUCT: u8 = b')';
+const ELEMENT: u8 = b',';
 const FIELD: u8 = b'.';
-const END_STRUCT: u8 = b'}';
+/// An enum variant with content: its name follows, then the content.
+const VARIANT: u8 = b'V';
 
 impl ser::Serializer for &mut Encoder {
     type Ok = ();
@@ -247,13 +253,13 @@ impl ser::Serializer for &mut Encoder {
         variant: &'static str,
         value: &T,
     ) -> Result<(), Never> {
-        self.tag(b'V');
+        self.tag(VARIANT);
         self.name(variant);
         value.serialize(self)
     }
 
     fn serialize_seq(self, _len: Option<usize>) -> Result<Self, Never> {
-        self.tag(b'[');
+        self.tag(SEQUENCE);
         Ok(self)
     }
 
@@ -272,19 +278,19 @@ impl ser::Serializer for &mut Encoder {
         variant: &'static str,
         _len: usize,
     ) -> Result<Self, Never> {
-        self.tag(b'V');
+        self.tag(VARIANT);
         self.name(variant);
-        self.tag(b'[');
+        self.tag(SEQUENCE);
         Ok(self)
     }
 
     fn serialize_map(self, _len: Option<usize>) -> Result<Self, Never> {
-        self.tag(b'{');
+        self.tag(MAP);
         Ok(self)
     }
 
     fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<Self, Never> {
-        self.tag(b'(');
+        self.tag(STRUCT);
         Ok(self)
     }
 
@@ -295,9 +301,9 @@ impl ser::Serializer for &mut Encoder {
         variant: &'static str,
         _len: usize,
     ) -> Result<Self, Never> {
-        self.tag(b'V');
+        self.tag(VARIANT);
         self.name(variant);
-        self.tag(b'(');
+        self.tag(STRUCT);
         Ok(self)
     }
 }
@@ -370,7 +376,7 @@ impl ser::SerializeMap for &mut Encoder {
     }
 
     fn end(self) -> Result<(), Never> {
-        self.tag(END_SEQUENCE);
+        self.tag(END_MAP);
         Ok(())
     }
 }

@@ -281,20 +281,26 @@ impl Target {
                 identifier(Platform::Mysql, &name)
             ));
         }
-        for view in &views {
+        let mut view_texts = Vec::new();
+        for view in views {
             let rows = session
                 .fetch(
-                    &format!("SHOW CREATE VIEW {}", identifier(Platform::Mysql, view)),
+                    &format!("SHOW CREATE VIEW {}", identifier(Platform::Mysql, &view)),
                     &[],
                 )
                 .await
                 .map_err(&failed)?;
             if let Some(row) = rows.first() {
                 let text = row.text("Create View").map_err(&failed)?;
-                create.push_str(&without_definer(&text));
-                create.push_str(";\n");
+                view_texts.push((view, without_definer(&text)));
             }
         }
+        let view_texts = views_in_creation_order(view_texts);
+        for (_, text) in &view_texts {
+            create.push_str(text);
+            create.push_str(";\n");
+        }
+        let views: Vec<String> = view_texts.into_iter().map(|(name, _)| name).collect();
         // Triggers last: their bodies may call routines. Rebuilt from their parts, which
         // leaves their definers behind; ordered as they fire.
         let triggers = session
@@ -323,7 +329,7 @@ impl Target {
         self.close(session).await?;
         // A table's triggers go with it.
         let mut drop = String::new();
-        for view in &views {
+        for view in views.iter().rev() {
             drop.push_str(&format!(
                 "DROP VIEW IF EXISTS {};\n",
                 identifier(Platform::Mysql, view)
@@ -346,6 +352,38 @@ impl Target {
             objects,
         })
     }
+}
+
+/// MySQL views, each after the views it reads (`SHOW CREATE VIEW` names them as quoted
+/// identifiers), otherwise by name; views that read each other in a circle (which MySQL
+/// cannot create anyway) keep their order by name.
+fn views_in_creation_order(views: Vec<(String, String)>) -> Vec<(String, String)> {
+    let quoted: Vec<String> = views
+        .iter()
+        .map(|(name, _)| identifier(Platform::Mysql, name))
+        .collect();
+    // What each view reads: the body after `AS`, so its own name in the head does not count.
+    let reads = |at: usize, other: usize| {
+        let text = &views[at].1;
+        let body = text.find(" AS ").map_or(text.as_str(), |i| &text[i..]);
+        at != other && body.contains(&quoted[other])
+    };
+    let mut placed = vec![false; views.len()];
+    let mut order = Vec::with_capacity(views.len());
+    while let Some(first_left) = (0..views.len()).find(|&at| !placed[at]) {
+        let next = (first_left..views.len())
+            .find(|&at| {
+                !placed[at] && (0..views.len()).all(|other| placed[other] || !reads(at, other))
+            })
+            .unwrap_or(first_left);
+        placed[next] = true;
+        order.push(next);
+    }
+    let mut views: Vec<Option<(String, String)>> = views.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(|at| views[at].take())
+        .collect()
 }
 
 /// A MySQL `CREATE` statement without its `DEFINER=user@host` clause: definers belong to the
@@ -398,5 +436,35 @@ mod tests {
             "\"Ten \"\"ant\""
         );
         assert_eq!(identifier(Platform::Sqlite, "plain"), "\"plain\"");
+    }
+
+    #[test]
+    fn views_come_after_the_views_they_read() {
+        let view = |name: &str, body: &str| {
+            (
+                name.to_owned(),
+                format!("CREATE ALGORITHM=UNDEFINED SQL SECURITY DEFINER VIEW `{name}` AS {body}"),
+            )
+        };
+        let names = |views: Vec<(String, String)>| -> Vec<String> {
+            views_in_creation_order(views)
+                .into_iter()
+                .map(|(name, _)| name)
+                .collect()
+        };
+        // By name where nothing reads another view; `a_top` reads `b_mid`, which reads `c_low`.
+        let views = vec![
+            view("a_top", "select `b_mid`.`id` AS `id` from `b_mid`"),
+            view("b_mid", "select `c_low`.`id` AS `id` from `c_low`"),
+            view("c_low", "select `t`.`id` AS `id` from `t`"),
+            view("d_free", "select 1 AS `one`"),
+        ];
+        assert_eq!(names(views), ["c_low", "b_mid", "a_top", "d_free"]);
+        // A circle keeps the order by name rather than losing a view.
+        let circle = vec![
+            view("x", "select `y`.`id` AS `id` from `y`"),
+            view("y", "select `x`.`id` AS `id` from `x`"),
+        ];
+        assert_eq!(names(circle), ["x", "y"]);
     }
 }

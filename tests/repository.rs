@@ -525,3 +525,30 @@ fn a_tampered_archive_in_a_directory_repository_is_refused() {
         transcript(&untouched, ctx.temp.path())
     );
 }
+
+/// `--repo` lists repositories separated by commas, but a comma in a URL's password is part
+/// of it: cutting there opened half the password as a directory and named it in the error.
+#[test]
+fn a_comma_in_a_repository_password_is_not_a_separator() {
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    publish_ok(
+        &ctx,
+        &db.url,
+        &[repo_root().join("examples/packages/core/1.0.0")],
+    );
+    let repos = format!("{},examples/packages", db.url_with_password("se,cr3t"));
+    let output = ctx.run(&["repo", "list", "--output", "json", "--repo", &repos]);
+    let text = transcript(&output, ctx.temp.path());
+    assert!(output.status.success(), "{text}");
+    assert!(!text.contains("cr3t"), "{text}");
+    let listed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l["name"] == "billing"),
+        "the tree after the URL is read too: {text}"
+    );
+}

@@ -19,13 +19,8 @@ use crate::plan::render::plural;
 pub struct VerifyArgs {
     #[command(flatten)]
     target: TargetArgs,
-    /// Repositories to compare checksums with (repeatable).
-    #[arg(
-        long = "repo",
-        env = "DBPM_REPO",
-        hide_env_values = true,
-        value_delimiter = ','
-    )]
+    /// Repositories to compare checksums with (repeatable, or separated by commas).
+    #[arg(long = "repo", env = "DBPM_REPO", hide_env_values = true)]
     repos: Vec<String>,
 }
 
@@ -56,12 +51,11 @@ pub struct AdoptArgs {
     baseline_version: semver::Version,
     #[command(flatten)]
     target: TargetArgs,
-    /// Repositories, first one wins (repeatable); needed to adopt, not to generate.
+    /// Repositories, first one wins (repeatable, or separated by commas); needed to adopt, not to generate.
     #[arg(
         long = "repo",
         env = "DBPM_REPO",
         hide_env_values = true,
-        value_delimiter = ',',
         required_unless_present = "generate"
     )]
     repos: Vec<String>,

@@ -45,12 +45,11 @@ pub struct PlanArgs {
     /// A state file from `dbpm state export`, instead of `--db`.
     #[arg(long)]
     state: Option<PathBuf>,
-    /// Repositories, first one wins (repeatable): a directory, a source tree, or postgres://...
+    /// Repositories, first one wins (repeatable, or separated by commas): a directory, a source tree, or postgres://...
     #[arg(
         long = "repo",
         env = "DBPM_REPO",
         hide_env_values = true,
-        value_delimiter = ',',
         required = true
     )]
     repos: Vec<String>,

@@ -14,7 +14,7 @@ use super::Exit;
 use crate::db::target::Target;
 use crate::manifest::Requirement;
 use crate::ops::plan::make_plan;
-use crate::ops::repository::open;
+use crate::ops::repository::{open, specs};
 use crate::ops::verbs::{self, Goal, VerbError};
 use crate::package::archive;
 use crate::plan::render;
@@ -25,13 +25,8 @@ use crate::repository::Repositories;
 pub struct VerbArgs {
     #[command(flatten)]
     target: TargetArgs,
-    /// Repositories, first one wins (repeatable): a directory, a source tree, or postgres://...
-    #[arg(
-        long = "repo",
-        env = "DBPM_REPO",
-        hide_env_values = true,
-        value_delimiter = ','
-    )]
+    /// Repositories, first one wins (repeatable, or separated by commas): a directory, a source tree, or postgres://...
+    #[arg(long = "repo", env = "DBPM_REPO", hide_env_values = true)]
     repos: Vec<String>,
     /// Apply without asking.
     #[arg(long, short = 'y')]
@@ -145,9 +140,9 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
     let state = target.read_state().await?;
     let runs = target.runs().await?;
     let repos = Repositories::new(
-        args.repos
-            .iter()
-            .map(|s| open(s))
+        specs(&args.repos)
+            .into_iter()
+            .map(open)
             .collect::<Result<_, _>>()?,
     );
     let goal = match &verb {

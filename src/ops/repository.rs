@@ -89,13 +89,57 @@ pub fn open(spec: &str) -> Result<Backend, RepoOpError> {
 }
 
 /// Opens every `--repo`, in order.
-pub fn open_all(specs: &[String]) -> Result<Repositories, RepoOpError> {
+pub fn open_all(values: &[String]) -> Result<Repositories, RepoOpError> {
+    let specs = specs(values);
     if specs.is_empty() {
         return Err(RepoOpError::NoRepository);
     }
     Ok(Repositories::new(
         specs.iter().map(|s| open(s)).collect::<Result<_, _>>()?,
     ))
+}
+
+/// The repositories that `--repo` values (or `DBPM_REPO`) name: a value may list several,
+/// separated by commas. A comma in the user or password of a URL is part of the URL: cutting
+/// there would open half a password as a directory, and name it in the error.
+pub fn specs(values: &[String]) -> Vec<&str> {
+    let mut specs = Vec::new();
+    for value in values {
+        let mut rest = value.as_str();
+        loop {
+            let kept = credentials_end(rest);
+            match rest[kept..].find(',') {
+                Some(comma) => {
+                    specs.push(&rest[..kept + comma]);
+                    rest = &rest[kept + comma + 1..];
+                }
+                None => {
+                    specs.push(rest);
+                    break;
+                }
+            }
+        }
+    }
+    specs.retain(|spec| !spec.is_empty());
+    specs
+}
+
+/// Where the user and password end when `text` starts with a URL (`scheme://user:pass@`),
+/// else 0.
+fn credentials_end(text: &str) -> usize {
+    let Some(scheme_end) = text.find("://") else {
+        return 0;
+    };
+    if text[..scheme_end].contains(',') {
+        return 0;
+    }
+    let authority_start = scheme_end + 3;
+    let authority_end = text[authority_start..]
+        .find('/')
+        .map_or(text.len(), |slash| authority_start + slash);
+    text[authority_start..authority_end]
+        .rfind('@')
+        .map_or(0, |at| authority_start + at)
 }
 
 /// One package published.
@@ -308,4 +352,38 @@ pub async fn show(
         placeholders: package.manifest.placeholders.keys().cloned().collect(),
         required_by,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::specs;
+
+    #[test]
+    fn repositories_split_at_commas_but_not_in_a_password() {
+        let values =
+            |values: &[&str]| -> Vec<String> { values.iter().map(|v| v.to_string()).collect() };
+        assert_eq!(
+            specs(&values(&["dist,examples/packages", "more"])),
+            ["dist", "examples/packages", "more"]
+        );
+        assert_eq!(
+            specs(&values(&[
+                "postgres://ci:se,cr@t@db:5432/repo,dist,mysql://u:a,b@h/r"
+            ])),
+            [
+                "postgres://ci:se,cr@t@db:5432/repo",
+                "dist",
+                "mysql://u:a,b@h/r"
+            ]
+        );
+        // A comma after the host is a separator; empty pieces are no repositories.
+        assert_eq!(
+            specs(&values(&["postgres://db/repo,,dist,"])),
+            ["postgres://db/repo", "dist"]
+        );
+        assert_eq!(
+            specs(&values(&["dist,postgres://u:p,q@h/r"])),
+            ["dist", "postgres://u:p,q@h/r"]
+        );
+    }
 }

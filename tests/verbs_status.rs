@@ -83,6 +83,7 @@ fn filters() -> Vec<(&'static str, &'static str)> {
         (r"\b\d+\.\d s +", "[DURATION]  "),
         (r"\b[0-9a-f]{12}\b", "[HASH]"),
         (r"(sqlite|postgres|mysql)://[^`\s]+", "[TARGET]"),
+        (r"[^`\s]*dbpm_t_[0-9a-f_]+\.db", "[FILE]"),
     ]
 }
 
@@ -206,13 +207,22 @@ async fn a_target_dbpm_was_never_used_on_shows_no_runs_and_stays_untouched(platf
     assert_eq!(status["never_used"], true);
     assert_eq!(status["packages"], serde_json::json!([]));
     assert_eq!(status["drift"], serde_json::json!([]));
+    // A SQLite file that is not there is named: it is often a mistyped path.
+    assert_eq!(
+        status["missing_file"].is_string(),
+        platform == Platform::Sqlite,
+        "{status}"
+    );
     snapshot(
         "history_of_a_fresh_target",
         &dbpm(&ctx, &["history", "--db", url]),
         ctx.temp.path(),
     );
     snapshot(
-        "status_of_a_fresh_target",
+        match platform {
+            Platform::Sqlite => "status_of_a_missing_sqlite_file",
+            Platform::Postgres | Platform::Mysql => "status_of_a_fresh_target",
+        },
         &dbpm(&ctx, &["status", "--db", url]),
         ctx.temp.path(),
     );

@@ -40,6 +40,12 @@ pub async fn run(args: StatusArgs, out: &Out) -> miette::Result<Exit> {
         out.json_value(&status);
         return Ok(Exit::Success);
     }
+    if let Some(file) = &status.missing_file {
+        out.status(format!(
+            "`{file}` does not exist: nothing is installed there (a first apply creates it)"
+        ));
+        return Ok(Exit::Success);
+    }
     if status.never_used {
         out.status(format!(
             "nothing installed on `{}` and no runs: dbpm was never used there",

@@ -35,6 +35,10 @@ pub struct Status {
     pub platform: Platform,
     /// Nothing installed and no run recorded: dbpm was never used here.
     pub never_used: bool,
+    /// For SQLite: the database file, when it does not exist (a mistyped path, or a target a
+    /// first apply creates).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub missing_file: Option<String>,
     /// The installed packages, by name.
     pub packages: Vec<PackageStatus>,
     /// The run that neither completed nor rolled back, if any.
@@ -165,6 +169,7 @@ pub async fn status(target: &Target, repos: Option<&Repositories>) -> Result<Sta
         target: target.label(),
         platform: target.platform(),
         never_used: state.packages.is_empty() && runs.is_empty(),
+        missing_file: target.missing_file().map(|file| file.display().to_string()),
         packages: state
             .packages
             .into_iter()

@@ -278,6 +278,11 @@ impl Target {
         (self.platform() == Platform::Postgres).then_some(self.schema.as_str())
     }
 
+    /// The SQLite file of the target when there is none yet (a first apply creates it).
+    pub fn missing_file(&self) -> Option<&std::path::Path> {
+        self.connector.sqlite_file().filter(|file| !file.exists())
+    }
+
     /// How the target shows itself: its redacted URL, plus `#schema` on PostgreSQL.
     pub fn label(&self) -> String {
         match self.schema() {

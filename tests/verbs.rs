@@ -385,6 +385,47 @@ fn a_generated_baseline_installs_to_the_same_schema() {
     }
 }
 
+/// A placeholder inside a PostgreSQL dollar quote (`$$${note}$$`) is substituted: it used
+/// to read as the escape `$${` and reach the database as `${note}`.
+#[test]
+fn a_placeholder_in_a_dollar_quote_is_substituted() {
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    let repo = package_repo(
+        &ctx,
+        "notes",
+        "postgres",
+        &[
+            (
+                "dbpm.toml",
+                "[package]\nname = \"notes\"\nversion = \"1.0.0\"\nplatforms = [\"postgres\"]\n\n[placeholders]\nnote = { default = \"none\" }\n",
+            ),
+            (
+                "UPGRADE/001.notes.sql",
+                "CREATE TABLE notes_t (id INTEGER);\nCOMMENT ON TABLE notes_t IS $$${note}$$;\n",
+            ),
+            ("DOWNGRADE/001.notes.sql", "DROP TABLE IF EXISTS notes_t;\n"),
+        ],
+    );
+    ok(
+        &ctx,
+        &db,
+        &[
+            "install",
+            "notes",
+            "--repo",
+            &repo,
+            "--set",
+            "note=it's $5",
+            "--yes",
+        ],
+    );
+    let comment = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(db.texts("SELECT obj_description('notes_t'::regclass, 'pg_class')"));
+    assert_eq!(comment, ["it's $5"]);
+}
+
 /// MySQL has no dependency order for views in `information_schema`: a baseline generated
 /// from views that read views later in name order must still create them in an order that
 /// works.

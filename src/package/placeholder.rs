@@ -1,7 +1,9 @@
 //! `${name}` placeholders in scripts: finding them (for validation) and replacing them with
 //! values (for the plan). `$${` is a literal `${`, and so is a `${` that opens no
 //! `${name}`; validation warns about the latter ([`malformed`]), since it is more often a
-//! mistyped placeholder than text.
+//! mistyped placeholder than text. In a longer run of `$` before `{`, the dollars pair up
+//! from the left: an even run ends in the escape, an odd one in a placeholder, so
+//! `$$${x}$$` (a PostgreSQL dollar quote around a placeholder) is substituted.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -108,7 +110,12 @@ fn walk<'a>(text: &'a str, mut visit: impl FnMut(Piece<'a>)) {
     let mut search = 0;
     while let Some(found) = text[search..].find("${") {
         let at = search + found;
-        if at > 0 && text.as_bytes()[at - 1] == b'$' {
+        let dollars_before = text.as_bytes()[..at]
+            .iter()
+            .rev()
+            .take_while(|&&b| b == b'$')
+            .count();
+        if dollars_before % 2 == 1 {
             // `$${` is an escaped `${`: keep one `$`.
             visit(Piece::Text(&text[rest_start..at - 1]));
             visit(Piece::Text("${"));
@@ -184,6 +191,22 @@ mod tests {
         );
         assert!(malformed("${x} $${ ${_y}").is_empty());
         assert_eq!(malformed("tail ${")[0].span, 5..7);
+    }
+
+    #[test]
+    fn a_dollar_quote_around_a_placeholder_is_substituted() {
+        let values = BTreeMap::from([("note".to_owned(), "it's".to_owned())]);
+        let sub = |text: &str| substitute(text, &values).unwrap();
+        assert_eq!(
+            sub("COMMENT ON TABLE t IS $$${note}$$;"),
+            "COMMENT ON TABLE t IS $$it's$$;"
+        );
+        assert_eq!(scan("$$${note}$$")[0].span, 2..9);
+        // Even runs end in the escape, odd runs in a placeholder.
+        assert_eq!(sub("$${note}"), "${note}");
+        assert_eq!(sub("$$$${note}"), "$$${note}");
+        assert_eq!(sub("$$$$${note}"), "$$$$it's");
+        assert!(malformed("$$${note}$$ $$$${x").is_empty());
     }
 
     #[test]

@@ -446,6 +446,28 @@ fn a_commit_inside_a_transactional_script_is_warned_about_on_postgres() {
 }
 
 #[test]
+fn a_client_backslash_command_is_refused() {
+    // Scripts written for psql (Sqitch runs its scripts through it) often set psql options;
+    // the server refuses them with a syntax error at apply.
+    let ctx = TestContext::new();
+    let dir = write_package(
+        &ctx,
+        "p",
+        &[
+            ("dbpm.toml", &manifest("\"postgres\", \"sqlite\"", "")),
+            (
+                "UPGRADE/001.tables.sql",
+                "\\set ON_ERROR_STOP on\nCREATE TABLE a (x int);\n",
+            ),
+            ("DOWNGRADE/001.tables.sql", "DROP TABLE IF EXISTS a;\n"),
+        ],
+    );
+    let build = build_into_dist(&ctx, &dir);
+    insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
+    assert!(!ctx.path("dist").exists());
+}
+
+#[test]
 fn a_sqlite_dump_with_its_own_transaction_is_refused() {
     // QA: a `.dump`-style script failed at apply with "cannot start a transaction within a
     // transaction".

@@ -41,6 +41,7 @@ pub(super) struct Subject<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Check {
     Delimiter,
+    ClientCommand,
     TransactionControl,
     ImplicitCommit,
     CannotRunInTransaction,
@@ -123,6 +124,7 @@ fn findings(
         }
     };
     collect(Check::Delimiter, client_delimiter);
+    collect(Check::ClientCommand, client_command);
     if in_transaction {
         collect(Check::TransactionControl, transaction_control);
     }
@@ -171,6 +173,13 @@ fn client_delimiter(statement: &Statement<'_>) -> Offence {
     statement
         .starts_with(&["DELIMITER"])
         .then(|| ("DELIMITER".to_owned(), statement.span.clone()))
+}
+
+/// A backslash command of a command-line client (psql's `\set`, `\i`, `\connect`, mysql's
+/// `\.`): the client reads it, no server would.
+fn client_command(statement: &Statement<'_>) -> Offence {
+    let (token, span) = statement.first_token();
+    token.starts_with('\\').then(|| (token.to_owned(), span))
 }
 
 /// The leading words of a statement up to the `last`th, in capitals: what it is.
@@ -335,6 +344,15 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
             "not SQL",
         )
         .with_help("remove the DELIMITER lines and end each statement with `;`: dbpm sends the script as one text, where `CREATE PROCEDURE … BEGIN … END;` needs no other delimiter"),
+        Check::ClientCommand => at(
+            Problem::error(
+                source.path(),
+                "dbpm::package::client_command",
+                format!("{offending}: backslash commands belong to a command-line client (psql, mysql), not SQL: the server refuses them"),
+            ),
+            "not SQL",
+        )
+        .with_help("dbpm sends the script to the server, not through a client: remove the line; a value the script needs can be a placeholder (`${name}` declared in [placeholders]), and an included file a script of its own"),
         Check::TransactionControl => {
             let sqlite = group.platforms.contains(&Platform::Sqlite);
             let others: Vec<&str> = group
@@ -451,6 +469,20 @@ mod tests {
         assert!(first(bodies, Platform::Postgres, transaction_control).is_empty());
         let mariadb = "BEGIN NOT ATOMIC\n  START TRANSACTION;\n  COMMIT;\nEND;";
         assert!(first(mariadb, Platform::Mysql, transaction_control).is_empty());
+    }
+
+    #[test]
+    fn client_commands_are_found_at_the_start_of_a_statement() {
+        let sql = "\\set ON_ERROR_STOP on\nCREATE TABLE a (x text DEFAULT E'\\n');\n\\i other.sql\nSELECT 1;";
+        assert_eq!(
+            first(sql, Platform::Postgres, client_command),
+            [("\\set".to_owned(), 1), ("\\i".to_owned(), 3)]
+        );
+        let later = "SELECT 1;\n\\connect other\nSELECT 2;";
+        assert_eq!(
+            first(later, Platform::Mysql, client_command),
+            [("\\connect".to_owned(), 2)]
+        );
     }
 
     #[test]

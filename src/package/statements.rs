@@ -34,6 +34,13 @@ impl<'a> Statement<'a> {
         &self.sql[self.span.clone()]
     }
 
+    /// Its first token up to the first blank: `\set` for a psql meta-command.
+    pub fn first_token(&self) -> (&'a str, Range<usize>) {
+        let text = &self.sql[self.span.clone()];
+        let len = text.find(char::is_whitespace).unwrap_or(text.len());
+        (&text[..len], self.span.start..self.span.start + len)
+    }
+
     /// Its `index`th leading word: only for a statement that opens with a word.
     pub fn word(&self, index: usize) -> Option<&'a str> {
         if !self.opens_with_word {

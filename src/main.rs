@@ -5,6 +5,7 @@ use std::process::ExitCode;
 /// mimalloc: planning and loading large plans allocate many small strings, and with the
 /// system allocator (which hands large blocks back to the kernel) they took up to twice as
 /// long.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

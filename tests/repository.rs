@@ -551,4 +551,14 @@ fn a_comma_in_a_repository_password_is_not_a_separator() {
             .any(|l| l["name"] == "billing"),
         "the tree after the URL is read too: {text}"
     );
+    // Publishing goes to one repository: a list is refused without being shown.
+    let publish = ctx
+        .dbpm()
+        .env("DBPM_REPO", &repos)
+        .args(["publish", "examples/packages/core/1.0.0"])
+        .output()
+        .unwrap();
+    let text = transcript(&publish, ctx.temp.path());
+    assert_eq!(publish.status.code(), Some(1), "{text}");
+    assert!(text.contains("names 2") && !text.contains("cr3t"), "{text}");
 }

@@ -19,6 +19,7 @@ use dbpm::repository::{Edge, Index, IndexEntry};
 use semver::Version;
 
 /// The allocator of the `dbpm` binary, so the figures are the ones a user sees.
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -6,7 +6,7 @@ use clap::Args;
 
 use super::render::Out;
 use super::Exit;
-use crate::ops::repository::publish;
+use crate::ops::repository::{publish, specs};
 
 /// Publish built archives or package directories to a repository.
 ///
@@ -26,7 +26,16 @@ pub struct PublishArgs {
 }
 
 pub async fn run(args: PublishArgs, out: &Out) -> miette::Result<Exit> {
-    let published = publish(&args.repo, &args.inputs).await?;
+    // `DBPM_REPO` may list several repositories for reading; publishing goes to one. The
+    // value itself is not shown: it may hold a password.
+    let repo = match specs(std::slice::from_ref(&args.repo))[..] {
+        [one] => one,
+        ref several => miette::bail!(
+            "`publish` writes to one repository, and `--repo` (or DBPM_REPO) names {}: give only the one to publish to",
+            several.len()
+        ),
+    };
+    let published = publish(repo, &args.inputs).await?;
     if out.json() {
         out.json_value(&published);
         return Ok(Exit::Success);

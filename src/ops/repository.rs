@@ -100,14 +100,15 @@ pub fn open_all(values: &[String]) -> Result<Repositories, RepoOpError> {
 }
 
 /// The repositories that `--repo` values (or `DBPM_REPO`) name: a value may list several,
-/// separated by commas. A comma in the user or password of a URL is part of the URL: cutting
-/// there would open half a password as a directory, and name it in the error.
+/// separated by commas. A URL's user and password (up to its last `@`, as the redaction reads
+/// them) may hold commas, and a URL's query or fragment runs to the end of the value: cutting
+/// there would open part of a password as a directory and name it in the error.
 pub fn specs(values: &[String]) -> Vec<&str> {
     let mut specs = Vec::new();
     for value in values {
         let mut rest = value.as_str();
         loop {
-            let kept = credentials_end(rest);
+            let kept = unsplittable_end(rest);
             match rest[kept..].find(',') {
                 Some(comma) => {
                     specs.push(&rest[..kept + comma]);
@@ -124,22 +125,27 @@ pub fn specs(values: &[String]) -> Vec<&str> {
     specs
 }
 
-/// Where the user and password end when `text` starts with a URL (`scheme://user:pass@`),
-/// else 0.
-fn credentials_end(text: &str) -> usize {
+/// How much of `text` is one repository whatever commas it holds: when it starts with a URL,
+/// its credentials, or all of it from a `?` or `#` on; else nothing.
+fn unsplittable_end(text: &str) -> usize {
     let Some(scheme_end) = text.find("://") else {
         return 0;
     };
     if text[..scheme_end].contains(',') {
         return 0;
     }
-    let authority_start = scheme_end + 3;
-    let authority_end = text[authority_start..]
-        .find('/')
-        .map_or(text.len(), |slash| authority_start + slash);
-    text[authority_start..authority_end]
+    let after = scheme_end + 3;
+    // The URL ends before the next one starts, at the latest.
+    let horizon = text[after..]
+        .find("://")
+        .map_or(text.len(), |next| after + next);
+    let credentials = text[after..horizon]
         .rfind('@')
-        .map_or(0, |at| authority_start + at)
+        .map_or(after, |at| after + at);
+    match text[credentials..].find([',', '?', '#']) {
+        Some(at) if text.as_bytes()[credentials + at] != b',' => text.len(),
+        _ => credentials,
+    }
 }
 
 /// One package published.
@@ -375,6 +381,16 @@ mod tests {
                 "dist",
                 "mysql://u:a,b@h/r"
             ]
+        );
+        // A password with an unencoded `/` (which the URL parser refuses, redacted), and a
+        // query holding a secret: one repository each.
+        assert_eq!(
+            specs(&values(&["postgres://u:x,y/z@h/db,dist"])),
+            ["postgres://u:x,y/z@h/db", "dist"]
+        );
+        assert_eq!(
+            specs(&values(&["dist,postgres://h/db?password=se,cret"])),
+            ["dist", "postgres://h/db?password=se,cret"]
         );
         // A comma after the host is a separator; empty pieces are no repositories.
         assert_eq!(

@@ -1,7 +1,7 @@
 //! The content hash of a plan: SHA-256 over a canonical binary encoding of its serde form.
 //!
 //! Every value is written with a one-byte tag; strings, byte strings and names with their
-//! length (LEB128), integers as LEB128 too (zigzag for signed ones), sequences and maps
+//! length (LEB128), integers as LEB128 too (zigzag, except `u128`), sequences and maps
 //! element by element up to an end mark, structs as (field name, value) pairs, enum variants
 //! by name. The encoding is prefix-free, so two different plans never
 //! encode to the same bytes, and it is independent of the platform and of the Rust version.

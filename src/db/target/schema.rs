@@ -355,26 +355,34 @@ impl Target {
 }
 
 /// MySQL views, each after the views it reads (`SHOW CREATE VIEW` names them as quoted
-/// identifiers), otherwise by name; views that read each other in a circle (which MySQL
-/// cannot create anyway) keep their order by name.
+/// identifiers; a column alias `AS `name`` is no read), otherwise by name. Views that read
+/// each other in a circle (which MySQL cannot create anyway) keep their order by name.
 fn views_in_creation_order(views: Vec<(String, String)>) -> Vec<(String, String)> {
     let quoted: Vec<String> = views
         .iter()
         .map(|(name, _)| identifier(Platform::Mysql, name))
         .collect();
-    // What each view reads: the body after `AS`, so its own name in the head does not count.
-    let reads = |at: usize, other: usize| {
-        let text = &views[at].1;
-        let body = text.find(" AS ").map_or(text.as_str(), |i| &text[i..]);
-        at != other && body.contains(&quoted[other])
-    };
+    // What each view reads, from its body after `AS` (its own name in the head is no read).
+    let reads: Vec<Vec<usize>> = views
+        .iter()
+        .enumerate()
+        .map(|(at, (_, text))| {
+            let body = text.find(" AS ").map_or(text.as_str(), |i| &text[i..]);
+            (0..views.len())
+                .filter(|&other| {
+                    other != at
+                        && body
+                            .match_indices(quoted[other].as_str())
+                            .any(|(i, _)| !body[..i].ends_with("AS "))
+                })
+                .collect()
+        })
+        .collect();
     let mut placed = vec![false; views.len()];
     let mut order = Vec::with_capacity(views.len());
     while let Some(first_left) = (0..views.len()).find(|&at| !placed[at]) {
         let next = (first_left..views.len())
-            .find(|&at| {
-                !placed[at] && (0..views.len()).all(|other| placed[other] || !reads(at, other))
-            })
+            .find(|&at| !placed[at] && reads[at].iter().all(|&other| placed[other]))
             .unwrap_or(first_left);
         placed[next] = true;
         order.push(next);
@@ -460,6 +468,12 @@ mod tests {
             view("d_free", "select 1 AS `one`"),
         ];
         assert_eq!(names(views), ["c_low", "b_mid", "a_top", "d_free"]);
+        // A column alias named like a view is no read of it.
+        let aliased = vec![
+            view("a_named", "select `b_sum`.`a_named` AS `x` from `b_sum`"),
+            view("b_sum", "select sum(`t`.`n`) AS `a_named` from `t`"),
+        ];
+        assert_eq!(names(aliased), ["b_sum", "a_named"]);
         // A circle keeps the order by name rather than losing a view.
         let circle = vec![
             view("x", "select `y`.`id` AS `id` from `y`"),

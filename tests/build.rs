@@ -74,6 +74,27 @@ fn init_scaffolds_a_package_that_builds() {
     insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
     let again = ctx.run(&["init", dir.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(1));
+    // For machines: one entry per archive; building again changes nothing.
+    let json = ctx.run(&[
+        "build",
+        dir.to_str().unwrap(),
+        "--out-dir",
+        ctx.path("dist").to_str().unwrap(),
+        "--output",
+        "json",
+    ]);
+    let text = transcript(&json, ctx.temp.path());
+    assert!(json.status.success(), "{text}");
+    let built: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let built = built.as_array().unwrap();
+    assert_eq!(built.len(), 3, "{text}");
+    assert!(
+        built.iter().all(|b| b["id"] == "billing@0.1.0"
+            && b["unchanged"] == true
+            && b["path"].as_str().unwrap().ends_with(".dbpkg")
+            && b["checksum"].as_str().unwrap().starts_with("sha256:")),
+        "{text}"
+    );
 }
 
 /// The README's workflow: `dbpm init packages/billing/1.0.0` makes billing 1.0.0 (a

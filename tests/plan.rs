@@ -1109,6 +1109,19 @@ mod through_the_binary {
             "{}",
             transcript(&changes, ctx.temp.path())
         );
+        // With `--out`, JSON output says where the plan went and what it holds.
+        let written = ctx
+            .dbpm()
+            .args(&args)
+            .args(["--output", "json"])
+            .output()
+            .unwrap();
+        let summary: serde_json::Value = serde_json::from_slice(&written.stdout)
+            .unwrap_or_else(|err| panic!("{err}: {}", transcript(&written, ctx.temp.path())));
+        assert_eq!(summary["changes"], true);
+        assert!(summary["path"].as_str().unwrap().ends_with("p.json"));
+        assert!(summary["hash"].as_str().unwrap().starts_with("sha256:"));
+        assert!(summary["steps"].as_u64().unwrap() > 0);
         // The committed plan of the same inputs is up to date; an edited one is not.
         args.retain(|a| a != "--detailed-exitcode");
         let pos = args.iter().position(|a| a == "--out").unwrap();

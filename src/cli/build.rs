@@ -29,6 +29,10 @@ pub fn run(args: BuildArgs, out: &Out) -> miette::Result<Exit> {
     for warning in &report.warnings {
         out.report(warning);
     }
+    if out.json() {
+        out.json_value(&report.built);
+        return Ok(Exit::Success);
+    }
     for built in &report.built {
         out.data(built.path.display().to_string());
     }

@@ -167,8 +167,18 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
     } else if let Some(path) = &args.out {
         fs_err::write(path, &json)
             .map_err(|err| miette::miette!("failed to write the plan: {err}"))?;
-        out.status(render::text(&plan, out.color()).trim_end());
-        out.status(format!("plan written to `{}`", path.display()));
+        if out.json() {
+            out.json_value(&serde_json::json!({
+                "path": path,
+                "hash": plan.hash,
+                "changes": plan.has_changes(),
+                "steps": plan.steps.len(),
+                "compensations": plan.compensations.len(),
+            }));
+        } else {
+            out.status(render::text(&plan, out.color()).trim_end());
+            out.status(format!("plan written to `{}`", path.display()));
+        }
     } else if out.json() {
         out.data(json.trim_end());
     } else {

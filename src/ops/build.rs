@@ -8,7 +8,7 @@ use crate::package::{archive, load_dir, Checksum};
 use crate::platform::Platform;
 
 /// One archive written (or found identical).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct Built {
     /// The archive's path.
     pub path: PathBuf,

@@ -426,6 +426,35 @@ fn a_placeholder_in_a_dollar_quote_is_substituted() {
     assert_eq!(comment, ["it's $5"]);
 }
 
+/// A MySQL routine's body is read under the `sql_mode` it was created with: one written
+/// with `ANSI_QUOTES` ("z_t" a table name, not a string) must be re-created under it.
+#[test]
+fn a_generated_mysql_baseline_keeps_the_sql_mode_of_routines() {
+    let ctx = TestContext::new();
+    let source = TestDb::mysql();
+    let copy = TestDb::mysql();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(source.execute(
+        "SET SESSION sql_mode = 'ANSI_QUOTES';
+         CREATE TABLE z_t (id INTEGER PRIMARY KEY);
+         CREATE FUNCTION z_count() RETURNS INTEGER READS SQL DATA RETURN (SELECT COUNT(*) FROM \"z_t\");
+         CREATE TRIGGER z_t_check BEFORE INSERT ON z_t FOR EACH ROW SET NEW.id = (SELECT COUNT(*) FROM \"z_t\") + 1;",
+    ));
+    let dir = ctx.path("generated/legacy/1.0.0").display().to_string();
+    ok(&ctx, &source, &["adopt", "--generate", &dir]);
+    let tree = ctx.path("generated").display().to_string();
+    ok(
+        &ctx,
+        &copy,
+        &["install", "legacy", "--repo", &tree, "--yes"],
+    );
+    runtime.block_on(copy.execute("INSERT INTO z_t (id) VALUES (0), (0)"));
+    assert_eq!(
+        runtime.block_on(copy.texts("SELECT CAST(z_count() AS CHAR)")),
+        ["2"]
+    );
+}
+
 /// MySQL has no dependency order for views in `information_schema`: a baseline generated
 /// from views that read views later in name order must still create them in an order that
 /// works.

@@ -267,15 +267,15 @@ impl Target {
                 )
                 .await
                 .map_err(&failed)?;
-            let text = rows
+            let row = rows
                 .first()
-                .map(|row| row.maybe_text(column))
-                .transpose()
-                .map_err(&failed)?
-                .flatten()
                 .ok_or_else(|| SchemaError::Unreadable(format!("{kind} `{name}`")))?;
-            create.push_str(&without_definer(&text));
-            create.push_str(";\n");
+            let text = row
+                .maybe_text(column)
+                .map_err(&failed)?
+                .ok_or_else(|| SchemaError::Unreadable(format!("{kind} `{name}`")))?;
+            let mode = row.maybe_text("sql_mode").map_err(&failed)?;
+            create.push_str(&under_sql_mode(mode.as_deref(), &without_definer(&text)));
             dropped_routines.push_str(&format!(
                 "DROP {kind} IF EXISTS {};\n",
                 identifier(Platform::Mysql, &name)
@@ -307,7 +307,7 @@ impl Target {
             .fetch(
                 "SELECT CAST(trigger_name AS CHAR) AS name, CAST(action_timing AS CHAR) AS timing,
                         CAST(event_manipulation AS CHAR) AS event, CAST(event_object_table AS CHAR) AS tab,
-                        CAST(action_statement AS CHAR) AS body
+                        CAST(action_statement AS CHAR) AS body, CAST(sql_mode AS CHAR) AS mode
                  FROM information_schema.triggers
                  WHERE trigger_schema = DATABASE() AND event_object_table NOT LIKE 'dbpm\\_%'
                  ORDER BY event_object_table, action_timing, event_manipulation, action_order",
@@ -317,14 +317,16 @@ impl Target {
             .map_err(&failed)?;
         for row in &triggers {
             let part = |column: &str| row.text(column).map_err(&failed);
-            create.push_str(&format!(
-                "CREATE TRIGGER {} {} {} ON {} FOR EACH ROW {};\n",
+            let trigger = format!(
+                "CREATE TRIGGER {} {} {} ON {} FOR EACH ROW {}",
                 identifier(Platform::Mysql, &part("name")?),
                 part("timing")?,
                 part("event")?,
                 identifier(Platform::Mysql, &part("tab")?),
                 part("body")?
-            ));
+            );
+            let mode = row.maybe_text("mode").map_err(&failed)?;
+            create.push_str(&under_sql_mode(mode.as_deref(), &trigger));
         }
         self.close(session).await?;
         // A table's triggers go with it.
@@ -392,6 +394,19 @@ fn views_in_creation_order(views: Vec<(String, String)>) -> Vec<(String, String)
         .into_iter()
         .filter_map(|at| views[at].take())
         .collect()
+}
+
+/// A MySQL routine or trigger `create` statement, run under the `sql_mode` it was created
+/// with (which decides how its body parses and behaves: `ANSI_QUOTES`, `PIPES_AS_CONCAT`,
+/// ...), the session's own mode restored after it.
+fn under_sql_mode(mode: Option<&str>, create: &str) -> String {
+    match mode {
+        Some(mode) => format!(
+            "SET @dbpm_sql_mode = @@SESSION.sql_mode;\nSET SESSION sql_mode = '{}';\n{create};\nSET SESSION sql_mode = @dbpm_sql_mode;\n",
+            mode.replace('\\', "\\\\").replace('\'', "''")
+        ),
+        None => format!("{create};\n"),
+    }
 }
 
 /// A MySQL `CREATE` statement without its `DEFINER=user@host` clause: definers belong to the

@@ -51,7 +51,8 @@ pub struct AdoptArgs {
     baseline_version: semver::Version,
     #[command(flatten)]
     target: TargetArgs,
-    /// Repositories, first one wins (repeatable, or separated by commas); needed to adopt, not to generate.
+    /// Repositories, first one wins (repeatable, or separated by commas); needed to adopt, not
+    /// to generate.
     #[arg(
         long = "repo",
         env = "DBPM_REPO",

@@ -45,7 +45,8 @@ pub struct PlanArgs {
     /// A state file from `dbpm state export`, instead of `--db`.
     #[arg(long)]
     state: Option<PathBuf>,
-    /// Repositories, first one wins (repeatable, or separated by commas): a directory, a source tree, or postgres://...
+    /// Repositories, first one wins (repeatable, or separated by commas): a directory, a source
+    /// tree, or postgres://...
     #[arg(
         long = "repo",
         env = "DBPM_REPO",

@@ -25,7 +25,8 @@ pub enum RepoCommand {
 /// Where to look: `--repo` repeated, the first that has a version wins.
 #[derive(Debug, Args)]
 pub struct RepoArgs {
-    /// A repository: a directory, a tree of package sources, or postgres://... (repeatable, or separated by commas).
+    /// A repository: a directory, a tree of package sources, or postgres://... (repeatable, or
+    /// separated by commas).
     #[arg(long = "repo", env = "DBPM_REPO", hide_env_values = true)]
     repos: Vec<String>,
 }

@@ -22,8 +22,8 @@ use crate::ops::status::{status, Drift, NextStep, Status, UnfinishedRun};
 pub struct StatusArgs {
     #[command(flatten)]
     target: TargetArgs,
-    /// Repositories to compare the installed versions with, first one wins (repeatable, or separated by commas): a
-    /// directory, a source tree, or postgres://...
+    /// Repositories to compare the installed versions with, first one wins (repeatable, or
+    /// separated by commas): a directory, a source tree, or postgres://...
     #[arg(long = "repo", env = "DBPM_REPO", hide_env_values = true)]
     repos: Vec<String>,
 }

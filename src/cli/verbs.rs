@@ -25,7 +25,8 @@ use crate::repository::Repositories;
 pub struct VerbArgs {
     #[command(flatten)]
     target: TargetArgs,
-    /// Repositories, first one wins (repeatable, or separated by commas): a directory, a source tree, or postgres://...
+    /// Repositories, first one wins (repeatable, or separated by commas): a directory, a source
+    /// tree, or postgres://...
     #[arg(long = "repo", env = "DBPM_REPO", hide_env_values = true)]
     repos: Vec<String>,
     /// Apply without asking.

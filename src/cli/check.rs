@@ -6,7 +6,7 @@ use super::render::Out;
 use super::target::TargetArgs;
 use super::Exit;
 use crate::ops::check::{adopt, generate, verify, CheckResult};
-use crate::ops::repository::{open_all, specs};
+use crate::ops::repository::{open_all, open_given};
 use crate::plan::render::plural;
 
 /// Health checks: run the VERIFY scripts of every installed package (in transactions that are
@@ -86,11 +86,7 @@ fn show(results: &[CheckResult], out: &Out) {
 
 pub async fn run_verify(args: VerifyArgs, out: &Out) -> miette::Result<Exit> {
     let target = args.target.target()?;
-    let repos = if specs(&args.repos).is_empty() {
-        None
-    } else {
-        Some(open_all(&args.repos)?)
-    };
+    let repos = open_given(&args.repos)?;
     let results = verify(&target, repos.as_ref()).await?;
     show(&results, out);
     let failed = results.iter().filter(|r| !r.ok).count();

@@ -6,7 +6,7 @@ use super::history::{short_hash, when};
 use super::render::Out;
 use super::target::TargetArgs;
 use super::Exit;
-use crate::ops::repository::{open_all, specs};
+use crate::ops::repository::open_given;
 use crate::ops::status::{status, Drift, NextStep, Status, UnfinishedRun};
 
 /// Show what is installed on a target, a run left unfinished there, and drift.
@@ -30,11 +30,7 @@ pub struct StatusArgs {
 
 pub async fn run(args: StatusArgs, out: &Out) -> miette::Result<Exit> {
     let target = args.target.target()?;
-    let repos = if specs(&args.repos).is_empty() {
-        None
-    } else {
-        Some(open_all(&args.repos)?)
-    };
+    let repos = open_given(&args.repos)?;
     let status = status(&target, repos.as_ref()).await?;
     if out.json() {
         out.json_value(&status);

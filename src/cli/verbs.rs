@@ -14,7 +14,7 @@ use super::Exit;
 use crate::db::target::Target;
 use crate::manifest::Requirement;
 use crate::ops::plan::make_plan;
-use crate::ops::repository::{open, specs};
+use crate::ops::repository::open_given;
 use crate::ops::verbs::{self, Goal, VerbError};
 use crate::package::archive;
 use crate::plan::render;
@@ -140,12 +140,7 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
     let target = args.target.target()?;
     let state = target.read_state().await?;
     let runs = target.runs().await?;
-    let repos = Repositories::new(
-        specs(&args.repos)
-            .into_iter()
-            .map(open)
-            .collect::<Result<_, _>>()?,
-    );
+    let repos = open_given(&args.repos)?.unwrap_or_else(|| Repositories::new(Vec::new()));
     let goal = match &verb {
         Verb::Install(a) => {
             let mut requested = Vec::new();

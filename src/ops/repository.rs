@@ -88,15 +88,19 @@ pub fn open(spec: &str) -> Result<Backend, RepoOpError> {
     Ok(Backend::Directory(DirectoryRepository::new(path)))
 }
 
-/// Opens every `--repo`, in order.
+/// Opens every `--repo`, in order; at least one is needed.
 pub fn open_all(values: &[String]) -> Result<Repositories, RepoOpError> {
+    open_given(values)?.ok_or(RepoOpError::NoRepository)
+}
+
+/// Opens every `--repo`, in order, or `None` when none is given.
+pub fn open_given(values: &[String]) -> Result<Option<Repositories>, RepoOpError> {
     let specs = specs(values);
     if specs.is_empty() {
-        return Err(RepoOpError::NoRepository);
+        return Ok(None);
     }
-    Ok(Repositories::new(
-        specs.iter().map(|s| open(s)).collect::<Result<_, _>>()?,
-    ))
+    let layers = specs.into_iter().map(open).collect::<Result<_, _>>()?;
+    Ok(Some(Repositories::new(layers)))
 }
 
 /// The repositories that `--repo` values (or `DBPM_REPO`) name: a value may list several,

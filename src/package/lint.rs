@@ -134,30 +134,28 @@ fn findings(
     if in_transaction && platform == Platform::Postgres {
         collect(Check::CannotRunInTransaction, cannot_run_in_transaction);
     }
-    if platform == Platform::Postgres && !subject.flags.transaction && found.len() > 1 {
-        // The implicit transaction of several statements refuses these as a block would.
-        let refused = found.iter().find_map(cannot_run_in_transaction);
-        match refused {
-            Some((_, anchor)) => out.push((
-                Check::RefusedInImplicitTransaction,
-                Finding {
-                    anchor,
-                    statements: found
-                        .iter()
-                        .filter_map(|s| {
-                            cannot_run_in_transaction(s).map(|(name, _)| (name, s.line))
-                        })
-                        .collect(),
-                },
-            )),
-            None => out.push((
-                Check::SeveralStatementsOutside,
-                Finding {
-                    anchor: found[1].head(0),
-                    statements: found.iter().map(|s| (leading(s, 0), s.line)).collect(),
-                },
-            )),
-        }
+    // Several statements outside a transaction run in one implicit transaction, which
+    // refuses what a transaction block refuses.
+    let several_outside =
+        platform == Platform::Postgres && !subject.flags.transaction && found.len() > 1;
+    if several_outside {
+        collect(
+            Check::RefusedInImplicitTransaction,
+            cannot_run_in_transaction,
+        );
+    }
+    if several_outside
+        && !out
+            .iter()
+            .any(|(check, _)| *check == Check::RefusedInImplicitTransaction)
+    {
+        out.push((
+            Check::SeveralStatementsOutside,
+            Finding {
+                anchor: found[1].head(0),
+                statements: found.iter().map(|s| (leading(s, 0), s.line)).collect(),
+            },
+        ));
     }
     out
 }

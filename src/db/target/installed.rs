@@ -36,11 +36,7 @@ impl Target {
     /// file that does not exist, reads as nothing installed and is left exactly as it was.
     pub async fn read_state(&self) -> Result<InstalledState, TargetError> {
         let mut state = InstalledState::empty(self.platform(), self.label());
-        if self
-            .connector
-            .sqlite_file()
-            .is_some_and(|file| !file.exists())
-        {
+        if self.missing_file().is_some() {
             return Ok(state);
         }
         let mut session = self.open(Access::Read).await?;

@@ -321,10 +321,8 @@ impl Target {
 
     /// A session on the state for reading, or `None` when dbpm was never here.
     async fn open_state_for_read(&self) -> Result<Option<Session>, TargetError> {
-        if let Some(file) = self.connector.sqlite_file() {
-            if !file.exists() {
-                return Ok(None);
-            }
+        if self.missing_file().is_some() {
+            return Ok(None);
         }
         let mut session = self.open(Access::Read).await?;
         let has = session

@@ -3,7 +3,7 @@
 //! through `pg_dump --schema-only`; SQLite reads its schema table; MySQL/MariaDB asks
 //! `SHOW CREATE` of every table and view.
 
-use super::session::{Access, Value};
+use super::session::{Access, Row, Session, Value};
 use super::{Target, TargetError};
 use crate::platform::Platform;
 
@@ -228,14 +228,10 @@ impl Target {
         }
         let mut create = String::from("SET FOREIGN_KEY_CHECKS = 0;\n");
         for table in &tables {
-            let rows = session
-                .fetch(
-                    &format!("SHOW CREATE TABLE {}", identifier(Platform::Mysql, table)),
-                    &[],
-                )
+            let shown = show_create(&mut session, "TABLE", table)
                 .await
                 .map_err(&failed)?;
-            if let Some(row) = rows.first() {
+            if let Some(row) = shown {
                 create.push_str(&row.text("Create Table").map_err(&failed)?);
                 create.push_str(";\n");
             }
@@ -260,15 +256,9 @@ impl Target {
             } else {
                 ("PROCEDURE", "Create Procedure")
             };
-            let rows = session
-                .fetch(
-                    &format!("SHOW CREATE {kind} {}", identifier(Platform::Mysql, &name)),
-                    &[],
-                )
+            let row = show_create(&mut session, kind, &name)
                 .await
-                .map_err(&failed)?;
-            let row = rows
-                .first()
+                .map_err(&failed)?
                 .ok_or_else(|| SchemaError::Unreadable(format!("{kind} `{name}`")))?;
             let text = row
                 .maybe_text(column)
@@ -283,14 +273,10 @@ impl Target {
         }
         let mut view_texts = Vec::new();
         for view in views {
-            let rows = session
-                .fetch(
-                    &format!("SHOW CREATE VIEW {}", identifier(Platform::Mysql, &view)),
-                    &[],
-                )
+            let shown = show_create(&mut session, "VIEW", &view)
                 .await
                 .map_err(&failed)?;
-            if let Some(row) = rows.first() {
+            if let Some(row) = shown {
                 let text = row.text("Create View").map_err(&failed)?;
                 view_texts.push((view, without_definer(&text)));
             }
@@ -354,6 +340,16 @@ impl Target {
             objects,
         })
     }
+}
+
+/// The row of MySQL's `SHOW CREATE {kind} name`, or `None` when the object went away.
+async fn show_create(
+    session: &mut Session,
+    kind: &str,
+    name: &str,
+) -> Result<Option<Row>, sqlx::Error> {
+    let sql = format!("SHOW CREATE {kind} {}", identifier(Platform::Mysql, name));
+    Ok(session.fetch(&sql, &[]).await?.into_iter().next())
 }
 
 /// MySQL views, each after the views it reads (`SHOW CREATE VIEW` names them as quoted

@@ -271,6 +271,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn one_of_a_kind_is_singular() {
+        assert_eq!(plural(0, "compensation"), "0 compensations");
+        assert_eq!(plural(1, "compensation"), "1 compensation");
+        assert_eq!(plural(2, "check"), "2 checks");
+    }
+
+    #[test]
     fn closest_finds_typos_only() {
         assert_eq!(closest("INSTAL", ["INSTALL", "UPGRADE"]), Some("INSTALL"));
         assert_eq!(closest("billng", ["billing", "auth"]), Some("billing"));

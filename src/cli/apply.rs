@@ -12,11 +12,11 @@ use super::render::Out;
 use super::target::TargetArgs;
 use super::Exit;
 use crate::db::target::{Target, TargetError};
+use crate::diagnostic::plural;
 use crate::execute::runner::{ApplyError, Event, OnFailure, Outcome, Settings};
 use crate::execute::schedule::InDoubt;
 use crate::ops::apply::apply_plan;
 use crate::ops::plan::load_plan;
-use crate::plan::render::plural;
 use crate::plan::Plan;
 
 /// Apply an approved plan to a target, with checkpoints.

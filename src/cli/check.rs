@@ -5,9 +5,9 @@ use clap::Args;
 use super::render::Out;
 use super::target::TargetArgs;
 use super::Exit;
+use crate::diagnostic::plural;
 use crate::ops::check::{adopt, generate, verify, CheckResult};
 use crate::ops::repository::{open_all, open_given};
-use crate::plan::render::plural;
 
 /// Health checks: run the VERIFY scripts of every installed package (in transactions that are
 /// rolled back) and, with `--repo`, compare installed checksums with the repository's.

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
 use super::model::{ActionKind, Plan, Step, StepPhase};
+use crate::diagnostic::plural;
 use crate::package::{Kind, Origin};
 
 /// The counts a summary line shows.
@@ -89,15 +90,6 @@ pub fn summary_line(plan: &Plan) -> String {
     parts.push(plural(s.steps, "step"));
     parts.push(plural(s.parallel_groups, "parallel group"));
     parts.join(", ")
-}
-
-/// `1 step`, `2 steps`: a count with its noun (a regular plural).
-pub fn plural(n: usize, noun: &str) -> String {
-    if n == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{n} {noun}s")
-    }
 }
 
 fn versions(from: Option<&semver::Version>, to: Option<&semver::Version>) -> String {
@@ -608,13 +600,6 @@ pub fn dot(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn one_of_a_kind_is_singular() {
-        assert_eq!(plural(0, "compensation"), "0 compensations");
-        assert_eq!(plural(1, "compensation"), "1 compensation");
-        assert_eq!(plural(2, "check"), "2 checks");
-    }
 
     #[test]
     fn a_fence_outlasts_every_run_of_backticks() {

@@ -9,12 +9,12 @@ use super::render::Out;
 use super::Exit;
 use crate::db::target::Target;
 use crate::db::DbUrl;
-use crate::ops::plan::{load_plan, make_plan, read_release};
+use crate::ops::plan::{make_plan, read_release};
 use crate::ops::repository::open_all;
 use crate::ops::state::load_state_file;
 use crate::ops::verbs;
 use crate::plan::model::FORMAT_VERSION;
-use crate::plan::{render, Options};
+use crate::plan::{render, Options, Plan};
 
 /// Compute the plan that takes a target to a release, for review before it is applied.
 ///
@@ -143,7 +143,7 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
             out.status(format!("`{}` is up to date", committed.display()));
         } else {
             // A committed plan that does not even load is out of date too; show the diff either way.
-            let why = match load_plan(committed) {
+            let why = match Plan::from_json(&committed.display().to_string(), current) {
                 Err(err) => format!(" ({err})"),
                 Ok(old) if old.format_version != FORMAT_VERSION => format!(
                     " (it is a plan of format {}; this dbpm writes format {FORMAT_VERSION})",

@@ -1042,8 +1042,17 @@ mod through_the_binary {
 
     #[test]
     fn a_target_keeps_the_versions_a_path_walked_through() {
-        // A fresh install walks core, auth and billing through their 1.0.0; removing them
-        // again walks back through 1.0.0, which only the run's record still has.
+        for older_layout in [false, true] {
+            walk_back_without_the_repository(older_layout);
+        }
+    }
+
+    /// A fresh install walks core, auth and billing through their 1.0.0; removing them again
+    /// walks back through 1.0.0, which only the target still has. Its run records name the
+    /// scripts and the target keeps their texts; with `older_layout`, the run's record is
+    /// rewritten as state layout 2 wrote it (texts inline) and the walked texts are gone from
+    /// the kept ones, as a target of layout 2 has them.
+    fn walk_back_without_the_repository(older_layout: bool) {
         let ctx = TestContext::new();
         let db = TestDb::sqlite();
         let run = |args: &[String]| run_ok(&ctx, args);
@@ -1064,6 +1073,35 @@ mod through_the_binary {
             fresh.walked.keys()
         );
         apply_ok(&ctx, &ctx.path("in.json").display().to_string(), &db.url);
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let records = runtime.block_on(
+            db.texts("SELECT installed_before || char(10) || installed_after FROM dbpm_runs"),
+        );
+        let [record] = records.as_slice() else {
+            panic!("{records:?}")
+        };
+        let (before, after) = record.split_once('\n').unwrap();
+        for recorded in [before, after] {
+            assert!(!recorded.contains("\"texts\""), "{recorded}");
+        }
+        assert!(after.contains("\"walked\""), "{after}");
+        if older_layout {
+            let mut inline: serde_json::Value = serde_json::from_str(after).unwrap();
+            inline["texts"] = fresh
+                .scripts
+                .iter()
+                .map(|(checksum, text)| (checksum.to_string(), text.to_string().into()))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+            runtime.block_on(db.execute(&format!(
+                "UPDATE dbpm_runs SET installed_after = '{}'",
+                inline.to_string().replace('\'', "''")
+            )));
+            runtime.block_on(db.execute(
+                "DELETE FROM dbpm_script_texts
+                 WHERE checksum NOT IN (SELECT checksum FROM dbpm_installed_scripts)",
+            ));
+        }
         fs_err::write(ctx.path("none.toml"), "[packages]\n").unwrap();
         let empty = ctx.path("empty-repo");
         fs_err::create_dir_all(&empty).unwrap();
@@ -1081,8 +1119,7 @@ mod through_the_binary {
             out.clone(),
         ]);
         apply_ok(&ctx, &out, &db.url);
-        let state = tokio::runtime::Runtime::new()
-            .unwrap()
+        let state = runtime
             .block_on(
                 dbpm::db::target::Target::new(db.url.parse().unwrap(), None)
                     .unwrap()

@@ -99,7 +99,7 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
             let target = Target::new(url, args.schema.clone())?;
             let state = target.read_state().await?;
             let runs = target.runs().await?;
-            let history = verbs::history(&runs)?;
+            let history = verbs::history(&target, &runs).await?;
             (state, history)
         }
         (None, Some(path)) => (load_state_file(path)?, Vec::new()),

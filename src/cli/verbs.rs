@@ -176,7 +176,7 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
                 .rev()
                 .find(|r| r.outcome == "completed")
                 .ok_or(VerbError::NothingToUndo)?;
-            let before = verbs::recorded_state(&last.id, &last.installed_before)?;
+            let before = verbs::recorded_state(&target, &last.id, &last.installed_before).await?;
             verbs::back_to(&before, &format!("undo {}", last.id))?
         }
         Verb::Restore(a) => {
@@ -184,12 +184,12 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
                 .iter()
                 .find(|r| r.id == a.run && r.outcome == "completed")
                 .ok_or_else(|| VerbError::UnknownRun(a.run.clone()))?;
-            let after =
-                verbs::recorded_state(&run.id, run.installed_after.as_deref().unwrap_or_default())?;
+            let after = run.installed_after.as_deref().unwrap_or_default();
+            let after = verbs::recorded_state(&target, &run.id, after).await?;
             verbs::back_to(&after, &format!("restore {}", run.id))?
         }
     };
-    let history = verbs::history(&runs)?;
+    let history = verbs::history(&target, &runs).await?;
     plan_then_apply(goal, &history, &target, &state, &repos, args, name, out).await
 }
 

@@ -248,8 +248,7 @@ pub async fn apply(
         None => {
             check_stale(plan, &state)?;
             let id = run_id(plan);
-            let before = serde_json::to_string(&state)
-                .unwrap_or_else(|err| unreachable!("a state always serializes: {err}"));
+            let before = state.record_json();
             target
                 .start_run(&id, &plan.hash, &os_user(), &before)
                 .await?;
@@ -334,11 +333,10 @@ pub async fn apply(
     match &outcome {
         Outcome::Completed { .. } => {
             let after = plan.resulting_state(&state, Some(run.id.clone()), Some(utc_now()));
-            target.record_installed(&after).await?;
-            let json = serde_json::to_string(&plan.run_record(&after, Some(run.id.clone())))
-                .unwrap_or_else(|err| unreachable!("a state always serializes: {err}"));
+            let record = plan.run_record(&after, Some(run.id.clone()));
+            target.record_installed(&record).await?;
             target
-                .set_outcome(&run.id, "completed", true, Some(&json))
+                .set_outcome(&run.id, "completed", true, Some(&record.record_json()))
                 .await?;
         }
         Outcome::RolledBack { .. } => {

@@ -224,8 +224,7 @@ pub async fn adopt(
             failures,
         });
     }
-    let before = serde_json::to_string(&state)
-        .unwrap_or_else(|err| unreachable!("a state always serializes: {err}"));
+    let before = state.record_json();
     let run = format!(
         "adopt-{}",
         &Checksum::of_text(&format!("{}{}", package.checksum, utc_now())).as_str()[7..19]
@@ -241,11 +240,9 @@ pub async fn adopt(
     let mut after = state.clone();
     after.record(&package, values, Some(run.clone()), true, Some(utc_now()));
     target.record_installed(&after).await?;
-    let json = serde_json::to_string(&after)
-        .unwrap_or_else(|err| unreachable!("a state always serializes: {err}"));
     // Not `completed`: undo and restore must never run scripts against what was adopted.
     target
-        .set_outcome(&run, "adopted", true, Some(&json))
+        .set_outcome(&run, "adopted", true, Some(&after.record_json()))
         .await?;
     Ok(results)
 }

@@ -105,7 +105,7 @@ pub async fn history(target: &Target) -> Result<History, TargetError> {
 /// One recorded run, with its changes and duration.
 fn summarize(target: &Target, run: &RunRecord) -> Result<RunSummary, TargetError> {
     let read = |json: &str, which: &str| {
-        serde_json::from_str::<InstalledState>(json).map_err(|err| TargetError::StateCorrupt {
+        InstalledState::from_record_json(json).map_err(|err| TargetError::StateCorrupt {
             target: target.label(),
             reason: format!("the installed set {which} run `{}`: {err}", run.id),
         })

@@ -1,11 +1,12 @@
 //! The verbs that plan and apply in one command — install, uninstall, upgrade, undo and
 //! restore — as goals: each turns a request and the target's installed state into the
-//! release and planning options that `dbpm plan` would take. Pure; the CLI plans, shows,
-//! asks and applies.
+//! release and planning options that `dbpm plan` would take, and the package versions a
+//! target's runs recorded. Pure but for reading what the target kept of its runs; the CLI
+//! plans, shows, asks and applies.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::db::target::RunRecord;
+use crate::db::target::{RunRecord, Target, TargetError};
 use crate::manifest::Requirement;
 use crate::package::{Checksum, Package};
 use crate::plan::Options;
@@ -67,6 +68,10 @@ pub enum VerbError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     State(#[from] StateError),
+    /// The target failed.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Target(#[from] TargetError),
 }
 
 fn release(
@@ -259,36 +264,60 @@ pub fn back_to(recorded: &InstalledState, why: &str) -> Result<Goal, VerbError> 
     })
 }
 
-/// Every package version the target recorded in its runs (the installed sets before and
-/// after each, and the versions each walked through), rebuilt from the scripts it kept: what
+/// Every package version `target` recorded in `runs` (the installed sets before and after
+/// each, and the versions each walked through), rebuilt from the scripts it kept: what
 /// `undo`, `restore`, `uninstall` and `plan --db` walk through when the repository no longer
 /// has those versions.
-pub fn history(runs: &[RunRecord]) -> Result<Vec<Package>, VerbError> {
+pub async fn history(target: &Target, runs: &[RunRecord]) -> Result<Vec<Package>, VerbError> {
+    let mut kept = InstalledState::empty(target.platform(), target.label());
     let mut seen = BTreeSet::new();
-    let mut packages = Vec::new();
+    let mut versions = Vec::new();
     for (run, json) in runs.iter().flat_map(RunRecord::installed_sets) {
-        let recorded = recorded_state(run, json)?;
+        let recorded = parse_record(run, json)?;
+        kept.texts.extend(recorded.texts);
         let walked = recorded
             .walked
-            .iter()
-            .flat_map(|(name, versions)| versions.iter().map(move |v| (name, v)));
-        for (name, installed) in recorded.packages.iter().chain(walked) {
-            if !seen.insert((
+            .into_iter()
+            .flat_map(|(name, versions)| versions.into_iter().map(move |v| (name.clone(), v)));
+        for (name, installed) in recorded.packages.into_iter().chain(walked) {
+            let key = (
                 name.clone(),
                 installed.version.clone(),
                 installed.checksum.clone(),
-            )) {
-                continue;
+            );
+            if seen.insert(key) {
+                versions.push((name, installed));
             }
-            packages.push(recorded.rebuild(name, installed)?);
         }
     }
-    Ok(packages)
+    let missing = versions
+        .iter()
+        .flat_map(|(_, installed)| installed.scripts.values())
+        .filter(|checksum| !kept.texts.contains_key(*checksum))
+        .cloned()
+        .collect();
+    kept.texts.extend(target.kept_texts(&missing).await?);
+    Ok(versions
+        .iter()
+        .map(|(name, installed)| kept.rebuild(name, installed))
+        .collect::<Result<_, _>>()?)
 }
 
-/// The installed set recorded in a run's JSON.
-pub fn recorded_state(run: &str, json: &str) -> Result<InstalledState, VerbError> {
-    serde_json::from_str(json).map_err(|err| VerbError::BadHistory {
+/// The installed set that run `run` of `target` recorded (`json`), with the texts of its
+/// scripts.
+pub async fn recorded_state(
+    target: &Target,
+    run: &str,
+    json: &str,
+) -> Result<InstalledState, VerbError> {
+    let mut state = parse_record(run, json)?;
+    let missing = state.missing_texts();
+    state.texts.extend(target.kept_texts(&missing).await?);
+    Ok(state)
+}
+
+fn parse_record(run: &str, json: &str) -> Result<InstalledState, VerbError> {
+    InstalledState::from_record_json(json).map_err(|err| VerbError::BadHistory {
         run: run.to_owned(),
         reason: err.to_string(),
     })

@@ -579,7 +579,8 @@ impl Plan {
     }
 
     /// What a completed run records: the installed set `after` it, with the versions the plan
-    /// walked through and their texts, so that a later plan can walk back through them.
+    /// walked through and their texts (which the target keeps with the others, out of the
+    /// run's own record), so that a later plan can walk back through them.
     pub fn run_record(
         &self,
         after: &crate::state::InstalledState,

@@ -15,6 +15,8 @@ use crate::package::source::FileTree;
 use crate::package::{validate, Checksum, Package};
 use crate::platform::Platform;
 
+mod record;
+
 /// The state file format this dbpm writes and reads.
 pub const STATE_FORMAT: u32 = 1;
 

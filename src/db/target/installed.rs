@@ -2,7 +2,7 @@
 //! [`InstalledState`] (in one read-only transaction, so a concurrent writer is seen whole or
 //! not at all) and replacing it with another in one transaction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use semver::Version;
 
@@ -18,6 +18,9 @@ const SELECT_SCRIPTS: &str =
     "SELECT package, path, checksum FROM {installed_scripts} WHERE target_schema = ?";
 const SELECT_TEXTS: &str = "SELECT checksum, content FROM {script_texts}
     WHERE checksum IN (SELECT checksum FROM {installed_scripts} WHERE target_schema = ?)";
+
+/// How many checksums one query of kept texts asks for.
+const TEXTS_PER_QUERY: usize = 500;
 
 const DELETE_SCRIPTS: &str =
     "DELETE FROM {installed_scripts} WHERE target_schema = ? AND package = ?";
@@ -101,6 +104,35 @@ impl Target {
         Ok(())
     }
 
+    /// The texts the target keeps of the scripts with checksums `wanted` (those of every
+    /// version installed or walked through there, by its runs' records); a checksum it does
+    /// not keep is left out.
+    pub async fn kept_texts(
+        &self,
+        wanted: &BTreeSet<Checksum>,
+    ) -> Result<BTreeMap<Checksum, String>, TargetError> {
+        let mut texts = BTreeMap::new();
+        if wanted.is_empty() || self.missing_file().is_some() {
+            return Ok(texts);
+        }
+        let mut session = self.open(Access::Read).await?;
+        let failed = self.failed("read the kept script texts");
+        let wanted: Vec<&str> = wanted.iter().map(Checksum::as_str).collect();
+        for chunk in wanted.chunks(TEXTS_PER_QUERY) {
+            let sql = format!(
+                "SELECT checksum, content FROM {{script_texts}} WHERE checksum IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let values: Vec<Value> = chunk.iter().map(|c| Value::Text(c)).collect();
+            for row in session.fetch(&sql, &values).await.map_err(&failed)? {
+                let checksum = self.checksum(&row.text("checksum").map_err(&failed)?)?;
+                texts.insert(checksum, row.text("content").map_err(&failed)?);
+            }
+        }
+        self.close(session).await?;
+        Ok(texts)
+    }
+
     /// The stored package rows of the target schema, without their scripts.
     async fn package_rows(
         &self,
@@ -154,8 +186,9 @@ impl Target {
     /// Replaces the target schema's installed set with `state`'s, in one transaction under the
     /// state lock; creates or migrates the state tables first. Only the packages that differ
     /// from the stored ones are written, so a small change to a large target stays small. The
-    /// script texts of the written packages are added to the ones stored; none is ever removed.
-    /// `state.target` is not stored.
+    /// script texts of the written packages, and of the versions `state` walked through (a
+    /// run's record: see [`InstalledState::record_json`]), are added to the ones stored; none
+    /// is ever removed. `state.target` is not stored.
     pub async fn record_installed(&self, state: &InstalledState) -> Result<(), TargetError> {
         if state.platform != self.platform() {
             return Err(TargetError::PlatformMismatch {
@@ -164,7 +197,12 @@ impl Target {
                 found: state.platform,
             });
         }
-        for (name, package) in &state.packages {
+        let walked: Vec<(&String, &InstalledPackage)> = state
+            .walked
+            .iter()
+            .flat_map(|(name, versions)| versions.iter().map(move |v| (name, v)))
+            .collect();
+        for (name, package) in state.packages.iter().chain(walked.iter().copied()) {
             if let Some((path, checksum)) = package
                 .scripts
                 .iter()
@@ -212,7 +250,9 @@ impl Target {
         }
         let texts: BTreeMap<&Checksum, &String> = changed
             .iter()
-            .flat_map(|(_, package)| package.scripts.values())
+            .map(|(_, package)| *package)
+            .chain(walked.iter().map(|(_, package)| *package))
+            .flat_map(|package| package.scripts.values())
             .filter_map(|checksum| Some((checksum, state.texts.get(checksum)?)))
             .collect();
         for (checksum, text) in texts {

@@ -14,7 +14,7 @@
 use crate::platform::Platform;
 
 /// The version of the state's layout this dbpm reads and writes.
-pub const STATE_VERSION: i64 = 2;
+pub const STATE_VERSION: i64 = 3;
 
 /// The oldest layout this dbpm reads as it is, without migrating it first: a change that only
 /// adds what this dbpm can do without leaves reading possible.
@@ -115,6 +115,14 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     Migration {
         version: 2,
         description: "run records keep the package versions a run walked through",
+        statements: &[],
+    },
+    // No statement: from here on a run's record of an installed set leaves the script texts
+    // out, and the texts of the versions a run walked through are kept in `script_texts` with
+    // the others. A dbpm of layout 2 would find the texts missing from such a record.
+    Migration {
+        version: 3,
+        description: "run records leave the script texts to script_texts",
         statements: &[],
     },
 ];

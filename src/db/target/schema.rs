@@ -349,7 +349,7 @@ async fn show_create(
     name: &str,
 ) -> Result<Option<Row>, sqlx::Error> {
     let sql = format!("SHOW CREATE {kind} {}", identifier(Platform::Mysql, name));
-    Ok(session.fetch(&sql, &[]).await?.into_iter().next())
+    Ok(session.fetch_verbatim(&sql).await?.into_iter().next())
 }
 
 /// MySQL views, each after the views it reads (`SHOW CREATE VIEW` names them as quoted

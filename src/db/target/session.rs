@@ -266,20 +266,34 @@ impl Session {
         values: &[Value<'_>],
     ) -> Result<Vec<Row>, sqlx::Error> {
         let sql = render(self.platform(), template);
+        self.fetch_sql(&sql, values).await
+    }
+
+    /// The rows of `sql` as it is, not a template: for a statement that names an object of
+    /// the target, whose name may hold what a template would replace.
+    pub(super) async fn fetch_verbatim(&mut self, sql: &str) -> Result<Vec<Row>, sqlx::Error> {
+        self.fetch_sql(sql, &[]).await
+    }
+
+    async fn fetch_sql(
+        &mut self,
+        sql: &str,
+        values: &[Value<'_>],
+    ) -> Result<Vec<Row>, sqlx::Error> {
         Ok(match self {
-            Session::Postgres(c) => bind_all(sqlx::query(&sql), values)
+            Session::Postgres(c) => bind_all(sqlx::query(sql), values)
                 .fetch_all(c)
                 .await?
                 .into_iter()
                 .map(Row::Postgres)
                 .collect(),
-            Session::Mysql(c) => bind_all(sqlx::query(&sql), values)
+            Session::Mysql(c) => bind_all(sqlx::query(sql), values)
                 .fetch_all(c)
                 .await?
                 .into_iter()
                 .map(Row::Mysql)
                 .collect(),
-            Session::Sqlite(c) => bind_all(sqlx::query(&sql), values)
+            Session::Sqlite(c) => bind_all(sqlx::query(sql), values)
                 .fetch_all(c)
                 .await?
                 .into_iter()

@@ -1081,6 +1081,20 @@ async fn a_stale_plan_is_refused_before_anything_runs(platform: Platform) {
         text.contains("`core` 1.1.0 was installed when planned, now it is not"),
         "{text}"
     );
+    // For machines, the refusal is the last JSON line, with the diagnostic's code.
+    let output = s.apply(&upgrade, &["--output", "json"]);
+    assert_eq!(output.status.code(), Some(3), "{}", s.text(&output));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(last["outcome"], "stale", "{stdout}");
+    assert!(
+        last["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("the plan is stale"),
+        "{stdout}"
+    );
+    assert_eq!(last["error"]["code"], "dbpm::apply::stale", "{stdout}");
     assert_eq!(runs(&s.db).await, runs_before);
     assert!(user_objects(&s.db).await.is_empty());
 }

@@ -1224,4 +1224,46 @@ mod through_the_binary {
         assert_eq!(output.status.code(), Some(1));
         insta::assert_snapshot!(transcript(&output, ctx.temp.path()));
     }
+
+    /// With `--output json`, a failing command's document is its error: the diagnostic with
+    /// its code, file and labelled place, as on the terminal.
+    #[test]
+    fn an_error_under_json_output_is_a_json_document() {
+        let ctx = TestContext::new();
+        fs_err::write(ctx.path("r.toml"), "[packages]\ncore = \"one point one\"\n").unwrap();
+        let output = ctx.run(&[
+            "plan",
+            "--release",
+            ctx.path("r.toml").to_str().unwrap(),
+            "--repo",
+            "examples/packages",
+            "--state",
+            "tests/fixtures/states/empty-sqlite.json",
+            "--output",
+            "json",
+        ]);
+        let text = transcript(&output, ctx.temp.path());
+        assert_eq!(output.status.code(), Some(1), "{text}");
+        let document: serde_json::Value =
+            serde_json::from_slice(&output.stdout).unwrap_or_else(|err| panic!("{err}: {text}"));
+        assert_eq!(document["outcome"], "error", "{text}");
+        // The release's problems, each a diagnostic of its own.
+        let problem = &document["error"]["related"][0];
+        assert_eq!(problem["code"], "dbpm::release::bad_requirement", "{text}");
+        let label = &problem["labels"][0];
+        assert!(
+            label["file"].as_str().unwrap().ends_with("r.toml"),
+            "{text}"
+        );
+        assert_eq!(
+            (&label["line"], &label["column"]),
+            (&2.into(), &8.into()),
+            "{text}"
+        );
+        // People still read it on stderr.
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("one point one"),
+            "{text}"
+        );
+    }
 }

@@ -203,20 +203,14 @@ pub async fn execute(
         Ok(outcome) => outcome,
         Err(err @ ApplyError::Stale { .. }) => {
             if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"outcome": "stale", "error": err.to_string()})
-                );
+                out.json_error("stale", &err);
             }
             out.report(&err);
             return Ok(Exit::Stale);
         }
         Err(ApplyError::Target(err @ TargetError::Locked { .. })) => {
             if json {
-                println!(
-                    "{}",
-                    serde_json::json!({"outcome": "locked", "error": err.to_string()})
-                );
+                out.json_error("locked", &err);
             }
             out.report(&err);
             return Ok(Exit::Locked);

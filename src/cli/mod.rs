@@ -117,6 +117,9 @@ where
     match result {
         Ok(exit) => exit,
         Err(report) => {
+            if out.json() {
+                out.json_error("error", report.as_ref());
+            }
             out.report(report.as_ref());
             Exit::Error
         }

@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme};
+use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, Severity};
 
 /// When to colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -23,7 +23,8 @@ pub enum Format {
     Text,
     /// For machines: JSON on stdout, one document; `apply`, `install`, `uninstall`,
     /// `upgrade`, `undo` and `restore` write JSON Lines (NDJSON) instead: one object per
-    /// line, the events as they happen, then the outcome.
+    /// line, the events as they happen, then the outcome. A command that fails writes
+    /// `{"outcome": "error", "error": {...}}` in place of its document (or as its last line).
     Json,
 }
 
@@ -105,6 +106,16 @@ impl Out {
         eprintln!("{}", line.as_ref());
     }
 
+    /// How a command failed, for machines (with `--output json`): one line on stdout,
+    /// `{"outcome": OUTCOME, "error": {...}}` (see [`diagnostic_json`]). People still get the
+    /// text on stderr.
+    pub fn json_error(&self, outcome: &str, diagnostic: &dyn Diagnostic) {
+        println!(
+            "{}",
+            serde_json::json!({ "outcome": outcome, "error": diagnostic_json(diagnostic) })
+        );
+    }
+
     /// A diagnostic (error or warning) on stderr.
     pub fn report(&self, diagnostic: &dyn Diagnostic) {
         let theme = if self.color {
@@ -121,4 +132,51 @@ impl Out {
         }
         eprintln!("{}", text.trim_end());
     }
+}
+
+/// A diagnostic as JSON: its message, code, severity, help, the places it labels (file,
+/// 1-based line and column, byte offset and length), the errors that caused it, and the
+/// diagnostics related to it, each in the same form.
+fn diagnostic_json(diagnostic: &dyn Diagnostic) -> serde_json::Value {
+    let source = diagnostic.source_code();
+    let labels: Vec<serde_json::Value> = diagnostic
+        .labels()
+        .into_iter()
+        .flatten()
+        .map(|label| {
+            let place = source.and_then(|code| code.read_span(label.inner(), 0, 0).ok());
+            let place = place.as_deref();
+            serde_json::json!({
+                "label": label.label(),
+                "file": place.and_then(|p| p.name()),
+                "line": place.map(|p| p.line() + 1),
+                "column": place.map(|p| p.column() + 1),
+                "offset": label.offset(),
+                "length": label.len(),
+            })
+        })
+        .collect();
+    let causes: Vec<String> = std::iter::successors(diagnostic.source(), |cause| cause.source())
+        .map(ToString::to_string)
+        .collect();
+    let related: Vec<serde_json::Value> = diagnostic
+        .related()
+        .into_iter()
+        .flatten()
+        .map(diagnostic_json)
+        .collect();
+    let severity = match diagnostic.severity().unwrap_or(Severity::Error) {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+        Severity::Advice => "advice",
+    };
+    serde_json::json!({
+        "message": diagnostic.to_string(),
+        "code": diagnostic.code().map(|code| code.to_string()),
+        "severity": severity,
+        "help": diagnostic.help().map(|help| help.to_string()),
+        "labels": labels,
+        "causes": causes,
+        "related": related,
+    })
 }

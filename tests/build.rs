@@ -313,6 +313,25 @@ fn a_symlinked_script_is_refused() {
     insta::assert_snapshot!(transcript(&output, ctx.temp.path()));
 }
 
+/// A linked directory at the package root is judged by its name like a directory: a
+/// misspelt phase is reported, not skipped (its scripts would silently not be packaged).
+#[test]
+fn a_symlinked_folder_with_a_misspelt_phase_is_reported() {
+    let ctx = TestContext::new();
+    let dir = ctx.path("linked");
+    let init = ctx.run(&["init", dir.to_str().unwrap(), "--name", "linked"]);
+    assert!(init.status.success());
+    fs_err::create_dir_all(ctx.path("shared-verify")).unwrap();
+    std::os::unix::fs::symlink(ctx.path("shared-verify"), dir.join("Verify")).unwrap();
+    let output = build_into_dist(&ctx, &dir);
+    let text = transcript(&output, ctx.temp.path());
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("dbpm::package::unknown_phase") && text.contains("did you mean `VERIFY`?"),
+        "{text}"
+    );
+}
+
 /// A valid archive's entries, to craft hostile variants from.
 fn sample_archive(ctx: &TestContext) -> (Vec<(String, Vec<u8>)>, std::path::PathBuf) {
     let dir = ctx.path("pkg");

@@ -48,9 +48,11 @@ pub fn read_dir(root: &Path) -> Result<FileTree, std::io::Error> {
                 tree.problems
                     .push(not_a_file(&path, file_type.is_symlink()));
             }
-        } else if file_type.is_dir() {
+        } else if file_type.is_dir() || file_type.is_symlink() && path.is_dir() {
+            // A linked directory is judged by its name as a directory is, then refused.
             match Folder::parse(&name) {
-                Ok(_) => read_folder(&mut tree, &path, &name)?,
+                Ok(_) if file_type.is_dir() => read_folder(&mut tree, &path, &name)?,
+                Ok(_) => tree.problems.push(not_a_file(&path, true)),
                 Err(err) => tree.problems.push(folder_problem(&path, &err)),
             }
         } else if file_type.is_symlink() && Folder::parse(&name).is_ok() {

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use futures_util::{StreamExt, TryStreamExt};
 use semver::Version;
 
 use crate::diagnostic::{Problems, SourceFile};
@@ -116,6 +117,7 @@ pub async fn make_plan(
     }
     let decisions = plan::decide(release, state, &index, &kept, options)?;
     let mut packages: BTreeMap<(String, Version), Package> = BTreeMap::new();
+    let mut entries = Vec::new();
     for (name, version) in decisions.needed(state) {
         if let Some(package) = known.get(&(name.clone(), version.clone())) {
             packages.insert((name, version), (*package).clone());
@@ -125,11 +127,26 @@ pub async fn make_plan(
             .index
             .get(&name, &version, state.platform)
             .ok_or_else(|| PlanningError::MissingPackage(name.clone(), version.clone()))?;
-        let package = repos.fetch(&layered, entry).await?;
-        packages.insert((name, version), package);
+        entries.push(entry);
+    }
+    // Fetched a few at a time, so a remote repository's round trips overlap.
+    let fetched: Vec<Package> = futures_util::stream::iter(&entries)
+        .map(|entry| repos.fetch(&layered, entry))
+        .buffered(FETCHES_AT_ONCE)
+        .try_collect()
+        .await?;
+    for package in fetched {
+        let key = (
+            package.manifest.name.clone(),
+            package.manifest.version.clone(),
+        );
+        packages.insert(key, package);
     }
     Ok(plan::build(release, state, &decisions, &packages, options)?)
 }
+
+/// How many archives `make_plan` fetches from the repositories at once.
+const FETCHES_AT_ONCE: usize = 8;
 
 /// Reads a plan file, verifying its hash and scripts.
 pub fn load_plan(path: &Path) -> Result<Plan, PlanOpError> {

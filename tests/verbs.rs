@@ -385,6 +385,47 @@ fn a_generated_baseline_installs_to_the_same_schema() {
     }
 }
 
+/// A PostgreSQL baseline keeps function bodies whole: a body line that opens like what the
+/// dump's own session settings, comments or psql commands open with (`SET n = …` of an
+/// UPDATE, `-- …` or `\d` in a string) is part of the function, not dropped with them.
+#[test]
+fn a_generated_postgres_baseline_keeps_function_bodies_whole() {
+    let ctx = TestContext::new();
+    let source = TestDb::postgres();
+    let copy = TestDb::postgres();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(source.execute(
+        r"CREATE TABLE counters (id int PRIMARY KEY, n int NOT NULL DEFAULT 0);
+         CREATE FUNCTION bump(k int) RETURNS void LANGUAGE plpgsql AS $$
+         BEGIN
+           UPDATE counters
+           SET n = n + 1
+           WHERE id = k;
+         END
+         $$;
+         CREATE FUNCTION pattern() RETURNS text LANGUAGE sql AS $$ SELECT '
+\d+
+-- kept
+SET x' $$;",
+    ));
+    let dir = ctx.path("generated/legacy/1.0.0").display().to_string();
+    ok(&ctx, &source, &["adopt", "--generate", &dir]);
+    let tree = ctx.path("generated").display().to_string();
+    ok(
+        &ctx,
+        &copy,
+        &["install", "legacy", "--repo", &tree, "--yes"],
+    );
+    assert_eq!(schema(&source), schema(&copy));
+    runtime.block_on(
+        copy.execute("INSERT INTO counters (id) VALUES (1); SELECT bump(1); SELECT bump(1);"),
+    );
+    assert_eq!(
+        runtime.block_on(copy.texts("SELECT n::text || pattern() FROM counters")),
+        ["2\n\\d+\n-- kept\nSET x"]
+    );
+}
+
 /// A placeholder inside a PostgreSQL dollar quote (`$$${note}$$`) is substituted: it used
 /// to read as the escape `$${` and reach the database as `${note}`.
 #[test]

@@ -173,11 +173,12 @@ fn client_delimiter(statement: &Statement<'_>) -> Offence {
         .then(|| ("DELIMITER".to_owned(), statement.span.clone()))
 }
 
-/// A backslash command of a command-line client (psql's `\set`, `\i`, `\connect`, mysql's
-/// `\.`): the client reads it, no server would.
+/// A backslash command of a command-line client (psql's `\set`, `\i`, `\connect`,
+/// `\gexec`, mysql's `\.`), on a line of its own or after a query: the client reads it, no
+/// server would.
 fn client_command(statement: &Statement<'_>) -> Offence {
-    let (token, span) = statement.first_token();
-    token.starts_with('\\').then(|| (token.to_owned(), span))
+    let (token, span) = statement.backslash_command()?;
+    Some((token.to_owned(), span))
 }
 
 /// The leading words of a statement up to the `last`th, in capitals: what it is.
@@ -350,7 +351,7 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
             ),
             "not SQL",
         )
-        .with_help("dbpm sends the script to the server, not through a client: remove the line; a value the script needs can be a placeholder (`${name}` declared in [placeholders]), and an included file a script of its own"),
+        .with_help("dbpm sends the script to the server, not through a client: remove the command; write a value the script needs as a placeholder (`${name}` declared in [placeholders]), an included file as a script of its own, a query run with `\\gexec` as a DO block, and `COPY … FROM stdin` data as INSERT statements"),
         Check::TransactionControl => {
             let sqlite = group.platforms.contains(&Platform::Sqlite);
             let others: Vec<&str> = group
@@ -481,6 +482,38 @@ mod tests {
             first(later, Platform::Mysql, client_command),
             [("\\connect".to_owned(), 2)]
         );
+    }
+
+    /// The backslash commands of `sql`, each with the line it is on.
+    fn backslash_commands(sql: &str, platform: Platform) -> Vec<(String, usize)> {
+        statements::scan(sql, platform)
+            .filter_map(|s| client_command(&s))
+            .map(|(token, span)| (token, sql[..span.start].matches('\n').count() + 1))
+            .collect()
+    }
+
+    #[test]
+    fn client_commands_are_found_after_a_query_and_in_copy_data() {
+        let gexec = "SELECT 'CREATE DATABASE x'\nWHERE NOT EXISTS (SELECT 1)\\gexec\nSELECT 1;";
+        assert_eq!(
+            backslash_commands(gexec, Platform::Postgres),
+            [("\\gexec".to_owned(), 2)]
+        );
+        let copy = "COPY t (a, b) FROM stdin;\n1\tone\n2\ttwo\n\\.\n\nSELECT 1;";
+        assert_eq!(
+            backslash_commands(copy, Platform::Postgres),
+            [("\\.".to_owned(), 4)]
+        );
+        let vertical = "SELECT * FROM t\\G\nSELECT 2;";
+        assert_eq!(
+            backslash_commands(vertical, Platform::Mysql),
+            [("\\G".to_owned(), 1)]
+        );
+        // Backslashes in strings, quoted names, bodies and comments are the server's.
+        let quoted = "SELECT 'C:\\temp', E'\\n', \"a\\b\";\nDO $$ BEGIN RAISE NOTICE '\\x'; END $$;\n-- \\set x\n/* \\i y */ SELECT 1;";
+        assert!(backslash_commands(quoted, Platform::Postgres).is_empty());
+        let mysql = "SELECT 'it\\'s \\n', `a\\b`; # \\G\nSELECT \"\\\"\\c\";";
+        assert!(backslash_commands(mysql, Platform::Mysql).is_empty());
     }
 
     #[test]

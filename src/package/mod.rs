@@ -10,7 +10,7 @@ mod lint;
 pub mod placeholder;
 pub mod script;
 pub mod source;
-mod statements;
+pub(crate) mod statements;
 mod validate;
 
 use std::collections::BTreeSet;

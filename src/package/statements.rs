@@ -5,9 +5,10 @@
 //! mysql client command) is one statement of its own and changes the delimiter after it, as
 //! the client would.
 //!
-//! Only for advice at build time (which statements a script holds, where they start); it
-//! never decides what runs, and it is not a parser: a statement it cannot follow is kept as
-//! one piece of text, which can only hide a finding, never invent one.
+//! For advice at build time (which statements a script holds, where they start), and for
+//! telling a dump's statements from the psql commands between them; it never decides what
+//! runs, and it is not a parser: a statement it cannot follow is kept as one piece of text,
+//! which can only hide a finding, never invent one.
 
 use std::ops::Range;
 
@@ -25,6 +26,8 @@ pub struct Statement<'a> {
     words: Vec<Range<usize>>,
     /// Whether its first token is a word (not `(`, a string, ...).
     opens_with_word: bool,
+    /// Its first backslash command (`\set`, `\gexec`, `\.`) outside quotes and comments.
+    backslash: Option<Range<usize>>,
 }
 
 impl<'a> Statement<'a> {
@@ -34,11 +37,13 @@ impl<'a> Statement<'a> {
         &self.sql[self.span.clone()]
     }
 
-    /// Its first token up to the first blank: `\set` for a psql meta-command.
-    pub fn first_token(&self) -> (&'a str, Range<usize>) {
-        let text = &self.sql[self.span.clone()];
-        let len = text.find(char::is_whitespace).unwrap_or(text.len());
-        (&text[..len], self.span.start..self.span.start + len)
+    /// Its first backslash command outside quotes and comments, and where it is: a line of
+    /// a command-line client (psql's `\set`, a query sent with `\gexec`, the `\.` that ends
+    /// `COPY … FROM stdin` data, mysql's `\G`). No server reads a backslash there.
+    pub fn backslash_command(&self) -> Option<(&'a str, Range<usize>)> {
+        self.backslash
+            .clone()
+            .map(|span| (&self.sql[span.clone()], span))
     }
 
     /// Its `index`th leading word: only for a statement that opens with a word.
@@ -112,8 +117,8 @@ impl<'a> Iterator for Statements<'a> {
         }
         let start = self.at;
         let line = self.line_of(start);
-        let (span, words, opens_with_word) = match self.client_delimiter() {
-            Some(found) => found,
+        let (span, words, opens_with_word, backslash) = match self.client_delimiter() {
+            Some((span, words, opens_with_word)) => (span, words, opens_with_word, None),
             None => self.statement(),
         };
         Some(Statement {
@@ -122,6 +127,7 @@ impl<'a> Iterator for Statements<'a> {
             line,
             words,
             opens_with_word,
+            backslash,
         })
     }
 }
@@ -187,8 +193,10 @@ impl<'a> Statements<'a> {
     }
 
     /// Reads one statement from `self.at` (past blanks): where its content ends, its words,
-    /// whether it opens with a word. Leaves `self.at` past its delimiter.
-    fn statement(&mut self) -> (usize, Vec<Range<usize>>, bool) {
+    /// whether it opens with a word, its first backslash command. Leaves `self.at` past its
+    /// delimiter.
+    #[allow(clippy::type_complexity)] // the parts of one statement, taken apart at once
+    fn statement(&mut self) -> (usize, Vec<Range<usize>>, bool, Option<Range<usize>>) {
         let bytes = self.bytes();
         // With a delimiter of its own the client splits at it and nowhere else.
         let custom = self.delimiter != ";";
@@ -199,6 +207,7 @@ impl<'a> Statements<'a> {
         let mut depth = 0usize;
         let mut routine = false;
         let mut after_end = false;
+        let mut backslash = None;
         while self.at < bytes.len() {
             let at = self.at;
             let byte = bytes[at];
@@ -280,12 +289,29 @@ impl<'a> Statements<'a> {
                         end
                     }
                 }
+                b'\\' => {
+                    let end = self.sql[at..]
+                        .find(char::is_whitespace)
+                        .map_or(bytes.len(), |n| at + n);
+                    let command = bytes
+                        .get(at + 1)
+                        .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'.');
+                    if command && backslash.is_none() {
+                        backslash = Some(at..end);
+                    }
+                    at + 1
+                }
                 _ => at + 1,
             };
             opens_with_word.get_or_insert(is_word);
             content_end = self.at.min(bytes.len());
         }
-        (content_end, words, opens_with_word.unwrap_or(false))
+        (
+            content_end,
+            words,
+            opens_with_word.unwrap_or(false),
+            backslash,
+        )
     }
 
     /// Whether `'…'` strings take backslash escapes (MySQL's default; PostgreSQL's only in

@@ -5,6 +5,7 @@
 
 use super::session::{Access, Row, Session, Value};
 use super::{Target, TargetError};
+use crate::package::statements;
 use crate::platform::Platform;
 
 /// A database's schema as scripts.
@@ -84,23 +85,7 @@ impl Target {
                 .replace(self.url.expose(), &self.url.redacted());
             return Err(SchemaError::PgDump(message.trim().to_owned()));
         }
-        let dump = String::from_utf8_lossy(&output.stdout);
-        // Keep the statements; drop psql meta-commands, comments, session settings (a step's
-        // connection is reused) and the schema's own creation.
-        let mut create = String::new();
-        for line in dump.lines() {
-            let trimmed = line.trim_start();
-            if trimmed.starts_with('\\')
-                || trimmed.starts_with("--")
-                || trimmed.starts_with("SET ")
-                || trimmed.starts_with("SELECT pg_catalog.set_config")
-                || trimmed.starts_with("CREATE SCHEMA")
-            {
-                continue;
-            }
-            create.push_str(line);
-            create.push('\n');
-        }
+        let create = dump_statements(&String::from_utf8_lossy(&output.stdout));
         let mut session = self.open(Access::Read).await?;
         let failed = self.failed("read the schema");
         let rows = session
@@ -342,6 +327,39 @@ impl Target {
     }
 }
 
+/// The statements of a plain pg_dump, without psql's commands (`\\connect`, `\\restrict`),
+/// comments, session settings (a step's connection is reused) and the schema's own creation.
+/// Only what stands between statements is dropped: a function body keeps every line, also
+/// one that opens like those (`SET n = n + 1` of an UPDATE).
+fn dump_statements(dump: &str) -> String {
+    const SESSION: [&str; 3] = ["SET ", "SELECT pg_catalog.set_config", "CREATE SCHEMA"];
+    let mut kept = String::new();
+    let mut at = 0;
+    while at < dump.len() {
+        let rest = &dump[at..];
+        let line = rest.find('\n').map_or(rest, |n| &rest[..=n]);
+        let trimmed = line.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('\\') || trimmed.starts_with("--") {
+            at += line.len();
+            continue;
+        }
+        let end = match statements::scan(rest, Platform::Postgres).next() {
+            Some(statement) => rest[statement.span.end..]
+                .find(';')
+                .map_or(rest.len(), |n| statement.span.end + n + 1),
+            None => rest.len(),
+        };
+        if !SESSION.iter().any(|start| trimmed.starts_with(start)) {
+            kept.push_str(rest[..end].trim());
+            kept.push_str("\n\n");
+        }
+        at += end;
+    }
+    kept.truncate(kept.trim_end().len());
+    kept.push('\n');
+    kept
+}
+
 /// The row of MySQL's `SHOW CREATE {kind} name`, or `None` when the object went away.
 async fn show_create(
     session: &mut Session,
@@ -446,6 +464,15 @@ pub fn identifier(platform: Platform, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_dump_keeps_its_statements_whole_and_drops_what_stands_between() {
+        let dump = "\\restrict abc\n--\n-- PostgreSQL database dump\n--\nSET statement_timeout = 0;\nSELECT pg_catalog.set_config('search_path', '', false);\nCREATE SCHEMA app;\n\nCREATE FUNCTION app.f() RETURNS void\n    LANGUAGE plpgsql\n    AS $$\nBEGIN\n  UPDATE t\n  SET n = 1;\n-- inside\n\\d\nEND\n$$;\n\n\nCREATE TABLE app.t (\n    n integer\n);\n\\unrestrict abc\n";
+        assert_eq!(
+            dump_statements(dump),
+            "CREATE FUNCTION app.f() RETURNS void\n    LANGUAGE plpgsql\n    AS $$\nBEGIN\n  UPDATE t\n  SET n = 1;\n-- inside\n\\d\nEND\n$$;\n\nCREATE TABLE app.t (\n    n integer\n);\n"
+        );
+    }
 
     #[test]
     fn an_identifier_cannot_end_its_own_quotes() {

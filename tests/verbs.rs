@@ -676,6 +676,125 @@ fn scripts_with_nothing_to_run_are_done_on_mysql() {
 /// A value for a placeholder that no package of the release declares is a misspelling: the
 /// plan is refused, naming the likely placeholder, whether the value comes from `--set` or
 /// from the release file (it used to go unused while the default won).
+/// Every step runs in a session of its own: what a script sets for its session
+/// (PostgreSQL's `search_path`, MySQL's `autocommit`) reaches no later step. A leaked
+/// `search_path` sent later tables elsewhere; a leaked `autocommit = 0` left later steps'
+/// rows uncommitted, and lost, while the run said it completed.
+#[test]
+fn a_step_sets_nothing_for_the_steps_after_it() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    for (platform, setting) in [
+        (Platform::Postgres, "SET search_path TO nowhere;\n"),
+        (Platform::Mysql, "SET autocommit = 0;\n"),
+    ] {
+        let ctx = TestContext::new();
+        let db = TestDb::new(platform);
+        let repo = package_repo(
+            &ctx,
+            "sess",
+            platform.as_str(),
+            &[
+                ("UPGRADE/001.session.sql", setting),
+                ("DOWNGRADE/001.session.sql", "SELECT 1;\n"),
+                (
+                    "UPGRADE/002.table.sql",
+                    "CREATE TABLE sess_t (a INT);\nINSERT INTO sess_t VALUES (1);\n",
+                ),
+                ("DOWNGRADE/002.table.sql", "DROP TABLE IF EXISTS sess_t;\n"),
+                ("UPGRADE/003.more.sql", "INSERT INTO sess_t VALUES (2);\n"),
+                (
+                    "DOWNGRADE/003.more.sql",
+                    "DELETE FROM sess_t WHERE a = 2;\n",
+                ),
+            ],
+        );
+        ok(&ctx, &db, &["install", "sess", "--repo", &repo, "--yes"]);
+        let rows = runtime.block_on(db.texts("SELECT CAST(COUNT(*) AS CHAR(8)) FROM sess_t"));
+        assert_eq!(rows[0].trim(), "2", "{platform}");
+    }
+}
+
+/// On MySQL/MariaDB a script runs under the server's `sql_mode` and time zone, as in the
+/// mysql client: the driver's own (`PIPES_AS_CONCAT`, UTC) made `0 || 1` the string `01`,
+/// and triggers and views kept that mode for good.
+#[test]
+fn mysql_scripts_run_under_the_servers_sql_mode() {
+    let ctx = TestContext::new();
+    let db = TestDb::mysql();
+    let repo = package_repo(
+        &ctx,
+        "modes",
+        "mysql",
+        &[
+            (
+                "UPGRADE/001.modes.sql",
+                "CREATE TABLE modes_t AS SELECT @@SESSION.sql_mode = @@GLOBAL.sql_mode AS same_mode, @@SESSION.time_zone = @@GLOBAL.time_zone AS same_zone, (0 || 1) AS either;\n",
+            ),
+            ("DOWNGRADE/001.modes.sql", "DROP TABLE IF EXISTS modes_t;\n"),
+        ],
+    );
+    ok(&ctx, &db, &["install", "modes", "--repo", &repo, "--yes"]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let row = runtime
+        .block_on(db.texts("SELECT CONCAT(same_mode, ' ', same_zone, ' ', either) FROM modes_t"));
+    assert_eq!(row, ["1 1 1"]);
+}
+
+/// SQLite scripts run with foreign keys not enforced, as in the sqlite3 client: the table
+/// rebuild SQLite documents (new table, copy, drop, rename) keeps the rows that reference
+/// the table. Enforced, dropping the old table deleted them through `ON DELETE CASCADE`,
+/// and a `PRAGMA foreign_keys = OFF` in the script is ignored inside its transaction.
+#[test]
+fn a_sqlite_table_rebuild_keeps_the_rows_that_reference_it() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let write = |version: &str, files: &[(&str, &str)]| {
+        for (path, text) in files {
+            let path = ctx.path(&format!("packages/shop/{version}/{path}"));
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(path, text).unwrap();
+        }
+    };
+    write(
+        "1.0.0",
+        &[
+            ("dbpm.toml", "[package]\nname = \"shop\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n"),
+            (
+                "UPGRADE/001.tables.sql",
+                "CREATE TABLE customer (id INTEGER PRIMARY KEY, name TEXT);\nCREATE TABLE orders (id INTEGER PRIMARY KEY, customer_id INTEGER REFERENCES customer (id) ON DELETE CASCADE);\nINSERT INTO customer VALUES (1, NULL);\nINSERT INTO orders VALUES (1, 1), (2, 1);\n",
+            ),
+            ("DOWNGRADE/001.tables.sql", "DROP TABLE orders;\nDROP TABLE customer;\n"),
+        ],
+    );
+    write(
+        "1.1.0",
+        &[
+            ("dbpm.toml", "[package]\nname = \"shop\"\nversion = \"1.1.0\"\nplatforms = [\"sqlite\"]\nfrom = \"1.0.0\"\n"),
+            (
+                "UPGRADE/001.name_not_null.sql",
+                "CREATE TABLE customer_new (id INTEGER PRIMARY KEY, name TEXT NOT NULL DEFAULT '');\nINSERT INTO customer_new (id, name) SELECT id, COALESCE(name, '') FROM customer;\nDROP TABLE customer;\nALTER TABLE customer_new RENAME TO customer;\n",
+            ),
+            ("DOWNGRADE/001.name_not_null.sql", "SELECT 1;\n"),
+        ],
+    );
+    let repo = ctx.path("packages").display().to_string();
+    ok(
+        &ctx,
+        &db,
+        &["install", "shop@1.0.0", "--repo", &repo, "--yes"],
+    );
+    ok(
+        &ctx,
+        &db,
+        &["install", "shop@1.1.0", "--repo", &repo, "--yes"],
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    assert_eq!(
+        runtime.block_on(db.texts("SELECT CAST(COUNT(*) AS TEXT) FROM orders")),
+        ["2"]
+    );
+}
+
 #[test]
 fn a_misspelled_placeholder_value_is_refused() {
     let ctx = TestContext::new();

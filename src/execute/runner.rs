@@ -508,7 +508,7 @@ async fn drive(
                     // journal exactly which failed.
                     Some(_) => unbatched = work.len(),
                 }
-                idle.push(session);
+                idle.push(session.fresh().await?);
                 continue;
             }
         }
@@ -691,7 +691,10 @@ async fn run_step(
             .run_transactional(run, &step.id, attempt, text, failpoint)
             .await;
         return match result {
-            Ok(result) => (Some(session), Ok(result)),
+            Ok(result) => match session.fresh().await {
+                Ok(session) => (Some(session), Ok(result)),
+                Err(err) => (None, Err(err)),
+            },
             Err(err) => (None, Err(err)),
         };
     }
@@ -716,7 +719,15 @@ async fn run_step(
                 Err(err) => return (None, Err(err)),
             }
         }
-        (Kind::Sql | Kind::Sys, _) => session.run_plain(text).await.map(|()| String::new()),
+        (Kind::Sql | Kind::Sys, _) => {
+            let result = session.run_plain(text).await.map(|()| String::new());
+            // Journaled on a session the script left nothing in (an `autocommit = 0`, a `USE`).
+            session = match session.fresh().await {
+                Ok(session) => session,
+                Err(err) => return (None, Err(err)),
+            };
+            result
+        }
     };
     let (state, output) = match &result {
         Ok(output) => ("done", (!output.is_empty()).then(|| output.clone())),

@@ -47,6 +47,7 @@ enum Check {
     CannotRunInTransaction,
     SeveralStatementsOutside,
     RefusedInImplicitTransaction,
+    ForeignKeysPragma,
 }
 
 /// One finding in one script: where to point, and the offending statements.
@@ -133,6 +134,9 @@ fn findings(
     }
     if in_transaction && platform == Platform::Postgres {
         collect(Check::CannotRunInTransaction, cannot_run_in_transaction);
+    }
+    if in_transaction && platform == Platform::Sqlite {
+        collect(Check::ForeignKeysPragma, foreign_keys_pragma);
     }
     // Several statements outside a transaction run in one implicit transaction, which
     // refuses what a transaction block refuses.
@@ -296,6 +300,17 @@ fn cannot_run_in_transaction(statement: &Statement<'_>) -> Offence {
     Some((what, statement.head(last)))
 }
 
+/// SQLite's `PRAGMA foreign_keys`, which does nothing inside a transaction.
+fn foreign_keys_pragma(statement: &Statement<'_>) -> Offence {
+    let pragma = statement
+        .word(0)
+        .is_some_and(|w| w.eq_ignore_ascii_case("PRAGMA"))
+        && statement
+            .word(1)
+            .is_some_and(|w| w.eq_ignore_ascii_case("foreign_keys"));
+    pragma.then(|| ("PRAGMA foreign_keys".to_owned(), statement.head(1)))
+}
+
 /// `` `COMMIT` at line 3 ``, or `` `BEGIN` at line 1, `COMMIT` at line 3 ``.
 fn listed(statements: &[(String, usize)]) -> String {
     statements
@@ -414,6 +429,16 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
             )
             .with_help(format!("declare it in the manifest: [scripts.\"{key}\"] transaction = false, with that statement alone in the script (PostgreSQL runs several statements as one implicit transaction)"))
         }
+        Check::ForeignKeysPragma => at(
+            Problem::error(
+                source.path(),
+                "dbpm::package::foreign_keys_pragma",
+                format!("{offending} does nothing here: the script runs inside a transaction on SQLite, where the pragma is ignored"),
+            ),
+            "ignored inside a transaction",
+        )
+        .with_help(format!("dbpm runs SQLite scripts with foreign keys not enforced, as the sqlite3 client does, so a table rebuild needs no pragma: remove it, and check the references after the rebuild with `PRAGMA foreign_key_check`; or, to change enforcement, declare [scripts.\"{key}\"] transaction = false"))
+        .warning(),
         Check::SeveralStatementsOutside => at(
             Problem::error(
                 source.path(),
@@ -514,6 +539,18 @@ mod tests {
         assert!(backslash_commands(quoted, Platform::Postgres).is_empty());
         let mysql = "SELECT 'it\\'s \\n', `a\\b`; # \\G\nSELECT \"\\\"\\c\";";
         assert!(backslash_commands(mysql, Platform::Mysql).is_empty());
+    }
+
+    #[test]
+    fn the_foreign_keys_pragma_is_found() {
+        let sql = "PRAGMA foreign_keys = OFF;\nPRAGMA foreign_key_check;\npragma FOREIGN_KEYS=ON;";
+        assert_eq!(
+            first(sql, Platform::Sqlite, foreign_keys_pragma),
+            [
+                ("PRAGMA foreign_keys".to_owned(), 1),
+                ("PRAGMA foreign_keys".to_owned(), 3)
+            ]
+        );
     }
 
     #[test]

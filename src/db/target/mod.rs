@@ -345,16 +345,34 @@ impl Target {
                     },
                     source,
                 })?;
-        if self.platform() == Platform::Postgres {
-            session
-                .fetch(
-                    "SELECT set_config('search_path', quote_ident(?) || ', ' || current_setting('search_path'), false) AS path",
-                    &[session::Value::Text(&self.schema)],
-                )
-                .await
-                .map_err(self.failed("set the search path to the target schema"))?;
-        }
+        self.prepare_session(&mut session).await?;
         Ok(session)
+    }
+
+    /// Sets a new session up: on PostgreSQL the target schema first in its `search_path`; on
+    /// MySQL/MariaDB its `sql_mode` without the `IGNORE_SPACE` that the driver's handshake
+    /// asks for (it makes function names such as `now` reserved words), as the mysql client
+    /// has it.
+    async fn prepare_session(&self, session: &mut Session) -> Result<(), TargetError> {
+        match self.platform() {
+            Platform::Postgres => {
+                session
+                    .fetch(
+                        "SELECT set_config('search_path', quote_ident(?) || ', ' || current_setting('search_path'), false) AS path",
+                        &[session::Value::Text(&self.schema)],
+                    )
+                    .await
+                    .map_err(self.failed("set the search path to the target schema"))?;
+            }
+            Platform::Mysql => {
+                session
+                    .run("SET SESSION sql_mode = TRIM(BOTH ',' FROM REPLACE(CONCAT(',', @@SESSION.sql_mode, ','), ',IGNORE_SPACE,', ','))")
+                    .await
+                    .map_err(self.failed("set the session's sql_mode"))?;
+            }
+            Platform::Sqlite => {}
+        }
+        Ok(())
     }
 
     /// Closes a session after a successful operation.

@@ -70,6 +70,8 @@ pub struct JournalRow {
 pub struct StepSession {
     session: Session,
     target: Target,
+    /// Whether its commits wait for the disk (an admin session's do).
+    durable: bool,
 }
 
 impl Target {
@@ -307,16 +309,26 @@ impl Target {
 
     async fn open_step_session(&self, durable: bool) -> Result<StepSession, TargetError> {
         let mut session = self.open(Access::Write).await?;
+        self.prepare_step_session(&mut session, durable).await?;
+        Ok(StepSession {
+            session,
+            target: self.clone(),
+            durable,
+        })
+    }
+
+    async fn prepare_step_session(
+        &self,
+        session: &mut Session,
+        durable: bool,
+    ) -> Result<(), TargetError> {
         if self.platform() == Platform::Postgres && !durable {
             session
                 .run("SET synchronous_commit TO off")
                 .await
                 .map_err(self.failed("prepare a step connection"))?;
         }
-        Ok(StepSession {
-            session,
-            target: self.clone(),
-        })
+        Ok(())
     }
 
     /// A session on the state for reading, or `None` when dbpm was never here.
@@ -350,6 +362,37 @@ impl Target {
 pub struct ScriptFailed(pub String);
 
 impl StepSession {
+    /// The session as a new one, for the next step or journal entry: what a script set for
+    /// its session (PostgreSQL's `search_path` or role, MySQL's `autocommit`, `sql_mode` or
+    /// `USE`, SQLite's pragmas) never reaches anything else, as if every step had a connection
+    /// of its own. What the script left uncommitted is rolled back, as for a client that
+    /// disconnects. PostgreSQL's session is reset in place (`DISCARD ALL`, then the target's
+    /// settings again), since a new connection there costs several milliseconds; any other
+    /// is replaced by a new connection.
+    pub async fn fresh(self) -> Result<StepSession, TargetError> {
+        let StepSession {
+            mut session,
+            target,
+            durable,
+        } = self;
+        if target.platform() != Platform::Postgres {
+            // Closing rolls back what is open; a connection that fails to close is gone.
+            let _ = session.close().await;
+            return target.open_step_session(durable).await;
+        }
+        session
+            .discard()
+            .await
+            .map_err(target.failed("reset a step connection"))?;
+        target.prepare_session(&mut session).await?;
+        target.prepare_step_session(&mut session, durable).await?;
+        Ok(StepSession {
+            session,
+            target,
+            durable,
+        })
+    }
+
     /// Runs a transactional step: the script and its `done` journal entry commit together.
     /// On a failure, the database undoes the script and the failure is journaled apart.
     /// `before_commit` is called between the script and the commit (the crash tests' fail point).

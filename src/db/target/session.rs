@@ -97,14 +97,25 @@ pub(super) enum Access {
 }
 
 impl Connector {
-    /// Parses the URL for its platform's driver; no I/O.
+    /// Parses the URL for its platform's driver; no I/O. Scripts run in the session a
+    /// database's own client would give them, not the driver's: on MySQL/MariaDB the server's
+    /// `sql_mode` and time zone (the driver adds `PIPES_AS_CONCAT`, which makes `||` a
+    /// concatenation, and UTC), on SQLite foreign keys not enforced, as in `sqlite3` (the
+    /// driver enforces them, and a script inside a transaction cannot turn that off, so the
+    /// table rebuild SQLite documents deleted the rows that referenced the table).
     pub(super) fn parse(url: &DbUrl) -> Result<Self, sqlx::Error> {
         Ok(match url.platform() {
             Platform::Postgres => Connector::Postgres(PgConnectOptions::from_str(url.expose())?),
-            Platform::Mysql => Connector::Mysql(MySqlConnectOptions::from_str(url.expose())?),
+            Platform::Mysql => Connector::Mysql(
+                MySqlConnectOptions::from_str(url.expose())?
+                    .pipes_as_concat(false)
+                    .no_engine_substitution(false)
+                    .timezone(None),
+            ),
             Platform::Sqlite => Connector::Sqlite(
                 SqliteConnectOptions::from_str(url.expose())?
-                    .busy_timeout(Duration::from_secs(dialect::LOCK_WAIT_SECONDS)),
+                    .busy_timeout(Duration::from_secs(dialect::LOCK_WAIT_SECONDS))
+                    .foreign_keys(false),
             ),
         })
     }
@@ -366,6 +377,18 @@ impl Session {
                 dialect::MYSQL_STATE_LOCK
             ))
             .await?;
+        }
+        Ok(())
+    }
+
+    /// On PostgreSQL, resets the session to the connection's defaults: rolls back a
+    /// transaction left open, forgets the prepared statements (the driver's cache too) and
+    /// runs `DISCARD ALL` (settings, role, temporary tables, advisory locks, listeners).
+    pub(super) async fn discard(&mut self) -> Result<(), sqlx::Error> {
+        if let Session::Postgres(c) = self {
+            c.execute("ROLLBACK").await?;
+            c.clear_cached_statements().await?;
+            c.execute("DISCARD ALL").await?;
         }
         Ok(())
     }

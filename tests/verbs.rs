@@ -304,8 +304,9 @@ fn adopt_checks_the_claim_and_verify_reports_failures() {
         assert_eq!(broken.status.code(), Some(1));
         assert!(String::from_utf8_lossy(&broken.stdout)
             .contains("FAIL core@1.1.0 VERIFY/001.tables_exist.sql"));
-        // Then it installs on top like any installed package.
-        ok(&ctx, &managed, &with_repo(&["upgrade", "--yes"]));
+        // Then it upgrades like any installed package: the adoption is no unfinished run.
+        ok(&ctx, &legacy, &with_repo(&["upgrade", "--yes"]));
+        assert_eq!(installed(&ctx, &legacy), "core@1.2.0");
     }
 }
 

@@ -363,9 +363,9 @@ pub async fn apply(
     Ok(outcome)
 }
 
-/// A run that neither completed nor rolled back.
+/// A run that neither completed, nor rolled back, nor recorded an adoption.
 pub fn is_unfinished(run: &RunRecord) -> bool {
-    !matches!(run.outcome.as_str(), "completed" | "rolled_back")
+    !matches!(run.outcome.as_str(), "completed" | "rolled_back" | "adopted")
 }
 
 async fn drive(

@@ -796,6 +796,40 @@ fn a_sqlite_table_rebuild_keeps_the_rows_that_reference_it() {
     );
 }
 
+/// A `.cmd` script gets the target's URL, but not the admin connection's or the
+/// repositories' from dbpm's environment: those may hold other credentials, and its output
+/// is kept in the journal with only the target's password removed.
+#[test]
+fn a_command_step_never_sees_other_credentials() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let repo = package_repo(
+        &ctx,
+        "hook",
+        "sqlite",
+        &[("POSTINSTALL/001.env.cmd", "env | grep '^DBPM_' | sort\n")],
+    );
+    let output = ctx
+        .dbpm()
+        .args(["install", "hook", "--repo", &repo, "--yes", "--db", &db.url])
+        .env("DBPM_ADMIN_DB", "postgres://admin:AdminSecret1@127.0.0.1/x")
+        .env("DBPM_REPO", "postgres://repo:RepoSecret2@127.0.0.1/y")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = transcript(&output, ctx.temp.path());
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let printed = runtime
+        .block_on(db.texts("SELECT COALESCE(output, '') FROM dbpm_journal"))
+        .join("\n");
+    assert!(printed.contains("DBPM_TARGET_URL="), "{printed}");
+    for secret in ["AdminSecret1", "RepoSecret2", "DBPM_ADMIN_DB", "DBPM_REPO="] {
+        assert!(!printed.contains(secret), "{secret}: {printed}");
+        assert!(!text.contains(secret), "{secret}: {text}");
+    }
+}
+
 #[test]
 fn a_misspelled_placeholder_value_is_refused() {
     let ctx = TestContext::new();

@@ -365,7 +365,10 @@ pub async fn apply(
 
 /// A run that neither completed, nor rolled back, nor recorded an adoption.
 pub fn is_unfinished(run: &RunRecord) -> bool {
-    !matches!(run.outcome.as_str(), "completed" | "rolled_back" | "adopted")
+    !matches!(
+        run.outcome.as_str(),
+        "completed" | "rolled_back" | "adopted"
+    )
 }
 
 async fn drive(
@@ -763,6 +766,11 @@ async fn run_on_admin(
 
 /// Runs a `.cmd` step in the shell, with the DBPM_* variables; the output is kept, cut to
 /// [`MAX_OUTPUT`] and stripped of the target's password.
+/// The variables of dbpm's own environment that may hold credentials besides the target's
+/// (the admin connection, repositories): a `.cmd` script runs without them. It gets the
+/// target's URL, as `DBPM_TARGET_URL`, and its password is removed from what it prints.
+const WITHHELD_FROM_COMMANDS: [&str; 3] = ["DBPM_DB", "DBPM_ADMIN_DB", "DBPM_REPO"];
+
 async fn run_command(
     step: &Step,
     text: &str,
@@ -780,6 +788,9 @@ async fn run_command(
         .env("DBPM_TARGET_URL", target.url().expose())
         .stdin(std::process::Stdio::null())
         .kill_on_drop(true);
+    for name in WITHHELD_FROM_COMMANDS {
+        command.env_remove(name);
+    }
     let output = match tokio::time::timeout(timeout, command.output()).await {
         Ok(Ok(output)) => output,
         Ok(Err(err)) => return Err(ScriptFailed(format!("failed to start the shell: {err}"))),

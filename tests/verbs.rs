@@ -386,6 +386,32 @@ fn a_generated_baseline_installs_to_the_same_schema() {
     }
 }
 
+/// A baseline is generated from a target schema whose name has capitals and a space: the
+/// name went to pg_dump as a pattern, which folded it to lower case and found nothing.
+#[test]
+fn a_baseline_is_generated_from_a_schema_named_in_mixed_case() {
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(db.execute(
+        r#"CREATE SCHEMA "Sales Team"; CREATE TABLE "Sales Team".deals (id int PRIMARY KEY);"#,
+    ));
+    let dir = ctx.path("generated/sales/1.0.0");
+    ok(
+        &ctx,
+        &db,
+        &[
+            "adopt",
+            "--generate",
+            dir.to_str().unwrap(),
+            "--schema",
+            "Sales Team",
+        ],
+    );
+    let script = fs_err::read_to_string(dir.join("UPGRADE/001.schema.sql")).unwrap();
+    assert!(script.contains("CREATE TABLE \"Sales Team\".deals"), "{script}");
+}
+
 /// A PostgreSQL baseline keeps function bodies whole: a body line that opens like what the
 /// dump's own session settings, comments or psql commands open with (`SET n = …` of an
 /// UPDATE, `-- …` or `\d` in a string) is part of the function, not dropped with them.

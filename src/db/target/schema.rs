@@ -73,7 +73,8 @@ impl Target {
                 "--no-privileges",
                 "--no-comments",
                 "--schema",
-                &self.schema,
+                // A pattern: quoted, the name is taken as it is (case, spaces, `*`).
+                &identifier(Platform::Postgres, &self.schema),
                 "--dbname",
                 &self.url.without_password(),
             ])

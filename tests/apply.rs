@@ -59,6 +59,12 @@ mod sys_steps {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_admin_connection_that_fails_is_found_before_anything_runs() {
+        super::an_admin_connection_that_fails_is_found_before_anything_runs(Platform::Postgres)
+            .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_crash_inside_a_transactional_step_leaves_it_in_doubt_on_postgres() {
         super::a_crash_inside_a_transactional_sys_step_leaves_it_in_doubt(Platform::Postgres).await
     }
@@ -1382,6 +1388,32 @@ async fn a_failing_transactional_sys_script_leaves_no_trace(platform: Platform) 
         "{rows:?}"
     );
     assert_nothing_done_twice(&s.db, &[&plan]).await;
+}
+
+/// An admin connection that cannot be opened (a mistyped `--admin-db`) is found before
+/// anything runs: not even dbpm's own tables are created, so the same command with the right
+/// connection applies the plan whole. It used to fail at the `.sys` step, after the steps
+/// before it, and leave that step in doubt (exit 6) though it never started.
+async fn an_admin_connection_that_fails_is_found_before_anything_runs(platform: Platform) {
+    let s = Scenario::new(platform);
+    s.db.execute("CREATE TABLE sys_audit (id INTEGER)").await;
+    let before = schema(&s.db).await;
+    let release = sys_packages(&s.ctx.path("sys"), sys_statements(platform));
+    let repo = s.ctx.path("sys/packages").display().to_string();
+    let plan_path = s.plan(&release, &repo, false, "install.json");
+    let unreachable = "postgres://postgres@127.0.0.1:1/postgres";
+    let output = s.apply(&plan_path, &["--admin-db", unreachable]);
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(s.db.dbpm_tables().await.is_empty(), "{text}");
+    assert_same_schema(
+        &before,
+        &schema(&s.db).await,
+        "after a failed admin connection",
+    );
+    let output = s.apply(&plan_path, &["--admin-db", &s.db.url]);
+    assert_eq!(output.status.code(), Some(0), "{}", s.text(&output));
+    assert_eq!(sys_traces(&s.db).await.0, 1);
 }
 
 /// A crash inside a transactional `.sys` step, after its script and before its commit on the

@@ -409,7 +409,10 @@ fn a_baseline_is_generated_from_a_schema_named_in_mixed_case() {
         ],
     );
     let script = fs_err::read_to_string(dir.join("UPGRADE/001.schema.sql")).unwrap();
-    assert!(script.contains("CREATE TABLE \"Sales Team\".deals"), "{script}");
+    assert!(
+        script.contains("CREATE TABLE \"Sales Team\".deals"),
+        "{script}"
+    );
 }
 
 /// A PostgreSQL baseline keeps function bodies whole: a body line that opens like what the

@@ -217,6 +217,10 @@ pub async fn apply(
     if sys_steps > 0 && settings.admin.is_none() {
         return Err(ApplyError::NeedsAdmin { count: sys_steps });
     }
+    // A mistyped admin connection fails here, before anything runs.
+    if let (Some(admin), true) = (&settings.admin, sys_steps > 0) {
+        admin.admin_session().await?.close().await?;
+    }
     target.ensure_state().await?;
     let _lock = target.lock(settings.lock_timeout).await?;
 
@@ -701,6 +705,15 @@ async fn run_step(
             Err(err) => (None, Err(err)),
         };
     }
+    // A `.sys` step's admin connection is opened before the step is journaled as started:
+    // one that cannot be opened leaves the step not started, never in doubt.
+    let admin_session = match (step.kind, admin) {
+        (Kind::Sys, Some(admin)) => match admin.admin_session().await {
+            Ok(admin_session) => Some(admin_session),
+            Err(err) => return (Some(session), Err(err)),
+        },
+        _ => None,
+    };
     // Any other step is journaled apart from its script: started before, done after. A
     // transactional `.sys` step too, since its script runs on the admin connection: a crash
     // in between leaves it in doubt, never silently done.
@@ -713,11 +726,11 @@ async fn run_step(
     if !sys_in_transaction {
         failpoint(&step.id);
     }
-    let result = match (step.kind, admin) {
+    let result = match (step.kind, admin_session) {
         (Kind::Cmd, _) => run_command(step, text, session.target(), cmd_timeout).await,
-        (Kind::Sys, Some(admin)) => {
+        (Kind::Sys, Some(admin_session)) => {
             let before_commit = || failpoint(&step.id);
-            match run_on_admin(admin, text, step.transactional, before_commit).await {
+            match run_on_admin(admin_session, text, step.transactional, before_commit).await {
                 Ok(result) => result,
                 Err(err) => return (None, Err(err)),
             }
@@ -749,12 +762,11 @@ async fn run_step(
 /// transaction there (so a failure leaves nothing behind, which is why the schedule does not
 /// compensate it), `before_commit` called before its commit; any other as plain statements.
 async fn run_on_admin(
-    admin: &Target,
+    mut session: StepSession,
     text: &str,
     transactional: bool,
     before_commit: impl FnOnce(),
 ) -> Result<Result<String, ScriptFailed>, TargetError> {
-    let mut session = admin.admin_session().await?;
     let result = if transactional {
         session.run_in_transaction(text, before_commit).await?
     } else {
@@ -764,13 +776,13 @@ async fn run_on_admin(
     Ok(result.map(|()| String::new()))
 }
 
-/// Runs a `.cmd` step in the shell, with the DBPM_* variables; the output is kept, cut to
-/// [`MAX_OUTPUT`] and stripped of the target's password.
 /// The variables of dbpm's own environment that may hold credentials besides the target's
 /// (the admin connection, repositories): a `.cmd` script runs without them. It gets the
 /// target's URL, as `DBPM_TARGET_URL`, and its password is removed from what it prints.
 const WITHHELD_FROM_COMMANDS: [&str; 3] = ["DBPM_DB", "DBPM_ADMIN_DB", "DBPM_REPO"];
 
+/// Runs a `.cmd` step in the shell, with the DBPM_* variables; the output is kept, cut to
+/// [`MAX_OUTPUT`] and stripped of the target's password.
 async fn run_command(
     step: &Step,
     text: &str,

@@ -203,6 +203,23 @@ fn the_everyday_verbs_round_trip() {
     }
 }
 
+/// An installed package that a new one needs at a higher version moves up (DESIGN §3: an
+/// installed prerequisite keeps its version while it satisfies every requirement); it was
+/// pinned to its version, and installing the new package failed. It never moves down.
+#[test]
+fn an_installed_prerequisite_moves_up_for_a_package_that_needs_it() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    ok(&ctx, &db, &with_repo(&["install", "core@1.0.0", "--yes"]));
+    let text = ok(&ctx, &db, &with_repo(&["install", "billing", "--yes"]));
+    assert!(text.contains("required by"), "{text}");
+    assert_eq!(
+        installed(&ctx, &db),
+        "auth@2.0.0 billing@1.1.0 core@1.2.0",
+        "{text}"
+    );
+}
+
 /// The completed runs, oldest first.
 fn runs_of(db: &TestDb) -> Vec<String> {
     let sql = match db.platform {

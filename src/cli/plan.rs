@@ -63,7 +63,8 @@ pub struct PlanArgs {
     /// Run a package's ROLLBACK and INSTALL again, also to repair drift (repeatable).
     #[arg(long = "reinstall", value_name = "PACKAGE")]
     reinstall: Vec<String>,
-    /// Uninstall installed packages that the release does not want.
+    /// Uninstall installed packages that the release does not want. Without it they stay,
+    /// at their version while it satisfies every requirement, else at a higher one.
     #[arg(long)]
     prune: bool,
     /// Re-create the code of installed dependents of packages whose version changes.

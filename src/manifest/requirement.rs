@@ -37,6 +37,19 @@ impl Requirement {
         })
     }
 
+    /// That version or any higher one.
+    pub fn at_least(version: &Version) -> Self {
+        Requirement(VersionReq {
+            comparators: vec![semver::Comparator {
+                op: semver::Op::GreaterEq,
+                major: version.major,
+                minor: Some(version.minor),
+                patch: Some(version.patch),
+                pre: version.pre.clone(),
+            }],
+        })
+    }
+
     /// The seed's form: `min` (missing parts 0) up to `max` (missing parts mean "any").
     pub fn from_min_max(range: &RawMinMax) -> Result<Self, String> {
         let min = bound_version(&range.min);

@@ -91,11 +91,6 @@ fn any() -> Requirement {
     Requirement::parse("*").unwrap_or_else(|err| unreachable!("`*` is a requirement: {err}"))
 }
 
-fn at_least(version: &semver::Version) -> Requirement {
-    Requirement::parse(&format!(">={version}"))
-        .unwrap_or_else(|err| unreachable!("a lower bound is a requirement: {err}"))
-}
-
 /// `dbpm install`: the named packages (with a requirement, or the highest version) and the
 /// archives given, on top of what is installed.
 pub fn install(
@@ -224,7 +219,7 @@ pub fn upgrade(
         .packages
         .iter()
         .filter(|(name, _)| chosen.contains(*name))
-        .map(|(name, p)| (name.clone(), at_least(&p.version)))
+        .map(|(name, p)| (name.clone(), Requirement::at_least(&p.version)))
         .collect();
     Ok(Goal {
         release: release(&format!("upgrade {chosen:?}"), packages, set.clone()),

@@ -273,13 +273,15 @@ pub fn decide(
                 .preferred
                 .insert(name.clone(), package.version.clone());
         }
+        // Kept, at its version while that satisfies every requirement (it is preferred),
+        // else at a higher one: never moved down, which is for a release to ask.
         if !release.packages.contains_key(name) && !options.prune {
-            let pin = Requirement::exact(&package.version);
-            request.wanted.insert(name.clone(), pin.clone());
+            let kept = Requirement::at_least(&package.version);
+            request.wanted.insert(name.clone(), kept.clone());
             request.extra.entry(name.clone()).or_default().push((
-                pin,
+                kept,
                 format!(
-                    "installed `{name}@{}`, kept because `--prune` is off",
+                    "installed `{name}@{}`, kept (at that version or higher) because `--prune` is off",
                     package.version
                 ),
             ));
@@ -316,7 +318,8 @@ pub fn decide(
         let installed_package = installed.packages.get(name);
         let why = if release.packages.contains_key(name) {
             format!("the release wants {}", release.packages[name])
-        } else if installed_package.is_some() && !options.prune {
+        } else if installed_package.is_some_and(|p| p.version == resolved.version) && !options.prune
+        {
             "installed and not in the release: kept".to_owned()
         } else {
             let by: Vec<&str> = resolved.required_by.iter().map(String::as_str).collect();

@@ -112,6 +112,7 @@ async fn apply(plan: &Plan, url: &str, jobs: usize) -> Duration {
         admin: None,
         cmd_timeout: Duration::from_secs(60),
         stop: Arc::new(AtomicBool::new(false)),
+        keep_plan: false,
     };
     let started = Instant::now();
     let outcome = runner::apply(plan, &target, &settings, &|_| {})

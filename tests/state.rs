@@ -78,6 +78,7 @@ fn state_tables(db: &TestDb) -> Vec<String> {
         "installed_scripts",
         "journal",
         "meta",
+        "plans",
         "runs",
         "script_texts",
     ]

@@ -220,6 +220,49 @@ fn an_installed_prerequisite_moves_up_for_a_package_that_needs_it() {
     );
 }
 
+/// An interrupted verb resumes from the target alone: a verb writes no plan file, so the
+/// target keeps the plan with the run, `status` and a refused verb say to run
+/// `dbpm apply --resume`, and that finishes the run. Re-running the verb resumed only when
+/// it planned the very same bytes again (same request, same repositories).
+#[test]
+fn an_interrupted_verb_resumes_with_the_plan_the_target_kept() {
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    let killed = ctx
+        .dbpm()
+        .args(with_repo(&[
+            "install",
+            "billing@1.0.0",
+            "--yes",
+            "--db",
+            &db.url,
+        ]))
+        .env("DBPM_FAILPOINT", "kill-after:2")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        !killed.status.success(),
+        "{}",
+        transcript(&killed, ctx.temp.path())
+    );
+    let status = ok(&ctx, &db, &["status"]);
+    assert!(
+        status.contains("run `dbpm apply --resume` to resume it"),
+        "{status}"
+    );
+    let other = run(&ctx, &db, &with_repo(&["install", "core@1.2.0", "--yes"]));
+    let text = transcript(&other, ctx.temp.path());
+    assert_eq!(other.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm apply --resume"), "{text}");
+    ok(&ctx, &db, &["apply", "--resume"]);
+    assert_eq!(installed(&ctx, &db), "auth@1.0.0 billing@1.0.0 core@1.2.0");
+    let nothing = run(&ctx, &db, &["apply", "--resume"]);
+    let text = transcript(&nothing, ctx.temp.path());
+    assert_eq!(nothing.status.code(), Some(1), "{text}");
+    assert!(text.contains("nothing to resume"), "{text}");
+}
+
 /// The completed runs, oldest first.
 fn runs_of(db: &TestDb) -> Vec<String> {
     let sql = match db.platform {

@@ -15,7 +15,7 @@ use crate::db::target::{Target, TargetError};
 use crate::diagnostic::plural;
 use crate::execute::runner::{ApplyError, Event, OnFailure, Outcome, Settings};
 use crate::execute::schedule::InDoubt;
-use crate::ops::apply::apply_plan;
+use crate::ops::apply::{apply_plan, unfinished_plan};
 use crate::ops::plan::load_plan;
 use crate::plan::Plan;
 
@@ -29,7 +29,12 @@ use crate::plan::Plan;
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// The plan file (from `dbpm plan --out`).
-    plan: PathBuf,
+    #[arg(required_unless_present = "resume", conflicts_with = "resume")]
+    plan: Option<PathBuf>,
+    /// Resume the target's unfinished run with the plan the target kept of it: a run of
+    /// `dbpm install` and the other verbs, whose plan is in no file.
+    #[arg(long)]
+    resume: bool,
     #[command(flatten)]
     target: TargetArgs,
     #[command(flatten)]
@@ -78,8 +83,16 @@ pub enum FailureMode {
 pub async fn run(args: ApplyArgs, out: &Out) -> miette::Result<Exit> {
     let target = args.target.target()?;
     let settings = settings(&args.run, args.target.schema())?;
-    let plan = load_plan(&args.plan)?;
-    let again = format!("dbpm apply {} --db ...", args.plan.display());
+    let (plan, again) = match &args.plan {
+        Some(path) => (
+            load_plan(path)?,
+            format!("dbpm apply {} --db ...", path.display()),
+        ),
+        None => (
+            unfinished_plan(&target).await?,
+            "dbpm apply --resume --db ...".to_owned(),
+        ),
+    };
     execute(&plan, &target, &settings, out, &again).await
 }
 
@@ -127,6 +140,7 @@ pub fn settings(args: &RunArgs, schema: Option<&str>) -> miette::Result<Settings
         admin,
         cmd_timeout: Duration::from_secs(args.cmd_timeout),
         stop,
+        keep_plan: false,
     })
 }
 

@@ -115,20 +115,25 @@ fn unfinished(run: &UnfinishedRun, out: &Out) {
     for step in &run.in_doubt {
         out.data(format!("  started, not finished: {step}"));
     }
-    let plan = format!("the plan {hash}…");
+    // A verb's run resumes with the plan the target kept; any other with its plan file.
+    let (apply, with) = if run.plan_kept {
+        ("dbpm apply --resume", String::new())
+    } else {
+        ("dbpm apply PLAN", format!(" with the plan {hash}…"))
+    };
     out.status(match run.next {
         NextStep::Resume if run.outcome == "running" => format!(
-            "run `dbpm apply PLAN` with {plan} to resume it, unless that apply is still running"
+            "run `{apply}`{with} to resume it, unless that apply is still running"
         ),
-        NextStep::Resume => format!("run `dbpm apply PLAN` with {plan} to resume it"),
+        NextStep::Resume => format!("run `{apply}`{with} to resume it"),
         NextStep::FixAndResume => format!(
-            "fix the cause of the failed step, then run `dbpm apply PLAN` with {plan} to retry it and resume"
+            "fix the cause of the failed step, then run `{apply}`{with} to retry it and resume"
         ),
         NextStep::DecideInDoubt => format!(
-            "check on the target whether the steps started and not finished ran, then run `dbpm apply PLAN --skip-in-doubt` (they did) or `--retry-in-doubt` (run them again) with {plan}"
+            "check on the target whether the steps started and not finished ran, then run `{apply} --skip-in-doubt` (they did) or `--retry-in-doubt` (run them again){with}"
         ),
         NextStep::FixAndFinishRollback => format!(
-            "fix the cause of the failed compensation, then run `dbpm apply PLAN` with {plan} to finish the rollback (or, when the compensation itself is wrong, undo its work by hand and add `--skip-failed-compensations`)"
+            "fix the cause of the failed compensation, then run `{apply}`{with} to finish the rollback (or, when the compensation itself is wrong, undo its work by hand and add `--skip-failed-compensations`)"
         ),
     });
 }

@@ -12,6 +12,7 @@ use super::render::Out;
 use super::target::TargetArgs;
 use super::Exit;
 use crate::db::target::Target;
+use crate::execute::runner::Settings;
 use crate::manifest::Requirement;
 use crate::ops::plan::make_plan;
 use crate::ops::repository::open_given;
@@ -236,6 +237,16 @@ async fn plan_then_apply(
             return Ok(Exit::Error);
         }
     }
-    let settings = settings(&args.run, args.target.schema())?;
-    execute(&plan, target, &settings, out, &format!("dbpm {verb} ...")).await
+    let settings = Settings {
+        keep_plan: true,
+        ..settings(&args.run, args.target.schema())?
+    };
+    execute(
+        &plan,
+        target,
+        &settings,
+        out,
+        "dbpm apply --resume --db ...",
+    )
+    .await
 }

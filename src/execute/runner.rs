@@ -54,6 +54,9 @@ pub struct Settings {
     pub cmd_timeout: Duration,
     /// Set to stop at the next checkpoint (Ctrl-C).
     pub stop: Arc<AtomicBool>,
+    /// Keep the plan in the target with the run, so `dbpm apply --resume` can finish it:
+    /// for a plan that is in no file (the verbs').
+    pub keep_plan: bool,
 }
 
 /// Progress, for people and machines.
@@ -169,7 +172,7 @@ pub enum ApplyError {
     #[error("run `{run}` of another plan ({plan}) is unfinished on this target ({outcome})")]
     #[diagnostic(
         code(dbpm::apply::other_run),
-        help("finish it first: apply its plan again to resume it (it will roll back or complete), then plan again")
+        help("finish it first, then plan again: `dbpm apply --resume` resumes it with the plan the target kept (a run of `dbpm install` and the other verbs), or apply its plan file again; it rolls back or completes")
     )]
     OtherRun {
         /// The unfinished run.
@@ -253,8 +256,9 @@ pub async fn apply(
             check_stale(plan, &state)?;
             let id = run_id(plan);
             let before = state.record_json();
+            let kept = settings.keep_plan.then(|| plan.to_json());
             target
-                .start_run(&id, &plan.hash, &os_user(), &before)
+                .start_run(&id, &plan.hash, &os_user(), &before, kept.as_deref())
                 .await?;
             let record = RunRecord {
                 id: id.clone(),

@@ -235,6 +235,7 @@ pub async fn adopt(
             &format!("adopt {}", package.id()),
             &os_user(),
             &before,
+            None,
         )
         .await?;
     let mut after = state.clone();

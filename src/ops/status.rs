@@ -71,6 +71,8 @@ pub struct UnfinishedRun {
     pub id: String,
     /// The hash of its plan: applying that plan again resumes the run.
     pub plan_hash: String,
+    /// Whether the target kept the plan (a verb's run): `dbpm apply --resume` resumes it.
+    pub plan_kept: bool,
     /// Where it stands (`running`, `stopped`, `in_doubt`, ...).
     pub outcome: String,
     /// When it started (RFC 3339, UTC).
@@ -133,7 +135,10 @@ pub async fn status(target: &Target, repos: Option<&Repositories>) -> Result<Sta
     let state = target.read_state().await?;
     let runs = target.runs().await?;
     let unfinished = match runs.iter().find(|run| is_unfinished(run)) {
-        Some(run) => Some(unfinished(run, &target.journal(&run.id).await?)),
+        Some(run) => {
+            let kept = target.stored_plan(&run.plan_hash).await?.is_some();
+            Some(unfinished(run, &target.journal(&run.id).await?, kept))
+        }
         None => None,
     };
     let drift = match repos {
@@ -188,7 +193,7 @@ pub async fn status(target: &Target, repos: Option<&Repositories>) -> Result<Sta
 }
 
 /// How far an unfinished run got, from its journal, and what comes next.
-pub fn unfinished(run: &RunRecord, journal: &[JournalRow]) -> UnfinishedRun {
+pub fn unfinished(run: &RunRecord, journal: &[JournalRow], plan_kept: bool) -> UnfinishedRun {
     let is_undo = |row: &&JournalRow| row.step.ends_with("~undo");
     let in_state = |state: &str| {
         journal
@@ -207,6 +212,7 @@ pub fn unfinished(run: &RunRecord, journal: &[JournalRow]) -> UnfinishedRun {
     UnfinishedRun {
         id: run.id.clone(),
         plan_hash: run.plan_hash.clone(),
+        plan_kept,
         outcome: run.outcome.clone(),
         started_at: run.started_at.clone(),
         os_user: run.os_user.clone(),
@@ -253,19 +259,25 @@ mod tests {
             row("core@1.2.0/UPGRADE/002.b.sql~undo", "done"),
             row("auth@2.0.0/UPGRADE/001.x.sql", "started"),
         ];
-        let got = unfinished(&run("compensation_failed"), &journal);
+        let got = unfinished(&run("compensation_failed"), &journal, false);
         assert_eq!((got.steps_done, got.compensations_done), (2, 1));
         assert_eq!(got.failed, ["core@1.2.0/INSTALL/001.c.sql"]);
         assert_eq!(got.in_doubt, ["auth@2.0.0/UPGRADE/001.x.sql"]);
         assert_eq!(got.next, NextStep::FixAndFinishRollback);
-        assert_eq!(unfinished(&run("running"), &[]).next, NextStep::Resume);
-        assert_eq!(unfinished(&run("stopped"), &[]).next, NextStep::Resume);
         assert_eq!(
-            unfinished(&run("stopped_after_failure"), &[]).next,
+            unfinished(&run("running"), &[], false).next,
+            NextStep::Resume
+        );
+        assert_eq!(
+            unfinished(&run("stopped"), &[], false).next,
+            NextStep::Resume
+        );
+        assert_eq!(
+            unfinished(&run("stopped_after_failure"), &[], false).next,
             NextStep::FixAndResume
         );
         assert_eq!(
-            unfinished(&run("in_doubt"), &[]).next,
+            unfinished(&run("in_doubt"), &[], false).next,
             NextStep::DecideInDoubt
         );
     }

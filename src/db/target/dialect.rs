@@ -6,13 +6,14 @@
 use crate::platform::Platform;
 
 /// dbpm's own tables, by the name templates use for them (`{installed_packages}`).
-pub(super) const TABLES: [&str; 6] = [
+pub(super) const TABLES: [&str; 7] = [
     "meta",
     "installed_packages",
     "installed_scripts",
     "script_texts",
     "runs",
     "journal",
+    "plans",
 ];
 
 /// The PostgreSQL schema that holds dbpm's state for every target schema of a database.
@@ -90,6 +91,9 @@ fn token(platform: Platform, name: &str) -> Option<String> {
             "ON DUPLICATE KEY UPDATE checksum = checksum"
         }
         ("skip_duplicate_checksum", _) => "ON CONFLICT DO NOTHING",
+        // A plan is stored once; a second run of the same plan keeps it.
+        ("skip_duplicate_hash", Platform::Mysql) => "ON DUPLICATE KEY UPDATE hash = hash",
+        ("skip_duplicate_hash", _) => "ON CONFLICT DO NOTHING",
         _ => return None,
     };
     Some(text.to_owned())

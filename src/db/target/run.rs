@@ -209,15 +209,27 @@ impl Target {
         Ok(runs)
     }
 
-    /// Records a new run.
+    /// Records a new run, and its plan (`plan`, the plan's JSON, stored once per hash) when
+    /// it has one: a run started by `dbpm install` and the other verbs resumes from the
+    /// target alone, since no plan file was written.
     pub async fn start_run(
         &self,
         id: &str,
         plan_hash: &str,
         os_user: &str,
         installed_before: &str,
+        plan: Option<&str>,
     ) -> Result<(), TargetError> {
         let mut session = self.open(Access::Write).await?;
+        if let Some(plan) = plan {
+            session
+                .execute(
+                    "INSERT INTO {plans} (hash, content) VALUES (?, ?) {skip_duplicate_hash}",
+                    &[Value::Text(plan_hash), Value::Text(plan)],
+                )
+                .await
+                .map_err(self.failed("record the run's plan"))?;
+        }
         session
             .execute(
                 "INSERT INTO {runs} (id, target_schema, plan_hash, os_user, started_at, outcome, installed_before)
@@ -233,6 +245,31 @@ impl Target {
             .await
             .map_err(self.failed("record the run"))?;
         self.close(session).await
+    }
+
+    /// The plan of hash `hash` as the target stored it when a run of it started, or `None`
+    /// (a run of an earlier dbpm, or an adoption).
+    pub async fn stored_plan(&self, hash: &str) -> Result<Option<String>, TargetError> {
+        let Some(mut session) = self.open_state_for_read().await? else {
+            return Ok(None);
+        };
+        let failed = self.failed("read a run's plan");
+        let found = match self.state_version(&mut session).await? {
+            Some(version) if version >= 4 => session
+                .fetch(
+                    "SELECT content FROM {plans} WHERE hash = ?",
+                    &[Value::Text(hash)],
+                )
+                .await
+                .map_err(&failed)?
+                .first()
+                .map(|row| row.text("content"))
+                .transpose()
+                .map_err(&failed)?,
+            _ => None,
+        };
+        self.close(session).await?;
+        Ok(found)
     }
 
     /// Sets a run's outcome; `ended` also stamps its end (and the installed set after it).

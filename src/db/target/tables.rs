@@ -14,7 +14,7 @@
 use crate::platform::Platform;
 
 /// The version of the state's layout this dbpm reads and writes.
-pub const STATE_VERSION: i64 = 3;
+pub const STATE_VERSION: i64 = 4;
 
 /// The oldest layout this dbpm reads as it is, without migrating it first: a change that only
 /// adds what this dbpm can do without leaves reading possible.
@@ -124,6 +124,14 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         version: 3,
         description: "run records leave the script texts to script_texts",
         statements: &[],
+    },
+    Migration {
+        version: 4,
+        description: "the plan of every run, so an unfinished run resumes from the target alone",
+        statements: &["CREATE TABLE IF NOT EXISTS {plans} (
+            hash VARCHAR(80) NOT NULL PRIMARY KEY,
+            content {longtext} NOT NULL
+        ){table_options}"],
     },
 ];
 

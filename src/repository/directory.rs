@@ -34,6 +34,18 @@ impl DirectoryRepository {
         DirectoryRepository { root: root.into() }
     }
 
+    /// Fails when the repository's directory does not exist: to a reader that is more
+    /// likely a mistyped path than an empty repository (publishing creates the directory).
+    pub fn check_exists(&self) -> Result<(), RepositoryError> {
+        match self.root.try_exists() {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(RepositoryError::MissingDirectory {
+                path: self.root.clone(),
+            }),
+            Err(source) => Err(self.io(&self.root)(source)),
+        }
+    }
+
     /// Whether `path` holds a directory repository.
     pub fn exists_at(path: &Path) -> bool {
         path.join(INDEX_FILE).is_file()

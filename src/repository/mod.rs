@@ -65,6 +65,16 @@ pub enum RepositoryError {
         #[source]
         source: std::io::Error,
     },
+    /// A directory repository's directory is not there.
+    #[error("the repository directory `{}` does not exist", path.display())]
+    #[diagnostic(
+        code(dbpm::repository::missing_directory),
+        help("check the path given to `--repo` (or in DBPM_REPO); `dbpm publish --repo DIR` starts a new repository in a directory that does not exist yet")
+    )]
+    MissingDirectory {
+        /// The directory.
+        path: PathBuf,
+    },
     /// The index is not what dbpm writes.
     #[error("the repository index `{path}` is corrupt: {reason}")]
     #[diagnostic(

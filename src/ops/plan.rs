@@ -142,7 +142,14 @@ pub async fn make_plan(
         );
         packages.insert(key, package);
     }
-    Ok(plan::build(release, state, &decisions, &packages, options)?)
+    // The label is text from the command line or a file: credentials in it stay out.
+    let options = Options {
+        target: crate::db::url::redact_label(&options.target),
+        ..options.clone()
+    };
+    Ok(plan::build(
+        release, state, &decisions, &packages, &options,
+    )?)
 }
 
 /// How many archives `make_plan` fetches from the repositories at once.

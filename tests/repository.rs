@@ -202,6 +202,8 @@ async fn republish(ctx: &TestContext, repo: &str, index_file: Option<&Path>) -> 
     unchanged_index(&index_of(repo).await, "a refused batch");
 
     let mut text = transcript(&refused, ctx.temp.path()).replace(repo, "[REPO]");
+    // The refusal names the files that differ from the published build.
+    assert!(text.contains("`INSTALL/001.views.sql` changed"), "{text}");
     for entry in before.entries() {
         text = text.replace(entry.checksum.as_str(), "[PUBLISHED CHECKSUM]");
     }

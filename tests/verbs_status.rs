@@ -285,6 +285,41 @@ fn drift_is_shown_when_the_repository_changed_under_an_installed_version() {
         .unwrap();
     assert_eq!(drift[1]["installed"], core["checksum"]);
     assert_ne!(drift[1]["repository"], core["checksum"]);
+    // The files that differ are named, not only the two checksums.
+    assert_eq!(
+        drift[1]["files"],
+        serde_json::json!({"changed": ["INSTALL/001.views.sql"], "added": [], "removed": []})
+    );
+    let changed = "`INSTALL/001.views.sql` changed";
+    let verify = dbpm(&ctx, &["verify", "--db", url, "--repo", repo]);
+    let text = transcript(&verify, ctx.temp.path());
+    assert_eq!(verify.status.code(), Some(1), "{text}");
+    assert!(
+        text.lines()
+            .any(|line| line.starts_with("FAIL core@1.1.0 checksum") && line.contains(changed)),
+        "{text}"
+    );
+    let plan = dbpm(
+        &ctx,
+        &[
+            "plan",
+            "--release",
+            "examples/releases/2026.1.toml",
+            "--repo",
+            repo,
+            "--db",
+            url,
+        ],
+    );
+    let text = transcript(&plan, ctx.temp.path());
+    assert_eq!(plan.status.code(), Some(1), "{text}");
+    let flat = text
+        .split_whitespace()
+        .filter(|word| *word != "│")
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(flat.contains("dbpm::plan::drift"), "{text}");
+    assert!(flat.contains(changed), "{text}");
 
     // The unchanged repository shows none.
     let clean = json(

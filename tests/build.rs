@@ -148,6 +148,40 @@ fn init_takes_name_and_version_from_a_name_version_directory() {
         ("billing".into(), "1.1.0".into())
     );
 
+    // For machines: one JSON document, like `build --output json` (it printed the files).
+    let json = |args: &[&str]| {
+        let output = run(&[args, &["--output", "json"]].concat());
+        let text = transcript(&output, ctx.temp.path());
+        assert_eq!(output.status.code(), Some(0), "{text}");
+        serde_json::from_slice::<serde_json::Value>(&output.stdout)
+            .unwrap_or_else(|err| panic!("{err}: {text}"))
+    };
+    let made = json(&["init", "packages/tax/1.0.0"]);
+    assert_eq!(
+        (&made["name"], &made["version"], &made["dir"]),
+        (&"tax".into(), &"1.0.0".into(), &"packages/tax/1.0.0".into()),
+        "{made:#}"
+    );
+    let written = made["written"].as_array().unwrap();
+    assert!(
+        written.contains(&"packages/tax/1.0.0/dbpm.toml".into()),
+        "{made:#}"
+    );
+    assert!(written
+        .iter()
+        .all(|path| ctx.path(path.as_str().unwrap()).is_file()));
+    let made = json(&["init", "--next", "packages/tax/1.0.0"]);
+    assert_eq!(
+        (&made["version"], &made["from"], &made["dir"]),
+        (
+            &"1.1.0".into(),
+            &"1.0.0".into(),
+            &"packages/tax/1.1.0".into()
+        ),
+        "{made:#}"
+    );
+    assert!(!made["written"].as_array().unwrap().is_empty(), "{made:#}");
+
     let contradiction = run(&["init", "packages/billing/2.0.0", "--version", "3.0.0"]);
     insta::assert_snapshot!(
         "init_version_contradicts_directory",

@@ -1266,4 +1266,54 @@ mod through_the_binary {
             "{text}"
         );
     }
+
+    /// `plan --target-label 'postgres://app:PW@host/db'` stored the password in the plan; a
+    /// state file whose label holds one (the default label) did the same. Neither does now.
+    #[test]
+    fn a_password_in_the_target_label_stays_out_of_the_plan() {
+        let ctx = TestContext::new();
+        let state = ctx.path("state.json");
+        let text = fs_err::read_to_string(
+            super::common::repo_root().join("tests/fixtures/states/empty-sqlite.json"),
+        )
+        .unwrap()
+        .replace(
+            "sqlite://ci.db",
+            "mysql://root:s3cret@db/app?password=s3cret",
+        );
+        fs_err::write(&state, text).unwrap();
+        let state = state.to_str().unwrap();
+        for (label, shown) in [
+            (
+                Some("postgres://app:s3cret@host/db"),
+                "postgres://app:***@host/db",
+            ),
+            (None, "mysql://root:***@db/app?password=***"),
+        ] {
+            let mut args = vec![
+                "plan",
+                "--release",
+                "examples/releases/2026.1.toml",
+                "--repo",
+                "examples/packages",
+                "--state",
+                state,
+                "--output",
+                "json",
+            ];
+            args.extend(
+                label
+                    .map(|label| ["--target-label", label])
+                    .into_iter()
+                    .flatten(),
+            );
+            let output = ctx.run(&args);
+            let text = transcript(&output, ctx.temp.path());
+            assert!(output.status.success(), "{text}");
+            assert!(!text.contains("s3cret"), "{text}");
+            let plan =
+                Plan::from_json("stdout", &String::from_utf8(output.stdout).unwrap()).unwrap();
+            assert_eq!(plan.target, shown);
+        }
+    }
 }

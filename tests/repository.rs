@@ -1,8 +1,9 @@
 //! End-to-end runs of `dbpm publish` and `dbpm repo`: a directory repository, a PostgreSQL
 //! repository and the source tree they were published from give the same answers; published
 //! versions are immutable and a batch is published all or nothing; concurrent publishers lose
-//! nothing; layered `--repo`s let the first win; and an archive changed behind the index's
-//! back is refused.
+//! nothing; layered `--repo`s let the first win; an archive changed behind the index's
+//! back is refused; and a `--repo` directory that does not exist is refused, except by
+//! `publish`, which starts a repository there.
 
 #![allow(clippy::unwrap_used)]
 
@@ -201,6 +202,8 @@ async fn republish(ctx: &TestContext, repo: &str, index_file: Option<&Path>) -> 
     unchanged_index(&index_of(repo).await, "a refused batch");
 
     let mut text = transcript(&refused, ctx.temp.path()).replace(repo, "[REPO]");
+    // The refusal names the files that differ from the published build.
+    assert!(text.contains("`INSTALL/001.views.sql` changed"), "{text}");
     for entry in before.entries() {
         text = text.replace(entry.checksum.as_str(), "[PUBLISHED CHECKSUM]");
     }
@@ -561,4 +564,57 @@ fn a_comma_in_a_repository_password_is_not_a_separator() {
     let text = transcript(&publish, ctx.temp.path());
     assert_eq!(publish.status.code(), Some(1), "{text}");
     assert!(text.contains("names 2") && !text.contains("cr3t"), "{text}");
+}
+
+/// A mistyped `--repo` directory read as an empty repository: `repo list` listed nothing and
+/// exited 0, `install` said the package was not in the repository. Every command that reads
+/// repositories refuses it, naming the path; `publish` creates the repository there.
+#[test]
+fn a_repository_directory_that_does_not_exist_is_refused() {
+    let ctx = TestContext::new();
+    let missing = ctx.path("no-such-repo");
+    let missing = missing.to_str().unwrap();
+    let db = format!("sqlite://{}", ctx.path("target.db").display());
+    let release = "examples/releases/2026.1.toml";
+    for args in [
+        &["repo", "list", "--repo", missing][..],
+        &["repo", "show", "core", "--repo", missing],
+        &["install", "core", "--yes", "--repo", missing, "--db", &db],
+        &[
+            "plan",
+            "--release",
+            release,
+            "--db",
+            &db,
+            "--repo",
+            "examples/packages",
+            "--repo",
+            missing,
+        ],
+        &["status", "--repo", missing, "--db", &db],
+        &["verify", "--repo", missing, "--db", &db],
+    ] {
+        let output = ctx.run(args);
+        let text = transcript(&output, ctx.temp.path());
+        assert_eq!(output.status.code(), Some(1), "{args:?}\n{text}");
+        assert!(
+            text.contains("the repository directory `[TEMP]/no-such-repo` does not exist"),
+            "{args:?}\n{text}"
+        );
+    }
+    assert!(!Path::new(missing).exists());
+
+    publish_ok(
+        &ctx,
+        missing,
+        &[repo_root().join("examples/packages/core/1.0.0")],
+    );
+    let listed = json(&ctx, &["repo", "list", "--repo", missing]);
+    assert_eq!(listed[0]["name"], "core", "{listed:#}");
+
+    // An existing directory without an index is still an empty repository.
+    let empty = ctx.path("empty");
+    fs_err::create_dir_all(&empty).unwrap();
+    let listed = json(&ctx, &["repo", "list", "--repo", empty.to_str().unwrap()]);
+    assert_eq!(listed, serde_json::json!([]));
 }

@@ -2,8 +2,9 @@
 //! what each run changed, what is installed and by which run, drift against a repository
 //! whose content changed under an installed version, a run left unfinished by a crash, and a
 //! malformed `--db` refused without showing its password.
-//! Also: `completions` and `man`, an `Example:` in every command's `--help`, and the
-//! commands of `docs/ci.md` run in order, so the documented workflow keeps working.
+//! Also: `completions` and `man`, an `Example:` in every command's `--help`, output to a
+//! closed pipe or a full disk, and the commands of `docs/ci.md` run in order, so the
+//! documented workflow keeps working.
 
 #![allow(clippy::unwrap_used)]
 
@@ -284,6 +285,41 @@ fn drift_is_shown_when_the_repository_changed_under_an_installed_version() {
         .unwrap();
     assert_eq!(drift[1]["installed"], core["checksum"]);
     assert_ne!(drift[1]["repository"], core["checksum"]);
+    // The files that differ are named, not only the two checksums.
+    assert_eq!(
+        drift[1]["files"],
+        serde_json::json!({"changed": ["INSTALL/001.views.sql"], "added": [], "removed": []})
+    );
+    let changed = "`INSTALL/001.views.sql` changed";
+    let verify = dbpm(&ctx, &["verify", "--db", url, "--repo", repo]);
+    let text = transcript(&verify, ctx.temp.path());
+    assert_eq!(verify.status.code(), Some(1), "{text}");
+    assert!(
+        text.lines()
+            .any(|line| line.starts_with("FAIL core@1.1.0 checksum") && line.contains(changed)),
+        "{text}"
+    );
+    let plan = dbpm(
+        &ctx,
+        &[
+            "plan",
+            "--release",
+            "examples/releases/2026.1.toml",
+            "--repo",
+            repo,
+            "--db",
+            url,
+        ],
+    );
+    let text = transcript(&plan, ctx.temp.path());
+    assert_eq!(plan.status.code(), Some(1), "{text}");
+    let flat = text
+        .split_whitespace()
+        .filter(|word| *word != "│")
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(flat.contains("dbpm::plan::drift"), "{text}");
+    assert!(flat.contains(changed), "{text}");
 
     // The unchanged repository shows none.
     let clean = json(
@@ -528,6 +564,56 @@ fn every_command_has_an_example_in_its_help() {
     }
     // dbpm, its 12 commands, and the subcommands of `repo` and `state`.
     assert!(seen >= 16, "only {seen} commands found");
+}
+
+/// Output to a pipe whose reader is gone (`dbpm show plan.json | head -c 10`) ends quietly:
+/// no panic, no exit 101. The pipe is closed before dbpm starts, so every write fails.
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    let ctx = TestContext::new();
+    let closed_pipe = || {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        writer
+    };
+    // Data on stdout, the reader gone.
+    let output = ctx
+        .dbpm()
+        .args(["show", "plans/upgrade.json", "--format", "json"])
+        .stdout(closed_pipe())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+
+    // `2>&1 | head`: a diagnostic to a closed stderr as well, and the command's own exit.
+    let pipe = closed_pipe();
+    let output = ctx
+        .dbpm()
+        .args(["show", "no-such-plan.json", "--output", "json"])
+        .stderr(pipe.try_clone().unwrap())
+        .stdout(pipe)
+        .status()
+        .unwrap();
+    assert_eq!(output.code(), Some(1));
+}
+
+/// Data lost for another reason than a reader that left (here a full disk) fails the run,
+/// saying so on stderr, instead of a panic.
+#[test]
+fn output_to_a_full_disk_fails_the_run() {
+    let ctx = TestContext::new();
+    let output = ctx
+        .dbpm()
+        .args(["show", "plans/upgrade.json", "--format", "json"])
+        .stdout(fs_err::File::create("/dev/full").unwrap().into_parts().0)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("failed to write to stdout"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
 #[test]

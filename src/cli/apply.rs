@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 
-use super::render::Out;
+use super::render::{self, Out};
 use super::target::TargetArgs;
 use super::Exit;
 use crate::db::target::{Target, TargetError};
@@ -120,7 +120,7 @@ pub fn settings(args: &RunArgs, schema: Option<&str>) -> miette::Result<Settings
             () = terminated => {}
         }
         signal_stop.store(true, Ordering::SeqCst);
-        eprintln!("stopping at the next checkpoint; the running steps finish first");
+        render::stderr_line("stopping at the next checkpoint; the running steps finish first");
     });
     Ok(Settings {
         jobs: args.jobs,
@@ -158,10 +158,11 @@ pub async fn execute(
     let json = out.json();
     let color = out.color();
     let tty = std::io::stderr().is_terminal();
+    let out = *out;
     let events = move |event: Event| {
         if json {
             if let Ok(line) = serde_json::to_string(&event) {
-                println!("{line}");
+                out.data(line);
             }
             return;
         }
@@ -182,34 +183,32 @@ pub async fn execute(
                 total.store(*steps, Ordering::SeqCst);
                 finished.store(*done, Ordering::SeqCst);
                 let verb = if *resumed { "resuming" } else { "starting" };
-                eprintln!("{verb} run {run}: {done}/{steps} steps done");
+                out.status(format!("{verb} run {run}: {done}/{steps} steps done"));
             }
-            Event::StepStarted { step } if tty => {
-                eprintln!("{}", paint("2", &format!("  … {step}")))
-            }
+            Event::StepStarted { step } if tty => out.status(paint("2", &format!("  … {step}"))),
             Event::StepStarted { .. } => {}
             Event::StepDone { step, millis } if step.ends_with("~undo") => {
-                eprintln!("  {} {step} ({millis} ms)", paint("33", "↺"));
+                out.status(format!("  {} {step} ({millis} ms)", paint("33", "↺")));
             }
             Event::StepDone { step, millis } => {
                 let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
                 let of = total.load(Ordering::SeqCst);
-                eprintln!("  {} [{n}/{of}] {step} ({millis} ms)", paint("32", "✓"));
+                out.status(format!(
+                    "  {} [{n}/{of}] {step} ({millis} ms)",
+                    paint("32", "✓")
+                ));
             }
             Event::StepFailed { step, error } => {
-                eprintln!("  {} {step}: {error}", paint("31", "✗"))
+                out.status(format!("  {} {step}: {error}", paint("31", "✗")))
             }
             Event::RollingBack { compensations } => {
-                eprintln!(
-                    "{}",
-                    paint(
-                        "33",
-                        &format!(
-                            "rolling back: undoing completed steps (up to {})",
-                            plural(*compensations, "compensation")
-                        )
-                    )
-                );
+                out.status(paint(
+                    "33",
+                    &format!(
+                        "rolling back: undoing completed steps (up to {})",
+                        plural(*compensations, "compensation")
+                    ),
+                ));
             }
         }
     };
@@ -234,10 +233,10 @@ pub async fn execute(
     if json {
         // One object per line, like the events before it.
         if let Ok(line) = serde_json::to_string(&outcome) {
-            println!("{line}");
+            out.data(line);
         }
     }
-    Ok(report(&outcome, again, out))
+    Ok(report(&outcome, again, &out))
 }
 
 fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {

@@ -59,6 +59,10 @@ pub fn parse_platform(text: &str) -> Result<Platform, String> {
 pub fn run(args: InitArgs, out: &Out) -> miette::Result<Exit> {
     if args.next {
         let made = next(&args.dir, args.version.as_ref())?;
+        if out.json() {
+            out.json_value(&made);
+            return Ok(Exit::Success);
+        }
         for path in &made.written {
             out.data(path.display().to_string());
         }
@@ -78,6 +82,10 @@ pub fn run(args: InitArgs, out: &Out) -> miette::Result<Exit> {
         args.version.as_ref(),
         &args.platforms,
     )?;
+    if out.json() {
+        out.json_value(&made);
+        return Ok(Exit::Success);
+    }
     for path in &made.written {
         out.data(path.display().to_string());
     }
@@ -85,8 +93,8 @@ pub fn run(args: InitArgs, out: &Out) -> miette::Result<Exit> {
         "created {} {} in `{}`; build it with `dbpm build {}`",
         made.name,
         made.version,
-        args.dir.display(),
-        args.dir.display()
+        made.dir.display(),
+        made.dir.display()
     ));
     Ok(Exit::Success)
 }

@@ -114,7 +114,7 @@ where
         Command::Completions(args) => completions::run(args, &out),
         Command::Man(args) => man::run(args, &out),
     };
-    match result {
+    let exit = match result {
         Ok(exit) => exit,
         Err(report) => {
             if out.json() {
@@ -123,6 +123,18 @@ where
             out.report(report.as_ref());
             Exit::Error
         }
+    };
+    match render::stdout_failure() {
+        Some(err) => {
+            out.report(&err);
+            // Data was lost: a run that otherwise ended well fails; a worse ending stays.
+            if matches!(exit, Exit::Success | Exit::Changes) {
+                Exit::Error
+            } else {
+                exit
+            }
+        }
+        None => exit,
     }
 }
 

@@ -78,7 +78,7 @@ pub struct PlanArgs {
     #[arg(long, value_name = "PLAN")]
     check: Option<PathBuf>,
     /// The informational target label recorded in the plan (default: the target's URL
-    /// without credentials).
+    /// without credentials). A password or other secret in it is hidden.
     #[arg(long)]
     target_label: Option<String>,
 }

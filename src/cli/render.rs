@@ -1,7 +1,10 @@
 //! Output: data on stdout, everything else on stderr, colour only on a terminal, and
-//! diagnostics rendered once, here, through miette.
+//! diagnostics rendered once, here, through miette. Every line the CLI writes goes through
+//! [`stdout_line`] or [`stderr_line`], which never panic on a failed write.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::OnceLock;
 
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, Severity};
 
@@ -73,7 +76,7 @@ impl Out {
     /// A JSON document on stdout.
     pub fn json_value(&self, value: &impl serde::Serialize) {
         match serde_json::to_string_pretty(value) {
-            Ok(text) => println!("{text}"),
+            Ok(text) => stdout_line(&text),
             Err(err) => eprintln!("failed to write JSON: {err}"),
         }
     }
@@ -98,21 +101,26 @@ impl Out {
 
     /// A line of data on stdout.
     pub fn data(&self, line: impl AsRef<str>) {
-        println!("{}", line.as_ref());
+        stdout_line(line.as_ref());
     }
 
     /// A line for people on stderr.
     pub fn status(&self, line: impl AsRef<str>) {
-        eprintln!("{}", line.as_ref());
+        stderr_line(line.as_ref());
+    }
+
+    /// A question on stderr, left open on its line for the answer.
+    pub fn prompt(&self, question: &str) {
+        write_stderr(question.as_bytes());
     }
 
     /// How a command failed, for machines (with `--output json`): one line on stdout,
     /// `{"outcome": OUTCOME, "error": {...}}` (see [`diagnostic_json`]). People still get the
     /// text on stderr.
     pub fn json_error(&self, outcome: &str, diagnostic: &dyn Diagnostic) {
-        println!(
-            "{}",
-            serde_json::json!({ "outcome": outcome, "error": diagnostic_json(diagnostic) })
+        stdout_line(
+            &serde_json::json!({ "outcome": outcome, "error": diagnostic_json(diagnostic) })
+                .to_string(),
         );
     }
 
@@ -130,8 +138,76 @@ impl Out {
         if handler.render_report(&mut text, diagnostic).is_err() {
             text = diagnostic.to_string();
         }
-        eprintln!("{}", text.trim_end());
+        stderr_line(text.trim_end());
     }
+}
+
+/// The first error writing stdout. Once set, data is dropped instead of written: when the
+/// reader went away (a closed pipe, as `dbpm show plan.json | head` closes it) the output
+/// ends quietly, as in other Unix tools; any other error fails the run at its end
+/// ([`stdout_failure`]). The command itself runs to its end either way, so an `apply` whose
+/// reader left is not cut off between two steps (as the default `SIGPIPE` would do).
+static STDOUT_FAILED: OnceLock<std::io::Error> = OnceLock::new();
+
+/// Whether writing stderr failed: there is nowhere left to tell, so the rest is dropped.
+static STDERR_FAILED: AtomicBool = AtomicBool::new(false);
+
+/// Writes a line of data to stdout, unless an earlier write failed. `println!` would panic.
+pub fn stdout_line(line: &str) {
+    if STDOUT_FAILED.get().is_some() {
+        return;
+    }
+    let mut stdout = std::io::stdout().lock();
+    let written = stdout
+        .write_all(line.as_bytes())
+        .and_then(|()| stdout.write_all(b"\n"))
+        .and_then(|()| stdout.flush());
+    if let Err(err) = written {
+        let _ = STDOUT_FAILED.set(err);
+    }
+}
+
+/// Writes a line for people to stderr, unless an earlier write failed.
+pub fn stderr_line(line: &str) {
+    write_stderr(format!("{line}\n").as_bytes());
+}
+
+/// Writes bytes to stderr and flushes them, unless an earlier write failed.
+fn write_stderr(bytes: &[u8]) {
+    if STDERR_FAILED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut stderr = std::io::stderr().lock();
+    if stderr
+        .write_all(bytes)
+        .and_then(|()| stderr.flush())
+        .is_err()
+    {
+        STDERR_FAILED.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Why data was lost on stdout, when it was not a reader that stopped reading.
+pub fn stdout_failure() -> Option<OutputError> {
+    STDOUT_FAILED
+        .get()
+        .filter(|err| err.kind() != std::io::ErrorKind::BrokenPipe)
+        .map(|err| OutputError {
+            source: std::io::Error::new(err.kind(), err.to_string()),
+        })
+}
+
+/// Writing stdout failed for a reason other than a closed pipe (a full disk, say).
+#[derive(Debug, thiserror::Error, Diagnostic)]
+#[error("failed to write to stdout")]
+#[diagnostic(
+    code(dbpm::output::write),
+    help("the output is incomplete; check where stdout goes (a full disk, a closed file)")
+)]
+pub struct OutputError {
+    /// What the OS said.
+    #[source]
+    source: std::io::Error,
 }
 
 /// A diagnostic as JSON: its message, code, severity, help, the places it labels (file,

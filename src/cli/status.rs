@@ -8,6 +8,7 @@ use super::target::TargetArgs;
 use super::Exit;
 use crate::ops::repository::open_given;
 use crate::ops::status::{status, Drift, NextStep, Status, UnfinishedRun};
+use crate::package::changes::FileChanges;
 
 /// Show what is installed on a target, a run left unfinished there, and drift.
 ///
@@ -151,10 +152,12 @@ fn report_drift(drift: &[Drift], out: &Out) {
                 version,
                 installed,
                 repository,
+                files,
             } => format!(
-                "drift: {package} {version} was installed with content {}…, the repositories' {package} {version} has {}…",
+                "drift: {package} {version} was installed with content {}…, the repositories' {package} {version} has {}…{}",
                 short_hash(installed.as_str()),
-                short_hash(repository.as_str())
+                short_hash(repository.as_str()),
+                FileChanges::suffix(Some(files))
             ),
             Drift::Missing { package, version } => {
                 format!("drift: {package} {version} is not in the repositories")

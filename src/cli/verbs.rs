@@ -2,7 +2,7 @@
 //! and `restore`. Each computes the plan, shows it, asks `Apply this plan? [y/N]` on a
 //! terminal (or takes `--yes`), and applies it; `--plan-out` writes the plan instead.
 
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
 use clap::Args;
@@ -228,8 +228,7 @@ async fn plan_then_apply(
             out.status("not applied: there is no terminal to ask on; pass `--yes` to apply, or `--plan-out FILE` to keep the plan");
             return Ok(Exit::Error);
         }
-        eprint!("Apply this plan? [y/N] ");
-        let _ = std::io::stderr().flush();
+        out.prompt("Apply this plan? [y/N] ");
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
         if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {

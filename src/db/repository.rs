@@ -3,12 +3,16 @@
 //! runs in one transaction under an advisory lock, so concurrent publishers never corrupt it.
 //! Credentials come from the URL or the environment (`PGPASSWORD`) and are never stored.
 
+use std::path::PathBuf;
+
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::Row;
 
 use super::DbUrl;
-use crate::package::{archive, Package};
-use crate::repository::{Index, IndexEntry, Published, Repository, RepositoryError};
+use crate::package::{archive, Checksum, Package};
+use crate::repository::{
+    changes_from_stored, Index, IndexEntry, Published, Repository, RepositoryError,
+};
 
 /// Creates the repository's table if needed.
 const SCHEMA: &str = "
@@ -70,6 +74,35 @@ impl DatabaseRepository {
         tx.commit().await.map_err(self.error())
     }
 
+    /// The name a stored archive goes by in messages.
+    fn archive_name(&self, entry: &IndexEntry) -> PathBuf {
+        PathBuf::from(format!(
+            "{}/{}-{}-{}.dbpkg",
+            self.describe(),
+            entry.name,
+            entry.version,
+            entry.platform
+        ))
+    }
+
+    /// The stored archive of `entry`'s version, as `connection` (a publishing transaction)
+    /// sees it, and its name.
+    async fn stored_archive(
+        &self,
+        connection: &mut sqlx::PgConnection,
+        entry: &IndexEntry,
+    ) -> Result<(PathBuf, Vec<u8>), sqlx::Error> {
+        let bytes: Vec<u8> = sqlx::query_scalar(
+            "SELECT archive FROM dbpm_repo.packages WHERE name = $1 AND version = $2 AND platform = $3",
+        )
+        .bind(&entry.name)
+        .bind(entry.version.to_string())
+        .bind(entry.platform.as_str())
+        .fetch_one(connection)
+        .await?;
+        Ok((self.archive_name(entry), bytes))
+    }
+
     async fn has_table(&self) -> Result<bool, RepositoryError> {
         let found: Option<String> =
             sqlx::query_scalar("SELECT to_regclass('dbpm_repo.packages')::text")
@@ -123,14 +156,7 @@ impl Repository for DatabaseRepository {
                 platform: entry.platform,
             })?;
         let bytes: Vec<u8> = row.try_get("archive").map_err(self.error())?;
-        let name = format!(
-            "{}/{}-{}-{}.dbpkg",
-            self.describe(),
-            entry.name,
-            entry.version,
-            entry.platform
-        );
-        let package = archive::read(std::path::Path::new(&name), &bytes)?;
+        let package = archive::read(&self.archive_name(entry), &bytes)?;
         crate::repository::verify_entry(&self.describe(), entry, package)
     }
 
@@ -160,19 +186,24 @@ impl Repository for DatabaseRepository {
             .map_err(self.error())?;
             if let Some(existing) = existing {
                 if existing != entry.checksum.as_str() {
+                    let existing: Checksum = existing.parse().map_err(
+                        |err: crate::package::checksum::BadChecksum| {
+                            RepositoryError::CorruptIndex {
+                                path: self.describe().into(),
+                                reason: err.to_string(),
+                            }
+                        },
+                    )?;
+                    let files = self.stored_archive(&mut tx, &entry).await.ok().and_then(
+                        |(name, stored)| changes_from_stored(&name, &stored, &existing, package),
+                    );
                     return Err(RepositoryError::Conflict {
                         name: entry.name,
                         version: entry.version,
                         platform: entry.platform,
-                        existing: existing.parse().map_err(
-                            |err: crate::package::checksum::BadChecksum| {
-                                RepositoryError::CorruptIndex {
-                                    path: self.describe().into(),
-                                    reason: err.to_string(),
-                                }
-                            },
-                        )?,
+                        existing,
                         new: entry.checksum,
+                        files,
                     });
                 }
                 outcomes.push(Published::Unchanged);

@@ -242,6 +242,21 @@ pub fn redact(raw: &str) -> String {
     }
 }
 
+/// A label (free text such as `production`, or a URL given as one) with the secrets of any
+/// URL or `key=value` connection string in it hidden and the rest as written. Unlike
+/// [`redact`], text of no shape it knows is shown: a label is there to be read. From the
+/// first `://` on, the text is read as a URL, whatever comes before it.
+pub fn redact_label(label: &str) -> String {
+    match label.split_once("://") {
+        Some((before, rest)) => format!(
+            "{}://{}",
+            redact_key_values(before),
+            redact_after_scheme(rest)
+        ),
+        None => redact_key_values(&redact_query_secrets(label)),
+    }
+}
+
 /// `scheme://rest` → `(scheme, rest)` when the scheme can be one (RFC 3986: a letter, then
 /// letters, digits, `+`, `-` or `.`), so that `password=a://b` is no URL of scheme `password=a`.
 fn split_scheme(text: &str) -> Option<(&str, &str)> {
@@ -518,6 +533,35 @@ mod tests {
             redact("postgres://[::1]:5432/db?sslmode=require"),
             "postgres://[::1]:5432/db?sslmode=require"
         );
+    }
+
+    /// `plan --target-label 'postgres://app:PW@host/db'` put the password in the plan.
+    #[test]
+    fn a_label_keeps_its_text_and_loses_its_secrets() {
+        for (label, shown) in [
+            ("production", "production"),
+            ("eu-1 (tenant a)", "eu-1 (tenant a)"),
+            ("postgres://app:PW@host/db", "postgres://app:***@host/db"),
+            ("postgres://h/db#public", "postgres://h/db#public"),
+            (
+                "postgres://app:***@host/db#s",
+                "postgres://app:***@host/db#s",
+            ),
+            (
+                "prod (mysql://root:PW@h/db)",
+                "prod (mysql://root:***@h/db)",
+            ),
+            ("mysql://root:PW", "mysql://root:***"),
+            (
+                "x://h/db?sslmode=require&password=PW",
+                "x://h/db?sslmode=require&password=***",
+            ),
+            ("prod host=h password=PW", "prod host=h password=***"),
+            ("prod db?password=PW", "prod db?password=***"),
+            ("sqlite://a@b.db", "sqlite://a@b.db"),
+        ] {
+            assert_eq!(redact_label(label), shown, "{label}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `dbpm verify` and `dbpm adopt`: health checks of installed packages (their VERIFY scripts,
-//! run in transactions that are rolled back, and their checksums against the repository),
+//! run in transactions that are rolled back, and their checksums against the repository,
+//! naming the files that differ),
 //! and recording an existing database as having a package version installed once its VERIFY
 //! scripts confirm the claim (a Flyway-style baseline).
 
@@ -10,6 +11,7 @@ use serde::Serialize;
 
 use crate::db::target::{Target, TargetError};
 use crate::execute::runner::{os_user, utc_now};
+use crate::package::changes::FileChanges;
 use crate::package::{placeholder, Checksum, Package, Phase};
 use crate::repository::{Repositories, RepositoryError};
 use crate::state::StateError;
@@ -128,8 +130,8 @@ pub async fn verify(
     repos: Option<&Repositories>,
 ) -> Result<Vec<CheckResult>, CheckError> {
     let state = target.read_state().await?;
-    let index = match repos {
-        Some(repos) => Some(repos.index().await?.index),
+    let published = match repos {
+        Some(repos) => Some((repos, repos.index().await?)),
         None => None,
     };
     let mut results = Vec::new();
@@ -139,17 +141,26 @@ pub async fn verify(
         };
         let package = package?;
         results.extend(run_verify(target, &package, &installed.placeholders).await?);
-        if let Some(index) = &index {
-            let published = index.get(name, &installed.version, state.platform);
-            let (ok, detail) = match published {
+        if let Some((repos, layered)) = &published {
+            let entry = layered.index.get(name, &installed.version, state.platform);
+            let (ok, detail) = match entry {
                 Some(entry) if entry.checksum == installed.checksum => (true, None),
-                Some(entry) => (
-                    false,
-                    Some(format!(
-                        "installed {}, published {}",
-                        installed.checksum, entry.checksum
-                    )),
-                ),
+                Some(entry) => {
+                    let published = repos.fetch(layered, entry).await?;
+                    let files = FileChanges::between(
+                        &installed.file_checksums(),
+                        &published.file_checksums(),
+                    );
+                    (
+                        false,
+                        Some(format!(
+                            "installed {}, published {}{}",
+                            installed.checksum,
+                            entry.checksum,
+                            FileChanges::suffix(Some(&files))
+                        )),
+                    )
+                }
                 None => (
                     false,
                     Some(format!(

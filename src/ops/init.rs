@@ -109,7 +109,7 @@ pub enum InitError {
 }
 
 /// The next version of a package, as [`next`] wrote it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct NextVersion {
     /// The package name.
     pub name: String,
@@ -258,12 +258,14 @@ fn write_new_dir(dir: &Path, files: Vec<(PathBuf, Vec<u8>)>) -> Result<Vec<PathB
 }
 
 /// A new package, as [`init`] wrote it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct NewPackage {
     /// The package name.
     pub name: String,
     /// Its version.
     pub version: Version,
+    /// Its directory.
+    pub dir: PathBuf,
     /// The files written, in order.
     pub written: Vec<PathBuf>,
 }
@@ -323,6 +325,7 @@ pub fn init(
     Ok(NewPackage {
         name,
         version,
+        dir: dir.to_path_buf(),
         written,
     })
 }

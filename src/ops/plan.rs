@@ -9,6 +9,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use semver::Version;
 
 use crate::diagnostic::{Problems, SourceFile};
+use crate::package::changes::FileChanges;
 use crate::package::Package;
 use crate::plan::{self, Options, Plan, PlanError, PlanningError};
 use crate::repository::{Repositories, RepositoryError};
@@ -115,7 +116,40 @@ pub async fn make_plan(
             );
         }
     }
-    let decisions = plan::decide(release, state, &index, &kept, options)?;
+    let decisions = match plan::decide(release, state, &index, &kept, options) {
+        Err(PlanningError::Drift {
+            package,
+            version,
+            installed,
+            repository,
+            files: None,
+        }) => {
+            // Worth a fetch on the way out: which files differ is what the user needs. A copy
+            // that cannot be read leaves them unnamed; the drift is the error either way.
+            let theirs = match known.get(&(package.clone(), version.clone())) {
+                Some(known) => Some((*known).clone()),
+                None => match layered.index.get(&package, &version, state.platform) {
+                    Some(entry) => repos.fetch(&layered, entry).await.ok(),
+                    None => None,
+                },
+            };
+            let files = theirs
+                .filter(|theirs| theirs.checksum == repository)
+                .zip(state.packages.get(&package))
+                .map(|(theirs, ours)| {
+                    FileChanges::between(&ours.file_checksums(), &theirs.file_checksums())
+                });
+            return Err(PlanningError::Drift {
+                package,
+                version,
+                installed,
+                repository,
+                files,
+            }
+            .into());
+        }
+        decided => decided?,
+    };
     let mut packages: BTreeMap<(String, Version), Package> = BTreeMap::new();
     let mut entries = Vec::new();
     for (name, version) in decisions.needed(state) {
@@ -142,7 +176,14 @@ pub async fn make_plan(
         );
         packages.insert(key, package);
     }
-    Ok(plan::build(release, state, &decisions, &packages, options)?)
+    // The label is text from the command line or a file: credentials in it stay out.
+    let options = Options {
+        target: crate::db::url::redact_label(&options.target),
+        ..options.clone()
+    };
+    Ok(plan::build(
+        release, state, &decisions, &packages, &options,
+    )?)
 }
 
 /// How many archives `make_plan` fetches from the repositories at once.

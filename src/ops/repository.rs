@@ -75,8 +75,18 @@ pub enum RepoOpError {
     UnknownPackage(String, #[help] Option<String>),
 }
 
-/// Opens one repository from its `--repo` text.
+/// Opens one repository from its `--repo` text, to read it: a directory must exist.
 pub fn open(spec: &str) -> Result<Backend, RepoOpError> {
+    let backend = open_or_new(spec)?;
+    if let Backend::Directory(directory) = &backend {
+        directory.check_exists()?;
+    }
+    Ok(backend)
+}
+
+/// Opens one repository from its `--repo` text; a directory that does not exist yet is a new
+/// repository, which publishing starts.
+fn open_or_new(spec: &str) -> Result<Backend, RepoOpError> {
     if spec.contains("://") {
         let url: DbUrl = spec.parse()?;
         return Ok(Backend::Database(DatabaseRepository::connect(url)?));
@@ -169,7 +179,7 @@ pub struct PublishedPackage {
 
 /// Publishes archives and package directories (built first, for every platform) to `dest`.
 pub async fn publish(dest: &str, inputs: &[PathBuf]) -> Result<Vec<PublishedPackage>, RepoOpError> {
-    let backend = open(dest)?;
+    let backend = open_or_new(dest)?;
     if let Backend::Tree(_) = backend {
         return Err(RepoOpError::NotPublishable(PathBuf::from(dest)));
     }

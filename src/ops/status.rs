@@ -1,17 +1,19 @@
 //! `dbpm status`: what is installed on a target (version, when, by which run, adopted or
 //! not), the run left unfinished there if any (how far it got and what the operator does
 //! next), and, given repositories, drift: installed versions whose content is not the
-//! repositories' same version, or that the repositories no longer have. Reading never
-//! writes to the target.
+//! repositories' same version (naming the files that differ), or that the repositories no
+//! longer have. Reading never writes to the target.
 
 use semver::Version;
 use serde::Serialize;
 
 use crate::db::target::{JournalRow, RunRecord, Target, TargetError};
 use crate::execute::runner::is_unfinished;
+use crate::package::changes::FileChanges;
 use crate::package::Checksum;
 use crate::platform::Platform;
 use crate::repository::{Repositories, RepositoryError};
+use crate::state::InstalledState;
 
 /// Why `dbpm status` failed.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -120,6 +122,9 @@ pub enum Drift {
         installed: Checksum,
         /// The repositories' checksum of that version.
         repository: Checksum,
+        /// The files that differ, from the installed copy to the repositories' (boxed: the
+        /// variants stay of a size).
+        files: Box<FileChanges>,
     },
     /// The repositories do not have the installed version (for the target's platform).
     Missing {
@@ -142,32 +147,7 @@ pub async fn status(target: &Target, repos: Option<&Repositories>) -> Result<Sta
         None => None,
     };
     let drift = match repos {
-        Some(repos) => {
-            let index = repos.index().await?.index;
-            Some(
-                state
-                    .packages
-                    .iter()
-                    .filter_map(|(name, installed)| {
-                        match index.get(name, &installed.version, target.platform()) {
-                            None => Some(Drift::Missing {
-                                package: name.clone(),
-                                version: installed.version.clone(),
-                            }),
-                            Some(entry) if entry.checksum != installed.checksum => {
-                                Some(Drift::Changed {
-                                    package: name.clone(),
-                                    version: installed.version.clone(),
-                                    installed: installed.checksum.clone(),
-                                    repository: entry.checksum.clone(),
-                                })
-                            }
-                            Some(_) => None,
-                        }
-                    })
-                    .collect(),
-            )
-        }
+        Some(repos) => Some(drift(&state, repos, target.platform()).await?),
         None => None,
     };
     Ok(Status {
@@ -190,6 +170,40 @@ pub async fn status(target: &Target, repos: Option<&Repositories>) -> Result<Sta
         unfinished,
         drift,
     })
+}
+
+/// The installed versions whose content is not the repositories' own; a changed one is read
+/// from the repositories to name the files that differ.
+async fn drift(
+    state: &InstalledState,
+    repos: &Repositories,
+    platform: Platform,
+) -> Result<Vec<Drift>, StatusError> {
+    let layered = repos.index().await?;
+    let mut drift = Vec::new();
+    for (name, installed) in &state.packages {
+        match layered.index.get(name, &installed.version, platform) {
+            None => drift.push(Drift::Missing {
+                package: name.clone(),
+                version: installed.version.clone(),
+            }),
+            Some(entry) if entry.checksum != installed.checksum => {
+                let published = repos.fetch(&layered, entry).await?;
+                drift.push(Drift::Changed {
+                    package: name.clone(),
+                    version: installed.version.clone(),
+                    installed: installed.checksum.clone(),
+                    repository: entry.checksum.clone(),
+                    files: Box::new(FileChanges::between(
+                        &installed.file_checksums(),
+                        &published.file_checksums(),
+                    )),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(drift)
 }
 
 /// How far an unfinished run got, from its journal, and what comes next.

@@ -5,6 +5,7 @@
 //! This module does not know about repositories or targets: a package is data.
 
 pub mod archive;
+pub mod changes;
 pub mod checksum;
 mod lint;
 pub mod placeholder;
@@ -13,7 +14,7 @@ pub mod source;
 pub(crate) mod statements;
 mod validate;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
@@ -202,6 +203,21 @@ impl Package {
             "{}-{}-{}.dbpkg",
             self.manifest.name, self.manifest.version, self.platform
         )
+    }
+
+    /// The checksum of every file, by path: the normalised manifest and the scripts, what
+    /// the content checksum is made of.
+    pub fn file_checksums(&self) -> BTreeMap<String, Checksum> {
+        let mut files: BTreeMap<String, Checksum> = self
+            .scripts
+            .iter()
+            .map(|s| (s.path.to_string(), s.checksum.clone()))
+            .collect();
+        files.insert(
+            manifest::MANIFEST_FILE.to_owned(),
+            Checksum::of_text(&self.manifest_text),
+        );
+        files
     }
 
     /// The files of the package: the normalised manifest and the scripts, by path.

@@ -17,6 +17,7 @@ use super::model::{
     FORMAT_VERSION,
 };
 use crate::manifest::Requirement;
+use crate::package::changes::FileChanges;
 use crate::package::placeholder;
 use crate::package::{Checksum, Origin, Package, Phase, Script};
 use crate::platform::Platform;
@@ -155,7 +156,7 @@ pub enum PlanningError {
         target: Platform,
     },
     /// Same version, other content.
-    #[error("`{package}@{version}` is installed with checksum {installed}, but the repository's {version} is {repository}")]
+    #[error("`{package}@{version}` is installed with checksum {installed}, but the repository's {version} is {repository}{}", FileChanges::suffix(files.as_ref()))]
     #[diagnostic(
         code(dbpm::plan::drift),
         help("the installed copy differs from the published one (drift); `--reinstall {package}` re-creates its code from the repository")
@@ -169,6 +170,10 @@ pub enum PlanningError {
         installed: Checksum,
         /// The repository's.
         repository: Checksum,
+        /// The files that differ, from the installed copy to the repository's: filled in
+        /// where the repository's copy can be read (`ops::plan`); the planner sees only the
+        /// index.
+        files: Option<FileChanges>,
     },
     /// An uninstall of something still required.
     #[error("cannot uninstall `{package}`: {} still require it", .by.join(", "))]
@@ -336,6 +341,7 @@ pub fn decide(
                         version: resolved.version.clone(),
                         installed: current.checksum.clone(),
                         repository: resolved.checksum.clone(),
+                        files: None,
                     });
                 } else {
                     (

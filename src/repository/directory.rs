@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{verify_entry, Index, IndexEntry, Published, Repository, RepositoryError};
+use super::{
+    changes_from_stored, verify_entry, Index, IndexEntry, Published, Repository, RepositoryError,
+};
 use crate::durable::write_atomically;
 use crate::package::{archive, Package};
 
@@ -32,6 +34,18 @@ impl DirectoryRepository {
     /// A repository at `root` (created on first publish).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         DirectoryRepository { root: root.into() }
+    }
+
+    /// Fails when the repository's directory does not exist: to a reader that is more
+    /// likely a mistyped path than an empty repository (publishing creates the directory).
+    pub fn check_exists(&self) -> Result<(), RepositoryError> {
+        match self.root.try_exists() {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(RepositoryError::MissingDirectory {
+                path: self.root.clone(),
+            }),
+            Err(source) => Err(self.io(&self.root)(source)),
+        }
     }
 
     /// Whether `path` holds a directory repository.
@@ -110,12 +124,16 @@ impl DirectoryRepository {
             let archive_path = self.archive_path(&entry);
             if let Some(existing) = index.get(&entry.name, &entry.version, entry.platform) {
                 if existing.checksum != entry.checksum {
+                    let files = fs_err::read(&archive_path).ok().and_then(|stored| {
+                        changes_from_stored(&archive_path, &stored, &existing.checksum, package)
+                    });
                     return Err(RepositoryError::Conflict {
                         name: entry.name,
                         version: entry.version,
                         platform: entry.platform,
                         existing: existing.checksum.clone(),
                         new: entry.checksum,
+                        files,
                     });
                 }
                 if archive_path.is_file() || to_write.iter().any(|(p, _)| p == &archive_path) {

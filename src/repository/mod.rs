@@ -15,7 +15,8 @@ use std::future::Future;
 use std::path::PathBuf;
 
 use crate::diagnostic::Problems;
-use crate::package::archive::ArchiveError;
+use crate::package::archive::{self, ArchiveError};
+use crate::package::changes::FileChanges;
 use crate::package::{Checksum, Package};
 use crate::platform::Platform;
 
@@ -65,6 +66,16 @@ pub enum RepositoryError {
         #[source]
         source: std::io::Error,
     },
+    /// A directory repository's directory is not there.
+    #[error("the repository directory `{}` does not exist", path.display())]
+    #[diagnostic(
+        code(dbpm::repository::missing_directory),
+        help("check the path given to `--repo` (or in DBPM_REPO); `dbpm publish --repo DIR` starts a new repository in a directory that does not exist yet")
+    )]
+    MissingDirectory {
+        /// The directory.
+        path: PathBuf,
+    },
     /// The index is not what dbpm writes.
     #[error("the repository index `{path}` is corrupt: {reason}")]
     #[diagnostic(
@@ -78,7 +89,7 @@ pub enum RepositoryError {
         reason: String,
     },
     /// The version exists with other content.
-    #[error("`{name}@{version}` ({platform}) is already published with checksum {existing}; this build has {new}")]
+    #[error("`{name}@{version}` ({platform}) is already published with checksum {existing}; this build has {new}{}", FileChanges::suffix(files.as_ref()))]
     #[diagnostic(
         code(dbpm::repository::immutable),
         help("a published version never changes: give the package a new version (`dbpm init --next`), then publish that")
@@ -94,6 +105,9 @@ pub enum RepositoryError {
         existing: Checksum,
         /// What was offered.
         new: Checksum,
+        /// The files that differ, from the published build to this one; unknown when the
+        /// published archive could not be read.
+        files: Option<FileChanges>,
     },
     /// A stored package no longer matches the index.
     #[error("`{name}@{version}` ({platform}) in {repository} does not match its index entry (index {expected}, archive {actual})")]
@@ -279,6 +293,20 @@ impl Repositories {
             }),
         }
     }
+}
+
+/// How `package` differs, file by file, from the published archive `stored` (of checksum
+/// `published`), for a refused republish; `None` when the archive cannot be read or is not
+/// that build: the refusal stands without the names.
+pub(crate) fn changes_from_stored(
+    name: &std::path::Path,
+    stored: &[u8],
+    published: &Checksum,
+    package: &Package,
+) -> Option<FileChanges> {
+    let stored = archive::read(name, stored).ok()?;
+    (&stored.checksum == published)
+        .then(|| FileChanges::between(&stored.file_checksums(), &package.file_checksums()))
 }
 
 /// Checks that a fetched package is the one its index entry names.

@@ -69,6 +69,16 @@ pub struct InstalledPackage {
     pub installed_at: Option<String>,
 }
 
+impl InstalledPackage {
+    /// The checksum of every file of the build it was installed from, by path, as
+    /// [`Package::file_checksums`] gives them: to name what differs from another build.
+    pub fn file_checksums(&self) -> BTreeMap<String, Checksum> {
+        let mut files = self.scripts.clone();
+        files.insert(MANIFEST_FILE.to_owned(), Checksum::of_text(&self.manifest));
+        files
+    }
+}
+
 /// Why an installed package cannot be rebuilt from the state.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum StateError {

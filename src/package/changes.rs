@@ -1,0 +1,137 @@
+//! How two builds of one package version differ, file by file (the normalised `dbpm.toml` and
+//! the scripts, the files its content checksum is made of): what a drift or a refused
+//! republish names besides the two checksums. Pure; where the builds come from is the
+//! caller's business.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use super::Checksum;
+
+/// How many paths a message names before "and N more".
+const NAMED: usize = 10;
+
+/// The files that differ between two builds of one package version, by path.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FileChanges {
+    /// In both builds, with other content.
+    pub changed: Vec<String>,
+    /// Only in the second build.
+    pub added: Vec<String>,
+    /// Only in the first build.
+    pub removed: Vec<String>,
+}
+
+impl FileChanges {
+    /// From the build `before` to the build `after`, each given as path → checksum.
+    pub fn between(
+        before: &BTreeMap<String, Checksum>,
+        after: &BTreeMap<String, Checksum>,
+    ) -> Self {
+        let mut changes = FileChanges::default();
+        for (path, checksum) in before {
+            match after.get(path) {
+                None => changes.removed.push(path.clone()),
+                Some(other) if other != checksum => changes.changed.push(path.clone()),
+                Some(_) => {}
+            }
+        }
+        changes.added = after
+            .keys()
+            .filter(|path| !before.contains_key(*path))
+            .cloned()
+            .collect();
+        changes
+    }
+
+    /// Whether no file differs.
+    pub fn is_empty(&self) -> bool {
+        self.changed.is_empty() && self.added.is_empty() && self.removed.is_empty()
+    }
+
+    /// `": `X` changed, `Y` added"` to end a message about the two builds with, or nothing
+    /// when no file differs (or the changes are unknown).
+    pub fn suffix(changes: Option<&FileChanges>) -> String {
+        match changes {
+            Some(changes) if !changes.is_empty() => format!(": {changes}"),
+            _ => String::new(),
+        }
+    }
+}
+
+/// `` `INSTALL/001.views.sql` changed, `VERIFY/002.counts.sql` added, and 3 more ``: at most
+/// ten paths, the changed first.
+impl fmt::Display for FileChanges {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let all = self
+            .changed
+            .iter()
+            .map(|path| (path, "changed"))
+            .chain(self.added.iter().map(|path| (path, "added")))
+            .chain(self.removed.iter().map(|path| (path, "removed")));
+        let total = self.changed.len() + self.added.len() + self.removed.len();
+        for (i, (path, how)) in all.take(NAMED).enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "`{path}` {how}")?;
+        }
+        if total > NAMED {
+            write!(f, ", and {} more", total - NAMED)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(list: &[(&str, &str)]) -> BTreeMap<String, Checksum> {
+        list.iter()
+            .map(|(path, text)| ((*path).to_owned(), Checksum::of_text(text)))
+            .collect()
+    }
+
+    #[test]
+    fn names_the_changed_added_and_removed_files() {
+        let before = files(&[
+            ("dbpm.toml", "a"),
+            ("INSTALL/001.v.sql", "v"),
+            ("VERIFY/001.c.sql", "c"),
+        ]);
+        let after = files(&[
+            ("dbpm.toml", "a"),
+            ("INSTALL/001.v.sql", "v2"),
+            ("UPGRADE/002.x.sql", "x"),
+        ]);
+        let changes = FileChanges::between(&before, &after);
+        assert_eq!(changes.changed, ["INSTALL/001.v.sql"]);
+        assert_eq!(changes.added, ["UPGRADE/002.x.sql"]);
+        assert_eq!(changes.removed, ["VERIFY/001.c.sql"]);
+        assert_eq!(
+            FileChanges::suffix(Some(&changes)),
+            ": `INSTALL/001.v.sql` changed, `UPGRADE/002.x.sql` added, `VERIFY/001.c.sql` removed"
+        );
+        let same = FileChanges::between(&before, &before);
+        assert!(same.is_empty());
+        assert_eq!(FileChanges::suffix(Some(&same)), "");
+        assert_eq!(FileChanges::suffix(None), "");
+    }
+
+    #[test]
+    fn names_ten_files_at_most() {
+        let before = files(&[]);
+        let names: Vec<String> = (1..=13).map(|n| format!("INSTALL/{n:03}.v.sql")).collect();
+        let after = files(&names.iter().map(|n| (n.as_str(), "v")).collect::<Vec<_>>());
+        let text = FileChanges::between(&before, &after).to_string();
+        assert!(text.starts_with("`INSTALL/001.v.sql` added, "), "{text}");
+        assert!(
+            text.contains("`INSTALL/010.v.sql` added, and 3 more"),
+            "{text}"
+        );
+        assert!(!text.contains("011"), "{text}");
+    }
+}

@@ -533,8 +533,8 @@ fn an_edited_checksum_in_the_state_is_refused() {
     );
 }
 
-/// `core@1.1.0` as built from sources whose INSTALL view differs from the published one.
-fn drifted_core(platform: Platform) -> Package {
+/// `core@1.1.0` as built from sources whose script `path` differs from the published one.
+fn drifted_core(platform: Platform, path: &str) -> Package {
     let temp = tempfile::tempdir().unwrap();
     let source = common::repo_root().join("examples/packages/core/1.1.0");
     for entry in fs_err::read_dir(&source).unwrap() {
@@ -550,9 +550,13 @@ fn drifted_core(platform: Platform) -> Package {
             fs_err::copy(entry.path(), &target).unwrap();
         }
     }
-    let view = temp.path().join("INSTALL/001.views.sql");
-    let text = fs_err::read_to_string(&view).unwrap();
-    fs_err::write(&view, format!("{text}-- patched by hand on the server\n")).unwrap();
+    let patched = temp.path().join(path);
+    let text = fs_err::read_to_string(&patched).unwrap();
+    fs_err::write(
+        &patched,
+        format!("{text}-- patched by hand on the server\n"),
+    )
+    .unwrap();
     load_dir(temp.path())
         .unwrap()
         .for_platform(platform)
@@ -563,7 +567,7 @@ fn drifted_core(platform: Platform) -> Package {
 fn drift_is_refused_and_a_reinstall_recreates_the_published_code() {
     let ex = examples(Platform::Sqlite);
     let mut state = state_at(&ex, "2026.1.toml", Platform::Sqlite);
-    let drifted = drifted_core(Platform::Sqlite);
+    let drifted = drifted_core(Platform::Sqlite, "INSTALL/001.views.sql");
     state.record(&drifted, BTreeMap::new(), None, false, None);
 
     let err = plan_for(&ex, &release("2026.1.toml"), &state, &options()).unwrap_err();
@@ -602,6 +606,30 @@ fn drift_is_refused_and_a_reinstall_recreates_the_published_code() {
     );
     assert_eq!(plan.packages["core"].checksum, published.checksum);
     check_rules(&plan).unwrap();
+}
+
+/// Drift in the data model (an UPGRADE script) is beyond a reinstall, which runs only
+/// ROLLBACK and INSTALL: the target would record as run an UPGRADE script that never ran.
+#[test]
+fn a_reinstall_refuses_drift_in_the_data_model() {
+    let ex = examples(Platform::Sqlite);
+    let mut state = state_at(&ex, "2026.1.toml", Platform::Sqlite);
+    let path = "UPGRADE/002.index_tenant_name.sql";
+    let drifted = drifted_core(Platform::Sqlite, path);
+    state.record(&drifted, BTreeMap::new(), None, false, None);
+    let reinstall = Options {
+        reinstall: BTreeSet::from(["core".to_owned()]),
+        ..options()
+    };
+    let err = plan_for(&ex, &release("2026.1.toml"), &state, &reinstall).unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            plan::PlanningError::DataModelDrift { package, files, .. }
+                if package == "core" && files.changed == [path]
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]

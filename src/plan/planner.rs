@@ -175,6 +175,20 @@ pub enum PlanningError {
         /// index.
         files: Option<FileChanges>,
     },
+    /// A reinstall cannot repair drift in the data model: it runs only ROLLBACK and INSTALL.
+    #[error("`--reinstall {package}` cannot repair the drift of {package}@{version}: its data model differs from the installed copy's ({files}), and a reinstall runs only ROLLBACK and INSTALL")]
+    #[diagnostic(
+        code(dbpm::plan::data_model_drift),
+        help("the target's tables were made by the installed UPGRADE scripts, and the target would record the published ones as run; publish the installed scripts again as this version's (the repository is append-only: under a new version), or a new version whose UPGRADE script takes the target to the published data model, and upgrade")
+    )]
+    DataModelDrift {
+        /// The package.
+        package: String,
+        /// The version.
+        version: Version,
+        /// The data model scripts that differ, from the installed copy to the repository's.
+        files: FileChanges,
+    },
     /// An uninstall of something still required.
     #[error("cannot uninstall `{package}`: {} still require it", .by.join(", "))]
     #[diagnostic(
@@ -525,6 +539,39 @@ pub fn build(
             None => lookup(name, version),
         }
     };
+
+    // A reinstall repairs drift in the code (ROLLBACK and INSTALL), never in the data model:
+    // the target would record UPGRADE scripts as run that never ran there.
+    for decision in decisions.packages.values() {
+        let (ActionKind::Reinstall, Some(version), Some(state)) = (
+            decision.action,
+            decision.to.as_ref(),
+            installed.packages.get(&decision.name),
+        ) else {
+            continue;
+        };
+        let published = lookup_target(&decision.name, version)?;
+        if published.checksum == state.checksum {
+            continue;
+        }
+        let scripts = published
+            .scripts
+            .iter()
+            .map(|script| (script.path.to_string(), script.checksum.clone()))
+            .collect();
+        let mut files = FileChanges::between(&state.scripts, &scripts);
+        let data_model = |path: &String| path.starts_with("UPGRADE");
+        files.changed.retain(data_model);
+        files.added.retain(data_model);
+        files.removed.retain(data_model);
+        if !files.is_empty() {
+            return Err(PlanningError::DataModelDrift {
+                package: decision.name.clone(),
+                version: version.clone(),
+                files,
+            });
+        }
+    }
 
     // A value whose name no package declares would go unused while the default (or nothing)
     // wins: a misspelling, refused.

@@ -829,6 +829,50 @@ async fn a_crash_inside_a_non_idempotent_mariadb_step_stops_for_an_operator() {
     );
 }
 
+/// `--on-failure stop` keeps a failed run for a fix instead of rolling it back: exit 6 (an
+/// operator must act; it was 1), the run `stopped_after_failure`, `status` saying to fix the
+/// cause, and once the cause is fixed the same command runs the failed step again and
+/// completes the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stopped_after_a_failure_resumes_once_its_cause_is_fixed() {
+    let s = Scenario::new(Platform::Sqlite);
+    let install = s.plan(RELEASE_1, EXAMPLES, false, "install.json");
+    s.applied(&install);
+    let needs = copy_examples(&s.ctx, "needs-a-table");
+    append(
+        &needs,
+        "billing/1.1.0/UPGRADE/002.tax_rates.sql",
+        "\nINSERT INTO made_by_hand (id) VALUES (1);\n",
+    );
+    let plan_path = s.plan(
+        RELEASE_2,
+        &needs.display().to_string(),
+        false,
+        "upgrade.json",
+    );
+    let stopped = s.apply(&plan_path, &["--on-failure", "stop"]);
+    let text = s.text(&stopped);
+    assert_eq!(stopped.status.code(), Some(6), "{text}");
+    assert!(text.contains("Fix the cause of the failed step"), "{text}");
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "stopped_after_failure");
+    let status = s
+        .ctx
+        .dbpm()
+        .args(["status", "--db", &s.db.url])
+        .output()
+        .unwrap();
+    let status = s.text(&status);
+    assert!(
+        status.contains("fix the cause of the failed step"),
+        "{status}"
+    );
+
+    s.db.execute("CREATE TABLE made_by_hand (id INTEGER)").await;
+    s.applied_with(&plan_path, &["--on-failure", "stop"]);
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
+    assert_eq!(s.db.count("made_by_hand").await, 1);
+}
+
 /// A failing UPGRADE script in the middle of the upgrade, and then a failing VERIFY, roll
 /// the target back to exactly the schema and state it had: exit 5, outcome `rolled_back`.
 async fn a_failing_upgrade_script_or_verify_rolls_back_to_the_schema_before(platform: Platform) {

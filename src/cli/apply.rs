@@ -253,7 +253,7 @@ fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
             postinstall_failed,
         } => {
             out.status(format!(
-                "run {run} completed, but {} failed: a POSTINSTALL failure is reported, not rolled back; see `dbpm history` for its output",
+                "run {run} completed, but {} failed: a POSTINSTALL failure is reported, not rolled back; its error is above",
                 postinstall_failed.join(", ")
             ));
             Exit::Success
@@ -273,7 +273,7 @@ fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
         }
         Outcome::CompensationFailed { run, failed } => {
             out.status(format!(
-                "run {run}: compensation {} failed; the target is between states. Fix the cause (see `dbpm history`), then run `{again}` to resume the rollback; or, when the compensation itself is wrong, undo by hand what it was to undo, then run `{again} --skip-failed-compensations`",
+                "run {run}: compensation {} failed; the target is between states. Fix the cause (its error is above; `dbpm status` lists the failed steps), then run `{again}` to resume the rollback; or, when the compensation itself is wrong, undo by hand what it was to undo, then run `{again} --skip-failed-compensations`",
                 failed.join(", ")
             ));
             Exit::NeedsOperator
@@ -285,7 +285,17 @@ fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
             ));
             Exit::NeedsOperator
         }
-        Outcome::Stopped { run, reason } => {
+        Outcome::Stopped {
+            run,
+            reason,
+            after_failure: true,
+        } => {
+            out.status(format!(
+                "run {run} stopped: {reason}. Fix the cause of the failed step (its error is above), then run `{again}` to retry it and resume"
+            ));
+            Exit::NeedsOperator
+        }
+        Outcome::Stopped { run, reason, .. } => {
             out.status(format!("run {run} {reason}; run `{again}` to resume"));
             Exit::Error
         }

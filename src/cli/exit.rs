@@ -15,7 +15,8 @@ pub enum Exit {
     Locked = 4,
     /// Rolled back after a failure.
     RolledBack = 5,
-    /// Stopped with steps in doubt or a failed compensation: needs an operator.
+    /// Stopped with steps in doubt, a failed compensation, or a failed step kept by
+    /// `--on-failure stop`: needs an operator.
     NeedsOperator = 6,
 }
 

@@ -143,6 +143,9 @@ pub enum Outcome {
         run: String,
         /// Why.
         reason: String,
+        /// Stopped by `--on-failure stop` after a failed step: the operator fixes its cause
+        /// before resuming, which runs it again.
+        after_failure: bool,
     },
 }
 
@@ -358,8 +361,8 @@ pub async fn apply(
                 .await?
         }
         Outcome::InDoubt { .. } => target.set_outcome(&run.id, "in_doubt", false, None).await?,
-        Outcome::Stopped { reason, .. } => {
-            let outcome = if reason.starts_with("a step failed") {
+        Outcome::Stopped { after_failure, .. } => {
+            let outcome = if *after_failure {
                 "stopped_after_failure"
             } else {
                 "stopped"
@@ -415,6 +418,7 @@ async fn drive(
         .collect();
     let mut announced_rollback = false;
     let mut stopping: Option<String> = None;
+    let mut stopped_after_failure = false;
     let mut in_doubt = settings.in_doubt;
 
     loop {
@@ -561,6 +565,7 @@ async fn drive(
                 return Ok(Outcome::Stopped {
                     run: run.to_owned(),
                     reason,
+                    after_failure: stopped_after_failure,
                 });
             }
             // Nothing ready and nothing running, yet not finished: the schedule is stuck.
@@ -571,6 +576,7 @@ async fn drive(
                 return Ok(Outcome::Stopped {
                     run: run.to_owned(),
                     reason: "no step can run; resume after checking the journal".to_owned(),
+                    after_failure: false,
                 });
             }
             continue;
@@ -604,6 +610,7 @@ async fn drive(
                     failed_forward.push(id);
                     if settings.on_failure == OnFailure::Stop && stopping.is_none() {
                         stopping = Some("a step failed and `--on-failure stop` keeps the run for a fix and a resume".to_owned());
+                        stopped_after_failure = true;
                         // Keep the failure out of the schedule so it does not start rolling back.
                         journal.retain(|_, s| *s != StepState::Failed);
                     }

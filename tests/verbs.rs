@@ -255,6 +255,11 @@ fn an_interrupted_verb_resumes_with_the_plan_the_target_kept() {
     let text = transcript(&other, ctx.temp.path());
     assert_eq!(other.status.code(), Some(1), "{text}");
     assert!(text.contains("dbpm apply --resume"), "{text}");
+    // A plan made meanwhile says that the unfinished run stands in its way.
+    fs_err::write(ctx.path("core.toml"), "[packages]\ncore = \"1.2.0\"\n").unwrap();
+    let release = ctx.path("core.toml").display().to_string();
+    let plan = ok(&ctx, &db, &with_repo(&["plan", "--release", &release]));
+    assert!(plan.contains("is unfinished on the target"), "{plan}");
     ok(&ctx, &db, &["apply", "--resume"]);
     assert_eq!(installed(&ctx, &db), "auth@1.0.0 billing@1.0.0 core@1.2.0");
     let nothing = run(&ctx, &db, &["apply", "--resume"]);
@@ -690,6 +695,25 @@ fn the_target_schema_scopes_the_scripts() {
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("has no schema `tenant3`"), "{text}");
     assert_eq!(runtime.block_on(db.texts(tables)), ["public.acct_ledger"]);
+    // `plan` refuses it too, rather than make a plan that `apply` would refuse.
+    fs_err::write(ctx.path("acct.toml"), "[packages]\nacct = \"1.0.0\"\n").unwrap();
+    let release = ctx.path("acct.toml").display().to_string();
+    let plan = run(
+        &ctx,
+        &db,
+        &[
+            "plan",
+            "--release",
+            &release,
+            "--repo",
+            &repo,
+            "--schema",
+            "tenant3",
+        ],
+    );
+    let text = transcript(&plan, ctx.temp.path());
+    assert_eq!(plan.status.code(), Some(1), "{text}");
+    assert!(text.contains("has no schema `tenant3`"), "{text}");
 }
 
 /// On SQLite the steps of a run go through one transaction, each script still on its own: a

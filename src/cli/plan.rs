@@ -9,6 +9,7 @@ use super::render::Out;
 use super::Exit;
 use crate::db::target::Target;
 use crate::db::DbUrl;
+use crate::execute::runner::is_unfinished;
 use crate::ops::plan::{make_plan, read_release};
 use crate::ops::repository::open_all;
 use crate::ops::state::load_state_file;
@@ -98,8 +99,16 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
         (Some(url), _) => {
             let url: DbUrl = url.parse()?;
             let target = Target::new(url, args.schema.clone())?;
+            target.check_schema().await?;
             let state = target.read_state().await?;
             let runs = target.runs().await?;
+            if let Some(run) = runs.iter().find(|run| is_unfinished(run)) {
+                out.status(format!(
+                    "warning: run `{}` is unfinished on the target ({}): `apply` refuses another plan until it is finished (`dbpm status` says how)",
+                    run.id,
+                    run.outcome.replace('_', " ")
+                ));
+            }
             let history = verbs::history(&target, &runs).await?;
             (state, history)
         }

@@ -120,22 +120,7 @@ impl Target {
         }
         let mut session = self.open(Access::Write).await?;
         let failed = self.failed("take the run lock");
-        if self.platform() == Platform::Postgres {
-            let found = session
-                .fetch(
-                    "SELECT nspname FROM pg_namespace WHERE nspname = ?",
-                    &[Value::Text(&self.schema)],
-                )
-                .await
-                .map_err(&failed)?;
-            if found.is_empty() {
-                return Err(TargetError::NoSuchSchema {
-                    target: self.label(),
-                    schema: self.schema.clone(),
-                    quoted: format!("\"{}\"", self.schema.replace('"', "\"\"")),
-                });
-            }
-        }
+        self.schema_exists(&mut session).await?;
         loop {
             let got = match self.platform() {
                 Platform::Postgres => session
@@ -168,6 +153,38 @@ impl Target {
             }
             tokio::time::sleep(LOCK_POLL).await;
         }
+    }
+
+    /// On PostgreSQL, refuses a target schema that does not exist (`NoSuchSchema`), which
+    /// `apply` would refuse: `plan --db` says so before a plan is made for it.
+    pub async fn check_schema(&self) -> Result<(), TargetError> {
+        if self.platform() != Platform::Postgres {
+            return Ok(());
+        }
+        let mut session = self.open(Access::Read).await?;
+        self.schema_exists(&mut session).await?;
+        self.close(session).await
+    }
+
+    async fn schema_exists(&self, session: &mut Session) -> Result<(), TargetError> {
+        if self.platform() != Platform::Postgres {
+            return Ok(());
+        }
+        let found = session
+            .fetch(
+                "SELECT nspname FROM pg_namespace WHERE nspname = ?",
+                &[Value::Text(&self.schema)],
+            )
+            .await
+            .map_err(self.failed("look for the target schema"))?;
+        if found.is_empty() {
+            return Err(TargetError::NoSuchSchema {
+                target: self.label(),
+                schema: self.schema.clone(),
+                quoted: format!("\"{}\"", self.schema.replace('"', "\"\"")),
+            });
+        }
+        Ok(())
     }
 
     /// Every run on this target, oldest first.

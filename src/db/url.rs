@@ -39,11 +39,13 @@ pub enum BadUrl {
     #[error("the database URL starts with `{scheme}:`, not `{scheme}://` (the rest is not shown: it may hold a password)")]
     #[diagnostic(
         code(dbpm::db::bad_url),
-        help("write it as {scheme}://user:password@host/database")
+        help("write it as {example}")
     )]
     NoSlashes {
         /// The scheme, as written.
         scheme: String,
+        /// The URL's form for that scheme.
+        example: String,
     },
     /// A `key=value` connection string (libpq's `host=... password=...` and the like).
     #[error("`{shown}` is a key=value connection string, not a database URL")]
@@ -279,6 +281,11 @@ fn not_a_url(raw: &str) -> BadUrl {
         Some((scheme, _)) if known.iter().any(|k| k.eq_ignore_ascii_case(scheme)) => {
             BadUrl::NoSlashes {
                 scheme: scheme.to_owned(),
+                example: if scheme.eq_ignore_ascii_case("sqlite") {
+                    "sqlite://path/to/file.db".to_owned()
+                } else {
+                    format!("{scheme}://user:password@host/database")
+                },
             }
         }
         _ => BadUrl::Unreadable,
@@ -669,7 +676,15 @@ mod tests {
         assert_eq!(
             refused("postgres:/app:s3cret@127.0.0.1/x"),
             BadUrl::NoSlashes {
-                scheme: "postgres".to_owned()
+                scheme: "postgres".to_owned(),
+                example: "postgres://user:password@host/database".to_owned()
+            }
+        );
+        assert_eq!(
+            refused("sqlite:demo.db"),
+            BadUrl::NoSlashes {
+                scheme: "sqlite".to_owned(),
+                example: "sqlite://path/to/file.db".to_owned()
             }
         );
         assert_eq!(refused("app:s3cret@127.0.0.1/x"), BadUrl::Unreadable);

@@ -268,6 +268,53 @@ fn an_interrupted_verb_resumes_with_the_plan_the_target_kept() {
     assert!(text.contains("nothing to resume"), "{text}");
 }
 
+/// An uninstall that only the target's own copy could walk, blocked by an irreversible
+/// script, names that script and what to do about it; it said "no path" and asked for a
+/// repository, which could not help.
+#[test]
+fn an_uninstall_blocked_by_an_irreversible_script_names_it() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let write = |version: &str, files: &[(&str, &str)]| {
+        for (path, text) in files {
+            let path = ctx.path(&format!("packages/irr/{version}/{path}"));
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(path, text).unwrap();
+        }
+    };
+    write(
+        "1.0.0",
+        &[
+            (
+                "dbpm.toml",
+                "[package]\nname = \"irr\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n",
+            ),
+            (
+                "UPGRADE/001.t.sql",
+                "CREATE TABLE irr_t (a INTEGER, b INTEGER);\n",
+            ),
+            ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS irr_t;\n"),
+        ],
+    );
+    write(
+        "1.1.0",
+        &[
+            ("dbpm.toml", "[package]\nname = \"irr\"\nversion = \"1.1.0\"\nplatforms = [\"sqlite\"]\nfrom = \"1.0.0\"\n\n[scripts.\"UPGRADE/001.drop_b\"]\nirreversible = true\n"),
+            ("UPGRADE/001.drop_b.sql", "ALTER TABLE irr_t DROP COLUMN b;\n"),
+        ],
+    );
+    let repo = ctx.path("packages").display().to_string();
+    ok(&ctx, &db, &["install", "irr", "--repo", &repo, "--yes"]);
+    let output = run(&ctx, &db, &["uninstall", "irr", "--yes"]);
+    let text = transcript(&output, ctx.temp.path());
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("irreversible") && text.contains("001.drop_b"),
+        "{text}"
+    );
+    assert!(!text.contains("give `--repo`"), "{text}");
+}
+
 /// The completed runs, oldest first.
 fn runs_of(db: &TestDb) -> Vec<String> {
     let sql = match db.platform {

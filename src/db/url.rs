@@ -37,10 +37,7 @@ pub enum BadUrl {
     },
     /// A scheme dbpm knows without the `//` after its colon (`postgres:/...`).
     #[error("the database URL starts with `{scheme}:`, not `{scheme}://` (the rest is not shown: it may hold a password)")]
-    #[diagnostic(
-        code(dbpm::db::bad_url),
-        help("write it as {example}")
-    )]
+    #[diagnostic(code(dbpm::db::bad_url), help("write it as {example}"))]
     NoSlashes {
         /// The scheme, as written.
         scheme: String,

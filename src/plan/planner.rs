@@ -132,10 +132,7 @@ pub enum PlanningError {
     Resolve(#[from] resolve::ResolveError),
     /// No way between two versions.
     #[error("cannot plan `{package}`")]
-    #[diagnostic(
-        code(dbpm::plan::no_path),
-        help("a target's runs keep the versions they installed or walked through (a state file has only the installed ones); give `--repo` with a repository that has them")
-    )]
+    #[diagnostic(code(dbpm::plan::no_path), help("{}", path_help(source)))]
     Path {
         /// The package.
         package: String,
@@ -244,6 +241,17 @@ pub enum PlanningError {
     Cycle,
 }
 
+/// What to do when no path leads between two versions: for a way blocked by an irreversible
+/// script, the path's own advice (no repository helps); otherwise, where more versions are.
+fn path_help(source: &resolve::PathError) -> String {
+    match source {
+        resolve::PathError::Blocked { .. } => miette::Diagnostic::help(source)
+            .map(|help| help.to_string())
+            .unwrap_or_default(),
+        _ => "a target's runs keep the versions they installed or walked through (a state file has only the installed ones); give `--repo` with a repository that has them".to_owned(),
+    }
+}
+
 /// Decides the action and path of every package. The versions are chosen from `repository`
 /// (and the installed ones); `kept` holds versions the target keeps from its runs, used only
 /// where the repository cannot do without them: when it cannot satisfy the release (then the
@@ -324,7 +332,14 @@ pub fn decide(
                 if kept.is_empty() {
                     return Err(err);
                 }
-                resolve::path(&with_kept, name, platform, from, to).map_err(|_| err)
+                // The repository's reason, unless what the target kept shows the way blocked
+                // by an irreversible script: that is the reason, and no repository helps.
+                resolve::path(&with_kept, name, platform, from, to).map_err(|kept_err| {
+                    match kept_err {
+                        blocked @ resolve::PathError::Blocked { .. } => blocked,
+                        _ => err,
+                    }
+                })
             })
             .map_err(|source| PlanningError::Path {
                 package: name.to_owned(),

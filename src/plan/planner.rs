@@ -241,14 +241,15 @@ pub enum PlanningError {
     Cycle,
 }
 
-/// What to do when no path leads between two versions: for a way blocked by an irreversible
-/// script, the path's own advice (no repository helps); otherwise, where more versions are.
+/// What to do when no path leads between two versions: the path's own advice, and, unless an
+/// irreversible script blocks the way (which no repository helps), where more versions are.
 fn path_help(source: &resolve::PathError) -> String {
+    let own = miette::Diagnostic::help(source)
+        .map(|help| help.to_string())
+        .unwrap_or_default();
     match source {
-        resolve::PathError::Blocked { .. } => miette::Diagnostic::help(source)
-            .map(|help| help.to_string())
-            .unwrap_or_default(),
-        _ => "a target's runs keep the versions they installed or walked through (a state file has only the installed ones); give `--repo` with a repository that has them".to_owned(),
+        resolve::PathError::Blocked { .. } => own,
+        _ => format!("{own}; a target's runs keep the versions they installed or walked through (a state file has only the installed ones)"),
     }
 }
 

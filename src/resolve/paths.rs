@@ -132,6 +132,9 @@ pub enum PathError {
         direction: Direction,
         /// What can be reached from `from` in that direction, nearest first.
         reachable: Vec<Origin>,
+        /// Versions that edges toward `to` start from but that the index does not have (a
+        /// `from` naming a version never published, or no longer): the gap in the way.
+        missing: Vec<Version>,
     },
 }
 
@@ -156,6 +159,12 @@ impl Diagnostic for PathError {
                 "an irreversible script has no DOWNGRADE twin, so its edge cannot be walked backwards; restore a backup, or publish a newer version that makes the change you need"
                     .to_owned()
             }
+            PathError::NoPath { to, missing, .. } if !missing.is_empty() => format!(
+                "the way to `{to}` starts from {}, which the repositories do not have: publish {}, give `--repo` with a repository that has {}, or add an `UPGRADE@VERSION/` folder to `{to}` from a version they have",
+                list(quoted(missing)),
+                if missing.len() == 1 { "it" } else { "them" },
+                if missing.len() == 1 { "it" } else { "them" },
+            ),
             PathError::NoPath { reachable, from, .. } if reachable.is_empty() => format!(
                 "no edge leads anywhere from `{from}` that way; add an `UPGRADE@{from}/` folder to the version you need"
             ),
@@ -211,6 +220,7 @@ pub fn path(
                 to: to.clone(),
                 direction: Direction::Up,
                 reachable: graph.reachable(start, Outgoing, |_| true),
+                missing: graph.missing(end, Incoming),
             }),
         };
     }
@@ -239,6 +249,7 @@ pub fn path(
         to: to.clone(),
         direction: Direction::Down,
         reachable: graph.reachable(start, Incoming, reversible),
+        missing: graph.missing(start, Incoming),
     })
 }
 
@@ -462,6 +473,19 @@ impl<'a> VersionGraph<'a> {
             reached.reverse();
         }
         reached.into_iter().map(|n| self.graph[n].clone()).collect()
+    }
+
+    /// The versions reachable from `start` in `direction` that edges start from but the index
+    /// does not have, lowest first.
+    fn missing(&self, start: NodeIndex, direction: petgraph::Direction) -> Vec<Version> {
+        let mut missing: Vec<Version> = self
+            .reachable(start, direction, |_| true)
+            .into_iter()
+            .filter_map(|origin| origin.version().cloned())
+            .filter(|version| !self.known.contains(version))
+            .collect();
+        missing.sort();
+        missing
     }
 }
 
@@ -750,6 +774,7 @@ mod tests {
                 to: at("2.0.0"),
                 direction: Direction::Up,
                 reachable: vec![at("1.1.0")],
+                missing: Vec::new(),
             }
         );
         insta::assert_snapshot!(render(&err));
@@ -765,6 +790,28 @@ mod tests {
             matches!(&err, PathError::NoPath { direction: Direction::Down, reachable, .. } if reachable == &[Origin::Nothing]),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn names_the_unpublished_version_a_way_starts_from() {
+        // 1.2.0 comes from 1.1.0, which was never published.
+        let index = index! {
+            "gap" "1.0.0" edges["none 1"];
+            "gap" "1.2.0" edges["1.1.0 1"];
+        };
+        let err = path(
+            &index,
+            "gap",
+            Platform::Postgres,
+            &Origin::Nothing,
+            &at("1.2.0"),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, PathError::NoPath { missing, .. } if missing == &[Version::new(1, 1, 0)]),
+            "{err:?}"
+        );
+        assert!(render(&err).contains("starts from `1.1.0`, which the repositories do not have"));
     }
 
     #[test]

@@ -12,6 +12,10 @@ use crate::platform::Platform;
 /// The run lock's advisory key class on PostgreSQL ("dbpm" in ASCII); the schema picks the key.
 const PG_RUN_LOCK_CLASS: i32 = 0x6462_706d;
 
+/// A step connection's commits on PostgreSQL do not wait for the disk: the journal entry
+/// commits with the script, and a crash that loses both is a step not run, which runs again.
+const NOT_DURABLE: &str = "SET synchronous_commit TO off";
+
 /// How often a waiting apply retries the lock.
 const LOCK_POLL: Duration = Duration::from_millis(200);
 
@@ -378,7 +382,7 @@ impl Target {
     ) -> Result<(), TargetError> {
         if self.platform() == Platform::Postgres && !durable {
             session
-                .run("SET synchronous_commit TO off")
+                .run(NOT_DURABLE)
                 .await
                 .map_err(self.failed("prepare a step connection"))?;
         }
@@ -420,9 +424,9 @@ impl StepSession {
     /// its session (PostgreSQL's `search_path` or role, MySQL's `autocommit`, `sql_mode` or
     /// `USE`, SQLite's pragmas) never reaches anything else, as if every step had a connection
     /// of its own. What the script left uncommitted is rolled back, as for a client that
-    /// disconnects. PostgreSQL's session is reset in place (`DISCARD ALL`, then the target's
-    /// settings again), since a new connection there costs several milliseconds; any other
-    /// is replaced by a new connection.
+    /// disconnects. PostgreSQL's session is reset in place (its settings, then the target's
+    /// again: see `Session::reset`), since a new connection there costs several
+    /// milliseconds; any other is replaced by a new connection.
     pub async fn fresh(self) -> Result<StepSession, TargetError> {
         let StepSession {
             mut session,
@@ -435,11 +439,10 @@ impl StepSession {
             return target.open_step_session(durable).await;
         }
         session
-            .discard()
+            .reset(if durable { "" } else { NOT_DURABLE })
             .await
             .map_err(target.failed("reset a step connection"))?;
         target.prepare_session(&mut session).await?;
-        target.prepare_step_session(&mut session, durable).await?;
         Ok(StepSession {
             session,
             target,

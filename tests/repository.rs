@@ -529,6 +529,50 @@ fn a_tampered_archive_in_a_directory_repository_is_refused() {
     );
 }
 
+/// An index entry is checked against the archive it names, prerequisites and edges too: the
+/// plan is chosen from the entries, so an entry edited to drop a prerequisite planned a
+/// package without it, and one edited to start from nothing skipped its upgrade scripts.
+#[test]
+fn an_index_entry_that_says_other_than_its_archive_is_refused() {
+    let ctx = TestContext::new();
+    let repo = ctx.path("repo");
+    let dir = repo.display().to_string();
+    publish_ok(
+        &ctx,
+        &dir,
+        &[
+            repo_root().join("examples/packages/core/1.0.0"),
+            repo_root().join("examples/packages/auth/1.0.0"),
+        ],
+    );
+    let index_path = repo.join("index.json");
+    let mut index: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(&index_path).unwrap()).unwrap();
+    for entry in index["packages"].as_array_mut().unwrap() {
+        if entry["name"] == "auth" {
+            entry["prerequisites"] = serde_json::json!({});
+        }
+    }
+    fs_err::write(&index_path, index.to_string()).unwrap();
+    fs_err::write(ctx.path("r.toml"), "[packages]\nauth = \"1.0.0\"\n").unwrap();
+    let output = ctx.run(&[
+        "plan",
+        "--release",
+        ctx.path("r.toml").to_str().unwrap(),
+        "--repo",
+        &dir,
+        "--state",
+        "tests/fixtures/states/empty-sqlite.json",
+    ]);
+    let text = transcript(&output, ctx.temp.path());
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("dbpm::repository::tampered")
+            && text.contains("other prerequisites than the archive's manifest"),
+        "{text}"
+    );
+}
+
 /// `--repo` lists repositories separated by commas, but a comma in a URL's password is part
 /// of it: cutting there opened half the password as a directory and named it in the error.
 #[test]

@@ -110,10 +110,10 @@ pub enum RepositoryError {
         files: Option<FileChanges>,
     },
     /// A stored package no longer matches the index.
-    #[error("`{name}@{version}` ({platform}) in {repository} does not match its index entry (index {expected}, archive {actual})")]
+    #[error("`{name}@{version}` ({platform}) in {repository} does not match its index entry: {mismatch}")]
     #[diagnostic(
         code(dbpm::repository::tampered),
-        help("the stored archive was changed after publishing; restore it from a backup")
+        help("the stored archive or its index entry was changed after publishing; restore the repository from a backup")
     )]
     Tampered {
         /// Which repository.
@@ -124,10 +124,8 @@ pub enum RepositoryError {
         version: semver::Version,
         /// The platform.
         platform: Platform,
-        /// What the index says.
-        expected: Checksum,
-        /// What the archive holds.
-        actual: Checksum,
+        /// What differs between the archive and the entry.
+        mismatch: String,
     },
     /// A package the index lists is not there.
     #[error("`{name}@{version}` ({platform}) is not in {repository}")]
@@ -309,25 +307,34 @@ pub(crate) fn changes_from_stored(
         .then(|| FileChanges::between(&stored.file_checksums(), &package.file_checksums()))
 }
 
-/// Checks that a fetched package is the one its index entry names.
+/// Checks that a fetched package is the one its index entry names, and that the entry says
+/// what the package says: its prerequisites and upgrade edges, which the resolver and the
+/// paths were chosen from before the archive was read.
 pub(crate) fn verify_entry(
     repository: &str,
     entry: &IndexEntry,
     package: Package,
 ) -> Result<Package, RepositoryError> {
-    if package.checksum == entry.checksum
-        && package.manifest.name == entry.name
-        && package.manifest.version == entry.version
-    {
-        Ok(package)
+    let own = IndexEntry::of(&package);
+    let mismatch = if own.checksum != entry.checksum {
+        format!(
+            "the archive's checksum is {}, the index says {}",
+            own.checksum, entry.checksum
+        )
+    } else if own.name != entry.name || own.version != entry.version {
+        format!("the archive is `{}@{}`", own.name, own.version)
+    } else if own.prerequisites != entry.prerequisites {
+        "the index lists other prerequisites than the archive's manifest".to_owned()
+    } else if own.edges != entry.edges {
+        "the index lists other upgrade edges than the archive has".to_owned()
     } else {
-        Err(RepositoryError::Tampered {
-            repository: repository.to_owned(),
-            name: entry.name.clone(),
-            version: entry.version.clone(),
-            platform: entry.platform,
-            expected: entry.checksum.clone(),
-            actual: package.checksum,
-        })
-    }
+        return Ok(package);
+    };
+    Err(RepositoryError::Tampered {
+        repository: repository.to_owned(),
+        name: entry.name.clone(),
+        version: entry.version.clone(),
+        platform: entry.platform,
+        mismatch,
+    })
 }

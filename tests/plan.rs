@@ -675,6 +675,25 @@ fn reinstall_dependents_recreates_their_code() {
     check_rules(&plan).unwrap();
 }
 
+/// Dependents at any depth: reporting requires billing, which requires auth; reinstalling
+/// auth's code re-creates billing's, and so reporting's too (it reinstalled billing only).
+#[test]
+fn reinstall_dependents_reaches_dependents_of_dependents() {
+    let ex = examples(Platform::Sqlite);
+    let state = state_at(&ex, "2026.2.toml", Platform::Sqlite);
+    let opts = Options {
+        reinstall: BTreeSet::from(["auth".to_owned()]),
+        reinstall_dependents: true,
+        ..options()
+    };
+    let plan = plan_for(&ex, &release("2026.2.toml"), &state, &opts).unwrap();
+    assert_eq!(plan.actions["auth"].action, ActionKind::Reinstall);
+    assert_eq!(plan.actions["billing"].action, ActionKind::Reinstall);
+    assert_eq!(plan.actions["reporting"].action, ActionKind::Reinstall);
+    assert_eq!(plan.actions["core"].action, ActionKind::Unchanged);
+    check_rules(&plan).unwrap();
+}
+
 #[test]
 fn a_plan_edited_by_hand_is_refused() {
     let plans = scenarios(Platform::Sqlite);

@@ -422,8 +422,10 @@ pub fn decide(
         );
     }
 
+    // Dependents at any depth: a reinstalled dependent's code is dropped and re-created too,
+    // so what is built on it must be as well.
     if options.reinstall_dependents {
-        let changed: BTreeSet<String> = decisions
+        let mut changed: BTreeSet<String> = decisions
             .values()
             .filter(|d| {
                 matches!(
@@ -433,30 +435,35 @@ pub fn decide(
             })
             .map(|d| d.name.clone())
             .collect();
-        for decision in decisions.values_mut() {
-            if decision.action != ActionKind::Unchanged {
-                continue;
+        loop {
+            let mut reinstalled = Vec::new();
+            for decision in decisions.values_mut() {
+                if decision.action != ActionKind::Unchanged {
+                    continue;
+                }
+                let Some(prerequisites) =
+                    installed_prerequisites(&rebuilt, &index, installed, &decision.name)
+                else {
+                    continue;
+                };
+                let needs: Vec<String> = prerequisites
+                    .keys()
+                    .filter(|p| changed.contains(*p))
+                    .map(|n| format!("`{n}`"))
+                    .collect();
+                if !needs.is_empty() {
+                    decision.action = ActionKind::Reinstall;
+                    decision.reason = format!(
+                        "its code is re-created on top of changed {}",
+                        needs.join(", ")
+                    );
+                    reinstalled.push(decision.name.clone());
+                }
             }
-            let Some(prerequisites) =
-                installed_prerequisites(&rebuilt, &index, installed, &decision.name)
-            else {
-                continue;
-            };
-            let needs: Vec<&String> = prerequisites
-                .keys()
-                .filter(|p| changed.contains(*p))
-                .collect();
-            if !needs.is_empty() {
-                decision.action = ActionKind::Reinstall;
-                decision.reason = format!(
-                    "its code is re-created on top of changed {}",
-                    needs
-                        .iter()
-                        .map(|n| format!("`{n}`"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
+            if reinstalled.is_empty() {
+                break;
             }
+            changed.extend(reinstalled);
         }
     }
 

@@ -990,6 +990,34 @@ fn a_command_step_never_sees_other_credentials() {
     }
 }
 
+/// A `.cmd` script on a PostgreSQL target learns the target schema (`DBPM_SCHEMA`): the URL
+/// alone cannot tell which of the tenants sharing a database it runs for.
+#[test]
+fn a_command_step_knows_the_target_schema() {
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(db.execute("CREATE SCHEMA tenant7"));
+    let repo = package_repo(
+        &ctx,
+        "hook",
+        "postgres",
+        &[(
+            "POSTINSTALL/001.schema.cmd",
+            "echo \"schema=$DBPM_SCHEMA\"\n",
+        )],
+    );
+    ok(
+        &ctx,
+        &db,
+        &[
+            "install", "hook", "--repo", &repo, "--yes", "--schema", "tenant7",
+        ],
+    );
+    let printed = runtime.block_on(db.texts("SELECT COALESCE(output, '') FROM dbpm.journal"));
+    assert!(printed.join("\n").contains("schema=tenant7"), "{printed:?}");
+}
+
 #[test]
 fn a_misspelled_placeholder_value_is_refused() {
     let ctx = TestContext::new();
@@ -1193,6 +1221,22 @@ fn verify_with_nothing_installed_says_so() {
     let text = ok(&ctx, &db, &["verify"]);
     assert!(
         text.contains("nothing to verify: no package is installed"),
+        "{text}"
+    );
+    // Installed packages without VERIFY scripts are not "nothing installed".
+    let repo = package_repo(
+        &ctx,
+        "plain",
+        "sqlite",
+        &[
+            ("UPGRADE/001.t.sql", "CREATE TABLE plain_t (a INTEGER);\n"),
+            ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS plain_t;\n"),
+        ],
+    );
+    ok(&ctx, &db, &["install", "plain", "--repo", &repo, "--yes"]);
+    let text = ok(&ctx, &db, &["verify"]);
+    assert!(
+        text.contains("none of the 1 package installed on"),
         "{text}"
     );
 }

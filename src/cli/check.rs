@@ -91,10 +91,19 @@ pub async fn run_verify(args: VerifyArgs, out: &Out) -> miette::Result<Exit> {
     show(&results, out);
     let failed = results.iter().filter(|r| !r.ok).count();
     if results.is_empty() {
-        out.status(format!(
-            "nothing to verify: no package is installed on `{}`",
-            target.label()
-        ));
+        let installed = target.read_state().await?.packages.len();
+        out.status(if installed == 0 {
+            format!(
+                "nothing to verify: no package is installed on `{}`",
+                target.label()
+            )
+        } else {
+            format!(
+                "nothing to verify: none of the {} installed on `{}` has a VERIFY script",
+                plural(installed, "package"),
+                target.label()
+            )
+        });
         Ok(Exit::Success)
     } else if failed == 0 {
         out.status(format!("{} passed", plural(results.len(), "check")));

@@ -814,6 +814,11 @@ async fn run_command(
     for name in WITHHELD_FROM_COMMANDS {
         command.env_remove(name);
     }
+    // A PostgreSQL target is a schema too: several tenants may share the database.
+    match target.schema() {
+        Some(schema) => command.env("DBPM_SCHEMA", schema),
+        None => command.env_remove("DBPM_SCHEMA"),
+    };
     let output = match tokio::time::timeout(timeout, command.output()).await {
         Ok(Ok(output)) => output,
         Ok(Err(err)) => return Err(ScriptFailed(format!("failed to start the shell: {err}"))),

@@ -315,6 +315,59 @@ fn an_uninstall_blocked_by_an_irreversible_script_names_it() {
     assert!(!text.contains("give `--repo`"), "{text}");
 }
 
+/// A run that fails after an irreversible step rolls back everything else, but cannot undo
+/// that step: it says so and exits 6 (an operator must look), and the plan says beforehand
+/// that irreversible steps stay. It claimed that the target was as before the run.
+#[test]
+fn a_rollback_past_an_irreversible_step_says_what_stays() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let write = |version: &str, files: &[(&str, &str)]| {
+        for (path, text) in files {
+            let path = ctx.path(&format!("packages/k/{version}/{path}"));
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(path, text).unwrap();
+        }
+    };
+    write(
+        "1.0.0",
+        &[
+            (
+                "dbpm.toml",
+                "[package]\nname = \"k\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n",
+            ),
+            (
+                "UPGRADE/001.t.sql",
+                "CREATE TABLE k_t (id INTEGER PRIMARY KEY);\nINSERT INTO k_t VALUES (1), (2);\n",
+            ),
+            ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS k_t;\n"),
+        ],
+    );
+    write(
+        "1.1.0",
+        &[
+            ("dbpm.toml", "[package]\nname = \"k\"\nversion = \"1.1.0\"\nplatforms = [\"sqlite\"]\nfrom = \"1.0.0\"\n\n[scripts.\"UPGRADE/001.purge\"]\nirreversible = true\n"),
+            ("UPGRADE/001.purge.sql", "DELETE FROM k_t WHERE id = 2;\n"),
+            ("UPGRADE/002.fails.sql", "INSERT INTO k_t VALUES (1);\n"),
+            ("DOWNGRADE/002.fails.sql", "SELECT 1;\n"),
+        ],
+    );
+    let repo = ctx.path("packages").display().to_string();
+    ok(&ctx, &db, &["install", "k@1.0.0", "--repo", &repo, "--yes"]);
+    let output = run(&ctx, &db, &["install", "k@1.1.0", "--repo", &repo, "--yes"]);
+    let text = transcript(&output, ctx.temp.path());
+    assert_eq!(output.status.code(), Some(6), "{text}");
+    assert!(
+        text.contains("The irreversible step is not undone once it ran."),
+        "{text}"
+    );
+    assert!(
+        text.contains("except what the irreversible step k@1.1.0/UPGRADE@1.0.0/001.purge did"),
+        "{text}"
+    );
+    assert_eq!(installed(&ctx, &db), "k@1.0.0");
+}
+
 /// The completed runs, oldest first.
 fn runs_of(db: &TestDb) -> Vec<String> {
     let sql = match db.platform {

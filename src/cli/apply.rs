@@ -264,12 +264,32 @@ fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
             ));
             Exit::Success
         }
-        Outcome::RolledBack { run, failed } => {
+        Outcome::RolledBack {
+            run,
+            failed,
+            irreversible,
+        } if irreversible.is_empty() => {
             out.status(format!(
                 "run {run} failed at {} and was rolled back: the target is as it was before the run",
                 failed.join(", ")
             ));
             Exit::RolledBack
+        }
+        Outcome::RolledBack {
+            run,
+            failed,
+            irreversible,
+        } => {
+            out.status(format!(
+                "run {run} failed at {} and was rolled back, except what the irreversible {} did, which no compensation undoes: the target has the versions it had before the run, with those changes. Check them, and restore what they changed from a backup if it must go",
+                failed.join(", "),
+                if irreversible.len() == 1 {
+                    format!("step {}", irreversible[0])
+                } else {
+                    format!("steps {}", irreversible.join(", "))
+                }
+            ));
+            Exit::NeedsOperator
         }
         Outcome::CompensationFailed { run, failed } => {
             out.status(format!(

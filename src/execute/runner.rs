@@ -116,12 +116,16 @@ pub enum Outcome {
         /// The run that applied it.
         run: String,
     },
-    /// A step failed and every completed step was undone.
+    /// A step failed and every completed step was undone, but for irreversible ones.
     RolledBack {
         /// The run id.
         run: String,
         /// The steps that failed.
         failed: Vec<String>,
+        /// Irreversible steps that had completed: they have no compensation, so what they
+        /// did stays, and the target is not quite as it was before the run.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        irreversible: Vec<String>,
     },
     /// A compensation failed: an operator must look.
     CompensationFailed {
@@ -443,10 +447,17 @@ async fn drive(
                 });
             }
             Next::RolledBack if running.is_empty() => {
+                let irreversible = plan
+                    .steps
+                    .iter()
+                    .filter(|s| s.irreversible && journal.get(&s.id) == Some(&StepState::Done))
+                    .map(|s| s.id.clone())
+                    .collect();
                 return Ok(Outcome::RolledBack {
                     run: run.to_owned(),
                     failed: failed_forward,
-                })
+                    irreversible,
+                });
             }
             Next::CompensationFailed(failed) if running.is_empty() => {
                 return Ok(Outcome::CompensationFailed {

@@ -210,9 +210,15 @@ pub fn text(plan: &Plan, color: bool) -> String {
             out.push('\n');
         }
         let _ = writeln!(out);
+        let irreversible = plan.steps.iter().filter(|s| s.irreversible).count();
+        let kept = match irreversible {
+            0 => String::new(),
+            1 => " The irreversible step is not undone once it ran.".to_owned(),
+            n => format!(" The {n} irreversible steps are not undone once they ran."),
+        };
         let _ = writeln!(
             out,
-            "On failure, the completed steps are undone by {}.",
+            "On failure, the completed steps are undone by {}.{kept}",
             plural(plan.compensations.len(), "compensating step")
         );
     }

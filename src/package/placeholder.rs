@@ -3,7 +3,9 @@
 //! `${name}`; validation warns about the latter ([`malformed`]), since it is more often a
 //! mistyped placeholder than text. In a longer run of `$` before `{`, the dollars pair up
 //! from the left: an even run ends in the escape, an odd one in a placeholder, so
-//! `$$${x}$$` (a PostgreSQL dollar quote around a placeholder) is substituted.
+//! `$$${x}$$` (a PostgreSQL dollar quote around a placeholder) is substituted. A run that
+//! follows a tag (`$body$${x}$body$`) starts with the `$` that closes the tag, which pairs
+//! with none.
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -105,6 +107,21 @@ enum Piece<'a> {
     Malformed(usize),
 }
 
+/// Whether `before` ends in the `$tag` of a dollar quote's tag (`$body`), so that the `$`
+/// after it closes the tag.
+fn closes_a_tag(before: &str) -> bool {
+    let tag = before
+        .bytes()
+        .rev()
+        .take_while(|b| b.is_ascii_alphanumeric() || *b == b'_')
+        .count();
+    let start = before.len() - tag;
+    tag > 0
+        && !before.as_bytes()[start].is_ascii_digit()
+        && start > 0
+        && before.as_bytes()[start - 1] == b'$'
+}
+
 fn walk<'a>(text: &'a str, mut visit: impl FnMut(Piece<'a>)) {
     let mut rest_start = 0;
     let mut search = 0;
@@ -115,7 +132,8 @@ fn walk<'a>(text: &'a str, mut visit: impl FnMut(Piece<'a>)) {
             .rev()
             .take_while(|&&b| b == b'$')
             .count();
-        if dollars_before % 2 == 1 {
+        let paired = dollars_before - usize::from(closes_a_tag(&text[..at - dollars_before]));
+        if paired % 2 == 1 {
             // `$${` is an escaped `${`: keep one `$`.
             visit(Piece::Text(&text[rest_start..at - 1]));
             visit(Piece::Text("${"));
@@ -207,6 +225,10 @@ mod tests {
         assert_eq!(sub("$$$${note}"), "$$${note}");
         assert_eq!(sub("$$$$${note}"), "$$$$it's");
         assert!(malformed("$$${note}$$ $$$${x").is_empty());
+        // After a tag, the `$` that closes it pairs with none.
+        assert_eq!(sub("VALUES ($q$${note}$q$)"), "VALUES ($q$it's$q$)");
+        assert_eq!(sub("$body$$${note}$body$"), "$body$${note}$body$");
+        assert_eq!(sub("price$${note}"), "price${note}");
     }
 
     #[test]

@@ -368,6 +368,51 @@ fn a_rollback_past_an_irreversible_step_says_what_stays() {
     assert_eq!(installed(&ctx, &db), "k@1.0.0");
 }
 
+/// `undo` after a reinstall with other placeholder values re-creates the code with the
+/// values recorded before it: the version is the same, so it found nothing to do, and the
+/// new values stayed.
+#[test]
+fn undo_of_a_reinstall_with_other_values_brings_the_old_values_back() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let dir = ctx.path("packages/rv/1.0.0");
+    for (path, text) in [
+        ("dbpm.toml", "[package]\nname = \"rv\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n\n[placeholders]\ntag = { description = \"a tag\", default = \"A\" }\n"),
+        ("INSTALL/001.v.sql", "CREATE VIEW rv_v AS SELECT '${tag}' AS tag;\n"),
+        ("ROLLBACK/001.v.sql", "DROP VIEW IF EXISTS rv_v;\n"),
+    ] {
+        let path = dir.join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    }
+    let repo = ctx.path("packages").display().to_string();
+    let tag = || {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(db.texts("SELECT tag FROM rv_v"))
+    };
+    ok(&ctx, &db, &["install", "rv", "--repo", &repo, "--yes"]);
+    assert_eq!(tag(), ["A"]);
+    ok(
+        &ctx,
+        &db,
+        &[
+            "install",
+            "rv",
+            "--reinstall",
+            "--set",
+            "tag=B",
+            "--repo",
+            &repo,
+            "--yes",
+        ],
+    );
+    assert_eq!(tag(), ["B"]);
+    let undone = ok(&ctx, &db, &["undo", "--yes"]);
+    assert!(undone.contains("reinstall"), "{undone}");
+    assert_eq!(tag(), ["A"]);
+}
+
 /// The completed runs, oldest first.
 fn runs_of(db: &TestDb) -> Vec<String> {
     let sql = match db.platform {

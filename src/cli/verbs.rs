@@ -178,7 +178,7 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
                 .find(|r| r.outcome == "completed")
                 .ok_or(VerbError::NothingToUndo)?;
             let before = verbs::recorded_state(&target, &last.id, &last.installed_before).await?;
-            verbs::back_to(&before, &format!("undo {}", last.id))?
+            verbs::back_to(&before, &state, &format!("undo {}", last.id))?
         }
         Verb::Restore(a) => {
             let run = runs
@@ -187,7 +187,7 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
                 .ok_or_else(|| VerbError::UnknownRun(a.run.clone()))?;
             let after = run.installed_after.as_deref().unwrap_or_default();
             let after = verbs::recorded_state(&target, &run.id, after).await?;
-            verbs::back_to(&after, &format!("restore {}", run.id))?
+            verbs::back_to(&after, &state, &format!("restore {}", run.id))?
         }
     };
     let history = verbs::history(&target, &runs).await?;

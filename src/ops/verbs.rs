@@ -235,14 +235,26 @@ pub fn upgrade(
 /// `dbpm undo` and `dbpm restore`: back to an installed set the target recorded, with the
 /// packages rebuilt from the target's own copy of their scripts, so the repository need not
 /// have them any more.
-pub fn back_to(recorded: &InstalledState, why: &str) -> Result<Goal, VerbError> {
+pub fn back_to(
+    recorded: &InstalledState,
+    current: &InstalledState,
+    why: &str,
+) -> Result<Goal, VerbError> {
     let mut extra = Vec::new();
     let mut placeholders = BTreeMap::new();
+    // A package at the same version, installed since with other placeholder values, gets
+    // its code re-created with the recorded ones.
+    let mut reinstall = BTreeSet::new();
     for (name, installed) in &recorded.packages {
         if let Some(package) = recorded.package(name) {
             extra.push(package?);
         }
         placeholders.extend(installed.placeholders.clone());
+        if current.packages.get(name).is_some_and(|now| {
+            now.version == installed.version && now.placeholders != installed.placeholders
+        }) {
+            reinstall.insert(name.clone());
+        }
     }
     let packages = recorded
         .packages
@@ -253,6 +265,7 @@ pub fn back_to(recorded: &InstalledState, why: &str) -> Result<Goal, VerbError> 
         release: release(why, packages, placeholders),
         options: Options {
             prune: true,
+            reinstall,
             ..Options::default()
         },
         extra,

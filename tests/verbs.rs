@@ -413,6 +413,52 @@ fn undo_of_a_reinstall_with_other_values_brings_the_old_values_back() {
     assert_eq!(tag(), ["A"]);
 }
 
+/// A placeholder value given at install is kept by a later upgrade that gives none: it
+/// used to fall back to the declared default, silently.
+#[test]
+fn an_upgrade_keeps_the_placeholder_values_given_before() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    for (version, from) in [("1.0.0", ""), ("1.1.0", "from = \"1.0.0\"\n")] {
+        let dir = ctx.path(&format!("packages/note/{version}"));
+        let manifest = format!("[package]\nname = \"note\"\nversion = \"{version}\"\nplatforms = [\"sqlite\"]\n{from}\n[placeholders]\nnote = {{ description = \"a note\", default = \"default note\" }}\n");
+        for (path, text) in [
+            ("dbpm.toml", manifest.as_str()),
+            (
+                "INSTALL/001.v.sql",
+                "CREATE VIEW note_v AS SELECT '${note}' AS note;\n",
+            ),
+            ("ROLLBACK/001.v.sql", "DROP VIEW IF EXISTS note_v;\n"),
+            ("UPGRADE/001.noop.sql", "SELECT 1;\n"),
+            ("DOWNGRADE/001.noop.sql", "SELECT 1;\n"),
+        ] {
+            let path = dir.join(path);
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(path, text).unwrap();
+        }
+    }
+    let repo = ctx.path("packages").display().to_string();
+    ok(
+        &ctx,
+        &db,
+        &[
+            "install",
+            "note@1.0.0",
+            "--set",
+            "note=CUSTOM",
+            "--repo",
+            &repo,
+            "--yes",
+        ],
+    );
+    ok(&ctx, &db, &["upgrade", "--repo", &repo, "--yes"]);
+    assert_eq!(installed(&ctx, &db), "note@1.1.0");
+    let note = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(db.texts("SELECT note FROM note_v"));
+    assert_eq!(note, ["CUSTOM"]);
+}
+
 /// The completed runs, oldest first.
 fn runs_of(db: &TestDb) -> Vec<String> {
     let sql = match db.platform {

@@ -633,8 +633,10 @@ pub fn build(
         }
     }
 
-    // Placeholder values: the target version's come from its defaults, the release and --set;
-    // the installed version's scripts run with the values it was installed with.
+    // Placeholder values: the target version's come from --set, the release, the values the
+    // installed version was installed with (a value given once is kept, not silently
+    // replaced by the default on the next upgrade), then the defaults; the installed
+    // version's scripts run with the values it was installed with.
     let mut current_values: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     let mut installed_values: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for decision in decisions.packages.values() {
@@ -642,6 +644,10 @@ pub fn build(
             continue;
         }
         let mut values = BTreeMap::new();
+        let recorded = installed
+            .packages
+            .get(&decision.name)
+            .map(|state| &state.placeholders);
         for version in decision
             .to
             .iter()
@@ -653,6 +659,7 @@ pub fn build(
                     .set
                     .get(key)
                     .or_else(|| release.placeholders.get(key))
+                    .or_else(|| recorded.and_then(|values| values.get(key)))
                     .or(declared.default.as_ref());
                 if let Some(value) = value {
                     values.insert(key.clone(), value.clone());

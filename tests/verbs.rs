@@ -459,6 +459,46 @@ fn an_upgrade_keeps_the_placeholder_values_given_before() {
     assert_eq!(note, ["CUSTOM"]);
 }
 
+/// Two packages that declare the same placeholder with other defaults: the plan's
+/// top-level values leave the name out (each package's record has its own), rather than show
+/// one package's value as the one every script was resolved with.
+#[test]
+fn a_placeholder_resolved_differently_by_two_packages_stays_with_each() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    for name in ["pa", "pb"] {
+        let dir = ctx.path(&format!("packages/{name}/1.0.0"));
+        let manifest = format!("[package]\nname = \"{name}\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n\n[placeholders]\ncolor = {{ description = \"a colour\", default = \"{name} colour\" }}\nshape = {{ description = \"a shape\", default = \"round\" }}\n");
+        for (path, text) in [
+            ("dbpm.toml", manifest.as_str()),
+            (
+                "INSTALL/001.v.sql",
+                &format!("CREATE VIEW {name}_v AS SELECT '${{color}}' AS c, '${{shape}}' AS s;\n"),
+            ),
+            (
+                "ROLLBACK/001.v.sql",
+                &format!("DROP VIEW IF EXISTS {name}_v;\n"),
+            ),
+        ] {
+            let path = dir.join(path);
+            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+            fs_err::write(path, text).unwrap();
+        }
+    }
+    let repo = ctx.path("packages").display().to_string();
+    let out = ctx.path("plan.json").display().to_string();
+    ok(
+        &ctx,
+        &db,
+        &["install", "pa", "pb", "--repo", &repo, "--plan-out", &out],
+    );
+    let plan: serde_json::Value =
+        serde_json::from_str(&fs_err::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(plan["placeholders"], serde_json::json!({"shape": "round"}));
+    assert_eq!(plan["packages"]["pa"]["placeholders"]["color"], "pa colour");
+    assert_eq!(plan["packages"]["pb"]["placeholders"]["color"], "pb colour");
+}
+
 /// The completed runs, oldest first.
 fn runs_of(db: &TestDb) -> Vec<String> {
     let sql = match db.platform {

@@ -42,7 +42,9 @@ pub struct Plan {
     pub target: String,
     /// What it was computed from.
     pub inputs: Inputs,
-    /// The placeholder values the scripts were resolved with.
+    /// The placeholder values the scripts were resolved with, by name: those every package
+    /// that declares the name was resolved with (a name packages resolved differently, each
+    /// with its own default, is only in `packages`, under each package).
     pub placeholders: BTreeMap<String, String>,
     /// What happens to each package, and why.
     pub actions: BTreeMap<String, Action>,

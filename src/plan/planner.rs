@@ -982,12 +982,22 @@ pub fn build(
     // through on the way there, which it keeps to walk back through them.
     let mut planned = BTreeMap::new();
     let mut walked: BTreeMap<String, Vec<PlannedPackage>> = BTreeMap::new();
+    // The values every package that declares a name resolved it with; a name packages
+    // resolved differently (each its own default) is only in each package's record.
     let mut placeholders = BTreeMap::new();
+    let mut disagreed = BTreeSet::new();
     for (chain, _, new) in &chains {
         let values = &current_values[&*chain.name];
         if let Some(end) = new {
             let package = record(end, values, &mut scripts);
-            placeholders.extend(package.placeholders.clone());
+            for (name, value) in &package.placeholders {
+                match placeholders.insert(name.clone(), value.clone()) {
+                    Some(other) if other != *value => {
+                        disagreed.insert(name.clone());
+                    }
+                    _ => {}
+                }
+            }
             planned.insert(chain.name.to_string(), package);
         }
         // Every version the path reaches before its end, whether or not its edge has scripts.
@@ -1029,6 +1039,7 @@ pub fn build(
             )
         })
         .collect();
+    placeholders.retain(|name, _| !disagreed.contains(name));
 
     Ok(Plan {
         format_version: FORMAT_VERSION,

@@ -311,7 +311,7 @@ fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
             after_failure: true,
         } => {
             out.status(format!(
-                "run {run} stopped: {reason}. Fix the cause of the failed step (its error is above), then run `{again}` to retry it and resume"
+                "run {run} stopped: {reason}. Fix the cause of the failed step (its error is above), then run `{again} --on-failure stop` to retry it and resume (without `--on-failure stop`, a second failure rolls the run back)"
             ));
             Exit::NeedsOperator
         }

@@ -90,11 +90,18 @@ const REPO: [&str; 2] = ["--repo", "examples/packages"];
 /// A repository of one package, `NAME` 1.0.0 for `platform`, with `files` (path, text)
 /// beside its manifest, in the test's directory: the `--repo` to install it from.
 fn package_repo(ctx: &TestContext, name: &str, platform: &str, files: &[(&str, &str)]) -> String {
-    let dir = ctx.path(&format!("packages/{name}/1.0.0"));
     let manifest = format!(
         "[package]\nname = \"{name}\"\nversion = \"1.0.0\"\nplatforms = [\"{platform}\"]\n"
     );
-    for (path, text) in [("dbpm.toml", manifest.as_str())].iter().chain(files) {
+    package_version(ctx, name, "1.0.0", &[("dbpm.toml", manifest.as_str())]);
+    package_version(ctx, name, "1.0.0", files)
+}
+
+/// Writes `files` (path, text) into the source of `NAME` `VERSION` in the test's `packages`
+/// directory, and returns that directory: the `--repo` to install from.
+fn package_version(ctx: &TestContext, name: &str, version: &str, files: &[(&str, &str)]) -> String {
+    let dir = ctx.path(&format!("packages/{name}/{version}"));
+    for (path, text) in files {
         let path = dir.join(path);
         fs_err::create_dir_all(path.parent().unwrap()).unwrap();
         fs_err::write(path, text).unwrap();
@@ -276,11 +283,7 @@ fn an_uninstall_blocked_by_an_irreversible_script_names_it() {
     let ctx = TestContext::new();
     let db = TestDb::sqlite();
     let write = |version: &str, files: &[(&str, &str)]| {
-        for (path, text) in files {
-            let path = ctx.path(&format!("packages/irr/{version}/{path}"));
-            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
-            fs_err::write(path, text).unwrap();
-        }
+        package_version(&ctx, "irr", version, files);
     };
     write(
         "1.0.0",
@@ -323,11 +326,7 @@ fn a_rollback_past_an_irreversible_step_says_what_stays() {
     let ctx = TestContext::new();
     let db = TestDb::sqlite();
     let write = |version: &str, files: &[(&str, &str)]| {
-        for (path, text) in files {
-            let path = ctx.path(&format!("packages/k/{version}/{path}"));
-            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
-            fs_err::write(path, text).unwrap();
-        }
+        package_version(&ctx, "k", version, files);
     };
     write(
         "1.0.0",
@@ -375,17 +374,16 @@ fn a_rollback_past_an_irreversible_step_says_what_stays() {
 fn undo_of_a_reinstall_with_other_values_brings_the_old_values_back() {
     let ctx = TestContext::new();
     let db = TestDb::sqlite();
-    let dir = ctx.path("packages/rv/1.0.0");
-    for (path, text) in [
+    let repo = package_version(
+        &ctx,
+        "rv",
+        "1.0.0",
+        &[
         ("dbpm.toml", "[package]\nname = \"rv\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n\n[placeholders]\ntag = { description = \"a tag\", default = \"A\" }\n"),
         ("INSTALL/001.v.sql", "CREATE VIEW rv_v AS SELECT '${tag}' AS tag;\n"),
         ("ROLLBACK/001.v.sql", "DROP VIEW IF EXISTS rv_v;\n"),
-    ] {
-        let path = dir.join(path);
-        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
-        fs_err::write(path, text).unwrap();
-    }
-    let repo = ctx.path("packages").display().to_string();
+        ],
+    );
     let tag = || {
         tokio::runtime::Runtime::new()
             .unwrap()
@@ -420,22 +418,22 @@ fn an_upgrade_keeps_the_placeholder_values_given_before() {
     let ctx = TestContext::new();
     let db = TestDb::sqlite();
     for (version, from) in [("1.0.0", ""), ("1.1.0", "from = \"1.0.0\"\n")] {
-        let dir = ctx.path(&format!("packages/note/{version}"));
         let manifest = format!("[package]\nname = \"note\"\nversion = \"{version}\"\nplatforms = [\"sqlite\"]\n{from}\n[placeholders]\nnote = {{ description = \"a note\", default = \"default note\" }}\n");
-        for (path, text) in [
-            ("dbpm.toml", manifest.as_str()),
-            (
-                "INSTALL/001.v.sql",
-                "CREATE VIEW note_v AS SELECT '${note}' AS note;\n",
-            ),
-            ("ROLLBACK/001.v.sql", "DROP VIEW IF EXISTS note_v;\n"),
-            ("UPGRADE/001.noop.sql", "SELECT 1;\n"),
-            ("DOWNGRADE/001.noop.sql", "SELECT 1;\n"),
-        ] {
-            let path = dir.join(path);
-            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
-            fs_err::write(path, text).unwrap();
-        }
+        package_version(
+            &ctx,
+            "note",
+            version,
+            &[
+                ("dbpm.toml", manifest.as_str()),
+                (
+                    "INSTALL/001.v.sql",
+                    "CREATE VIEW note_v AS SELECT '${note}' AS note;\n",
+                ),
+                ("ROLLBACK/001.v.sql", "DROP VIEW IF EXISTS note_v;\n"),
+                ("UPGRADE/001.noop.sql", "SELECT 1;\n"),
+                ("DOWNGRADE/001.noop.sql", "SELECT 1;\n"),
+            ],
+        );
     }
     let repo = ctx.path("packages").display().to_string();
     ok(
@@ -467,23 +465,25 @@ fn a_placeholder_resolved_differently_by_two_packages_stays_with_each() {
     let ctx = TestContext::new();
     let db = TestDb::sqlite();
     for name in ["pa", "pb"] {
-        let dir = ctx.path(&format!("packages/{name}/1.0.0"));
         let manifest = format!("[package]\nname = \"{name}\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n\n[placeholders]\ncolor = {{ description = \"a colour\", default = \"{name} colour\" }}\nshape = {{ description = \"a shape\", default = \"round\" }}\n");
-        for (path, text) in [
-            ("dbpm.toml", manifest.as_str()),
-            (
-                "INSTALL/001.v.sql",
-                &format!("CREATE VIEW {name}_v AS SELECT '${{color}}' AS c, '${{shape}}' AS s;\n"),
-            ),
-            (
-                "ROLLBACK/001.v.sql",
-                &format!("DROP VIEW IF EXISTS {name}_v;\n"),
-            ),
-        ] {
-            let path = dir.join(path);
-            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
-            fs_err::write(path, text).unwrap();
-        }
+        package_version(
+            &ctx,
+            name,
+            "1.0.0",
+            &[
+                ("dbpm.toml", manifest.as_str()),
+                (
+                    "INSTALL/001.v.sql",
+                    &format!(
+                        "CREATE VIEW {name}_v AS SELECT '${{color}}' AS c, '${{shape}}' AS s;\n"
+                    ),
+                ),
+                (
+                    "ROLLBACK/001.v.sql",
+                    &format!("DROP VIEW IF EXISTS {name}_v;\n"),
+                ),
+            ],
+        );
     }
     let repo = ctx.path("packages").display().to_string();
     let out = ctx.path("plan.json").display().to_string();
@@ -1094,11 +1094,7 @@ fn a_sqlite_table_rebuild_keeps_the_rows_that_reference_it() {
     let ctx = TestContext::new();
     let db = TestDb::sqlite();
     let write = |version: &str, files: &[(&str, &str)]| {
-        for (path, text) in files {
-            let path = ctx.path(&format!("packages/shop/{version}/{path}"));
-            fs_err::create_dir_all(path.parent().unwrap()).unwrap();
-            fs_err::write(path, text).unwrap();
-        }
+        package_version(&ctx, "shop", version, files);
     };
     write(
         "1.0.0",

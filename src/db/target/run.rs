@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::session::{Access, Session, Value};
 use super::{dialect, Target, TargetError};
+use crate::package::statements;
 use crate::platform::Platform;
 
 /// The run lock's advisory key class on PostgreSQL ("dbpm" in ASCII); the schema picks the key.
@@ -563,12 +564,16 @@ impl StepSession {
             .run(begin)
             .await
             .map_err(self.target.failed("begin a batch of steps"))?;
-        // Each script on its own, as one step would run it: joined into one text, a script's
-        // unclosed trailing comment or string would swallow the scripts after it. On any
-        // failure everything is rolled back and the caller runs the steps one by one, which
-        // finds and journals the failing one.
-        for (_, _, script) in steps {
-            if self.session.run_script(script).await.is_err() {
+        // One text where that is safe (see `joined`), else each script on its own, as one
+        // step would run it. On any failure everything is rolled back and the caller runs the
+        // steps one by one, which finds and journals the failing one.
+        let scripts: Vec<&str> = steps.iter().map(|(_, _, script)| script.as_str()).collect();
+        let texts = match joined(&scripts, self.target.platform()) {
+            Some(text) => vec![text],
+            None => scripts.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        for text in &texts {
+            if self.session.run_script(text).await.is_err() {
                 let _ = self.session.run("ROLLBACK").await;
                 return Ok(Some(0));
             }
@@ -697,6 +702,18 @@ impl StepSession {
     }
 }
 
+/// The scripts of a batch as one text, when the statement scanner finds in it exactly the
+/// statements it finds in each script; else `None`, and each runs on its own. A script's
+/// unclosed trailing comment or string, or a last statement without its `;`, would run into
+/// the next script and change both; the counts then differ. One text spares the SQLite
+/// driver a round trip to its worker thread per script, most of the time of a small step.
+fn joined(scripts: &[&str], platform: Platform) -> Option<String> {
+    let count = |text: &str| statements::scan(text, platform).count();
+    let text = scripts.join("\n");
+    let each: usize = scripts.iter().map(|script| count(script)).sum();
+    (count(&text) == each).then_some(text)
+}
+
 /// Journal rows written by one statement of a batch.
 const JOURNAL_ROWS_PER_INSERT: usize = 200;
 
@@ -724,5 +741,35 @@ fn describe(err: &sqlx::Error) -> String {
     match err {
         sqlx::Error::Database(db) => db.message().to_owned(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_join_only_when_none_runs_into_the_next() {
+        let clean = [
+            "CREATE TABLE a (x INTEGER);\n",
+            "-- only a comment\n",
+            "CREATE TABLE b (x INTEGER); -- trailing",
+        ];
+        assert_eq!(
+            joined(&clean, Platform::Sqlite).as_deref(),
+            Some("CREATE TABLE a (x INTEGER);\n\n-- only a comment\n\nCREATE TABLE b (x INTEGER); -- trailing")
+        );
+        let next = "CREATE TABLE c (x INTEGER);\n";
+        for runs_on in [
+            "CREATE TABLE a (x INTEGER);\n/* TODO: an index",
+            "INSERT INTO a VALUES ('unclosed);\n",
+            "CREATE TABLE a (x INTEGER)",
+        ] {
+            assert_eq!(
+                joined(&[runs_on, next], Platform::Sqlite),
+                None,
+                "{runs_on}"
+            );
+        }
     }
 }

@@ -1170,6 +1170,37 @@ fn a_command_step_never_sees_other_credentials() {
     }
 }
 
+/// `history --run RUN` shows the steps of one run, with what each printed: the output of a
+/// `.cmd` step was kept in the journal, and no command showed it.
+#[test]
+fn history_shows_the_steps_of_a_run_with_their_output() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let repo = package_repo(
+        &ctx,
+        "hook",
+        "sqlite",
+        &[
+            ("UPGRADE/001.t.sql", "CREATE TABLE hook_t (a INTEGER);\n"),
+            ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS hook_t;\n"),
+            ("POSTINSTALL/001.say.cmd", "echo 'hello from the hook'\n"),
+        ],
+    );
+    ok(&ctx, &db, &["install", "hook", "--repo", &repo, "--yes"]);
+    let listed = run(&ctx, &db, &["history", "--output", "json"]);
+    let history: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let id = history["runs"][0]["id"].as_str().unwrap().to_owned();
+    let text = ok(&ctx, &db, &["history", "--run", &id]);
+    let upgrade = text.find("hook@1.0.0/UPGRADE@none/001.t").unwrap();
+    let say = text.find("hook@1.0.0/POSTINSTALL/001.say").unwrap();
+    assert!(upgrade < say, "in the order they ran: {text}");
+    assert!(text.contains("hello from the hook"), "{text}");
+    let unknown = run(&ctx, &db, &["history", "--run", "no-such-run"]);
+    let text = transcript(&unknown, ctx.temp.path());
+    assert_eq!(unknown.status.code(), Some(1), "{text}");
+    assert!(text.contains("is not a run of"), "{text}");
+}
+
 /// A `.cmd` script on a PostgreSQL target learns the target schema (`DBPM_SCHEMA`): the URL
 /// alone cannot tell which of the tenants sharing a database it runs for.
 #[test]

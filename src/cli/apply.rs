@@ -253,7 +253,7 @@ fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
             postinstall_failed,
         } => {
             out.status(format!(
-                "run {run} completed, but {} failed: a POSTINSTALL failure is reported, not rolled back; its error is above",
+                "run {run} completed, but {} failed: a POSTINSTALL failure is reported, not rolled back; its error is above (`dbpm history --run {run}` shows it again)",
                 postinstall_failed.join(", ")
             ));
             Exit::Success
@@ -293,7 +293,7 @@ fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
         }
         Outcome::CompensationFailed { run, failed } => {
             out.status(format!(
-                "run {run}: compensation {} failed; the target is between states. Fix the cause (its error is above; `dbpm status` lists the failed steps), then run `{again}` to resume the rollback; or, when the compensation itself is wrong, undo by hand what it was to undo, then run `{again} --skip-failed-compensations`",
+                "run {run}: compensation {} failed; the target is between states. Fix the cause (its error is above; `dbpm history --run {run}` shows every step's), then run `{again}` to resume the rollback; or, when the compensation itself is wrong, undo by hand what it was to undo, then run `{again} --skip-failed-compensations`",
                 failed.join(", ")
             ));
             Exit::NeedsOperator

@@ -6,7 +6,8 @@ use clap::Args;
 use super::render::Out;
 use super::target::TargetArgs;
 use super::Exit;
-use crate::ops::history::{history, Change, RunSummary};
+use crate::db::target::Target;
+use crate::ops::history::{history, run_steps, Change, RunSummary};
 
 /// Show the runs on a target, newest first: what each changed, who ran it, how it ended.
 ///
@@ -14,15 +15,25 @@ use crate::ops::history::{history, Change, RunSummary};
 /// version` installed, `name old→new` upgraded or downgraded, `-name` removed. Reading never
 /// writes: a target dbpm was never used on has no runs and is left as it was.
 ///
+/// With `--run RUN`, the steps of that run instead, in the order they started, each with
+/// its state and what it printed (`.cmd` steps) or the error it raised.
+///
 /// Example: dbpm history --db sqlite://dev.db
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     #[command(flatten)]
     target: TargetArgs,
+    /// Show the steps of this run (an id from the list).
+    #[arg(long, value_name = "RUN")]
+    run: Option<String>,
 }
 
 pub async fn run(args: HistoryArgs, out: &Out) -> miette::Result<Exit> {
-    let history = history(&args.target.target()?).await?;
+    let target = args.target.target()?;
+    if let Some(run) = &args.run {
+        return show_steps(&target, run, out).await;
+    }
+    let history = history(&target).await?;
     if out.json() {
         out.json_value(&history);
         return Ok(Exit::Success);
@@ -71,6 +82,44 @@ pub async fn run(args: HistoryArgs, out: &Out) -> miette::Result<Exit> {
         "{} on `{}`",
         crate::diagnostic::plural(history.runs.len(), "run"),
         history.target
+    ));
+    Ok(Exit::Success)
+}
+
+/// The steps of one run: a line per step, what it printed indented below it.
+async fn show_steps(target: &Target, run: &str, out: &Out) -> miette::Result<Exit> {
+    let Some(steps) = run_steps(target, run).await? else {
+        return Err(miette::miette!(
+            code = "dbpm::history::unknown_run",
+            help = "`dbpm history` lists the runs",
+            "run `{run}` is not a run of `{}`",
+            target.label()
+        ));
+    };
+    if out.json() {
+        out.json_value(&steps);
+        return Ok(Exit::Success);
+    }
+    for step in &steps.steps {
+        let attempt = if step.attempt > 1 {
+            format!(" (attempt {})", step.attempt)
+        } else {
+            String::new()
+        };
+        out.data(format!(
+            "{:<8}  {}  {}{attempt}",
+            step.state,
+            when(&step.started_at),
+            step.step
+        ));
+        for line in step.output.iter().flat_map(|output| output.lines()) {
+            out.data(format!("          {line}"));
+        }
+    }
+    out.status(format!(
+        "{} of run {run} on `{}`",
+        crate::diagnostic::plural(steps.steps.len(), "step"),
+        steps.target
     ));
     Ok(Exit::Success)
 }

@@ -87,6 +87,57 @@ pub enum Change {
     },
 }
 
+/// The steps of one run, from its journal: what each attempt printed or the error it raised.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSteps {
+    /// The target's label.
+    pub target: String,
+    /// The run id.
+    pub run: String,
+    /// The latest attempt of every step the run started, in the order they started.
+    pub steps: Vec<StepRecord>,
+}
+
+/// The latest attempt of one step of a run.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepRecord {
+    /// The step id.
+    pub step: String,
+    /// The attempt number (1 for the first).
+    pub attempt: i64,
+    /// `started`, `done`, `failed` or `skipped`.
+    pub state: String,
+    /// When it started (RFC 3339, UTC).
+    pub started_at: String,
+    /// What it printed (`.cmd` steps) or the error it raised, with secrets removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+}
+
+/// The steps of run `run` on `target`, or `None` when the target has no such run.
+pub async fn run_steps(target: &Target, run: &str) -> Result<Option<RunSteps>, TargetError> {
+    if !target.runs().await?.iter().any(|r| r.id == run) {
+        return Ok(None);
+    }
+    let steps = target
+        .journal(run)
+        .await?
+        .into_iter()
+        .map(|row| StepRecord {
+            step: row.step,
+            attempt: row.attempt,
+            state: row.state,
+            started_at: row.started_at,
+            output: row.output,
+        })
+        .collect();
+    Ok(Some(RunSteps {
+        target: target.label(),
+        run: run.to_owned(),
+        steps,
+    }))
+}
+
 /// Every run on `target`, newest first.
 pub async fn history(target: &Target) -> Result<History, TargetError> {
     let mut runs = target

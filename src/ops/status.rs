@@ -247,6 +247,7 @@ mod tests {
             step: step.to_owned(),
             attempt: 1,
             state: state.to_owned(),
+            started_at: String::new(),
             output: None,
         }
     }

@@ -67,6 +67,8 @@ pub struct JournalRow {
     pub attempt: i64,
     /// `started`, `done`, `failed` or `skipped`.
     pub state: String,
+    /// When that attempt started (RFC 3339, UTC).
+    pub started_at: String,
     /// What the step printed or the error it raised.
     pub output: Option<String>,
 }
@@ -322,13 +324,13 @@ impl Target {
         self.close(session).await
     }
 
-    /// The latest attempt of every step of a run.
+    /// The latest attempt of every step of a run, in the order they started.
     pub async fn journal(&self, run: &str) -> Result<Vec<JournalRow>, TargetError> {
         let mut session = self.open(Access::Write).await?;
         let failed = self.failed("read the journal");
         let rows = session
             .fetch(
-                "SELECT step_id, attempt, state, output FROM {journal} WHERE run_id = ? ORDER BY step_id, attempt",
+                "SELECT step_id, attempt, state, started_at, output FROM {journal} WHERE run_id = ? ORDER BY step_id, attempt",
                 &[Value::Text(run)],
             )
             .await
@@ -340,12 +342,15 @@ impl Target {
                 step: row.text("step_id").map_err(&failed)?,
                 attempt: row.maybe_int("attempt").map_err(&failed)?.unwrap_or(0),
                 state: row.text("state").map_err(&failed)?,
+                started_at: row.text("started_at").map_err(&failed)?,
                 output: row.maybe_text("output").map_err(&failed)?,
             };
             latest.insert(entry.step.clone(), entry);
         }
         self.close(session).await?;
-        Ok(latest.into_values().collect())
+        let mut rows: Vec<JournalRow> = latest.into_values().collect();
+        rows.sort_by(|a, b| (&a.started_at, &a.step).cmp(&(&b.started_at, &b.step)));
+        Ok(rows)
     }
 
     /// A connection to run steps on.

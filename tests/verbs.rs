@@ -418,7 +418,7 @@ fn an_upgrade_keeps_the_placeholder_values_given_before() {
     let ctx = TestContext::new();
     let db = TestDb::sqlite();
     for (version, from) in [("1.0.0", ""), ("1.1.0", "from = \"1.0.0\"\n")] {
-        let manifest = format!("[package]\nname = \"note\"\nversion = \"{version}\"\nplatforms = [\"sqlite\"]\n{from}\n[placeholders]\nnote = {{ description = \"a note\", default = \"default note\" }}\n");
+        let manifest = format!("[package]\nname = \"note\"\nversion = \"{version}\"\nplatforms = [\"sqlite\"]\n{from}\n[placeholders]\nnote = {{ description = \"a note\", default = \"default of {version}\" }}\n");
         package_version(
             &ctx,
             "note",
@@ -451,10 +451,21 @@ fn an_upgrade_keeps_the_placeholder_values_given_before() {
     );
     ok(&ctx, &db, &["upgrade", "--repo", &repo, "--yes"]);
     assert_eq!(installed(&ctx, &db), "note@1.1.0");
-    let note = tokio::runtime::Runtime::new()
-        .unwrap()
-        .block_on(db.texts("SELECT note FROM note_v"));
-    assert_eq!(note, ["CUSTOM"]);
+    let note = |db: &TestDb| {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(db.texts("SELECT note FROM note_v"))
+    };
+    assert_eq!(note(&db), ["CUSTOM"]);
+    // A default was never given: the new version's default replaces the old one.
+    let defaults = TestDb::sqlite();
+    ok(
+        &ctx,
+        &defaults,
+        &["install", "note@1.0.0", "--repo", &repo, "--yes"],
+    );
+    ok(&ctx, &defaults, &["upgrade", "--repo", &repo, "--yes"]);
+    assert_eq!(note(&defaults), ["default of 1.1.0"]);
 }
 
 /// Two packages that declare the same placeholder with other defaults: the plan's
@@ -1022,7 +1033,7 @@ fn scripts_with_nothing_to_run_are_done_on_mysql() {
 /// plan is refused, naming the likely placeholder, whether the value comes from `--set` or
 /// from the release file (it used to go unused while the default won).
 /// Every step runs in a session of its own: what a script sets for its session
-/// (PostgreSQL's `search_path`, MySQL's `autocommit`) reaches no later step. A leaked
+/// (PostgreSQL's `search_path` or role, MySQL's `autocommit`) reaches no later step. A leaked
 /// `search_path` sent later tables elsewhere; a leaked `autocommit = 0` left later steps'
 /// rows uncommitted, and lost, while the run said it completed.
 #[test]
@@ -1030,6 +1041,7 @@ fn a_step_sets_nothing_for_the_steps_after_it() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     for (platform, setting) in [
         (Platform::Postgres, "SET search_path TO nowhere;\n"),
+        (Platform::Postgres, "SET ROLE pg_monitor;\n"),
         (Platform::Mysql, "SET autocommit = 0;\n"),
     ] {
         let ctx = TestContext::new();

@@ -105,7 +105,7 @@ async fn run_verify(
     let mut session = target.step_session().await?;
     let mut results = Vec::new();
     for script in package.scripts_in(&Phase::Verify) {
-        let text = placeholder::substitute(&script.text, values).map_err(|names| {
+        let text = placeholder::substitute(&script.text, script.kind, values).map_err(|names| {
             CheckError::Placeholder {
                 script: script.path.to_string(),
                 names,

@@ -3,13 +3,14 @@
 //! `${name}`; validation warns about the latter ([`malformed`]), since it is more often a
 //! mistyped placeholder than text. In a longer run of `$` before `{`, the dollars pair up
 //! from the left: an even run ends in the escape, an odd one in a placeholder, so
-//! `$$${x}$$` (a PostgreSQL dollar quote around a placeholder) is substituted. A run that
-//! follows a tag (`$body$${x}$body$`) starts with the `$` that closes the tag, which pairs
-//! with none.
+//! `$$${x}$$` (a PostgreSQL dollar quote around a placeholder) is substituted. In SQL, a run
+//! that follows a tag (`$body$${x}$body$`) starts with the `$` that closes the tag, which
+//! pairs with none; a `.cmd` script has no such tags (`$HOME$${x}` is `$HOME` and `${x}`).
 
 use std::collections::BTreeMap;
 use std::ops::Range;
 
+use super::Kind;
 use crate::manifest::is_placeholder_name;
 
 /// A placeholder found in a text.
@@ -21,10 +22,11 @@ pub struct Use {
     pub span: Range<usize>,
 }
 
-/// Every `${name}` in `text`, in order. `${` not followed by a name and `}` is left as text.
-pub fn scan(text: &str) -> Vec<Use> {
+/// Every `${name}` in `text` (a script of `kind`), in order. `${` not followed by a name and
+/// `}` is left as text.
+pub fn scan(text: &str, kind: Kind) -> Vec<Use> {
     let mut uses = Vec::new();
-    walk(text, |piece| {
+    walk(text, kind, |piece| {
         if let Piece::Placeholder { name, span } = piece {
             uses.push(Use {
                 name: name.to_owned(),
@@ -44,10 +46,11 @@ pub struct Malformed {
     pub span: Range<usize>,
 }
 
-/// Every `${` in `text` that opens no placeholder and is not escaped as `$${`, in order.
-pub fn malformed(text: &str) -> Vec<Malformed> {
+/// Every `${` in `text` (a script of `kind`) that opens no placeholder and is not escaped as
+/// `$${`, in order.
+pub fn malformed(text: &str, kind: Kind) -> Vec<Malformed> {
     let mut found = Vec::new();
-    walk(text, |piece| {
+    walk(text, kind, |piece| {
         if let Piece::Malformed(at) = piece {
             let after = at + 2;
             let rest = &text[after..];
@@ -74,11 +77,16 @@ pub fn is_template(text: &str) -> bool {
     text.contains("${")
 }
 
-/// Replaces every placeholder by its value; the names with no value are returned as the error.
-pub fn substitute(text: &str, values: &BTreeMap<String, String>) -> Result<String, Vec<String>> {
+/// Replaces every placeholder of `text` (a script of `kind`) by its value; the names with no
+/// value are returned as the error.
+pub fn substitute(
+    text: &str,
+    kind: Kind,
+    values: &BTreeMap<String, String>,
+) -> Result<String, Vec<String>> {
     let mut out = String::with_capacity(text.len());
     let mut missing = Vec::new();
-    walk(text, |piece| match piece {
+    walk(text, kind, |piece| match piece {
         Piece::Text(t) => out.push_str(t),
         Piece::Malformed(_) => {}
         Piece::Placeholder { name, .. } => match values.get(name) {
@@ -122,7 +130,7 @@ fn closes_a_tag(before: &str) -> bool {
         && before.as_bytes()[start - 1] == b'$'
 }
 
-fn walk<'a>(text: &'a str, mut visit: impl FnMut(Piece<'a>)) {
+fn walk<'a>(text: &'a str, kind: Kind, mut visit: impl FnMut(Piece<'a>)) {
     let mut rest_start = 0;
     let mut search = 0;
     while let Some(found) = text[search..].find("${") {
@@ -132,7 +140,9 @@ fn walk<'a>(text: &'a str, mut visit: impl FnMut(Piece<'a>)) {
             .rev()
             .take_while(|&&b| b == b'$')
             .count();
-        let paired = dollars_before - usize::from(closes_a_tag(&text[..at - dollars_before]));
+        let tagged =
+            dollars_before > 0 && kind != Kind::Cmd && closes_a_tag(&text[..at - dollars_before]);
+        let paired = dollars_before - usize::from(tagged);
         if paired % 2 == 1 {
             // `$${` is an escaped `${`: keep one `$`.
             visit(Piece::Text(&text[rest_start..at - 1]));
@@ -169,14 +179,14 @@ mod tests {
     #[test]
     fn finds_and_replaces_placeholders() {
         let text = "create schema ${schema}; grant usage on schema ${schema} to ${role};";
-        let names: Vec<_> = scan(text).into_iter().map(|u| u.name).collect();
+        let names: Vec<_> = scan(text, Kind::Sql).into_iter().map(|u| u.name).collect();
         assert_eq!(names, ["schema", "schema", "role"]);
         let values = BTreeMap::from([
             ("schema".to_owned(), "app".to_owned()),
             ("role".to_owned(), "web".to_owned()),
         ]);
         assert_eq!(
-            substitute(text, &values).unwrap(),
+            substitute(text, Kind::Sql, &values).unwrap(),
             "create schema app; grant usage on schema app to web;"
         );
     }
@@ -184,9 +194,9 @@ mod tests {
     #[test]
     fn escapes_and_non_names_stay_text() {
         let text = "select '$${literal}', '${ not a name }', $$body$$;";
-        assert!(scan(text).is_empty());
+        assert!(scan(text, Kind::Sql).is_empty());
         assert_eq!(
-            substitute(text, &BTreeMap::new()).unwrap(),
+            substitute(text, Kind::Sql, &BTreeMap::new()).unwrap(),
             "select '${literal}', '${ not a name }', $$body$$;"
         );
     }
@@ -194,7 +204,7 @@ mod tests {
     #[test]
     fn malformed_openings_are_found_with_the_name_they_start() {
         let text = "a ${a b} c ${x;\nd $${e} ${ok} ${1} ${y\n}";
-        let found: Vec<_> = malformed(text)
+        let found: Vec<_> = malformed(text, Kind::Sql)
             .into_iter()
             .map(|m| (m.name, &text[m.span]))
             .collect();
@@ -207,34 +217,39 @@ mod tests {
                 (Some("y".to_owned()), "${y")
             ]
         );
-        assert!(malformed("${x} $${ ${_y}").is_empty());
-        assert_eq!(malformed("tail ${")[0].span, 5..7);
+        assert!(malformed("${x} $${ ${_y}", Kind::Sql).is_empty());
+        assert_eq!(malformed("tail ${", Kind::Sql)[0].span, 5..7);
     }
 
     #[test]
     fn a_dollar_quote_around_a_placeholder_is_substituted() {
         let values = BTreeMap::from([("note".to_owned(), "it's".to_owned())]);
-        let sub = |text: &str| substitute(text, &values).unwrap();
+        let sub = |text: &str| substitute(text, Kind::Sql, &values).unwrap();
         assert_eq!(
             sub("COMMENT ON TABLE t IS $$${note}$$;"),
             "COMMENT ON TABLE t IS $$it's$$;"
         );
-        assert_eq!(scan("$$${note}$$")[0].span, 2..9);
+        assert_eq!(scan("$$${note}$$", Kind::Sql)[0].span, 2..9);
         // Even runs end in the escape, odd runs in a placeholder.
         assert_eq!(sub("$${note}"), "${note}");
         assert_eq!(sub("$$$${note}"), "$$${note}");
         assert_eq!(sub("$$$$${note}"), "$$$$it's");
-        assert!(malformed("$$${note}$$ $$$${x").is_empty());
+        assert!(malformed("$$${note}$$ $$$${x", Kind::Sql).is_empty());
         // After a tag, the `$` that closes it pairs with none.
         assert_eq!(sub("VALUES ($q$${note}$q$)"), "VALUES ($q$it's$q$)");
         assert_eq!(sub("$body$$${note}$body$"), "$body$${note}$body$");
         assert_eq!(sub("price$${note}"), "price${note}");
+        // A shell variable right before a placeholder is no tag, escaped or not.
+        assert_eq!(sub("echo $HOME${note}"), "echo $HOMEit's");
+        let shell = |text: &str| substitute(text, Kind::Cmd, &values).unwrap();
+        assert_eq!(shell("echo $HOME$${PATH}"), "echo $HOME${PATH}");
+        assert_eq!(shell("echo $HOME${note}"), "echo $HOMEit's");
     }
 
     #[test]
     fn reports_missing_values_once() {
         assert_eq!(
-            substitute("${a} ${a} ${b}", &BTreeMap::new()),
+            substitute("${a} ${a} ${b}", Kind::Sql, &BTreeMap::new()),
             Err(vec!["a".to_owned(), "b".to_owned()])
         );
     }

@@ -660,7 +660,7 @@ fn check_placeholders(
     let mut used = BTreeSet::new();
     for script in scripts {
         let source = SourceFile::new(tree.display_path(&script.path), script.text.clone());
-        for found in placeholder::malformed(&script.text) {
+        for found in placeholder::malformed(&script.text, script.name.kind) {
             let written = &script.text[found.span.clone()];
             let declared = found
                 .name
@@ -685,7 +685,7 @@ fn check_placeholders(
                 .warning(),
             );
         }
-        for found in placeholder::scan(&script.text) {
+        for found in placeholder::scan(&script.text, script.name.kind) {
             if manifest.placeholders.contains_key(&found.name) {
                 used.insert(found.name);
                 continue;

@@ -644,10 +644,28 @@ pub fn build(
             continue;
         }
         let mut values = BTreeMap::new();
-        let recorded = installed
+        // What was given for the installed version: its recorded values but for those that
+        // are its own defaults (a new version's default replaces an old default).
+        let recorded: BTreeMap<&str, &str> = installed
             .packages
             .get(&decision.name)
-            .map(|state| &state.placeholders);
+            .map(|state| {
+                let defaults = lookup(&decision.name, &state.version)
+                    .ok()
+                    .map(|package| &package.manifest.placeholders);
+                state
+                    .placeholders
+                    .iter()
+                    .filter(|(name, value)| {
+                        defaults
+                            .and_then(|declared| declared.get(*name))
+                            .and_then(|declared| declared.default.as_ref())
+                            != Some(*value)
+                    })
+                    .map(|(name, value)| (name.as_str(), value.as_str()))
+                    .collect()
+            })
+            .unwrap_or_default();
         for version in decision
             .to
             .iter()
@@ -659,10 +677,11 @@ pub fn build(
                     .set
                     .get(key)
                     .or_else(|| release.placeholders.get(key))
-                    .or_else(|| recorded.and_then(|values| values.get(key)))
-                    .or(declared.default.as_ref());
+                    .map(String::as_str)
+                    .or_else(|| recorded.get(key.as_str()).copied())
+                    .or(declared.default.as_deref());
                 if let Some(value) = value {
-                    values.insert(key.clone(), value.clone());
+                    values.insert(key.clone(), value.to_owned());
                 }
             }
         }
@@ -1152,13 +1171,14 @@ fn make_step(
     let package = &draft.package.manifest;
     let script = draft.script;
     let checksum = if placeholder::is_template(&script.text) {
-        let text = placeholder::substitute(&script.text, draft.values).map_err(|names| {
-            PlanningError::UndefinedPlaceholder {
-                package: format!("{}@{}", package.name, package.version),
-                path: script.path.to_string(),
-                names,
-            }
-        })?;
+        let text =
+            placeholder::substitute(&script.text, script.kind, draft.values).map_err(|names| {
+                PlanningError::UndefinedPlaceholder {
+                    package: format!("{}@{}", package.name, package.version),
+                    path: script.path.to_string(),
+                    names,
+                }
+            })?;
         let checksum = Checksum::of_text(&text);
         scripts
             .entry(checksum.clone())

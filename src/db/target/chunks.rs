@@ -8,7 +8,7 @@
 //! `BEGIN … END` body), so a script that mentions `TRIGGER` anywhere stays whole.
 
 /// The size a piece grows to before it is cut at the next statement boundary.
-const PIECE: usize = 64 * 1024;
+pub(super) const PIECE: usize = 64 * 1024;
 
 /// `script` in pieces of whole statements, in order; the script itself when it is short or
 /// may hold a trigger.

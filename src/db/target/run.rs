@@ -472,6 +472,14 @@ impl StepSession {
                 .await?;
             return Ok(Err(ScriptFailed(message)));
         }
+        // The journal entry is dbpm's, whatever role the script took (`SET ROLE app_owner`,
+        // so that what it creates belongs to that role).
+        if self.target.platform() == Platform::Postgres {
+            self.session
+                .run("SET SESSION AUTHORIZATION DEFAULT")
+                .await
+                .map_err(self.target.failed("journal a step"))?;
+        }
         self.session
             .execute(
                 "INSERT INTO {journal} (run_id, step_id, attempt, state, started_at, ended_at) VALUES (?, ?, ?, 'done', {now}, {now})",
@@ -712,7 +720,12 @@ impl StepSession {
 /// unclosed trailing comment or string, or a last statement without its `;`, would run into
 /// the next script and change both; the counts then differ. One text spares the SQLite
 /// driver a round trip to its worker thread per script, most of the time of a small step.
+/// Only small scripts are joined: a long one runs in pieces (see `chunks`), which one text
+/// that mentions a trigger anywhere would prevent.
 fn joined(scripts: &[&str], platform: Platform) -> Option<String> {
+    if scripts.iter().map(|script| script.len()).sum::<usize>() > super::chunks::PIECE {
+        return None;
+    }
     let count = |text: &str| statements::scan(text, platform).count();
     let text = scripts.join("\n");
     let each: usize = scripts.iter().map(|script| count(script)).sum();

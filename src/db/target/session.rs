@@ -381,15 +381,20 @@ impl Session {
         Ok(())
     }
 
-    /// On PostgreSQL, in one round trip: rolls back a transaction left open and resets every
-    /// setting to the connection's default (`RESET ALL`: `search_path`, role, timeouts, ...),
-    /// then runs `settings` (statements of their own). Temporary tables, prepared statements
-    /// and advisory locks stay: `DISCARD ALL` would drop them too, but it doubled the time
-    /// of a run of small steps, and migration scripts hardly leave them behind.
+    /// On PostgreSQL, in one round trip: rolls back a transaction left open, goes back to
+    /// the connection's own user and role (`SET SESSION AUTHORIZATION DEFAULT`, which `RESET
+    /// ALL` leaves alone) and resets every setting to the connection's default (`RESET ALL`:
+    /// `search_path`, timeouts, ...), then runs `settings` (statements of their own).
+    /// Temporary tables, prepared statements and advisory locks stay: `DISCARD ALL` would drop
+    /// them too, but it doubled the time of a run of small steps, and migration scripts
+    /// hardly leave them behind.
     pub(super) async fn reset(&mut self, settings: &str) -> Result<(), sqlx::Error> {
         if let Session::Postgres(c) = self {
-            c.execute(format!("ROLLBACK; RESET ALL; {settings}").as_str())
-                .await?;
+            c.execute(
+                format!("ROLLBACK; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; {settings}")
+                    .as_str(),
+            )
+            .await?;
         }
         Ok(())
     }

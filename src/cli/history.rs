@@ -15,8 +15,9 @@ use crate::ops::history::{history, run_steps, Change, RunSummary};
 /// version` installed, `name old→new` upgraded or downgraded, `-name` removed. Reading never
 /// writes: a target dbpm was never used on has no runs and is left as it was.
 ///
-/// With `--run RUN`, the steps of that run instead, in the order they started, each with
-/// its state and what it printed (`.cmd` steps) or the error it raised.
+/// With `--run RUN`, the steps of that run instead, in the order they started (steps
+/// journaled together, as SQLite's batches are, by id), each with its state and what it
+/// printed (`.cmd` steps) or the error it raised.
 ///
 /// Example: dbpm history --db sqlite://dev.db
 #[derive(Debug, Args)]

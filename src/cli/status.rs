@@ -157,7 +157,7 @@ fn report_drift(drift: &[Drift], out: &Out) {
                 "drift: {package} {version} was installed with content {}…, the repositories' {package} {version} has {}…{}",
                 short_hash(installed.as_str()),
                 short_hash(repository.as_str()),
-                FileChanges::suffix(Some(files))
+                FileChanges::suffix(files.as_deref())
             ),
             Drift::Missing { package, version } => {
                 format!("drift: {package} {version} is not in the repositories")

@@ -146,18 +146,20 @@ pub async fn verify(
             let (ok, detail) = match entry {
                 Some(entry) if entry.checksum == installed.checksum => (true, None),
                 Some(entry) => {
-                    let published = repos.fetch(layered, entry).await?;
-                    let files = FileChanges::between(
-                        &installed.file_checksums(),
-                        &published.file_checksums(),
-                    );
+                    // The mismatch stands even when the repositories' copy cannot be read.
+                    let files = repos.fetch(layered, entry).await.ok().map(|published| {
+                        FileChanges::between(
+                            &installed.file_checksums(),
+                            &published.file_checksums(),
+                        )
+                    });
                     (
                         false,
                         Some(format!(
                             "installed {}, published {}{}",
                             installed.checksum,
                             entry.checksum,
-                            FileChanges::suffix(Some(&files))
+                            FileChanges::suffix(files.as_ref())
                         )),
                     )
                 }

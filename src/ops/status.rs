@@ -123,8 +123,9 @@ pub enum Drift {
         /// The repositories' checksum of that version.
         repository: Checksum,
         /// The files that differ, from the installed copy to the repositories' (boxed: the
-        /// variants stay of a size).
-        files: Box<FileChanges>,
+        /// variants stay of a size); absent when the repositories' copy could not be read.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        files: Option<Box<FileChanges>>,
     },
     /// The repositories do not have the installed version (for the target's platform).
     Missing {
@@ -188,16 +189,19 @@ async fn drift(
                 version: installed.version.clone(),
             }),
             Some(entry) if entry.checksum != installed.checksum => {
-                let published = repos.fetch(&layered, entry).await?;
+                // The drift stands even when the repositories' copy cannot be read.
+                let published = repos.fetch(&layered, entry).await.ok();
                 drift.push(Drift::Changed {
                     package: name.clone(),
                     version: installed.version.clone(),
                     installed: installed.checksum.clone(),
                     repository: entry.checksum.clone(),
-                    files: Box::new(FileChanges::between(
-                        &installed.file_checksums(),
-                        &published.file_checksums(),
-                    )),
+                    files: published.map(|published| {
+                        Box::new(FileChanges::between(
+                            &installed.file_checksums(),
+                            &published.file_checksums(),
+                        ))
+                    }),
                 });
             }
             Some(_) => {}

@@ -220,6 +220,9 @@ fn an_installed_prerequisite_moves_up_for_a_package_that_needs_it() {
     ok(&ctx, &db, &with_repo(&["install", "core@1.0.0", "--yes"]));
     let text = ok(&ctx, &db, &with_repo(&["install", "billing", "--yes"]));
     assert!(text.contains("required by"), "{text}");
+    // The reasons speak of the request, not of a release file the user never wrote.
+    assert!(text.contains("`dbpm install` asks for"), "{text}");
+    assert!(!text.contains("the release"), "{text}");
     assert_eq!(
         installed(&ctx, &db),
         "auth@2.0.0 billing@1.1.0 core@1.2.0",

@@ -207,6 +207,7 @@ async fn plan_then_apply(
 ) -> miette::Result<Exit> {
     let mut options = goal.options;
     options.target = target.label();
+    options.requested_by = Some(format!("`dbpm {verb}`"));
     let plan = make_plan(&goal.release, state, repos, &options, &goal.extra, history).await?;
     if !plan.has_changes() {
         out.status(format!("nothing to {verb}: the target is already there"));

@@ -41,6 +41,9 @@ pub struct Options {
     /// Packages to move to their highest allowed version: their installed version is not
     /// preferred (`dbpm upgrade`).
     pub latest: BTreeSet<String>,
+    /// The command whose request the release stands for (`` `dbpm install` ``), when it is
+    /// not a release file: the reasons of the plan speak of the request, not of a release.
+    pub requested_by: Option<String>,
 }
 
 /// What happens to one package, before steps are laid out.
@@ -352,10 +355,16 @@ pub fn decide(
     for (name, resolved) in &resolution.packages {
         let installed_package = installed.packages.get(name);
         let why = if release.packages.contains_key(name) {
-            format!("the release wants {}", release.packages[name])
+            match &options.requested_by {
+                Some(command) => format!("{command} asks for {}", release.packages[name]),
+                None => format!("the release wants {}", release.packages[name]),
+            }
         } else if installed_package.is_some_and(|p| p.version == resolved.version) && !options.prune
         {
-            "installed and not in the release: kept".to_owned()
+            match &options.requested_by {
+                Some(command) => format!("installed, and {command} keeps it"),
+                None => "installed and not in the release: kept".to_owned(),
+            }
         } else {
             let by: Vec<&str> = resolved.required_by.iter().map(String::as_str).collect();
             format!("required by {}", by.join(", "))
@@ -417,7 +426,10 @@ pub fn decide(
                 from: Some(from),
                 to: None,
                 path,
-                reason: "installed, not in the release, and `--prune` is on".to_owned(),
+                reason: match &options.requested_by {
+                    Some(command) => format!("{command} removes it"),
+                    None => "installed, not in the release, and `--prune` is on".to_owned(),
+                },
             },
         );
     }

@@ -511,6 +511,34 @@ fn a_placeholder_resolved_differently_by_two_packages_stays_with_each() {
     assert_eq!(plan["placeholders"], serde_json::json!({"shape": "round"}));
     assert_eq!(plan["packages"]["pa"]["placeholders"]["color"], "pa colour");
     assert_eq!(plan["packages"]["pb"]["placeholders"]["color"], "pb colour");
+
+    // `undo` gives each package its own recorded values back (they were merged into one
+    // map, and one package got the other's).
+    ok(&ctx, &db, &["apply", &out]);
+    let colours = || {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(db.texts("SELECT c FROM pa_v UNION ALL SELECT c FROM pb_v"))
+    };
+    assert_eq!(colours(), ["pa colour", "pb colour"]);
+    ok(
+        &ctx,
+        &db,
+        &[
+            "install",
+            "pa",
+            "pb",
+            "--reinstall",
+            "--set",
+            "color=grey",
+            "--repo",
+            &repo,
+            "--yes",
+        ],
+    );
+    assert_eq!(colours(), ["grey", "grey"]);
+    ok(&ctx, &db, &["undo", "--yes"]);
+    assert_eq!(colours(), ["pa colour", "pb colour"]);
 }
 
 /// The completed runs, oldest first.

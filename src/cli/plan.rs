@@ -144,6 +144,7 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
         set: args.set.iter().cloned().collect::<BTreeMap<_, _>>(),
         target,
         latest: BTreeSet::new(),
+        package_values: BTreeMap::new(),
         requested_by: None,
     };
     let plan = make_plan(&release, &state, &repos, &options, &[], &history).await?;

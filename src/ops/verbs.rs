@@ -241,7 +241,7 @@ pub fn back_to(
     why: &str,
 ) -> Result<Goal, VerbError> {
     let mut extra = Vec::new();
-    let mut placeholders = BTreeMap::new();
+    let mut package_values = BTreeMap::new();
     // A package at the same version, installed since with other placeholder values, gets
     // its code re-created with the recorded ones.
     let mut reinstall = BTreeSet::new();
@@ -249,7 +249,7 @@ pub fn back_to(
         if let Some(package) = recorded.package(name) {
             extra.push(package?);
         }
-        placeholders.extend(installed.placeholders.clone());
+        package_values.insert(name.clone(), installed.placeholders.clone());
         if current.packages.get(name).is_some_and(|now| {
             now.version == installed.version && now.placeholders != installed.placeholders
         }) {
@@ -262,10 +262,11 @@ pub fn back_to(
         .map(|(name, p)| (name.clone(), Requirement::exact(&p.version)))
         .collect();
     Ok(Goal {
-        release: release(why, packages, placeholders),
+        release: release(why, packages, BTreeMap::new()),
         options: Options {
             prune: true,
             reinstall,
+            package_values,
             ..Options::default()
         },
         extra,

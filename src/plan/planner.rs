@@ -41,6 +41,9 @@ pub struct Options {
     /// Packages to move to their highest allowed version: their installed version is not
     /// preferred (`dbpm upgrade`).
     pub latest: BTreeSet<String>,
+    /// Placeholder values by package, winning over the release's (not over `--set`): what
+    /// `undo` and `restore` go back to, each package's own.
+    pub package_values: BTreeMap<String, BTreeMap<String, String>>,
     /// The command whose request the release stands for (`` `dbpm install` ``), when it is
     /// not a release file: the reasons of the plan speak of the request, not of a release.
     pub requested_by: Option<String>,
@@ -688,6 +691,12 @@ pub fn build(
                 let value = options
                     .set
                     .get(key)
+                    .or_else(|| {
+                        options
+                            .package_values
+                            .get(&decision.name)
+                            .and_then(|values| values.get(key))
+                    })
                     .or_else(|| release.placeholders.get(key))
                     .map(String::as_str)
                     .or_else(|| recorded.get(key.as_str()).copied())

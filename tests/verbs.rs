@@ -285,10 +285,9 @@ fn an_interrupted_verb_resumes_with_the_plan_the_target_kept() {
 fn an_uninstall_blocked_by_an_irreversible_script_names_it() {
     let ctx = TestContext::new();
     let db = TestDb::sqlite();
-    let write = |version: &str, files: &[(&str, &str)]| {
-        package_version(&ctx, "irr", version, files);
-    };
-    write(
+    package_version(
+        &ctx,
+        "irr",
         "1.0.0",
         &[
             (
@@ -302,7 +301,9 @@ fn an_uninstall_blocked_by_an_irreversible_script_names_it() {
             ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS irr_t;\n"),
         ],
     );
-    write(
+    package_version(
+        &ctx,
+        "irr",
         "1.1.0",
         &[
             ("dbpm.toml", "[package]\nname = \"irr\"\nversion = \"1.1.0\"\nplatforms = [\"sqlite\"]\nfrom = \"1.0.0\"\n\n[scripts.\"UPGRADE/001.drop_b\"]\nirreversible = true\n"),
@@ -328,10 +329,9 @@ fn an_uninstall_blocked_by_an_irreversible_script_names_it() {
 fn a_rollback_past_an_irreversible_step_says_what_stays() {
     let ctx = TestContext::new();
     let db = TestDb::sqlite();
-    let write = |version: &str, files: &[(&str, &str)]| {
-        package_version(&ctx, "k", version, files);
-    };
-    write(
+    package_version(
+        &ctx,
+        "k",
         "1.0.0",
         &[
             (
@@ -345,7 +345,9 @@ fn a_rollback_past_an_irreversible_step_says_what_stays() {
             ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS k_t;\n"),
         ],
     );
-    write(
+    package_version(
+        &ctx,
+        "k",
         "1.1.0",
         &[
             ("dbpm.toml", "[package]\nname = \"k\"\nversion = \"1.1.0\"\nplatforms = [\"sqlite\"]\nfrom = \"1.0.0\"\n\n[scripts.\"UPGRADE/001.purge\"]\nirreversible = true\n"),
@@ -1136,10 +1138,9 @@ fn mysql_scripts_run_under_the_servers_sql_mode() {
 fn a_sqlite_table_rebuild_keeps_the_rows_that_reference_it() {
     let ctx = TestContext::new();
     let db = TestDb::sqlite();
-    let write = |version: &str, files: &[(&str, &str)]| {
-        package_version(&ctx, "shop", version, files);
-    };
-    write(
+    package_version(
+        &ctx,
+        "shop",
         "1.0.0",
         &[
             ("dbpm.toml", "[package]\nname = \"shop\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n"),
@@ -1150,7 +1151,9 @@ fn a_sqlite_table_rebuild_keeps_the_rows_that_reference_it() {
             ("DOWNGRADE/001.tables.sql", "DROP TABLE orders;\nDROP TABLE customer;\n"),
         ],
     );
-    write(
+    package_version(
+        &ctx,
+        "shop",
         "1.1.0",
         &[
             ("dbpm.toml", "[package]\nname = \"shop\"\nversion = \"1.1.0\"\nplatforms = [\"sqlite\"]\nfrom = \"1.0.0\"\n"),

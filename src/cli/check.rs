@@ -6,7 +6,7 @@ use super::render::Out;
 use super::target::TargetArgs;
 use super::Exit;
 use crate::diagnostic::plural;
-use crate::ops::check::{adopt, generate, verify, CheckResult};
+use crate::ops::check::{adopt, generate, verify, CheckResult, Verification};
 use crate::ops::repository::{open_all, open_given};
 
 /// Health checks: run the VERIFY scripts of every installed package (in transactions that are
@@ -87,11 +87,10 @@ fn show(results: &[CheckResult], out: &Out) {
 pub async fn run_verify(args: VerifyArgs, out: &Out) -> miette::Result<Exit> {
     let target = args.target.target()?;
     let repos = open_given(&args.repos)?;
-    let results = verify(&target, repos.as_ref()).await?;
+    let Verification { installed, results } = verify(&target, repos.as_ref()).await?;
     show(&results, out);
     let failed = results.iter().filter(|r| !r.ok).count();
     if results.is_empty() {
-        let installed = target.read_state().await?.packages.len();
         out.status(if installed == 0 {
             format!(
                 "nothing to verify: no package is installed on `{}`",

@@ -123,12 +123,21 @@ async fn run_verify(
     Ok(results)
 }
 
+/// What `dbpm verify` found.
+#[derive(Debug, Clone)]
+pub struct Verification {
+    /// How many packages are installed.
+    pub installed: usize,
+    /// The checks, package by package.
+    pub results: Vec<CheckResult>,
+}
+
 /// `dbpm verify`: every installed package's VERIFY scripts, and, with repositories, whether
 /// the installed content is the published one.
 pub async fn verify(
     target: &Target,
     repos: Option<&Repositories>,
-) -> Result<Vec<CheckResult>, CheckError> {
+) -> Result<Verification, CheckError> {
     let state = target.read_state().await?;
     let published = match repos {
         Some(repos) => Some((repos, repos.index().await?)),
@@ -179,7 +188,10 @@ pub async fn verify(
             });
         }
     }
-    Ok(results)
+    Ok(Verification {
+        installed: state.packages.len(),
+        results,
+    })
 }
 
 /// `dbpm adopt NAME@VERSION`: checks the claim with the package's VERIFY scripts, then records

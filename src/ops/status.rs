@@ -142,7 +142,7 @@ pub async fn status(target: &Target, repos: Option<&Repositories>) -> Result<Sta
     let runs = target.runs().await?;
     let unfinished = match runs.iter().find(|run| is_unfinished(run)) {
         Some(run) => {
-            let kept = target.stored_plan(&run.plan_hash).await?.is_some();
+            let kept = target.keeps_plan(&run.plan_hash).await?;
             Some(unfinished(run, &target.journal(&run.id).await?, kept))
         }
         None => None,

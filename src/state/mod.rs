@@ -229,14 +229,20 @@ pub fn schema() -> serde_json::Value {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_recorded_package_rebuilds_from_the_state_alone() {
-        let source = crate::package::load_dir(std::path::Path::new(concat!(
+    /// The example `core@1.1.0`, built for SQLite.
+    pub(super) fn example_core() -> Package {
+        crate::package::load_dir(std::path::Path::new(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/examples/packages/core/1.1.0"
         )))
-        .unwrap();
-        let package = source.for_platform(Platform::Sqlite).unwrap();
+        .unwrap()
+        .for_platform(Platform::Sqlite)
+        .unwrap()
+    }
+
+    #[test]
+    fn a_recorded_package_rebuilds_from_the_state_alone() {
+        let package = example_core();
         let mut state = InstalledState::empty(Platform::Sqlite, "sqlite://test.db");
         state.record(
             &package,

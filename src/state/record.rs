@@ -81,14 +81,14 @@ mod tests {
     use super::*;
 
     fn recorded() -> InstalledState {
-        let source = crate::package::load_dir(std::path::Path::new(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/examples/packages/core/1.1.0"
-        )))
-        .unwrap();
-        let package = source.for_platform(Platform::Sqlite).unwrap();
         let mut state = InstalledState::empty(Platform::Sqlite, "sqlite://test.db");
-        state.record(&package, BTreeMap::new(), None, false, None);
+        state.record(
+            &super::super::tests::example_core(),
+            BTreeMap::new(),
+            None,
+            false,
+            None,
+        );
         state
     }
 

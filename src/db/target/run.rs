@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::session::{Access, Session, Value};
-use super::{dialect, Target, TargetError};
+use super::{dialect, tables, Target, TargetError};
 use crate::package::statements;
 use crate::platform::Platform;
 
@@ -274,20 +274,35 @@ impl Target {
     /// The plan of hash `hash` as the target stored it when a run of it started, or `None`
     /// (a run of an earlier dbpm, or an adoption).
     pub async fn stored_plan(&self, hash: &str) -> Result<Option<String>, TargetError> {
+        self.plan_column(hash, "content").await
+    }
+
+    /// Whether the target stored the plan of hash `hash` (see [`Target::stored_plan`]),
+    /// without reading it.
+    pub async fn keeps_plan(&self, hash: &str) -> Result<bool, TargetError> {
+        Ok(self.plan_column(hash, "hash").await?.is_some())
+    }
+
+    /// One column of the stored plan of hash `hash`.
+    async fn plan_column(
+        &self,
+        hash: &str,
+        column: &'static str,
+    ) -> Result<Option<String>, TargetError> {
         let Some(mut session) = self.open_state_for_read().await? else {
             return Ok(None);
         };
         let failed = self.failed("read a run's plan");
         let found = match self.state_version(&mut session).await? {
-            Some(version) if version >= 4 => session
+            Some(version) if version >= tables::PLANS_KEPT_FROM => session
                 .fetch(
-                    "SELECT content FROM {plans} WHERE hash = ?",
+                    &format!("SELECT {column} FROM {{plans}} WHERE hash = ?"),
                     &[Value::Text(hash)],
                 )
                 .await
                 .map_err(&failed)?
                 .first()
-                .map(|row| row.text("content"))
+                .map(|row| row.text(column))
                 .transpose()
                 .map_err(&failed)?,
             _ => None,

@@ -20,6 +20,9 @@ pub const STATE_VERSION: i64 = 4;
 /// adds what this dbpm can do without leaves reading possible.
 pub const READABLE_FROM: i64 = 1;
 
+/// The first layout with the `plans` table (the plans of the verbs' runs).
+pub(super) const PLANS_KEPT_FROM: i64 = 4;
+
 /// One step of the layout: the statements that take it from `version - 1` to `version`.
 pub(super) struct Migration {
     /// The layout version after this migration.
@@ -157,6 +160,11 @@ mod tests {
             assert_eq!(migration.version, index as i64 + 1);
         }
         assert_eq!(MIGRATIONS.last().map(|m| m.version), Some(STATE_VERSION));
+        let creates_plans = MIGRATIONS
+            .iter()
+            .find(|m| m.statements.iter().any(|s| s.contains("{plans}")))
+            .map(|m| m.version);
+        assert_eq!(creates_plans, Some(PLANS_KEPT_FROM));
     }
 
     #[test]

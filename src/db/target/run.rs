@@ -345,12 +345,14 @@ impl Target {
         let failed = self.failed("read the journal");
         let rows = session
             .fetch(
-                "SELECT step_id, attempt, state, started_at, output FROM {journal} WHERE run_id = ? ORDER BY step_id, attempt",
+                "SELECT step_id, attempt, state, started_at, ended_at, output FROM {journal} WHERE run_id = ? ORDER BY step_id, attempt",
                 &[Value::Text(run)],
             )
             .await
             .map_err(&failed)?;
-        let mut latest: std::collections::BTreeMap<String, JournalRow> =
+        // With the time each ended: steps journaled in the same instant (a SQLite batch, or
+        // a step started as the batch before it committed) are ordered by when they ended.
+        let mut latest: std::collections::BTreeMap<String, (Option<String>, JournalRow)> =
             std::collections::BTreeMap::new();
         for row in &rows {
             let entry = JournalRow {
@@ -360,12 +362,23 @@ impl Target {
                 started_at: row.text("started_at").map_err(&failed)?,
                 output: row.maybe_text("output").map_err(&failed)?,
             };
-            latest.insert(entry.step.clone(), entry);
+            let ended = row.maybe_text("ended_at").map_err(&failed)?;
+            latest.insert(entry.step.clone(), (ended, entry));
         }
         self.close(session).await?;
-        let mut rows: Vec<JournalRow> = latest.into_values().collect();
-        rows.sort_by(|a, b| (&a.started_at, &a.step).cmp(&(&b.started_at, &b.step)));
-        Ok(rows)
+        let mut rows: Vec<(Option<String>, JournalRow)> = latest.into_values().collect();
+        rows.sort_by(|(a_end, a), (b_end, b)| {
+            let key = |end: &Option<String>, row: &JournalRow| {
+                (
+                    row.started_at.clone(),
+                    end.is_none(),
+                    end.clone(),
+                    row.step.clone(),
+                )
+            };
+            key(a_end, a).cmp(&key(b_end, b))
+        });
+        Ok(rows.into_iter().map(|(_, row)| row).collect())
     }
 
     /// A connection to run steps on.

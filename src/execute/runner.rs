@@ -720,7 +720,7 @@ async fn run_step(
             .run_transactional(run, &step.id, attempt, text, failpoint)
             .await;
         return match result {
-            Ok(result) => match session.fresh().await {
+            Ok(result) => match session.fresh_after_transaction().await {
                 Ok(session) => (Some(session), Ok(result)),
                 Err(err) => (None, Err(err)),
             },

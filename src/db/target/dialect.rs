@@ -32,7 +32,7 @@ pub(super) const MYSQL_STATE_LOCK: &str = "CONCAT('dbpm_state_', SHA1(DATABASE()
 
 /// `template` as `platform`'s SQL: `{table}` and the other tokens replaced, and on PostgreSQL
 /// `?` placeholders numbered `$1, $2, ...`. Templates never hold a literal `?`, `{` or `}`;
-/// values are always bound, never spliced.
+/// values are bound, never spliced (but for [`pg_literal`]'s few).
 pub(super) fn render(platform: Platform, template: &str) -> String {
     let mut sql = String::with_capacity(template.len() + 32);
     let mut rest = template;
@@ -99,6 +99,24 @@ fn token(platform: Platform, name: &str) -> Option<String> {
     Some(text.to_owned())
 }
 
+/// `text` as a PostgreSQL string literal, for the few statements of dbpm's that travel with
+/// others in one simple query (a step's journal entry with its commit), where nothing can be
+/// bound. An escape string (`E'...'`) reads the same whatever `standard_conforming_strings`
+/// is set to.
+pub(super) fn pg_literal(text: &str) -> String {
+    let mut literal = String::with_capacity(text.len() + 3);
+    literal.push_str("E'");
+    for c in text.chars() {
+        match c {
+            '\'' => literal.push_str("''"),
+            '\\' => literal.push_str("\\\\"),
+            c => literal.push(c),
+        }
+    }
+    literal.push('\'');
+    literal
+}
+
 /// A query with one row and column `n`: 1 when the state's `meta` table exists, else 0.
 pub(super) fn has_state_sql(platform: Platform) -> String {
     match platform {
@@ -146,6 +164,13 @@ mod tests {
             "CREATE TABLE dbpm_script_texts (content TEXT)"
         );
         assert!(render(Platform::Postgres, "{now}").starts_with("to_char("));
+    }
+
+    #[test]
+    fn postgres_literals_escape_quotes_and_backslashes() {
+        assert_eq!(pg_literal("plain"), "E'plain'");
+        assert_eq!(pg_literal(r"it's a\b"), r"E'it''s a\\b'");
+        assert_eq!(pg_literal(""), "E''");
     }
 
     #[test]

@@ -357,10 +357,7 @@ impl Target {
         match self.platform() {
             Platform::Postgres => {
                 session
-                    .fetch(
-                        "SELECT set_config('search_path', quote_ident(?) || ', ' || current_setting('search_path'), false) AS path",
-                        &[session::Value::Text(&self.schema)],
-                    )
+                    .run_verbatim(&self.pg_search_path())
                     .await
                     .map_err(self.failed("set the search path to the target schema"))?;
             }
@@ -373,6 +370,15 @@ impl Target {
             Platform::Sqlite => {}
         }
         Ok(())
+    }
+
+    /// The statement that puts the target schema first in a PostgreSQL session's
+    /// `search_path`, before the connection's own.
+    fn pg_search_path(&self) -> String {
+        format!(
+            "SELECT set_config('search_path', quote_ident({}) || ', ' || current_setting('search_path'), false)",
+            dialect::pg_literal(&self.schema)
+        )
     }
 
     /// Closes a session after a successful operation.

@@ -5,6 +5,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::dialect::{pg_literal, render};
 use super::session::{Access, Session, Value};
 use super::{dialect, tables, Target, TargetError};
 use crate::package::statements;
@@ -462,6 +463,16 @@ impl StepSession {
     /// again: see `Session::reset`), since a new connection there costs several
     /// milliseconds; any other is replaced by a new connection.
     pub async fn fresh(self) -> Result<StepSession, TargetError> {
+        self.renew(false).await
+    }
+
+    /// [`StepSession::fresh`] after a step that [`StepSession::run_transactional`] ran to its
+    /// end: its transaction is over, committed or rolled back, whatever the script did.
+    pub async fn fresh_after_transaction(self) -> Result<StepSession, TargetError> {
+        self.renew(true).await
+    }
+
+    async fn renew(self, after_commit: bool) -> Result<StepSession, TargetError> {
         let StepSession {
             mut session,
             target,
@@ -472,11 +483,17 @@ impl StepSession {
             let _ = session.close().await;
             return target.open_step_session(durable).await;
         }
+        // The reset and the target's settings again, in one round trip.
+        let search_path = target.pg_search_path();
+        let settings: &[&str] = if durable {
+            &[&search_path]
+        } else {
+            &[NOT_DURABLE, &search_path]
+        };
         session
-            .reset(if durable { "" } else { NOT_DURABLE })
+            .reset(after_commit, settings)
             .await
             .map_err(target.failed("reset a step connection"))?;
-        target.prepare_session(&mut session).await?;
         Ok(StepSession {
             session,
             target,
@@ -500,13 +517,27 @@ impl StepSession {
                 .await?;
             return Ok(Err(ScriptFailed(message)));
         }
-        // The journal entry is dbpm's, whatever role the script took (`SET ROLE app_owner`,
-        // so that what it creates belongs to that role).
         if self.target.platform() == Platform::Postgres {
+            // The journal entry is dbpm's, whatever role the script took (`SET ROLE
+            // app_owner`, so that what it creates belongs to that role). It goes with the
+            // commit in one round trip, its values as literals: statements of one simple
+            // query cannot bind any.
+            before_commit(step);
+            let journal = render(
+                Platform::Postgres,
+                "INSERT INTO {journal} (run_id, step_id, attempt, state, started_at, ended_at) VALUES",
+            );
+            let now = render(Platform::Postgres, "{now}");
+            let sql = format!(
+                "SET SESSION AUTHORIZATION DEFAULT; {journal} ({}, {}, {attempt}, 'done', {now}, {now}); COMMIT",
+                pg_literal(run),
+                pg_literal(step),
+            );
             self.session
-                .run("SET SESSION AUTHORIZATION DEFAULT")
+                .run_verbatim(&sql)
                 .await
-                .map_err(self.target.failed("journal a step"))?;
+                .map_err(self.target.failed("journal and commit a step"))?;
+            return Ok(Ok(()));
         }
         self.session
             .execute(
@@ -565,28 +596,39 @@ impl StepSession {
         &mut self,
         script: &str,
     ) -> Result<Result<(), ScriptFailed>, TargetError> {
-        let begin = self.begin_statement();
-        self.session
-            .run(begin)
-            .await
-            .map_err(self.target.failed("begin a step's transaction"))?;
         let mut tries = 0;
-        while let Err(err) = self.session.run_script(script).await {
+        loop {
+            let Err(err) = self.begin_then(script).await? else {
+                return Ok(Ok(()));
+            };
             // A failed statement may already have ended the transaction (MySQL DDL); a
             // ROLLBACK then has nothing to do and is harmless.
             let _ = self.session.run("ROLLBACK").await;
             if tries < MAX_RETRIES && retryable(&err) {
                 tries += 1;
                 tokio::time::sleep(RETRY_PAUSE * tries).await;
-                self.session
-                    .run(begin)
-                    .await
-                    .map_err(self.target.failed("begin a step's transaction"))?;
                 continue;
             }
             return Ok(Err(ScriptFailed(describe(&err))));
         }
-        Ok(Ok(()))
+    }
+
+    /// Begins a transaction and runs `script` in it: the outer error is the target's (no
+    /// transaction could begin), the inner one the script's. On PostgreSQL in one round trip,
+    /// as one simple query: its statements run in order up to the first error.
+    async fn begin_then(&mut self, script: &str) -> Result<Result<(), sqlx::Error>, TargetError> {
+        let begin = self.begin_statement();
+        if self.target.platform() == Platform::Postgres {
+            return Ok(self
+                .session
+                .run_script(&format!("{begin};\n{script}"))
+                .await);
+        }
+        self.session
+            .run(begin)
+            .await
+            .map_err(self.target.failed("begin a step's transaction"))?;
+        Ok(self.session.run_script(script).await)
     }
 
     /// Runs several transactional steps in one transaction, each with its `done` journal
@@ -648,15 +690,9 @@ impl StepSession {
     /// Runs a check (a VERIFY script) inside a transaction that is always rolled back, so a
     /// check never changes the target.
     pub async fn check(&mut self, script: &str) -> Result<Result<(), ScriptFailed>, TargetError> {
-        let begin = self.begin_statement();
-        self.session
-            .run(begin)
-            .await
-            .map_err(self.target.failed("begin a check"))?;
         let result = self
-            .session
-            .run_script(script)
-            .await
+            .begin_then(script)
+            .await?
             .map_err(|err| ScriptFailed(describe(&err)));
         self.session
             .run("ROLLBACK")

@@ -206,6 +206,16 @@ impl Session {
         }
     }
 
+    /// Runs `sql` as it is, not a template, binding nothing: statements of dbpm's that carry
+    /// their values as literals.
+    pub(super) async fn run_verbatim(&mut self, sql: &str) -> Result<(), sqlx::Error> {
+        match self {
+            Session::Postgres(c) => c.execute(sql).await.map(drop),
+            Session::Mysql(c) => c.execute(sql).await.map(drop),
+            Session::Sqlite(c) => c.execute(sql).await.map(drop),
+        }
+    }
+
     /// Runs a script's text as the database receives it from a file: one or more
     /// statements, unprepared, exactly as written (no template tokens).
     pub(super) async fn run_script(&mut self, script: &str) -> Result<(), sqlx::Error> {
@@ -381,18 +391,28 @@ impl Session {
         Ok(())
     }
 
-    /// On PostgreSQL, in one round trip: rolls back a transaction left open, goes back to
-    /// the connection's own user and role (`SET SESSION AUTHORIZATION DEFAULT`, which `RESET
+    /// On PostgreSQL, in one round trip: rolls back a transaction left open (unless
+    /// `after_commit`: the session's last statement was dbpm's own `COMMIT`, and a
+    /// `ROLLBACK` would only write a warning to the server's log), goes back to the
+    /// connection's own user and role (`SET SESSION AUTHORIZATION DEFAULT`, which `RESET
     /// ALL` leaves alone) and resets every setting to the connection's default (`RESET ALL`:
     /// `search_path`, timeouts, ...), then runs `settings` (statements of their own).
     /// Temporary tables, prepared statements and advisory locks stay: `DISCARD ALL` would drop
     /// them too, but it doubled the time of a run of small steps, and migration scripts
     /// hardly leave them behind.
-    pub(super) async fn reset(&mut self, settings: &str) -> Result<(), sqlx::Error> {
+    pub(super) async fn reset(
+        &mut self,
+        after_commit: bool,
+        settings: &[&str],
+    ) -> Result<(), sqlx::Error> {
         if let Session::Postgres(c) = self {
+            let rollback = if after_commit { "" } else { "ROLLBACK; " };
             c.execute(
-                format!("ROLLBACK; SET SESSION AUTHORIZATION DEFAULT; RESET ALL; {settings}")
-                    .as_str(),
+                format!(
+                    "{rollback}SET SESSION AUTHORIZATION DEFAULT; RESET ALL; {}",
+                    settings.join("; ")
+                )
+                .as_str(),
             )
             .await?;
         }

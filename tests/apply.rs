@@ -1092,6 +1092,51 @@ async fn concurrent_applies_of_one_plan_never_interleave(platform: Platform) {
     }
 }
 
+/// On SQLite a second apply that finds the target locked gives up after `--lock-timeout`
+/// with exit 4, even while the first is inside a SQL step: it used to write dbpm's state
+/// before taking the lock, which waited on the first run's transaction instead, and failed
+/// with "database is locked" (exit 1) or went on after it.
+#[test]
+fn a_second_apply_on_sqlite_gives_up_at_its_lock_timeout_during_a_step() {
+    let s = Scenario::new(Platform::Sqlite);
+    let slow = copy_examples(&s.ctx, "slow");
+    // A write, then a few seconds of work in the same transaction.
+    append(
+        &slow,
+        "core/1.0.0/UPGRADE/002.seed_default_tenant.sql",
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 30000000) SELECT count(*) FROM c;\n",
+    );
+    let plan = s.plan(
+        RELEASE_1,
+        &slow.display().to_string(),
+        false,
+        "install.json",
+    );
+    let mut first = apply_cmd(&s.ctx, &s.db, &plan, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lock = s.db.sqlite_file().into_os_string();
+    lock.push(".dbpm-lock");
+    while !Path::new(&lock).exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let second = s.apply(&plan, &["--lock-timeout", "1"]);
+    let text = s.text(&second);
+    // The first run was still in its step when the second gave up.
+    let first_running = first.try_wait().unwrap().is_none();
+    assert_eq!(second.status.code(), Some(4), "{text}");
+    assert!(text.contains("dbpm::target::locked"), "{text}");
+    assert!(
+        first_running,
+        "the second apply waited for the first to finish"
+    );
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", s.text(&first));
+}
+
 /// A plan made for another state of the target is refused with exit 3 before anything
 /// runs; a plan that completed is never applied twice.
 async fn a_stale_plan_is_refused_before_anything_runs(platform: Platform) {

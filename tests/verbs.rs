@@ -650,6 +650,57 @@ fn adopt_checks_the_claim_and_verify_reports_failures() {
     }
 }
 
+/// An empty tenant schema is not a database that has the package, whatever `public` holds:
+/// the claim's checks see the target schema alone. They passed on `public`'s tables, and an
+/// uninstall in the tenant then dropped them.
+#[test]
+fn adopt_in_a_tenant_schema_checks_that_schema_alone() {
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    ok(&ctx, &db, &with_repo(&["install", "core@1.1.0", "--yes"]));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(db.execute("CREATE SCHEMA tenant2"));
+    let claim = run(
+        &ctx,
+        &db,
+        &with_repo(&["adopt", "core@1.1.0", "--schema", "tenant2"]),
+    );
+    let text = transcript(&claim, ctx.temp.path());
+    assert_eq!(claim.status.code(), Some(1), "{text}");
+    assert!(text.contains("the database is not `core@1.1.0`"), "{text}");
+    let tenant = run(&ctx, &db, &["state", "export", "--schema", "tenant2"]);
+    let state: serde_json::Value = serde_json::from_slice(&tenant.stdout).unwrap();
+    assert_eq!(state["packages"], serde_json::json!({}));
+}
+
+/// A run left unfinished would count an adoption made meanwhile as one of its own changes,
+/// and undo would uninstall what was adopted: adopt waits for the run to be finished.
+#[test]
+fn adopt_is_refused_while_a_run_is_unfinished() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let killed = ctx
+        .dbpm()
+        .args(with_repo(&[
+            "install",
+            "core@1.0.0",
+            "--yes",
+            "--db",
+            &db.url,
+        ]))
+        .env("DBPM_FAILPOINT", "kill-after:1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    let adopt = run(&ctx, &db, &with_repo(&["adopt", "auth@1.0.0"]));
+    let text = transcript(&adopt, ctx.temp.path());
+    assert_eq!(adopt.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::adopt::unfinished_run"), "{text}");
+    ok(&ctx, &db, &["apply", "--resume"]);
+    assert_eq!(installed(&ctx, &db), "core@1.0.0");
+}
+
 fn mysql_schema(db: &TestDb) -> String {
     let output = std::process::Command::new("mysqldump")
         .args([

@@ -231,8 +231,11 @@ pub async fn apply(
     if let (Some(admin), true) = (&settings.admin, sys_steps > 0) {
         admin.admin_session().await?.close().await?;
     }
-    target.ensure_state().await?;
+    // The run lock comes first: another run holds it for as long as its steps run, and on
+    // SQLite a state write would wait on that run's open transaction, not on the lock's
+    // timeout, and fail as an error rather than as a locked target.
     let _lock = target.lock(settings.lock_timeout).await?;
+    target.ensure_state().await?;
 
     let runs = target.runs().await?;
     // The last completed run applied this very plan: applying it again would run it twice.

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use semver::Version;
 use serde::Serialize;
 
-use crate::db::target::{Target, TargetError};
-use crate::execute::runner::{os_user, utc_now};
+use crate::db::target::{StepSession, Target, TargetError};
+use crate::execute::runner::{is_unfinished, os_user, utc_now};
 use crate::package::changes::FileChanges;
 use crate::package::{placeholder, Checksum, Package, Phase};
 use crate::repository::{Repositories, RepositoryError};
@@ -38,6 +38,18 @@ pub enum CheckError {
         help("`dbpm repo list` shows what is there")
     )]
     Unknown(String, Version),
+    /// A run is unfinished on the target.
+    #[error("run `{run}` is unfinished on this target ({outcome})")]
+    #[diagnostic(
+        code(dbpm::adopt::unfinished_run),
+        help("finish it first: `dbpm apply --resume` (a run of `dbpm install` and the other verbs), or apply its plan file again; nothing was recorded")
+    )]
+    UnfinishedRun {
+        /// The unfinished run.
+        run: String,
+        /// Where it stands.
+        outcome: String,
+    },
     /// The package is installed already.
     #[error("`{0}` is already installed ({1}); adopting is for databases dbpm does not know yet")]
     #[diagnostic(code(dbpm::adopt::installed))]
@@ -96,13 +108,12 @@ pub struct CheckResult {
     pub detail: Option<String>,
 }
 
-/// Runs `package`'s VERIFY scripts on `target`, each in a transaction that is rolled back.
+/// Runs `package`'s VERIFY scripts on `session`, each in a transaction that is rolled back.
 async fn run_verify(
-    target: &Target,
     package: &Package,
     values: &BTreeMap<String, String>,
+    mut session: StepSession,
 ) -> Result<Vec<CheckResult>, CheckError> {
-    let mut session = target.step_session().await?;
     let mut results = Vec::new();
     for script in package.scripts_in(&Phase::Verify) {
         let text = placeholder::substitute(&script.text, script.kind, values).map_err(|names| {
@@ -149,7 +160,8 @@ pub async fn verify(
             continue;
         };
         let package = package?;
-        results.extend(run_verify(target, &package, &installed.placeholders).await?);
+        let session = target.step_session().await?;
+        results.extend(run_verify(&package, &installed.placeholders, session).await?);
         if let Some((repos, layered)) = &published {
             let entry = layered.index.get(name, &installed.version, state.platform);
             let (ok, detail) = match entry {
@@ -203,6 +215,18 @@ pub async fn adopt(
     version: &Version,
     set: &BTreeMap<String, String>,
 ) -> Result<Vec<CheckResult>, CheckError> {
+    // Under the run lock from the start: what a run is changing cannot be adopted meanwhile.
+    let _lock = target.lock(std::time::Duration::from_secs(10)).await?;
+    target.ensure_state().await?;
+    // A run left unfinished would take the adoption for one of its own changes when it
+    // resumes (its record holds the installed set after it), and undo would then uninstall
+    // what was adopted.
+    if let Some(run) = target.runs().await?.iter().find(|r| is_unfinished(r)) {
+        return Err(CheckError::UnfinishedRun {
+            run: run.id.clone(),
+            outcome: run.outcome.clone(),
+        });
+    }
     let state = target.read_state().await?;
     if let Some(installed) = state.packages.get(name) {
         return Err(CheckError::AlreadyInstalled(
@@ -235,9 +259,9 @@ pub async fn adopt(
             values.insert(key.clone(), value.clone());
         }
     }
-    target.ensure_state().await?;
-    let _lock = target.lock(std::time::Duration::from_secs(10)).await?;
-    let results = run_verify(target, &package, &values).await?;
+    // The claim is about the target's own objects: checked on its schema alone.
+    let session = target.own_schema_session().await?;
+    let results = run_verify(&package, &values, session).await?;
     let failures: Vec<String> = results
         .iter()
         .filter(|r| !r.ok)

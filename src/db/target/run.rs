@@ -400,6 +400,25 @@ impl Target {
         self.open_step_session(true).await
     }
 
+    /// A step connection whose PostgreSQL `search_path` holds the target schema alone (and
+    /// `pg_catalog`): checks made on it see the target's own objects, never those of
+    /// another schema with the same names (the connection's own `search_path` usually
+    /// holds `public`, another target's schema). For the checks of a claim (`adopt`), which
+    /// would otherwise confirm an empty tenant schema with `public`'s tables.
+    pub async fn own_schema_session(&self) -> Result<StepSession, TargetError> {
+        let mut step = self.open_step_session(false).await?;
+        if self.platform() == Platform::Postgres {
+            step.session
+                .run_verbatim(&format!(
+                    "SELECT set_config('search_path', quote_ident({}), false)",
+                    pg_literal(&self.schema)
+                ))
+                .await
+                .map_err(self.failed("set the search path to the target schema alone"))?;
+        }
+        Ok(step)
+    }
+
     async fn open_step_session(&self, durable: bool) -> Result<StepSession, TargetError> {
         let mut session = self.open(Access::Write).await?;
         self.prepare_step_session(&mut session, durable).await?;

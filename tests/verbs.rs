@@ -701,6 +701,34 @@ fn adopt_is_refused_while_a_run_is_unfinished() {
     assert_eq!(installed(&ctx, &db), "core@1.0.0");
 }
 
+/// A PostgreSQL error says what psql says beside its message: which key, what to do.
+#[test]
+fn a_postgres_error_keeps_its_detail_and_hint() {
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    let repo = package_repo(
+        &ctx,
+        "dup",
+        "postgres",
+        &[
+            (
+                "UPGRADE/001.rows.sql",
+                "CREATE TABLE dup_t (id INTEGER PRIMARY KEY);\nINSERT INTO dup_t VALUES (1);\nINSERT INTO dup_t VALUES (1);\n",
+            ),
+            ("DOWNGRADE/001.rows.sql", "DROP TABLE IF EXISTS dup_t;\n"),
+        ],
+    );
+    let failed = run(&ctx, &db, &["install", "dup", "--yes", "--repo", &repo]);
+    let text = transcript(&failed, ctx.temp.path());
+    assert_eq!(failed.status.code(), Some(5), "{text}");
+    assert!(text.contains("DETAIL: Key (id)=(1) already exists."), "{text}");
+    let runs = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(db.texts("SELECT id FROM dbpm.runs"));
+    let steps = ok(&ctx, &db, &["history", "--run", &runs[0]]);
+    assert!(steps.contains("Key (id)=(1) already exists."), "{steps}");
+}
+
 fn mysql_schema(db: &TestDb) -> String {
     let output = std::process::Command::new("mysqldump")
         .args([

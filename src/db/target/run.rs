@@ -839,10 +839,25 @@ fn retryable(err: &sqlx::Error) -> bool {
 
 /// The database's own words for a failed statement.
 fn describe(err: &sqlx::Error) -> String {
-    match err {
-        sqlx::Error::Database(db) => db.message().to_owned(),
-        other => other.to_string(),
+    let sqlx::Error::Database(db) = err else {
+        return err.to_string();
+    };
+    let mut text = db.message().to_owned();
+    // PostgreSQL says more than its message, as psql shows: which key is duplicated, what to
+    // do, where in a function body.
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        let more = [
+            ("DETAIL", pg.detail()),
+            ("HINT", pg.hint()),
+            ("CONTEXT", pg.r#where()),
+        ];
+        for (label, line) in more {
+            if let Some(line) = line {
+                text.push_str(&format!("\n{label}: {line}"));
+            }
+        }
     }
+    text
 }
 
 #[cfg(test)]

@@ -721,7 +721,10 @@ fn a_postgres_error_keeps_its_detail_and_hint() {
     let failed = run(&ctx, &db, &["install", "dup", "--yes", "--repo", &repo]);
     let text = transcript(&failed, ctx.temp.path());
     assert_eq!(failed.status.code(), Some(5), "{text}");
-    assert!(text.contains("DETAIL: Key (id)=(1) already exists."), "{text}");
+    assert!(
+        text.contains("DETAIL: Key (id)=(1) already exists."),
+        "{text}"
+    );
     let runs = tokio::runtime::Runtime::new()
         .unwrap()
         .block_on(db.texts("SELECT id FROM dbpm.runs"));
@@ -1550,6 +1553,50 @@ fn a_long_sqlite_seed_runs_whole() {
 }
 
 /// `verify` where nothing is installed says so, rather than "0 checks passed".
+/// A MySQL/MariaDB script larger than the server's `max_allowed_packet` (16 MB by default
+/// on MariaDB) is refused before anything runs, with the setting to raise: it failed
+/// mid-run, and the state could not have kept its text.
+#[test]
+fn a_mysql_script_larger_than_a_packet_is_refused_before_anything_runs() {
+    let ctx = TestContext::new();
+    let db = TestDb::mysql();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let limit: usize = runtime
+        .block_on(db.texts("SELECT CAST(@@max_allowed_packet AS CHAR) AS line"))[0]
+        .parse()
+        .unwrap();
+    let payload = "x".repeat(1000);
+    let mut seed = String::from("CREATE TABLE seed_row (id INTEGER, v TEXT);\n");
+    let mut i = 0;
+    while seed.len() <= limit {
+        seed.push_str(&format!(
+            "INSERT INTO seed_row VALUES ({i}, '{payload}');\n"
+        ));
+        i += 1;
+    }
+    let repo = package_repo(
+        &ctx,
+        "seed",
+        "mysql",
+        &[
+            ("UPGRADE/001.rows.sql", seed.as_str()),
+            ("DOWNGRADE/001.rows.sql", "DROP TABLE IF EXISTS seed_row;\n"),
+        ],
+    );
+    let refused = run(&ctx, &db, &["install", "seed", "--yes", "--repo", &repo]);
+    let text = transcript(&refused, ctx.temp.path());
+    assert_eq!(refused.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::apply::packet_too_large"), "{text}");
+    assert!(text.contains("UPGRADE@none/001.rows"), "{text}");
+    assert_eq!(
+        runtime.block_on(db.texts(
+            "SELECT table_name AS line FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'seed_row'"
+        )),
+        Vec::<String>::new()
+    );
+    assert!(runs_of(&db).is_empty());
+}
+
 #[test]
 fn verify_with_nothing_installed_says_so() {
     let ctx = TestContext::new();

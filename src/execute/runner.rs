@@ -199,10 +199,69 @@ pub enum ApplyError {
         /// How many.
         count: usize,
     },
+    /// Something dbpm sends in one piece is larger than the MySQL/MariaDB server takes.
+    #[error("{what} is {size} bytes, more than the server takes in one packet (`max_allowed_packet` = {limit})")]
+    #[diagnostic(
+        code(dbpm::apply::packet_too_large),
+        help("nothing ran; raise the server's `max_allowed_packet` to at least {needed} (`SET GLOBAL max_allowed_packet = {needed};`, and in its configuration file), or split the script")
+    )]
+    PacketTooLarge {
+        /// What: a step's script, or the plan kept with the run.
+        what: String,
+        /// Its size in bytes.
+        size: usize,
+        /// The server's limit.
+        limit: u64,
+        /// A limit that would do.
+        needed: u64,
+    },
     /// The target failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
     Target(#[from] TargetError),
+}
+
+/// What a statement that carries a text (a script, or an `INSERT` of it into the state)
+/// adds to the text's size in a MySQL/MariaDB packet, with room to spare.
+const PACKET_OVERHEAD: usize = 64 * 1024;
+
+/// Refuses, before anything runs, a plan with a text larger than a MySQL/MariaDB server
+/// takes in one packet: a script sent whole (and kept in the state), or the plan that a
+/// verb keeps with its run. It would fail mid-run, or after its scripts ran, when the
+/// state records them.
+async fn check_packet_size(
+    plan: &Plan,
+    target: &Target,
+    kept: Option<&str>,
+) -> Result<(), ApplyError> {
+    let Some(limit) = target.max_packet().await? else {
+        return Ok(());
+    };
+    let largest = plan.steps.iter().chain(&plan.compensations).map(|step| {
+        (
+            format!("the script of step `{}`", step.id),
+            plan.text_of(step).len(),
+        )
+    });
+    let kept = kept.map(|json| ("the plan kept with the run".to_owned(), json.len()));
+    let Some((what, size)) = largest.chain(kept).max_by_key(|(_, size)| *size) else {
+        return Ok(());
+    };
+    let fits = u64::try_from(size + PACKET_OVERHEAD).is_ok_and(|needed| needed <= limit);
+    if fits {
+        return Ok(());
+    }
+    const MB: u64 = 1024 * 1024;
+    let needed = u64::try_from(size + PACKET_OVERHEAD)
+        .unwrap_or(u64::MAX)
+        .div_ceil(MB)
+        .saturating_mul(MB);
+    Err(ApplyError::PacketTooLarge {
+        what,
+        size,
+        limit,
+        needed,
+    })
 }
 
 /// Applies `plan` to `target`.
@@ -236,6 +295,8 @@ pub async fn apply(
     // timeout, and fail as an error rather than as a locked target.
     let _lock = target.lock(settings.lock_timeout).await?;
     target.ensure_state().await?;
+    let kept = settings.keep_plan.then(|| plan.to_json());
+    check_packet_size(plan, target, kept.as_deref()).await?;
 
     let runs = target.runs().await?;
     // The last completed run applied this very plan: applying it again would run it twice.
@@ -266,7 +327,6 @@ pub async fn apply(
             check_stale(plan, &state)?;
             let id = run_id(plan);
             let before = state.record_json();
-            let kept = settings.keep_plan.then(|| plan.to_json());
             target
                 .start_run(&id, &plan.hash, &os_user(), &before, kept.as_deref())
                 .await?;

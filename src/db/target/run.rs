@@ -96,6 +96,10 @@ impl Target {
             let Some(file) = self.connector.sqlite_file() else {
                 return Err(locked());
             };
+            // Opened first, which takes no lock: a file that cannot be (its directory is
+            // missing) is explained as such, not as its lock file.
+            let session = self.open(Access::Write).await?;
+            self.close(session).await?;
             let mut name = file.as_os_str().to_owned();
             name.push(".dbpm-lock");
             let path = std::path::PathBuf::from(name);
@@ -161,6 +165,28 @@ impl Target {
             }
             tokio::time::sleep(LOCK_POLL).await;
         }
+    }
+
+    /// On MySQL/MariaDB, the largest packet the server takes (`max_allowed_packet`): a
+    /// script is sent in one, and so is each text the state keeps. `None` elsewhere.
+    pub async fn max_packet(&self) -> Result<Option<u64>, TargetError> {
+        if self.platform() != Platform::Mysql {
+            return Ok(None);
+        }
+        let failed = self.failed("read the server's `max_allowed_packet`");
+        let mut session = self.open(Access::Read).await?;
+        let rows = session
+            .fetch("SELECT CAST(@@max_allowed_packet AS SIGNED) AS n", &[])
+            .await
+            .map_err(&failed)?;
+        self.close(session).await?;
+        let limit = rows
+            .first()
+            .map(|row| row.maybe_int("n"))
+            .transpose()
+            .map_err(&failed)?
+            .flatten();
+        Ok(limit.and_then(|n| u64::try_from(n).ok()))
     }
 
     /// On PostgreSQL, refuses a target schema that does not exist (`NoSuchSchema`), which

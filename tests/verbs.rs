@@ -732,6 +732,71 @@ fn a_postgres_error_keeps_its_detail_and_hint() {
     assert!(steps.contains("Key (id)=(1) already exists."), "{steps}");
 }
 
+/// A step outside a transaction that failed half-way, kept by `--on-failure stop`, is not
+/// run again on top of its own half when the run resumes: it is in doubt. Its first
+/// statement ran twice (`one` became `one++`).
+#[test]
+fn a_failed_step_outside_a_transaction_is_in_doubt_when_the_run_resumes() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let base = package_repo(
+        &ctx,
+        "base",
+        "sqlite",
+        &[
+            (
+                "UPGRADE/001.t.sql",
+                "CREATE TABLE base_t (id INTEGER PRIMARY KEY, v TEXT);\nINSERT INTO base_t VALUES (1, 'one');\n",
+            ),
+            ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS base_t;\n"),
+        ],
+    );
+    ok(&ctx, &db, &["install", "base", "--yes", "--repo", &base]);
+    let manifest = "[package]\nname = \"mig\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n\n[prerequisites]\nbase = \"^1\"\n\n[scripts.\"UPGRADE/001.mig\"]\ntransaction = false\n\n[scripts.\"DOWNGRADE/001.mig\"]\ntransaction = false\n";
+    let repo = package_version(
+        &ctx,
+        "mig",
+        "1.0.0",
+        &[
+            ("dbpm.toml", manifest),
+            (
+                "UPGRADE/001.mig.sql",
+                "UPDATE base_t SET v = v || '+';\nINSERT INTO base_t SELECT 100 + x, 'gate' FROM gate;\n",
+            ),
+            (
+                "DOWNGRADE/001.mig.sql",
+                "DELETE FROM base_t WHERE id >= 100;\nUPDATE base_t SET v = rtrim(v, '+');\n",
+            ),
+        ],
+    );
+    let install = [
+        "install",
+        "mig",
+        "--yes",
+        "--repo",
+        repo.as_str(),
+        "--on-failure",
+        "stop",
+    ];
+    let failed = run(&ctx, &db, &install);
+    let text = transcript(&failed, ctx.temp.path());
+    assert_eq!(failed.status.code(), Some(6), "{text}");
+    assert!(text.contains("in doubt"), "{text}");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(db.execute("CREATE TABLE gate (x INTEGER); INSERT INTO gate VALUES (1)"));
+    let resumed = run(&ctx, &db, &["apply", "--resume", "--on-failure", "stop"]);
+    let text = transcript(&resumed, ctx.temp.path());
+    assert_eq!(resumed.status.code(), Some(6), "{text}");
+    assert!(text.contains("--retry-in-doubt"), "{text}");
+    let values = || runtime.block_on(db.texts("SELECT v AS line FROM base_t ORDER BY id"));
+    assert_eq!(values(), ["one+"]);
+    // The operator finishes the script's work by hand, then resumes past it.
+    runtime.block_on(db.execute("INSERT INTO base_t SELECT 100 + x, 'gate' FROM gate"));
+    ok(&ctx, &db, &["apply", "--resume", "--skip-in-doubt"]);
+    assert_eq!(values(), ["one+", "gate"]);
+    assert_eq!(installed(&ctx, &db), "base@1.0.0 mig@1.0.0");
+}
+
 fn mysql_schema(db: &TestDb) -> String {
     let output = std::process::Command::new("mysqldump")
         .args([

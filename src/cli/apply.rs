@@ -300,7 +300,7 @@ fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
         }
         Outcome::InDoubt { run, steps } => {
             out.status(format!(
-                "run {run} stopped: {} may or may not have run (interrupted, not idempotent). Check the target, then run `{again} --retry-in-doubt` to run them again or `--skip-in-doubt` if they did run",
+                "run {run} stopped: {} may have run in part (interrupted, or failed outside a transaction; not idempotent). Check the target, then run `{again} --retry-in-doubt` to run them again or `--skip-in-doubt` if they did run (or were finished by hand)",
                 steps.join(", ")
             ));
             Exit::NeedsOperator
@@ -311,7 +311,7 @@ fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
             after_failure: true,
         } => {
             out.status(format!(
-                "run {run} stopped: {reason}. Fix the cause of the failed step (its error is above), then run `{again} --on-failure stop` to retry it and resume (without `--on-failure stop`, a second failure rolls the run back)"
+                "run {run} stopped: {reason}. Fix the cause of the failed step (its error is above), then run `{again} --on-failure stop` to retry it and resume (without `--on-failure stop`, a second failure rolls the run back). A failed step that ran outside a transaction keeps what it did before failing: it is then in doubt, and is run again only with `--retry-in-doubt`"
             ));
             Exit::NeedsOperator
         }

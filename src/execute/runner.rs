@@ -349,7 +349,8 @@ pub async fn apply(
 
     let mut attempts: BTreeMap<String, i64> = BTreeMap::new();
     let mut journal: Journal = Journal::new();
-    let mut skipped: Vec<(String, i64)> = Vec::new();
+    // Journal entries the resume itself writes: (step, attempt, state, why).
+    let mut marks: Vec<(String, i64, StepState, &str)> = Vec::new();
     for row in target.journal(&run.id).await? {
         let Some(state) = StepState::parse(&row.state) else {
             continue;
@@ -362,25 +363,43 @@ pub async fn apply(
             state == StepState::Failed && run.outcome == "compensation_failed" && compensation;
         let retry = state == StepState::Failed && run.outcome == "stopped_after_failure"
             || failed_compensation && !settings.skip_failed_compensations;
+        // A failed step that ran outside a transaction may have done part of its work before
+        // it failed: like an interrupted one, it runs again only when it is idempotent or
+        // the operator says so (`--retry-in-doubt`, or `--skip-in-doubt` once it is
+        // finished by hand), never silently on top of its own half.
+        let partly_done = retry
+            && !compensation
+            && plan
+                .steps
+                .iter()
+                .any(|s| s.id == row.step && !s.transactional && !s.idempotent);
         attempts.insert(row.step.clone(), row.attempt);
-        if failed_compensation && settings.skip_failed_compensations {
-            skipped.push((row.step.clone(), row.attempt + 1));
+        if partly_done {
+            // Journaled so: the run stays in doubt until the operator decides.
+            marks.push((
+                row.step.clone(),
+                row.attempt + 1,
+                StepState::Started,
+                "failed outside a transaction: may have run in part",
+            ));
+            journal.insert(row.step, StepState::Started);
+        } else if failed_compensation && settings.skip_failed_compensations {
+            marks.push((
+                row.step.clone(),
+                row.attempt + 1,
+                StepState::Skipped,
+                "skipped by the operator (--skip-failed-compensations)",
+            ));
             journal.insert(row.step, StepState::Skipped);
         } else if !retry {
             journal.insert(row.step, state);
         }
     }
-    if !skipped.is_empty() {
+    if !marks.is_empty() {
         let mut session = target.step_session().await?;
-        for (step, attempt) in &skipped {
+        for (step, attempt, state, why) in &marks {
             session
-                .mark(
-                    &run.id,
-                    step,
-                    *attempt,
-                    StepState::Skipped.as_str(),
-                    Some("skipped by the operator (--skip-failed-compensations)"),
-                )
+                .mark(&run.id, step, *attempt, state.as_str(), Some(why))
                 .await?;
             attempts.insert(step.clone(), *attempt);
         }

@@ -797,6 +797,44 @@ fn a_failed_step_outside_a_transaction_is_in_doubt_when_the_run_resumes() {
     assert_eq!(installed(&ctx, &db), "base@1.0.0 mig@1.0.0");
 }
 
+/// A baseline generated from one PostgreSQL schema installs into another: pg_dump qualifies
+/// every name with its schema, which put a tenant's objects in `public`.
+#[test]
+fn a_generated_postgres_baseline_installs_into_another_schema() {
+    let ctx = TestContext::new();
+    let source = TestDb::postgres();
+    let copy = TestDb::postgres();
+    ok(
+        &ctx,
+        &source,
+        &with_repo(&["install", "billing@1.1.0", "--yes"]),
+    );
+    let dir = ctx.path("generated/legacy/1.0.0").display().to_string();
+    ok(&ctx, &source, &["adopt", "--generate", &dir]);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(copy.execute("CREATE SCHEMA tenant1"));
+    let tree = ctx.path("generated").display().to_string();
+    let into_tenant = ["--repo", tree.as_str(), "--yes", "--schema", "tenant1"];
+    ok(
+        &ctx,
+        &copy,
+        &[&["install", "legacy"][..], &into_tenant].concat(),
+    );
+    let tables = |schema: &str| {
+        runtime.block_on(copy.texts(&format!(
+            "SELECT count(*)::text AS line FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '{schema}' AND c.relkind IN ('r', 'v', 'S')"
+        )))
+    };
+    assert_eq!(tables("public"), ["0"]);
+    assert_ne!(tables("tenant1"), ["0"]);
+    ok(
+        &ctx,
+        &copy,
+        &[&["uninstall", "legacy"][..], &into_tenant].concat(),
+    );
+    assert_eq!(tables("tenant1"), ["0"]);
+}
+
 fn mysql_schema(db: &TestDb) -> String {
     let output = std::process::Command::new("mysqldump")
         .args([
@@ -896,10 +934,9 @@ fn a_baseline_is_generated_from_a_schema_named_in_mixed_case() {
         ],
     );
     let script = fs_err::read_to_string(dir.join("UPGRADE/001.schema.sql")).unwrap();
-    assert!(
-        script.contains("CREATE TABLE \"Sales Team\".deals"),
-        "{script}"
-    );
+    // Found, and without its schema: the baseline installs into any target schema.
+    assert!(script.contains("CREATE TABLE deals"), "{script}");
+    assert!(!script.contains("Sales Team"), "{script}");
 }
 
 /// A PostgreSQL baseline keeps function bodies whole: a body line that opens like what the

@@ -86,7 +86,10 @@ impl Target {
                 .replace(self.url.expose(), &self.url.redacted());
             return Err(SchemaError::PgDump(message.trim().to_owned()));
         }
-        let create = dump_statements(&String::from_utf8_lossy(&output.stdout));
+        let create = without_schema(
+            &dump_statements(&String::from_utf8_lossy(&output.stdout)),
+            &self.schema,
+        );
         let mut session = self.open(Access::Read).await?;
         let failed = self.failed("read the schema");
         let rows = session
@@ -361,6 +364,113 @@ fn dump_statements(dump: &str) -> String {
     kept
 }
 
+/// pg_dump's `sql` without its qualification by `schema` of the names it creates and reads
+/// (`CREATE TABLE public.t`, `REFERENCES public.u`, `nextval('public.t_id_seq'::regclass)`),
+/// so that the baseline installs into whichever schema is the target, as every package does
+/// (its scripts run with the target schema first in their `search_path`). Function bodies in
+/// dollar quotes, other strings and comments are left as they are: they are the user's text.
+fn without_schema(sql: &str, schema: &str) -> String {
+    let quoted = format!("{}.", identifier(Platform::Postgres, schema));
+    // pg_dump writes a name bare when it needs no quotes.
+    let simple = schema
+        .bytes()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == b'_')
+        && schema
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'$');
+    let bare = simple.then(|| format!("{schema}."));
+    let prefix_at = |at: usize| -> Option<usize> {
+        let rest = &sql[at..];
+        if rest.starts_with(&quoted) {
+            return Some(quoted.len());
+        }
+        bare.as_deref()
+            .filter(|bare| rest.starts_with(bare))
+            .map(str::len)
+    };
+    let bytes = sql.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80;
+    let mut out = String::with_capacity(sql.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let after_word = at > 0 && (word(bytes[at - 1]) || bytes[at - 1] == b'.');
+        let end = match bytes[at] {
+            b'\'' => {
+                let escapes = at > 0 && bytes[at - 1].eq_ignore_ascii_case(&b'e');
+                let end = string_end(bytes, at, escapes);
+                // A name in a `'…'::regclass` literal is resolved like any other.
+                if sql[end..].starts_with("::regclass") {
+                    if let Some(len) = prefix_at(at + 1) {
+                        out.push('\'');
+                        out.push_str(&sql[at + 1 + len..end]);
+                        at = end;
+                        continue;
+                    }
+                }
+                end
+            }
+            b'$' if !after_word => match dollar_tag(&sql[at..]) {
+                Some(tag) => sql[at + tag.len()..]
+                    .find(tag)
+                    .map_or(bytes.len(), |close| at + tag.len() + close + tag.len()),
+                None => at + 1,
+            },
+            b'-' if bytes.get(at + 1) == Some(&b'-') => {
+                sql[at..].find('\n').map_or(bytes.len(), |end| at + end + 1)
+            }
+            b'/' if bytes.get(at + 1) == Some(&b'*') => sql[at + 2..]
+                .find("*/")
+                .map_or(bytes.len(), |end| at + 2 + end + 2),
+            b'"' | b'a'..=b'z' | b'_' if !after_word => {
+                if let Some(len) = prefix_at(at) {
+                    at += len;
+                    continue;
+                }
+                if bytes[at] == b'"' {
+                    string_end(bytes, at, false)
+                } else {
+                    let mut end = at + 1;
+                    while end < bytes.len() && word(bytes[end]) {
+                        end += 1;
+                    }
+                    end
+                }
+            }
+            _ => at + 1,
+        };
+        out.push_str(&sql[at..end]);
+        at = end;
+    }
+    out
+}
+
+/// Just past the quote that closes the one at `start` (`'` or `"`; doubled, it stays inside;
+/// with `escapes`, a backslash escapes the character after it).
+fn string_end(bytes: &[u8], start: usize, escapes: bool) -> usize {
+    let quote = bytes[start];
+    let mut at = start + 1;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'\\' if escapes => at += 2,
+            c if c == quote && bytes.get(at + 1) == Some(&quote) => at += 2,
+            c if c == quote => return at + 1,
+            _ => at += 1,
+        }
+    }
+    bytes.len()
+}
+
+/// The dollar-quote tag (`$$`, `$body$`) that `text` starts with, if it starts with one.
+fn dollar_tag(text: &str) -> Option<&str> {
+    let inner = text[1..].find('$')?;
+    let tag = &text[1..=inner];
+    let valid = tag.bytes().enumerate().all(|(i, c)| {
+        c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 || (i > 0 && c.is_ascii_digit())
+    });
+    valid.then(|| &text[..inner + 2])
+}
+
 /// The row of MySQL's `SHOW CREATE {kind} name`, or `None` when the object went away.
 async fn show_create(
     session: &mut Session,
@@ -472,6 +582,27 @@ mod tests {
         assert_eq!(
             dump_statements(dump),
             "CREATE FUNCTION app.f() RETURNS void\n    LANGUAGE plpgsql\n    AS $$\nBEGIN\n  UPDATE t\n  SET n = 1;\n-- inside\n\\d\nEND\n$$;\n\nCREATE TABLE app.t (\n    n integer\n);\n"
+        );
+    }
+
+    #[test]
+    fn a_dump_loses_its_schema_but_not_the_users_text() {
+        let dump = "CREATE TABLE public.t (id integer DEFAULT nextval('public.t_id_seq'::regclass), n text DEFAULT 'public.x', m text DEFAULT E'it\\'s public.y');\n\
+            ALTER TABLE ONLY public.t ADD CONSTRAINT t_u FOREIGN KEY (id) REFERENCES public.u(id);\n\
+            CREATE FUNCTION public.f() RETURNS integer LANGUAGE sql AS $_$SELECT count(*) FROM public.t$_$;\n\
+            CREATE VIEW public.v AS SELECT t.id FROM public.t, xpublic.t, \"public\".w;\n";
+        assert_eq!(
+            without_schema(dump, "public"),
+            "CREATE TABLE t (id integer DEFAULT nextval('t_id_seq'::regclass), n text DEFAULT 'public.x', m text DEFAULT E'it\\'s public.y');\n\
+            ALTER TABLE ONLY t ADD CONSTRAINT t_u FOREIGN KEY (id) REFERENCES u(id);\n\
+            CREATE FUNCTION f() RETURNS integer LANGUAGE sql AS $_$SELECT count(*) FROM public.t$_$;\n\
+            CREATE VIEW v AS SELECT t.id FROM t, xpublic.t, w;\n"
+        );
+        let quoted =
+            "CREATE TABLE \"My Schema\".t (x integer);\nCREATE TABLE other.t (x integer);\n";
+        assert_eq!(
+            without_schema(quoted, "My Schema"),
+            "CREATE TABLE t (x integer);\nCREATE TABLE other.t (x integer);\n"
         );
     }
 

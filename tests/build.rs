@@ -542,6 +542,28 @@ fn a_client_backslash_command_is_refused() {
 }
 
 #[test]
+fn a_copy_from_stdin_is_refused_whatever_its_data_holds() {
+    // QA: an apostrophe in a data row hid the `\.` from the client command check; the
+    // package built and failed at apply with a bare syntax error.
+    let ctx = TestContext::new();
+    let dir = write_package(
+        &ctx,
+        "p",
+        &[
+            ("dbpm.toml", &manifest("\"postgres\"", "")),
+            (
+                "UPGRADE/001.tables.sql",
+                "CREATE TABLE t (id int, label text);\nCOPY t (id, label) FROM stdin;\n1\tit's\n2\tO'Brien\n\\.\nCREATE INDEX t_label ON t (label);\n",
+            ),
+            ("DOWNGRADE/001.tables.sql", "DROP TABLE IF EXISTS t;\n"),
+        ],
+    );
+    let build = build_into_dist(&ctx, &dir);
+    insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
+    assert!(!ctx.path("dist").exists());
+}
+
+#[test]
 fn a_sqlite_dump_with_its_own_transaction_is_refused() {
     // QA: a `.dump`-style script failed at apply with "cannot start a transaction within a
     // transaction".

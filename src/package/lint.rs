@@ -42,6 +42,7 @@ pub(super) struct Subject<'a> {
 enum Check {
     Delimiter,
     ClientCommand,
+    CopyFromStdin,
     TransactionControl,
     ImplicitCommit,
     CannotRunInTransaction,
@@ -111,13 +112,14 @@ fn findings(
         let mut finding: Option<Finding> = None;
         for statement in found {
             if let Some((name, anchor)) = what(statement) {
+                let line = statement.line_of(anchor.start);
                 finding
                     .get_or_insert_with(|| Finding {
                         anchor,
                         statements: Vec::new(),
                     })
                     .statements
-                    .push((name, statement.line));
+                    .push((name, line));
             }
         }
         if let Some(finding) = finding {
@@ -126,6 +128,9 @@ fn findings(
     };
     collect(Check::Delimiter, client_delimiter);
     collect(Check::ClientCommand, client_command);
+    if platform == Platform::Postgres {
+        collect(Check::CopyFromStdin, copy_from_stdin);
+    }
     if in_transaction {
         collect(Check::TransactionControl, transaction_control);
     }
@@ -183,6 +188,13 @@ fn client_delimiter(statement: &Statement<'_>) -> Offence {
 fn client_command(statement: &Statement<'_>) -> Offence {
     let (token, span) = statement.backslash_command()?;
     Some((token.to_owned(), span))
+}
+
+/// PostgreSQL's `COPY … FROM stdin`, whose data only a client such as psql sends (the
+/// scanner steps over its data lines).
+fn copy_from_stdin(statement: &Statement<'_>) -> Offence {
+    let stdin = statement.copy_from_stdin()?;
+    Some(("COPY … FROM stdin".to_owned(), statement.head(stdin)))
 }
 
 /// The leading words of a statement up to the `last`th, in capitals: what it is.
@@ -367,6 +379,15 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
             "not SQL",
         )
         .with_help("dbpm sends the script to the server, not through a client: remove the command; write a value the script needs as a placeholder (`${name}` declared in [placeholders]), an included file as a script of its own, a query run with `\\gexec` as a DO block, and `COPY … FROM stdin` data as INSERT statements"),
+        Check::CopyFromStdin => at(
+            Problem::error(
+                source.path(),
+                "dbpm::package::copy_from_stdin",
+                format!("{offending} reads its data from the client (psql sends the lines after it), but dbpm sends the script to the server through a driver, which sends no data: the step cannot succeed"),
+            ),
+            "needs a client to send the data",
+        )
+        .with_help("load the data with INSERT statements (`pg_dump --inserts` writes them), or with `COPY … FROM 'file'` from a file on the database server"),
         Check::TransactionControl => {
             let sqlite = group.platforms.contains(&Platform::Sqlite);
             let others: Vec<&str> = group
@@ -524,10 +545,12 @@ mod tests {
             backslash_commands(gexec, Platform::Postgres),
             [("\\gexec".to_owned(), 2)]
         );
-        let copy = "COPY t (a, b) FROM stdin;\n1\tone\n2\ttwo\n\\.\n\nSELECT 1;";
+        // The `\.` that ends `COPY … FROM stdin` data is part of the data, which the COPY
+        // is reported for; one alone is psql's too.
+        let copy = "COPY t (a, b) FROM stdin;\n1\tone\n2\ttwo\n\\.\n\nSELECT 1;\n\\.\n";
         assert_eq!(
             backslash_commands(copy, Platform::Postgres),
-            [("\\.".to_owned(), 4)]
+            [("\\.".to_owned(), 7)]
         );
         let vertical = "SELECT * FROM t\\G\nSELECT 2;";
         assert_eq!(
@@ -539,6 +562,54 @@ mod tests {
         assert!(backslash_commands(quoted, Platform::Postgres).is_empty());
         let mysql = "SELECT 'it\\'s \\n', `a\\b`; # \\G\nSELECT \"\\\"\\c\";";
         assert!(backslash_commands(mysql, Platform::Mysql).is_empty());
+    }
+
+    #[test]
+    fn copy_from_stdin_is_found_whatever_its_data_holds() {
+        // QA: with `it's` in a data row the `\.` was read as inside a string, and the
+        // script built, to fail at apply with a syntax error.
+        let sql = "CREATE TABLE t (id int, label text);\nCOPY t (id, label) FROM stdin;\n1\tit's\n\\.\nCOPY t TO STDOUT;\ncopy t FROM STDIN WITH (FORMAT csv);\n2,O'Brien\n";
+        assert_eq!(
+            first(sql, Platform::Postgres, copy_from_stdin),
+            [
+                ("COPY … FROM stdin".to_owned(), 2),
+                ("COPY … FROM stdin".to_owned(), 6)
+            ]
+        );
+        assert!(first(sql, Platform::Postgres, client_command).is_empty());
+    }
+
+    /// The findings of `check` in `sql`, a transactional `.sql` script, on `platform`.
+    fn found(sql: &str, platform: Platform, check: Check) -> Vec<(String, usize)> {
+        let text: Arc<str> = Arc::from(sql);
+        let subject = Subject {
+            path: "UPGRADE/001.a.sql",
+            text: &text,
+            kind: Kind::Sql,
+            flags: ScriptFlags {
+                mysql_transactional: true,
+                ..ScriptFlags::default()
+            },
+            key: "UPGRADE/001.a".to_owned(),
+            forward_outside_transaction: None,
+        };
+        let scanned: Vec<Statement<'_>> = statements::scan(sql, platform).collect();
+        findings(&subject, platform, &scanned)
+            .into_iter()
+            .filter(|(c, _)| *c == check)
+            .flat_map(|(_, finding)| finding.statements)
+            .collect()
+    }
+
+    #[test]
+    fn a_finding_names_the_line_it_points_at() {
+        // QA: "`\.` at line 3" while the pointer was at line 6: the line was the one its
+        // statement started on.
+        let sql = "SELECT 1;\nSELECT 'CREATE DATABASE x'\nWHERE NOT EXISTS (SELECT 1)\n\\gexec\n";
+        assert_eq!(
+            found(sql, Platform::Postgres, Check::ClientCommand),
+            [("\\gexec".to_owned(), 4)]
+        );
     }
 
     #[test]

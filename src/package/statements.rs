@@ -3,7 +3,9 @@
 //! dollar-quoted bodies, parentheses and the `BEGIN … END` bodies of triggers and routines
 //! are stepped over, in the way of the platform the script runs on; a `DELIMITER` line (a
 //! mysql client command) is one statement of its own and changes the delimiter after it, as
-//! the client would.
+//! the client would. The data lines after PostgreSQL's `COPY … FROM stdin;`, up to the `\.`
+//! that ends them, are stepped over as psql would: they are no SQL, and a quote in them
+//! (`O'Brien`) opens no string.
 //!
 //! For advice at build time (which statements a script holds, where they start), and for
 //! telling a dump's statements from the psql commands between them; it never decides what
@@ -60,6 +62,24 @@ impl<'a> Statement<'a> {
             .iter()
             .enumerate()
             .all(|(i, k)| self.word(i).is_some_and(|w| w.eq_ignore_ascii_case(k)))
+    }
+
+    /// Where it reads data from the client, when it is PostgreSQL's `COPY … FROM stdin`: the
+    /// index of the `STDIN` word.
+    pub fn copy_from_stdin(&self) -> Option<usize> {
+        if !self.starts_with(&["COPY"]) {
+            return None;
+        }
+        let word = |i: usize| &self.sql[self.words[i].clone()];
+        (1..self.words.len()).find(|&i| {
+            word(i - 1).eq_ignore_ascii_case("FROM") && word(i).eq_ignore_ascii_case("STDIN")
+        })
+    }
+
+    /// The line `offset` (inside it) is on, from 1.
+    pub fn line_of(&self, offset: usize) -> usize {
+        let before = self.sql.get(self.span.start..offset).unwrap_or("");
+        self.line + before.matches('\n').count()
     }
 
     /// Whether `keyword` is one of its words (any case), and where.
@@ -121,14 +141,18 @@ impl<'a> Iterator for Statements<'a> {
             Some((span, words, opens_with_word)) => (span, words, opens_with_word, None),
             None => self.statement(),
         };
-        Some(Statement {
+        let statement = Statement {
             sql: self.sql,
             span: start..span,
             line,
             words,
             opens_with_word,
             backslash,
-        })
+        };
+        if self.platform == Platform::Postgres && statement.copy_from_stdin().is_some() {
+            self.skip_copy_data();
+        }
+        Some(statement)
     }
 }
 
@@ -159,6 +183,21 @@ impl<'a> Statements<'a> {
                 return;
             }
         }
+    }
+
+    /// Steps over the data lines psql sends after `COPY … FROM stdin;`: from the next line up
+    /// to and with a line `\.`, or to the end of the text.
+    fn skip_copy_data(&mut self) {
+        let mut at = line_end(self.sql, self.at);
+        while at < self.sql.len() {
+            let end = line_end(self.sql, at + 1);
+            let ends_data = self.sql[at + 1..end].trim_end() == "\\.";
+            at = end;
+            if ends_data {
+                break;
+            }
+        }
+        self.at = at;
     }
 
     /// A `DELIMITER` line at the start of a statement: the line, its words, and the new
@@ -458,7 +497,12 @@ mod tests {
 
     /// The number of statements in `sql` as PostgreSQL reads it.
     fn count(sql: &str) -> usize {
-        scan(sql, Platform::Postgres).count()
+        count_on(sql, Platform::Postgres)
+    }
+
+    /// The number of statements in `sql` as `platform` reads it.
+    fn count_on(sql: &str, platform: Platform) -> usize {
+        scan(sql, platform).count()
     }
 
     /// The statements' texts and lines.
@@ -557,6 +601,35 @@ mod tests {
         );
         let dollars = "DELIMITER $$\nCREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN SET new.x = 1; END$$\nDELIMITER ;";
         assert_eq!(statements(dollars, Platform::Mysql).len(), 3);
+    }
+
+    #[test]
+    fn copy_data_from_stdin_is_stepped_over_up_to_its_end() {
+        // QA: an apostrophe in a data row opened a string that hid the rest of the script.
+        let sql = "CREATE TABLE t (id int, label text);\nCOPY t (id, label) FROM stdin; -- data\n1\tit's\n2\t;\n\\.\nSELECT 1;\ncopy t from STDIN;\n3\tO'Brien\n\\.\r\nSELECT 2;";
+        assert_eq!(
+            statements(sql, Platform::Postgres),
+            [
+                (1, "CREATE TABLE t (id int, label text)"),
+                (2, "COPY t (id, label) FROM stdin"),
+                (6, "SELECT 1"),
+                (7, "copy t from STDIN"),
+                (10, "SELECT 2")
+            ]
+        );
+        let copy = scan(sql, Platform::Postgres).nth(1).unwrap();
+        assert_eq!(copy.word(copy.copy_from_stdin().unwrap()), Some("stdin"));
+        // Without its `\.`, the data runs to the end; `TO STDOUT` and files send no data.
+        assert_eq!(count("COPY t FROM STDIN;\n1\t'\n2\t;"), 1);
+        assert_eq!(
+            count("COPY t TO STDOUT;\nCOPY t FROM '/tmp/t.csv';\nSELECT 'stdin';"),
+            3
+        );
+        // Elsewhere COPY is no statement of the server's, and nothing is stepped over.
+        assert_eq!(
+            count_on("COPY t FROM stdin;\nSELECT 1;", Platform::Sqlite),
+            2
+        );
     }
 
     #[test]

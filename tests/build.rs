@@ -586,6 +586,41 @@ fn a_sqlite_dump_with_its_own_transaction_is_refused() {
 }
 
 #[test]
+fn a_sqlite_vacuum_or_journal_mode_inside_a_transaction_is_reported() {
+    // QA: `VACUUM` built and failed at apply; `PRAGMA journal_mode = WAL` built and did
+    // nothing.
+    let ctx = TestContext::new();
+    let toml = manifest("\"sqlite\"", "");
+    let dir = write_package(
+        &ctx,
+        "p",
+        &[
+            ("dbpm.toml", &toml),
+            ("UPGRADE/001.tables.sql", "CREATE TABLE a (x int);\n"),
+            ("DOWNGRADE/001.tables.sql", "DROP TABLE IF EXISTS a;\n"),
+            ("UPGRADE/002.vacuum.sql", "DELETE FROM a;\nVACUUM;\n"),
+            ("DOWNGRADE/002.vacuum.sql", "SELECT 1;\n"),
+            ("UPGRADE/003.wal.sql", "PRAGMA journal_mode = WAL;\n"),
+            ("DOWNGRADE/003.wal.sql", "SELECT 1;\n"),
+        ],
+    );
+    let build = build_into_dist(&ctx, &dir);
+    insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
+    assert!(!ctx.path("dist").exists());
+
+    // Outside a transaction both do what they say.
+    fs_err::write(
+        dir.join("dbpm.toml"),
+        format!("{toml}\n[scripts.\"UPGRADE/002.vacuum\"]\ntransaction = false\n\n[scripts.\"UPGRADE/003.wal\"]\ntransaction = false\n"),
+    )
+    .unwrap();
+    let build = build_into_dist(&ctx, &dir);
+    let text = transcript(&build, ctx.temp.path());
+    assert_eq!(build.status.code(), Some(0), "{text}");
+    assert!(!text.contains('⚠'), "{text}");
+}
+
+#[test]
 fn blocks_bodies_savepoints_and_comments_are_not_transaction_control() {
     let ctx = TestContext::new();
     let sqlite_trigger = "CREATE TRIGGER t_audit AFTER INSERT ON t\nFOR EACH ROW\nBEGIN\n  INSERT INTO audit (id) VALUES (new.id);\n  UPDATE counts SET n = CASE WHEN n IS NULL THEN 1 ELSE n + 1 END;\nEND;\n";

@@ -49,6 +49,7 @@ enum Check {
     SeveralStatementsOutside,
     RefusedInImplicitTransaction,
     ForeignKeysPragma,
+    JournalModePragma,
 }
 
 /// One finding in one script: where to point, and the offending statements.
@@ -141,7 +142,12 @@ fn findings(
         collect(Check::CannotRunInTransaction, cannot_run_in_transaction);
     }
     if in_transaction && platform == Platform::Sqlite {
+        collect(
+            Check::CannotRunInTransaction,
+            sqlite_cannot_run_in_transaction,
+        );
         collect(Check::ForeignKeysPragma, foreign_keys_pragma);
+        collect(Check::JournalModePragma, journal_mode_pragma);
     }
     // Several statements outside a transaction run in one implicit transaction, which
     // refuses what a transaction block refuses.
@@ -312,6 +318,32 @@ fn cannot_run_in_transaction(statement: &Statement<'_>) -> Offence {
     Some((what, statement.head(last)))
 }
 
+/// On SQLite, a statement that refuses to run inside a transaction: `VACUUM` (and
+/// `VACUUM INTO`).
+fn sqlite_cannot_run_in_transaction(statement: &Statement<'_>) -> Offence {
+    statement
+        .starts_with(&["VACUUM"])
+        .then(|| ("VACUUM".to_owned(), statement.head(0)))
+}
+
+/// SQLite's `PRAGMA journal_mode = …` (also `PRAGMA main.journal_mode(…)`), which cannot
+/// change the mode inside a transaction; reading the mode is fine.
+fn journal_mode_pragma(statement: &Statement<'_>) -> Offence {
+    if !statement.starts_with(&["PRAGMA"]) {
+        return None;
+    }
+    let last = (1..=2).find(|&i| {
+        statement
+            .word(i)
+            .is_some_and(|w| w.eq_ignore_ascii_case("journal_mode"))
+    })?;
+    let name_end = statement.head(last).end - statement.span.start;
+    let sets = statement.text()[name_end..]
+        .trim_start()
+        .starts_with(['=', '(']);
+    sets.then(|| ("PRAGMA journal_mode".to_owned(), statement.head(last)))
+}
+
 /// SQLite's `PRAGMA foreign_keys`, which does nothing inside a transaction.
 fn foreign_keys_pragma(statement: &Statement<'_>) -> Offence {
     let pragma = statement
@@ -342,6 +374,19 @@ fn lines(statements: &[(String, usize)]) -> String {
         [one] => format!("line {one}"),
         many => format!("lines {}", many.join(", ")),
     }
+}
+
+/// `PostgreSQL and SQLite`: the servers' names, for a sentence about how they behave.
+fn platform_names(platforms: &BTreeSet<Platform>) -> String {
+    let names: Vec<&str> = platforms
+        .iter()
+        .map(|p| match p {
+            Platform::Postgres => "PostgreSQL",
+            Platform::Mysql => "MySQL/MariaDB",
+            Platform::Sqlite => "SQLite",
+        })
+        .collect();
+    names.join(" and ")
 }
 
 /// `postgres and sqlite`.
@@ -440,15 +485,23 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
                 Some(forward) => format!("; its forward script `{forward}` is declared `transaction = false`, and this compensation must be too"),
                 None => String::new(),
             };
+            let alone = if group.platforms.contains(&Platform::Postgres) {
+                ", with that statement alone in the script (PostgreSQL runs several statements as one implicit transaction)"
+            } else {
+                ""
+            };
             at(
                 Problem::error(
                     source.path(),
                     "dbpm::package::cannot_run_in_transaction",
-                    format!("runs inside a transaction on PostgreSQL, where {offending} cannot run{why}"),
+                    format!(
+                        "runs inside a transaction on {}, where {offending} cannot run{why}",
+                        platform_names(&group.platforms)
+                    ),
                 ),
                 "refused inside a transaction",
             )
-            .with_help(format!("declare it in the manifest: [scripts.\"{key}\"] transaction = false, with that statement alone in the script (PostgreSQL runs several statements as one implicit transaction)"))
+            .with_help(format!("declare it in the manifest: [scripts.\"{key}\"] transaction = false{alone}"))
         }
         Check::ForeignKeysPragma => at(
             Problem::error(
@@ -459,6 +512,16 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
             "ignored inside a transaction",
         )
         .with_help(format!("dbpm runs SQLite scripts with foreign keys not enforced, as the sqlite3 client does, so a table rebuild needs no pragma: remove it, and check the references after the rebuild with `PRAGMA foreign_key_check`; or, to change enforcement, declare [scripts.\"{key}\"] transaction = false"))
+        .warning(),
+        Check::JournalModePragma => at(
+            Problem::error(
+                source.path(),
+                "dbpm::package::journal_mode_pragma",
+                format!("{offending} does nothing here: the script runs inside a transaction on SQLite, where the journal mode cannot change (the pragma keeps the mode the database has)"),
+            ),
+            "ignored inside a transaction",
+        )
+        .with_help(format!("the journal mode belongs to the database file (WAL) or to a connection (other modes), not to a package's change: set it outside dbpm; or, for WAL, declare [scripts.\"{key}\"] transaction = false with the pragma alone in the script"))
         .warning(),
         Check::SeveralStatementsOutside => at(
             Problem::error(
@@ -622,6 +685,27 @@ mod tests {
                 ("PRAGMA foreign_keys".to_owned(), 3)
             ]
         );
+    }
+
+    #[test]
+    fn sqlite_vacuum_and_journal_mode_changes_are_found() {
+        // QA: `VACUUM` failed at apply ("cannot VACUUM from within a transaction"), and
+        // `PRAGMA journal_mode = WAL` left the mode as it was, both without a word at build.
+        let sql = "DELETE FROM t;\nVACUUM;\nvacuum into '/tmp/copy.db';\nPRAGMA journal_mode;\nPRAGMA journal_mode = WAL;\nPRAGMA main.journal_mode('delete');\nSELECT 'VACUUM';";
+        assert_eq!(
+            found(sql, Platform::Sqlite, Check::CannotRunInTransaction),
+            [("VACUUM".to_owned(), 2), ("VACUUM".to_owned(), 3)]
+        );
+        assert_eq!(
+            found(sql, Platform::Sqlite, Check::JournalModePragma),
+            [
+                ("PRAGMA journal_mode".to_owned(), 5),
+                ("PRAGMA journal_mode".to_owned(), 6)
+            ]
+        );
+        // PostgreSQL has no such pragma, and MySQL no VACUUM to refuse.
+        assert!(found(sql, Platform::Postgres, Check::JournalModePragma).is_empty());
+        assert!(found(sql, Platform::Mysql, Check::CannotRunInTransaction).is_empty());
     }
 
     #[test]

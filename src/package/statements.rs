@@ -34,7 +34,6 @@ pub struct Statement<'a> {
 
 impl<'a> Statement<'a> {
     /// Its text.
-    #[cfg(test)]
     pub fn text(&self) -> &'a str {
         &self.sql[self.span.clone()]
     }

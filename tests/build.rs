@@ -694,6 +694,34 @@ fn ddl_in_a_mysql_transactional_script_is_warned_about() {
 }
 
 #[test]
+fn ddl_in_a_mysql_executable_comment_is_warned_about() {
+    // QA: MySQL/MariaDB run what `/*!50001 … */` holds; the CREATE TABLE in it escaped the
+    // check, and stayed behind a step reported rolled back.
+    let ctx = TestContext::new();
+    let dir = write_package(
+        &ctx,
+        "p",
+        &[
+            (
+                "dbpm.toml",
+                &manifest(
+                    "\"mysql\", \"postgres\"",
+                    "\n[scripts.\"UPGRADE/001.data\"]\nmysql_transactional = true\n",
+                ),
+            ),
+            (
+                "UPGRADE/001.data.sql",
+                "INSERT INTO item VALUES (1, 'a');\n/*!50001 CREATE TABLE hidden (id INT) */;\n/*!40101 COMMIT */;\nINSERT INTO item VALUES (1, 'duplicate key fails');\n",
+            ),
+            ("DOWNGRADE/001.data.sql", "DELETE FROM item WHERE id = 1;\n"),
+        ],
+    );
+    let build = build_into_dist(&ctx, &dir);
+    assert_eq!(build.status.code(), Some(0));
+    insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
+}
+
+#[test]
 fn a_delimiter_line_is_refused() {
     let ctx = TestContext::new();
     let dir = write_package(

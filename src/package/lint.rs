@@ -722,6 +722,24 @@ mod tests {
     }
 
     #[test]
+    fn mysql_executable_comments_are_checked_as_code_on_mysql_only() {
+        // QA: `/*!50001 CREATE TABLE … */` in a `mysql_transactional` script stayed behind
+        // a step reported rolled back, without a warning at build.
+        let sql = "INSERT INTO a VALUES (1);\n/*!50001 CREATE TABLE hidden (id INT) */;\n/*!40101 COMMIT */;\n/*M!100100 DROP TABLE b */;\n";
+        assert_eq!(
+            found(sql, Platform::Mysql, Check::ImplicitCommit),
+            [("CREATE TABLE".to_owned(), 2), ("DROP TABLE".to_owned(), 4)]
+        );
+        assert_eq!(
+            found(sql, Platform::Mysql, Check::TransactionControl),
+            [("COMMIT".to_owned(), 3)]
+        );
+        for platform in [Platform::Postgres, Platform::Sqlite] {
+            assert!(found(sql, platform, Check::TransactionControl).is_empty());
+        }
+    }
+
+    #[test]
     fn statements_that_refuse_a_transaction_block() {
         let sql = "CREATE UNIQUE INDEX CONCURRENTLY i ON t (c);\nREFRESH MATERIALIZED VIEW CONCURRENTLY m;\nVACUUM ANALYZE t;\nDROP INDEX CONCURRENTLY IF EXISTS i;\nCREATE DATABASE d;\nSELECT 'CONCURRENTLY';\nALTER TABLE t DETACH PARTITION p CONCURRENTLY;";
         assert_eq!(

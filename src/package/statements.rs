@@ -3,7 +3,9 @@
 //! dollar-quoted bodies, parentheses and the `BEGIN … END` bodies of triggers and routines
 //! are stepped over, in the way of the platform the script runs on; a `DELIMITER` line (a
 //! mysql client command) is one statement of its own and changes the delimiter after it, as
-//! the client would. The data lines after PostgreSQL's `COPY … FROM stdin;`, up to the `\.`
+//! the client would. On MySQL/MariaDB the executable comments `/*! … */`, `/*!50001 … */` and
+//! `/*M! … */` are code, as the server runs what they hold: only their markers are stepped
+//! over. The data lines after PostgreSQL's `COPY … FROM stdin;`, up to the `\.`
 //! that ends them, are stepped over as psql would: they are no SQL, and a quote in them
 //! (`O'Brien`) opens no string.
 //!
@@ -105,6 +107,7 @@ pub fn scan(sql: &str, platform: Platform) -> Statements<'_> {
         line: 1,
         line_at: 0,
         delimiter: ";".to_owned(),
+        executable: false,
     }
 }
 
@@ -118,6 +121,8 @@ pub struct Statements<'a> {
     line: usize,
     line_at: usize,
     delimiter: String,
+    /// Inside a MySQL executable comment, whose `*/` is no token.
+    executable: bool,
 }
 
 /// The words after `END` that close a block not counted by depth (`END IF`, `END LOOP`, ...).
@@ -177,6 +182,8 @@ impl<'a> Statements<'a> {
             } else if self.sql[self.at..].starts_with(self.delimiter.as_str()) {
                 self.at += self.delimiter.len();
             } else if let Some(end) = self.comment_end(self.at) {
+                self.at = end;
+            } else if let Some(end) = self.executable_marker_end(self.at) {
                 self.at = end;
             } else {
                 return;
@@ -259,7 +266,10 @@ impl<'a> Statements<'a> {
                 self.at += self.delimiter.len();
                 break;
             }
-            if let Some(end) = self.comment_end(at) {
+            if let Some(end) = self
+                .comment_end(at)
+                .or_else(|| self.executable_marker_end(at))
+            {
                 self.at = end;
                 continue;
             }
@@ -371,13 +381,41 @@ impl<'a> Statements<'a> {
             (b'#', _) if self.platform == Platform::Mysql => Some(line_end(self.sql, at)),
             (b'/', Some(b'*')) => {
                 // MySQL runs what `/*! … */` holds: it is content, not a comment.
-                let executable =
-                    self.platform == Platform::Mysql && bytes.get(at + 2) == Some(&b'!');
-                (!executable)
+                (self.executable_opener_end(at).is_none())
                     .then(|| block_comment_end(bytes, at, self.platform == Platform::Postgres))
             }
             _ => None,
         }
+    }
+
+    /// Just past the opener of a MySQL executable comment starting at `at` (`/*!`, `/*M!`,
+    /// with the version after them: `/*!50001`), or `None` when none starts there. A
+    /// version newer than the server's makes a plain comment of it; one that names a
+    /// version is read as code all the same, as the servers a package is built for are
+    /// not known (and `/*M!`, MariaDB's only, as MySQL's too).
+    fn executable_opener_end(&self, at: usize) -> Option<usize> {
+        if self.platform != Platform::Mysql {
+            return None;
+        }
+        let rest = &self.sql[at..];
+        let opener = ["/*!", "/*M!"].into_iter().find(|o| rest.starts_with(o))?;
+        let digits = rest[opener.len()..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        Some(at + opener.len() + digits)
+    }
+
+    /// Just past a marker of a MySQL executable comment at `at`: its opener, or the `*/`
+    /// that closes one; `None` when none is there. What lies between is read as code.
+    fn executable_marker_end(&mut self, at: usize) -> Option<usize> {
+        if self.executable && self.sql[at..].starts_with("*/") {
+            self.executable = false;
+            return Some(at + 2);
+        }
+        let end = self.executable_opener_end(at)?;
+        self.executable = true;
+        Some(end)
     }
 
     /// Just past the word (or number) starting at `at`.
@@ -629,6 +667,54 @@ mod tests {
             count_on("COPY t FROM stdin;\nSELECT 1;", Platform::Sqlite),
             2
         );
+    }
+
+    #[test]
+    fn mysql_executable_comments_are_code() {
+        // QA: `/*!50001 CREATE TABLE … */` escaped the DDL check; mysqldump writes views and
+        // triggers that way.
+        let sql = "INSERT INTO a VALUES (1);\n/*!50001 CREATE TABLE hidden (id INT) */;\n/*!40101 COMMIT*/;\n/*M!100100 SET @a = 1 */;\n/*! SET @b = 2; SET @c = 3 */;\n/* plain; */ SELECT 1;";
+        let found = statements(sql, Platform::Mysql);
+        assert_eq!(
+            found,
+            [
+                (1, "INSERT INTO a VALUES (1)"),
+                (2, "CREATE TABLE hidden (id INT)"),
+                (3, "COMMIT"),
+                (4, "SET @a = 1"),
+                (5, "SET @b = 2"),
+                (5, "SET @c = 3"),
+                (6, "SELECT 1")
+            ]
+        );
+        let create = scan(sql, Platform::Mysql).nth(1).unwrap();
+        assert!(create.starts_with(&["CREATE", "TABLE"]));
+
+        let view = "/*!50001 DROP VIEW IF EXISTS `v`*/;\n/*!50001 CREATE ALGORITHM=UNDEFINED */\n/*!50013 DEFINER=`root`@`localhost` SQL SECURITY DEFINER */\n/*!50001 VIEW `v` AS select 1 AS `a` */;\nSELECT 2;";
+        let found = scan(view, Platform::Mysql).collect::<Vec<_>>();
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found[1].starts_with(&["CREATE", "ALGORITHM"]));
+        assert_eq!(found[1].find_word("VIEW"), Some(7));
+
+        // A dumped trigger, with the dump's own delimiter: its body stays in it.
+        let trigger = "DELIMITER ;;\n/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN SET NEW.x = 1; SET NEW.y = 2; END */;;\nDELIMITER ;\nCOMMIT;";
+        let found = scan(trigger, Platform::Mysql).collect::<Vec<_>>();
+        assert_eq!(found.len(), 4, "{found:?}");
+        assert!(found[1].starts_with(&["CREATE", "DEFINER"]));
+        assert_eq!(found[3].line, 4);
+        // Also without it.
+        let plain = "/*!50003 CREATE*/ /*!50003 TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN SET NEW.x = 1; SET NEW.y = 2; END */;\nCOMMIT;";
+        assert_eq!(statements(plain, Platform::Mysql).len(), 2);
+
+        // Elsewhere they are comments.
+        let elsewhere =
+            "/*!50001 CREATE TABLE hidden (id INT) */ SELECT 1;\n/*M! COMMIT; */ SELECT 2;";
+        for platform in [Platform::Postgres, Platform::Sqlite] {
+            assert_eq!(
+                statements(elsewhere, platform),
+                [(1, "SELECT 1"), (2, "SELECT 2")]
+            );
+        }
     }
 
     #[test]

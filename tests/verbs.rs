@@ -572,6 +572,23 @@ fn install_from_an_archive_file() {
     let reinstall = ok(&ctx, &db, &["install", &archive, "--reinstall", "--yes"]);
     assert!(reinstall.contains("reinstall"), "{reinstall}");
     assert_eq!(installed(&ctx, &db), "core@1.0.0");
+
+    // QA: the build for another platform was "not in the repository (asked for by the
+    // release)", with neither in the command.
+    let mysql = ctx
+        .path("dist/core-1.0.0-mysql.dbpkg")
+        .display()
+        .to_string();
+    let refused = run(&ctx, &db, &["install", &mysql, "--yes"]);
+    let text = transcript(&refused, ctx.temp.path());
+    assert_eq!(refused.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("dbpm::verb::archive_platform")
+            && text
+                .contains("`core-1.0.0-mysql.dbpkg` is built for mysql, and the target is sqlite")
+            && text.contains("`core-1.0.0-sqlite.dbpkg`"),
+        "{text}"
+    );
 }
 
 #[test]

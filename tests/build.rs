@@ -542,6 +542,28 @@ fn a_client_backslash_command_is_refused() {
 }
 
 #[test]
+fn a_copy_from_stdin_is_refused_whatever_its_data_holds() {
+    // QA: an apostrophe in a data row hid the `\.` from the client command check; the
+    // package built and failed at apply with a bare syntax error.
+    let ctx = TestContext::new();
+    let dir = write_package(
+        &ctx,
+        "p",
+        &[
+            ("dbpm.toml", &manifest("\"postgres\"", "")),
+            (
+                "UPGRADE/001.tables.sql",
+                "CREATE TABLE t (id int, label text);\nCOPY t (id, label) FROM stdin;\n1\tit's\n2\tO'Brien\n\\.\nCREATE INDEX t_label ON t (label);\n",
+            ),
+            ("DOWNGRADE/001.tables.sql", "DROP TABLE IF EXISTS t;\n"),
+        ],
+    );
+    let build = build_into_dist(&ctx, &dir);
+    insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
+    assert!(!ctx.path("dist").exists());
+}
+
+#[test]
 fn a_sqlite_dump_with_its_own_transaction_is_refused() {
     // QA: a `.dump`-style script failed at apply with "cannot start a transaction within a
     // transaction".
@@ -561,6 +583,41 @@ fn a_sqlite_dump_with_its_own_transaction_is_refused() {
     let build = build_into_dist(&ctx, &dir);
     insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
     assert!(!ctx.path("dist").exists());
+}
+
+#[test]
+fn a_sqlite_vacuum_or_journal_mode_inside_a_transaction_is_reported() {
+    // QA: `VACUUM` built and failed at apply; `PRAGMA journal_mode = WAL` built and did
+    // nothing.
+    let ctx = TestContext::new();
+    let toml = manifest("\"sqlite\"", "");
+    let dir = write_package(
+        &ctx,
+        "p",
+        &[
+            ("dbpm.toml", &toml),
+            ("UPGRADE/001.tables.sql", "CREATE TABLE a (x int);\n"),
+            ("DOWNGRADE/001.tables.sql", "DROP TABLE IF EXISTS a;\n"),
+            ("UPGRADE/002.vacuum.sql", "DELETE FROM a;\nVACUUM;\n"),
+            ("DOWNGRADE/002.vacuum.sql", "SELECT 1;\n"),
+            ("UPGRADE/003.wal.sql", "PRAGMA journal_mode = WAL;\n"),
+            ("DOWNGRADE/003.wal.sql", "SELECT 1;\n"),
+        ],
+    );
+    let build = build_into_dist(&ctx, &dir);
+    insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
+    assert!(!ctx.path("dist").exists());
+
+    // Outside a transaction both do what they say.
+    fs_err::write(
+        dir.join("dbpm.toml"),
+        format!("{toml}\n[scripts.\"UPGRADE/002.vacuum\"]\ntransaction = false\n\n[scripts.\"UPGRADE/003.wal\"]\ntransaction = false\n"),
+    )
+    .unwrap();
+    let build = build_into_dist(&ctx, &dir);
+    let text = transcript(&build, ctx.temp.path());
+    assert_eq!(build.status.code(), Some(0), "{text}");
+    assert!(!text.contains('⚠'), "{text}");
 }
 
 #[test]
@@ -629,6 +686,34 @@ fn ddl_in_a_mysql_transactional_script_is_warned_about() {
                 "UPDATE accounts SET status = 'active';\nCREATE TABLE audit (id int);\nALTER TABLE accounts DROP COLUMN legacy;\n",
             ),
             ("DOWNGRADE/001.backfill.sql", "DROP TABLE IF EXISTS audit;\n"),
+        ],
+    );
+    let build = build_into_dist(&ctx, &dir);
+    assert_eq!(build.status.code(), Some(0));
+    insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
+}
+
+#[test]
+fn ddl_in_a_mysql_executable_comment_is_warned_about() {
+    // QA: MySQL/MariaDB run what `/*!50001 … */` holds; the CREATE TABLE in it escaped the
+    // check, and stayed behind a step reported rolled back.
+    let ctx = TestContext::new();
+    let dir = write_package(
+        &ctx,
+        "p",
+        &[
+            (
+                "dbpm.toml",
+                &manifest(
+                    "\"mysql\", \"postgres\"",
+                    "\n[scripts.\"UPGRADE/001.data\"]\nmysql_transactional = true\n",
+                ),
+            ),
+            (
+                "UPGRADE/001.data.sql",
+                "INSERT INTO item VALUES (1, 'a');\n/*!50001 CREATE TABLE hidden (id INT) */;\n/*!40101 COMMIT */;\nINSERT INTO item VALUES (1, 'duplicate key fails');\n",
+            ),
+            ("DOWNGRADE/001.data.sql", "DELETE FROM item WHERE id = 1;\n"),
         ],
     );
     let build = build_into_dist(&ctx, &dir);

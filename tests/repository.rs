@@ -2,8 +2,8 @@
 //! repository and the source tree they were published from give the same answers; published
 //! versions are immutable and a batch is published all or nothing; concurrent publishers lose
 //! nothing; layered `--repo`s let the first win; an archive changed behind the index's
-//! back is refused; and a `--repo` directory that does not exist is refused, except by
-//! `publish`, which starts a repository there.
+//! back is refused; and a `--repo` directory that does not exist, or that holds built
+//! archives but no index, is refused, except by `publish`, which starts a repository there.
 
 #![allow(clippy::unwrap_used)]
 
@@ -661,4 +661,74 @@ fn a_repository_directory_that_does_not_exist_is_refused() {
     fs_err::create_dir_all(&empty).unwrap();
     let listed = json(&ctx, &["repo", "list", "--repo", empty.to_str().unwrap()]);
     assert_eq!(listed, serde_json::json!([]));
+}
+
+/// QA: `--repo dist` after `dbpm build -o dist` (archives, no index) was read as an empty
+/// repository: `repo list` listed nothing and exited 0, `plan` said the package was not in
+/// the repository. Every command that reads repositories says what the folder is; `publish`
+/// makes a repository of it.
+#[test]
+fn a_folder_of_built_archives_is_not_read_as_an_empty_repository() {
+    let ctx = TestContext::new();
+    // Run where `dist` is, as after `dbpm build -o dist`.
+    let run = |args: &[&str]| {
+        ctx.dbpm()
+            .current_dir(ctx.temp.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let core = repo_root().join("examples/packages/core/1.0.0");
+    let build = run(&["build", core.to_str().unwrap(), "--out-dir", "dist"]);
+    assert!(
+        build.status.success(),
+        "{}",
+        transcript(&build, ctx.temp.path())
+    );
+    let listed = run(&["repo", "list", "--repo", "dist"]);
+    insta::assert_snapshot!(transcript(&listed, ctx.temp.path()));
+    let release = repo_root().join("examples/releases/2026.1.toml");
+    let sources = repo_root().join("examples/packages");
+    for args in [
+        &[
+            "install",
+            "core",
+            "--yes",
+            "--repo",
+            "dist",
+            "--db",
+            "sqlite://target.db",
+        ][..],
+        &[
+            "plan",
+            "--release",
+            release.to_str().unwrap(),
+            "--db",
+            "sqlite://target.db",
+            "--repo",
+            sources.to_str().unwrap(),
+            "--repo",
+            "dist",
+        ],
+    ] {
+        let output = run(args);
+        let text = transcript(&output, ctx.temp.path());
+        assert_eq!(output.status.code(), Some(1), "{args:?}\n{text}");
+        assert!(
+            text.contains("dbpm::repository::unpublished_archives")
+                && text.contains("holds 3 `.dbpkg` archives"),
+            "{args:?}\n{text}"
+        );
+    }
+    assert!(!ctx.path("target.db").exists());
+
+    // Published into it, they make a repository of the folder.
+    let archives: Vec<PathBuf> = fs_err::read_dir(ctx.path("dist"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let dist = ctx.path("dist");
+    publish_ok(&ctx, dist.to_str().unwrap(), &archives);
+    let listed = json(&ctx, &["repo", "list", "--repo", dist.to_str().unwrap()]);
+    assert_eq!(listed[0]["name"], "core", "{listed:#}");
 }

@@ -572,6 +572,23 @@ fn install_from_an_archive_file() {
     let reinstall = ok(&ctx, &db, &["install", &archive, "--reinstall", "--yes"]);
     assert!(reinstall.contains("reinstall"), "{reinstall}");
     assert_eq!(installed(&ctx, &db), "core@1.0.0");
+
+    // QA: the build for another platform was "not in the repository (asked for by the
+    // release)", with neither in the command.
+    let mysql = ctx
+        .path("dist/core-1.0.0-mysql.dbpkg")
+        .display()
+        .to_string();
+    let refused = run(&ctx, &db, &["install", &mysql, "--yes"]);
+    let text = transcript(&refused, ctx.temp.path());
+    assert_eq!(refused.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("dbpm::verb::archive_platform")
+            && text
+                .contains("`core-1.0.0-mysql.dbpkg` is built for mysql, and the target is sqlite")
+            && text.contains("`core-1.0.0-sqlite.dbpkg`"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -1048,6 +1065,46 @@ fn a_generated_mysql_baseline_keeps_the_sql_mode_of_routines() {
         runtime.block_on(copy.texts("SELECT CAST(z_count() AS CHAR)")),
         ["2"]
     );
+}
+
+/// A SQLite baseline leaves out the shadow tables of virtual tables (FTS5's `docs_data`,
+/// `docs_idx`, ...), which `CREATE VIRTUAL TABLE` makes: they made the baseline fail to
+/// install ("table 'docs_data' already exists") and to uninstall (dropped before `docs`).
+#[test]
+fn a_generated_sqlite_baseline_leaves_out_the_shadow_tables_of_virtual_tables() {
+    let ctx = TestContext::new();
+    let source = TestDb::sqlite();
+    let copy = TestDb::sqlite();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(source.execute(
+        "CREATE TABLE item (id INTEGER PRIMARY KEY, label TEXT);
+         CREATE VIRTUAL TABLE docs USING fts5(title, body);
+         INSERT INTO docs (title, body) VALUES ('a', 'b');",
+    ));
+    let dir = ctx.path("generated/lite/1.0.0");
+    ok(
+        &ctx,
+        &source,
+        &["adopt", "--generate", dir.to_str().unwrap()],
+    );
+    for script in [
+        "UPGRADE/001.schema.sql",
+        "DOWNGRADE/001.schema.sql",
+        "VERIFY/001.objects_exist.sql",
+    ] {
+        let text = fs_err::read_to_string(dir.join(script)).unwrap();
+        assert!(text.contains("docs"), "{script}: {text}");
+        assert!(!text.contains("docs_"), "{script}: {text}");
+    }
+    let tree = ctx.path("generated").display().to_string();
+    ok(&ctx, &copy, &["install", "lite", "--repo", &tree, "--yes"]);
+    assert_eq!(schema(&source), schema(&copy));
+    ok(
+        &ctx,
+        &copy,
+        &["uninstall", "lite", "--repo", &tree, "--yes"],
+    );
+    assert_eq!(schema(&copy), "");
 }
 
 /// MySQL has no dependency order for views in `information_schema`: a baseline generated

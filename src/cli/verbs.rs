@@ -148,7 +148,9 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
             let mut archives = Vec::new();
             for item in &a.packages {
                 if item.ends_with(".dbpkg") {
-                    archives.push(archive::read_file(std::path::Path::new(item))?);
+                    let path = std::path::PathBuf::from(item);
+                    let package = archive::read_file(&path)?;
+                    archives.push((path, package));
                     continue;
                 }
                 let (name, requirement) = match item.split_once('@') {
@@ -165,9 +167,10 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
             verbs::install(
                 &requested,
                 archives,
+                target.platform(),
                 a.reinstall,
                 a.set.iter().cloned().collect(),
-            )
+            )?
         }
         Verb::Uninstall(a) => verbs::uninstall(&state, &a.packages, a.cascade)?,
         Verb::Upgrade(a) => verbs::upgrade(&state, &a.packages, a.set.iter().cloned().collect())?,

@@ -53,7 +53,7 @@ pub fn parse_legacy(file: &SourceFile) -> Result<Manifest, Vec<Problem>> {
 
     if raw.name.chars().count() > MAX_NAME_LEN || !is_package_name(&raw.name) {
         problems.push(
-            Problem::error(path, "dbpm::manifest::bad_name", format!("`{}` is not a package name (at most {MAX_NAME_LEN} characters: letters, digits, `_`, `-`)", raw.name))
+            Problem::error(path, "dbpm::manifest::bad_name", format!("`{}` is not a package name (at most {MAX_NAME_LEN} characters: ASCII letters, digits, `_`, `-`)", raw.name))
                 .at(file, find(file, &raw.name).unwrap_or(whole.clone()), "not a package name"),
         );
     }

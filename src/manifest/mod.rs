@@ -245,7 +245,7 @@ pub fn parse_toml(file: &SourceFile) -> Result<Manifest, Vec<Problem>> {
             check.push(
                 Problem::error(file.path(), "dbpm::manifest::bad_placeholder_name", format!("`{}` is not a placeholder name", key.get_ref()))
                     .at(file, key.span(), "not a name")
-                    .with_help("a placeholder name starts with a letter or `_` and holds letters, digits and `_`"),
+                    .with_help("a placeholder name starts with an ASCII letter or `_` and holds ASCII letters, digits and `_`"),
             );
             continue;
         }
@@ -433,7 +433,7 @@ impl Checker<'_> {
                 format!("`{text}` is not a package name"),
                 name.span(),
                 "not a package name",
-                "a package name starts with a letter or digit and holds letters, digits, `_` and `-`",
+                "a package name starts with an ASCII letter or digit and holds ASCII letters, digits, `_` and `-`",
             );
             None
         } else {
@@ -450,7 +450,7 @@ impl Checker<'_> {
             format!("`{}` is not a package name", name.get_ref()),
             name.span(),
             "not a package name",
-            "a package name starts with a letter or digit and holds letters, digits, `_` and `-`",
+            "a package name starts with an ASCII letter or digit and holds ASCII letters, digits, `_` and `-`",
         );
         false
     }

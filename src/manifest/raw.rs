@@ -34,7 +34,7 @@ pub struct RawManifest {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawPackage {
-    /// The package name: letters, digits, `_` and `-`, at most 100 characters.
+    /// The package name: ASCII letters, digits, `_` and `-`, at most 100 characters.
     #[schemars(with = "String", length(min = 1, max = 100))]
     pub name: Spanned<String>,
     /// The version, in semantic versioning (`1.2.0`).

@@ -320,7 +320,7 @@ pub enum GenerateError {
     #[error("`{0}` is not a package name")]
     #[diagnostic(
         code(dbpm::adopt::bad_name),
-        help("pass `--name` with letters, digits, `_` and `-`")
+        help("pass `--name` with ASCII letters, digits, `_` and `-`")
     )]
     BadName(String),
 }

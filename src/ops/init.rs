@@ -29,7 +29,7 @@ pub enum InitError {
     #[error("`{0}` is not a package name")]
     #[diagnostic(
         code(dbpm::init::bad_name),
-        help("pass `--name` with letters, digits, `_` and `-` (at most 100 characters)")
+        help("pass `--name` with ASCII letters, digits, `_` and `-` (at most 100 characters)")
     )]
     BadName(String),
     /// A directory named after a version whose parent gives no package name.

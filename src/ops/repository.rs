@@ -75,11 +75,12 @@ pub enum RepoOpError {
     UnknownPackage(String, #[help] Option<String>),
 }
 
-/// Opens one repository from its `--repo` text, to read it: a directory must exist.
+/// Opens one repository from its `--repo` text, to read it: a directory must exist, and
+/// be no folder of unpublished archives.
 pub fn open(spec: &str) -> Result<Backend, RepoOpError> {
     let backend = open_or_new(spec)?;
     if let Backend::Directory(directory) = &backend {
-        directory.check_exists()?;
+        directory.check_readable()?;
     }
     Ok(backend)
 }

@@ -5,11 +5,13 @@
 //! plans, shows, asks and applies.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 
 use crate::db::target::{RunRecord, Target, TargetError};
 use crate::manifest::Requirement;
 use crate::package::{Checksum, Package};
 use crate::plan::Options;
+use crate::platform::Platform;
 use crate::resolve::Release;
 use crate::state::{InstalledState, StateError};
 
@@ -64,6 +66,25 @@ pub enum VerbError {
         /// Why.
         reason: String,
     },
+    /// An archive named on the command line is the build of another platform than the
+    /// target's.
+    #[error("`{file}` is built for {built_for}, and the target is {target}")]
+    #[diagnostic(
+        code(dbpm::verb::archive_platform),
+        help("install the {target} build of `{name}` {version}, `{name}-{version}-{target}.dbpkg`: `dbpm build` writes one archive NAME-VERSION-PLATFORM.dbpkg per platform the package lists")
+    )]
+    ArchivePlatform {
+        /// The archive's file name.
+        file: String,
+        /// The package.
+        name: String,
+        /// Its version.
+        version: semver::Version,
+        /// The platform it is built for.
+        built_for: Platform,
+        /// The target's platform.
+        target: Platform,
+    },
     /// A recorded package does not rebuild.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -92,13 +113,29 @@ fn any() -> Requirement {
 }
 
 /// `dbpm install`: the named packages (with a requirement, or the highest version) and the
-/// archives given, on top of what is installed.
+/// archives given (each with its path), on top of what is installed on a target of
+/// `platform`. An archive built for another platform is refused: the resolver would only
+/// find no build of it.
 pub fn install(
     requested: &[(String, Option<Requirement>)],
-    archives: Vec<Package>,
+    archives: Vec<(PathBuf, Package)>,
+    platform: Platform,
     reinstall: bool,
     set: BTreeMap<String, String>,
-) -> Goal {
+) -> Result<Goal, VerbError> {
+    if let Some((path, archive)) = archives.iter().find(|(_, a)| a.platform != platform) {
+        return Err(VerbError::ArchivePlatform {
+            file: path.file_name().map_or_else(
+                || path.display().to_string(),
+                |f| f.to_string_lossy().into_owned(),
+            ),
+            name: archive.manifest.name.clone(),
+            version: archive.manifest.version.clone(),
+            built_for: archive.platform,
+            target: platform,
+        });
+    }
+    let archives: Vec<Package> = archives.into_iter().map(|(_, a)| a).collect();
     let mut packages = BTreeMap::new();
     for (name, requirement) in requested {
         packages.insert(name.clone(), requirement.clone().unwrap_or_else(any));
@@ -115,7 +152,7 @@ pub fn install(
     } else {
         BTreeSet::new()
     };
-    Goal {
+    Ok(Goal {
         release: release(&description, packages, set.clone()),
         options: Options {
             reinstall,
@@ -123,7 +160,7 @@ pub fn install(
             ..Options::default()
         },
         extra: archives,
-    }
+    })
 }
 
 /// `dbpm uninstall`: every installed package stays at its version except the named ones (and,
@@ -335,7 +372,6 @@ fn parse_record(run: &str, json: &str) -> Result<InstalledState, VerbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::platform::Platform;
 
     fn installed() -> InstalledState {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/packages");
@@ -365,6 +401,25 @@ mod tests {
             goal.release.packages.keys().collect::<Vec<_>>(),
             ["auth", "core"]
         );
+    }
+
+    #[test]
+    fn an_archive_for_another_platform_is_refused_by_name() {
+        // QA: "package `ff` is not in the repository (asked for by the release)", with no
+        // repository and no release in the command.
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/packages");
+        let core = crate::package::load_dir(&root.join("core/1.0.0")).unwrap();
+        let mysql = core.for_platform(Platform::Mysql).unwrap();
+        let archive = || vec![(PathBuf::from("dist/core-1.0.0-mysql.dbpkg"), mysql.clone())];
+        let err = install(&[], archive(), Platform::Sqlite, false, BTreeMap::new()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`core-1.0.0-mysql.dbpkg` is built for mysql, and the target is sqlite"
+        );
+        let help = miette::Diagnostic::help(&err).unwrap().to_string();
+        assert!(help.contains("`core-1.0.0-sqlite.dbpkg`"), "{help}");
+        let goal = install(&[], archive(), Platform::Mysql, false, BTreeMap::new()).unwrap();
+        assert_eq!(goal.release.packages["core"].to_string(), "=1.0.0");
     }
 
     #[test]

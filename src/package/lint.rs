@@ -42,12 +42,14 @@ pub(super) struct Subject<'a> {
 enum Check {
     Delimiter,
     ClientCommand,
+    CopyFromStdin,
     TransactionControl,
     ImplicitCommit,
     CannotRunInTransaction,
     SeveralStatementsOutside,
     RefusedInImplicitTransaction,
     ForeignKeysPragma,
+    JournalModePragma,
 }
 
 /// One finding in one script: where to point, and the offending statements.
@@ -111,13 +113,14 @@ fn findings(
         let mut finding: Option<Finding> = None;
         for statement in found {
             if let Some((name, anchor)) = what(statement) {
+                let line = statement.line_of(anchor.start);
                 finding
                     .get_or_insert_with(|| Finding {
                         anchor,
                         statements: Vec::new(),
                     })
                     .statements
-                    .push((name, statement.line));
+                    .push((name, line));
             }
         }
         if let Some(finding) = finding {
@@ -126,6 +129,9 @@ fn findings(
     };
     collect(Check::Delimiter, client_delimiter);
     collect(Check::ClientCommand, client_command);
+    if platform == Platform::Postgres {
+        collect(Check::CopyFromStdin, copy_from_stdin);
+    }
     if in_transaction {
         collect(Check::TransactionControl, transaction_control);
     }
@@ -136,7 +142,12 @@ fn findings(
         collect(Check::CannotRunInTransaction, cannot_run_in_transaction);
     }
     if in_transaction && platform == Platform::Sqlite {
+        collect(
+            Check::CannotRunInTransaction,
+            sqlite_cannot_run_in_transaction,
+        );
         collect(Check::ForeignKeysPragma, foreign_keys_pragma);
+        collect(Check::JournalModePragma, journal_mode_pragma);
     }
     // Several statements outside a transaction run in one implicit transaction, which
     // refuses what a transaction block refuses.
@@ -183,6 +194,13 @@ fn client_delimiter(statement: &Statement<'_>) -> Offence {
 fn client_command(statement: &Statement<'_>) -> Offence {
     let (token, span) = statement.backslash_command()?;
     Some((token.to_owned(), span))
+}
+
+/// PostgreSQL's `COPY … FROM stdin`, whose data only a client such as psql sends (the
+/// scanner steps over its data lines).
+fn copy_from_stdin(statement: &Statement<'_>) -> Offence {
+    let stdin = statement.copy_from_stdin()?;
+    Some(("COPY … FROM stdin".to_owned(), statement.head(stdin)))
 }
 
 /// The leading words of a statement up to the `last`th, in capitals: what it is.
@@ -300,6 +318,32 @@ fn cannot_run_in_transaction(statement: &Statement<'_>) -> Offence {
     Some((what, statement.head(last)))
 }
 
+/// On SQLite, a statement that refuses to run inside a transaction: `VACUUM` (and
+/// `VACUUM INTO`).
+fn sqlite_cannot_run_in_transaction(statement: &Statement<'_>) -> Offence {
+    statement
+        .starts_with(&["VACUUM"])
+        .then(|| ("VACUUM".to_owned(), statement.head(0)))
+}
+
+/// SQLite's `PRAGMA journal_mode = …` (also `PRAGMA main.journal_mode(…)`), which cannot
+/// change the mode inside a transaction; reading the mode is fine.
+fn journal_mode_pragma(statement: &Statement<'_>) -> Offence {
+    if !statement.starts_with(&["PRAGMA"]) {
+        return None;
+    }
+    let last = (1..=2).find(|&i| {
+        statement
+            .word(i)
+            .is_some_and(|w| w.eq_ignore_ascii_case("journal_mode"))
+    })?;
+    let name_end = statement.head(last).end - statement.span.start;
+    let sets = statement.text()[name_end..]
+        .trim_start()
+        .starts_with(['=', '(']);
+    sets.then(|| ("PRAGMA journal_mode".to_owned(), statement.head(last)))
+}
+
 /// SQLite's `PRAGMA foreign_keys`, which does nothing inside a transaction.
 fn foreign_keys_pragma(statement: &Statement<'_>) -> Offence {
     let pragma = statement
@@ -330,6 +374,19 @@ fn lines(statements: &[(String, usize)]) -> String {
         [one] => format!("line {one}"),
         many => format!("lines {}", many.join(", ")),
     }
+}
+
+/// `PostgreSQL and SQLite`: the servers' names, for a sentence about how they behave.
+fn platform_names(platforms: &BTreeSet<Platform>) -> String {
+    let names: Vec<&str> = platforms
+        .iter()
+        .map(|p| match p {
+            Platform::Postgres => "PostgreSQL",
+            Platform::Mysql => "MySQL/MariaDB",
+            Platform::Sqlite => "SQLite",
+        })
+        .collect();
+    names.join(" and ")
 }
 
 /// `postgres and sqlite`.
@@ -367,6 +424,15 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
             "not SQL",
         )
         .with_help("dbpm sends the script to the server, not through a client: remove the command; write a value the script needs as a placeholder (`${name}` declared in [placeholders]), an included file as a script of its own, a query run with `\\gexec` as a DO block, and `COPY … FROM stdin` data as INSERT statements"),
+        Check::CopyFromStdin => at(
+            Problem::error(
+                source.path(),
+                "dbpm::package::copy_from_stdin",
+                format!("{offending} reads its data from the client (psql sends the lines after it), but dbpm sends the script to the server through a driver, which sends no data: the step cannot succeed"),
+            ),
+            "needs a client to send the data",
+        )
+        .with_help("load the data with INSERT statements (`pg_dump --inserts` writes them), or with `COPY … FROM 'file'` from a file on the database server"),
         Check::TransactionControl => {
             let sqlite = group.platforms.contains(&Platform::Sqlite);
             let others: Vec<&str> = group
@@ -419,15 +485,23 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
                 Some(forward) => format!("; its forward script `{forward}` is declared `transaction = false`, and this compensation must be too"),
                 None => String::new(),
             };
+            let alone = if group.platforms.contains(&Platform::Postgres) {
+                ", with that statement alone in the script (PostgreSQL runs several statements as one implicit transaction)"
+            } else {
+                ""
+            };
             at(
                 Problem::error(
                     source.path(),
                     "dbpm::package::cannot_run_in_transaction",
-                    format!("runs inside a transaction on PostgreSQL, where {offending} cannot run{why}"),
+                    format!(
+                        "runs inside a transaction on {}, where {offending} cannot run{why}",
+                        platform_names(&group.platforms)
+                    ),
                 ),
                 "refused inside a transaction",
             )
-            .with_help(format!("declare it in the manifest: [scripts.\"{key}\"] transaction = false, with that statement alone in the script (PostgreSQL runs several statements as one implicit transaction)"))
+            .with_help(format!("declare it in the manifest: [scripts.\"{key}\"] transaction = false{alone}"))
         }
         Check::ForeignKeysPragma => at(
             Problem::error(
@@ -438,6 +512,16 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
             "ignored inside a transaction",
         )
         .with_help(format!("dbpm runs SQLite scripts with foreign keys not enforced, as the sqlite3 client does, so a table rebuild needs no pragma: remove it, and check the references after the rebuild with `PRAGMA foreign_key_check`; or, to change enforcement, declare [scripts.\"{key}\"] transaction = false"))
+        .warning(),
+        Check::JournalModePragma => at(
+            Problem::error(
+                source.path(),
+                "dbpm::package::journal_mode_pragma",
+                format!("{offending} does nothing here: the script runs inside a transaction on SQLite, where the journal mode cannot change (the pragma keeps the mode the database has)"),
+            ),
+            "ignored inside a transaction",
+        )
+        .with_help(format!("the journal mode belongs to the database file (WAL) or to a connection (other modes), not to a package's change: set it outside dbpm; or, for WAL, declare [scripts.\"{key}\"] transaction = false with the pragma alone in the script"))
         .warning(),
         Check::SeveralStatementsOutside => at(
             Problem::error(
@@ -524,10 +608,12 @@ mod tests {
             backslash_commands(gexec, Platform::Postgres),
             [("\\gexec".to_owned(), 2)]
         );
-        let copy = "COPY t (a, b) FROM stdin;\n1\tone\n2\ttwo\n\\.\n\nSELECT 1;";
+        // The `\.` that ends `COPY … FROM stdin` data is part of the data, which the COPY
+        // is reported for; one alone is psql's too.
+        let copy = "COPY t (a, b) FROM stdin;\n1\tone\n2\ttwo\n\\.\n\nSELECT 1;\n\\.\n";
         assert_eq!(
             backslash_commands(copy, Platform::Postgres),
-            [("\\.".to_owned(), 4)]
+            [("\\.".to_owned(), 7)]
         );
         let vertical = "SELECT * FROM t\\G\nSELECT 2;";
         assert_eq!(
@@ -539,6 +625,54 @@ mod tests {
         assert!(backslash_commands(quoted, Platform::Postgres).is_empty());
         let mysql = "SELECT 'it\\'s \\n', `a\\b`; # \\G\nSELECT \"\\\"\\c\";";
         assert!(backslash_commands(mysql, Platform::Mysql).is_empty());
+    }
+
+    #[test]
+    fn copy_from_stdin_is_found_whatever_its_data_holds() {
+        // QA: with `it's` in a data row the `\.` was read as inside a string, and the
+        // script built, to fail at apply with a syntax error.
+        let sql = "CREATE TABLE t (id int, label text);\nCOPY t (id, label) FROM stdin;\n1\tit's\n\\.\nCOPY t TO STDOUT;\ncopy t FROM STDIN WITH (FORMAT csv);\n2,O'Brien\n";
+        assert_eq!(
+            first(sql, Platform::Postgres, copy_from_stdin),
+            [
+                ("COPY … FROM stdin".to_owned(), 2),
+                ("COPY … FROM stdin".to_owned(), 6)
+            ]
+        );
+        assert!(first(sql, Platform::Postgres, client_command).is_empty());
+    }
+
+    /// The findings of `check` in `sql`, a transactional `.sql` script, on `platform`.
+    fn found(sql: &str, platform: Platform, check: Check) -> Vec<(String, usize)> {
+        let text: Arc<str> = Arc::from(sql);
+        let subject = Subject {
+            path: "UPGRADE/001.a.sql",
+            text: &text,
+            kind: Kind::Sql,
+            flags: ScriptFlags {
+                mysql_transactional: true,
+                ..ScriptFlags::default()
+            },
+            key: "UPGRADE/001.a".to_owned(),
+            forward_outside_transaction: None,
+        };
+        let scanned: Vec<Statement<'_>> = statements::scan(sql, platform).collect();
+        findings(&subject, platform, &scanned)
+            .into_iter()
+            .filter(|(c, _)| *c == check)
+            .flat_map(|(_, finding)| finding.statements)
+            .collect()
+    }
+
+    #[test]
+    fn a_finding_names_the_line_it_points_at() {
+        // QA: "`\.` at line 3" while the pointer was at line 6: the line was the one its
+        // statement started on.
+        let sql = "SELECT 1;\nSELECT 'CREATE DATABASE x'\nWHERE NOT EXISTS (SELECT 1)\n\\gexec\n";
+        assert_eq!(
+            found(sql, Platform::Postgres, Check::ClientCommand),
+            [("\\gexec".to_owned(), 4)]
+        );
     }
 
     #[test]
@@ -554,6 +688,27 @@ mod tests {
     }
 
     #[test]
+    fn sqlite_vacuum_and_journal_mode_changes_are_found() {
+        // QA: `VACUUM` failed at apply ("cannot VACUUM from within a transaction"), and
+        // `PRAGMA journal_mode = WAL` left the mode as it was, both without a word at build.
+        let sql = "DELETE FROM t;\nVACUUM;\nvacuum into '/tmp/copy.db';\nPRAGMA journal_mode;\nPRAGMA journal_mode = WAL;\nPRAGMA main.journal_mode('delete');\nSELECT 'VACUUM';";
+        assert_eq!(
+            found(sql, Platform::Sqlite, Check::CannotRunInTransaction),
+            [("VACUUM".to_owned(), 2), ("VACUUM".to_owned(), 3)]
+        );
+        assert_eq!(
+            found(sql, Platform::Sqlite, Check::JournalModePragma),
+            [
+                ("PRAGMA journal_mode".to_owned(), 5),
+                ("PRAGMA journal_mode".to_owned(), 6)
+            ]
+        );
+        // PostgreSQL has no such pragma, and MySQL no VACUUM to refuse.
+        assert!(found(sql, Platform::Postgres, Check::JournalModePragma).is_empty());
+        assert!(found(sql, Platform::Mysql, Check::CannotRunInTransaction).is_empty());
+    }
+
+    #[test]
     fn implicit_commits_are_ddl_but_not_temporary_tables() {
         let sql = "INSERT INTO a VALUES (1);\nCREATE TEMPORARY TABLE t (x int);\ncreate table b (x int);\nCREATE OR REPLACE VIEW v AS SELECT 1;\nDROP TEMPORARY TABLE t;\nTRUNCATE a;";
         assert_eq!(
@@ -564,6 +719,24 @@ mod tests {
                 ("TRUNCATE".to_owned(), 6)
             ]
         );
+    }
+
+    #[test]
+    fn mysql_executable_comments_are_checked_as_code_on_mysql_only() {
+        // QA: `/*!50001 CREATE TABLE … */` in a `mysql_transactional` script stayed behind
+        // a step reported rolled back, without a warning at build.
+        let sql = "INSERT INTO a VALUES (1);\n/*!50001 CREATE TABLE hidden (id INT) */;\n/*!40101 COMMIT */;\n/*M!100100 DROP TABLE b */;\n";
+        assert_eq!(
+            found(sql, Platform::Mysql, Check::ImplicitCommit),
+            [("CREATE TABLE".to_owned(), 2), ("DROP TABLE".to_owned(), 4)]
+        );
+        assert_eq!(
+            found(sql, Platform::Mysql, Check::TransactionControl),
+            [("COMMIT".to_owned(), 3)]
+        );
+        for platform in [Platform::Postgres, Platform::Sqlite] {
+            assert!(found(sql, platform, Check::TransactionControl).is_empty());
+        }
     }
 
     #[test]

@@ -246,7 +246,7 @@ pub enum NameError {
     #[error("`{0}` does not start with a number of three digits or more")]
     Number(String),
     /// The name part has characters that are not allowed.
-    #[error("`{file}`: the name `{name}` may hold only letters, digits, `_` and `-`")]
+    #[error("`{file}`: the name `{name}` may hold only ASCII letters, digits, `_` and `-`")]
     Name {
         /// The file name.
         file: String,
@@ -368,6 +368,11 @@ mod tests {
             ScriptName::parse("001.a b.sql"),
             Err(NameError::Name { .. })
         ));
+        // QA: "may hold only letters" of `café`, whose é is a letter.
+        assert_eq!(
+            ScriptName::parse("003.café.sql").unwrap_err().to_string(),
+            "`003.café.sql`: the name `café` may hold only ASCII letters, digits, `_` and `-`"
+        );
     }
 
     #[test]

@@ -3,7 +3,11 @@
 //! dollar-quoted bodies, parentheses and the `BEGIN … END` bodies of triggers and routines
 //! are stepped over, in the way of the platform the script runs on; a `DELIMITER` line (a
 //! mysql client command) is one statement of its own and changes the delimiter after it, as
-//! the client would.
+//! the client would. On MySQL/MariaDB the executable comments `/*! … */`, `/*!50001 … */` and
+//! `/*M! … */` are code, as the server runs what they hold: only their markers are stepped
+//! over. The data lines after PostgreSQL's `COPY … FROM stdin;`, up to the `\.`
+//! that ends them, are stepped over as psql would: they are no SQL, and a quote in them
+//! (`O'Brien`) opens no string.
 //!
 //! For advice at build time (which statements a script holds, where they start), and for
 //! telling a dump's statements from the psql commands between them; it never decides what
@@ -32,7 +36,6 @@ pub struct Statement<'a> {
 
 impl<'a> Statement<'a> {
     /// Its text.
-    #[cfg(test)]
     pub fn text(&self) -> &'a str {
         &self.sql[self.span.clone()]
     }
@@ -62,6 +65,24 @@ impl<'a> Statement<'a> {
             .all(|(i, k)| self.word(i).is_some_and(|w| w.eq_ignore_ascii_case(k)))
     }
 
+    /// Where it reads data from the client, when it is PostgreSQL's `COPY … FROM stdin`: the
+    /// index of the `STDIN` word.
+    pub fn copy_from_stdin(&self) -> Option<usize> {
+        if !self.starts_with(&["COPY"]) {
+            return None;
+        }
+        let word = |i: usize| &self.sql[self.words[i].clone()];
+        (1..self.words.len()).find(|&i| {
+            word(i - 1).eq_ignore_ascii_case("FROM") && word(i).eq_ignore_ascii_case("STDIN")
+        })
+    }
+
+    /// The line `offset` (inside it) is on, from 1.
+    pub fn line_of(&self, offset: usize) -> usize {
+        let before = self.sql.get(self.span.start..offset).unwrap_or("");
+        self.line + before.matches('\n').count()
+    }
+
     /// Whether `keyword` is one of its words (any case), and where.
     pub fn find_word(&self, keyword: &str) -> Option<usize> {
         self.words
@@ -86,6 +107,7 @@ pub fn scan(sql: &str, platform: Platform) -> Statements<'_> {
         line: 1,
         line_at: 0,
         delimiter: ";".to_owned(),
+        executable: false,
     }
 }
 
@@ -99,6 +121,8 @@ pub struct Statements<'a> {
     line: usize,
     line_at: usize,
     delimiter: String,
+    /// Inside a MySQL executable comment, whose `*/` is no token.
+    executable: bool,
 }
 
 /// The words after `END` that close a block not counted by depth (`END IF`, `END LOOP`, ...).
@@ -121,14 +145,18 @@ impl<'a> Iterator for Statements<'a> {
             Some((span, words, opens_with_word)) => (span, words, opens_with_word, None),
             None => self.statement(),
         };
-        Some(Statement {
+        let statement = Statement {
             sql: self.sql,
             span: start..span,
             line,
             words,
             opens_with_word,
             backslash,
-        })
+        };
+        if self.platform == Platform::Postgres && statement.copy_from_stdin().is_some() {
+            self.skip_copy_data();
+        }
+        Some(statement)
     }
 }
 
@@ -155,10 +183,27 @@ impl<'a> Statements<'a> {
                 self.at += self.delimiter.len();
             } else if let Some(end) = self.comment_end(self.at) {
                 self.at = end;
+            } else if let Some(end) = self.executable_marker_end(self.at) {
+                self.at = end;
             } else {
                 return;
             }
         }
+    }
+
+    /// Steps over the data lines psql sends after `COPY … FROM stdin;`: from the next line up
+    /// to and with a line `\.`, or to the end of the text.
+    fn skip_copy_data(&mut self) {
+        let mut at = line_end(self.sql, self.at);
+        while at < self.sql.len() {
+            let end = line_end(self.sql, at + 1);
+            let ends_data = self.sql[at + 1..end].trim_end() == "\\.";
+            at = end;
+            if ends_data {
+                break;
+            }
+        }
+        self.at = at;
     }
 
     /// A `DELIMITER` line at the start of a statement: the line, its words, and the new
@@ -221,7 +266,10 @@ impl<'a> Statements<'a> {
                 self.at += self.delimiter.len();
                 break;
             }
-            if let Some(end) = self.comment_end(at) {
+            if let Some(end) = self
+                .comment_end(at)
+                .or_else(|| self.executable_marker_end(at))
+            {
                 self.at = end;
                 continue;
             }
@@ -333,13 +381,41 @@ impl<'a> Statements<'a> {
             (b'#', _) if self.platform == Platform::Mysql => Some(line_end(self.sql, at)),
             (b'/', Some(b'*')) => {
                 // MySQL runs what `/*! … */` holds: it is content, not a comment.
-                let executable =
-                    self.platform == Platform::Mysql && bytes.get(at + 2) == Some(&b'!');
-                (!executable)
+                (self.executable_opener_end(at).is_none())
                     .then(|| block_comment_end(bytes, at, self.platform == Platform::Postgres))
             }
             _ => None,
         }
+    }
+
+    /// Just past the opener of a MySQL executable comment starting at `at` (`/*!`, `/*M!`,
+    /// with the version after them: `/*!50001`), or `None` when none starts there. A
+    /// version newer than the server's makes a plain comment of it; one that names a
+    /// version is read as code all the same, as the servers a package is built for are
+    /// not known (and `/*M!`, MariaDB's only, as MySQL's too).
+    fn executable_opener_end(&self, at: usize) -> Option<usize> {
+        if self.platform != Platform::Mysql {
+            return None;
+        }
+        let rest = &self.sql[at..];
+        let opener = ["/*!", "/*M!"].into_iter().find(|o| rest.starts_with(o))?;
+        let digits = rest[opener.len()..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        Some(at + opener.len() + digits)
+    }
+
+    /// Just past a marker of a MySQL executable comment at `at`: its opener, or the `*/`
+    /// that closes one; `None` when none is there. What lies between is read as code.
+    fn executable_marker_end(&mut self, at: usize) -> Option<usize> {
+        if self.executable && self.sql[at..].starts_with("*/") {
+            self.executable = false;
+            return Some(at + 2);
+        }
+        let end = self.executable_opener_end(at)?;
+        self.executable = true;
+        Some(end)
     }
 
     /// Just past the word (or number) starting at `at`.
@@ -458,7 +534,12 @@ mod tests {
 
     /// The number of statements in `sql` as PostgreSQL reads it.
     fn count(sql: &str) -> usize {
-        scan(sql, Platform::Postgres).count()
+        count_on(sql, Platform::Postgres)
+    }
+
+    /// The number of statements in `sql` as `platform` reads it.
+    fn count_on(sql: &str, platform: Platform) -> usize {
+        scan(sql, platform).count()
     }
 
     /// The statements' texts and lines.
@@ -557,6 +638,83 @@ mod tests {
         );
         let dollars = "DELIMITER $$\nCREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN SET new.x = 1; END$$\nDELIMITER ;";
         assert_eq!(statements(dollars, Platform::Mysql).len(), 3);
+    }
+
+    #[test]
+    fn copy_data_from_stdin_is_stepped_over_up_to_its_end() {
+        // QA: an apostrophe in a data row opened a string that hid the rest of the script.
+        let sql = "CREATE TABLE t (id int, label text);\nCOPY t (id, label) FROM stdin; -- data\n1\tit's\n2\t;\n\\.\nSELECT 1;\ncopy t from STDIN;\n3\tO'Brien\n\\.\r\nSELECT 2;";
+        assert_eq!(
+            statements(sql, Platform::Postgres),
+            [
+                (1, "CREATE TABLE t (id int, label text)"),
+                (2, "COPY t (id, label) FROM stdin"),
+                (6, "SELECT 1"),
+                (7, "copy t from STDIN"),
+                (10, "SELECT 2")
+            ]
+        );
+        let copy = scan(sql, Platform::Postgres).nth(1).unwrap();
+        assert_eq!(copy.word(copy.copy_from_stdin().unwrap()), Some("stdin"));
+        // Without its `\.`, the data runs to the end; `TO STDOUT` and files send no data.
+        assert_eq!(count("COPY t FROM STDIN;\n1\t'\n2\t;"), 1);
+        assert_eq!(
+            count("COPY t TO STDOUT;\nCOPY t FROM '/tmp/t.csv';\nSELECT 'stdin';"),
+            3
+        );
+        // Elsewhere COPY is no statement of the server's, and nothing is stepped over.
+        assert_eq!(
+            count_on("COPY t FROM stdin;\nSELECT 1;", Platform::Sqlite),
+            2
+        );
+    }
+
+    #[test]
+    fn mysql_executable_comments_are_code() {
+        // QA: `/*!50001 CREATE TABLE … */` escaped the DDL check; mysqldump writes views and
+        // triggers that way.
+        let sql = "INSERT INTO a VALUES (1);\n/*!50001 CREATE TABLE hidden (id INT) */;\n/*!40101 COMMIT*/;\n/*M!100100 SET @a = 1 */;\n/*! SET @b = 2; SET @c = 3 */;\n/* plain; */ SELECT 1;";
+        let found = statements(sql, Platform::Mysql);
+        assert_eq!(
+            found,
+            [
+                (1, "INSERT INTO a VALUES (1)"),
+                (2, "CREATE TABLE hidden (id INT)"),
+                (3, "COMMIT"),
+                (4, "SET @a = 1"),
+                (5, "SET @b = 2"),
+                (5, "SET @c = 3"),
+                (6, "SELECT 1")
+            ]
+        );
+        let create = scan(sql, Platform::Mysql).nth(1).unwrap();
+        assert!(create.starts_with(&["CREATE", "TABLE"]));
+
+        let view = "/*!50001 DROP VIEW IF EXISTS `v`*/;\n/*!50001 CREATE ALGORITHM=UNDEFINED */\n/*!50013 DEFINER=`root`@`localhost` SQL SECURITY DEFINER */\n/*!50001 VIEW `v` AS select 1 AS `a` */;\nSELECT 2;";
+        let found = scan(view, Platform::Mysql).collect::<Vec<_>>();
+        assert_eq!(found.len(), 3, "{found:?}");
+        assert!(found[1].starts_with(&["CREATE", "ALGORITHM"]));
+        assert_eq!(found[1].find_word("VIEW"), Some(7));
+
+        // A dumped trigger, with the dump's own delimiter: its body stays in it.
+        let trigger = "DELIMITER ;;\n/*!50003 CREATE*/ /*!50017 DEFINER=`root`@`localhost`*/ /*!50003 TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN SET NEW.x = 1; SET NEW.y = 2; END */;;\nDELIMITER ;\nCOMMIT;";
+        let found = scan(trigger, Platform::Mysql).collect::<Vec<_>>();
+        assert_eq!(found.len(), 4, "{found:?}");
+        assert!(found[1].starts_with(&["CREATE", "DEFINER"]));
+        assert_eq!(found[3].line, 4);
+        // Also without it.
+        let plain = "/*!50003 CREATE*/ /*!50003 TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN SET NEW.x = 1; SET NEW.y = 2; END */;\nCOMMIT;";
+        assert_eq!(statements(plain, Platform::Mysql).len(), 2);
+
+        // Elsewhere they are comments.
+        let elsewhere =
+            "/*!50001 CREATE TABLE hidden (id INT) */ SELECT 1;\n/*M! COMMIT; */ SELECT 2;";
+        for platform in [Platform::Postgres, Platform::Sqlite] {
+            assert_eq!(
+                statements(elsewhere, platform),
+                [(1, "SELECT 1"), (2, "SELECT 2")]
+            );
+        }
     }
 
     #[test]

@@ -672,7 +672,7 @@ fn check_placeholders(
                     used.insert(name.clone());
                     format!("`{name}` is a declared placeholder: write `${{{name}}}`, or `$${{` for a literal `${{`")
                 }
-                None => "a placeholder is `${name}` (a letter or `_`, then letters, digits and `_`); write `$${` for a literal `${`, which also silences this warning".to_owned(),
+                None => "a placeholder is `${name}` (an ASCII letter or `_`, then ASCII letters, digits and `_`); write `$${` for a literal `${`, which also silences this warning".to_owned(),
             };
             problems.push(
                 Problem::error(

@@ -36,16 +36,37 @@ impl DirectoryRepository {
         DirectoryRepository { root: root.into() }
     }
 
-    /// Fails when the repository's directory does not exist: to a reader that is more
-    /// likely a mistyped path than an empty repository (publishing creates the directory).
-    pub fn check_exists(&self) -> Result<(), RepositoryError> {
+    /// Fails when the repository's directory does not exist, or holds `.dbpkg` archives but
+    /// no index (what `dbpm build -o DIR` writes): to a reader either is more likely a
+    /// mistaken path than an empty repository (publishing creates the directory and the
+    /// index).
+    pub fn check_readable(&self) -> Result<(), RepositoryError> {
         match self.root.try_exists() {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(RepositoryError::MissingDirectory {
-                path: self.root.clone(),
-            }),
-            Err(source) => Err(self.io(&self.root)(source)),
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(RepositoryError::MissingDirectory {
+                    path: self.root.clone(),
+                })
+            }
+            Err(source) => return Err(self.io(&self.root)(source)),
         }
+        if Self::exists_at(&self.root) {
+            return Ok(());
+        }
+        let mut archives = 0;
+        for entry in fs_err::read_dir(&self.root).map_err(self.io(&self.root))? {
+            let path = entry.map_err(self.io(&self.root))?.path();
+            if path.extension().is_some_and(|ext| ext == "dbpkg") && path.is_file() {
+                archives += 1;
+            }
+        }
+        if archives > 0 {
+            return Err(RepositoryError::UnpublishedArchives {
+                path: self.root.clone(),
+                archives,
+            });
+        }
+        Ok(())
     }
 
     /// Whether `path` holds a directory repository.

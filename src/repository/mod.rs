@@ -76,6 +76,19 @@ pub enum RepositoryError {
         /// The directory.
         path: PathBuf,
     },
+    /// A directory given as a repository that holds built archives but no index: the output
+    /// of `dbpm build -o DIR`, which is no repository until they are published.
+    #[error("`{}` is not a repository (it has no `index.json`) but holds {archives} `.dbpkg` {}", path.display(), if *archives == 1 { "archive" } else { "archives" })]
+    #[diagnostic(
+        code(dbpm::repository::unpublished_archives),
+        help("publish them to a repository with `dbpm publish --repo REPO {}/*.dbpkg` and read that one with `--repo REPO`; or install one archive by its path: `dbpm install {}/NAME-VERSION-PLATFORM.dbpkg`", path.display(), path.display())
+    )]
+    UnpublishedArchives {
+        /// The directory.
+        path: PathBuf,
+        /// How many `.dbpkg` files it holds.
+        archives: usize,
+    },
     /// The index is not what dbpm writes.
     #[error("the repository index `{path}` is corrupt: {reason}")]
     #[diagnostic(

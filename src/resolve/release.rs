@@ -114,7 +114,7 @@ pub fn parse_release(file: &SourceFile) -> Result<Release, Problems> {
                 format!("`{}` is not a package name", name.get_ref()),
                 name.span(),
                 "not a package name",
-                "a package name starts with a letter or digit and holds letters, digits, `_` and `-`",
+                "a package name starts with an ASCII letter or digit and holds ASCII letters, digits, `_` and `-`",
             );
         }
         let requirement = match range.get_ref() {
@@ -146,7 +146,7 @@ pub fn parse_release(file: &SourceFile) -> Result<Release, Problems> {
                 format!("`{}` is not a placeholder name", name.get_ref()),
                 name.span(),
                 "not a name",
-                "a placeholder name starts with a letter or `_` and holds letters, digits and `_`",
+                "a placeholder name starts with an ASCII letter or `_` and holds ASCII letters, digits and `_`",
             );
         }
     }

@@ -150,12 +150,17 @@ impl Target {
         })
     }
 
+    /// The schema table's statements, less the shadow tables of virtual tables (FTS5's
+    /// `docs_data`, `docs_idx`, ...) and what is on them: `CREATE VIRTUAL TABLE` makes them,
+    /// and one of their own would fail at install ("already exists"), as its DROP before
+    /// the virtual table's would at uninstall.
     async fn sqlite_schema(&self) -> Result<SchemaScripts, SchemaError> {
         let mut session = self.open(Access::Read).await?;
         let failed = self.failed("read the schema");
         let rows = session
             .fetch(
-                "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'dbpm_%' AND name NOT LIKE 'sqlite_%'
+                "SELECT type, name, sql FROM sqlite_master m WHERE sql IS NOT NULL AND name NOT LIKE 'dbpm_%' AND name NOT LIKE 'sqlite_%'
+                 AND NOT EXISTS (SELECT 1 FROM pragma_table_list t WHERE t.schema = 'main' AND t.name = m.tbl_name AND t.type = 'shadow')
                  ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 ELSE 3 END, rowid",
                 &[],
             )

@@ -517,7 +517,7 @@ macro_rules! assert_filtered_snapshot {
     ($name:expr, $text:expr) => {
         insta::with_settings!({filters => vec![
             (r"\b\d{8}T\d{6}-[0-9a-f]{8}\b", "[RUN]"),
-            (r"\(\d+ ms\)", "([TIME] ms)"),
+            (r"\(\d+ ms", "([TIME] ms"),
             (r"dbpm_t_\d+_\d+_[0-9a-f]{8}", "[DB]"),
         ]}, {
             insta::assert_snapshot!($name, $text);

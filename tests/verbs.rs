@@ -852,6 +852,53 @@ fn a_generated_postgres_baseline_installs_into_another_schema() {
     assert_eq!(tables("tenant1"), ["0"]);
 }
 
+/// Ctrl-C while SQLite runs the last steps as one transaction: they finish together, and
+/// the run says why it completed anyway; every step says it was committed with the others.
+#[test]
+fn ctrl_c_during_the_last_sqlite_batch_says_it_finished() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let repo = package_repo(
+        &ctx,
+        "slow",
+        "sqlite",
+        &[
+            (
+                "UPGRADE/001.a.sql",
+                "CREATE TABLE slow_a (x INTEGER);\nWITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000000) SELECT count(*) FROM c;\n",
+            ),
+            ("DOWNGRADE/001.a.sql", "DROP TABLE IF EXISTS slow_a;\n"),
+            ("UPGRADE/002.b.sql", "CREATE TABLE slow_b (x INTEGER);\n"),
+            ("DOWNGRADE/002.b.sql", "DROP TABLE IF EXISTS slow_b;\n"),
+        ],
+    );
+    let child = ctx
+        .dbpm()
+        .args(["install", "slow", "--yes", "--repo", &repo, "--db", &db.url])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lock = db.sqlite_file().into_os_string();
+    lock.push(".dbpm-lock");
+    while !std::path::Path::new(&lock).exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let output = child.wait_with_output().unwrap();
+    let text = transcript(&output, ctx.temp.path());
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("steps committed together)"), "{text}");
+    assert!(text.contains("nothing was left to stop"), "{text}");
+    assert_eq!(installed(&ctx, &db), "slow@1.0.0");
+}
+
 fn mysql_schema(db: &TestDb) -> String {
     let output = std::process::Command::new("mysqldump")
         .args([

@@ -187,16 +187,22 @@ pub async fn execute(
             }
             Event::StepStarted { step } if tty => out.status(paint("2", &format!("  … {step}"))),
             Event::StepStarted { .. } => {}
-            Event::StepDone { step, millis } if step.ends_with("~undo") => {
-                out.status(format!("  {} {step} ({millis} ms)", paint("33", "↺")));
-            }
-            Event::StepDone { step, millis } => {
-                let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
-                let of = total.load(Ordering::SeqCst);
-                out.status(format!(
-                    "  {} [{n}/{of}] {step} ({millis} ms)",
-                    paint("32", "✓")
-                ));
+            Event::StepDone {
+                step,
+                millis,
+                batch,
+            } => {
+                let took = match batch {
+                    1 => format!("{millis} ms"),
+                    n => format!("{millis} ms for {n} steps committed together"),
+                };
+                if step.ends_with("~undo") {
+                    out.status(format!("  {} {step} ({took})", paint("33", "↺")));
+                } else {
+                    let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
+                    let of = total.load(Ordering::SeqCst);
+                    out.status(format!("  {} [{n}/{of}] {step} ({took})", paint("32", "✓")));
+                }
             }
             Event::StepFailed { step, error } => {
                 out.status(format!("  {} {step}: {error}", paint("31", "✗")))
@@ -235,6 +241,11 @@ pub async fn execute(
         if let Ok(line) = serde_json::to_string(&outcome) {
             out.data(line);
         }
+    }
+    if matches!(outcome, Outcome::Completed { .. }) && settings.stop.load(Ordering::SeqCst) {
+        // The steps running at the request were the last ones (on SQLite, consecutive steps
+        // run as one transaction: all of them).
+        out.status("the stop request came while the last steps ran: they finished, and nothing was left to stop");
     }
     Ok(report(&outcome, again, &out))
 }

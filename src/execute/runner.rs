@@ -83,8 +83,11 @@ pub enum Event {
     StepDone {
         /// The step id.
         step: String,
-        /// How long it took.
+        /// How long it took: for steps committed together, all of them together.
         millis: u64,
+        /// How many steps were committed together with it (SQLite runs consecutive
+        /// transactional steps as one transaction), itself included: 1 for a step on its own.
+        batch: usize,
     },
     /// A step failed.
     StepFailed {
@@ -600,14 +603,17 @@ async fn drive(
                     .await?
                 {
                     None => {
-                        let each = started.elapsed() / u32::try_from(work.len()).unwrap_or(1);
+                        let millis =
+                            u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                        let batch = work.len();
                         for (id, attempt, _) in work {
                             attempts.insert(id.clone(), attempt);
                             journal.insert(id.clone(), StepState::Done);
                             events(Event::StepStarted { step: id.clone() });
                             events(Event::StepDone {
                                 step: id,
-                                millis: u64::try_from(each.as_millis()).unwrap_or(u64::MAX),
+                                millis,
+                                batch,
                             });
                             super::failpoint::step_finished();
                         }
@@ -688,6 +694,7 @@ async fn drive(
                 events(Event::StepDone {
                     step: id,
                     millis: u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                    batch: 1,
                 });
             }
             Ok(Err(ScriptFailed(error))) => {

@@ -290,10 +290,29 @@ fn drift_is_shown_when_the_repository_changed_under_an_installed_version() {
         drift[1]["files"],
         serde_json::json!({"changed": ["INSTALL/001.views.sql"], "added": [], "removed": []})
     );
+    // And how they differ, from the text the target keeps (DESIGN §4).
+    let diff = drift[1]["diff"].as_str().unwrap();
+    assert!(
+        diff.starts_with(
+            "--- installed/INSTALL/001.views.sql\n+++ repository/INSTALL/001.views.sql\n@@"
+        ),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("\n+-- edited after it was installed\n"),
+        "{diff}"
+    );
+    let shown = dbpm(&ctx, &["status", "--db", url, "--repo", repo]);
+    assert!(
+        String::from_utf8_lossy(&shown.stdout).contains("+-- edited after it was installed"),
+        "{}",
+        transcript(&shown, ctx.temp.path())
+    );
     let changed = "`INSTALL/001.views.sql` changed";
     let verify = dbpm(&ctx, &["verify", "--db", url, "--repo", repo]);
     let text = transcript(&verify, ctx.temp.path());
     assert_eq!(verify.status.code(), Some(1), "{text}");
+    assert!(text.contains("+-- edited after it was installed"), "{text}");
     assert!(
         text.lines()
             .any(|line| line.starts_with("FAIL core@1.1.0 checksum") && line.contains(changed)),

@@ -153,11 +153,16 @@ fn report_drift(drift: &[Drift], out: &Out) {
                 installed,
                 repository,
                 files,
+                diff,
             } => format!(
-                "drift: {package} {version} was installed with content {}…, the repositories' {package} {version} has {}…{}",
+                "drift: {package} {version} was installed with content {}…, the repositories' {package} {version} has {}…{}{}",
                 short_hash(installed.as_str()),
                 short_hash(repository.as_str()),
-                FileChanges::suffix(files.as_deref())
+                FileChanges::suffix(files.as_deref()),
+                diff.as_deref()
+                    .filter(|diff| !diff.is_empty())
+                    .map(|diff| format!("\n{}", diff.trim_end()))
+                    .unwrap_or_default()
             ),
             Drift::Missing { package, version } => {
                 format!("drift: {package} {version} is not in the repositories")

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::db::target::{StepSession, Target, TargetError};
 use crate::execute::runner::{is_unfinished, os_user, utc_now};
+use crate::ops::status::drift_diff;
 use crate::package::changes::FileChanges;
 use crate::package::{placeholder, Checksum, Package, Phase};
 use crate::repository::{Repositories, RepositoryError};
@@ -168,16 +169,26 @@ pub async fn verify(
                 Some(entry) if entry.checksum == installed.checksum => (true, None),
                 Some(entry) => {
                     // The mismatch stands even when the repositories' copy cannot be read.
-                    let files = repos.fetch(layered, entry).await.ok().map(|published| {
+                    let published = repos.fetch(layered, entry).await.ok();
+                    let files = published.as_ref().map(|published| {
                         FileChanges::between(
                             &installed.file_checksums(),
                             &published.file_checksums(),
                         )
                     });
+                    let diff = published
+                        .as_ref()
+                        .zip(files.as_ref())
+                        .map(|(published, files)| {
+                            drift_diff(installed, &state.texts, published, files)
+                        })
+                        .filter(|diff| !diff.is_empty())
+                        .map(|diff| format!("\n{}", diff.trim_end()))
+                        .unwrap_or_default();
                     (
                         false,
                         Some(format!(
-                            "installed {}, published {}{}",
+                            "installed {}, published {}{}{diff}",
                             installed.checksum,
                             entry.checksum,
                             FileChanges::suffix(files.as_ref())

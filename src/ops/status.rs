@@ -4,16 +4,19 @@
 //! repositories' same version (naming the files that differ), or that the repositories no
 //! longer have. Reading never writes to the target.
 
+use std::collections::BTreeMap;
+
 use semver::Version;
 use serde::Serialize;
 
 use crate::db::target::{JournalRow, RunRecord, Target, TargetError};
 use crate::execute::runner::is_unfinished;
-use crate::package::changes::FileChanges;
-use crate::package::Checksum;
+use crate::manifest::MANIFEST_FILE;
+use crate::package::changes::{unified_diff, FileChanges};
+use crate::package::{Checksum, Package};
 use crate::platform::Platform;
 use crate::repository::{Repositories, RepositoryError};
-use crate::state::InstalledState;
+use crate::state::{InstalledPackage, InstalledState};
 
 /// Why `dbpm status` failed.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -126,6 +129,10 @@ pub enum Drift {
         /// variants stay of a size); absent when the repositories' copy could not be read.
         #[serde(skip_serializing_if = "Option::is_none")]
         files: Option<Box<FileChanges>>,
+        /// How the changed files differ, as unified diffs from the installed text (the target
+        /// keeps it) to the repositories'; absent when the repositories' copy could not be read.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        diff: Option<String>,
     },
     /// The repositories do not have the installed version (for the target's platform).
     Missing {
@@ -191,23 +198,69 @@ async fn drift(
             Some(entry) if entry.checksum != installed.checksum => {
                 // The drift stands even when the repositories' copy cannot be read.
                 let published = repos.fetch(&layered, entry).await.ok();
+                let files = published.as_ref().map(|published| {
+                    FileChanges::between(&installed.file_checksums(), &published.file_checksums())
+                });
+                let diff = published
+                    .as_ref()
+                    .zip(files.as_ref())
+                    .map(|(published, files)| {
+                        drift_diff(installed, &state.texts, published, files)
+                    });
                 drift.push(Drift::Changed {
                     package: name.clone(),
                     version: installed.version.clone(),
                     installed: installed.checksum.clone(),
                     repository: entry.checksum.clone(),
-                    files: published.map(|published| {
-                        Box::new(FileChanges::between(
-                            &installed.file_checksums(),
-                            &published.file_checksums(),
-                        ))
-                    }),
+                    files: files.map(Box::new),
+                    diff,
                 });
             }
             Some(_) => {}
         }
     }
     Ok(drift)
+}
+
+/// How the files that `changes` names changed differ from the installed copy (`texts`, the
+/// target's, hold its scripts) to the repositories' `published` one, as unified diffs.
+pub(crate) fn drift_diff(
+    installed: &InstalledPackage,
+    texts: &BTreeMap<Checksum, String>,
+    published: &Package,
+    changes: &FileChanges,
+) -> String {
+    let mut diff = String::new();
+    for path in &changes.changed {
+        let (before, after) = if path == MANIFEST_FILE {
+            (
+                Some(installed.manifest.as_str()),
+                Some(&**published.manifest_text()),
+            )
+        } else {
+            (
+                installed
+                    .scripts
+                    .get(path)
+                    .and_then(|checksum| texts.get(checksum))
+                    .map(String::as_str),
+                published
+                    .scripts
+                    .iter()
+                    .find(|script| &*script.path == path.as_str())
+                    .map(|script| &*script.text),
+            )
+        };
+        if let (Some(before), Some(after)) = (before, after) {
+            diff.push_str(&unified_diff(
+                path,
+                before,
+                after,
+                ("installed", "repository"),
+            ));
+        }
+    }
+    diff
 }
 
 /// How far an unfinished run got, from its journal, and what comes next.

@@ -85,6 +85,33 @@ impl fmt::Display for FileChanges {
     }
 }
 
+/// How many lines of one file's difference a report shows.
+const SHOWN_LINES: usize = 40;
+
+/// How one file differs from a build to another, in the unified format (`--- NAME/PATH`,
+/// `+++ NAME/PATH`, hunks with three lines of context), `names` naming the two sides; cut
+/// after [`SHOWN_LINES`] lines with a line that says how many more there are.
+pub fn unified_diff(path: &str, before: &str, after: &str, names: (&str, &str)) -> String {
+    let diff = similar::TextDiff::from_lines(before, after);
+    let text = diff
+        .unified_diff()
+        .context_radius(3)
+        .header(
+            &format!("{}/{path}", names.0),
+            &format!("{}/{path}", names.1),
+        )
+        .to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() <= SHOWN_LINES {
+        return text;
+    }
+    format!(
+        "{}\n… {} more lines\n",
+        lines[..SHOWN_LINES].join("\n"),
+        lines.len() - SHOWN_LINES
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +146,24 @@ mod tests {
         assert!(same.is_empty());
         assert_eq!(FileChanges::suffix(Some(&same)), "");
         assert_eq!(FileChanges::suffix(None), "");
+    }
+
+    #[test]
+    fn a_difference_is_shown_as_a_unified_diff_cut_at_forty_lines() {
+        let diff = unified_diff(
+            "INSTALL/001.v.sql",
+            "CREATE VIEW v AS SELECT 1;\n",
+            "CREATE VIEW v AS SELECT 2;\n",
+            ("installed", "repository"),
+        );
+        assert_eq!(
+            diff,
+            "--- installed/INSTALL/001.v.sql\n+++ repository/INSTALL/001.v.sql\n@@ -1 +1 @@\n-CREATE VIEW v AS SELECT 1;\n+CREATE VIEW v AS SELECT 2;\n"
+        );
+        let long: String = (0..100).map(|n| format!("line {n}\n")).collect();
+        let cut = unified_diff("x.sql", "", &long, ("a", "b"));
+        assert_eq!(cut.lines().count(), SHOWN_LINES + 1);
+        assert!(cut.ends_with("… 63 more lines\n"), "{cut}");
     }
 
     #[test]

@@ -362,9 +362,42 @@ pub fn is_placeholder_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// The shapes a manifest's values take, by the name of the Rust type that reads them: what
+/// an error about a value of the wrong type says was expected, in the manifest's terms.
+const SHAPES: [(&str, &str); 5] = [
+    (
+        "struct RawPlaceholder",
+        "a placeholder: a table like `{ description = \"…\", default = \"…\" }`",
+    ),
+    (
+        "struct RawDeclaration",
+        "a script declaration: a table of `transaction`, `idempotent`, `irreversible` and `mysql_transactional` flags",
+    ),
+    (
+        "struct RawMinMax",
+        "a table like `{ min = { major = 1 }, max = { major = 2 } }`",
+    ),
+    (
+        "struct RawBound",
+        "a table like `{ major = 1, minor = 2 }`",
+    ),
+    ("struct RawPackage", "the `[package]` table"),
+];
+
 fn toml_problem(file: &SourceFile, err: &toml::de::Error) -> Problem {
-    let message = err.message().to_owned();
-    let (code, help) = if message.starts_with("unknown field") {
+    let mut message = err.message().to_owned();
+    for (rust, shape) in SHAPES {
+        message = message.replace(rust, shape);
+    }
+    let wrong_type = ["invalid type", "invalid value"]
+        .iter()
+        .any(|start| message.starts_with(start));
+    let (code, help) = if wrong_type {
+        (
+            "dbpm::manifest::wrong_type",
+            "give the key a value of the expected type (a key written after a table's header belongs to that table); `dbpm init` writes a complete example",
+        )
+    } else if message.starts_with("unknown field") {
         (
             "dbpm::manifest::unknown_key",
             "remove the key or fix its spelling; `dbpm init` writes a complete example",
@@ -555,5 +588,32 @@ mod tests {
             Identity::peek_toml("[package]\nversion = \"1.0.0\"\n"),
             None
         );
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_is_explained_in_the_manifests_terms() {
+        let head = "[package]\nname = \"ca\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n";
+        for (tail, expected) in [
+            // A prerequisite appended after the `[placeholders]` header `init` writes last.
+            (
+                "\n[placeholders]\ncb = \"^1\"\n",
+                "expected a placeholder: a table like",
+            ),
+            (
+                "\n[prerequisites]\ncb = 5\n",
+                "expected a semver requirement",
+            ),
+        ] {
+            let file = SourceFile::new("ca/dbpm.toml", format!("{head}{tail}"));
+            let problems = parse_toml(&file).unwrap_err();
+            let problem = &problems[0];
+            assert_eq!(problem.code_str(), "dbpm::manifest::wrong_type");
+            assert!(
+                problem.message().contains(expected),
+                "{}",
+                problem.message()
+            );
+            assert!(!problem.message().contains("Raw"), "{}", problem.message());
+        }
     }
 }

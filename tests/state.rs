@@ -139,7 +139,10 @@ async fn a_recorded_state_reads_back_equal_and_rebuilds_its_packages(platform: P
     let db = TestDb::new(platform);
     let target = target(&db.url, None);
     let state = example_state(platform, &target.label());
-    target.record_installed(&state).await.unwrap();
+    target
+        .record_installed(&state, "run", "completed")
+        .await
+        .unwrap();
     let read = target.read_state().await.unwrap();
     assert_eq!(read, state);
     for name in ["core", "auth", "billing"] {
@@ -155,7 +158,10 @@ async fn a_recorded_state_reads_back_equal_and_rebuilds_its_packages(platform: P
     let texts = db.count(&db.state_table("script_texts")).await;
     let mut smaller = state.clone();
     smaller.remove("billing");
-    target.record_installed(&smaller).await.unwrap();
+    target
+        .record_installed(&smaller, "run", "completed")
+        .await
+        .unwrap();
     assert_eq!(target.read_state().await.unwrap(), smaller);
     assert_eq!(db.count(&db.state_table("script_texts")).await, texts);
 
@@ -170,11 +176,17 @@ async fn a_recorded_state_reads_back_equal_and_rebuilds_its_packages(platform: P
         None,
     );
     changed.packages.get_mut("auth").unwrap().run = Some("run-3".to_owned());
-    target.record_installed(&changed).await.unwrap();
+    target
+        .record_installed(&changed, "run", "completed")
+        .await
+        .unwrap();
     assert_eq!(target.read_state().await.unwrap(), changed);
 
     let empty = InstalledState::empty(platform, target.label());
-    target.record_installed(&empty).await.unwrap();
+    target
+        .record_installed(&empty, "run", "completed")
+        .await
+        .unwrap();
     assert_eq!(target.read_state().await.unwrap(), empty);
 }
 
@@ -202,7 +214,10 @@ async fn a_state_of_the_previous_layout_is_read_and_migrated_by_the_next_write(p
     let db = TestDb::new(platform);
     let target = target(&db.url, None);
     let state = example_state(platform, &target.label());
-    target.record_installed(&state).await.unwrap();
+    target
+        .record_installed(&state, "run", "completed")
+        .await
+        .unwrap();
     // As a dbpm of layout 1 left it.
     db.execute(&format!(
         "DELETE FROM {} WHERE version > 1",
@@ -211,7 +226,10 @@ async fn a_state_of_the_previous_layout_is_read_and_migrated_by_the_next_write(p
     .await;
     assert_eq!(db.count(&db.state_table("meta")).await, 1);
     assert_eq!(target.read_state().await.unwrap(), state);
-    target.record_installed(&state).await.unwrap();
+    target
+        .record_installed(&state, "run", "completed")
+        .await
+        .unwrap();
     assert_eq!(db.count(&db.state_table("meta")).await, STATE_VERSION);
 }
 
@@ -219,7 +237,7 @@ async fn state_export_round_trips_through_load_state_file(platform: Platform) {
     let db = TestDb::new(platform);
     let target = target(&db.url, None);
     target
-        .record_installed(&example_state(platform, "ignored"))
+        .record_installed(&example_state(platform, "ignored"), "run", "completed")
         .await
         .unwrap();
     let ctx = TestContext::new();
@@ -266,9 +284,15 @@ async fn two_target_schemas_in_one_postgres_database_keep_separate_states() {
         false,
         None,
     );
-    billing.record_installed(&state).await.unwrap();
+    billing
+        .record_installed(&state, "run", "completed")
+        .await
+        .unwrap();
     let other = example_state(Platform::Postgres, &reporting.label());
-    reporting.record_installed(&other).await.unwrap();
+    reporting
+        .record_installed(&other, "run", "completed")
+        .await
+        .unwrap();
 
     assert_eq!(billing.read_state().await.unwrap(), state);
     assert_eq!(reporting.read_state().await.unwrap(), other);
@@ -279,7 +303,11 @@ async fn two_target_schemas_in_one_postgres_database_keep_separate_states() {
     );
 
     billing
-        .record_installed(&InstalledState::empty(Platform::Postgres, "x"))
+        .record_installed(
+            &InstalledState::empty(Platform::Postgres, "x"),
+            "run",
+            "completed",
+        )
         .await
         .unwrap();
     assert!(billing.read_state().await.unwrap().packages.is_empty());
@@ -293,7 +321,11 @@ async fn a_password_reaches_neither_the_export_nor_the_state_tables() {
     let target = target(&url, Some("app"));
     assert!(!target.label().contains("secret-pw"));
     target
-        .record_installed(&example_state(Platform::Postgres, &target.label()))
+        .record_installed(
+            &example_state(Platform::Postgres, &target.label()),
+            "run",
+            "completed",
+        )
         .await
         .unwrap();
 

@@ -434,9 +434,8 @@ pub async fn apply(
         Outcome::Completed { .. } => {
             let after = plan.resulting_state(&state, Some(run.id.clone()), Some(utc_now()));
             let record = plan.run_record(&after, Some(run.id.clone()));
-            target.record_installed(&record).await?;
             target
-                .set_outcome(&run.id, "completed", true, Some(&record.record_json()))
+                .record_installed(&record, &run.id, "completed")
                 .await?;
         }
         Outcome::RolledBack { .. } => {

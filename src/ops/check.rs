@@ -300,11 +300,8 @@ pub async fn adopt(
         .await?;
     let mut after = state.clone();
     after.record(&package, values, Some(run.clone()), true, Some(utc_now()));
-    target.record_installed(&after).await?;
     // Not `completed`: undo and restore must never run scripts against what was adopted.
-    target
-        .set_outcome(&run, "adopted", true, Some(&after.record_json()))
-        .await?;
+    target.record_installed(&after, &run, "adopted").await?;
     Ok(results)
 }
 

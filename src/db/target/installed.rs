@@ -189,7 +189,16 @@ impl Target {
     /// script texts of the written packages, and of the versions `state` walked through (a
     /// run's record: see [`InstalledState::record_json`]), are added to the ones stored; none
     /// is ever removed. `state.target` is not stored.
-    pub async fn record_installed(&self, state: &InstalledState) -> Result<(), TargetError> {
+    ///
+    /// The run `run` that ends with this state gets its `outcome` (ended, with `state` as the
+    /// installed set after it) in the same transaction: a crash never leaves one without the
+    /// other, and the run's end costs one commit.
+    pub async fn record_installed(
+        &self,
+        state: &InstalledState,
+        run: &str,
+        outcome: &str,
+    ) -> Result<(), TargetError> {
         if state.platform != self.platform() {
             return Err(TargetError::PlatformMismatch {
                 target: self.label(),
@@ -300,6 +309,17 @@ impl Target {
                     .map_err(&failed)?;
             }
         }
+        session
+            .execute(
+                "UPDATE {runs} SET outcome = ?, ended_at = {now}, installed_after = ? WHERE id = ?",
+                &[
+                    Value::Text(outcome),
+                    Value::Text(&state.record_json()),
+                    Value::Text(run),
+                ],
+            )
+            .await
+            .map_err(self.failed("record the run's outcome"))?;
         session.commit_and_unlock().await.map_err(&failed)?;
         self.close(session).await
     }

@@ -494,6 +494,6 @@ mod tests {
         let state = InstalledState::empty(Platform::Sqlite, "x");
         assert_send(&target.ensure_state());
         assert_send(&target.read_state());
-        assert_send(&target.record_installed(&state));
+        assert_send(&target.record_installed(&state, "run", "completed"));
     }
 }

@@ -26,13 +26,35 @@ const DELETE_SCRIPTS: &str =
     "DELETE FROM {installed_scripts} WHERE target_schema = ? AND package = ?";
 const DELETE_PACKAGE: &str =
     "DELETE FROM {installed_packages} WHERE target_schema = ? AND name = ?";
-const INSERT_TEXT: &str =
-    "INSERT INTO {script_texts} (checksum, content) VALUES (?, ?) {skip_duplicate_checksum}";
+/// Script texts, with as many `(?, ?)` rows after `VALUES` as are inserted at once.
+const INSERT_TEXTS: (&str, &str, &str) = (
+    "INSERT INTO {script_texts} (checksum, content) VALUES ",
+    "(?, ?)",
+    " {skip_duplicate_checksum}",
+);
 const INSERT_PACKAGE: &str = "INSERT INTO {installed_packages}
     (target_schema, name, version, checksum, manifest, placeholders, run_id, adopted, installed_at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
-const INSERT_SCRIPT: &str =
-    "INSERT INTO {installed_scripts} (target_schema, package, path, checksum) VALUES (?, ?, ?, ?)";
+/// The scripts of installed packages, as [`INSERT_TEXTS`].
+const INSERT_SCRIPTS: (&str, &str, &str) = (
+    "INSERT INTO {installed_scripts} (target_schema, package, path, checksum) VALUES ",
+    "(?, ?, ?, ?)",
+    "",
+);
+
+/// Rows a multi-row `INSERT` of scripts or texts holds at most: one statement for many small
+/// rows, rather than one round trip each.
+const ROWS_PER_INSERT: usize = 200;
+
+/// Bytes of text past which a multi-row `INSERT` of texts stops growing (a larger text goes
+/// alone): MySQL/MariaDB take a statement in one packet.
+const TEXT_BYTES_PER_INSERT: usize = 512 * 1024;
+
+/// `insert` (its head, one row, its tail) with `rows` rows.
+fn insert_rows(insert: (&str, &str, &str), rows: usize) -> String {
+    let (head, row, tail) = insert;
+    format!("{head}{}{tail}", vec![row; rows].join(", "))
+}
 
 impl Target {
     /// What is installed on the target. Read-only: a database dbpm was never in, or a SQLite
@@ -264,15 +286,34 @@ impl Target {
             .flat_map(|package| package.scripts.values())
             .filter_map(|checksum| Some((checksum, state.texts.get(checksum)?)))
             .collect();
+        let mut batches: Vec<Vec<(&Checksum, &String)>> = Vec::new();
+        let mut bytes = 0;
         for (checksum, text) in texts {
+            match batches.last_mut() {
+                Some(batch)
+                    if batch.len() < ROWS_PER_INSERT
+                        && bytes + text.len() <= TEXT_BYTES_PER_INSERT =>
+                {
+                    batch.push((checksum, text));
+                    bytes += text.len();
+                }
+                _ => {
+                    batches.push(vec![(checksum, text)]);
+                    bytes = text.len();
+                }
+            }
+        }
+        for batch in batches {
+            let values: Vec<Value<'_>> = batch
+                .iter()
+                .flat_map(|(checksum, text)| [Value::Text(checksum.as_str()), Value::Text(text)])
+                .collect();
             session
-                .execute(
-                    INSERT_TEXT,
-                    &[Value::Text(checksum.as_str()), Value::Text(text)],
-                )
+                .execute(&insert_rows(INSERT_TEXTS, batch.len()), &values)
                 .await
                 .map_err(&failed)?;
         }
+        let mut scripts: Vec<(&str, &str, &str)> = Vec::new();
         for (name, package) in changed {
             let version = package.version.to_string();
             let placeholders = serde_json::to_string(&package.placeholders)
@@ -294,20 +335,29 @@ impl Target {
                 )
                 .await
                 .map_err(&failed)?;
-            for (path, checksum) in &package.scripts {
-                session
-                    .execute(
-                        INSERT_SCRIPT,
-                        &[
-                            Value::Text(schema),
-                            Value::Text(name),
-                            Value::Text(path),
-                            Value::Text(checksum.as_str()),
-                        ],
-                    )
-                    .await
-                    .map_err(&failed)?;
-            }
+            scripts.extend(
+                package
+                    .scripts
+                    .iter()
+                    .map(|(path, checksum)| (name.as_str(), path.as_str(), checksum.as_str())),
+            );
+        }
+        for chunk in scripts.chunks(ROWS_PER_INSERT) {
+            let values: Vec<Value<'_>> = chunk
+                .iter()
+                .flat_map(|(name, path, checksum)| {
+                    [
+                        Value::Text(schema),
+                        Value::Text(name),
+                        Value::Text(path),
+                        Value::Text(checksum),
+                    ]
+                })
+                .collect();
+            session
+                .execute(&insert_rows(INSERT_SCRIPTS, chunk.len()), &values)
+                .await
+                .map_err(&failed)?;
         }
         session
             .execute(

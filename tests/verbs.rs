@@ -899,6 +899,39 @@ fn ctrl_c_during_the_last_sqlite_batch_says_it_finished() {
     assert_eq!(installed(&ctx, &db), "slow@1.0.0");
 }
 
+/// A table named as its schema makes `billing.id` a column as well as a name of the schema:
+/// the baseline keeps the schema in its names then, and still installs (it read
+/// `FROM billing JOIN x ON x.bid = id`, an ambiguous column).
+#[test]
+fn a_baseline_of_a_schema_with_a_table_of_its_name_keeps_its_qualifiers() {
+    let ctx = TestContext::new();
+    let source = TestDb::postgres();
+    let copy = TestDb::postgres();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(source.execute(
+        "CREATE SCHEMA billing; CREATE TABLE billing.billing (id int PRIMARY KEY); CREATE TABLE billing.x (id int, bid int); CREATE VIEW billing.v AS SELECT billing.id, x.id AS xid FROM billing.billing JOIN billing.x ON x.bid = billing.id",
+    ));
+    let dir = ctx.path("generated/legacy/1.0.0").display().to_string();
+    ok(
+        &ctx,
+        &source,
+        &["adopt", "--generate", &dir, "--schema", "billing"],
+    );
+    runtime.block_on(copy.execute("CREATE SCHEMA billing"));
+    let tree = ctx.path("generated").display().to_string();
+    ok(
+        &ctx,
+        &copy,
+        &[
+            "install", "legacy", "--repo", &tree, "--yes", "--schema", "billing",
+        ],
+    );
+    assert_eq!(
+        runtime.block_on(copy.texts("SELECT count(*)::text AS line FROM billing.v")),
+        ["0"]
+    );
+}
+
 fn mysql_schema(db: &TestDb) -> String {
     let output = std::process::Command::new("mysqldump")
         .args([

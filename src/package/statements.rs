@@ -426,7 +426,7 @@ impl<'a> Statements<'a> {
         let mut end = at;
         while end < bytes.len()
             && (is_word_start(bytes[end]) || bytes[end].is_ascii_digit() || bytes[end] == b'$')
-            && !(custom && self.sql[end..].starts_with(self.delimiter.as_str()))
+            && !(custom && bytes[end..].starts_with(self.delimiter.as_bytes()))
         {
             end += 1;
         }
@@ -638,6 +638,9 @@ mod tests {
         );
         let dollars = "DELIMITER $$\nCREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW BEGIN SET new.x = 1; END$$\nDELIMITER ;";
         assert_eq!(statements(dollars, Platform::Mysql).len(), 3);
+        // A word with letters beyond ASCII under a delimiter of the client's: it panicked.
+        let accents = "DELIMITER ;;\nCREATE TRIGGER t BEFORE INSERT ON a FOR EACH ROW SET NEW.prénom = 'x';;\nDELIMITER ;";
+        assert_eq!(statements(accents, Platform::Mysql).len(), 3);
     }
 
     #[test]

@@ -86,10 +86,7 @@ impl Target {
                 .replace(self.url.expose(), &self.url.redacted());
             return Err(SchemaError::PgDump(message.trim().to_owned()));
         }
-        let create = without_schema(
-            &dump_statements(&String::from_utf8_lossy(&output.stdout)),
-            &self.schema,
-        );
+        let dumped = dump_statements(&String::from_utf8_lossy(&output.stdout));
         let mut session = self.open(Access::Read).await?;
         let failed = self.failed("read the schema");
         let rows = session
@@ -137,12 +134,32 @@ impl Target {
                 row.text("name").map_err(&failed)?
             ));
         }
+        let mut type_names = Vec::new();
         for row in &types {
+            let name = row.text("name").map_err(&failed)?;
             drop.push_str(&format!(
                 "DROP TYPE IF EXISTS {} CASCADE;\n",
-                identifier(Platform::Postgres, &row.text("name").map_err(&failed)?)
+                identifier(Platform::Postgres, &name)
             ));
+            type_names.push(name);
         }
+        // An object named as its schema (a table `billing` in the schema `billing`) makes
+        // `billing.id` either a schema's table or a table's column: the names keep their
+        // schema then, and the baseline installs into that schema only.
+        let shared = objects
+            .iter()
+            .chain(&type_names)
+            .any(|name| *name == self.schema)
+            || drop.contains(&format!("FUNCTION IF EXISTS {}(", self.schema))
+            || drop.contains(&format!(
+                "FUNCTION IF EXISTS {}(",
+                identifier(Platform::Postgres, &self.schema)
+            ));
+        let create = if shared {
+            dumped
+        } else {
+            without_schema(&dumped, &self.schema)
+        };
         Ok(SchemaScripts {
             create,
             drop,
@@ -394,6 +411,17 @@ fn without_schema(sql: &str, schema: &str) -> String {
             .filter(|bare| rest.starts_with(bare))
             .map(str::len)
     };
+    // Inside a string literal a quote in the name is doubled.
+    let in_literal = quoted.replace('\'', "''");
+    let literal_prefix_at = |at: usize| -> Option<usize> {
+        let rest = &sql[at..];
+        if rest.starts_with(&in_literal) {
+            return Some(in_literal.len());
+        }
+        bare.as_deref()
+            .filter(|bare| rest.starts_with(bare))
+            .map(str::len)
+    };
     let bytes = sql.as_bytes();
     let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80;
     let mut out = String::with_capacity(sql.len());
@@ -406,7 +434,7 @@ fn without_schema(sql: &str, schema: &str) -> String {
                 let end = string_end(bytes, at, escapes);
                 // A name in a `'…'::regclass` literal is resolved like any other.
                 if sql[end..].starts_with("::regclass") {
-                    if let Some(len) = prefix_at(at + 1) {
+                    if let Some(len) = literal_prefix_at(at + 1) {
                         out.push('\'');
                         out.push_str(&sql[at + 1 + len..end]);
                         at = end;
@@ -442,7 +470,7 @@ fn without_schema(sql: &str, schema: &str) -> String {
                     end
                 }
             }
-            _ => at + 1,
+            _ => at + sql[at..].chars().next().map_or(1, char::len_utf8),
         };
         out.push_str(&sql[at..end]);
         at = end;
@@ -609,6 +637,13 @@ mod tests {
             without_schema(quoted, "My Schema"),
             "CREATE TABLE t (x integer);\nCREATE TABLE other.t (x integer);\n"
         );
+        let apostrophe = "CREATE TABLE \"o'brien\".t (id integer DEFAULT nextval('\"o''brien\".t_id_seq'::regclass));\n";
+        assert_eq!(
+            without_schema(apostrophe, "o'brien"),
+            "CREATE TABLE t (id integer DEFAULT nextval('t_id_seq'::regclass));\n"
+        );
+        // Letters beyond ASCII outside quotes (it panicked on them).
+        assert_eq!(without_schema("Xé public.t ü", "public"), "Xé t ü");
     }
 
     #[test]

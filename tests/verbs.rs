@@ -932,6 +932,118 @@ fn a_baseline_of_a_schema_with_a_table_of_its_name_keeps_its_qualifiers() {
     );
 }
 
+/// A deferred constraint that a script breaks fails the script, with the server's detail,
+/// and the run rolls back: it failed the commit that carries the journal entry, which was
+/// the target's failure, and every resume failed again.
+#[test]
+fn a_broken_deferred_constraint_fails_its_step() {
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    let repo = package_repo(
+        &ctx,
+        "defer",
+        "postgres",
+        &[
+            (
+                "UPGRADE/001.rows.sql",
+                "CREATE TABLE defer_parent (id INTEGER PRIMARY KEY);\nCREATE TABLE defer_child (parent INTEGER REFERENCES defer_parent DEFERRABLE INITIALLY DEFERRED);\nINSERT INTO defer_child VALUES (42);\n",
+            ),
+            (
+                "DOWNGRADE/001.rows.sql",
+                "DROP TABLE IF EXISTS defer_child;\nDROP TABLE IF EXISTS defer_parent;\n",
+            ),
+        ],
+    );
+    let failed = run(&ctx, &db, &["install", "defer", "--yes", "--repo", &repo]);
+    let text = transcript(&failed, ctx.temp.path());
+    assert_eq!(failed.status.code(), Some(5), "{text}");
+    assert!(text.contains("Key (parent)=(42) is not present"), "{text}");
+    assert_eq!(installed(&ctx, &db), "");
+}
+
+/// The packet check weighs every text the state will keep, not only the steps' scripts: a
+/// large baseline edge that the upgrade does not walk is recorded with the version all the
+/// same, and failed after every step had run.
+#[test]
+fn a_mysql_text_kept_but_not_run_larger_than_a_packet_is_refused_first() {
+    let ctx = TestContext::new();
+    let db = TestDb::mysql();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let limit: usize = runtime
+        .block_on(db.texts("SELECT CAST(@@max_allowed_packet AS CHAR) AS line"))[0]
+        .parse()
+        .unwrap();
+    let manifest = |version: &str, from: &str| {
+        format!(
+            "[package]\nname = \"big\"\nversion = \"{version}\"\nplatforms = [\"mysql\"]\n{from}"
+        )
+    };
+    let table = "CREATE TABLE big_t (id INTEGER);\n";
+    let drop = "DROP TABLE IF EXISTS big_t;\n";
+    let v1 = manifest("1.0.0", "");
+    let repo = package_version(
+        &ctx,
+        "big",
+        "1.0.0",
+        &[
+            ("dbpm.toml", v1.as_str()),
+            ("UPGRADE/001.t.sql", table),
+            ("DOWNGRADE/001.t.sql", drop),
+        ],
+    );
+    ok(
+        &ctx,
+        &db,
+        &["install", "big@1.0.0", "--yes", "--repo", &repo],
+    );
+    let mut baseline = String::from(table);
+    while baseline.len() <= limit {
+        baseline.push_str("-- a long comment of the squashed history of big, line after line\n");
+    }
+    let v2 = manifest("1.1.0", "from = \"1.0.0\"\n");
+    package_version(
+        &ctx,
+        "big",
+        "1.1.0",
+        &[
+            ("dbpm.toml", v2.as_str()),
+            (
+                "UPGRADE/001.u.sql",
+                "ALTER TABLE big_t ADD COLUMN v INTEGER;\n",
+            ),
+            ("DOWNGRADE/001.u.sql", "ALTER TABLE big_t DROP COLUMN v;\n"),
+            ("UPGRADE@none/001.t.sql", baseline.as_str()),
+            ("DOWNGRADE@none/001.t.sql", drop),
+        ],
+    );
+    // A plan file: no plan is kept with the run, which would be larger still.
+    fs_err::write(ctx.path("big.toml"), "[packages]\nbig = \"1.1.0\"\n").unwrap();
+    let release = ctx.path("big.toml").display().to_string();
+    let plan = ctx.path("big.json").display().to_string();
+    ok(
+        &ctx,
+        &db,
+        &[
+            "plan",
+            "--release",
+            &release,
+            "--repo",
+            &repo,
+            "--out",
+            &plan,
+        ],
+    );
+    let refused = run(&ctx, &db, &["apply", &plan]);
+    let text = transcript(&refused, ctx.temp.path());
+    assert_eq!(refused.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::apply::packet_too_large"), "{text}");
+    assert!(
+        text.contains("`UPGRADE@none/001.t.sql` of big@1.1.0"),
+        "{text}"
+    );
+    assert_eq!(installed(&ctx, &db), "big@1.0.0");
+}
+
 fn mysql_schema(db: &TestDb) -> String {
     let output = std::process::Command::new("mysqldump")
         .args([

@@ -53,10 +53,12 @@ pub struct RunArgs {
     /// What to do when a step fails.
     #[arg(long, value_enum, default_value_t = FailureMode::Rollback)]
     on_failure: FailureMode,
-    /// Run steps in doubt after a crash again.
+    /// Run steps in doubt again: interrupted by a crash, or failed outside a transaction (a run
+    /// stopped by `--on-failure stop`), which may have done part of their work.
     #[arg(long, conflicts_with = "skip_in_doubt")]
     retry_in_doubt: bool,
-    /// Consider steps in doubt after a crash done (after checking by hand that they ran).
+    /// Consider steps in doubt done (after checking by hand that they ran, or finishing their
+    /// work by hand).
     #[arg(long)]
     skip_in_doubt: bool,
     /// Resuming a rollback stopped by failed compensations: consider them done (after undoing

@@ -128,7 +128,7 @@ fn unfinished(run: &UnfinishedRun, out: &Out) {
         ),
         NextStep::Resume => format!("run `{apply}`{with} to resume it"),
         NextStep::FixAndResume => format!(
-            "fix the cause of the failed step, then run `{apply}`{with} to retry it and resume"
+            "fix the cause of the failed step, then run `{apply}`{with} to retry it and resume (a failed step that ran outside a transaction is in doubt then, and runs again only with `--retry-in-doubt`)"
         ),
         NextStep::DecideInDoubt => format!(
             "check on the target whether the steps started and not finished ran, then run `{apply} --skip-in-doubt` (they did) or `--retry-in-doubt` (run them again){with}"

@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use super::schedule::{self, InDoubt, Journal, Next, StepState};
 use crate::db::target::{RunRecord, ScriptFailed, StepSession, Target, TargetError};
-use crate::package::Kind;
+use crate::package::{Checksum, Kind};
 use crate::plan::{Plan, Step, StepPhase};
 use crate::platform::Platform;
 use crate::state::InstalledState;
@@ -240,11 +240,32 @@ async fn check_packet_size(
     let Some(limit) = target.max_packet().await? else {
         return Ok(());
     };
-    let largest = plan.steps.iter().chain(&plan.compensations).map(|step| {
-        (
-            format!("the script of step `{}`", step.id),
-            plan.text_of(step).len(),
-        )
+    // Every text of the plan: a step's script, or one the state keeps of a version
+    // installed or walked through (another edge's, say), named by a step that runs it.
+    let runs_it = |checksum: &Checksum| {
+        plan.steps
+            .iter()
+            .chain(&plan.compensations)
+            .find(|step| step.checksum == *checksum)
+            .map(|step| step.id.clone())
+    };
+    let largest = plan.scripts.iter().map(|(checksum, text)| {
+        let kept_as = || {
+            let recorded = plan.packages.iter();
+            let walked = plan
+                .walked
+                .iter()
+                .flat_map(|(name, versions)| versions.iter().map(move |p| (name, p)));
+            recorded.chain(walked).find_map(|(name, package)| {
+                let (path, _) = package.scripts.iter().find(|(_, c)| *c == checksum)?;
+                Some(format!("`{path}` of {name}@{}", package.version))
+            })
+        };
+        let what = match runs_it(checksum) {
+            Some(step) => format!("the script of step `{step}`"),
+            None => kept_as().unwrap_or_else(|| format!("the script {checksum}")),
+        };
+        (what, text.len())
     });
     let kept = kept.map(|json| ("the plan kept with the run".to_owned(), json.len()));
     let Some((what, size)) = largest.chain(kept).max_by_key(|(_, size)| *size) else {
@@ -298,9 +319,6 @@ pub async fn apply(
     // timeout, and fail as an error rather than as a locked target.
     let _lock = target.lock(settings.lock_timeout).await?;
     target.ensure_state().await?;
-    let kept = settings.keep_plan.then(|| plan.to_json());
-    check_packet_size(plan, target, kept.as_deref()).await?;
-
     let runs = target.runs().await?;
     // The last completed run applied this very plan: applying it again would run it twice.
     // (The same plan may apply again once the target has moved on and come back to its
@@ -316,6 +334,8 @@ pub async fn apply(
         });
     }
     let unfinished = runs.iter().find(|r| is_unfinished(r));
+    let kept = settings.keep_plan.then(|| plan.to_json());
+    check_packet_size(plan, target, kept.as_deref()).await?;
     let state = target.read_state().await?;
     let (run, resumed) = match unfinished {
         Some(other) if other.plan_hash != plan.hash => {

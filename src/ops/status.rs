@@ -204,9 +204,8 @@ async fn drift(
                 let diff = published
                     .as_ref()
                     .zip(files.as_ref())
-                    .map(|(published, files)| {
-                        drift_diff(installed, &state.texts, published, files)
-                    });
+                    .map(|(published, files)| drift_diff(installed, &state.texts, published, files))
+                    .filter(|diff| !diff.is_empty());
                 drift.push(Drift::Changed {
                     package: name.clone(),
                     version: installed.version.clone(),

@@ -578,11 +578,18 @@ impl StepSession {
                 pg_literal(run),
                 pg_literal(step),
             );
-            self.session
-                .run_verbatim(&sql)
-                .await
-                .map_err(self.target.failed("journal and commit a step"))?;
-            return Ok(Ok(()));
+            return match self.session.run_verbatim(&sql).await {
+                Ok(()) => Ok(Ok(())),
+                // The server refused the commit and rolled the script back (a serialization
+                // failure): the script failed, journaled apart.
+                Err(err) if refused_commit(&err) => {
+                    let message = describe(&err);
+                    self.mark(run, step, attempt, "failed", Some(&message))
+                        .await?;
+                    Ok(Err(ScriptFailed(message)))
+                }
+                Err(err) => Err(self.target.failed("journal and commit a step")(err)),
+            };
         }
         self.session
             .execute(
@@ -664,9 +671,13 @@ impl StepSession {
     async fn begin_then(&mut self, script: &str) -> Result<Result<(), sqlx::Error>, TargetError> {
         let begin = self.begin_statement();
         if self.target.platform() == Platform::Postgres {
+            // Deferred constraints are checked at the end of the script, not at the commit
+            // that carries the journal entry: a violation is the script's failure.
             return Ok(self
                 .session
-                .run_script(&format!("{begin};\n{script}"))
+                .run_script(&format!(
+                    "{begin};\n{script}\n;SET CONSTRAINTS ALL IMMEDIATE"
+                ))
                 .await);
         }
         self.session
@@ -861,6 +872,15 @@ fn retryable(err: &sqlx::Error) -> bool {
         return matches!(mysql.number(), 1205 | 1213);
     }
     matches!(db.code().as_deref(), Some("40P01" | "40001"))
+}
+
+/// Whether a PostgreSQL commit failed for the transaction's own sake, so that the server
+/// rolled it back: a serialization failure or deadlock (class 40), a constraint checked at
+/// commit (class 23). Any other failure leaves the commit's fate unknown.
+fn refused_commit(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code.starts_with("40") || code.starts_with("23"))
 }
 
 /// The database's own words for a failed statement.

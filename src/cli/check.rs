@@ -28,6 +28,10 @@ pub struct VerifyArgs {
 /// scripts, once its VERIFY scripts confirm the claim (a baseline); or, with `--generate`,
 /// make a baseline package from a live database's schema.
 ///
+/// On PostgreSQL the VERIFY scripts of a claim see the target schema alone (not `public`):
+/// what another schema holds confirms nothing. A check that uses an extension's type or
+/// function names its schema (`public.citext`).
+///
 /// Example: dbpm adopt core@1.1.0 --db postgres://app@db/legacy --repo examples/packages
 ///
 /// Example: dbpm adopt --generate packages/legacy/1.0.0 --name legacy --db postgres://app@db/legacy

@@ -226,7 +226,14 @@ pub async fn adopt(
     version: &Version,
     set: &BTreeMap<String, String>,
 ) -> Result<Vec<CheckResult>, CheckError> {
-    // Under the run lock from the start: what a run is changing cannot be adopted meanwhile.
+    // The package first, from the repositories: a mistyped name touches no target.
+    let layered = repos.index().await?;
+    let entry = layered
+        .index
+        .get(name, version, target.platform())
+        .ok_or_else(|| CheckError::Unknown(name.to_owned(), version.clone()))?;
+    let package = repos.fetch(&layered, entry).await?;
+    // Then under the run lock: what a run is changing cannot be adopted meanwhile.
     let _lock = target.lock(std::time::Duration::from_secs(10)).await?;
     target.ensure_state().await?;
     // A run left unfinished would take the adoption for one of its own changes when it
@@ -245,12 +252,6 @@ pub async fn adopt(
             installed.version.clone(),
         ));
     }
-    let layered = repos.index().await?;
-    let entry = layered
-        .index
-        .get(name, version, target.platform())
-        .ok_or_else(|| CheckError::Unknown(name.to_owned(), version.clone()))?;
-    let package = repos.fetch(&layered, entry).await?;
     for (prerequisite, requirement) in &package.manifest.prerequisites {
         let satisfied = state
             .packages

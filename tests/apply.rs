@@ -1123,7 +1123,20 @@ fn a_second_apply_on_sqlite_gives_up_at_its_lock_timeout_during_a_step() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     std::thread::sleep(std::time::Duration::from_millis(500));
-    let second = s.apply(&plan, &["--lock-timeout", "1"]);
+    // Through a symbolic link to the same file: one database, one lock (QA: the lock file
+    // was beside the path given, and both runs ran).
+    let link = s.ctx.path("link.db");
+    std::os::unix::fs::symlink(s.db.sqlite_file(), &link).unwrap();
+    let through_link = format!("sqlite://{}", link.display());
+    let second = s
+        .ctx
+        .dbpm()
+        .env_remove("DBPM_FAILPOINT")
+        .arg("apply")
+        .arg(&plan)
+        .args(["--db", &through_link, "--lock-timeout", "1"])
+        .output()
+        .unwrap();
     let text = s.text(&second);
     // The first run was still in its step when the second gave up.
     let first_running = first.try_wait().unwrap().is_none();

@@ -732,3 +732,62 @@ fn a_folder_of_built_archives_is_not_read_as_an_empty_repository() {
     let listed = json(&ctx, &["repo", "list", "--repo", dist.to_str().unwrap()]);
     assert_eq!(listed[0]["name"], "core", "{listed:#}");
 }
+
+/// QA: a repository whose index was lost read as empty, and a publish then replaced a
+/// published archive with another build and hid every other version. A lost index is
+/// refused; an archive the index does not list is replaced by the same build only.
+#[test]
+fn a_lost_index_or_entry_never_lets_a_published_archive_be_replaced() {
+    let ctx = TestContext::new();
+    let repo = ctx.path("repo");
+    let repo = repo.to_str().unwrap();
+    let core = repo_root().join("examples/packages/core/1.2.0");
+    publish_ok(
+        &ctx,
+        repo,
+        &[
+            core.clone(),
+            repo_root().join("examples/packages/core/1.1.0"),
+        ],
+    );
+    let changed = ctx.path("core-changed");
+    copy_dir(&core, &changed);
+    let views = changed.join("INSTALL/001.views.sql");
+    let text = fs_err::read_to_string(&views).unwrap();
+    fs_err::write(&views, format!("{text}-- changed\n")).unwrap();
+
+    let index = ctx.path("repo/index.json");
+    let saved = fs_err::read_to_string(&index).unwrap();
+    fs_err::remove_file(&index).unwrap();
+    for args in [
+        &["repo", "list", "--repo", repo][..],
+        &["publish", "--repo", repo, changed.to_str().unwrap()],
+    ] {
+        let output = ctx.run(args);
+        let text = transcript(&output, ctx.temp.path());
+        assert_eq!(output.status.code(), Some(1), "{args:?}\n{text}");
+        assert!(text.contains("dbpm::repository::corrupt_index"), "{text}");
+        assert!(text.contains("published archives"), "{text}");
+    }
+
+    // The index without core 1.2.0's entries, as if edited by hand.
+    let mut file: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    file["packages"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|entry| entry["version"] != "1.2.0");
+    fs_err::write(&index, serde_json::to_string_pretty(&file).unwrap()).unwrap();
+    let archive = ctx.path("repo/packages/core/core-1.2.0-sqlite.dbpkg");
+    let before = fs_err::read(&archive).unwrap();
+    let refused = publish(&ctx, repo, &[changed]);
+    let text = transcript(&refused, ctx.temp.path());
+    assert_eq!(refused.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("dbpm::repository::unlisted_archive"),
+        "{text}"
+    );
+    assert!(text.contains("`INSTALL/001.views.sql` changed"), "{text}");
+    assert_eq!(fs_err::read(&archive).unwrap(), before);
+    // The same build takes its place again.
+    publish_ok(&ctx, repo, &[core]);
+}

@@ -90,7 +90,20 @@ impl DirectoryRepository {
         let path = self.root.join(INDEX_FILE);
         let text = match fs_err::read_to_string(&path) {
             Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Index::new()),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                // Archives without their index: a lost index, not an empty repository (read
+                // as one, a publish would replace published archives).
+                let archives = self.stored_archives()?;
+                if archives > 0 {
+                    return Err(RepositoryError::CorruptIndex {
+                        path,
+                        reason: format!(
+                            "it is missing, while `packages/` holds {archives} published archives"
+                        ),
+                    });
+                }
+                return Ok(Index::new());
+            }
             Err(err) => return Err(self.io(&path)(err)),
         };
         let file: IndexFile =
@@ -108,6 +121,28 @@ impl DirectoryRepository {
             });
         }
         Ok(file.packages.into_iter().collect())
+    }
+
+    /// How many `.dbpkg` files `packages/NAME/` holds.
+    fn stored_archives(&self) -> Result<usize, RepositoryError> {
+        let packages = self.root.join("packages");
+        if !packages.is_dir() {
+            return Ok(0);
+        }
+        let mut archives = 0;
+        for dir in fs_err::read_dir(&packages).map_err(self.io(&packages))? {
+            let dir = dir.map_err(self.io(&packages))?.path();
+            if !dir.is_dir() {
+                continue;
+            }
+            for file in fs_err::read_dir(&dir).map_err(self.io(&dir))? {
+                let file = file.map_err(self.io(&dir))?.path();
+                if file.extension().is_some_and(|ext| ext == "dbpkg") {
+                    archives += 1;
+                }
+            }
+        }
+        Ok(archives)
     }
 
     fn write_index(&self, index: &Index) -> Result<(), RepositoryError> {
@@ -160,6 +195,24 @@ impl DirectoryRepository {
                 if archive_path.is_file() || to_write.iter().any(|(p, _)| p == &archive_path) {
                     outcomes.push(Published::Unchanged);
                     continue;
+                }
+            }
+            // An archive the index does not list: the leftover of an interrupted publish, or
+            // a version whose entry was lost. Only the same build may take its place.
+            if let Ok(stored) = fs_err::read(&archive_path) {
+                let existing = archive::read(&archive_path, &stored)
+                    .ok()
+                    .map(|stored| stored.checksum);
+                if existing.as_ref() != Some(&entry.checksum) {
+                    let files = existing.as_ref().and_then(|existing| {
+                        changes_from_stored(&archive_path, &stored, existing, package)
+                    });
+                    return Err(RepositoryError::UnlistedArchive {
+                        path: archive_path,
+                        name: entry.name,
+                        version: entry.version,
+                        files,
+                    });
                 }
             }
             index.insert_if_absent(entry);

@@ -89,6 +89,22 @@ pub enum RepositoryError {
         /// How many `.dbpkg` files it holds.
         archives: usize,
     },
+    /// A build of a version would replace an archive that the index does not list.
+    #[error("`{path}` holds another build of `{name}@{version}`, which the index does not list{}", FileChanges::suffix(files.as_ref()))]
+    #[diagnostic(
+        code(dbpm::repository::unlisted_archive),
+        help("a published version is immutable: give the change a new version (`dbpm init --next`). If that file is the leftover of an interrupted publish of a build never listed, delete it and publish again; if the index lost its entry, restore the index from a backup")
+    )]
+    UnlistedArchive {
+        /// The archive file.
+        path: PathBuf,
+        /// The package.
+        name: String,
+        /// The version.
+        version: semver::Version,
+        /// The files that differ, from the stored build to the new one.
+        files: Option<FileChanges>,
+    },
     /// The index is not what dbpm writes.
     #[error("the repository index `{path}` is corrupt: {reason}")]
     #[diagnostic(

@@ -82,11 +82,11 @@ pub enum TargetError {
         /// The name given.
         schema: String,
     },
-    /// A MySQL/MariaDB URL without a database.
+    /// A PostgreSQL or MySQL/MariaDB URL without a database.
     #[error("`{url}` names no database")]
     #[diagnostic(
         code(dbpm::target::no_database),
-        help("name the target database in the URL: mysql://user@host:3306/DATABASE")
+        help("name the target database in the URL: postgres://user@host:5432/DATABASE or mysql://user@host:3306/DATABASE")
     )]
     NoDatabase {
         /// The URL, redacted.
@@ -251,7 +251,9 @@ impl Target {
             }
             (_, None) => String::new(),
         };
-        if url.platform() == Platform::Mysql && connector.mysql_database().is_none() {
+        // A PostgreSQL URL without one would reach the database named after the user (often
+        // the `postgres` maintenance database) without a word.
+        if url.platform() != Platform::Sqlite && connector.database().is_none() {
             return Err(TargetError::NoDatabase {
                 url: url.redacted(),
             });
@@ -482,9 +484,11 @@ mod tests {
             target("postgres://db/x", Some("")),
             Err(TargetError::BadSchema { .. })
         ));
-        let err = target("mysql://root:s3cret@db", None).unwrap_err();
-        assert!(matches!(err, TargetError::NoDatabase { .. }));
-        assert!(!err.to_string().contains("s3cret"));
+        for url in ["mysql://root:s3cret@db", "postgres://root:s3cret@db:5432/"] {
+            let err = target(url, None).unwrap_err();
+            assert!(matches!(err, TargetError::NoDatabase { .. }), "{url}");
+            assert!(!err.to_string().contains("s3cret"));
+        }
     }
 
     #[test]

@@ -100,6 +100,12 @@ impl Target {
             // missing) is explained as such, not as its lock file.
             let session = self.open(Access::Write).await?;
             self.close(session).await?;
+            // Beside the file itself, whatever path reached it (a symbolic link, `..`): two
+            // paths to one database are one lock.
+            let file = fs_err::canonicalize(file).map_err(|source| TargetError::LockFile {
+                path: file.to_path_buf(),
+                source,
+            })?;
             let mut name = file.as_os_str().to_owned();
             name.push(".dbpm-lock");
             let path = std::path::PathBuf::from(name);

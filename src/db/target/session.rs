@@ -128,11 +128,12 @@ impl Connector {
         }
     }
 
-    /// The MySQL/MariaDB database the URL names.
-    pub(super) fn mysql_database(&self) -> Option<&str> {
+    /// The database a PostgreSQL or MySQL/MariaDB URL names, if it names one.
+    pub(super) fn database(&self) -> Option<&str> {
         match self {
             Connector::Mysql(options) => options.get_database(),
-            Connector::Postgres(_) | Connector::Sqlite(_) => None,
+            Connector::Postgres(options) => options.get_database(),
+            Connector::Sqlite(_) => None,
         }
     }
 

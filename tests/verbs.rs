@@ -9,7 +9,7 @@ mod common;
 use std::process::Output;
 
 use common::db::TestDb;
-use common::{transcript, TestContext};
+use common::{repo_root, transcript, TestContext};
 use dbpm::platform::Platform;
 
 fn run(ctx: &TestContext, db: &TestDb, args: &[&str]) -> Output {
@@ -1042,6 +1042,38 @@ fn a_mysql_text_kept_but_not_run_larger_than_a_packet_is_refused_first() {
         "{text}"
     );
     assert_eq!(installed(&ctx, &db), "big@1.0.0");
+}
+
+/// QA: `undo` of a run went back to the set before it, which lacked a package adopted since,
+/// and uninstalled it: its DOWNGRADE dropped tables and rows dbpm never made. An adopted
+/// package stays; here it requires what the run installed, so the undo is refused.
+#[test]
+fn undo_never_uninstalls_a_package_adopted_since() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    ok(&ctx, &db, &with_repo(&["install", "core@1.0.0", "--yes"]));
+    let auth = repo_root().join("examples/packages/auth/1.0.0");
+    let made_by_hand: String = [
+        "UPGRADE/001.tables.sqlite.sql",
+        "UPGRADE/002.seed_roles.sql",
+        "INSTALL/001.views.sql",
+    ]
+    .iter()
+    .map(|script| fs_err::read_to_string(auth.join(script)).unwrap())
+    .collect::<Vec<_>>()
+    .join("\n");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(db.execute(&made_by_hand));
+    ok(&ctx, &db, &with_repo(&["adopt", "auth@1.0.0"]));
+    let roles =
+        || runtime.block_on(db.texts("SELECT CAST(count(*) AS TEXT) AS line FROM auth_role"));
+    let before = roles();
+    let undo = run(&ctx, &db, &with_repo(&["undo", "--yes"]));
+    let text = transcript(&undo, ctx.temp.path());
+    assert_eq!(undo.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::verb::adopted_requires"), "{text}");
+    assert_eq!(roles(), before);
+    assert_eq!(installed(&ctx, &db), "auth@1.0.0 core@1.0.0");
 }
 
 fn mysql_schema(db: &TestDb) -> String {

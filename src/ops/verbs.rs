@@ -53,6 +53,20 @@ pub enum VerbError {
     #[error("run `{0}` is not a completed run of this target")]
     #[diagnostic(code(dbpm::verb::unknown_run), help("`dbpm history` lists the runs"))]
     UnknownRun(String),
+    /// Going back would remove a package that one adopted since requires.
+    #[error("{why} would uninstall `{prerequisite}`, which `{adopted}` requires; `{adopted}` was adopted since, and stays")]
+    #[diagnostic(
+        code(dbpm::verb::adopted_requires),
+        help("an adopted package is never uninstalled by going back: no run of the target made it. Uninstall `{adopted}` first if it must go (its DOWNGRADE scripts drop what it holds)")
+    )]
+    AdoptedRequires {
+        /// What was asked (`undo RUN`, `restore RUN`).
+        why: String,
+        /// The adopted package.
+        adopted: String,
+        /// The package going back would remove.
+        prerequisite: String,
+    },
     /// Nothing to undo.
     #[error("no completed run to undo on this target")]
     #[diagnostic(code(dbpm::verb::nothing_to_undo))]
@@ -293,9 +307,32 @@ pub fn back_to(
             reinstall.insert(name.clone());
         }
     }
+    // A package adopted since stays: no run of the target made it, and its DOWNGRADE would
+    // destroy what dbpm never made. What it requires stays with it, or the plan says why not.
+    let adopted_since = current
+        .packages
+        .iter()
+        .filter(|(name, now)| now.adopted && !recorded.packages.contains_key(*name));
+    for (adopted, _) in adopted_since.clone() {
+        let Some(package) = current.package(adopted) else {
+            continue;
+        };
+        let kept = |name: &String| {
+            recorded.packages.contains_key(name)
+                || adopted_since.clone().any(|(other, _)| other == name)
+        };
+        if let Some(prerequisite) = package?.manifest.prerequisites.keys().find(|p| !kept(p)) {
+            return Err(VerbError::AdoptedRequires {
+                why: why.to_owned(),
+                adopted: adopted.clone(),
+                prerequisite: prerequisite.clone(),
+            });
+        }
+    }
     let packages = recorded
         .packages
         .iter()
+        .chain(adopted_since)
         .map(|(name, p)| (name.clone(), Requirement::exact(&p.version)))
         .collect();
     Ok(Goal {

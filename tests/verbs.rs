@@ -1076,6 +1076,26 @@ fn undo_never_uninstalls_a_package_adopted_since() {
     assert_eq!(installed(&ctx, &db), "auth@1.0.0 core@1.0.0");
 }
 
+/// QA: a plan with nothing to do, applied, recorded a run that changed nothing, and `undo`
+/// then said "nothing to undo" for ever. Undo takes back the last run that changed something.
+#[test]
+fn undo_looks_past_runs_that_changed_nothing() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    ok(&ctx, &db, &with_repo(&["install", "core@1.1.0", "--yes"]));
+    fs_err::write(ctx.path("core.toml"), "[packages]\ncore = \"1.1.0\"\n").unwrap();
+    let release = ctx.path("core.toml").display().to_string();
+    let plan = ctx.path("noop.json").display().to_string();
+    ok(
+        &ctx,
+        &db,
+        &with_repo(&["plan", "--release", &release, "--out", &plan]),
+    );
+    ok(&ctx, &db, &["apply", &plan]);
+    ok(&ctx, &db, &with_repo(&["undo", "--yes"]));
+    assert_eq!(installed(&ctx, &db), "");
+}
+
 fn mysql_schema(db: &TestDb) -> String {
     let output = std::process::Command::new("mysqldump")
         .args([

@@ -175,11 +175,7 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
         Verb::Uninstall(a) => verbs::uninstall(&state, &a.packages, a.cascade)?,
         Verb::Upgrade(a) => verbs::upgrade(&state, &a.packages, a.set.iter().cloned().collect())?,
         Verb::Undo(_) => {
-            let last = runs
-                .iter()
-                .rev()
-                .find(|r| r.outcome == "completed")
-                .ok_or(VerbError::NothingToUndo)?;
+            let last = verbs::last_change(&runs)?;
             let before = verbs::recorded_state(&target, &last.id, &last.installed_before).await?;
             verbs::back_to(&before, &state, &format!("undo {}", last.id))?
         }

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use crate::db::target::{RunRecord, Target, TargetError};
 use crate::manifest::Requirement;
+use crate::ops::history::changes;
 use crate::package::{Checksum, Package};
 use crate::plan::Options;
 use crate::platform::Platform;
@@ -397,6 +398,23 @@ pub async fn recorded_state(
     let missing = state.missing_texts();
     state.texts.extend(target.kept_texts(&missing).await?);
     Ok(state)
+}
+
+/// The run `dbpm undo` takes back: the last completed run that changed something. A plan
+/// with nothing to do records a run too (a CI job applies the committed plan on every push),
+/// and undo looks past it rather than answer "nothing to undo" for ever.
+pub fn last_change(runs: &[RunRecord]) -> Result<&RunRecord, VerbError> {
+    for run in runs.iter().rev().filter(|run| run.outcome == "completed") {
+        let Some(after) = &run.installed_after else {
+            return Ok(run);
+        };
+        let before = parse_record(&run.id, &run.installed_before)?;
+        let after = parse_record(&run.id, after)?;
+        if !changes(&before, &after, &run.id).is_empty() {
+            return Ok(run);
+        }
+    }
+    Err(VerbError::NothingToUndo)
 }
 
 fn parse_record(run: &str, json: &str) -> Result<InstalledState, VerbError> {

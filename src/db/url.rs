@@ -61,6 +61,18 @@ pub enum BadUrl {
         help("a database URL reads scheme://user:password@host:port/database: postgres://..., mysql://... (MySQL and MariaDB) or sqlite://path/to/file.db")
     )]
     Unreadable,
+    /// A URL with a `#` part.
+    #[error("`{shown}` ends in `#{fragment}`, which a database URL does not read")]
+    #[diagnostic(
+        code(dbpm::db::url_fragment),
+        help("dbpm shows a PostgreSQL target as URL#schema: give the schema with `--schema {fragment}` and the URL without `#{fragment}`; in a file or database name write `#` as %23")
+    )]
+    Fragment {
+        /// The URL, redacted.
+        shown: String,
+        /// What follows the `#`.
+        fragment: String,
+    },
     /// A user name or password holding a character that ends a URL's host part, so that the
     /// driver would read a host or port out of it.
     #[error("the {part} in `{shown}` must be percent-encoded: it holds a `{found}`")]
@@ -208,6 +220,15 @@ impl FromStr for DbUrl {
                     found,
                 });
             }
+        }
+        // A `#` part is no part of a database URL; `URL#schema` is how dbpm shows a
+        // PostgreSQL target, and read as a URL it would reach `public` (or, on SQLite, a file
+        // whose name ends in `#...`) without a word.
+        if let Some((_, fragment)) = rest[authority_end(rest)..].split_once('#') {
+            return Err(BadUrl::Fragment {
+                shown: redact(raw),
+                fragment: fragment.to_owned(),
+            });
         }
         let raw = if scheme == "mariadb" {
             raw.replacen("mariadb", "mysql", 1)
@@ -711,7 +732,7 @@ mod tests {
 
     #[test]
     fn secrets_come_as_written_and_percent_decoded() {
-        let url: DbUrl = "postgres://app:s3cr%40t@h/x?sslpassword=k%2By+z#frag"
+        let url: DbUrl = "postgres://app:s3cr%40t@h/x?sslpassword=k%2By+z"
             .parse()
             .unwrap();
         assert_eq!(
@@ -743,5 +764,22 @@ mod tests {
         let none: DbUrl = "postgres://app@h/x".parse().unwrap();
         assert_eq!(none.password(), None);
         assert_eq!(none.without_password(), "postgres://app@h/x");
+    }
+
+    #[test]
+    fn a_url_with_a_fragment_is_refused_without_its_password() {
+        for raw in [
+            "postgres://app:s3cret@h:5432/db#tenant",
+            "sqlite:///tmp/x.db#frag",
+            "sqlite://x.db#frag",
+        ] {
+            let err = raw.parse::<DbUrl>().unwrap_err();
+            assert!(matches!(err, BadUrl::Fragment { .. }), "{raw}: {err:?}");
+            assert!(!err.to_string().contains("s3cret"), "{err}");
+        }
+        assert!(matches!(
+            "postgres://app@h/db#tenant".parse::<DbUrl>(),
+            Err(BadUrl::Fragment { fragment, .. }) if fragment == "tenant"
+        ));
     }
 }

@@ -791,3 +791,41 @@ fn a_lost_index_or_entry_never_lets_a_published_archive_be_replaced() {
     // The same build takes its place again.
     publish_ok(&ctx, repo, &[core]);
 }
+
+/// QA: publishing the same build over a damaged archive said "unchanged" and left the damage;
+/// it is how a damaged archive is repaired, in a directory and in PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publishing_the_same_build_repairs_a_damaged_archive() {
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    let core = repo_root().join("examples/packages/core/1.1.0");
+    let dir = ctx.path("repo");
+    for repo in [dir.to_str().unwrap(), db.url.as_str()] {
+        publish_ok(&ctx, repo, &[core.clone()]);
+        if repo == db.url {
+            db.execute("UPDATE dbpm_repo.packages SET archive = 'junk' WHERE platform = 'sqlite'")
+                .await;
+        } else {
+            fs_err::write(dir.join("packages/core/core-1.1.0-sqlite.dbpkg"), "junk").unwrap();
+        }
+        let output = publish(&ctx, repo, &[core.clone()]);
+        let text = transcript(&output, ctx.temp.path());
+        assert_eq!(output.status.code(), Some(0), "{text}");
+        assert!(text.contains("repaired core@1.1.0 (sqlite)"), "{text}");
+        assert!(text.contains("unchanged core@1.1.0 (postgres)"), "{text}");
+        let shown = ctx.run(&[
+            "repo",
+            "show",
+            "core@1.1.0",
+            "--platform",
+            "sqlite",
+            "--repo",
+            repo,
+        ]);
+        assert!(
+            shown.status.success(),
+            "{}",
+            transcript(&shown, ctx.temp.path())
+        );
+    }
+}

@@ -43,6 +43,8 @@ pub async fn run(args: PublishArgs, out: &Out) -> miette::Result<Exit> {
     for p in &published {
         let what = if p.unchanged {
             "unchanged"
+        } else if p.repaired {
+            "repaired"
         } else {
             "published"
         };

@@ -11,7 +11,7 @@ use sqlx::Row;
 use super::DbUrl;
 use crate::package::{archive, Checksum, Package};
 use crate::repository::{
-    changes_from_stored, Index, IndexEntry, Published, Repository, RepositoryError,
+    changes_from_stored, is_intact, Index, IndexEntry, Published, Repository, RepositoryError,
 };
 
 /// Creates the repository's table if needed.
@@ -206,7 +206,26 @@ impl Repository for DatabaseRepository {
                         files,
                     });
                 }
-                outcomes.push(Published::Unchanged);
+                // Publishing the same build again is how a damaged archive is repaired.
+                let intact = self
+                    .stored_archive(&mut tx, &entry)
+                    .await
+                    .is_ok_and(|(name, stored)| is_intact(&name, &stored, &entry));
+                if intact {
+                    outcomes.push(Published::Unchanged);
+                } else {
+                    sqlx::query(
+                        "UPDATE dbpm_repo.packages SET archive = $4 WHERE name = $1 AND version = $2 AND platform = $3",
+                    )
+                    .bind(&entry.name)
+                    .bind(entry.version.to_string())
+                    .bind(entry.platform.as_str())
+                    .bind(archive::write(package))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(self.error())?;
+                    outcomes.push(Published::Repaired);
+                }
                 continue;
             }
             let json = serde_json::to_string(&entry)

@@ -176,6 +176,9 @@ pub struct PublishedPackage {
     pub checksum: Checksum,
     /// `true` when the repository had exactly these bytes already.
     pub unchanged: bool,
+    /// `true` when the repository listed this build but its stored archive was damaged, and
+    /// was written again.
+    pub repaired: bool,
 }
 
 /// Publishes archives and package directories (built first, for every platform) to `dest`.
@@ -224,6 +227,7 @@ pub async fn publish(dest: &str, inputs: &[PathBuf]) -> Result<Vec<PublishedPack
             platform: package.platform,
             checksum: package.checksum.clone(),
             unchanged: outcome == Published::Unchanged,
+            repaired: outcome == Published::Repaired,
         })
         .collect())
 }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    changes_from_stored, verify_entry, Index, IndexEntry, Published, Repository, RepositoryError,
+    changes_from_stored, is_intact, verify_entry, Index, IndexEntry, Published, Repository,
+    RepositoryError,
 };
 use crate::durable::write_atomically;
 use crate::package::{archive, Package};
@@ -192,10 +193,25 @@ impl DirectoryRepository {
                         files,
                     });
                 }
-                if archive_path.is_file() || to_write.iter().any(|(p, _)| p == &archive_path) {
+                if to_write.iter().any(|(p, _)| p == &archive_path) {
                     outcomes.push(Published::Unchanged);
                     continue;
                 }
+                // Publishing the same build again is how a damaged archive is repaired.
+                match fs_err::read(&archive_path) {
+                    Ok(stored) if is_intact(&archive_path, &stored, &entry) => {
+                        outcomes.push(Published::Unchanged);
+                    }
+                    Ok(_) => {
+                        to_write.push((archive_path, package));
+                        outcomes.push(Published::Repaired);
+                    }
+                    Err(_) => {
+                        to_write.push((archive_path, package));
+                        outcomes.push(Published::Added);
+                    }
+                }
+                continue;
             }
             // An archive the index does not list: the leftover of an interrupted publish, or
             // a version whose entry was lost. Only the same build may take its place.

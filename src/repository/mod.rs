@@ -29,6 +29,14 @@ pub enum Published {
     Added,
     /// The same bytes were there already.
     Unchanged,
+    /// The same build was listed, but its stored archive was damaged (unreadable, or another
+    /// build): written again.
+    Repaired,
+}
+
+/// Whether `stored`, an archive's bytes, reads as the build `entry` lists.
+pub(crate) fn is_intact(name: &std::path::Path, stored: &[u8], entry: &IndexEntry) -> bool {
+    archive::read(name, stored).is_ok_and(|package| package.checksum == entry.checksum)
 }
 
 /// A place packages are read from, and maybe published to.

@@ -801,7 +801,7 @@ async fn publishing_the_same_build_repairs_a_damaged_archive() {
     let core = repo_root().join("examples/packages/core/1.1.0");
     let dir = ctx.path("repo");
     for repo in [dir.to_str().unwrap(), db.url.as_str()] {
-        publish_ok(&ctx, repo, &[core.clone()]);
+        publish_ok(&ctx, repo, std::slice::from_ref(&core));
         if repo == db.url {
             db.execute("UPDATE dbpm_repo.packages SET archive = 'junk' WHERE platform = 'sqlite'")
                 .await;

@@ -808,7 +808,7 @@ async fn publishing_the_same_build_repairs_a_damaged_archive() {
         } else {
             fs_err::write(dir.join("packages/core/core-1.1.0-sqlite.dbpkg"), "junk").unwrap();
         }
-        let output = publish(&ctx, repo, &[core.clone()]);
+        let output = publish(&ctx, repo, std::slice::from_ref(&core));
         let text = transcript(&output, ctx.temp.path());
         assert_eq!(output.status.code(), Some(0), "{text}");
         assert!(text.contains("repaired core@1.1.0 (sqlite)"), "{text}");

@@ -821,3 +821,24 @@ fn malformed_placeholders_are_warned_about_where_they_are() {
     assert!(!text.contains("unused_placeholder"), "{text}");
     insta::assert_snapshot!(text);
 }
+
+/// QA: `init --next` of a version whose minor number is the largest there is wrapped it to 0
+/// and made a lower version.
+#[test]
+fn init_next_refuses_a_minor_number_that_cannot_grow() {
+    let ctx = TestContext::new();
+    let run = |args: &[&str]| {
+        ctx.dbpm()
+            .current_dir(ctx.temp.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let last = "p/1.18446744073709551615.0";
+    assert!(run(&["init", last]).status.success());
+    let next = run(&["init", "--next", last]);
+    let text = transcript(&next, ctx.temp.path());
+    assert_eq!(next.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::init::no_next_version"), "{text}");
+    assert!(!ctx.path("p/1.0.0").exists());
+}

@@ -829,3 +829,30 @@ async fn publishing_the_same_build_repairs_a_damaged_archive() {
         );
     }
 }
+
+/// QA: an archive deleted from a directory repository read as a version never published
+/// ("not in the repository"), while the index lists it: it is damage, and says so.
+#[test]
+fn a_listed_archive_that_is_gone_is_reported_as_damage() {
+    let ctx = TestContext::new();
+    let repo = ctx.path("repo");
+    let repo = repo.to_str().unwrap();
+    let core = repo_root().join("examples/packages/core/1.1.0");
+    publish_ok(&ctx, repo, std::slice::from_ref(&core));
+    fs_err::remove_file(ctx.path("repo/packages/core/core-1.1.0-sqlite.dbpkg")).unwrap();
+    let show = [
+        "repo",
+        "show",
+        "core@1.1.0",
+        "--platform",
+        "sqlite",
+        "--repo",
+        repo,
+    ];
+    let output = ctx.run(&show);
+    let text = transcript(&output, ctx.temp.path());
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::repository::missing_archive"), "{text}");
+    publish_ok(&ctx, repo, std::slice::from_ref(&core));
+    assert!(ctx.run(&show).status.success());
+}

@@ -87,6 +87,13 @@ pub enum InitError {
         /// The version its manifest holds.
         version: Version,
     },
+    /// The minor number of the current version is the largest there is.
+    #[error("{0} has no next minor version")]
+    #[diagnostic(
+        code(dbpm::init::no_next_version),
+        help("give the new version with `--version` (a new major one)")
+    )]
+    NoNextMinor(Version),
     /// The requested version is not above the current one.
     #[error("the next version must be higher than {current}, not {requested}")]
     #[diagnostic(
@@ -149,7 +156,10 @@ pub fn next(current: &Path, version: Option<&Version>) -> Result<NextVersion, In
             })
         }
         Some(v) => v.clone(),
-        None => Version::new(old.version.major, old.version.minor + 1, 0),
+        None => match old.version.minor.checked_add(1) {
+            Some(minor) => Version::new(old.version.major, minor, 0),
+            None => return Err(InitError::NoNextMinor(old.version.clone())),
+        },
     };
     let dir = current.with_file_name(version.to_string());
     if dir.exists() {

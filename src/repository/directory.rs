@@ -265,11 +265,12 @@ impl Repository for DirectoryRepository {
         run_blocking(move || {
             let path = this.archive_path(&entry);
             if !path.is_file() {
-                return Err(RepositoryError::NotFound {
+                return Err(RepositoryError::MissingArchive {
                     repository: this.describe(),
                     name: entry.name.clone(),
                     version: entry.version.clone(),
                     platform: entry.platform,
+                    path,
                 });
             }
             let package = archive::read_file(&path)?;

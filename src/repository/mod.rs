@@ -177,6 +177,26 @@ pub enum RepositoryError {
         /// The platform.
         platform: Platform,
     },
+    /// The index lists a version whose archive file is gone.
+    #[error(
+        "{repository} lists `{name}@{version}` ({platform}), but its archive `{path}` is missing"
+    )]
+    #[diagnostic(
+        code(dbpm::repository::missing_archive),
+        help("the repository is damaged: restore the file from a backup, or publish the same build again, which writes it back")
+    )]
+    MissingArchive {
+        /// Which repository.
+        repository: String,
+        /// The package.
+        name: String,
+        /// The version.
+        version: semver::Version,
+        /// The platform.
+        platform: Platform,
+        /// The archive file.
+        path: PathBuf,
+    },
     /// Publishing to something that is not a published repository.
     #[error("cannot publish to {repository}")]
     #[diagnostic(code(dbpm::repository::read_only), help("publish to a directory repository (`--repo DIR`) or a database repository (`--repo postgres://...`)"))]

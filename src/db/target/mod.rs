@@ -82,11 +82,11 @@ pub enum TargetError {
         /// The name given.
         schema: String,
     },
-    /// A PostgreSQL or MySQL/MariaDB URL without a database.
+    /// A URL without a database (or, on SQLite, a file).
     #[error("`{url}` names no database")]
     #[diagnostic(
         code(dbpm::target::no_database),
-        help("name the target database in the URL: postgres://user@host:5432/DATABASE or mysql://user@host:3306/DATABASE")
+        help("name the target database in the URL: postgres://user@host:5432/DATABASE, mysql://user@host:3306/DATABASE or sqlite://path/to/FILE.db")
     )]
     NoDatabase {
         /// The URL, redacted.
@@ -251,9 +251,15 @@ impl Target {
             }
             (_, None) => String::new(),
         };
-        // A PostgreSQL URL without one would reach the database named after the user (often
-        // the `postgres` maintenance database) without a word.
-        if url.platform() != Platform::Sqlite && connector.database().is_none() {
+        // A PostgreSQL URL without a database would reach the one named after the user (often
+        // the `postgres` maintenance database) without a word; `sqlite://` names no file.
+        let named = match url.platform() {
+            Platform::Sqlite => connector
+                .sqlite_file()
+                .is_some_and(|file| !file.as_os_str().is_empty()),
+            Platform::Postgres | Platform::Mysql => connector.database().is_some(),
+        };
+        if !named {
             return Err(TargetError::NoDatabase {
                 url: url.redacted(),
             });
@@ -484,7 +490,11 @@ mod tests {
             target("postgres://db/x", Some("")),
             Err(TargetError::BadSchema { .. })
         ));
-        for url in ["mysql://root:s3cret@db", "postgres://root:s3cret@db:5432/"] {
+        for url in [
+            "mysql://root:s3cret@db",
+            "postgres://root:s3cret@db:5432/",
+            "sqlite://",
+        ] {
             let err = target(url, None).unwrap_err();
             assert!(matches!(err, TargetError::NoDatabase { .. }), "{url}");
             assert!(!err.to_string().contains("s3cret"));

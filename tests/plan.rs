@@ -1220,6 +1220,15 @@ mod through_the_binary {
             "{}",
             transcript(&ok, ctx.temp.path())
         );
+        let ok = ctx
+            .dbpm()
+            .args(&check)
+            .args(["--output", "json"])
+            .output()
+            .unwrap();
+        let found: serde_json::Value = serde_json::from_slice(&ok.stdout)
+            .unwrap_or_else(|err| panic!("{err}: {}", transcript(&ok, ctx.temp.path())));
+        assert_eq!(found["up_to_date"], true);
         let original = fs_err::read_to_string(&plan_path).unwrap();
         let edited = original.replacen(
             "\"reason\": \"the release wants ^2\"",
@@ -1236,6 +1245,21 @@ mod through_the_binary {
             "{text}"
         );
         assert!(text.contains("is out of date"), "{text}");
+        // With `--output json`, one document on stdout, the diff in it.
+        let stale = ctx
+            .dbpm()
+            .args(&check)
+            .args(["--output", "json"])
+            .output()
+            .unwrap();
+        assert_eq!(stale.status.code(), Some(1));
+        let found: serde_json::Value = serde_json::from_slice(&stale.stdout)
+            .unwrap_or_else(|err| panic!("{err}: {}", transcript(&stale, ctx.temp.path())));
+        assert_eq!(found["up_to_date"], false);
+        assert!(found["diff"]
+            .as_str()
+            .unwrap()
+            .contains("\"reason\": \"edited\""));
 
         // A plan committed by an older dbpm is out of date, and the message says why.
         let mut older = Plan::from_json(&plan_path, &original).unwrap();

@@ -152,6 +152,13 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
 
     if let (Some(committed), Some(current)) = (&args.check, &committed_text) {
         if current == &json {
+            if out.json() {
+                out.json_value(&serde_json::json!({
+                    "check": committed,
+                    "up_to_date": true,
+                    "hash": plan.hash,
+                }));
+            }
             out.status(format!("`{}` is up to date", committed.display()));
         } else {
             // A committed plan that does not even load is out of date too; show the diff either way.
@@ -163,13 +170,22 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
                 ),
                 Ok(_) => String::new(),
             };
-            let diff = similar::TextDiff::from_lines(current.as_str(), json.as_str());
-            out.data(
-                diff.unified_diff()
-                    .context_radius(3)
-                    .header(&committed.display().to_string(), "fresh plan")
-                    .to_string(),
-            );
+            let diff = similar::TextDiff::from_lines(current.as_str(), json.as_str())
+                .unified_diff()
+                .context_radius(3)
+                .header(&committed.display().to_string(), "fresh plan")
+                .to_string();
+            if out.json() {
+                // One document, as for every command: the diff is a field of it.
+                out.json_value(&serde_json::json!({
+                    "check": committed,
+                    "up_to_date": false,
+                    "hash": plan.hash,
+                    "diff": diff,
+                }));
+            } else {
+                out.data(diff);
+            }
             out.status(format!(
                 "`{}` is out of date{why}: plan again with `--out {}` and commit it",
                 committed.display(),

@@ -1096,6 +1096,31 @@ fn undo_looks_past_runs_that_changed_nothing() {
     assert_eq!(installed(&ctx, &db), "");
 }
 
+/// QA: with `--output json`, a verb with nothing to do, a verb's `--plan-out` and `state
+/// export --out` printed nothing on stdout.
+#[test]
+fn json_output_is_a_document_when_there_is_nothing_to_print() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    ok(&ctx, &db, &with_repo(&["install", "core@1.1.0", "--yes"]));
+    let document = |args: &[&str]| -> serde_json::Value {
+        let mut all = args.to_vec();
+        all.extend(["--output", "json"]);
+        let output = run(&ctx, &db, &all);
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|err| {
+            panic!("{args:?}: {err}: {}", transcript(&output, ctx.temp.path()))
+        })
+    };
+    let nothing = document(&with_repo(&["install", "core@1.1.0", "--yes"]));
+    assert_eq!(nothing["outcome"], "unchanged");
+    let plan = ctx.path("p.json").display().to_string();
+    let planned = document(&with_repo(&["upgrade", "--plan-out", &plan]));
+    assert_eq!(planned["outcome"], "planned");
+    let state = ctx.path("s.json").display().to_string();
+    let exported = document(&["state", "export", "--out", &state]);
+    assert_eq!(exported["packages"], 1);
+}
+
 fn mysql_schema(db: &TestDb) -> String {
     let output = std::process::Command::new("mysqldump")
         .args([

@@ -40,12 +40,21 @@ pub async fn run(command: StateCommand, out: &Out) -> miette::Result<Exit> {
             let schema = args.target.schema().map(str::to_owned);
             let state = export(url, schema, args.out.as_deref()).await?;
             match &args.out {
-                Some(path) => out.status(format!(
-                    "wrote the state of {} ({}) to {}",
-                    state.target,
-                    crate::diagnostic::plural(state.packages.len(), "installed package"),
-                    path.display()
-                )),
+                Some(path) => {
+                    if out.json() {
+                        out.json_value(&serde_json::json!({
+                            "path": path,
+                            "target": state.target,
+                            "packages": state.packages.len(),
+                        }));
+                    }
+                    out.status(format!(
+                        "wrote the state of {} ({}) to {}",
+                        state.target,
+                        crate::diagnostic::plural(state.packages.len(), "installed package"),
+                        path.display()
+                    ))
+                }
                 None => out.data(to_json(&state).trim_end()),
             }
         }

@@ -209,6 +209,9 @@ async fn plan_then_apply(
     options.requested_by = Some(format!("`dbpm {verb}`"));
     let plan = make_plan(&goal.release, state, repos, &options, &goal.extra, history).await?;
     if !plan.has_changes() {
+        if out.json() {
+            out.json_value(&serde_json::json!({"outcome": "unchanged", "hash": plan.hash}));
+        }
         out.status(format!("nothing to {verb}: the target is already there"));
         return Ok(Exit::Success);
     }
@@ -216,6 +219,15 @@ async fn plan_then_apply(
     if let Some(path) = &args.plan_out {
         fs_err::write(path, plan.to_json())
             .map_err(|err| miette::miette!("failed to write the plan: {err}"))?;
+        if out.json() {
+            out.json_value(&serde_json::json!({
+                "outcome": "planned",
+                "path": path,
+                "hash": plan.hash,
+                "steps": plan.steps.len(),
+                "compensations": plan.compensations.len(),
+            }));
+        }
         out.status(format!(
             "plan written to `{}`; apply it with `dbpm apply {} --db ...`",
             path.display(),

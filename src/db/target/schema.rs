@@ -402,26 +402,20 @@ fn without_schema(sql: &str, schema: &str) -> String {
             .bytes()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_' || c == b'$');
     let bare = simple.then(|| format!("{schema}."));
-    let prefix_at = |at: usize| -> Option<usize> {
+    // The length of the qualifier that `sql` has at `at`, quoted as `quoted` or bare.
+    let qualifier_at = |at: usize, quoted: &str| -> Option<usize> {
         let rest = &sql[at..];
-        if rest.starts_with(&quoted) {
+        if rest.starts_with(quoted) {
             return Some(quoted.len());
         }
         bare.as_deref()
             .filter(|bare| rest.starts_with(bare))
             .map(str::len)
     };
+    let prefix_at = |at: usize| qualifier_at(at, &quoted);
     // Inside a string literal a quote in the name is doubled.
     let in_literal = quoted.replace('\'', "''");
-    let literal_prefix_at = |at: usize| -> Option<usize> {
-        let rest = &sql[at..];
-        if rest.starts_with(&in_literal) {
-            return Some(in_literal.len());
-        }
-        bare.as_deref()
-            .filter(|bare| rest.starts_with(bare))
-            .map(str::len)
-    };
+    let literal_prefix_at = |at: usize| qualifier_at(at, &in_literal);
     let bytes = sql.as_bytes();
     let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80;
     let mut out = String::with_capacity(sql.len());

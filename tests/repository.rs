@@ -856,3 +856,25 @@ fn a_listed_archive_that_is_gone_is_reported_as_damage() {
     publish_ok(&ctx, repo, std::slice::from_ref(&core));
     assert!(ctx.run(&show).status.success());
 }
+
+/// QA: `1.3.0+a` and `1.3.0+b`, which no version order tells apart, were published side by
+/// side. A version with build metadata is refused at publish (what an earlier dbpm published
+/// still reads).
+#[test]
+fn a_version_with_build_metadata_is_not_published() {
+    let ctx = TestContext::new();
+    let source = ctx.path("core/1.1.0");
+    copy_dir(&repo_root().join("examples/packages/core/1.1.0"), &source);
+    let manifest = source.join("dbpm.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(
+        &manifest,
+        text.replace("version = \"1.1.0\"", "version = \"1.1.0+b\""),
+    )
+    .unwrap();
+    let repo = ctx.path("repo");
+    let output = publish(&ctx, repo.to_str().unwrap(), &[source]);
+    let text = transcript(&output, ctx.temp.path());
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::repo::build_metadata"), "{text}");
+}

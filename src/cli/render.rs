@@ -25,8 +25,9 @@ pub enum Format {
     /// For people.
     Text,
     /// For machines: JSON on stdout, one document; `apply`, `install`, `uninstall`,
-    /// `upgrade`, `undo` and `restore` write JSON Lines (NDJSON) instead: one object per
-    /// line, the events as they happen, then the outcome. A command that fails writes
+    /// `upgrade`, `undo` and `restore` write JSON Lines (NDJSON) instead when they apply: one
+    /// object per line, the events as they happen, then the outcome (with nothing to do, or
+    /// with `--plan-out`, one document). A command that fails writes
     /// `{"outcome": "error", "error": {...}}` in place of its document (or as its last line).
     Json,
 }

@@ -93,8 +93,9 @@ pub struct UpgradeArgs {
     common: VerbArgs,
 }
 
-/// Go back to the installed set before the last completed run, with the scripts the target
-/// kept (the repository need not have them any more).
+/// Go back to the installed set before the last completed run that changed something, with
+/// the scripts the target kept (the repository need not have them any more). A package
+/// adopted since stays.
 ///
 /// Example: dbpm undo --db sqlite://dev.db --yes
 #[derive(Debug, Args)]

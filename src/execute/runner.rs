@@ -12,7 +12,9 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 
 use super::schedule::{self, InDoubt, Journal, Next, StepState};
-use crate::db::target::{RunRecord, ScriptFailed, StepSession, Target, TargetError};
+use crate::db::target::{
+    RunRecord, ScriptFailed, StepSession, Target, TargetError, TEXT_BYTES_PER_INSERT,
+};
 use crate::package::{Checksum, Kind};
 use crate::plan::{Plan, Step, StepPhase};
 use crate::platform::Platform;
@@ -268,6 +270,17 @@ async fn check_packet_size(
         (what, text.len())
     });
     let kept = kept.map(|json| ("the plan kept with the run".to_owned(), json.len()));
+    // The state writes texts several to a statement, up to a size.
+    let together = plan
+        .scripts
+        .values()
+        .map(|text| text.len())
+        .sum::<usize>()
+        .min(TEXT_BYTES_PER_INSERT);
+    let kept = kept.into_iter().chain([(
+        "the script texts the state writes together".to_owned(),
+        together,
+    )]);
     let Some((what, size)) = largest.chain(kept).max_by_key(|(_, size)| *size) else {
         return Ok(());
     };

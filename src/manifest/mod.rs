@@ -490,18 +490,6 @@ impl Checker<'_> {
 
     fn version(&mut self, version: &Spanned<String>, key: &str) -> Option<Version> {
         match Version::parse(version.get_ref().trim()) {
-            // Build metadata (`+a`) takes no part in the order of versions: `1.3.0+a` and
-            // `1.3.0+b` would be two builds of one version that a repository lists apart.
-            Ok(v) if !v.build.is_empty() => {
-                self.error(
-                    "dbpm::manifest::build_metadata",
-                    format!("`{key}` has build metadata (`+{}`), which no version order reads", v.build),
-                    version.span(),
-                    "build metadata",
-                    "leave `+…` out: a change is a new version (or a pre-release such as 1.3.0-rc.1)",
-                );
-                None
-            }
             Ok(v) => Some(v),
             Err(err) => {
                 self.error(
@@ -600,16 +588,6 @@ mod tests {
             Identity::peek_toml("[package]\nversion = \"1.0.0\"\n"),
             None
         );
-    }
-
-    #[test]
-    fn a_version_with_build_metadata_is_refused() {
-        let file = SourceFile::new(
-            "core/dbpm.toml",
-            "[package]\nname = \"core\"\nversion = \"1.3.0+b\"\nplatforms = [\"sqlite\"]\n",
-        );
-        let problems = parse_toml(&file).unwrap_err();
-        assert_eq!(problems[0].code_str(), "dbpm::manifest::build_metadata");
     }
 
     #[test]

@@ -51,6 +51,18 @@ pub enum RepoOpError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Url(#[from] crate::db::url::BadUrl),
+    /// A version with build metadata.
+    #[error("`{name}@{version}` has build metadata, which no version order reads")]
+    #[diagnostic(
+        code(dbpm::repo::build_metadata),
+        help("leave `+…` out of the version: a change is a new version (or a pre-release such as 1.3.0-rc.1)")
+    )]
+    BuildMetadata {
+        /// The package.
+        name: String,
+        /// Its version.
+        version: Version,
+    },
     /// The packages to publish hold two different builds of one version.
     #[error("the packages to publish hold two different builds of `{name}@{version}` ({platform}): {first} and {second}")]
     #[diagnostic(
@@ -194,6 +206,18 @@ pub async fn publish(dest: &str, inputs: &[PathBuf]) -> Result<Vec<PublishedPack
         } else {
             packages.push(archive::read_file(input)?);
         }
+    }
+    // Build metadata (`+a`) takes no part in the order of versions: `1.3.0+a` and `1.3.0+b`
+    // would be two builds of one version that a repository lists apart. Refused when
+    // published; what an earlier dbpm published or installed still reads.
+    if let Some(package) = packages
+        .iter()
+        .find(|p| !p.manifest.version.build.is_empty())
+    {
+        return Err(RepoOpError::BuildMetadata {
+            name: package.manifest.name.clone(),
+            version: package.manifest.version.clone(),
+        });
     }
     // Two builds of one version in the same batch are refused here, so the repository only
     // ever compares a package with what it holds.

@@ -173,6 +173,11 @@ impl DirectoryRepository {
             .map_err(self.io(&lock_path))?;
         // Released when `lock` is dropped, also on an early return.
         lock.file().lock().map_err(self.io(&lock_path))?;
+        // A new repository gets its (empty) index before any archive: archives without an
+        // index then always mean a lost index, never a first publish cut short.
+        if !Self::exists_at(&self.root) && self.stored_archives()? == 0 {
+            self.write_index(&Index::new())?;
+        }
         let mut index = self.read_index()?;
         let mut outcomes = Vec::with_capacity(packages.len());
         let mut to_write = Vec::new();
@@ -208,7 +213,7 @@ impl DirectoryRepository {
                     }
                     Err(_) => {
                         to_write.push((archive_path, package));
-                        outcomes.push(Published::Added);
+                        outcomes.push(Published::Repaired);
                     }
                 }
                 continue;

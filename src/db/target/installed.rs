@@ -48,7 +48,7 @@ const ROWS_PER_INSERT: usize = 200;
 
 /// Bytes of text past which a multi-row `INSERT` of texts stops growing (a larger text goes
 /// alone): MySQL/MariaDB take a statement in one packet.
-const TEXT_BYTES_PER_INSERT: usize = 512 * 1024;
+pub const TEXT_BYTES_PER_INSERT: usize = 512 * 1024;
 
 /// `insert` (its head, one row, its tail) with `rows` rows.
 fn insert_rows(insert: (&str, &str, &str), rows: usize) -> String {

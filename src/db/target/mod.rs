@@ -20,6 +20,7 @@ mod tables;
 
 use std::fmt;
 
+pub use installed::TEXT_BYTES_PER_INSERT;
 pub use run::{JournalRow, RunLock, RunRecord, ScriptFailed, StepSession};
 pub use schema::{identifier, SchemaError, SchemaScripts};
 use session::{Access, Connector, Session};

@@ -590,6 +590,9 @@ impl StepSession {
                 // failure): the script failed, journaled apart.
                 Err(err) if refused_commit(&err) => {
                     let message = describe(&err);
+                    // Refused by the INSERT, the COMMIT never ran: the transaction is
+                    // aborted and open until this.
+                    let _ = self.session.run("ROLLBACK").await;
                     self.mark(run, step, attempt, "failed", Some(&message))
                         .await?;
                     Ok(Err(ScriptFailed(message)))

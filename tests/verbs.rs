@@ -1076,6 +1076,38 @@ fn undo_never_uninstalls_a_package_adopted_since() {
     assert_eq!(installed(&ctx, &db), "auth@1.0.0 core@1.0.0");
 }
 
+/// Review: an adopted package lost its protection once a run upgraded it (that cleared its
+/// flag), and `restore` to a point before the adoption uninstalled it. It goes back to the
+/// version it was adopted at, never below.
+#[test]
+fn restore_before_an_adoption_keeps_the_adopted_version() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    ok(&ctx, &db, &with_repo(&["install", "core@1.1.0", "--yes"]));
+    let first = runs_of(&db)[0].clone();
+    let auth = repo_root().join("examples/packages/auth/1.0.0");
+    let made_by_hand: String = [
+        "UPGRADE/001.tables.sqlite.sql",
+        "UPGRADE/002.seed_roles.sql",
+        "INSTALL/001.views.sql",
+    ]
+    .iter()
+    .map(|script| fs_err::read_to_string(auth.join(script)).unwrap())
+    .collect::<Vec<_>>()
+    .join("\n");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(db.execute(&made_by_hand));
+    ok(&ctx, &db, &with_repo(&["adopt", "auth@1.0.0"]));
+    ok(&ctx, &db, &with_repo(&["install", "auth@2.0.0", "--yes"]));
+    assert_eq!(installed(&ctx, &db), "auth@2.0.0 core@1.1.0");
+    ok(&ctx, &db, &with_repo(&["restore", "--to", &first, "--yes"]));
+    assert_eq!(installed(&ctx, &db), "auth@1.0.0 core@1.1.0");
+    assert_eq!(
+        runtime.block_on(db.texts("SELECT CAST(count(*) AS TEXT) AS line FROM auth_role")),
+        ["2"]
+    );
+}
+
 /// QA: a plan with nothing to do, applied, recorded a run that changed nothing, and `undo`
 /// then said "nothing to undo" for ever. Undo takes back the last run that changed something.
 #[test]

@@ -178,7 +178,8 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
         Verb::Undo(_) => {
             let last = verbs::last_change(&runs)?;
             let before = verbs::recorded_state(&target, &last.id, &last.installed_before).await?;
-            verbs::back_to(&before, &state, &format!("undo {}", last.id))?
+            let adopted = verbs::adopted_after(&runs, &last.id)?;
+            verbs::back_to(&before, &state, &adopted, &format!("undo {}", last.id))?
         }
         Verb::Restore(a) => {
             let run = runs
@@ -187,7 +188,8 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
                 .ok_or_else(|| VerbError::UnknownRun(a.run.clone()))?;
             let after = run.installed_after.as_deref().unwrap_or_default();
             let after = verbs::recorded_state(&target, &run.id, after).await?;
-            verbs::back_to(&after, &state, &format!("restore {}", run.id))?
+            let adopted = verbs::adopted_after(&runs, &run.id)?;
+            verbs::back_to(&after, &state, &adopted, &format!("restore {}", run.id))?
         }
     };
     let history = verbs::history(&target, &runs).await?;

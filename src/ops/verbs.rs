@@ -7,6 +7,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
+use semver::Version;
+
 use crate::db::target::{RunRecord, Target, TargetError};
 use crate::manifest::Requirement;
 use crate::ops::history::changes;
@@ -94,7 +96,7 @@ pub enum VerbError {
         /// The package.
         name: String,
         /// Its version.
-        version: semver::Version,
+        version: Version,
         /// The platform it is built for.
         built_for: Platform,
         /// The target's platform.
@@ -290,6 +292,7 @@ pub fn upgrade(
 pub fn back_to(
     recorded: &InstalledState,
     current: &InstalledState,
+    adopted: &BTreeMap<String, Version>,
     why: &str,
 ) -> Result<Goal, VerbError> {
     let mut extra = Vec::new();
@@ -308,24 +311,27 @@ pub fn back_to(
             reinstall.insert(name.clone());
         }
     }
-    // A package adopted since stays: no run of the target made it, and its DOWNGRADE would
-    // destroy what dbpm never made. What it requires stays with it, or the plan says why not.
-    let adopted_since = current
-        .packages
+    // A package adopted since (`adopted`: by the runs after the recorded point) stays, at
+    // the version adopted at the most: no run of the target made it, and the DOWNGRADE below
+    // that would destroy what dbpm never made. What it requires stays with it, or the plan
+    // says why not.
+    let adopted_since: Vec<(&String, &Version)> = adopted
         .iter()
-        .filter(|(name, now)| now.adopted && !recorded.packages.contains_key(*name));
-    for (adopted, _) in adopted_since.clone() {
+        .filter(|(name, _)| current.packages.contains_key(*name))
+        .filter(|(name, _)| !recorded.packages.contains_key(*name))
+        .collect();
+    for (adopted, _) in &adopted_since {
         let Some(package) = current.package(adopted) else {
             continue;
         };
         let kept = |name: &String| {
             recorded.packages.contains_key(name)
-                || adopted_since.clone().any(|(other, _)| other == name)
+                || adopted_since.iter().any(|(other, _)| *other == name)
         };
         if let Some(prerequisite) = package?.manifest.prerequisites.keys().find(|p| !kept(p)) {
             return Err(VerbError::AdoptedRequires {
                 why: why.to_owned(),
-                adopted: adopted.clone(),
+                adopted: (*adopted).clone(),
                 prerequisite: prerequisite.clone(),
             });
         }
@@ -333,8 +339,12 @@ pub fn back_to(
     let packages = recorded
         .packages
         .iter()
-        .chain(adopted_since)
         .map(|(name, p)| (name.clone(), Requirement::exact(&p.version)))
+        .chain(
+            adopted_since
+                .iter()
+                .map(|(name, version)| ((*name).clone(), Requirement::exact(version))),
+        )
         .collect();
     Ok(Goal {
         release: release(why, packages, BTreeMap::new()),
@@ -398,6 +408,28 @@ pub async fn recorded_state(
     let missing = state.missing_texts();
     state.texts.extend(target.kept_texts(&missing).await?);
     Ok(state)
+}
+
+/// The packages the runs after `run` adopted (`runs` oldest first), with the version each
+/// was adopted at: what `undo` and `restore` to a point before keep.
+pub fn adopted_after(
+    runs: &[RunRecord],
+    run: &str,
+) -> Result<BTreeMap<String, Version>, VerbError> {
+    let mut adopted = BTreeMap::new();
+    let later = runs.iter().skip_while(|r| r.id != run).skip(1);
+    for adoption in later.filter(|r| r.outcome == "adopted") {
+        let Some(after) = &adoption.installed_after else {
+            continue;
+        };
+        let before = parse_record(&adoption.id, &adoption.installed_before)?;
+        for (name, package) in parse_record(&adoption.id, after)?.packages {
+            if !before.packages.contains_key(&name) {
+                adopted.insert(name, package.version);
+            }
+        }
+    }
+    Ok(adopted)
 }
 
 /// The run `dbpm undo` takes back: the last completed run that changed something. A plan

@@ -1108,6 +1108,48 @@ fn restore_before_an_adoption_keeps_the_adopted_version() {
     );
 }
 
+/// QA: a reinstall with another value of a placeholder that an UPGRADE script used re-ran
+/// only the code, and the target then recorded a value its tables were not made with.
+#[test]
+fn a_reinstall_cannot_change_a_value_the_data_model_used() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    ok(
+        &ctx,
+        &db,
+        &with_repo(&["install", "billing@1.1.0", "--set", "currency=USD", "--yes"]),
+    );
+    let reinstall = [
+        "install",
+        "billing@1.1.0",
+        "--reinstall",
+        "--set",
+        "currency=GBP",
+        "--yes",
+    ];
+    let refused = run(&ctx, &db, &with_repo(&reinstall));
+    let text = transcript(&refused, ctx.temp.path());
+    assert_eq!(refused.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::plan::data_model_value"), "{text}");
+    assert!(
+        text.contains("`UPGRADE/001.invoice_currency.sqlite.sql`"),
+        "{text}"
+    );
+    // The same value re-creates the code as before.
+    ok(
+        &ctx,
+        &db,
+        &with_repo(&[
+            "install",
+            "billing@1.1.0",
+            "--reinstall",
+            "--set",
+            "currency=USD",
+            "--yes",
+        ]),
+    );
+}
+
 /// QA: a plan with nothing to do, applied, recorded a run that changed nothing, and `undo`
 /// then said "nothing to undo" for ever. Undo takes back the last run that changed something.
 #[test]

@@ -192,6 +192,24 @@ pub enum PlanningError {
         /// The data model scripts that differ, from the installed copy to the repository's.
         files: FileChanges,
     },
+    /// A reinstall with a placeholder value other than the one the data model was made with.
+    #[error("`{package}` was installed with `{name}` = `{was}`, which its data model scripts used (`{}`); a reinstall re-creates its code only and cannot give them `{value}`", .scripts.join("`, `"))]
+    #[diagnostic(
+        code(dbpm::plan::data_model_value),
+        help("keep the installed value (`--set {name}={was}`); or uninstall the package and install it with the new value (its DOWNGRADE scripts drop what its tables hold); or publish a version whose UPGRADE script moves the data model to the new value")
+    )]
+    DataModelValue {
+        /// The package version.
+        package: String,
+        /// The placeholder.
+        name: String,
+        /// The value the data model scripts ran with.
+        was: String,
+        /// The value asked for.
+        value: String,
+        /// The data model scripts that use it.
+        scripts: Vec<String>,
+    },
     /// An uninstall of something still required.
     #[error("cannot uninstall `{package}`: {} still require it", .by.join(", "))]
     #[diagnostic(
@@ -709,6 +727,14 @@ pub fn build(
         let mut old = values.clone();
         if let Some(state) = installed.packages.get(&decision.name) {
             old.extend(state.placeholders.clone());
+            if decision.action == ActionKind::Reinstall {
+                refuse_data_model_values(
+                    &decision.name,
+                    state,
+                    lookup(&decision.name, &state.version)?,
+                    &values,
+                )?;
+            }
         }
         current_values.insert(decision.name.clone(), values);
         installed_values.insert(decision.name.clone(), old);
@@ -1096,6 +1122,43 @@ pub fn build(
         compensations,
     }
     .seal())
+}
+
+/// Refuses to reinstall `name` (installed as `state`, its scripts those of `package`) with
+/// `values` that differ from those its data model scripts ran with: a reinstall re-creates
+/// its code only, and the target would record values its tables were not made with.
+fn refuse_data_model_values(
+    name: &str,
+    state: &crate::state::InstalledPackage,
+    package: &Package,
+    values: &BTreeMap<String, String>,
+) -> Result<(), PlanningError> {
+    for (key, value) in values {
+        let Some(was) = state.placeholders.get(key).filter(|was| *was != value) else {
+            continue;
+        };
+        let scripts: Vec<String> = package
+            .scripts
+            .iter()
+            .filter(|script| matches!(script.phase, Phase::Upgrade(_)))
+            .filter(|script| {
+                placeholder::scan(&script.text, script.kind)
+                    .iter()
+                    .any(|used| used.name == *key)
+            })
+            .map(|script| script.path.to_string())
+            .collect();
+        if !scripts.is_empty() {
+            return Err(PlanningError::DataModelValue {
+                package: format!("{name}@{}", state.version),
+                name: key.clone(),
+                was: was.clone(),
+                value: value.clone(),
+                scripts,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// A package version as a target records it, with the placeholder values it declares; its

@@ -1055,7 +1055,10 @@ pub fn build(
     for (chain, _, new) in &chains {
         let values = &current_values[&*chain.name];
         if let Some(end) = new {
-            let package = record(end, values, &mut scripts);
+            let mut package = record(end, values, &mut scripts);
+            // With the values of the versions its path walks through: a later walk (an undo
+            // of its uninstall) runs their scripts with the same values, not with defaults.
+            package.placeholders = values.clone();
             for (name, value) in &package.placeholders {
                 match placeholders.insert(name.clone(), value.clone()) {
                     Some(other) if other != *value => {

@@ -825,6 +825,16 @@ fn a_failed_step_outside_a_transaction_is_in_doubt_when_the_run_resumes() {
     runtime.block_on(db.execute("INSERT INTO base_t SELECT 100 + x, 'gate' FROM gate"));
     ok(&ctx, &db, &["apply", "--resume", "--skip-in-doubt"]);
     assert_eq!(values(), ["one+", "gate"]);
+    // The operator's decision is in the run's history.
+    let run = runtime
+        .block_on(db.texts("SELECT id AS line FROM dbpm_runs ORDER BY started_at DESC, id DESC"))
+        [0]
+    .clone();
+    let history = ok(&ctx, &db, &["history", "--run", &run]);
+    assert!(
+        history.contains("declared done by the operator"),
+        "{history}"
+    );
     assert_eq!(installed(&ctx, &db), "base@1.0.0 mig@1.0.0");
 }
 

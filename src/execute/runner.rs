@@ -410,7 +410,20 @@ pub async fn apply(
                 .iter()
                 .any(|s| s.id == row.step && !s.transactional && !s.idempotent);
         attempts.insert(row.step.clone(), row.attempt);
-        if partly_done {
+        // A forward step in doubt that the operator declares done: journaled as such, so that
+        // the run's history says who decided what.
+        let declared_done = settings.in_doubt == InDoubt::Skip
+            && !compensation
+            && (partly_done || (state == StepState::Started && !retry));
+        if declared_done {
+            marks.push((
+                row.step.clone(),
+                row.attempt + 1,
+                StepState::Skipped,
+                "in doubt, declared done by the operator (--skip-in-doubt)",
+            ));
+            journal.insert(row.step, StepState::Skipped);
+        } else if partly_done {
             // Journaled so: the run stays in doubt until the operator decides.
             marks.push((
                 row.step.clone(),

@@ -878,3 +878,24 @@ fn a_version_with_build_metadata_is_not_published() {
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(text.contains("dbpm::repo::build_metadata"), "{text}");
 }
+
+/// QA: a database without a repository (the target's own URL, say) read as an empty one.
+#[test]
+fn a_database_without_a_repository_is_refused() {
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    let output = ctx.run(&["repo", "list", "--repo", &db.url]);
+    let text = transcript(&output, ctx.temp.path());
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::repository::no_repository"), "{text}");
+    // Publishing starts one.
+    publish_ok(
+        &ctx,
+        &db.url,
+        &[repo_root().join("examples/packages/core/1.0.0")],
+    );
+    assert!(ctx
+        .run(&["repo", "list", "--repo", &db.url])
+        .status
+        .success());
+}

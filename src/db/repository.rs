@@ -119,8 +119,12 @@ impl Repository for DatabaseRepository {
     }
 
     async fn index(&self) -> Result<Index, RepositoryError> {
+        // Like a directory that does not exist: more likely a mistaken URL (the target's own)
+        // than an empty repository, which publishing starts.
         if !self.has_table().await? {
-            return Ok(Index::new());
+            return Err(RepositoryError::NoRepository {
+                repository: self.describe(),
+            });
         }
         let rows = sqlx::query(
             "SELECT entry::text AS entry FROM dbpm_repo.packages ORDER BY name, version, platform",

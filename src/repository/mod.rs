@@ -74,6 +74,16 @@ pub enum RepositoryError {
         #[source]
         source: std::io::Error,
     },
+    /// A database that holds no repository.
+    #[error("{repository} holds no dbpm repository")]
+    #[diagnostic(
+        code(dbpm::repository::no_repository),
+        help("check the URL given to `--repo` (or in DBPM_REPO): it may be a target's; `dbpm publish --repo URL` starts a repository in a database")
+    )]
+    NoRepository {
+        /// Which database, its URL redacted.
+        repository: String,
+    },
     /// A directory repository's directory is not there.
     #[error("the repository directory `{}` does not exist", path.display())]
     #[diagnostic(

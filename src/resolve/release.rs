@@ -73,6 +73,16 @@ pub fn parse_release(file: &SourceFile) -> Result<Release, Problems> {
         problems: Vec::new(),
     };
     found.unknown_keys();
+    // A file with nothing in it is more likely a failed checkout than a release that wants
+    // nothing, which with `--prune` would uninstall everything.
+    if file.text().trim().is_empty() {
+        found.problems.push((
+            0,
+            Problem::error(file.path(), "dbpm::release::empty", "the release file is empty")
+                .with_help("write `[packages]` and the packages wanted under it; a `[packages]` table with nothing under it wants nothing"),
+        ));
+        return Err(found.into_problems());
+    }
     let raw: RawRelease = match toml::from_str(file.text()) {
         Ok(raw) => raw,
         Err(err) => {
@@ -269,8 +279,15 @@ currency = "EUR"
     }
 
     #[test]
+    fn an_empty_file_is_refused() {
+        // QA: a truncated release file with `--prune` planned to uninstall everything.
+        let problems = parse(" \n").unwrap_err();
+        assert_eq!(problems.all()[0].code_str(), "dbpm::release::empty");
+    }
+
+    #[test]
     fn everything_is_optional() {
-        let release = parse("").unwrap();
+        let release = parse("# no packages wanted\n").unwrap();
         assert_eq!(release.platform, None);
         assert!(release.packages.is_empty());
         assert!(release.placeholders.is_empty());

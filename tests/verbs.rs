@@ -109,20 +109,6 @@ fn package_version(ctx: &TestContext, name: &str, version: &str, files: &[(&str,
     ctx.path("packages").display().to_string()
 }
 
-/// Copies a directory tree.
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    fs_err::create_dir_all(to).unwrap();
-    for entry in fs_err::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs_err::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 fn with_repo<'a>(args: &[&'a str]) -> Vec<&'a str> {
     let mut all = args.to_vec();
     all.extend(REPO);
@@ -1172,57 +1158,6 @@ fn a_reinstall_cannot_change_a_value_the_data_model_used() {
             "--yes",
         ]),
     );
-}
-
-/// QA: a value that only a walked version's script used (billing 1.1.0's `currency`, which
-/// 1.2.0 no longer declares) was not recorded, and `undo` of an uninstall walked 1.1.0 again
-/// with the default.
-#[test]
-fn values_of_walked_versions_are_kept_for_the_next_walk() {
-    let ctx = TestContext::new();
-    let db = TestDb::sqlite();
-    let packages = ctx.path("pk");
-    copy_dir(&repo_root().join("examples/packages"), &packages);
-    let next = ctx.run(&[
-        "init",
-        "--next",
-        packages.join("billing/1.1.0").to_str().unwrap(),
-    ]);
-    assert!(
-        next.status.success(),
-        "{}",
-        transcript(&next, ctx.temp.path())
-    );
-    let manifest = packages.join("billing/1.2.0/dbpm.toml");
-    let text = fs_err::read_to_string(&manifest).unwrap();
-    let cut = text.find("[placeholders").unwrap_or(text.len());
-    fs_err::write(&manifest, &text[..cut]).unwrap();
-    let repo = packages.display().to_string();
-    let install = [
-        "install",
-        "billing@1.2.0",
-        "--set",
-        "currency=USD",
-        "--yes",
-        "--repo",
-        &repo,
-    ];
-    ok(&ctx, &db, &install);
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let default = || {
-        runtime.block_on(
-            db.texts("SELECT sql AS line FROM sqlite_master WHERE name = 'billing_invoice'"),
-        )[0]
-        .contains("'USD'")
-    };
-    assert!(default());
-    ok(
-        &ctx,
-        &db,
-        &["uninstall", "billing", "--yes", "--repo", &repo],
-    );
-    ok(&ctx, &db, &["undo", "--yes", "--repo", &repo]);
-    assert!(default(), "the walk after the undo used the default");
 }
 
 /// QA: a plan with nothing to do, applied, recorded a run that changed nothing, and `undo`

@@ -1055,10 +1055,7 @@ pub fn build(
     for (chain, _, new) in &chains {
         let values = &current_values[&*chain.name];
         if let Some(end) = new {
-            let mut package = record(end, values, &mut scripts);
-            // With the values of the versions its path walks through: a later walk (an undo
-            // of its uninstall) runs their scripts with the same values, not with defaults.
-            package.placeholders = values.clone();
+            let package = record(end, values, &mut scripts);
             for (name, value) in &package.placeholders {
                 match placeholders.insert(name.clone(), value.clone()) {
                     Some(other) if other != *value => {

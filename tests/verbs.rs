@@ -1118,6 +1118,33 @@ fn restore_before_an_adoption_keeps_the_adopted_version() {
     );
 }
 
+/// An adoption that a later run uninstalled is over: the package installed again since is
+/// dbpm's own, and going back before the adoption uninstalls it.
+#[test]
+fn restore_forgets_an_adoption_that_was_uninstalled_since() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    ok(&ctx, &db, &with_repo(&["install", "core@1.1.0", "--yes"]));
+    let first = runs_of(&db)[0].clone();
+    let auth = repo_root().join("examples/packages/auth/1.0.0");
+    let made_by_hand: String = [
+        "UPGRADE/001.tables.sqlite.sql",
+        "UPGRADE/002.seed_roles.sql",
+        "INSTALL/001.views.sql",
+    ]
+    .iter()
+    .map(|script| fs_err::read_to_string(auth.join(script)).unwrap())
+    .collect::<Vec<_>>()
+    .join("\n");
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(db.execute(&made_by_hand));
+    ok(&ctx, &db, &with_repo(&["adopt", "auth@1.0.0"]));
+    ok(&ctx, &db, &with_repo(&["uninstall", "auth", "--yes"]));
+    ok(&ctx, &db, &with_repo(&["install", "auth@1.0.0", "--yes"]));
+    ok(&ctx, &db, &with_repo(&["restore", "--to", &first, "--yes"]));
+    assert_eq!(installed(&ctx, &db), "core@1.1.0");
+}
+
 /// QA: a reinstall with another value of a placeholder that an UPGRADE script used re-ran
 /// only the code, and the target then recorded a value its tables were not made with.
 #[test]

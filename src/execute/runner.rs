@@ -387,7 +387,13 @@ pub async fn apply(
     let mut journal: Journal = Journal::new();
     // Journal entries the resume itself writes: (step, attempt, state, why).
     let mut marks: Vec<(String, i64, StepState, &str)> = Vec::new();
-    for row in target.journal(&run.id).await? {
+    let rows = target.journal(&run.id).await?;
+    // A run that has started to compensate decides about compensations in doubt, never
+    // about forward steps.
+    let compensating = rows
+        .iter()
+        .any(|row| plan.compensations.iter().any(|c| c.id == row.step));
+    for row in rows {
         let Some(state) = StepState::parse(&row.state) else {
             continue;
         };
@@ -413,6 +419,7 @@ pub async fn apply(
         // A forward step in doubt that the operator declares done: journaled as such, so that
         // the run's history says who decided what.
         let declared_done = settings.in_doubt == InDoubt::Skip
+            && !compensating
             && !compensation
             && (partly_done || (state == StepState::Started && !retry));
         if declared_done {

@@ -336,10 +336,19 @@ pub fn back_to(
             });
         }
     }
+    // Nor below a version adopted since (its objects made by hand, not by the runs).
     let packages = recorded
         .packages
         .iter()
-        .map(|(name, p)| (name.clone(), Requirement::exact(&p.version)))
+        .map(|(name, p)| {
+            let at_least = adopted
+                .get(name)
+                .filter(|version| **version > p.version && current.packages.contains_key(name));
+            (
+                name.clone(),
+                Requirement::exact(at_least.unwrap_or(&p.version)),
+            )
+        })
         .chain(
             adopted_since
                 .iter()
@@ -418,12 +427,18 @@ pub fn adopted_after(
 ) -> Result<BTreeMap<String, Version>, VerbError> {
     let mut adopted = BTreeMap::new();
     let later = runs.iter().skip_while(|r| r.id != run).skip(1);
-    for adoption in later.filter(|r| r.outcome == "adopted") {
-        let Some(after) = &adoption.installed_after else {
+    for later in later {
+        let Some(after) = &later.installed_after else {
             continue;
         };
-        let before = parse_record(&adoption.id, &adoption.installed_before)?;
-        for (name, package) in parse_record(&adoption.id, after)?.packages {
+        let after = parse_record(&later.id, after)?;
+        // An adoption that a later run uninstalled is over: what is there now, dbpm made.
+        adopted.retain(|name: &String, _| after.packages.contains_key(name));
+        if later.outcome != "adopted" {
+            continue;
+        }
+        let before = parse_record(&later.id, &later.installed_before)?;
+        for (name, package) in after.packages {
             if !before.packages.contains_key(&name) {
                 adopted.insert(name, package.version);
             }

@@ -1125,8 +1125,9 @@ pub fn build(
 }
 
 /// Refuses to reinstall `name` (installed as `state`, its scripts those of `package`) with
-/// `values` that differ from those its data model scripts ran with: a reinstall re-creates
-/// its code only, and the target would record values its tables were not made with.
+/// `values` that differ from those its data model scripts ran with, or will run with on the
+/// way back (UPGRADE and DOWNGRADE): a reinstall re-creates its code only, and the target
+/// would record values its tables were not made with.
 fn refuse_data_model_values(
     name: &str,
     state: &crate::state::InstalledPackage,
@@ -1140,7 +1141,7 @@ fn refuse_data_model_values(
         let scripts: Vec<String> = package
             .scripts
             .iter()
-            .filter(|script| matches!(script.phase, Phase::Upgrade(_)))
+            .filter(|script| matches!(script.phase, Phase::Upgrade(_) | Phase::Downgrade(_)))
             .filter(|script| {
                 placeholder::scan(&script.text, script.kind)
                     .iter()

@@ -72,7 +72,7 @@ pub fn run(args: InitArgs, out: &Out) -> miette::Result<Exit> {
             made.version,
             made.dir.display(),
             made.from,
-            made.dir.display()
+            shell_word(&made.dir)
         ));
         return Ok(Exit::Success);
     }
@@ -94,7 +94,40 @@ pub fn run(args: InitArgs, out: &Out) -> miette::Result<Exit> {
         made.name,
         made.version,
         made.dir.display(),
-        made.dir.display()
+        shell_word(&made.dir)
     ));
     Ok(Exit::Success)
+}
+
+/// `path` as a shell word that can be pasted into a command: as it is when it is plain,
+/// else in single quotes (`'ini t/ok pkg dir'`).
+fn shell_word(path: &std::path::Path) -> String {
+    let text = path.display().to_string();
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+@%:=,".contains(c));
+    if plain {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_is_quoted_for_the_shell_only_when_it_must_be() {
+        assert_eq!(
+            shell_word(std::path::Path::new("packages/billing/1.0.0")),
+            "packages/billing/1.0.0"
+        );
+        assert_eq!(
+            shell_word(std::path::Path::new("ini t/ok pkg")),
+            "'ini t/ok pkg'"
+        );
+        assert_eq!(shell_word(std::path::Path::new("it's")), "'it'\\''s'");
+    }
 }

@@ -770,3 +770,34 @@ fn the_commands_of_the_ci_guide_run_in_order() {
     let exported: Value = serde_json::from_str(&exported).unwrap();
     assert_eq!(exported["packages"]["core"]["version"], "1.1.0");
 }
+
+/// QA: `show --format mermaid --output json` printed the plan's JSON, not the drawing asked
+/// for; a rendering comes in a JSON document, and `--output json` alone is the plan.
+#[test]
+fn show_with_json_output_keeps_the_rendering_asked_for() {
+    let ctx = TestContext::new();
+    let shown = |args: &[&str]| -> serde_json::Value {
+        let output = ctx.dbpm().args(args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            transcript(&output, ctx.temp.path())
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    };
+    let drawing = shown(&[
+        "show",
+        "plans/upgrade.json",
+        "--format",
+        "mermaid",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(drawing["format"], "mermaid");
+    assert!(
+        drawing["text"].as_str().unwrap().starts_with("flowchart"),
+        "{drawing}"
+    );
+    let plan = shown(&["show", "plans/upgrade.json", "--output", "json"]);
+    assert!(plan["steps"].is_array());
+}

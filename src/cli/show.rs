@@ -38,18 +38,20 @@ pub enum ShowFormat {
 
 pub fn run(args: ShowArgs, out: &Out) -> miette::Result<Exit> {
     let plan = load_plan(&args.plan)?;
-    let format = if out.json() {
-        ShowFormat::Json
-    } else {
-        args.format
+    let drawing = match args.format {
+        ShowFormat::Text | ShowFormat::Json => None,
+        ShowFormat::Markdown => Some(("markdown", render::markdown(&plan))),
+        ShowFormat::Mermaid => Some(("mermaid", render::mermaid(&plan))),
+        ShowFormat::Dot => Some(("dot", render::dot(&plan))),
     };
-    let text = match format {
-        ShowFormat::Text => render::text(&plan, out.color_stdout()),
-        ShowFormat::Markdown => render::markdown(&plan),
-        ShowFormat::Json => plan.to_json(),
-        ShowFormat::Mermaid => render::mermaid(&plan),
-        ShowFormat::Dot => render::dot(&plan),
-    };
-    out.data(text.trim_end());
+    match (out.json(), args.format, drawing) {
+        // `--output json` with a rendering asked for: the rendering, in a JSON document.
+        (true, _, Some((format, text))) => {
+            out.json_value(&serde_json::json!({"format": format, "text": text}));
+        }
+        (true, _, None) | (false, ShowFormat::Json, _) => out.data(plan.to_json().trim_end()),
+        (false, _, Some((_, text))) => out.data(text.trim_end()),
+        (false, _, None) => out.data(render::text(&plan, out.color_stdout()).trim_end()),
+    }
     Ok(Exit::Success)
 }

@@ -1054,14 +1054,9 @@ fn a_mysql_text_kept_but_not_run_larger_than_a_packet_is_refused_first() {
     assert_eq!(installed(&ctx, &db), "big@1.0.0");
 }
 
-/// QA: `undo` of a run went back to the set before it, which lacked a package adopted since,
-/// and uninstalled it: its DOWNGRADE dropped tables and rows dbpm never made. An adopted
-/// package stays; here it requires what the run installed, so the undo is refused.
-#[test]
-fn undo_never_uninstalls_a_package_adopted_since() {
-    let ctx = TestContext::new();
-    let db = TestDb::sqlite();
-    ok(&ctx, &db, &with_repo(&["install", "core@1.0.0", "--yes"]));
+/// Makes auth 1.0.0's tables, rows and views by hand on SQLite `db` (as a database dbpm did
+/// not make), then adopts auth 1.0.0 there.
+fn adopt_auth_made_by_hand(ctx: &TestContext, db: &TestDb, runtime: &tokio::runtime::Runtime) {
     let auth = repo_root().join("examples/packages/auth/1.0.0");
     let made_by_hand: String = [
         "UPGRADE/001.tables.sqlite.sql",
@@ -1072,9 +1067,20 @@ fn undo_never_uninstalls_a_package_adopted_since() {
     .map(|script| fs_err::read_to_string(auth.join(script)).unwrap())
     .collect::<Vec<_>>()
     .join("\n");
-    let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(db.execute(&made_by_hand));
-    ok(&ctx, &db, &with_repo(&["adopt", "auth@1.0.0"]));
+    ok(ctx, db, &with_repo(&["adopt", "auth@1.0.0"]));
+}
+
+/// QA: `undo` of a run went back to the set before it, which lacked a package adopted since,
+/// and uninstalled it: its DOWNGRADE dropped tables and rows dbpm never made. An adopted
+/// package stays; here it requires what the run installed, so the undo is refused.
+#[test]
+fn undo_never_uninstalls_a_package_adopted_since() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    ok(&ctx, &db, &with_repo(&["install", "core@1.0.0", "--yes"]));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    adopt_auth_made_by_hand(&ctx, &db, &runtime);
     let roles =
         || runtime.block_on(db.texts("SELECT CAST(count(*) AS TEXT) AS line FROM auth_role"));
     let before = roles();
@@ -1095,19 +1101,8 @@ fn restore_before_an_adoption_keeps_the_adopted_version() {
     let db = TestDb::sqlite();
     ok(&ctx, &db, &with_repo(&["install", "core@1.1.0", "--yes"]));
     let first = runs_of(&db)[0].clone();
-    let auth = repo_root().join("examples/packages/auth/1.0.0");
-    let made_by_hand: String = [
-        "UPGRADE/001.tables.sqlite.sql",
-        "UPGRADE/002.seed_roles.sql",
-        "INSTALL/001.views.sql",
-    ]
-    .iter()
-    .map(|script| fs_err::read_to_string(auth.join(script)).unwrap())
-    .collect::<Vec<_>>()
-    .join("\n");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(db.execute(&made_by_hand));
-    ok(&ctx, &db, &with_repo(&["adopt", "auth@1.0.0"]));
+    adopt_auth_made_by_hand(&ctx, &db, &runtime);
     ok(&ctx, &db, &with_repo(&["install", "auth@2.0.0", "--yes"]));
     assert_eq!(installed(&ctx, &db), "auth@2.0.0 core@1.1.0");
     ok(&ctx, &db, &with_repo(&["restore", "--to", &first, "--yes"]));
@@ -1126,19 +1121,8 @@ fn restore_forgets_an_adoption_that_was_uninstalled_since() {
     let db = TestDb::sqlite();
     ok(&ctx, &db, &with_repo(&["install", "core@1.1.0", "--yes"]));
     let first = runs_of(&db)[0].clone();
-    let auth = repo_root().join("examples/packages/auth/1.0.0");
-    let made_by_hand: String = [
-        "UPGRADE/001.tables.sqlite.sql",
-        "UPGRADE/002.seed_roles.sql",
-        "INSTALL/001.views.sql",
-    ]
-    .iter()
-    .map(|script| fs_err::read_to_string(auth.join(script)).unwrap())
-    .collect::<Vec<_>>()
-    .join("\n");
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(db.execute(&made_by_hand));
-    ok(&ctx, &db, &with_repo(&["adopt", "auth@1.0.0"]));
+    adopt_auth_made_by_hand(&ctx, &db, &runtime);
     ok(&ctx, &db, &with_repo(&["uninstall", "auth", "--yes"]));
     ok(&ctx, &db, &with_repo(&["install", "auth@1.0.0", "--yes"]));
     ok(&ctx, &db, &with_repo(&["restore", "--to", &first, "--yes"]));

@@ -104,13 +104,7 @@ fn init_scaffolds_a_package_that_builds() {
 #[test]
 fn init_takes_name_and_version_from_a_name_version_directory() {
     let ctx = TestContext::new();
-    let run = |args: &[&str]| {
-        ctx.dbpm()
-            .current_dir(ctx.temp.path())
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| ctx.run_in_temp(args);
     let identity = |dir: &str| {
         let manifest = fs_err::read_to_string(ctx.path(dir).join("dbpm.toml")).unwrap();
         let parsed: toml::Value = toml::from_str(&manifest).unwrap();
@@ -827,13 +821,7 @@ fn malformed_placeholders_are_warned_about_where_they_are() {
 #[test]
 fn init_next_refuses_a_minor_number_that_cannot_grow() {
     let ctx = TestContext::new();
-    let run = |args: &[&str]| {
-        ctx.dbpm()
-            .current_dir(ctx.temp.path())
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| ctx.run_in_temp(args);
     let last = "p/1.18446744073709551615.0";
     assert!(run(&["init", last]).status.success());
     let next = run(&["init", "--next", last]);

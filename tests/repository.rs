@@ -671,13 +671,7 @@ fn a_repository_directory_that_does_not_exist_is_refused() {
 fn a_folder_of_built_archives_is_not_read_as_an_empty_repository() {
     let ctx = TestContext::new();
     // Run where `dist` is, as after `dbpm build -o dist`.
-    let run = |args: &[&str]| {
-        ctx.dbpm()
-            .current_dir(ctx.temp.path())
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| ctx.run_in_temp(args);
     let core = repo_root().join("examples/packages/core/1.0.0");
     let build = run(&["build", core.to_str().unwrap(), "--out-dir", "dist"]);
     assert!(

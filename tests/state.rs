@@ -374,12 +374,7 @@ fn an_unreachable_database_exits_1_naming_the_redacted_url() {
 #[test]
 fn exporting_a_missing_sqlite_file_creates_nothing() {
     let ctx = TestContext::new();
-    let output = ctx
-        .dbpm()
-        .current_dir(ctx.temp.path())
-        .args(["state", "export", "--db", "sqlite://state.db"])
-        .output()
-        .unwrap();
+    let output = ctx.run_in_temp(&["state", "export", "--db", "sqlite://state.db"]);
     let text = transcript(&output, ctx.temp.path());
     assert!(output.status.success(), "{text}");
     let state: InstalledState = serde_json::from_slice(&output.stdout).unwrap();

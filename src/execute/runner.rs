@@ -242,46 +242,26 @@ async fn check_packet_size(
     let Some(limit) = target.max_packet().await? else {
         return Ok(());
     };
-    // Every text of the plan: a step's script, or one the state keeps of a version
-    // installed or walked through (another edge's, say), named by a step that runs it.
-    let runs_it = |checksum: &Checksum| {
-        plan.steps
-            .iter()
-            .chain(&plan.compensations)
-            .find(|step| step.checksum == *checksum)
-            .map(|step| step.id.clone())
-    };
-    let largest = plan.scripts.iter().map(|(checksum, text)| {
-        let kept_as = || {
-            let recorded = plan.packages.iter();
-            let walked = plan
-                .walked
-                .iter()
-                .flat_map(|(name, versions)| versions.iter().map(move |p| (name, p)));
-            recorded.chain(walked).find_map(|(name, package)| {
-                let (path, _) = package.scripts.iter().find(|(_, c)| *c == checksum)?;
-                Some(format!("`{path}` of {name}@{}", package.version))
-            })
-        };
-        let what = match runs_it(checksum) {
-            Some(step) => format!("the script of step `{step}`"),
-            None => kept_as().unwrap_or_else(|| format!("the script {checksum}")),
-        };
-        (what, text.len())
-    });
-    let kept = kept.map(|json| ("the plan kept with the run".to_owned(), json.len()));
-    // The state writes texts several to a statement, up to a size.
+    // The largest text the plan sends in one piece: a script (run by a step, or kept by the
+    // state for a version installed or walked through), the plan a verb keeps with its
+    // run, or the texts the state writes several to a statement.
+    let script = plan
+        .scripts
+        .iter()
+        .max_by_key(|(_, text)| text.len())
+        .map(|(checksum, text)| (text.len(), Some(checksum), ""));
     let together = plan
         .scripts
         .values()
         .map(|text| text.len())
         .sum::<usize>()
         .min(TEXT_BYTES_PER_INSERT);
-    let kept = kept.into_iter().chain([(
-        "the script texts the state writes together".to_owned(),
-        together,
-    )]);
-    let Some((what, size)) = largest.chain(kept).max_by_key(|(_, size)| *size) else {
+    let largest = script
+        .into_iter()
+        .chain(kept.map(|json| (json.len(), None, "the plan kept with the run")))
+        .chain([(together, None, "the script texts the state writes together")])
+        .max_by_key(|(size, _, _)| *size);
+    let Some((size, script, what)) = largest else {
         return Ok(());
     };
     let fits = u64::try_from(size + PACKET_OVERHEAD).is_ok_and(|needed| needed <= limit);
@@ -294,11 +274,36 @@ async fn check_packet_size(
         .div_ceil(MB)
         .saturating_mul(MB);
     Err(ApplyError::PacketTooLarge {
-        what,
+        what: script.map_or_else(|| what.to_owned(), |checksum| script_named(plan, checksum)),
         size,
         limit,
         needed,
     })
+}
+
+/// A script of `plan` by what runs or keeps it: the step that runs it, else the version
+/// whose record keeps it.
+fn script_named(plan: &Plan, checksum: &Checksum) -> String {
+    if let Some(step) = plan
+        .steps
+        .iter()
+        .chain(&plan.compensations)
+        .find(|step| step.checksum == *checksum)
+    {
+        return format!("the script of step `{}`", step.id);
+    }
+    let walked = plan
+        .walked
+        .iter()
+        .flat_map(|(name, versions)| versions.iter().map(move |p| (name, p)));
+    plan.packages
+        .iter()
+        .chain(walked)
+        .find_map(|(name, package)| {
+            let (path, _) = package.scripts.iter().find(|(_, c)| *c == checksum)?;
+            Some(format!("`{path}` of {name}@{}", package.version))
+        })
+        .unwrap_or_else(|| format!("the script {checksum}"))
 }
 
 /// Applies `plan` to `target`.
@@ -388,11 +393,18 @@ pub async fn apply(
     // Journal entries the resume itself writes: (step, attempt, state, why).
     let mut marks: Vec<(String, i64, StepState, &str)> = Vec::new();
     let rows = target.journal(&run.id).await?;
+    let compensations: BTreeSet<&str> = plan.compensations.iter().map(|c| c.id.as_str()).collect();
+    let outside_transaction: BTreeSet<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| !s.transactional && !s.idempotent)
+        .map(|s| s.id.as_str())
+        .collect();
     // A run that has started to compensate decides about compensations in doubt, never
     // about forward steps.
     let compensating = rows
         .iter()
-        .any(|row| plan.compensations.iter().any(|c| c.id == row.step));
+        .any(|row| compensations.contains(row.step.as_str()));
     for row in rows {
         let Some(state) = StepState::parse(&row.state) else {
             continue;
@@ -400,7 +412,7 @@ pub async fn apply(
         // A run stopped after a failure (`--on-failure stop`) retries the failed steps, and
         // one whose compensation failed retries that compensation once the cause is fixed,
         // or skips it when the operator undid its work by hand.
-        let compensation = plan.compensations.iter().any(|c| c.id == row.step);
+        let compensation = compensations.contains(row.step.as_str());
         let failed_compensation =
             state == StepState::Failed && run.outcome == "compensation_failed" && compensation;
         let retry = state == StepState::Failed && run.outcome == "stopped_after_failure"
@@ -409,46 +421,43 @@ pub async fn apply(
         // it failed: like an interrupted one, it runs again only when it is idempotent or
         // the operator says so (`--retry-in-doubt`, or `--skip-in-doubt` once it is
         // finished by hand), never silently on top of its own half.
-        let partly_done = retry
-            && !compensation
-            && plan
-                .steps
-                .iter()
-                .any(|s| s.id == row.step && !s.transactional && !s.idempotent);
-        attempts.insert(row.step.clone(), row.attempt);
+        let partly_done = retry && outside_transaction.contains(row.step.as_str());
         // A forward step in doubt that the operator declares done: journaled as such, so that
         // the run's history says who decided what.
         let declared_done = settings.in_doubt == InDoubt::Skip
             && !compensating
             && !compensation
             && (partly_done || (state == StepState::Started && !retry));
-        if declared_done {
-            marks.push((
-                row.step.clone(),
-                row.attempt + 1,
+        attempts.insert(row.step.clone(), row.attempt);
+        // What the resume journals itself, as a new attempt.
+        let mark = if declared_done {
+            Some((
                 StepState::Skipped,
                 "in doubt, declared done by the operator (--skip-in-doubt)",
-            ));
-            journal.insert(row.step, StepState::Skipped);
+            ))
         } else if partly_done {
-            // Journaled so: the run stays in doubt until the operator decides.
-            marks.push((
-                row.step.clone(),
-                row.attempt + 1,
+            // The run stays in doubt until the operator decides.
+            Some((
                 StepState::Started,
                 "failed outside a transaction: may have run in part",
-            ));
-            journal.insert(row.step, StepState::Started);
+            ))
         } else if failed_compensation && settings.skip_failed_compensations {
-            marks.push((
-                row.step.clone(),
-                row.attempt + 1,
+            Some((
                 StepState::Skipped,
                 "skipped by the operator (--skip-failed-compensations)",
-            ));
-            journal.insert(row.step, StepState::Skipped);
-        } else if !retry {
-            journal.insert(row.step, state);
+            ))
+        } else {
+            None
+        };
+        match mark {
+            Some((marked, why)) => {
+                marks.push((row.step.clone(), row.attempt + 1, marked, why));
+                journal.insert(row.step, marked);
+            }
+            None if !retry => {
+                journal.insert(row.step, state);
+            }
+            None => {}
         }
     }
     if !marks.is_empty() {

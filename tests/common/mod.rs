@@ -38,6 +38,16 @@ impl TestContext {
     pub fn run(&self, args: &[&str]) -> Output {
         self.dbpm().args(args).output().expect("run dbpm")
     }
+
+    /// Runs dbpm with `args` in the test's temporary directory, so that relative paths
+    /// read from there.
+    pub fn run_in_temp(&self, args: &[&str]) -> Output {
+        self.dbpm()
+            .current_dir(self.temp.path())
+            .args(args)
+            .output()
+            .expect("run dbpm")
+    }
 }
 
 /// The repository root (where Cargo.toml is).

@@ -67,14 +67,12 @@ impl Target {
         let mut session = self.open(Access::Read).await?;
         let failed = self.failed("read dbpm's state");
         session.begin_read().await.map_err(&failed)?;
-        let rows = session
-            .fetch(&dialect::has_state_sql(self.platform()), &[])
+        let has_state = session
+            .fetch_int(&dialect::has_state_sql(self.platform()), &[], "n")
             .await
-            .map_err(&failed)?;
-        let has_state = match rows.first() {
-            Some(row) => row.maybe_int("n").map_err(&failed)?.unwrap_or(0) > 0,
-            None => false,
-        };
+            .map_err(&failed)?
+            .unwrap_or(0)
+            > 0;
         if has_state {
             match self.state_version(&mut session).await? {
                 // Tables being created by another dbpm that has not recorded them yet

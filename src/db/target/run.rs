@@ -142,24 +142,19 @@ impl Target {
         loop {
             let got = match self.platform() {
                 Platform::Postgres => session
-                    .fetch(
+                    .fetch_int(
                         "SELECT CAST(CASE WHEN pg_try_advisory_lock(CAST(? AS integer), hashtext(?)) THEN 1 ELSE 0 END AS BIGINT) AS got",
                         &[Value::Int(i64::from(PG_RUN_LOCK_CLASS)), Value::Text(&self.schema)],
+                        "got",
                     )
                     .await
                     .map_err(&failed)?,
                 Platform::Mysql => session
-                    .fetch("SELECT GET_LOCK(CONCAT('dbpm_run_', SHA1(DATABASE())), 0) AS got", &[])
+                    .fetch_int("SELECT GET_LOCK(CONCAT('dbpm_run_', SHA1(DATABASE())), 0) AS got", &[], "got")
                     .await
                     .map_err(&failed)?,
                 Platform::Sqlite => unreachable!("SQLite takes a file lock above"),
             };
-            let got = got
-                .first()
-                .map(|row| row.maybe_int("got"))
-                .transpose()
-                .map_err(&failed)?
-                .flatten();
             if got == Some(1) {
                 return Ok(RunLock {
                     _session: Some(session),
@@ -181,17 +176,11 @@ impl Target {
         }
         let failed = self.failed("read the server's `max_allowed_packet`");
         let mut session = self.open(Access::Read).await?;
-        let rows = session
-            .fetch("SELECT CAST(@@max_allowed_packet AS SIGNED) AS n", &[])
+        let limit = session
+            .fetch_int("SELECT CAST(@@max_allowed_packet AS SIGNED) AS n", &[], "n")
             .await
             .map_err(&failed)?;
         self.close(session).await?;
-        let limit = rows
-            .first()
-            .map(|row| row.maybe_int("n"))
-            .transpose()
-            .map_err(&failed)?
-            .flatten();
         Ok(limit.and_then(|n| u64::try_from(n).ok()))
     }
 
@@ -481,16 +470,10 @@ impl Target {
             return Ok(None);
         }
         let mut session = self.open(Access::Read).await?;
-        let has = session
-            .fetch(&dialect::has_state_sql(self.platform()), &[])
+        let present = session
+            .fetch_int(&dialect::has_state_sql(self.platform()), &[], "n")
             .await
-            .map_err(self.failed("look for dbpm's state"))?;
-        let present = has
-            .first()
-            .map(|row| row.maybe_int("n"))
-            .transpose()
             .map_err(self.failed("look for dbpm's state"))?
-            .flatten()
             == Some(1);
         if present {
             Ok(Some(session))

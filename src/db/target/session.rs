@@ -291,6 +291,21 @@ impl Session {
         self.fetch_sql(&sql, values).await
     }
 
+    /// The integer in `column` of the first row of a template's result, if there is one.
+    pub(super) async fn fetch_int(
+        &mut self,
+        template: &str,
+        values: &[Value<'_>],
+        column: &str,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let rows = self.fetch(template, values).await?;
+        Ok(rows
+            .first()
+            .map(|row| row.maybe_int(column))
+            .transpose()?
+            .flatten())
+    }
+
     /// The rows of `sql` as it is, not a template: for a statement that names an object of
     /// the target, whose name may hold what a template would replace.
     pub(super) async fn fetch_verbatim(&mut self, sql: &str) -> Result<Vec<Row>, sqlx::Error> {
@@ -359,12 +374,13 @@ impl Session {
             }
             Platform::Mysql => {
                 let got = self
-                    .fetch(
+                    .fetch_int(
                         &format!("SELECT GET_LOCK({}, ?) AS got", dialect::MYSQL_STATE_LOCK),
                         &[Value::Int(wait_seconds())],
+                        "got",
                     )
                     .await?;
-                if got.first().map(|row| row.maybe_int("got")).transpose()? != Some(Some(1)) {
+                if got != Some(1) {
                     return Ok(false);
                 }
                 self.run("START TRANSACTION").await?;

@@ -132,6 +132,71 @@ async fn a_lock_timeout_after_a_committed_statement_is_not_retried_on_mysql() {
     assert_eq!(runs(&s.db).await.last().unwrap().1, "rolled_back");
 }
 
+/// A transactional MariaDB step whose script switches database (`USE`, as dumps hold) is
+/// journaled in its own target's state: the other database, itself a dbpm target, gets none
+/// of it, and the step counts as done where it ran.
+#[tokio::test]
+async fn a_transactional_step_that_switches_database_is_journaled_in_its_target_on_mysql() {
+    let s = Scenario::new(Platform::Mysql);
+    let other = TestDb::new(Platform::Mysql);
+    s.db.execute("CREATE TABLE audit (id INTEGER) ENGINE=InnoDB;")
+        .await;
+    let dir = s.ctx.path("switcher");
+    let write = |path: &str, text: &str| {
+        let path = dir.join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    };
+    write(
+        "packages/switcher/1.0.0/dbpm.toml",
+        "[package]\nname = \"switcher\"\nversion = \"1.0.0\"\nplatforms = [\"mysql\"]\n\n\
+         [placeholders]\nother = { description = \"another database\" }\n\n\
+         [scripts.\"UPGRADE/001.audit\"]\nmysql_transactional = true\n",
+    );
+    write(
+        "packages/switcher/1.0.0/UPGRADE/001.audit.sql",
+        "INSERT INTO audit (id) VALUES (1);\nUSE ${other};\n",
+    );
+    write(
+        "packages/switcher/1.0.0/DOWNGRADE/001.audit.sql",
+        "DELETE FROM audit WHERE id = 1;\n",
+    );
+    write(
+        "release.toml",
+        &format!(
+            "[packages]\nswitcher = \"1.0.0\"\n\n[placeholders]\nother = \"{}\"\n",
+            other.name
+        ),
+    );
+    let release = dir.join("release.toml").display().to_string();
+    let repo = dir.join("packages").display().to_string();
+    // The other database is a dbpm target too: its state tables exist.
+    write(
+        "packages/plain/1.0.0/dbpm.toml",
+        "[package]\nname = \"plain\"\nversion = \"1.0.0\"\nplatforms = [\"mysql\"]\n",
+    );
+    write("packages/plain/1.0.0/UPGRADE/001.noop.sql", "SELECT 1;\n");
+    write("packages/plain/1.0.0/DOWNGRADE/001.noop.sql", "SELECT 1;\n");
+    write("plain.toml", "[packages]\nplain = \"1.0.0\"\n");
+    let plain = dir.join("plain.toml").display().to_string();
+    let plain_plan = plan_on(&s.ctx, &other, &plain, &repo, false, "plain.json");
+    applied_on(&s.ctx, &other, &plain_plan);
+    let before = journal(&other).await;
+
+    let plan_path = s.plan(&release, &repo, false, "install.json");
+    s.applied(&plan_path);
+
+    assert_eq!(s.db.count("audit").await, 1);
+    let done: Vec<String> = journal(&s.db)
+        .await
+        .into_iter()
+        .filter(|(_, _, state)| state == "done")
+        .map(|(_, step, _)| step)
+        .collect();
+    assert_eq!(done, ["switcher@1.0.0/UPGRADE@none/001.audit"]);
+    assert_eq!(journal(&other).await, before);
+}
+
 const RELEASE_1: &str = "examples/releases/2026.1.toml";
 const RELEASE_2: &str = "examples/releases/2026.2.toml";
 const EXAMPLES: &str = "examples/packages";

@@ -63,6 +63,12 @@ pub(super) fn render(platform: Platform, template: &str) -> String {
     sql
 }
 
+/// The MySQL/MariaDB statement that makes `database` the session's default again, after a
+/// script's `USE` moved it: dbpm's tables are named without their database.
+pub(super) fn mysql_use(database: &str) -> String {
+    format!("USE `{}`", database.replace('`', "``"))
+}
+
 /// The text of one `{token}`, or `None` for a name that is not a token.
 fn token(platform: Platform, name: &str) -> Option<String> {
     if TABLES.contains(&name) {
@@ -150,6 +156,12 @@ mod tests {
             render(Platform::Sqlite, template),
             "SELECT name FROM dbpm_installed_packages WHERE target_schema = ? AND name = ?"
         );
+    }
+
+    #[test]
+    fn a_mysql_database_is_quoted_as_an_identifier() {
+        assert_eq!(mysql_use("shop"), "USE `shop`");
+        assert_eq!(mysql_use("a`b"), "USE `a``b`");
     }
 
     #[test]

@@ -287,6 +287,13 @@ impl Target {
         (self.platform() == Platform::Postgres).then_some(self.schema.as_str())
     }
 
+    /// The database of a MySQL/MariaDB target.
+    fn mysql_database(&self) -> Option<&str> {
+        (self.platform() == Platform::Mysql)
+            .then(|| self.connector.database())
+            .flatten()
+    }
+
     /// The SQLite file of the target when there is none yet (a first apply creates it).
     pub fn missing_file(&self) -> Option<&std::path::Path> {
         self.connector.sqlite_file().filter(|file| !file.exists())

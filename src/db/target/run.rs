@@ -676,7 +676,15 @@ impl StepSession {
             .run(begin)
             .await
             .map_err(self.target.failed("begin a step's transaction"))?;
-        Ok(self.session.run_script(script).await)
+        let result = self.session.run_script(script).await;
+        // A script's `USE` would send the journal entry (and a retry) to another database.
+        if let Some(database) = self.target.mysql_database() {
+            self.session
+                .run_verbatim(&dialect::mysql_use(database))
+                .await
+                .map_err(self.target.failed("return to the target database"))?;
+        }
+        Ok(result)
     }
 
     /// Runs several transactional steps in one transaction, each with its `done` journal

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use common::db::TestDb;
 use common::{repo_root, transcript, TestContext};
-use dbpm::db::target::{Target, TargetError, STATE_VERSION};
+use dbpm::db::target::{RunOutcome, Target, TargetError, STATE_VERSION};
 use dbpm::ops::state::load_state_file;
 use dbpm::package::{load_dir, Package};
 use dbpm::platform::Platform;
@@ -140,7 +140,7 @@ async fn a_recorded_state_reads_back_equal_and_rebuilds_its_packages(platform: P
     let target = target(&db.url, None);
     let state = example_state(platform, &target.label());
     target
-        .record_installed(&state, "run", "completed")
+        .record_installed(&state, "run", RunOutcome::Completed)
         .await
         .unwrap();
     let read = target.read_state().await.unwrap();
@@ -159,7 +159,7 @@ async fn a_recorded_state_reads_back_equal_and_rebuilds_its_packages(platform: P
     let mut smaller = state.clone();
     smaller.remove("billing");
     target
-        .record_installed(&smaller, "run", "completed")
+        .record_installed(&smaller, "run", RunOutcome::Completed)
         .await
         .unwrap();
     assert_eq!(target.read_state().await.unwrap(), smaller);
@@ -177,14 +177,14 @@ async fn a_recorded_state_reads_back_equal_and_rebuilds_its_packages(platform: P
     );
     changed.packages.get_mut("auth").unwrap().run = Some("run-3".to_owned());
     target
-        .record_installed(&changed, "run", "completed")
+        .record_installed(&changed, "run", RunOutcome::Completed)
         .await
         .unwrap();
     assert_eq!(target.read_state().await.unwrap(), changed);
 
     let empty = InstalledState::empty(platform, target.label());
     target
-        .record_installed(&empty, "run", "completed")
+        .record_installed(&empty, "run", RunOutcome::Completed)
         .await
         .unwrap();
     assert_eq!(target.read_state().await.unwrap(), empty);
@@ -215,7 +215,7 @@ async fn a_state_of_the_previous_layout_is_read_and_migrated_by_the_next_write(p
     let target = target(&db.url, None);
     let state = example_state(platform, &target.label());
     target
-        .record_installed(&state, "run", "completed")
+        .record_installed(&state, "run", RunOutcome::Completed)
         .await
         .unwrap();
     // As a dbpm of layout 1 left it.
@@ -227,7 +227,7 @@ async fn a_state_of_the_previous_layout_is_read_and_migrated_by_the_next_write(p
     assert_eq!(db.count(&db.state_table("meta")).await, 1);
     assert_eq!(target.read_state().await.unwrap(), state);
     target
-        .record_installed(&state, "run", "completed")
+        .record_installed(&state, "run", RunOutcome::Completed)
         .await
         .unwrap();
     assert_eq!(db.count(&db.state_table("meta")).await, STATE_VERSION);
@@ -237,7 +237,11 @@ async fn state_export_round_trips_through_load_state_file(platform: Platform) {
     let db = TestDb::new(platform);
     let target = target(&db.url, None);
     target
-        .record_installed(&example_state(platform, "ignored"), "run", "completed")
+        .record_installed(
+            &example_state(platform, "ignored"),
+            "run",
+            RunOutcome::Completed,
+        )
         .await
         .unwrap();
     let ctx = TestContext::new();
@@ -285,12 +289,12 @@ async fn two_target_schemas_in_one_postgres_database_keep_separate_states() {
         None,
     );
     billing
-        .record_installed(&state, "run", "completed")
+        .record_installed(&state, "run", RunOutcome::Completed)
         .await
         .unwrap();
     let other = example_state(Platform::Postgres, &reporting.label());
     reporting
-        .record_installed(&other, "run", "completed")
+        .record_installed(&other, "run", RunOutcome::Completed)
         .await
         .unwrap();
 
@@ -306,7 +310,7 @@ async fn two_target_schemas_in_one_postgres_database_keep_separate_states() {
         .record_installed(
             &InstalledState::empty(Platform::Postgres, "x"),
             "run",
-            "completed",
+            RunOutcome::Completed,
         )
         .await
         .unwrap();
@@ -324,7 +328,7 @@ async fn a_password_reaches_neither_the_export_nor_the_state_tables() {
         .record_installed(
             &example_state(Platform::Postgres, &target.label()),
             "run",
-            "completed",
+            RunOutcome::Completed,
         )
         .await
         .unwrap();

@@ -58,7 +58,8 @@ pub struct RunArgs {
     #[arg(long, conflicts_with = "skip_in_doubt")]
     retry_in_doubt: bool,
     /// Consider steps in doubt done (after checking by hand that they ran, or finishing their
-    /// work by hand).
+    /// work by hand). During a rollback that is its compensations in doubt: their undoing is
+    /// then done by hand, and the rollback goes on.
     #[arg(long)]
     skip_in_doubt: bool,
     /// Resuming a rollback stopped by failed compensations: consider them done (after undoing

@@ -6,7 +6,7 @@ use clap::Args;
 use super::render::Out;
 use super::target::TargetArgs;
 use super::Exit;
-use crate::db::target::Target;
+use crate::db::target::{RunOutcome, Target};
 use crate::ops::history::{history, run_steps, Change, RunSummary};
 
 /// Show the runs on a target, newest first: what each changed, who ran it, how it ended.
@@ -56,7 +56,7 @@ pub async fn run(args: HistoryArgs, out: &Out) -> miette::Result<Exit> {
     let outcome = history
         .runs
         .iter()
-        .map(|r| r.outcome.len())
+        .map(|r| r.outcome.as_str().len())
         .max()
         .unwrap_or(0)
         .max("OUTCOME".len());
@@ -72,7 +72,7 @@ pub async fn run(args: HistoryArgs, out: &Out) -> miette::Result<Exit> {
                 short_hash(&run.plan_hash),
                 when(&run.started_at),
                 run.os_user,
-                run.outcome.replace('_', " "),
+                run.outcome.as_str().replace('_', " "),
                 run.duration_ms.map_or("-".to_owned(), duration),
                 changes(run)
             )
@@ -131,7 +131,7 @@ fn changes(run: &RunSummary) -> String {
         return "(unfinished: see `dbpm status`)".to_owned();
     };
     if changes.is_empty() {
-        return if run.outcome == "rolled_back" {
+        return if run.outcome == RunOutcome::RolledBack {
             "none (rolled back)".to_owned()
         } else {
             "none".to_owned()

@@ -106,7 +106,7 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
                 out.status(format!(
                     "warning: run `{}` is unfinished on the target ({}): `apply` refuses another plan until it is finished (`dbpm status` says how)",
                     run.id,
-                    run.outcome.replace('_', " ")
+                    run.outcome.as_str().replace('_', " ")
                 ));
             }
             let history = verbs::history(&target, &runs).await?;

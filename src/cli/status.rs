@@ -6,6 +6,7 @@ use super::history::{short_hash, when};
 use super::render::Out;
 use super::target::TargetArgs;
 use super::Exit;
+use crate::db::target::RunOutcome;
 use crate::ops::repository::open_given;
 use crate::ops::status::{status, Drift, NextStep, Status, UnfinishedRun};
 use crate::package::changes::FileChanges;
@@ -104,7 +105,7 @@ fn unfinished(run: &UnfinishedRun, out: &Out) {
     out.data(format!(
         "unfinished run {} ({}), started {} by {}, plan {hash}: {} done, {} done",
         run.id,
-        run.outcome.replace('_', " "),
+        run.outcome.as_str().replace('_', " "),
         when(&run.started_at),
         run.os_user,
         crate::diagnostic::plural(run.steps_done, "step"),
@@ -123,7 +124,7 @@ fn unfinished(run: &UnfinishedRun, out: &Out) {
         ("dbpm apply PLAN", format!(" with the plan {hash}…"))
     };
     out.status(match run.next {
-        NextStep::Resume if run.outcome == "running" => format!(
+        NextStep::Resume if run.outcome == RunOutcome::Running => format!(
             "run `{apply}`{with} to resume it, unless that apply is still running"
         ),
         NextStep::Resume => format!("run `{apply}`{with} to resume it"),

@@ -11,7 +11,7 @@ use super::apply::{execute, settings, RunArgs};
 use super::render::Out;
 use super::target::TargetArgs;
 use super::Exit;
-use crate::db::target::Target;
+use crate::db::target::{RunOutcome, Target};
 use crate::execute::runner::Settings;
 use crate::manifest::Requirement;
 use crate::ops::plan::make_plan;
@@ -184,7 +184,7 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
         Verb::Restore(a) => {
             let run = runs
                 .iter()
-                .find(|r| r.id == a.run && r.outcome == "completed")
+                .find(|r| r.id == a.run && r.outcome == RunOutcome::Completed)
                 .ok_or_else(|| VerbError::UnknownRun(a.run.clone()))?;
             let after = run.installed_after.as_deref().unwrap_or_default();
             let after = verbs::recorded_state(&target, &run.id, after).await?;

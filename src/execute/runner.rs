@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use super::schedule::{self, InDoubt, Journal, Next, StepState};
+use super::schedule::{self, Choices, InDoubt, Journal, Next, Resume, StepState};
 use crate::db::target::{
-    RunRecord, ScriptFailed, StepSession, Target, TargetError, TEXT_BYTES_PER_INSERT,
+    RunOutcome, RunRecord, ScriptFailed, StepSession, Target, TargetError, TEXT_BYTES_PER_INSERT,
 };
 use crate::package::{Checksum, Kind};
 use crate::plan::{Plan, Step, StepPhase};
@@ -192,7 +192,7 @@ pub enum ApplyError {
         /// Its plan hash.
         plan: String,
         /// Where it stands.
-        outcome: String,
+        outcome: RunOutcome,
     },
     /// `.sys` steps without an admin connection.
     #[error("the plan has {count} `.sys` steps, which need an admin connection")]
@@ -344,7 +344,7 @@ pub async fn apply(
     if let Some(done) = runs
         .iter()
         .rev()
-        .find(|r| r.outcome == "completed")
+        .find(|r| r.outcome == RunOutcome::Completed)
         .filter(|r| r.plan_hash == plan.hash)
     {
         return Ok(Outcome::AlreadyApplied {
@@ -360,7 +360,7 @@ pub async fn apply(
             return Err(ApplyError::OtherRun {
                 run: other.id.clone(),
                 plan: other.plan_hash.clone(),
-                outcome: other.outcome.clone(),
+                outcome: other.outcome,
             })
         }
         Some(same) => (same.clone(), true),
@@ -377,7 +377,7 @@ pub async fn apply(
                 os_user: os_user(),
                 started_at: String::new(),
                 ended_at: None,
-                outcome: "running".to_owned(),
+                outcome: RunOutcome::Running,
                 installed_before: before,
                 installed_after: None,
             };
@@ -385,88 +385,40 @@ pub async fn apply(
         }
     };
     if resumed {
-        target.set_outcome(&run.id, "running", false, None).await?;
+        target
+            .set_outcome(&run.id, RunOutcome::Running, false, None)
+            .await?;
     }
 
-    let mut attempts: BTreeMap<String, i64> = BTreeMap::new();
-    let mut journal: Journal = Journal::new();
-    // Journal entries the resume itself writes: (step, attempt, state, why).
-    let mut marks: Vec<(String, i64, StepState, &str)> = Vec::new();
-    let rows = target.journal(&run.id).await?;
-    let compensations: BTreeSet<&str> = plan.compensations.iter().map(|c| c.id.as_str()).collect();
-    let outside_transaction: BTreeSet<&str> = plan
-        .steps
-        .iter()
-        .filter(|s| !s.transactional && !s.idempotent)
-        .map(|s| s.id.as_str())
-        .collect();
-    // A run that has started to compensate decides about compensations in doubt, never
-    // about forward steps.
-    let compensating = rows
-        .iter()
-        .any(|row| compensations.contains(row.step.as_str()));
-    for row in rows {
-        let Some(state) = StepState::parse(&row.state) else {
-            continue;
-        };
-        // A run stopped after a failure (`--on-failure stop`) retries the failed steps, and
-        // one whose compensation failed retries that compensation once the cause is fixed,
-        // or skips it when the operator undid its work by hand.
-        let compensation = compensations.contains(row.step.as_str());
-        let failed_compensation =
-            state == StepState::Failed && run.outcome == "compensation_failed" && compensation;
-        let retry = state == StepState::Failed && run.outcome == "stopped_after_failure"
-            || failed_compensation && !settings.skip_failed_compensations;
-        // A failed step that ran outside a transaction may have done part of its work before
-        // it failed: like an interrupted one, it runs again only when it is idempotent or
-        // the operator says so (`--retry-in-doubt`, or `--skip-in-doubt` once it is
-        // finished by hand), never silently on top of its own half.
-        let partly_done = retry && outside_transaction.contains(row.step.as_str());
-        // A forward step in doubt that the operator declares done: journaled as such, so that
-        // the run's history says who decided what.
-        let declared_done = settings.in_doubt == InDoubt::Skip
-            && !compensating
-            && !compensation
-            && (partly_done || (state == StepState::Started && !retry));
-        attempts.insert(row.step.clone(), row.attempt);
-        // What the resume journals itself, as a new attempt.
-        let mark = if declared_done {
-            Some((
-                StepState::Skipped,
-                "in doubt, declared done by the operator (--skip-in-doubt)",
-            ))
-        } else if partly_done {
-            // The run stays in doubt until the operator decides.
-            Some((
-                StepState::Started,
-                "failed outside a transaction: may have run in part",
-            ))
-        } else if failed_compensation && settings.skip_failed_compensations {
-            Some((
-                StepState::Skipped,
-                "skipped by the operator (--skip-failed-compensations)",
-            ))
-        } else {
-            None
-        };
-        match mark {
-            Some((marked, why)) => {
-                marks.push((row.step.clone(), row.attempt + 1, marked, why));
-                journal.insert(row.step, marked);
-            }
-            None if !retry => {
-                journal.insert(row.step, state);
-            }
-            None => {}
-        }
-    }
+    let rows = target
+        .journal(&run.id)
+        .await?
+        .into_iter()
+        .filter_map(|row| {
+            let state = StepState::parse(&row.state)?;
+            Some((row.step, state, row.attempt))
+        });
+    let choices = Choices {
+        in_doubt: settings.in_doubt,
+        skip_failed_compensations: settings.skip_failed_compensations,
+    };
+    let Resume {
+        mut journal,
+        mut attempts,
+        marks,
+    } = schedule::resume(plan, run.outcome, rows, choices);
     if !marks.is_empty() {
         let mut session = target.step_session().await?;
-        for (step, attempt, state, why) in &marks {
+        for mark in &marks {
             session
-                .mark(&run.id, step, *attempt, state.as_str(), Some(why))
+                .mark(
+                    &run.id,
+                    &mark.step,
+                    mark.attempt,
+                    mark.state.as_str(),
+                    Some(mark.why),
+                )
                 .await?;
-            attempts.insert(step.clone(), *attempt);
         }
         session.close().await?;
     }
@@ -497,25 +449,34 @@ pub async fn apply(
             let after = plan.resulting_state(&state, Some(run.id.clone()), Some(utc_now()));
             let record = plan.run_record(&after, Some(run.id.clone()));
             target
-                .record_installed(&record, &run.id, "completed")
+                .record_installed(&record, &run.id, RunOutcome::Completed)
                 .await?;
         }
         Outcome::RolledBack { .. } => {
             target
-                .set_outcome(&run.id, "rolled_back", true, Some(&run.installed_before))
+                .set_outcome(
+                    &run.id,
+                    RunOutcome::RolledBack,
+                    true,
+                    Some(&run.installed_before),
+                )
                 .await?
         }
         Outcome::CompensationFailed { .. } => {
             target
-                .set_outcome(&run.id, "compensation_failed", false, None)
+                .set_outcome(&run.id, RunOutcome::CompensationFailed, false, None)
                 .await?
         }
-        Outcome::InDoubt { .. } => target.set_outcome(&run.id, "in_doubt", false, None).await?,
+        Outcome::InDoubt { .. } => {
+            target
+                .set_outcome(&run.id, RunOutcome::InDoubt, false, None)
+                .await?
+        }
         Outcome::Stopped { after_failure, .. } => {
             let outcome = if *after_failure {
-                "stopped_after_failure"
+                RunOutcome::StoppedAfterFailure
             } else {
-                "stopped"
+                RunOutcome::Stopped
             };
             target.set_outcome(&run.id, outcome, false, None).await?;
         }
@@ -526,10 +487,7 @@ pub async fn apply(
 
 /// A run that neither completed, nor rolled back, nor recorded an adoption.
 pub fn is_unfinished(run: &RunRecord) -> bool {
-    !matches!(
-        run.outcome.as_str(),
-        "completed" | "rolled_back" | "adopted"
-    )
+    !run.outcome.is_finished()
 }
 
 async fn drive(

@@ -1,11 +1,13 @@
-//! What is left to run, given a plan and the journal of its run so far: a pure function, so
-//! that resuming after a crash, rolling back after a failure and refusing in-doubt steps are
-//! decided without a database and tested as data.
+//! What is left to run, given a plan and the journal of its run so far, and what a resumed
+//! run makes of its journal: pure functions, so that resuming after a crash, rolling back
+//! after a failure and refusing in-doubt steps are decided without a database and tested as
+//! data.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
+use crate::db::target::RunOutcome;
 use crate::plan::{Plan, Step, StepPhase};
 
 /// Where a step stands in the journal.
@@ -60,6 +62,120 @@ pub enum InDoubt {
     Retry,
     /// Consider them done.
     Skip,
+}
+
+/// What the operator said about a run that stopped for them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Choices {
+    /// For steps in doubt.
+    pub in_doubt: InDoubt,
+    /// The failed compensations' work was undone by hand: take them as done.
+    pub skip_failed_compensations: bool,
+}
+
+/// A journal entry a resume writes itself before anything runs, as a new attempt of its
+/// step, so that the run's history says who decided what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mark {
+    /// The step.
+    pub step: String,
+    /// Its new attempt.
+    pub attempt: i64,
+    /// What it is now.
+    pub state: StepState,
+    /// Why.
+    pub why: &'static str,
+}
+
+/// Where a resumed run starts from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resume {
+    /// The journal as [`next`] reads it: a step to run again is not in it.
+    pub journal: Journal,
+    /// The latest attempt of every step journaled, the marks' included.
+    pub attempts: BTreeMap<String, i64>,
+    /// The entries to journal before anything runs.
+    pub marks: Vec<Mark>,
+}
+
+/// What a run that ended as `outcome` resumes from, given the latest attempt of each of its
+/// steps (`(step, state, attempt)`) and the operator's choices:
+/// - a run stopped after a failure (`--on-failure stop`) runs its failed steps again, and one
+///   whose compensation failed runs that compensation again once the cause is fixed, or
+///   skips it when the operator undid its work by hand (`--skip-failed-compensations`);
+/// - a failed step that ran outside a transaction may have done part of its work before it
+///   failed: like an interrupted one it is in doubt, and runs again only when it is
+///   idempotent or the operator says so, never silently on top of its own half;
+/// - a step in doubt that the operator declares done (`--skip-in-doubt`) is journaled as
+///   skipped: a forward step before the run compensates, a compensation once it does.
+pub fn resume(
+    plan: &Plan,
+    outcome: RunOutcome,
+    rows: impl IntoIterator<Item = (String, StepState, i64)>,
+    choices: Choices,
+) -> Resume {
+    let compensations: BTreeSet<&str> = plan.compensations.iter().map(|c| c.id.as_str()).collect();
+    let outside_transaction: BTreeSet<&str> = plan
+        .steps
+        .iter()
+        .filter(|s| !s.transactional && !s.idempotent)
+        .map(|s| s.id.as_str())
+        .collect();
+    let rows: Vec<(String, StepState, i64)> = rows.into_iter().collect();
+    let compensating = rows
+        .iter()
+        .any(|(step, _, _)| compensations.contains(step.as_str()));
+    let skip_in_doubt = choices.in_doubt == InDoubt::Skip;
+    let mut resume = Resume::default();
+    for (step, state, attempt) in rows {
+        let compensation = compensations.contains(step.as_str());
+        let failed_compensation =
+            state == StepState::Failed && outcome == RunOutcome::CompensationFailed && compensation;
+        let retry = state == StepState::Failed && outcome == RunOutcome::StoppedAfterFailure
+            || failed_compensation && !choices.skip_failed_compensations;
+        let partly_done = retry && outside_transaction.contains(step.as_str());
+        let in_doubt = partly_done || (state == StepState::Started && !retry);
+        // Forward steps are decided before the run compensates, compensations once it does.
+        let declared_done = skip_in_doubt && in_doubt && compensating == compensation;
+        let mark = if declared_done {
+            Some((
+                StepState::Skipped,
+                "in doubt, declared done by the operator (--skip-in-doubt)",
+            ))
+        } else if partly_done {
+            // The run stays in doubt until the operator decides.
+            Some((
+                StepState::Started,
+                "failed outside a transaction: may have run in part",
+            ))
+        } else if failed_compensation && choices.skip_failed_compensations {
+            Some((
+                StepState::Skipped,
+                "skipped by the operator (--skip-failed-compensations)",
+            ))
+        } else {
+            None
+        };
+        match mark {
+            Some((marked, why)) => {
+                resume.journal.insert(step.clone(), marked);
+                resume.attempts.insert(step.clone(), attempt + 1);
+                resume.marks.push(Mark {
+                    step,
+                    attempt: attempt + 1,
+                    state: marked,
+                    why,
+                });
+            }
+            None => {
+                if !retry {
+                    resume.journal.insert(step.clone(), state);
+                }
+                resume.attempts.insert(step, attempt);
+            }
+        }
+    }
+    resume
 }
 
 /// The next thing the executor does.
@@ -529,5 +645,150 @@ mod tests {
         let j = journal(&[("a", StepState::Done), ("b", StepState::Failed)]);
         let running = BTreeSet::from(["c".to_owned()]);
         assert_eq!(next(&plan, &j, &running, InDoubt::Stop), Next::Wait);
+    }
+
+    fn rows(entries: &[(&str, StepState)]) -> Vec<(String, StepState, i64)> {
+        entries
+            .iter()
+            .map(|(id, state)| ((*id).to_owned(), *state, 1))
+            .collect()
+    }
+
+    fn choices(in_doubt: InDoubt, skip_failed_compensations: bool) -> Choices {
+        Choices {
+            in_doubt,
+            skip_failed_compensations,
+        }
+    }
+
+    fn marks(resume: &Resume) -> Vec<(&str, i64, StepState)> {
+        resume
+            .marks
+            .iter()
+            .map(|m| (m.step.as_str(), m.attempt, m.state))
+            .collect()
+    }
+
+    #[test]
+    fn a_resume_after_a_crash_keeps_the_journal_unless_the_operator_decides() {
+        let plan = plan();
+        let crashed = rows(&[("a", StepState::Done), ("b", StepState::Started)]);
+        let kept = resume(
+            &plan,
+            RunOutcome::Running,
+            crashed.clone(),
+            Choices::default(),
+        );
+        assert_eq!(
+            kept.journal,
+            journal(&[("a", StepState::Done), ("b", StepState::Started)])
+        );
+        assert!(kept.marks.is_empty());
+        assert_eq!(kept.attempts["b"], 1);
+
+        let skipped = resume(
+            &plan,
+            RunOutcome::InDoubt,
+            crashed,
+            choices(InDoubt::Skip, false),
+        );
+        assert_eq!(marks(&skipped), [("b", 2, StepState::Skipped)]);
+        assert_eq!(skipped.journal["b"], StepState::Skipped);
+        assert_eq!(skipped.attempts["b"], 2);
+    }
+
+    #[test]
+    fn a_run_stopped_after_a_failure_retries_it_unless_it_may_have_run_in_part() {
+        let plan = plan();
+        // a is transactional: the database undid it, it runs again.
+        let failed = rows(&[("a", StepState::Failed)]);
+        let retried = resume(
+            &plan,
+            RunOutcome::StoppedAfterFailure,
+            failed,
+            Choices::default(),
+        );
+        assert_eq!(retried.journal, Journal::new());
+        assert!(retried.marks.is_empty());
+        assert_eq!(retried.attempts["a"], 1);
+
+        // b is not: it is in doubt, until the operator declares it done.
+        let failed = rows(&[("a", StepState::Done), ("b", StepState::Failed)]);
+        let doubted = resume(
+            &plan,
+            RunOutcome::StoppedAfterFailure,
+            failed.clone(),
+            Choices::default(),
+        );
+        assert_eq!(marks(&doubted), [("b", 2, StepState::Started)]);
+        assert_eq!(
+            next(&plan, &doubted.journal, &none(), InDoubt::Stop),
+            Next::InDoubt(vec!["b".into()])
+        );
+        let declared = resume(
+            &plan,
+            RunOutcome::StoppedAfterFailure,
+            failed,
+            choices(InDoubt::Skip, false),
+        );
+        assert_eq!(marks(&declared), [("b", 2, StepState::Skipped)]);
+    }
+
+    #[test]
+    fn a_failed_compensation_runs_again_or_is_skipped_by_the_operator() {
+        let plan = plan();
+        let failed = rows(&[
+            ("a", StepState::Done),
+            ("b", StepState::Done),
+            ("c", StepState::Failed),
+            ("b~", StepState::Failed),
+        ]);
+        let retried = resume(
+            &plan,
+            RunOutcome::CompensationFailed,
+            failed.clone(),
+            Choices::default(),
+        );
+        assert!(retried.marks.is_empty());
+        assert_eq!(
+            next(&plan, &retried.journal, &none(), InDoubt::Stop),
+            Next::Run(vec!["b~".into()])
+        );
+        let skipped = resume(
+            &plan,
+            RunOutcome::CompensationFailed,
+            failed,
+            choices(InDoubt::Stop, true),
+        );
+        assert_eq!(marks(&skipped), [("b~", 2, StepState::Skipped)]);
+        assert_eq!(
+            next(&plan, &skipped.journal, &none(), InDoubt::Stop),
+            Next::Run(vec!["a~".into()])
+        );
+    }
+
+    #[test]
+    fn skipping_in_doubt_during_a_rollback_passes_the_compensations_in_doubt() {
+        let plan = plan();
+        let crashed = rows(&[
+            ("a", StepState::Done),
+            ("b", StepState::Started),
+            ("c", StepState::Failed),
+            ("b~", StepState::Started),
+        ]);
+        let skipped = resume(
+            &plan,
+            RunOutcome::Running,
+            crashed,
+            choices(InDoubt::Skip, false),
+        );
+        // The forward step in doubt is left to its compensation; the compensation in doubt
+        // is declared done, and the rollback goes on with the next one.
+        assert_eq!(marks(&skipped), [("b~", 2, StepState::Skipped)]);
+        assert_eq!(skipped.journal["b"], StepState::Started);
+        assert_eq!(
+            next(&plan, &skipped.journal, &none(), InDoubt::Skip),
+            Next::Run(vec!["a~".into()])
+        );
     }
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use semver::Version;
 use serde::Serialize;
 
-use crate::db::target::{StepSession, Target, TargetError};
+use crate::db::target::{RunOutcome, StepSession, Target, TargetError};
 use crate::execute::runner::{is_unfinished, os_user, utc_now};
 use crate::ops::status::drift_diff;
 use crate::package::changes::FileChanges;
@@ -49,7 +49,7 @@ pub enum CheckError {
         /// The unfinished run.
         run: String,
         /// Where it stands.
-        outcome: String,
+        outcome: RunOutcome,
     },
     /// The package is installed already.
     #[error("`{0}` is already installed ({1}); adopting is for databases dbpm does not know yet")]
@@ -242,7 +242,7 @@ pub async fn adopt(
     if let Some(run) = target.runs().await?.iter().find(|r| is_unfinished(r)) {
         return Err(CheckError::UnfinishedRun {
             run: run.id.clone(),
-            outcome: run.outcome.clone(),
+            outcome: run.outcome,
         });
     }
     let state = target.read_state().await?;
@@ -302,7 +302,9 @@ pub async fn adopt(
     let mut after = state.clone();
     after.record(&package, values, Some(run.clone()), true, Some(utc_now()));
     // Not `completed`: undo and restore must never run scripts against what was adopted.
-    target.record_installed(&after, &run, "adopted").await?;
+    target
+        .record_installed(&after, &run, RunOutcome::Adopted)
+        .await?;
     Ok(results)
 }
 

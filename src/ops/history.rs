@@ -5,7 +5,7 @@
 use semver::Version;
 use serde::Serialize;
 
-use crate::db::target::{RunRecord, Target, TargetError};
+use crate::db::target::{RunOutcome, RunRecord, Target, TargetError};
 use crate::execute::runner::is_unfinished;
 use crate::state::InstalledState;
 
@@ -34,7 +34,7 @@ pub struct RunSummary {
     /// How long it took, when it ended.
     pub duration_ms: Option<u64>,
     /// How it ended (`completed`, `rolled_back`, ...) or where it stands (`running`, ...).
-    pub outcome: String,
+    pub outcome: RunOutcome,
     /// Neither completed nor rolled back: applying its plan again resumes it.
     pub unfinished: bool,
     /// What it changed, package by package; `None` while it is unfinished, since the
@@ -180,7 +180,7 @@ fn summarize(target: &Target, run: &RunRecord) -> Result<RunSummary, TargetError
             .ended_at
             .as_deref()
             .and_then(|end| duration_ms(&run.started_at, end)),
-        outcome: run.outcome.clone(),
+        outcome: run.outcome,
         unfinished,
         changes,
     })

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use semver::Version;
 use serde::Serialize;
 
-use crate::db::target::{JournalRow, RunRecord, Target, TargetError};
+use crate::db::target::{JournalRow, RunOutcome, RunRecord, Target, TargetError};
 use crate::execute::runner::is_unfinished;
 use crate::manifest::MANIFEST_FILE;
 use crate::package::changes::{unified_diff, FileChanges};
@@ -79,7 +79,7 @@ pub struct UnfinishedRun {
     /// Whether the target kept the plan (a verb's run): `dbpm apply --resume` resumes it.
     pub plan_kept: bool,
     /// Where it stands (`running`, `stopped`, `in_doubt`, ...).
-    pub outcome: String,
+    pub outcome: RunOutcome,
     /// When it started (RFC 3339, UTC).
     pub started_at: String,
     /// Who ran it (OS user).
@@ -273,17 +273,17 @@ pub fn unfinished(run: &RunRecord, journal: &[JournalRow], plan_kept: bool) -> U
             .collect::<Vec<_>>()
     };
     let done = journal.iter().filter(|row| row.state == "done");
-    let next = match run.outcome.as_str() {
-        "in_doubt" => NextStep::DecideInDoubt,
-        "compensation_failed" => NextStep::FixAndFinishRollback,
-        "stopped_after_failure" => NextStep::FixAndResume,
+    let next = match run.outcome {
+        RunOutcome::InDoubt => NextStep::DecideInDoubt,
+        RunOutcome::CompensationFailed => NextStep::FixAndFinishRollback,
+        RunOutcome::StoppedAfterFailure => NextStep::FixAndResume,
         _ => NextStep::Resume,
     };
     UnfinishedRun {
         id: run.id.clone(),
         plan_hash: run.plan_hash.clone(),
         plan_kept,
-        outcome: run.outcome.clone(),
+        outcome: run.outcome,
         started_at: run.started_at.clone(),
         os_user: run.os_user.clone(),
         steps_done: done.clone().filter(|row| !is_undo(row)).count(),
@@ -308,14 +308,14 @@ mod tests {
         }
     }
 
-    fn run(outcome: &str) -> RunRecord {
+    fn run(outcome: RunOutcome) -> RunRecord {
         RunRecord {
             id: "r1".to_owned(),
             plan_hash: "sha256:00".to_owned(),
             os_user: "alice".to_owned(),
             started_at: "2026-11-22T11:37:12Z".to_owned(),
             ended_at: None,
-            outcome: outcome.to_owned(),
+            outcome,
             installed_before: "{}".to_owned(),
             installed_after: None,
         }
@@ -330,25 +330,25 @@ mod tests {
             row("core@1.2.0/UPGRADE/002.b.sql~undo", "done"),
             row("auth@2.0.0/UPGRADE/001.x.sql", "started"),
         ];
-        let got = unfinished(&run("compensation_failed"), &journal, false);
+        let got = unfinished(&run(RunOutcome::CompensationFailed), &journal, false);
         assert_eq!((got.steps_done, got.compensations_done), (2, 1));
         assert_eq!(got.failed, ["core@1.2.0/INSTALL/001.c.sql"]);
         assert_eq!(got.in_doubt, ["auth@2.0.0/UPGRADE/001.x.sql"]);
         assert_eq!(got.next, NextStep::FixAndFinishRollback);
         assert_eq!(
-            unfinished(&run("running"), &[], false).next,
+            unfinished(&run(RunOutcome::Running), &[], false).next,
             NextStep::Resume
         );
         assert_eq!(
-            unfinished(&run("stopped"), &[], false).next,
+            unfinished(&run(RunOutcome::Stopped), &[], false).next,
             NextStep::Resume
         );
         assert_eq!(
-            unfinished(&run("stopped_after_failure"), &[], false).next,
+            unfinished(&run(RunOutcome::StoppedAfterFailure), &[], false).next,
             NextStep::FixAndResume
         );
         assert_eq!(
-            unfinished(&run("in_doubt"), &[], false).next,
+            unfinished(&run(RunOutcome::InDoubt), &[], false).next,
             NextStep::DecideInDoubt
         );
     }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use semver::Version;
 
-use crate::db::target::{RunRecord, Target, TargetError};
+use crate::db::target::{RunOutcome, RunRecord, Target, TargetError};
 use crate::manifest::Requirement;
 use crate::ops::history::changes;
 use crate::package::{Checksum, Package};
@@ -434,7 +434,7 @@ pub fn adopted_after(
         let after = parse_record(&later.id, after)?;
         // An adoption that a later run uninstalled is over: what is there now, dbpm made.
         adopted.retain(|name: &String, _| after.packages.contains_key(name));
-        if later.outcome != "adopted" {
+        if later.outcome != RunOutcome::Adopted {
             continue;
         }
         let before = parse_record(&later.id, &later.installed_before)?;
@@ -451,7 +451,11 @@ pub fn adopted_after(
 /// with nothing to do records a run too (a CI job applies the committed plan on every push),
 /// and undo looks past it rather than answer "nothing to undo" for ever.
 pub fn last_change(runs: &[RunRecord]) -> Result<&RunRecord, VerbError> {
-    for run in runs.iter().rev().filter(|run| run.outcome == "completed") {
+    for run in runs
+        .iter()
+        .rev()
+        .filter(|run| run.outcome == RunOutcome::Completed)
+    {
         let Some(after) = &run.installed_after else {
             return Ok(run);
         };

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use semver::Version;
 
 use super::session::{Access, Row, Session, Value};
-use super::{dialect, tables, Target, TargetError};
+use super::{dialect, tables, RunOutcome, Target, TargetError};
 use crate::package::Checksum;
 use crate::state::{InstalledPackage, InstalledState, StateError};
 
@@ -217,7 +217,7 @@ impl Target {
         &self,
         state: &InstalledState,
         run: &str,
-        outcome: &str,
+        outcome: RunOutcome,
     ) -> Result<(), TargetError> {
         if state.platform != self.platform() {
             return Err(TargetError::PlatformMismatch {
@@ -361,7 +361,7 @@ impl Target {
             .execute(
                 "UPDATE {runs} SET outcome = ?, ended_at = {now}, installed_after = ? WHERE id = ?",
                 &[
-                    Value::Text(outcome),
+                    Value::Text(outcome.as_str()),
                     Value::Text(&state.record_json()),
                     Value::Text(run),
                 ],

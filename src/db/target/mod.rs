@@ -21,7 +21,7 @@ mod tables;
 use std::fmt;
 
 pub use installed::TEXT_BYTES_PER_INSERT;
-pub use run::{JournalRow, RunLock, RunRecord, ScriptFailed, StepSession};
+pub use run::{JournalRow, RunLock, RunOutcome, RunRecord, ScriptFailed, StepSession};
 pub use schema::{identifier, SchemaError, SchemaScripts};
 use session::{Access, Connector, Session};
 pub use tables::STATE_VERSION;
@@ -516,6 +516,6 @@ mod tests {
         let state = InstalledState::empty(Platform::Sqlite, "x");
         assert_send(&target.ensure_state());
         assert_send(&target.read_state());
-        assert_send(&target.record_installed(&state, "run", "completed"));
+        assert_send(&target.record_installed(&state, "run", RunOutcome::Completed));
     }
 }

@@ -29,6 +29,77 @@ pub struct RunLock {
     _file: Option<fs_err::File>,
 }
 
+/// How a run stands, as the target records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunOutcome {
+    /// Under way, or died without a word (a crash): the same command resumes it.
+    Running,
+    /// Every forward step done; the installed set after it is recorded.
+    Completed,
+    /// A step failed and every compensation needed ran: the target is back where it was.
+    RolledBack,
+    /// Stopped at a checkpoint (Ctrl-C).
+    Stopped,
+    /// Stopped after a failed step (`--on-failure stop`), to resume once its cause is fixed.
+    StoppedAfterFailure,
+    /// Stopped with steps in doubt: an operator decides.
+    InDoubt,
+    /// A compensation failed: an operator fixes its cause, or undoes its work by hand.
+    CompensationFailed,
+    /// Not a run of steps: `dbpm adopt` recorded a package version as installed.
+    Adopted,
+}
+
+impl RunOutcome {
+    const ALL: [RunOutcome; 8] = [
+        RunOutcome::Running,
+        RunOutcome::Completed,
+        RunOutcome::RolledBack,
+        RunOutcome::Stopped,
+        RunOutcome::StoppedAfterFailure,
+        RunOutcome::InDoubt,
+        RunOutcome::CompensationFailed,
+        RunOutcome::Adopted,
+    ];
+
+    /// The state's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOutcome::Running => "running",
+            RunOutcome::Completed => "completed",
+            RunOutcome::RolledBack => "rolled_back",
+            RunOutcome::Stopped => "stopped",
+            RunOutcome::StoppedAfterFailure => "stopped_after_failure",
+            RunOutcome::InDoubt => "in_doubt",
+            RunOutcome::CompensationFailed => "compensation_failed",
+            RunOutcome::Adopted => "adopted",
+        }
+    }
+
+    /// Reads the state's spelling.
+    pub fn parse(text: &str) -> Option<RunOutcome> {
+        RunOutcome::ALL
+            .into_iter()
+            .find(|outcome| outcome.as_str() == text)
+    }
+
+    /// Whether the run is over: completed, rolled back, or an adoption. Any other leaves the
+    /// target to the same plan, which resumes it.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            RunOutcome::Completed | RunOutcome::RolledBack | RunOutcome::Adopted
+        )
+    }
+}
+
+impl std::fmt::Display for RunOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One run as the target recorded it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunRecord {
@@ -42,8 +113,8 @@ pub struct RunRecord {
     pub started_at: String,
     /// When it ended, if it did.
     pub ended_at: Option<String>,
-    /// `running`, `completed`, `rolled_back`, `stopped`, `in_doubt`, `compensation_failed`, ...
-    pub outcome: String,
+    /// How it stands.
+    pub outcome: RunOutcome,
     /// The installed set before, as JSON.
     pub installed_before: String,
     /// The installed set after, as JSON.
@@ -244,7 +315,12 @@ impl Target {
                     os_user: row.text("os_user")?,
                     started_at: row.text("started_at")?,
                     ended_at: row.maybe_text("ended_at")?,
-                    outcome: row.text("outcome")?,
+                    outcome: {
+                        let text = row.text("outcome")?;
+                        RunOutcome::parse(&text).ok_or_else(|| {
+                            sqlx::Error::Decode(format!("unknown run outcome `{text}`").into())
+                        })?
+                    },
                     installed_before: row.text("installed_before")?,
                     installed_after: row.maybe_text("installed_after")?,
                 })
@@ -337,7 +413,7 @@ impl Target {
     pub async fn set_outcome(
         &self,
         id: &str,
-        outcome: &str,
+        outcome: RunOutcome,
         ended: bool,
         installed_after: Option<&str>,
     ) -> Result<(), TargetError> {
@@ -351,7 +427,7 @@ impl Target {
             .execute(
                 sql,
                 &[
-                    Value::Text(outcome),
+                    Value::Text(outcome.as_str()),
                     Value::MaybeText(installed_after),
                     Value::Text(id),
                 ],

@@ -1057,6 +1057,12 @@ fn a_mysql_text_kept_but_not_run_larger_than_a_packet_is_refused_first() {
 /// Makes auth 1.0.0's tables, rows and views by hand on SQLite `db` (as a database dbpm did
 /// not make), then adopts auth 1.0.0 there.
 fn adopt_auth_made_by_hand(ctx: &TestContext, db: &TestDb, runtime: &tokio::runtime::Runtime) {
+    make_auth_by_hand(db, runtime);
+    ok(ctx, db, &with_repo(&["adopt", "auth@1.0.0"]));
+}
+
+/// What auth 1.0.0's scripts make, made by hand on SQLite `db`.
+fn make_auth_by_hand(db: &TestDb, runtime: &tokio::runtime::Runtime) {
     let auth = repo_root().join("examples/packages/auth/1.0.0");
     let made_by_hand: String = [
         "UPGRADE/001.tables.sqlite.sql",
@@ -1068,7 +1074,34 @@ fn adopt_auth_made_by_hand(ctx: &TestContext, db: &TestDb, runtime: &tokio::runt
     .collect::<Vec<_>>()
     .join("\n");
     runtime.block_on(db.execute(&made_by_hand));
-    ok(ctx, db, &with_repo(&["adopt", "auth@1.0.0"]));
+}
+
+/// Review: an adoption whose state write failed left its run `running`, and every later
+/// apply was refused for that unfinished run, which nothing could resume. The run is now
+/// written with the state, or not at all.
+#[test]
+fn a_failed_adoption_leaves_no_unfinished_run() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    ok(&ctx, &db, &with_repo(&["install", "core@1.0.0", "--yes"]));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(db.execute(
+        "CREATE TRIGGER refuse_records BEFORE INSERT ON dbpm_installed_packages \
+         BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+    ));
+    make_auth_by_hand(&db, &runtime);
+    let failed = run(&ctx, &db, &with_repo(&["adopt", "auth@1.0.0"]));
+    let text = transcript(&failed, ctx.temp.path());
+    assert_eq!(failed.status.code(), Some(1), "{text}");
+    assert!(text.contains("disk full"), "{text}");
+    let unfinished =
+        runtime.block_on(db.texts("SELECT id FROM dbpm_runs WHERE outcome <> 'completed'"));
+    assert_eq!(unfinished, Vec::<String>::new());
+
+    runtime.block_on(db.execute("DROP TRIGGER refuse_records;"));
+    ok(&ctx, &db, &with_repo(&["adopt", "auth@1.0.0"]));
+    ok(&ctx, &db, &with_repo(&["install", "core@1.0.0", "--yes"]));
+    assert_eq!(installed(&ctx, &db), "auth@1.0.0 core@1.0.0");
 }
 
 /// QA: `undo` of a run went back to the set before it, which lacked a package adopted since,

@@ -290,20 +290,17 @@ pub async fn adopt(
         "adopt-{}",
         &Checksum::of_text(&format!("{}{}", package.checksum, utc_now())).as_str()[7..19]
     );
-    target
-        .start_run(
-            &run,
-            &format!("adopt {}", package.id()),
-            &os_user(),
-            &before,
-            None,
-        )
-        .await?;
     let mut after = state.clone();
     after.record(&package, values, Some(run.clone()), true, Some(utc_now()));
     // Not `completed`: undo and restore must never run scripts against what was adopted.
     target
-        .record_installed(&after, &run, RunOutcome::Adopted)
+        .record_adoption(
+            &after,
+            &run,
+            &format!("adopt {}", package.id()),
+            &os_user(),
+            &before,
+        )
         .await?;
     Ok(results)
 }

@@ -219,6 +219,30 @@ impl Target {
         run: &str,
         outcome: RunOutcome,
     ) -> Result<(), TargetError> {
+        self.record(state, RunEnd::Ends { run, outcome }).await
+    }
+
+    /// [`Target::record_installed`] for an adoption: its run (`plan_hash` says what was
+    /// adopted) is recorded with the state, started and ended, in the same transaction. A
+    /// failure leaves neither behind, never a run that looks unfinished.
+    pub async fn record_adoption(
+        &self,
+        state: &InstalledState,
+        run: &str,
+        plan_hash: &str,
+        os_user: &str,
+        installed_before: &str,
+    ) -> Result<(), TargetError> {
+        let adoption = RunEnd::Adoption {
+            run,
+            plan_hash,
+            os_user,
+            installed_before,
+        };
+        self.record(state, adoption).await
+    }
+
+    async fn record(&self, state: &InstalledState, end: RunEnd<'_>) -> Result<(), TargetError> {
         if state.platform != self.platform() {
             return Err(TargetError::PlatformMismatch {
                 target: self.label(),
@@ -357,20 +381,60 @@ impl Target {
                 .await
                 .map_err(&failed)?;
         }
-        session
-            .execute(
-                "UPDATE {runs} SET outcome = ?, ended_at = {now}, installed_after = ? WHERE id = ?",
-                &[
-                    Value::Text(outcome.as_str()),
-                    Value::Text(&state.record_json()),
-                    Value::Text(run),
-                ],
-            )
-            .await
-            .map_err(self.failed("record the run's outcome"))?;
+        let after = state.record_json();
+        let ended = match end {
+            RunEnd::Ends { run, outcome } => {
+                session
+                    .execute(
+                        "UPDATE {runs} SET outcome = ?, ended_at = {now}, installed_after = ? WHERE id = ?",
+                        &[
+                            Value::Text(outcome.as_str()),
+                            Value::Text(&after),
+                            Value::Text(run),
+                        ],
+                    )
+                    .await
+            }
+            RunEnd::Adoption {
+                run,
+                plan_hash,
+                os_user,
+                installed_before,
+            } => {
+                session
+                    .execute(
+                        "INSERT INTO {runs} (id, target_schema, plan_hash, os_user, started_at, ended_at, outcome, installed_before, installed_after)
+                         VALUES (?, ?, ?, ?, {now}, {now}, ?, ?, ?)",
+                        &[
+                            Value::Text(run),
+                            Value::Text(schema),
+                            Value::Text(plan_hash),
+                            Value::Text(os_user),
+                            Value::Text(RunOutcome::Adopted.as_str()),
+                            Value::Text(installed_before),
+                            Value::Text(&after),
+                        ],
+                    )
+                    .await
+            }
+        };
+        ended.map_err(self.failed("record the run's outcome"))?;
         session.commit_and_unlock().await.map_err(&failed)?;
         self.close(session).await
     }
+}
+
+/// The run that a recorded installed set ends.
+enum RunEnd<'a> {
+    /// A run [`Target::start_run`] recorded, ending as `outcome`.
+    Ends { run: &'a str, outcome: RunOutcome },
+    /// An adoption, whose run is recorded with its state.
+    Adoption {
+        run: &'a str,
+        plan_hash: &'a str,
+        os_user: &'a str,
+        installed_before: &'a str,
+    },
 }
 
 /// Whether a stored package row (read without its scripts) records `package`. The scripts

@@ -1076,6 +1076,98 @@ fn make_auth_by_hand(db: &TestDb, runtime: &tokio::runtime::Runtime) {
     runtime.block_on(db.execute(&made_by_hand));
 }
 
+/// The `ledger` package in the test's `packages`: 1.0.0 declares `prefix` (default `plain`)
+/// and names a table with it; 1.1.0 declares nothing; 1.2.0 declares `prefix` again, with
+/// the default `fresh`. Returns the `--repo`.
+fn ledger_repo(ctx: &TestContext) -> String {
+    let manifest = |version: &str, from: &str, default: Option<&str>| {
+        let placeholders = default.map_or(String::new(), |default| {
+            format!("\n[placeholders]\nprefix = {{ description = \"table prefix\", default = \"{default}\" }}\n")
+        });
+        format!(
+            "[package]\nname = \"ledger\"\nversion = \"{version}\"\nplatforms = [\"sqlite\"]\n{from}{placeholders}"
+        )
+    };
+    let table = |name: &str| {
+        (
+            format!("CREATE TABLE {name} (id INTEGER);\n"),
+            format!("DROP TABLE IF EXISTS {name};\n"),
+        )
+    };
+    let versions = [
+        ("1.0.0", "", Some("plain"), "${prefix}_entries"),
+        ("1.1.0", "from = \"1.0.0\"\n", None, "audit"),
+        (
+            "1.2.0",
+            "from = \"1.1.0\"\n",
+            Some("fresh"),
+            "${prefix}_more",
+        ),
+    ];
+    let mut repo = String::new();
+    for (version, from, default, name) in versions {
+        let (up, down) = table(name);
+        repo = package_version(
+            ctx,
+            "ledger",
+            version,
+            &[
+                ("dbpm.toml", manifest(version, from, default).as_str()),
+                ("UPGRADE/001.table.sql", up.as_str()),
+                ("DOWNGRADE/001.table.sql", down.as_str()),
+            ],
+        );
+    }
+    repo
+}
+
+/// `dbpm VERB ARGS --repo REPO --yes` on `db`, which must exit 0.
+fn verb_ok(ctx: &TestContext, db: &TestDb, repo: &str, args: &[&str]) -> String {
+    let mut all = args.to_vec();
+    all.extend(["--repo", repo, "--yes"]);
+    ok(ctx, db, &all)
+}
+
+/// QA: a value that only a version walked through used (the version installed no longer
+/// declares it) was lost: the uninstall, and `undo` of it, walked that version with its
+/// default, and dropped and made other tables than the install had. The runs' records of
+/// walked versions keep their values, and walking back through them uses those.
+#[test]
+fn walking_back_through_old_versions_uses_the_values_they_ran_with() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let repo = ledger_repo(&ctx);
+    verb_ok(
+        &ctx,
+        &db,
+        &repo,
+        &["install", "ledger@1.1.0", "--set", "prefix=custom"],
+    );
+    let installed_schema = schema(&db);
+    assert!(
+        installed_schema.contains("custom_entries"),
+        "{installed_schema}"
+    );
+    verb_ok(&ctx, &db, &repo, &["uninstall", "ledger"]);
+    assert_eq!(schema(&db), "");
+    verb_ok(&ctx, &db, &repo, &["undo"]);
+    assert_eq!(schema(&db), installed_schema);
+}
+
+/// A walked version's default is not a value given: a newer version's default replaces it,
+/// as it replaces an installed version's default.
+#[test]
+fn a_newer_default_replaces_the_default_an_old_version_walked_with() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let repo = ledger_repo(&ctx);
+    verb_ok(&ctx, &db, &repo, &["install", "ledger@1.1.0"]);
+    verb_ok(&ctx, &db, &repo, &["upgrade", "ledger"]);
+    let upgraded = schema(&db);
+    assert!(upgraded.contains("plain_entries"), "{upgraded}");
+    assert!(upgraded.contains("fresh_more"), "{upgraded}");
+}
+
 /// Review: an adoption whose state write failed left its run `running`, and every later
 /// apply was refused for that unfinished run, which nothing could resume. The run is now
 /// written with the state, or not at all.

@@ -112,7 +112,7 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
             let history = verbs::history(&target, &runs).await?;
             (state, history)
         }
-        (None, Some(path)) => (load_state_file(path)?, Vec::new()),
+        (None, Some(path)) => (load_state_file(path)?, verbs::History::default()),
         (None, None) => unreachable!("clap requires --db or --state"),
     };
     let repos = open_all(&args.repos)?;
@@ -145,9 +145,10 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
         target,
         latest: BTreeSet::new(),
         package_values: BTreeMap::new(),
+        walked_values: history.walked_values,
         requested_by: None,
     };
-    let plan = make_plan(&release, &state, &repos, &options, &[], &history).await?;
+    let plan = make_plan(&release, &state, &repos, &options, &[], &history.packages).await?;
     let json = plan.to_json();
 
     if let (Some(committed), Some(current)) = (&args.check, &committed_text) {

@@ -193,13 +193,13 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
         }
     };
     let history = verbs::history(&target, &runs).await?;
-    plan_then_apply(goal, &history, &target, &state, &repos, args, name, out).await
+    plan_then_apply(goal, history, &target, &state, &repos, args, name, out).await
 }
 
 #[allow(clippy::too_many_arguments)] // the verb's whole context, passed once
 async fn plan_then_apply(
     goal: Goal,
-    history: &[crate::package::Package],
+    history: verbs::History,
     target: &Target,
     state: &crate::state::InstalledState,
     repos: &Repositories,
@@ -209,8 +209,17 @@ async fn plan_then_apply(
 ) -> miette::Result<Exit> {
     let mut options = goal.options;
     options.target = target.label();
+    options.walked_values = history.walked_values;
     options.requested_by = Some(format!("`dbpm {verb}`"));
-    let plan = make_plan(&goal.release, state, repos, &options, &goal.extra, history).await?;
+    let plan = make_plan(
+        &goal.release,
+        state,
+        repos,
+        &options,
+        &goal.extra,
+        &history.packages,
+    )
+    .await?;
     if !plan.has_changes() {
         if out.json() {
             out.json_value(&serde_json::json!({"outcome": "unchanged", "hash": plan.hash}));

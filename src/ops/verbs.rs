@@ -367,17 +367,41 @@ pub fn back_to(
     })
 }
 
-/// Every package version `target` recorded in `runs` (the installed sets before and after
-/// each, and the versions each walked through), rebuilt from the scripts it kept: what
-/// `undo`, `restore`, `uninstall` and `plan --db` walk through when the repository no longer
-/// has those versions.
-pub async fn history(target: &Target, runs: &[RunRecord]) -> Result<Vec<Package>, VerbError> {
+/// What a target's runs recorded beyond its installed set.
+#[derive(Debug, Default)]
+pub struct History {
+    /// Every package version the runs recorded (the installed sets before and after each,
+    /// and the versions each walked through), rebuilt from the scripts the target kept:
+    /// what `undo`, `restore`, `uninstall` and `plan --db` walk through when the repository
+    /// no longer has those versions.
+    pub packages: Vec<Package>,
+    /// The placeholder values the versions walked through ran with, by package (the latest
+    /// run's where runs differ), but for a version's own defaults (as for an installed
+    /// version's values, a newer default replaces an old one): a walk back through them runs
+    /// them with the same values, also for a name the installed version no longer declares
+    /// (see [`Options::walked_values`]).
+    pub walked_values: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// What `target` recorded in `runs`: see [`History`].
+pub async fn history(target: &Target, runs: &[RunRecord]) -> Result<History, VerbError> {
     let mut kept = InstalledState::empty(target.platform(), target.label());
     let mut seen = BTreeSet::new();
     let mut versions = Vec::new();
+    // The values of every version walked, in the order of the runs.
+    let mut walked_with = Vec::new();
     for (run, json) in runs.iter().flat_map(RunRecord::installed_sets) {
         let recorded = parse_record(run, json)?;
         kept.texts.extend(recorded.texts);
+        for (name, versions) in &recorded.walked {
+            for walked in versions {
+                walked_with.push((
+                    name.clone(),
+                    walked.checksum.clone(),
+                    walked.placeholders.clone(),
+                ));
+            }
+        }
         let walked = recorded
             .walked
             .into_iter()
@@ -400,10 +424,32 @@ pub async fn history(target: &Target, runs: &[RunRecord]) -> Result<Vec<Package>
         .cloned()
         .collect();
     kept.texts.extend(target.kept_texts(&missing).await?);
-    Ok(versions
+    let packages: Vec<Package> = versions
         .iter()
         .map(|(name, installed)| kept.rebuild(name, installed))
-        .collect::<Result<_, _>>()?)
+        .collect::<Result<_, _>>()?;
+    let mut walked_values: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (name, checksum, values) in walked_with {
+        let declared = packages
+            .iter()
+            .find(|p| p.manifest.name == name && p.checksum == checksum)
+            .map(|p| &p.manifest.placeholders);
+        let package_values = walked_values.entry(name).or_default();
+        for (key, value) in values {
+            let default = declared
+                .and_then(|declared| declared.get(&key))
+                .and_then(|declared| declared.default.as_ref());
+            if default == Some(&value) {
+                package_values.remove(&key);
+            } else {
+                package_values.insert(key, value);
+            }
+        }
+    }
+    Ok(History {
+        packages,
+        walked_values,
+    })
 }
 
 /// The installed set that run `run` of `target` recorded (`json`), with the texts of its

@@ -44,6 +44,11 @@ pub struct Options {
     /// Placeholder values by package, winning over the release's (not over `--set`): what
     /// `undo` and `restore` go back to, each package's own.
     pub package_values: BTreeMap<String, BTreeMap<String, String>>,
+    /// Placeholder values by package that the target's runs recorded for the versions they
+    /// walked through: a version walked again (an uninstall, a downgrade, `undo`) gets them
+    /// where nothing else gives a value but its default, so a name that only an older
+    /// version declares keeps the value it ran with.
+    pub walked_values: BTreeMap<String, BTreeMap<String, String>>,
     /// The command whose request the release stands for (`` `dbpm install` ``), when it is
     /// not a release file: the reasons of the plan speak of the request, not of a release.
     pub requested_by: Option<String>,
@@ -718,6 +723,13 @@ pub fn build(
                     .or_else(|| release.placeholders.get(key))
                     .map(String::as_str)
                     .or_else(|| recorded.get(key.as_str()).copied())
+                    .or_else(|| {
+                        options
+                            .walked_values
+                            .get(&decision.name)
+                            .and_then(|values| values.get(key))
+                            .map(String::as_str)
+                    })
                     .or(declared.default.as_deref());
                 if let Some(value) = value {
                     values.insert(key.clone(), value.to_owned());

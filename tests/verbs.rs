@@ -1168,6 +1168,69 @@ fn a_newer_default_replaces_the_default_an_old_version_walked_with() {
     assert!(upgraded.contains("fresh_more"), "{upgraded}");
 }
 
+/// QA: a value given for an installed package that stays at its version was ignored without
+/// a word (the plan had nothing to do). Its code is now re-created with the value, as a
+/// reinstall the plan shows; a value its data model used is refused, as for `--reinstall`.
+#[test]
+fn a_new_value_for_an_installed_package_re_creates_its_code() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let manifest = "[package]\nname = \"greeter\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n\n\
+                    [placeholders]\ngreeting = { description = \"what the view says\", default = \"hello\" }\n\
+                    table = { description = \"the table\", default = \"visits\" }\n";
+    let repo = package_version(
+        &ctx,
+        "greeter",
+        "1.0.0",
+        &[
+            ("dbpm.toml", manifest),
+            (
+                "UPGRADE/001.table.sql",
+                "CREATE TABLE ${table} (id INTEGER);\n",
+            ),
+            (
+                "DOWNGRADE/001.table.sql",
+                "DROP TABLE IF EXISTS ${table};\n",
+            ),
+            (
+                "INSTALL/001.view.sql",
+                "CREATE VIEW greeting AS SELECT '${greeting}' AS said;\n",
+            ),
+            ("ROLLBACK/001.view.sql", "DROP VIEW IF EXISTS greeting;\n"),
+        ],
+    );
+    verb_ok(&ctx, &db, &repo, &["install", "greeter"]);
+    let said = || {
+        tokio::runtime::Runtime::new()
+            .unwrap()
+            .block_on(db.texts("SELECT said FROM greeting"))
+    };
+    assert_eq!(said(), ["hello"]);
+
+    let text = verb_ok(
+        &ctx,
+        &db,
+        &repo,
+        &["install", "greeter", "--set", "greeting=bye"],
+    );
+    assert!(text.contains("`greeting` from `hello` to `bye`"), "{text}");
+    assert_eq!(said(), ["bye"]);
+    let again = verb_ok(
+        &ctx,
+        &db,
+        &repo,
+        &["install", "greeter", "--set", "greeting=bye"],
+    );
+    assert!(again.contains("nothing to install"), "{again}");
+
+    let mut args = vec!["install", "greeter", "--set", "table=calls", "--repo"];
+    args.extend([repo.as_str(), "--yes"]);
+    let refused = run(&ctx, &db, &args);
+    let text = transcript(&refused, ctx.temp.path());
+    assert_eq!(refused.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::plan::data_model_value"), "{text}");
+}
+
 /// Review: an adoption whose state write failed left its run `running`, and every later
 /// apply was refused for that unfinished run, which nothing could resume. The run is now
 /// written with the state, or not at all.

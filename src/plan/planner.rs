@@ -398,6 +398,17 @@ pub fn decide(
         let (action, reason) = match installed_package {
             None => (ActionKind::Install, why),
             Some(current) if current.version == resolved.version => {
+                // A value given for the package that it was not installed with: its code is
+                // re-created with it (a value its data model used is refused at build).
+                let changed: Vec<String> = current
+                    .placeholders
+                    .iter()
+                    .filter(|_| release.packages.contains_key(name))
+                    .filter_map(|(key, old)| {
+                        let given = options.set.get(key).or(release.placeholders.get(key))?;
+                        (given != old).then(|| format!("`{key}` from `{old}` to `{given}`"))
+                    })
+                    .collect();
                 if options.reinstall.contains(name) {
                     (ActionKind::Reinstall, "reinstall asked for".to_owned())
                 } else if current.checksum != resolved.checksum {
@@ -408,6 +419,15 @@ pub fn decide(
                         repository: resolved.checksum.clone(),
                         files: None,
                     });
+                } else if !changed.is_empty() {
+                    (
+                        ActionKind::Reinstall,
+                        format!(
+                            "{} is installed; its placeholder values change: {}",
+                            resolved.version,
+                            changed.join(", ")
+                        ),
+                    )
                 } else {
                     (
                         ActionKind::Unchanged,

@@ -197,6 +197,119 @@ async fn a_transactional_step_that_switches_database_is_journaled_in_its_target_
     assert_eq!(journal(&other).await, before);
 }
 
+/// A fleet: one plan, made against an empty tenant schema, applied to every tenant of a
+/// PostgreSQL database, each with its own run and journal; the URL comes from the
+/// environment (`db_env`), and the JSON lines name the target each is about.
+#[tokio::test]
+async fn a_plan_applies_to_every_tenant_of_a_fleet_on_postgres() {
+    let s = Scenario::new(Platform::Postgres);
+    s.db.execute("CREATE SCHEMA tenant_a; CREATE SCHEMA tenant_b;")
+        .await;
+    let plan = s.ctx.path("plan.json");
+    let plan_text = plan.display().to_string();
+    let planned = s.ctx.run(&[
+        "plan",
+        "--release",
+        RELEASE_1,
+        "--repo",
+        EXAMPLES,
+        "--db",
+        &s.db.url,
+        "--schema",
+        "tenant_a",
+        "--out",
+        &plan_text,
+    ]);
+    assert!(planned.status.success(), "{}", s.text(&planned));
+    let fleet = s.ctx.path("fleet.toml");
+    fs_err::write(
+        &fleet,
+        "[[target]]\nname = \"a\"\ndb_env = \"FLEET_DB\"\nschema = \"tenant_a\"\n\n\
+         [[target]]\nname = \"b\"\ndb_env = \"FLEET_DB\"\nschema = \"tenant_b\"\n",
+    )
+    .unwrap();
+    let fleet_text = fleet.display().to_string();
+    let output = s
+        .ctx
+        .dbpm()
+        .args([
+            "apply",
+            &plan_text,
+            "--fleet",
+            &fleet_text,
+            "--output",
+            "json",
+        ])
+        .env("FLEET_DB", &s.db.url)
+        .env_remove("DBPM_DB")
+        .output()
+        .unwrap();
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let completed: Vec<&str> = lines
+        .iter()
+        .filter(|line| line["outcome"] == "completed")
+        .map(|line| line["target"].as_str().unwrap())
+        .collect();
+    assert_eq!(completed, ["a", "b"], "{text}");
+    let report = lines.last().unwrap();
+    assert_eq!(report["outcome"], "fleet");
+    assert_eq!(report["targets"][1]["outcome"], "done");
+    let tables =
+        s.db.texts(
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables \
+             WHERE table_name = 'core_tenant' ORDER BY 1",
+        )
+        .await;
+    assert_eq!(tables, ["tenant_a.core_tenant", "tenant_b.core_tenant"]);
+}
+
+/// A target of a fleet that does not complete (here a stale plan) stops the fleet: no other
+/// target starts, and the exit code is that target's. `--keep-going` applies to the rest.
+#[test]
+fn a_fleet_stops_at_a_target_that_does_not_complete_unless_told_to_keep_going() {
+    let ctx = TestContext::new();
+    let (stale, fresh, later) = (TestDb::sqlite(), TestDb::sqlite(), TestDb::sqlite());
+    let plan = plan_on(&ctx, &fresh, RELEASE_1, EXAMPLES, false, "plan.json");
+    let other = plan_on(&ctx, &stale, RELEASE_2, EXAMPLES, false, "other.json");
+    applied_on(&ctx, &stale, &other);
+    let fleet = ctx.path("fleet.toml");
+    fs_err::write(
+        &fleet,
+        format!(
+            "[[target]]\nname = \"stale\"\ndb = \"{}\"\n\n[[target]]\nname = \"fresh\"\ndb = \"{}\"\n\n\
+             [[target]]\nname = \"later\"\ndb = \"{}\"\n",
+            stale.url, fresh.url, later.url
+        ),
+    )
+    .unwrap();
+    let apply = |more: &[&str]| {
+        let mut args = vec![
+            "apply",
+            plan.to_str().unwrap(),
+            "--fleet",
+            fleet.to_str().unwrap(),
+        ];
+        args.extend(more);
+        let output = ctx.run(&args);
+        (output.status.code(), transcript(&output, ctx.temp.path()))
+    };
+    let (code, text) = apply(&[]);
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("[stale] "), "{text}");
+    assert!(text.contains("fresh  not started"), "{text}");
+    assert!(!fresh.sqlite_file().exists(), "{text}");
+
+    let (code, text) = apply(&["--keep-going"]);
+    assert_eq!(code, Some(3), "{text}");
+    assert!(text.contains("fresh  done"), "{text}");
+    assert!(text.contains("later  done"), "{text}");
+}
+
 const RELEASE_1: &str = "examples/releases/2026.1.toml";
 const RELEASE_2: &str = "examples/releases/2026.2.toml";
 const EXAMPLES: &str = "examples/packages";

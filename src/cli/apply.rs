@@ -9,13 +9,13 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::render::{self, Out};
-use super::target::TargetArgs;
 use super::Exit;
 use crate::db::target::{Target, TargetError};
 use crate::diagnostic::plural;
 use crate::execute::runner::{ApplyError, Event, OnFailure, Outcome, Settings};
 use crate::execute::schedule::InDoubt;
 use crate::ops::apply::{apply_plan, unfinished_plan};
+use crate::ops::fleet::load_fleet;
 use crate::ops::plan::load_plan;
 use crate::plan::Plan;
 
@@ -33,10 +33,36 @@ pub struct ApplyArgs {
     plan: Option<PathBuf>,
     /// Resume the target's unfinished run with the plan the target kept of it: a run of
     /// `dbpm install` and the other verbs, whose plan is in no file.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "fleet")]
     resume: bool,
-    #[command(flatten)]
-    target: TargetArgs,
+    /// The target database: postgres://..., mysql://... (MySQL and MariaDB) or
+    /// sqlite://path/to/file.db
+    // Parsed after clap, and its environment value hidden, so a password in it never reaches
+    // clap's messages or the --help text.
+    #[arg(
+        long,
+        env = "DBPM_DB",
+        hide_env_values = true,
+        required_unless_present = "fleet"
+    )]
+    db: Option<String>,
+    /// PostgreSQL only: the target schema, first in the scripts' search_path and whose state
+    /// dbpm keeps; it must exist [default: public]
+    #[arg(long, env = "DBPM_SCHEMA")]
+    schema: Option<String>,
+    /// Apply the plan to every target of a fleet file (tenants, shards: `[[target]]` tables
+    /// with `db` or `db_env`, and `name` and `schema` if needed; see docs/ci.md), each with
+    /// its own lock, run and journal, then report per target. In place of `--db`, which it
+    /// overrides. Exit code: the highest of the targets' codes
+    #[arg(long, value_name = "FILE")]
+    fleet: Option<PathBuf>,
+    /// With `--fleet`: targets to apply to at once
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    fleet_jobs: u64,
+    /// With `--fleet`: go on with the other targets when one does not complete (by default
+    /// no other target starts after that; those under way finish)
+    #[arg(long)]
+    keep_going: bool,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -84,8 +110,15 @@ pub enum FailureMode {
 }
 
 pub async fn run(args: ApplyArgs, out: &Out) -> miette::Result<Exit> {
-    let target = args.target.target()?;
-    let settings = settings(&args.run, args.target.schema())?;
+    if let (Some(fleet), Some(plan)) = (&args.fleet, &args.plan) {
+        return apply_to_fleet(&load_plan(plan)?, fleet, &args, out).await;
+    }
+    let url = args
+        .db
+        .as_deref()
+        .unwrap_or_else(|| unreachable!("clap requires --db without --fleet"));
+    let target = Target::new(url.parse()?, args.schema.clone())?;
+    let settings = settings(&args.run, args.schema.as_deref())?;
     let (plan, again) = match &args.plan {
         Some(path) => (
             load_plan(path)?,
@@ -97,6 +130,101 @@ pub async fn run(args: ApplyArgs, out: &Out) -> miette::Result<Exit> {
         ),
     };
     execute(&plan, &target, &settings, out, &again).await
+}
+
+/// `dbpm apply PLAN --fleet FILE`: the plan on every target of the fleet, `--fleet-jobs` at
+/// once, then a report per target. After a target that does not complete, no other starts
+/// (unless `--keep-going`); a stop request (Ctrl-C) stops every run under way at its next
+/// checkpoint, and none starts after it.
+async fn apply_to_fleet(
+    plan: &Plan,
+    fleet: &std::path::Path,
+    args: &ApplyArgs,
+    out: &Out,
+) -> miette::Result<Exit> {
+    use futures_util::stream::{self, StreamExt};
+
+    let targets = load_fleet(fleet)?;
+    // An admin connection is one database's: a fleet's `.sys` steps would all run there.
+    let settings = settings(&args.run, None)?;
+    if settings.admin.is_some() {
+        return Err(miette::miette!(
+            help =
+                "apply a plan with `.sys` steps target by target, each with its own `--admin-db`",
+            "`--admin-db` names one database, and cannot serve a fleet"
+        ));
+    }
+    let again = format!("dbpm apply {} --fleet {}", plan_path(args), fleet.display());
+    let halted = AtomicBool::new(false);
+    let results: Vec<(usize, Option<Exit>)> = stream::iter(targets.iter().enumerate())
+        .map(|(at, member)| {
+            let (halted, settings, again) = (&halted, &settings, &again);
+            async move {
+                if halted.load(Ordering::SeqCst) || settings.stop.load(Ordering::SeqCst) {
+                    return (at, None);
+                }
+                let out = out.for_target(&member.name);
+                let exit = match execute(plan, &member.target, settings, &out, again).await {
+                    Ok(exit) => exit,
+                    Err(report) => {
+                        if out.json() {
+                            out.json_error("error", report.as_ref());
+                        }
+                        out.report(report.as_ref());
+                        Exit::Error
+                    }
+                };
+                if exit != Exit::Success && !args.keep_going {
+                    halted.store(true, Ordering::SeqCst);
+                }
+                (at, Some(exit))
+            }
+        })
+        .buffer_unordered(usize::try_from(args.fleet_jobs).unwrap_or(usize::MAX))
+        .collect()
+        .await;
+    let mut exits: Vec<Option<Exit>> = vec![None; targets.len()];
+    for (at, exit) in results {
+        exits[at] = exit;
+    }
+    let report: Vec<serde_json::Value> = targets
+        .iter()
+        .zip(&exits)
+        .map(|(member, exit)| {
+            serde_json::json!({
+                "target": member.name,
+                "exit": exit.map(Exit::code),
+                "outcome": exit.map_or("not started", Exit::outcome),
+            })
+        })
+        .collect();
+    if out.json() {
+        out.json_line(&serde_json::json!({"outcome": "fleet", "targets": report}));
+    }
+    let width = targets.iter().map(|m| m.name.len()).max().unwrap_or(0);
+    out.status(format!("fleet `{}`:", fleet.display()));
+    for (member, exit) in targets.iter().zip(&exits) {
+        let outcome = exit.map_or("not started", Exit::outcome);
+        out.status(format!("  {:<width$}  {outcome}", member.name));
+    }
+    let worst = exits
+        .iter()
+        .flatten()
+        .copied()
+        .max_by_key(|exit| exit.code());
+    let not_started = exits.iter().any(Option::is_none);
+    Ok(match worst {
+        Some(Exit::Success) | None if not_started => Exit::Error,
+        Some(exit) => exit,
+        None => Exit::Success,
+    })
+}
+
+/// The plan file of `dbpm apply`, as the command that resumes it names it.
+fn plan_path(args: &ApplyArgs) -> String {
+    args.plan
+        .as_ref()
+        .map_or_else(String::new, |path| path.display().to_string())
 }
 
 /// The executor's settings from the flags; Ctrl-C and SIGTERM stop at the next checkpoint.
@@ -161,12 +289,9 @@ pub async fn execute(
     let json = out.json();
     let color = out.color();
     let tty = std::io::stderr().is_terminal();
-    let out = *out;
     let events = move |event: Event| {
         if json {
-            if let Ok(line) = serde_json::to_string(&event) {
-                out.data(line);
-            }
+            out.json_line(&event);
             return;
         }
         let paint = |code: &str, text: &str| {
@@ -241,16 +366,14 @@ pub async fn execute(
     };
     if json {
         // One object per line, like the events before it.
-        if let Ok(line) = serde_json::to_string(&outcome) {
-            out.data(line);
-        }
+        out.json_line(&outcome);
     }
     if matches!(outcome, Outcome::Completed { .. }) && settings.stop.load(Ordering::SeqCst) {
         // The steps running at the request were the last ones (on SQLite, consecutive steps
         // run as one transaction: all of them).
         out.status("the stop request came while the last steps ran: they finished, and nothing was left to stop");
     }
-    Ok(report(&outcome, again, &out))
+    Ok(report(&outcome, again, out))
 }
 
 fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {

@@ -22,6 +22,26 @@ pub enum Exit {
 
 impl From<Exit> for std::process::ExitCode {
     fn from(exit: Exit) -> Self {
-        std::process::ExitCode::from(exit as u8)
+        std::process::ExitCode::from(exit.code())
+    }
+}
+
+impl Exit {
+    /// The process exit code.
+    pub fn code(self) -> u8 {
+        self as u8
+    }
+
+    /// What the code says, in a word or two (for a fleet's report).
+    pub fn outcome(self) -> &'static str {
+        match self {
+            Exit::Success => "done",
+            Exit::Error => "error",
+            Exit::Changes => "changes",
+            Exit::Stale => "stale plan",
+            Exit::Locked => "locked",
+            Exit::RolledBack => "rolled back",
+            Exit::NeedsOperator => "needs an operator",
+        }
     }
 }

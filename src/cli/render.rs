@@ -4,7 +4,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, Severity};
 
@@ -33,11 +33,14 @@ pub enum Format {
 }
 
 /// Where and how the CLI writes.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Out {
     color: bool,
     color_stdout: bool,
     format: Format,
+    /// The target of a fleet that this output is about: its lines for people start with
+    /// `[name]`, and its JSON objects carry `"target": name`.
+    target: Option<Arc<str>>,
 }
 
 impl Out {
@@ -56,7 +59,27 @@ impl Out {
             color,
             color_stdout,
             format,
+            target: None,
         }
+    }
+
+    /// The same output, about one target of a fleet.
+    pub fn for_target(&self, name: &str) -> Out {
+        Out {
+            target: Some(name.into()),
+            ..self.clone()
+        }
+    }
+
+    /// A JSON object on one line of stdout (JSON Lines), with the fleet target it is about.
+    pub fn json_line(&self, value: &impl serde::Serialize) {
+        let Ok(mut value) = serde_json::to_value(value) else {
+            return;
+        };
+        if let (Some(target), Some(object)) = (&self.target, value.as_object_mut()) {
+            object.insert("target".to_owned(), target.as_ref().into());
+        }
+        stdout_line(&value.to_string());
     }
 
     /// Whether text on stderr may be coloured.
@@ -107,7 +130,19 @@ impl Out {
 
     /// A line for people on stderr.
     pub fn status(&self, line: impl AsRef<str>) {
-        stderr_line(line.as_ref());
+        stderr_line(&self.about_target(line.as_ref()));
+    }
+
+    /// `text` with every line after `[target]`, for a fleet's target.
+    fn about_target(&self, text: &str) -> String {
+        match &self.target {
+            Some(target) => text
+                .lines()
+                .map(|line| format!("[{target}] {line}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            None => text.to_owned(),
+        }
     }
 
     /// A question on stderr, left open on its line for the answer.
@@ -119,9 +154,8 @@ impl Out {
     /// `{"outcome": OUTCOME, "error": {...}}` (see [`diagnostic_json`]). People still get the
     /// text on stderr.
     pub fn json_error(&self, outcome: &str, diagnostic: &dyn Diagnostic) {
-        stdout_line(
-            &serde_json::json!({ "outcome": outcome, "error": diagnostic_json(diagnostic) })
-                .to_string(),
+        self.json_line(
+            &serde_json::json!({ "outcome": outcome, "error": diagnostic_json(diagnostic) }),
         );
     }
 
@@ -139,7 +173,7 @@ impl Out {
         if handler.render_report(&mut text, diagnostic).is_err() {
             text = diagnostic.to_string();
         }
-        stderr_line(text.trim_end());
+        stderr_line(&self.about_target(text.trim_end()));
     }
 }
 

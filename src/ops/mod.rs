@@ -5,6 +5,7 @@ pub mod affected;
 pub mod apply;
 pub mod build;
 pub mod check;
+pub mod fleet;
 pub mod history;
 pub mod init;
 pub mod plan;

@@ -91,11 +91,7 @@ async fn a_lock_timeout_after_a_committed_statement_is_not_retried_on_mysql() {
     )
     .await;
     let dir = s.ctx.path("locker");
-    let write = |path: &str, text: &str| {
-        let path = dir.join(path);
-        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
-        fs_err::write(path, text).unwrap();
-    };
+    let write = |path: &str, text: &str| write_under(&dir, path, text);
     write(
         "packages/locker/1.0.0/dbpm.toml",
         "[package]\nname = \"locker\"\nversion = \"1.0.0\"\nplatforms = [\"mysql\"]\n",
@@ -142,11 +138,7 @@ async fn a_transactional_step_that_switches_database_is_journaled_in_its_target_
     s.db.execute("CREATE TABLE audit (id INTEGER) ENGINE=InnoDB;")
         .await;
     let dir = s.ctx.path("switcher");
-    let write = |path: &str, text: &str| {
-        let path = dir.join(path);
-        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
-        fs_err::write(path, text).unwrap();
-    };
+    let write = |path: &str, text: &str| write_under(&dir, path, text);
     write(
         "packages/switcher/1.0.0/dbpm.toml",
         "[package]\nname = \"switcher\"\nversion = \"1.0.0\"\nplatforms = [\"mysql\"]\n\n\
@@ -614,6 +606,13 @@ async fn versions(db: &TestDb) -> Vec<String> {
         .iter()
         .map(|(name, p)| format!("{name}@{}", p.version))
         .collect()
+}
+
+/// Writes `text` to `path` under `dir`, making its directories.
+fn write_under(dir: &Path, path: &str, text: &str) {
+    let path = dir.join(path);
+    fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+    fs_err::write(path, text).unwrap();
 }
 
 /// `(run id, outcome)` of every run, oldest first.
@@ -1549,11 +1548,7 @@ async fn a_password_in_the_url_is_stored_and_printed_nowhere() {
 /// `PREINSTALL/001.setup.sys` on the admin connection (declared `mysql_transactional`, so DML
 /// only on MariaDB) before its own table. Returns the release that wants both.
 fn sys_packages(dir: &Path, sys_script: &str) -> String {
-    let write = |path: &str, text: &str| {
-        let path = dir.join(path);
-        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
-        fs_err::write(path, text).unwrap();
-    };
+    let write = |path: &str, text: &str| write_under(dir, path, text);
     write(
         "packages/base/1.0.0/dbpm.toml",
         "[package]\nname = \"base\"\nversion = \"1.0.0\"\nplatforms = [\"postgres\", \"mysql\"]\n",

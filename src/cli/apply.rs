@@ -167,10 +167,7 @@ async fn apply_to_fleet(
                 let exit = match execute(plan, &member.target, settings, &out, again).await {
                     Ok(exit) => exit,
                     Err(report) => {
-                        if out.json() {
-                            out.json_error("error", report.as_ref());
-                        }
-                        out.report(report.as_ref());
+                        out.error(&report);
                         Exit::Error
                     }
                 };

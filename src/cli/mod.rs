@@ -117,10 +117,7 @@ where
     let exit = match result {
         Ok(exit) => exit,
         Err(report) => {
-            if out.json() {
-                out.json_error("error", report.as_ref());
-            }
-            out.report(report.as_ref());
+            out.error(&report);
             Exit::Error
         }
     };

@@ -159,6 +159,15 @@ impl Out {
         );
     }
 
+    /// How a command failed: for machines as [`Out::json_error`] (with `--output json`), for
+    /// people on stderr.
+    pub fn error(&self, report: &miette::Report) {
+        if self.json() {
+            self.json_error("error", report.as_ref());
+        }
+        self.report(report.as_ref());
+    }
+
     /// A diagnostic (error or warning) on stderr.
     pub fn report(&self, diagnostic: &dyn Diagnostic) {
         let theme = if self.color {

@@ -214,6 +214,71 @@ async fn republish(ctx: &TestContext, repo: &str, index_file: Option<&Path>) -> 
     text
 }
 
+/// `dbpm build DIR -o OUT`, which must succeed; the archive of `platform` it wrote.
+fn built(ctx: &TestContext, dir: &Path, out: &str, platform: Platform) -> PathBuf {
+    let out = ctx.path(out);
+    let output = ctx
+        .dbpm()
+        .args([
+            "build",
+            &dir.display().to_string(),
+            "-o",
+            &out.display().to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        transcript(&output, ctx.temp.path())
+    );
+    let name = format!("-{platform}.dbpkg");
+    fs_err::read_dir(&out)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .find(|path| path.display().to_string().ends_with(&name))
+        .unwrap()
+}
+
+/// QA: a published version's build for another platform, made later from changed sources,
+/// was accepted: `core@1.0.0` then ran other shared scripts on MySQL than on PostgreSQL.
+/// Every platform's build of a version comes from the sources first published.
+async fn another_platform_from_changed_sources_is_refused(ctx: &TestContext, repo: &str) {
+    let core = repo_root().join("examples/packages/core/1.0.0");
+    let postgres = built(ctx, &core, "dist", Platform::Postgres);
+    publish_ok(ctx, repo, &[postgres]);
+    let edited = edited_core_1_0_0(ctx);
+    let mysql = built(ctx, &edited, "edited-dist", Platform::Mysql);
+    let refused = publish(ctx, repo, std::slice::from_ref(&mysql));
+    let text = transcript(&refused, ctx.temp.path());
+    assert_eq!(refused.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("dbpm::repository::immutable_across_platforms"),
+        "{text}"
+    );
+    assert!(text.contains("`INSTALL/001.views.sql` changed"), "{text}");
+    assert_eq!(index_of(repo).await.len(), 1);
+    // Built from the published sources, the other platforms are welcome.
+    let sqlite = built(ctx, &core, "dist", Platform::Sqlite);
+    let mysql = built(ctx, &core, "dist", Platform::Mysql);
+    publish_ok(ctx, repo, &[sqlite, mysql]);
+    assert_eq!(index_of(repo).await.len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_platform_from_changed_sources_is_refused_by_a_directory() {
+    let ctx = TestContext::new();
+    let repo = ctx.path("repo").display().to_string();
+    another_platform_from_changed_sources_is_refused(&ctx, &repo).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_platform_from_changed_sources_is_refused_by_postgres() {
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    another_platform_from_changed_sources_is_refused(&ctx, &db.url).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn republishing_a_version_to_a_directory_repository() {
     let ctx = TestContext::new();

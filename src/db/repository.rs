@@ -11,7 +11,8 @@ use sqlx::Row;
 use super::DbUrl;
 use crate::package::{archive, Checksum, Package};
 use crate::repository::{
-    changes_from_stored, is_intact, Index, IndexEntry, Published, Repository, RepositoryError,
+    changes_from_stored, is_intact, same_sources, Index, IndexEntry, Published, Repository,
+    RepositoryError,
 };
 
 /// Creates the repository's table if needed.
@@ -232,6 +233,33 @@ impl Repository for DatabaseRepository {
                 }
                 continue;
             }
+            // Another platform's build of the version, published or in this batch (which this
+            // transaction sees), must come from the same shared sources. An archive that
+            // cannot be read is passed over: its damage is reported where it is read.
+            let rows = sqlx::query(
+                "SELECT platform, archive FROM dbpm_repo.packages WHERE name = $1 AND version = $2 AND platform <> $3",
+            )
+            .bind(&entry.name)
+            .bind(entry.version.to_string())
+            .bind(entry.platform.as_str())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(self.error())?;
+            let mut published = Vec::new();
+            for row in rows {
+                let platform: String = row.try_get("platform").map_err(self.error())?;
+                let bytes: Vec<u8> = row.try_get("archive").map_err(self.error())?;
+                let name = PathBuf::from(format!(
+                    "{}/{}-{}-{platform}.dbpkg",
+                    self.describe(),
+                    entry.name,
+                    entry.version
+                ));
+                if let Ok(package) = archive::read(&name, &bytes) {
+                    published.push(package);
+                }
+            }
+            same_sources(package, &published)?;
             let json = serde_json::to_string(&entry)
                 .unwrap_or_else(|err| unreachable!("an entry always serializes: {err}"));
             sqlx::query(

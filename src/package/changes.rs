@@ -3,12 +3,14 @@
 //! republish names besides the two checksums. Pure; where the builds come from is the
 //! caller's business.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::Serialize;
 
-use super::Checksum;
+use super::script::ScriptName;
+use super::{Checksum, Package};
+use crate::manifest::MANIFEST_FILE;
 
 /// How many paths a message names before "and N more".
 const NAMED: usize = 10;
@@ -51,6 +53,30 @@ impl FileChanges {
         self.changed.is_empty() && self.added.is_empty() && self.removed.is_empty()
     }
 
+    /// How the sources that two platforms' builds of one version share differ: the manifest,
+    /// and the scripts without a platform tag that both have. A script without a tag that
+    /// one build has and the other has neither as it is nor as a variant was added or
+    /// removed. Variants (`001.tables.mysql.sql`) belong to their platform and are not
+    /// compared. Empty when both builds come from the same sources.
+    pub fn across_platforms(published: &Package, new: &Package) -> Self {
+        let (published, new) = (shared_sources(published), shared_sources(new));
+        let mut changes = FileChanges::default();
+        for (path, (key, checksum)) in &published.common {
+            match new.common.get(path) {
+                Some((_, other)) if other != checksum => changes.changed.push(path.clone()),
+                Some(_) => {}
+                None if !new.variants.contains(key) => changes.removed.push(path.clone()),
+                None => {}
+            }
+        }
+        for (path, (key, _)) in &new.common {
+            if !published.common.contains_key(path) && !published.variants.contains(key) {
+                changes.added.push(path.clone());
+            }
+        }
+        changes
+    }
+
     /// `": `X` changed, `Y` added"` to end a message about the two builds with, or nothing
     /// when no file differs (or the changes are unknown).
     pub fn suffix(changes: Option<&FileChanges>) -> String {
@@ -59,6 +85,40 @@ impl FileChanges {
             _ => String::new(),
         }
     }
+}
+
+/// The sources of a build that another platform's build of the version would share: the
+/// manifest (but for its platform) and the scripts without a platform tag (path → (folder and stem, checksum)), and
+/// the folders and stems its variants take.
+struct SharedSources {
+    common: BTreeMap<String, ((String, String), Checksum)>,
+    variants: BTreeSet<(String, String)>,
+}
+
+fn shared_sources(package: &Package) -> SharedSources {
+    let mut common = BTreeMap::new();
+    let mut variants = BTreeSet::new();
+    // A build's manifest lists its own platform only.
+    let mut manifest = package.manifest.clone();
+    manifest.platforms.clear();
+    common.insert(
+        MANIFEST_FILE.to_owned(),
+        (
+            (String::new(), MANIFEST_FILE.to_owned()),
+            Checksum::of_text(&crate::manifest::to_toml(&manifest)),
+        ),
+    );
+    for script in &package.scripts {
+        let (folder, file) = script.path.rsplit_once('/').unwrap_or(("", &script.path));
+        let key = (folder.to_owned(), script.stem.to_string());
+        let variant = ScriptName::parse(file).is_ok_and(|name| name.platform.is_some());
+        if variant {
+            variants.insert(key);
+        } else {
+            common.insert(script.path.to_string(), (key, script.checksum.clone()));
+        }
+    }
+    SharedSources { common, variants }
 }
 
 /// `` `INSTALL/001.views.sql` changed, `VERIFY/002.counts.sql` added, and 3 more ``: at most
@@ -164,6 +224,62 @@ mod tests {
         let cut = unified_diff("x.sql", "", &long, ("a", "b"));
         assert_eq!(cut.lines().count(), SHOWN_LINES + 1);
         assert!(cut.ends_with("… 63 more lines\n"), "{cut}");
+    }
+
+    /// One version's sources, built for `platform`.
+    fn build(files: &[(&str, &str)], platform: crate::platform::Platform) -> Package {
+        let tree = crate::package::source::FileTree {
+            root: "shop/1.0.0".into(),
+            files: files
+                .iter()
+                .map(|(path, text)| ((*path).to_owned(), text.as_bytes().to_vec()))
+                .collect(),
+            problems: Vec::new(),
+        };
+        crate::package::validate(&tree)
+            .unwrap_or_else(|err| panic!("{err:?}"))
+            .for_platform(platform)
+            .unwrap_or_else(|| panic!("{platform}"))
+    }
+
+    #[test]
+    fn another_platform_built_from_other_shared_sources_is_told_apart() {
+        use crate::platform::Platform::{Mysql, Postgres};
+        let manifest = "[package]\nname = \"shop\"\nversion = \"1.0.0\"\nplatforms = [\"postgres\", \"mysql\"]\n";
+        let sources = [
+            ("dbpm.toml", manifest),
+            ("UPGRADE/001.tables.sql", "CREATE TABLE t (id SERIAL);\n"),
+            (
+                "UPGRADE/001.tables.mysql.sql",
+                "CREATE TABLE t (id INT AUTO_INCREMENT);\n",
+            ),
+            ("DOWNGRADE/001.tables.sql", "DROP TABLE t;\n"),
+        ];
+        let published = build(&sources, Postgres);
+        let same = build(&sources, Mysql);
+        assert_eq!(
+            FileChanges::across_platforms(&published, &same),
+            FileChanges::default()
+        );
+
+        // Only its own variant changed: still the same version.
+        let mut variant = sources;
+        variant[2].1 = "CREATE TABLE t (id BIGINT AUTO_INCREMENT);\n";
+        assert!(FileChanges::across_platforms(&published, &build(&variant, Mysql)).is_empty());
+
+        let mut changed = sources.to_vec();
+        changed[3].1 = "DROP TABLE IF EXISTS t;\n";
+        changed.push(("VERIFY/001.t.sql", "SELECT 1 FROM t;\n"));
+        let changes = FileChanges::across_platforms(&published, &build(&changed, Mysql));
+        assert_eq!(changes.changed, ["DOWNGRADE/001.tables.sql"]);
+        assert_eq!(changes.added, ["VERIFY/001.t.sql"]);
+        assert!(changes.removed.is_empty());
+
+        let mut described = sources;
+        let other_manifest = format!("{manifest}description = \"a shop\"\n");
+        described[0].1 = &other_manifest;
+        let changes = FileChanges::across_platforms(&published, &build(&described, Mysql));
+        assert_eq!(changes.changed, ["dbpm.toml"]);
     }
 
     #[test]

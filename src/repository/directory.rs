@@ -7,11 +7,12 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    changes_from_stored, is_intact, verify_entry, Index, IndexEntry, Published, Repository,
-    RepositoryError,
+    changes_from_stored, is_intact, same_sources, verify_entry, Index, IndexEntry, Published,
+    Repository, RepositoryError,
 };
 use crate::durable::write_atomically;
 use crate::package::{archive, Package};
+use crate::platform::Platform;
 
 /// The name of the index file.
 pub const INDEX_FILE: &str = "index.json";
@@ -236,6 +237,23 @@ impl DirectoryRepository {
                     });
                 }
             }
+            // Another platform's build of the version, published or in this batch, must come
+            // from the same shared sources. An archive that cannot be read is passed over:
+            // its damage is reported where it is read.
+            let published: Vec<Package> = Platform::ALL
+                .into_iter()
+                .filter(|other| *other != entry.platform)
+                .filter_map(|other| index.get(&entry.name, &entry.version, other))
+                .filter_map(|published| {
+                    let path = self.archive_path(published);
+                    let stored = fs_err::read(&path).ok()?;
+                    archive::read(&path, &stored).ok()
+                })
+                .collect();
+            let batch = to_write.iter().map(|(_, other)| *other).filter(|other| {
+                other.manifest.name == entry.name && other.manifest.version == entry.version
+            });
+            same_sources(package, published.iter().chain(batch))?;
             index.insert_if_absent(entry);
             to_write.push((archive_path, package));
             outcomes.push(Published::Added);

@@ -156,6 +156,24 @@ pub enum RepositoryError {
         /// published archive could not be read.
         files: Option<FileChanges>,
     },
+    /// Another platform's build of a published version, from other sources.
+    #[error("`{name}@{version}` is published for {published} from other sources than this {platform} build: {files}")]
+    #[diagnostic(
+        code(dbpm::repository::immutable_across_platforms),
+        help("a published version never changes, on any platform: build every platform from the sources that were published, or give the package a new version (`dbpm init --next`)")
+    )]
+    OtherSources {
+        /// The package.
+        name: String,
+        /// The version.
+        version: semver::Version,
+        /// The platform of the build offered.
+        platform: Platform,
+        /// The platform of the published build it differs from.
+        published: Platform,
+        /// The shared sources that differ, from the published build to this one.
+        files: FileChanges,
+    },
     /// A stored package no longer matches the index.
     #[error("`{name}@{version}` ({platform}) in {repository} does not match its index entry: {mismatch}")]
     #[diagnostic(
@@ -372,6 +390,27 @@ pub(crate) fn changes_from_stored(
     let stored = archive::read(name, stored).ok()?;
     (&stored.checksum == published)
         .then(|| FileChanges::between(&stored.file_checksums(), &package.file_checksums()))
+}
+
+/// Refuses `package`, a new platform's build of a version, when a build of another platform
+/// that is published (or is published with it) comes from other shared sources.
+pub(crate) fn same_sources<'a>(
+    package: &Package,
+    others: impl IntoIterator<Item = &'a Package>,
+) -> Result<(), RepositoryError> {
+    for published in others {
+        let files = FileChanges::across_platforms(published, package);
+        if !files.is_empty() {
+            return Err(RepositoryError::OtherSources {
+                name: package.manifest.name.clone(),
+                version: package.manifest.version.clone(),
+                platform: package.platform,
+                published: published.platform,
+                files,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Checks that a fetched package is the one its index entry names, and that the entry says

@@ -593,6 +593,30 @@ mod tests {
         );
     }
 
+    #[test]
+    fn psql_commands_end_at_their_line_and_hide_nothing_after_them() {
+        // QA: consecutive psql lines were one statement with the query after them: only the
+        // first command was reported, the quote in `\echo 'Don't …'` opened a string that
+        // hid the rest of the script, and the statement after them had no leading words.
+        let sql = "\\set ON_ERROR_STOP on\n\\echo 'Don't forget the index'\n\\i other.sql\nBEGIN;\nCREATE INDEX CONCURRENTLY i ON t (c);\nCOMMIT;\n";
+        assert_eq!(
+            found(sql, Platform::Postgres, Check::ClientCommand),
+            [
+                ("\\set".to_owned(), 1),
+                ("\\echo".to_owned(), 2),
+                ("\\i".to_owned(), 3)
+            ]
+        );
+        assert_eq!(
+            found(sql, Platform::Postgres, Check::TransactionControl),
+            [("BEGIN".to_owned(), 4), ("COMMIT".to_owned(), 6)]
+        );
+        assert_eq!(
+            found(sql, Platform::Postgres, Check::CannotRunInTransaction),
+            [("CREATE INDEX CONCURRENTLY".to_owned(), 5)]
+        );
+    }
+
     /// The backslash commands of `sql`, each with the line it is on.
     fn backslash_commands(sql: &str, platform: Platform) -> Vec<(String, usize)> {
         statements::scan(sql, platform)

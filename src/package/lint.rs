@@ -42,6 +42,7 @@ pub(super) struct Subject<'a> {
 enum Check {
     Delimiter,
     ClientCommand,
+    ByteOrderMark,
     CopyFromStdin,
     TransactionControl,
     ImplicitCommit,
@@ -129,6 +130,9 @@ fn findings(
     };
     collect(Check::Delimiter, client_delimiter);
     collect(Check::ClientCommand, client_command);
+    if platform != Platform::Sqlite {
+        collect(Check::ByteOrderMark, byte_order_mark);
+    }
     if platform == Platform::Postgres {
         collect(Check::CopyFromStdin, copy_from_stdin);
     }
@@ -194,6 +198,14 @@ fn client_delimiter(statement: &Statement<'_>) -> Offence {
 fn client_command(statement: &Statement<'_>) -> Offence {
     let (token, span) = statement.backslash_command()?;
     Some((token.to_owned(), span))
+}
+
+/// A byte-order mark past the start of the script, outside quotes and comments: what joining
+/// files saved with one leaves (`cat a.sql b.sql`). Only the one that opens a file is
+/// stepped over; PostgreSQL and MySQL/MariaDB read another as part of a word (SQLite skips it).
+fn byte_order_mark(statement: &Statement<'_>) -> Offence {
+    let at = statement.find_in_words('\u{feff}')?;
+    Some(("U+FEFF".to_owned(), at))
 }
 
 /// PostgreSQL's `COPY … FROM stdin`, whose data only a client such as psql sends (the
@@ -424,6 +436,15 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
             "not SQL",
         )
         .with_help("dbpm sends the script to the server, not through a client: remove the command; write a value the script needs as a placeholder (`${name}` declared in [placeholders]), an included file as a script of its own, a query run with `\\gexec` as a DO block, and `COPY … FROM stdin` data as INSERT statements"),
+        Check::ByteOrderMark => at(
+            Problem::error(
+                source.path(),
+                "dbpm::package::byte_order_mark",
+                format!("a byte-order mark inside the script ({}): {} takes it as part of the word it touches, a syntax error", lines(&finding.statements), platform_names(&group.platforms).replace(" and ", " (and ") + if group.platforms.len() > 1 { ")" } else { "" }),
+            ),
+            "byte-order mark",
+        )
+        .with_help("remove it: files saved with a byte-order mark and joined (`cat a.sql b.sql`) leave one at each join; only the one at the start of a file is stepped over"),
         Check::CopyFromStdin => at(
             Problem::error(
                 source.path(),
@@ -615,6 +636,21 @@ mod tests {
             found(sql, Platform::Postgres, Check::CannotRunInTransaction),
             [("CREATE INDEX CONCURRENTLY".to_owned(), 5)]
         );
+    }
+
+    #[test]
+    fn a_byte_order_mark_inside_a_script_is_found() {
+        // QA: files saved with a BOM and joined built, and failed at apply with a syntax error
+        // at `\u{feff}DROP` on PostgreSQL and MariaDB.
+        let sql = "DROP TABLE IF EXISTS a;\n\u{feff}DROP TABLE IF EXISTS b;\n\u{feff}-- c\nSELECT '\u{feff}', \"\u{feff}x\"; /* \u{feff} */";
+        for platform in [Platform::Postgres, Platform::Mysql] {
+            assert_eq!(
+                found(sql, platform, Check::ByteOrderMark),
+                [("U+FEFF".to_owned(), 2), ("U+FEFF".to_owned(), 3)],
+                "{platform}"
+            );
+        }
+        assert!(found(sql, Platform::Sqlite, Check::ByteOrderMark).is_empty());
     }
 
     /// The backslash commands of `sql`, each with the line it is on.

@@ -91,6 +91,14 @@ impl<'a> Statement<'a> {
             .position(|w| self.sql[w.clone()].eq_ignore_ascii_case(keyword))
     }
 
+    /// Where `c` is inside one of its words (keywords and names outside quotes and comments).
+    pub fn find_in_words(&self, c: char) -> Option<Range<usize>> {
+        self.words.iter().find_map(|w| {
+            let at = w.start + self.sql[w.clone()].find(c)?;
+            Some(at..at + c.len_utf8())
+        })
+    }
+
     /// The span from its start to the end of its `index`th word (the whole statement when it
     /// has fewer words): what a diagnostic points at.
     pub fn head(&self, index: usize) -> Range<usize> {

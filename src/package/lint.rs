@@ -35,6 +35,8 @@ pub(super) struct Subject<'a> {
     /// For a compensation, the key of its forward script when that one is declared
     /// `transaction = false`.
     pub forward_outside_transaction: Option<String>,
+    /// Whether its manifest is a legacy `manifest.dpm`, which declares no scripts.
+    pub legacy_manifest: bool,
 }
 
 /// What is wrong; each gets its own code.
@@ -417,7 +419,7 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
     let offending = listed(&finding.statements);
     let key = &subject.key;
     let at = |problem: Problem, label: &str| problem.at(&source, finding.anchor.clone(), label);
-    match check {
+    let problem = match check {
         Check::Delimiter => at(
             Problem::error(
                 source.path(),
@@ -563,6 +565,20 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
             "refused inside the implicit transaction",
         )
         .with_help("give each statement that must not run in a transaction a script of its own (with `transaction = false`), and the other statements scripts of their own; consecutive numbers keep their order"),
+    };
+    // The help of these names a `[scripts."…"]` declaration, which only a `dbpm.toml` holds.
+    let declares = matches!(
+        check,
+        Check::TransactionControl
+            | Check::ImplicitCommit
+            | Check::CannotRunInTransaction
+            | Check::ForeignKeysPragma
+            | Check::JournalModePragma
+    );
+    if subject.legacy_manifest && declares {
+        problem.and_help("a `manifest.dpm` declares no scripts: write the manifest as a `dbpm.toml` (the same name, version, platform and prerequisites) to declare one")
+    } else {
+        problem
     }
 }
 
@@ -715,6 +731,7 @@ mod tests {
             },
             key: "UPGRADE/001.a".to_owned(),
             forward_outside_transaction: None,
+            legacy_manifest: false,
         };
         let scanned: Vec<Statement<'_>> = statements::scan(sql, platform).collect();
         findings(&subject, platform, &scanned)

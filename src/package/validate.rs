@@ -645,6 +645,7 @@ fn check_statements(
                     key: format!("{}/{}", script.folder, script.name.stem()),
                     forward_outside_transaction: forward
                         .map(|(folder, _, _)| format!("{folder}/{}", script.name.stem())),
+                    legacy_manifest: manifest.legacy,
                 }
             })
             .collect()

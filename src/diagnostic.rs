@@ -110,6 +110,15 @@ impl Problem {
         self
     }
 
+    /// Adds a sentence to how to fix it.
+    pub fn and_help(mut self, more: &str) -> Self {
+        self.help = Some(match self.help.take() {
+            Some(help) => format!("{help}; {more}"),
+            None => more.to_owned(),
+        });
+        self
+    }
+
     /// Points at a span of the file's text.
     pub fn at(
         mut self,

@@ -514,6 +514,41 @@ fn a_commit_inside_a_transactional_script_is_warned_about_on_postgres() {
 }
 
 #[test]
+fn a_legacy_package_is_told_to_declare_its_scripts_in_a_dbpm_toml() {
+    // QA: the seed's `.sys` example, a parameter change (`ALTER SYSTEM`), was refused with the
+    // help to declare the script `transaction = false` in the manifest, which a `manifest.dpm`
+    // cannot do.
+    let ctx = TestContext::new();
+    let dir = write_package(
+        &ctx,
+        "acme",
+        &[
+            (
+                "manifest.dpm",
+                "{ name: \"acme\", platform: \"postgres\", version: { major: 1 } }",
+            ),
+            (
+                "PREINSTALL/001.settings.sys",
+                "ALTER SYSTEM SET work_mem = '8MB';\n",
+            ),
+        ],
+    );
+    let build = build_into_dist(&ctx, &dir);
+    assert_eq!(build.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&build.stderr).replace('\n', " ");
+    let stderr = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        stderr.contains("dbpm::package::cannot_run_in_transaction"),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .contains("a `manifest.dpm` declares no scripts: write the manifest as a `dbpm.toml`"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_client_backslash_command_is_refused() {
     // Scripts written for psql (Sqitch runs its scripts through it) often set psql options;
     // the server refuses them with a syntax error at apply.

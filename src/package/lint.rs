@@ -35,6 +35,8 @@ pub(super) struct Subject<'a> {
     /// For a compensation, the key of its forward script when that one is declared
     /// `transaction = false`.
     pub forward_outside_transaction: Option<String>,
+    /// Whether its manifest is a legacy `manifest.dpm`, which declares no scripts.
+    pub legacy_manifest: bool,
 }
 
 /// What is wrong; each gets its own code.
@@ -42,6 +44,7 @@ pub(super) struct Subject<'a> {
 enum Check {
     Delimiter,
     ClientCommand,
+    ByteOrderMark,
     CopyFromStdin,
     TransactionControl,
     ImplicitCommit,
@@ -129,6 +132,9 @@ fn findings(
     };
     collect(Check::Delimiter, client_delimiter);
     collect(Check::ClientCommand, client_command);
+    if platform != Platform::Sqlite {
+        collect(Check::ByteOrderMark, byte_order_mark);
+    }
     if platform == Platform::Postgres {
         collect(Check::CopyFromStdin, copy_from_stdin);
     }
@@ -194,6 +200,14 @@ fn client_delimiter(statement: &Statement<'_>) -> Offence {
 fn client_command(statement: &Statement<'_>) -> Offence {
     let (token, span) = statement.backslash_command()?;
     Some((token.to_owned(), span))
+}
+
+/// A byte-order mark past the start of the script, outside quotes and comments: what joining
+/// files saved with one leaves (`cat a.sql b.sql`). Only the one that opens a file is
+/// stepped over; PostgreSQL and MySQL/MariaDB read another as part of a word (SQLite skips it).
+fn byte_order_mark(statement: &Statement<'_>) -> Offence {
+    let at = statement.find_in_words('\u{feff}')?;
+    Some(("U+FEFF".to_owned(), at))
 }
 
 /// PostgreSQL's `COPY … FROM stdin`, whose data only a client such as psql sends (the
@@ -405,7 +419,7 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
     let offending = listed(&finding.statements);
     let key = &subject.key;
     let at = |problem: Problem, label: &str| problem.at(&source, finding.anchor.clone(), label);
-    match check {
+    let problem = match check {
         Check::Delimiter => at(
             Problem::error(
                 source.path(),
@@ -424,6 +438,15 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
             "not SQL",
         )
         .with_help("dbpm sends the script to the server, not through a client: remove the command; write a value the script needs as a placeholder (`${name}` declared in [placeholders]), an included file as a script of its own, a query run with `\\gexec` as a DO block, and `COPY … FROM stdin` data as INSERT statements"),
+        Check::ByteOrderMark => at(
+            Problem::error(
+                source.path(),
+                "dbpm::package::byte_order_mark",
+                format!("a byte-order mark inside the script ({}): {} takes it as part of the word it touches, a syntax error", lines(&finding.statements), platform_names(&group.platforms).replace(" and ", " (and ") + if group.platforms.len() > 1 { ")" } else { "" }),
+            ),
+            "byte-order mark",
+        )
+        .with_help("remove it: files saved with a byte-order mark and joined (`cat a.sql b.sql`) leave one at each join; only the one at the start of a file is stepped over"),
         Check::CopyFromStdin => at(
             Problem::error(
                 source.path(),
@@ -542,6 +565,20 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
             "refused inside the implicit transaction",
         )
         .with_help("give each statement that must not run in a transaction a script of its own (with `transaction = false`), and the other statements scripts of their own; consecutive numbers keep their order"),
+    };
+    // The help of these names a `[scripts."…"]` declaration, which only a `dbpm.toml` holds.
+    let declares = matches!(
+        check,
+        Check::TransactionControl
+            | Check::ImplicitCommit
+            | Check::CannotRunInTransaction
+            | Check::ForeignKeysPragma
+            | Check::JournalModePragma
+    );
+    if subject.legacy_manifest && declares {
+        problem.and_help("a `manifest.dpm` declares no scripts: write the manifest as a `dbpm.toml` (the same name, version, platform and prerequisites) to declare one")
+    } else {
+        problem
     }
 }
 
@@ -591,6 +628,45 @@ mod tests {
             first(later, Platform::Mysql, client_command),
             [("\\connect".to_owned(), 2)]
         );
+    }
+
+    #[test]
+    fn psql_commands_end_at_their_line_and_hide_nothing_after_them() {
+        // QA: consecutive psql lines were one statement with the query after them: only the
+        // first command was reported, the quote in `\echo 'Don't …'` opened a string that
+        // hid the rest of the script, and the statement after them had no leading words.
+        let sql = "\\set ON_ERROR_STOP on\n\\echo 'Don't forget the index'\n\\i other.sql\nBEGIN;\nCREATE INDEX CONCURRENTLY i ON t (c);\nCOMMIT;\n";
+        assert_eq!(
+            found(sql, Platform::Postgres, Check::ClientCommand),
+            [
+                ("\\set".to_owned(), 1),
+                ("\\echo".to_owned(), 2),
+                ("\\i".to_owned(), 3)
+            ]
+        );
+        assert_eq!(
+            found(sql, Platform::Postgres, Check::TransactionControl),
+            [("BEGIN".to_owned(), 4), ("COMMIT".to_owned(), 6)]
+        );
+        assert_eq!(
+            found(sql, Platform::Postgres, Check::CannotRunInTransaction),
+            [("CREATE INDEX CONCURRENTLY".to_owned(), 5)]
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_inside_a_script_is_found() {
+        // QA: files saved with a BOM and joined built, and failed at apply with a syntax error
+        // at `\u{feff}DROP` on PostgreSQL and MariaDB.
+        let sql = "DROP TABLE IF EXISTS a;\n\u{feff}DROP TABLE IF EXISTS b;\n\u{feff}-- c\nSELECT '\u{feff}', \"\u{feff}x\"; /* \u{feff} */";
+        for platform in [Platform::Postgres, Platform::Mysql] {
+            assert_eq!(
+                found(sql, platform, Check::ByteOrderMark),
+                [("U+FEFF".to_owned(), 2), ("U+FEFF".to_owned(), 3)],
+                "{platform}"
+            );
+        }
+        assert!(found(sql, Platform::Sqlite, Check::ByteOrderMark).is_empty());
     }
 
     /// The backslash commands of `sql`, each with the line it is on.
@@ -655,6 +731,7 @@ mod tests {
             },
             key: "UPGRADE/001.a".to_owned(),
             forward_outside_transaction: None,
+            legacy_manifest: false,
         };
         let scanned: Vec<Statement<'_>> = statements::scan(sql, platform).collect();
         findings(&subject, platform, &scanned)

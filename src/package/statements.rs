@@ -7,7 +7,8 @@
 //! `/*M! … */` are code, as the server runs what they hold: only their markers are stepped
 //! over. The data lines after PostgreSQL's `COPY … FROM stdin;`, up to the `\.`
 //! that ends them, are stepped over as psql would: they are no SQL, and a quote in them
-//! (`O'Brien`) opens no string.
+//! (`O'Brien`) opens no string. On PostgreSQL a psql backslash command (`\set`, `\i`,
+//! `\gexec`) runs to the end of its line and is a statement of its own, as psql reads it.
 //!
 //! For advice at build time (which statements a script holds, where they start), and for
 //! telling a dump's statements from the psql commands between them; it never decides what
@@ -88,6 +89,14 @@ impl<'a> Statement<'a> {
         self.words
             .iter()
             .position(|w| self.sql[w.clone()].eq_ignore_ascii_case(keyword))
+    }
+
+    /// Where `c` is inside one of its words (keywords and names outside quotes and comments).
+    pub fn find_in_words(&self, c: char) -> Option<Range<usize>> {
+        self.words.iter().find_map(|w| {
+            let at = w.start + self.sql[w.clone()].find(c)?;
+            Some(at..at + c.len_utf8())
+        })
     }
 
     /// The span from its start to the end of its `index`th word (the whole statement when it
@@ -344,6 +353,19 @@ impl<'a> Statements<'a> {
                     let command = bytes
                         .get(at + 1)
                         .is_some_and(|b| b.is_ascii_alphabetic() || *b == b'.');
+                    if command && self.platform == Platform::Postgres {
+                        // psql reads a backslash command and its arguments up to the end of
+                        // the line (`\echo 'Don't panic'` opens no string), apart from the
+                        // query before it: each is a statement of its own.
+                        if opens_with_word.is_none() {
+                            backslash = Some(at..end);
+                            self.at = line_end(self.sql, at);
+                            content_end = at + self.sql[at..self.at].trim_end().len();
+                        } else {
+                            self.at = at;
+                        }
+                        break;
+                    }
                     if command && backslash.is_none() {
                         backslash = Some(at..end);
                     }

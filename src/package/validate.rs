@@ -122,16 +122,28 @@ pub fn inspect_dir(root: &Path) -> Result<PackageSource, InvalidSource> {
         ),
         identity: None,
     })?;
-    inspect(&tree)
+    inspect(&tree, Advice::Sql)
 }
 
-/// Validates the files of a package (from a directory or an archive).
+/// Validates the files of a built package: an archive's, or the copy a target keeps of an
+/// installed one. What its SQL says ([`lint`]) was judged when it was built: a check added
+/// since must not make a published version unreadable, nor an installed one impossible to
+/// plan from (to upgrade, uninstall or undo).
 pub fn validate(tree: &FileTree) -> Result<PackageSource, Problems> {
-    inspect(tree).map_err(|invalid| invalid.problems)
+    inspect(tree, Advice::None).map_err(|invalid| invalid.problems)
+}
+
+/// Whether validation reads what the SQL says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Advice {
+    /// A package source, being built: its SQL is checked.
+    Sql,
+    /// A built package: its SQL was checked when it was built.
+    None,
 }
 
 /// [`validate`], keeping who an invalid package says it is.
-fn inspect(tree: &FileTree) -> Result<PackageSource, InvalidSource> {
+fn inspect(tree: &FileTree, advice: Advice) -> Result<PackageSource, InvalidSource> {
     let invalid = |problems, manifest: Option<&Manifest>| InvalidSource {
         problems: finish(tree, problems),
         identity: manifest.map(Identity::of).or_else(|| {
@@ -156,7 +168,9 @@ fn inspect(tree: &FileTree) -> Result<PackageSource, InvalidSource> {
     check_declarations(tree, &manifest, &scripts, &mut problems);
     check_twins(tree, &mut manifest, &scripts, &mut problems);
     check_placeholders(tree, &manifest, &scripts, &mut problems);
-    check_statements(tree, &manifest, &scripts, &mut problems);
+    if advice == Advice::Sql {
+        check_statements(tree, &manifest, &scripts, &mut problems);
+    }
     if problems.iter().any(Problem::is_error) {
         return Err(invalid(problems, Some(&manifest)));
     }
@@ -645,6 +659,7 @@ fn check_statements(
                     key: format!("{}/{}", script.folder, script.name.stem()),
                     forward_outside_transaction: forward
                         .map(|(folder, _, _)| format!("{folder}/{}", script.name.stem())),
+                    legacy_manifest: manifest.legacy,
                 }
             })
             .collect()
@@ -726,4 +741,46 @@ fn effective(scripts: &[SourceScript], platform: Platform) -> Vec<&SourceScript>
         }
     }
     chosen.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A postgres package whose DOWNGRADE script holds what a newer check refuses.
+    fn tree_with_sql_finding() -> FileTree {
+        let files = [
+            (
+                MANIFEST_FILE,
+                "[package]\nname = \"p\"\nversion = \"1.0.0\"\nplatforms = [\"postgres\"]\n",
+            ),
+            ("UPGRADE/001.t.sql", "CREATE TABLE t (x int);\n"),
+            (
+                "DOWNGRADE/001.t.sql",
+                "DROP INDEX IF EXISTS i;\n\u{feff}DROP TABLE IF EXISTS t;\n",
+            ),
+        ];
+        FileTree {
+            root: PathBuf::from("p"),
+            files: files
+                .iter()
+                .map(|(path, text)| ((*path).to_owned(), text.as_bytes().to_vec()))
+                .collect(),
+            problems: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_built_package_is_not_refused_for_what_its_sql_says() {
+        // QA: a build error added to the SQL checks (a byte-order mark inside a script) made
+        // a package installed before it unplannable ("the state of `core` does not rebuild"),
+        // and would have made its published archive unreadable.
+        let tree = tree_with_sql_finding();
+        let refused = inspect(&tree, Advice::Sql).expect_err("the source is refused");
+        assert!(refused
+            .problems
+            .errors()
+            .any(|p| p.code_str() == "dbpm::package::byte_order_mark"));
+        validate(&tree).expect("the built package reads");
+    }
 }

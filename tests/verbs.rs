@@ -718,6 +718,52 @@ fn adopt_is_refused_while_a_run_is_unfinished() {
     assert_eq!(installed(&ctx, &db), "core@1.0.0");
 }
 
+/// QA: a PostgreSQL syntax error said `syntax error at or near "s"` and nothing of where:
+/// hard to find in a long script. It says the line and column of the script, and the line,
+/// in a transactional step and in one that runs outside a transaction.
+#[test]
+fn a_postgres_error_says_where_in_the_script_it_is() {
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    let manifest =
+        "[package]\nname = \"typo\"\nversion = \"1.0.0\"\nplatforms = [\"postgres\"]\n\n\
+                    [scripts.\"UPGRADE/002.index\"]\ntransaction = false\n";
+    let repo = package_version(
+        &ctx,
+        "typo",
+        "1.0.0",
+        &[
+            ("dbpm.toml", manifest),
+            (
+                "UPGRADE/001.tables.sql",
+                "CREATE TABLE typo_a (id INTEGER);\n\n-- the next one is wrong\nCREATE TABLE typo_b (id INTEGERR);\n",
+            ),
+            ("DOWNGRADE/001.tables.sql", "DROP TABLE IF EXISTS typo_b;\nDROP TABLE IF EXISTS typo_a;\n"),
+            (
+                "UPGRADE/002.index.sql",
+                "CREATE INDEX CONCURRENTLY typo_i ON typo_a (id) WHER id > 0;\n",
+            ),
+            ("DOWNGRADE/002.index.sql", "DROP INDEX IF EXISTS typo_i;\n"),
+        ],
+    );
+    let failed = run(&ctx, &db, &["install", "typo", "--yes", "--repo", &repo]);
+    let text = transcript(&failed, ctx.temp.path());
+    assert_eq!(failed.status.code(), Some(5), "{text}");
+    assert!(
+        text.contains("at line 4, column 25 of the script: CREATE TABLE typo_b (id INTEGERR);"),
+        "{text}"
+    );
+    let fixed = "CREATE TABLE typo_a (id INTEGER);\nCREATE TABLE typo_b (id INTEGER);\n";
+    package_version(&ctx, "typo", "1.0.0", &[("UPGRADE/001.tables.sql", fixed)]);
+    let failed = run(&ctx, &db, &["install", "typo", "--yes", "--repo", &repo]);
+    let text = transcript(&failed, ctx.temp.path());
+    assert_eq!(failed.status.code(), Some(5), "{text}");
+    assert!(
+        text.contains("at line 1, column 49 of the script"),
+        "{text}"
+    );
+}
+
 /// A PostgreSQL error says what psql says beside its message: which key, what to do.
 #[test]
 fn a_postgres_error_keeps_its_detail_and_hint() {

@@ -729,8 +729,15 @@ impl StepSession {
                 tokio::time::sleep(RETRY_PAUSE * tries).await;
                 continue;
             }
-            return Ok(Err(ScriptFailed(describe(&err))));
+            let prefix = self.script_prefix();
+            return Ok(Err(ScriptFailed(describe_in(&err, script, prefix))));
         }
+    }
+
+    /// How many characters precede a script in the text [`StepSession::begin_then`] sends
+    /// PostgreSQL: its `BEGIN` and the line break after it.
+    fn script_prefix(&self) -> usize {
+        self.begin_statement().len() + 2
     }
 
     /// Begins a transaction and runs `script` in it: the outer error is the target's (no
@@ -825,7 +832,7 @@ impl StepSession {
         let result = self
             .begin_then(script)
             .await?
-            .map_err(|err| ScriptFailed(describe(&err)));
+            .map_err(|err| ScriptFailed(describe_in(&err, script, self.script_prefix())));
         self.session
             .run("ROLLBACK")
             .await
@@ -850,10 +857,10 @@ impl StepSession {
                 Err(failed) if failed.took_effect && retryable(&failed.error) => {
                     return Err(ScriptFailed(format!(
                         "{} (not tried again: earlier statements of the script had run)",
-                        describe(&failed.error)
+                        describe_in(&failed.error, script, 0)
                     )))
                 }
-                Err(failed) => return Err(ScriptFailed(describe(&failed.error))),
+                Err(failed) => return Err(ScriptFailed(describe_in(&failed.error, script, 0))),
             }
         }
     }
@@ -960,6 +967,45 @@ fn refused_commit(err: &sqlx::Error) -> bool {
 }
 
 /// The database's own words for a failed statement.
+/// [`describe`] of an error of `script`, which the server received after `prefix` characters
+/// of other text: where PostgreSQL says the error is (a syntax error, an unknown name), the
+/// line and column of the script, and that line, as psql shows them.
+fn describe_in(err: &sqlx::Error, script: &str, prefix: usize) -> String {
+    let mut text = describe(err);
+    let position = match err {
+        sqlx::Error::Database(db) => db
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .and_then(|pg| match pg.position() {
+                Some(sqlx::postgres::PgErrorPosition::Original(at)) => Some(at),
+                _ => None,
+            }),
+        _ => None,
+    };
+    // 1-based, in characters of the text sent.
+    let Some(at) = position.and_then(|at| at.checked_sub(prefix + 1)) else {
+        return text;
+    };
+    let Some((offset, _)) = script.char_indices().nth(at) else {
+        return text;
+    };
+    let before = &script[..offset];
+    let line = before.matches('\n').count() + 1;
+    let start = before.rfind('\n').map_or(0, |at| at + 1);
+    let column = script[start..offset].chars().count() + 1;
+    let shown: String = script[start..]
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect();
+    text.push_str(&format!(
+        "\nat line {line}, column {column} of the script: {}",
+        shown.trim_end()
+    ));
+    text
+}
+
 fn describe(err: &sqlx::Error) -> String {
     let sqlx::Error::Database(db) = err else {
         return err.to_string();

@@ -111,7 +111,7 @@ pub enum FailureMode {
 
 pub async fn run(args: ApplyArgs, out: &Out) -> miette::Result<Exit> {
     if let (Some(fleet), Some(plan)) = (&args.fleet, &args.plan) {
-        return apply_to_fleet(&load_plan(plan)?, fleet, &args, out).await;
+        return apply_to_fleet(plan, fleet, &args, out).await;
     }
     let url = args
         .db
@@ -137,13 +137,14 @@ pub async fn run(args: ApplyArgs, out: &Out) -> miette::Result<Exit> {
 /// (unless `--keep-going`); a stop request (Ctrl-C) stops every run under way at its next
 /// checkpoint, and none starts after it.
 async fn apply_to_fleet(
-    plan: &Plan,
+    plan_path: &std::path::Path,
     fleet: &std::path::Path,
     args: &ApplyArgs,
     out: &Out,
 ) -> miette::Result<Exit> {
     use futures_util::stream::{self, StreamExt};
 
+    let plan = &load_plan(plan_path)?;
     let targets = load_fleet(fleet)?;
     // An admin connection is one database's: a fleet's `.sys` steps would all run there.
     let settings = settings(&args.run, None)?;
@@ -154,7 +155,11 @@ async fn apply_to_fleet(
             "`--admin-db` names one database, and cannot serve a fleet"
         ));
     }
-    let again = format!("dbpm apply {} --fleet {}", plan_path(args), fleet.display());
+    let again = format!(
+        "dbpm apply {} --fleet {}",
+        plan_path.display(),
+        fleet.display()
+    );
     let halted = AtomicBool::new(false);
     let results: Vec<(usize, Option<Exit>)> = stream::iter(targets.iter().enumerate())
         .map(|(at, member)| {
@@ -215,13 +220,6 @@ async fn apply_to_fleet(
         Some(exit) => exit,
         None => Exit::Success,
     })
-}
-
-/// The plan file of `dbpm apply`, as the command that resumes it names it.
-fn plan_path(args: &ApplyArgs) -> String {
-    args.plan
-        .as_ref()
-        .map_or_else(String::new, |path| path.display().to_string())
 }
 
 /// The executor's settings from the flags; Ctrl-C and SIGTERM stop at the next checkpoint.

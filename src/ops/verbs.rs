@@ -428,12 +428,18 @@ pub async fn history(target: &Target, runs: &[RunRecord]) -> Result<History, Ver
         .iter()
         .map(|(name, installed)| kept.rebuild(name, installed))
         .collect::<Result<_, _>>()?;
+    let declarations: BTreeMap<(&str, &Checksum), _> = packages
+        .iter()
+        .map(|p| {
+            (
+                (p.manifest.name.as_str(), &p.checksum),
+                &p.manifest.placeholders,
+            )
+        })
+        .collect();
     let mut walked_values: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for (name, checksum, values) in walked_with {
-        let declared = packages
-            .iter()
-            .find(|p| p.manifest.name == name && p.checksum == checksum)
-            .map(|p| &p.manifest.placeholders);
+        let declared = declarations.get(&(name.as_str(), &checksum)).copied();
         let package_values = walked_values.entry(name).or_default();
         for (key, value) in values {
             let default = declared

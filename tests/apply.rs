@@ -4,7 +4,8 @@
 //! running a transactional step twice; an interrupted non-idempotent step stops for an
 //! operator; a failing step rolls the target back to exactly where it was; concurrent applies
 //! never interleave; a stale plan is refused before anything runs; Ctrl-C stops at a
-//! checkpoint and the same command resumes; credentials are stored and printed nowhere; and
+//! checkpoint and the same command resumes; a connection lost inside a step stops the run
+//! for a resume instead of rolling it back; credentials are stored and printed nowhere; and
 //! `--output json` is one JSON object per line.
 
 #![allow(clippy::unwrap_used)]
@@ -1597,4 +1598,168 @@ async fn json_output_is_one_object_per_line(platform: Platform) {
     );
     let run = runs(&s.db).await.pop().unwrap().0;
     assert_eq!(last["run"], run.as_str());
+}
+
+mod lost_connections {
+    //! A step's connection ended from outside (PostgreSQL's `pg_terminate_backend`, MariaDB's
+    //! `KILL`): the servers under test keep running, as a test must not stop them.
+    use dbpm::platform::Platform;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn inside_a_step_the_run_stops_for_a_resume_on_postgres() {
+        super::a_connection_lost_inside_a_step_stops_the_run_for_a_resume(Platform::Postgres).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn inside_a_step_the_run_stops_for_a_resume_on_mysql() {
+        super::a_connection_lost_inside_a_step_stops_the_run_for_a_resume(Platform::Mysql).await
+    }
+}
+
+/// A package whose steps wait on the `pause` table (seconds by step, made by the test): a
+/// non-transactional, non-idempotent `002.wait`, then a transactional `003.fill` that inserts
+/// a row first (on MariaDB a DML step declared `mysql_transactional`).
+fn pausing_package(dir: &Path) -> (String, String) {
+    let write = |path: &str, text: &str| {
+        let path = dir.join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    };
+    write(
+        "packages/pausing/1.0.0/dbpm.toml",
+        "[package]\nname = \"pausing\"\nversion = \"1.0.0\"\nplatforms = [\"postgres\", \"mysql\"]\n\n\
+         [scripts.\"UPGRADE/002.wait\"]\ntransaction = false\n\n\
+         [scripts.\"UPGRADE/003.fill\"]\nmysql_transactional = true\n",
+    );
+    write(
+        "packages/pausing/1.0.0/UPGRADE/001.made.sql",
+        "CREATE TABLE made (id INTEGER);\n",
+    );
+    write(
+        "packages/pausing/1.0.0/DOWNGRADE/001.made.sql",
+        "DROP TABLE IF EXISTS made;\n",
+    );
+    for (name, step) in [("002.wait", "wait"), ("003.fill", "fill")] {
+        let insert = if step == "fill" {
+            "INSERT INTO made (id) VALUES (1);\n"
+        } else {
+            ""
+        };
+        write(
+            &format!("packages/pausing/1.0.0/UPGRADE/{name}.postgres.sql"),
+            &format!("{insert}SELECT pg_sleep(seconds) FROM pause WHERE step = '{step}';\n"),
+        );
+        write(
+            &format!("packages/pausing/1.0.0/UPGRADE/{name}.mysql.sql"),
+            &format!("{insert}SELECT SLEEP(seconds) FROM pause WHERE step = '{step}';\n"),
+        );
+        write(
+            &format!("packages/pausing/1.0.0/DOWNGRADE/{name}.sql"),
+            "DELETE FROM made;\n",
+        );
+    }
+    write("release.toml", "[packages]\npausing = \"1.0.0\"\n");
+    (
+        dir.join("release.toml").display().to_string(),
+        dir.join("packages").display().to_string(),
+    )
+}
+
+/// Ends, from another session, the connection of the target that is waiting on `pause` as
+/// soon as one is; within a minute.
+async fn end_the_pausing_connection(db: &TestDb) {
+    let (find, end) = match db.platform {
+        Platform::Postgres => (
+            "SELECT CAST(pid AS TEXT) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE '%FROM pause%'",
+            "SELECT CAST(pg_terminate_backend({}) AS TEXT)",
+        ),
+        _ => (
+            "SELECT CAST(id AS CHAR) FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID() AND info LIKE '%FROM pause%'",
+            "KILL {}",
+        ),
+    };
+    let started = Instant::now();
+    loop {
+        if let Some(id) = db.texts(find).await.first() {
+            db.execute(&end.replace("{}", id)).await;
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no step waited on `pause`"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The connection lost while a step runs is the target's failure, not the step's: the run
+/// stops (exit 1) naming the step, rolls nothing back (on MariaDB it used to take the lost
+/// connection for a failed script and roll the run back), and the same command resumes it:
+/// a non-transactional step is in doubt (exit 6, `--retry-in-doubt` runs it again), a
+/// transactional one was rolled back with its connection and runs again, each step done once.
+async fn a_connection_lost_inside_a_step_stops_the_run_for_a_resume(platform: Platform) {
+    let s = Scenario::new(platform);
+    s.db.execute("CREATE TABLE pause (step VARCHAR(10), seconds INTEGER)")
+        .await;
+    s.db.execute("INSERT INTO pause VALUES ('wait', 60), ('fill', 60)")
+        .await;
+    let (release, repo) = pausing_package(&s.ctx.path("pausing"));
+    let plan_path = s.plan(&release, &repo, false, "install.json");
+    let plan = load_plan(&plan_path);
+    let interrupted = |more: &[&str]| {
+        apply_cmd(&s.ctx, &s.db, &plan_path, more)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+
+    let child = interrupted(&[]);
+    end_the_pausing_connection(&s.db).await;
+    let lost = child.wait_with_output().unwrap();
+    let text = s.text(&lost);
+    let wait = "pausing@1.0.0/UPGRADE@none/002.wait";
+    assert_eq!(lost.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::apply::step_interrupted"), "{text}");
+    assert!(
+        text.contains(&format!("step `{wait}` was interrupted")),
+        "{text}"
+    );
+    assert!(!text.contains("rolling back"), "{text}");
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "running");
+    assert_eq!(s.db.count("made").await, 0, "{text}");
+    assert!(
+        journal(&s.db)
+            .await
+            .iter()
+            .any(|(_, step, state)| step == wait && state == "started"),
+        "{text}"
+    );
+
+    s.db.execute("DELETE FROM pause WHERE step = 'wait'").await;
+    let in_doubt = s.apply(&plan_path, &[]);
+    let text = s.text(&in_doubt);
+    assert_eq!(in_doubt.status.code(), Some(6), "{text}");
+    assert!(text.contains(wait), "{text}");
+
+    let child = interrupted(&["--retry-in-doubt"]);
+    end_the_pausing_connection(&s.db).await;
+    let lost = child.wait_with_output().unwrap();
+    let text = s.text(&lost);
+    assert_eq!(lost.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("step `pausing@1.0.0/UPGRADE@none/003.fill` was interrupted"),
+        "{text}"
+    );
+    assert!(!text.contains("rolling back"), "{text}");
+    // Its insert went with its transaction.
+    assert_eq!(s.db.count("made").await, 0, "{text}");
+
+    s.db.execute("DELETE FROM pause").await;
+    let resumed = s.applied(&plan_path);
+    assert!(s.text(&resumed).contains("resuming run"));
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
+    assert_eq!(versions(&s.db).await, ["pausing@1.0.0"]);
+    assert_eq!(s.db.count("made").await, 1);
+    assert_nothing_done_twice(&s.db, &[&plan]).await;
 }

@@ -220,6 +220,20 @@ pub enum ApplyError {
         /// A limit that would do.
         needed: u64,
     },
+    /// The target failed while a step ran: the connection was lost, so whether the step's
+    /// script ran is unknown, and the run stops for a resume rather than compensate it.
+    #[error("step `{step}` was interrupted: the connection to the target failed")]
+    #[diagnostic(
+        code(dbpm::apply::step_interrupted),
+        help("nothing was rolled back; run the same command again once the target is reachable: it resumes the run. The step runs again when its transaction was rolled back with the connection, or when it is idempotent; otherwise it may have run in part, and the resume stops for an operator (`dbpm status` shows where the run stands)")
+    )]
+    StepInterrupted {
+        /// The step.
+        step: String,
+        /// How the target failed.
+        #[source]
+        source: TargetError,
+    },
     /// The target failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -784,7 +798,10 @@ async fn drive(
                         journal.insert(other_id, StepState::Done);
                     }
                 }
-                return Err(err.into());
+                return Err(ApplyError::StepInterrupted {
+                    step: id,
+                    source: err,
+                });
             }
         }
     }
@@ -908,7 +925,10 @@ async fn run_step(
             }
         }
         (Kind::Sql | Kind::Sys, _) => {
-            let result = session.run_plain(text).await.map(|()| String::new());
+            let result = match session.run_plain(text).await {
+                Ok(result) => result.map(|()| String::new()),
+                Err(err) => return (None, Err(err)),
+            };
             // Journaled on a session the script left nothing in (an `autocommit = 0`, a `USE`).
             session = match session.fresh().await {
                 Ok(session) => session,
@@ -942,7 +962,7 @@ async fn run_on_admin(
     let result = if transactional {
         session.run_in_transaction(text, before_commit).await?
     } else {
-        session.run_plain(text).await
+        session.run_plain(text).await?
     };
     session.close().await?;
     Ok(result.map(|()| String::new()))

@@ -624,7 +624,7 @@ impl StepSession {
         before_commit();
         match self.session.run("COMMIT").await {
             Ok(()) => Ok(Ok(())),
-            Err(err @ sqlx::Error::Database(_)) => {
+            Err(err @ sqlx::Error::Database(_)) if !lost_connection(&err) => {
                 // PostgreSQL has ended the transaction; elsewhere a ROLLBACK makes sure.
                 let _ = self.session.run("ROLLBACK").await;
                 Ok(Err(ScriptFailed(describe(&err))))
@@ -645,6 +645,9 @@ impl StepSession {
             let Err(err) = self.begin_then(script).await? else {
                 return Ok(Ok(()));
             };
+            if lost_connection(&err) {
+                return Err(self.target.failed("run a step's script")(err));
+            }
             // A failed statement may already have ended the transaction (MySQL DDL); a
             // ROLLBACK then has nothing to do and is harmless.
             let _ = self.session.run("ROLLBACK").await;
@@ -751,26 +754,33 @@ impl StepSession {
 
     /// Runs a script outside any transaction (the caller journals it started and done). A
     /// lost lock race is tried again only while nothing of the script took effect: running
-    /// again statements that already committed (MySQL/MariaDB) would apply them twice.
-    pub async fn run_plain(&mut self, script: &str) -> Result<(), ScriptFailed> {
+    /// again statements that already committed (MySQL/MariaDB) would apply them twice. A lost
+    /// connection is the target's failure, not the script's (see [`lost_connection`]).
+    pub async fn run_plain(
+        &mut self,
+        script: &str,
+    ) -> Result<Result<(), ScriptFailed>, TargetError> {
         let mut tries = 0;
         loop {
-            match self.session.run_script_alone(script).await {
-                Ok(()) => return Ok(()),
+            let message = match self.session.run_script_alone(script).await {
+                Ok(()) => return Ok(Ok(())),
+                Err(failed) if lost_connection(&failed.error) => {
+                    return Err(self.target.failed("run a step's script")(failed.error))
+                }
                 Err(failed)
                     if tries < MAX_RETRIES && !failed.took_effect && retryable(&failed.error) =>
                 {
                     tries += 1;
                     tokio::time::sleep(RETRY_PAUSE * tries).await;
+                    continue;
                 }
-                Err(failed) if failed.took_effect && retryable(&failed.error) => {
-                    return Err(ScriptFailed(format!(
-                        "{} (not tried again: earlier statements of the script had run)",
-                        describe(&failed.error)
-                    )))
-                }
-                Err(failed) => return Err(ScriptFailed(describe(&failed.error))),
-            }
+                Err(failed) if failed.took_effect && retryable(&failed.error) => format!(
+                    "{} (not tried again: earlier statements of the script had run)",
+                    describe(&failed.error)
+                ),
+                Err(failed) => describe(&failed.error),
+            };
+            return Ok(Err(ScriptFailed(message)));
         }
     }
 
@@ -864,6 +874,29 @@ fn retryable(err: &sqlx::Error) -> bool {
         return matches!(mysql.number(), 1205 | 1213);
     }
     matches!(db.code().as_deref(), Some("40P01" | "40001"))
+}
+
+/// Whether a failure is the connection's, not the script's: it broke (I/O, TLS), or the
+/// server ended the session (PostgreSQL's class 08 and 57P01–57P03: `pg_terminate_backend`,
+/// a shutdown; MariaDB's 1927 "connection was killed", and 1053 shutdown). Whether the
+/// script ran is then unknown: the run stops for a resume, which knows the step's fate from
+/// the journal, rather than compensating a failure that may not be one. A cancelled
+/// statement (PostgreSQL's 57014, MySQL's 1317) is the script's failure: its session lives on.
+fn lost_connection(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            if let Some(mysql) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+                return matches!(mysql.number(), 1053 | 1927);
+            }
+            db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some_and(|pg| {
+                    let code = pg.code();
+                    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+                })
+        }
+        _ => false,
+    }
 }
 
 /// Whether a PostgreSQL commit failed for the transaction's own sake, so that the server

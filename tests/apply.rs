@@ -1614,6 +1614,16 @@ mod lost_connections {
     async fn inside_a_step_the_run_stops_for_a_resume_on_mysql() {
         super::a_connection_lost_inside_a_step_stops_the_run_for_a_resume(Platform::Mysql).await
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn holding_the_run_lock_stops_the_run_on_postgres() {
+        super::a_lost_run_lock_stops_the_run_at_a_checkpoint(Platform::Postgres).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn holding_the_run_lock_stops_the_run_on_mysql() {
+        super::a_lost_run_lock_stops_the_run_at_a_checkpoint(Platform::Mysql).await
+    }
 }
 
 /// A package whose steps wait on the `pause` table (seconds by step, made by the test): a
@@ -1666,22 +1676,33 @@ fn pausing_package(dir: &Path) -> (String, String) {
 }
 
 /// Ends, from another session, the connection of the target that is waiting on `pause` as
-/// soon as one is; within a minute.
-async fn end_the_pausing_connection(db: &TestDb) {
-    let (find, end) = match db.platform {
+/// soon as one is (within a minute); with `idle`, the target's idle connections instead (the
+/// one holding the run lock among them), once a step waits on `pause`.
+async fn end_the_pausing_connection(db: &TestDb, idle: bool) {
+    let (pausing, idle_ones, end) = match db.platform {
         Platform::Postgres => (
             "SELECT CAST(pid AS TEXT) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE '%FROM pause%'",
+            "SELECT CAST(pid AS TEXT) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'",
             "SELECT CAST(pg_terminate_backend({}) AS TEXT)",
         ),
         _ => (
             "SELECT CAST(id AS CHAR) FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID() AND info LIKE '%FROM pause%'",
+            "SELECT CAST(id AS CHAR) FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID() AND command = 'Sleep'",
             "KILL {}",
         ),
     };
     let started = Instant::now();
     loop {
-        if let Some(id) = db.texts(find).await.first() {
-            db.execute(&end.replace("{}", id)).await;
+        if let Some(id) = db.texts(pausing).await.first() {
+            let ended = if idle {
+                db.texts(idle_ones).await
+            } else {
+                vec![id.clone()]
+            };
+            assert!(!ended.is_empty(), "no idle connection");
+            for id in ended {
+                db.execute(&end.replace("{}", &id)).await;
+            }
             return;
         }
         assert!(
@@ -1715,7 +1736,7 @@ async fn a_connection_lost_inside_a_step_stops_the_run_for_a_resume(platform: Pl
     };
 
     let child = interrupted(&[]);
-    end_the_pausing_connection(&s.db).await;
+    end_the_pausing_connection(&s.db, false).await;
     let lost = child.wait_with_output().unwrap();
     let text = s.text(&lost);
     let wait = "pausing@1.0.0/UPGRADE@none/002.wait";
@@ -1743,7 +1764,7 @@ async fn a_connection_lost_inside_a_step_stops_the_run_for_a_resume(platform: Pl
     assert!(text.contains(wait), "{text}");
 
     let child = interrupted(&["--retry-in-doubt"]);
-    end_the_pausing_connection(&s.db).await;
+    end_the_pausing_connection(&s.db, false).await;
     let lost = child.wait_with_output().unwrap();
     let text = s.text(&lost);
     assert_eq!(lost.status.code(), Some(1), "{text}");
@@ -1760,6 +1781,43 @@ async fn a_connection_lost_inside_a_step_stops_the_run_for_a_resume(platform: Pl
     assert!(s.text(&resumed).contains("resuming run"));
     assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
     assert_eq!(versions(&s.db).await, ["pausing@1.0.0"]);
+    assert_eq!(s.db.count("made").await, 1);
+    assert_nothing_done_twice(&s.db, &[&plan]).await;
+}
+
+/// The connection holding the run lock ends while a step runs (ended from outside here; a
+/// server's idle timeout or a firewall does the same to a connection idle for a whole run):
+/// the lock is gone, and another dbpm could take it. The run starts no further step, writes
+/// no outcome, and stops (exit 1, `dbpm::target::lock_lost`); the same command resumes it.
+/// It used to go on to the end without the lock and record the run completed.
+async fn a_lost_run_lock_stops_the_run_at_a_checkpoint(platform: Platform) {
+    let s = Scenario::new(platform);
+    s.db.execute("CREATE TABLE pause (step VARCHAR(10), seconds INTEGER)")
+        .await;
+    s.db.execute("INSERT INTO pause VALUES ('wait', 6)").await;
+    let (release, repo) = pausing_package(&s.ctx.path("pausing"));
+    let plan_path = s.plan(&release, &repo, false, "install.json");
+    let plan = load_plan(&plan_path);
+    let child = apply_cmd(&s.ctx, &s.db, &plan_path, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    end_the_pausing_connection(&s.db, true).await;
+    let lost = child.wait_with_output().unwrap();
+    let text = s.text(&lost);
+    assert_eq!(lost.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::target::lock_lost"), "{text}");
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "running", "{text}");
+    let fill = "pausing@1.0.0/UPGRADE@none/003.fill";
+    assert!(
+        !journal(&s.db).await.iter().any(|(_, step, _)| step == fill),
+        "{text}"
+    );
+
+    let resumed = s.applied(&plan_path);
+    assert!(s.text(&resumed).contains("resuming run"));
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
     assert_eq!(s.db.count("made").await, 1);
     assert_nothing_done_twice(&s.db, &[&plan]).await;
 }

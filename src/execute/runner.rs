@@ -13,7 +13,7 @@ use tokio::task::JoinSet;
 
 use super::schedule::{self, InDoubt, Journal, Next, StepState};
 use crate::db::target::{
-    RunRecord, ScriptFailed, StepSession, Target, TargetError, TEXT_BYTES_PER_INSERT,
+    RunLock, RunRecord, ScriptFailed, StepSession, Target, TargetError, TEXT_BYTES_PER_INSERT,
 };
 use crate::package::{Checksum, Kind};
 use crate::plan::{Plan, Step, StepPhase};
@@ -349,7 +349,7 @@ pub async fn apply(
     // The run lock comes first: another run holds it for as long as its steps run, and on
     // SQLite a state write would wait on that run's open transaction, not on the lock's
     // timeout, and fail as an error rather than as a locked target.
-    let _lock = target.lock(settings.lock_timeout).await?;
+    let lock = target.lock(settings.lock_timeout).await?;
     target.ensure_state().await?;
     let runs = target.runs().await?;
     // The last completed run applied this very plan: applying it again would run it twice.
@@ -504,8 +504,11 @@ pub async fn apply(
         &run.id,
         &mut journal,
         &mut attempts,
+        &lock,
     )
     .await?;
+    // An outcome written without the lock could be another run's to write.
+    lock.confirm().await?;
     match &outcome {
         Outcome::Completed { .. } => {
             let after = plan.resulting_state(&state, Some(run.id.clone()), Some(utc_now()));
@@ -546,6 +549,7 @@ pub fn is_unfinished(run: &RunRecord) -> bool {
     )
 }
 
+#[allow(clippy::too_many_arguments)] // the run's whole context, passed once
 async fn drive(
     plan: &Plan,
     target: &Target,
@@ -554,6 +558,7 @@ async fn drive(
     run: &str,
     journal: &mut Journal,
     attempts: &mut BTreeMap<String, i64>,
+    lock: &RunLock,
 ) -> Result<Outcome, ApplyError> {
     let steps: BTreeMap<&str, &Step> = plan
         .steps
@@ -588,6 +593,10 @@ async fn drive(
     loop {
         if stopping.is_none() && settings.stop.load(Ordering::SeqCst) {
             stopping = Some("stopped on request (Ctrl-C)".to_owned());
+        }
+        // Another dbpm may take a lost lock: nothing new starts (`apply` then reports it).
+        if stopping.is_none() && lock.lost() {
+            stopping = Some("lost the run lock".to_owned());
         }
         let next = schedule::next(plan, journal, &running, in_doubt);
         let launch: Vec<String> = match next {

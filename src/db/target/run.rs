@@ -3,6 +3,8 @@
 //! connection per step that runs a script — for a transactional step, in the same
 //! transaction as its journal entry, so it happens exactly once, crash or not.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::dialect::{pg_literal, render};
@@ -21,12 +23,90 @@ const NOT_DURABLE: &str = "SET synchronous_commit TO off";
 /// How often a waiting apply retries the lock.
 const LOCK_POLL: Duration = Duration::from_millis(200);
 
+/// How often the session holding the run lock is pinged while a run goes on: it would
+/// otherwise sit idle for the whole run, and a server (`wait_timeout`,
+/// `idle_session_timeout`), a proxy or a firewall may close an idle connection, which
+/// releases the lock.
+const LOCK_PING: Duration = Duration::from_secs(2);
+
 /// The run lock of a target, held for as long as this value lives. Dropping it closes the
 /// session that holds the database lock (or the file that holds SQLite's OS lock), so an
 /// early return or a crash never leaves the target locked.
+///
+/// A database lock lives as long as its session, which may end under the run (ended from
+/// outside, or closed by the server): a task pings it every [`LOCK_PING`], which keeps an
+/// idle connection open and notices one that ended, and [`RunLock::confirm`] asks before a
+/// run writes its outcome, so a run never goes on nor ends as if it still held the lock.
 pub struct RunLock {
-    _session: Option<Session>,
+    held: Option<HeldLock>,
     _file: Option<fs_err::File>,
+}
+
+/// The session of a database lock, and its pings.
+struct HeldLock {
+    session: Arc<tokio::sync::Mutex<Session>>,
+    lost: Arc<AtomicBool>,
+    pings: tokio::task::JoinHandle<()>,
+    target: Target,
+}
+
+impl RunLock {
+    fn holding(session: Session, target: &Target) -> RunLock {
+        let session = Arc::new(tokio::sync::Mutex::new(session));
+        let lost = Arc::new(AtomicBool::new(false));
+        let pings = tokio::spawn({
+            let (session, lost) = (session.clone(), lost.clone());
+            async move {
+                loop {
+                    tokio::time::sleep(LOCK_PING).await;
+                    if session.lock().await.run("SELECT 1").await.is_err() {
+                        lost.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                }
+            }
+        });
+        RunLock {
+            held: Some(HeldLock {
+                session,
+                lost,
+                pings,
+                target: target.clone(),
+            }),
+            _file: None,
+        }
+    }
+
+    /// Whether a ping found the lock's session ended (no round trip: for checkpoints).
+    pub fn lost(&self) -> bool {
+        self.held
+            .as_ref()
+            .is_some_and(|held| held.lost.load(Ordering::SeqCst))
+    }
+
+    /// Makes sure the lock is still held, with a round trip on its session:
+    /// `TargetError::LockLost` when that session ended.
+    pub async fn confirm(&self) -> Result<(), TargetError> {
+        let Some(held) = &self.held else {
+            return Ok(());
+        };
+        let alive = !self.lost() && held.session.lock().await.run("SELECT 1").await.is_ok();
+        if alive {
+            return Ok(());
+        }
+        held.lost.store(true, Ordering::SeqCst);
+        Err(TargetError::LockLost {
+            target: held.target.label(),
+        })
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        if let Some(held) = &self.held {
+            held.pings.abort();
+        }
+    }
 }
 
 /// One run as the target recorded it.
@@ -122,7 +202,7 @@ impl Target {
                 match lock.file().try_lock() {
                     Ok(()) => {
                         return Ok(RunLock {
-                            _session: None,
+                            held: None,
                             _file: Some(lock),
                         })
                     }
@@ -156,10 +236,7 @@ impl Target {
                 Platform::Sqlite => unreachable!("SQLite takes a file lock above"),
             };
             if got == Some(1) {
-                return Ok(RunLock {
-                    _session: Some(session),
-                    _file: None,
-                });
+                return Ok(RunLock::holding(session, self));
             }
             if started.elapsed() >= timeout {
                 return Err(locked());

@@ -1821,3 +1821,73 @@ async fn a_lost_run_lock_stops_the_run_at_a_checkpoint(platform: Platform) {
     assert_eq!(s.db.count("made").await, 1);
     assert_nothing_done_twice(&s.db, &[&plan]).await;
 }
+
+/// A second Ctrl-C (or SIGTERM) exits at once rather than wait for a long step, as a crash
+/// would: exit 1, the step left started in the journal, and the same command resumes (the
+/// non-transactional step is then in doubt). Both signals used to be one request, so a step
+/// of an hour could only be stopped with SIGKILL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_stop_request_exits_without_waiting_for_the_running_step() {
+    let s = Scenario::new(Platform::Postgres);
+    s.db.execute("CREATE TABLE pause (step VARCHAR(10), seconds INTEGER)")
+        .await;
+    s.db.execute("INSERT INTO pause VALUES ('wait', 60)").await;
+    let (release, repo) = pausing_package(&s.ctx.path("pausing"));
+    let plan_path = s.plan(&release, &repo, false, "install.json");
+    let plan = load_plan(&plan_path);
+    let mut child = apply_cmd(&s.ctx, &s.db, &plan_path, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while s
+        .db
+        .texts("SELECT CAST(pid AS TEXT) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE '%FROM pause%'")
+        .await
+        .is_empty()
+    {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let pid = child.id().to_string();
+    let signal = |name: &str| {
+        let sent = Command::new("kill").args([name, &pid]).status().unwrap();
+        assert!(sent.success());
+    };
+    signal("-INT");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first request exits"
+    );
+    signal("-TERM");
+    let asked = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if asked.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("still running 20 s after the second request");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let output = child.wait_with_output().unwrap();
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("exiting now"), "{text}");
+    let wait = "pausing@1.0.0/UPGRADE@none/002.wait";
+    assert!(
+        journal(&s.db)
+            .await
+            .iter()
+            .any(|(_, step, state)| step == wait && state == "started"),
+        "{text}"
+    );
+
+    s.db.execute("DELETE FROM pause").await;
+    let in_doubt = s.apply(&plan_path, &[]);
+    assert_eq!(in_doubt.status.code(), Some(6), "{}", s.text(&in_doubt));
+    s.applied_with(&plan_path, &["--retry-in-doubt"]);
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
+    assert_eq!(s.db.count("made").await, 1);
+    assert_nothing_done_twice(&s.db, &[&plan]).await;
+}

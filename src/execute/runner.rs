@@ -220,12 +220,13 @@ pub enum ApplyError {
         /// A limit that would do.
         needed: u64,
     },
-    /// The target failed while a step ran: the connection was lost, so whether the step's
-    /// script ran is unknown, and the run stops for a resume rather than compensate it.
-    #[error("step `{step}` was interrupted: the connection to the target failed")]
+    /// The target failed while a step ran (its connection was lost, or its journal entry
+    /// could not be written), so whether the step's script ran is unknown: the run stops for
+    /// a resume rather than compensate it.
+    #[error("step `{step}` was interrupted: the target failed under it")]
     #[diagnostic(
         code(dbpm::apply::step_interrupted),
-        help("nothing was rolled back; run the same command again once the target is reachable: it resumes the run. The step runs again when its transaction was rolled back with the connection, or when it is idempotent; otherwise it may have run in part, and the resume stops for an operator (`dbpm status` shows where the run stands)")
+        help("nothing was rolled back; run the same command again once the target works again (the causes below say what failed): it resumes the run. The step runs again when its transaction was rolled back with the connection, or when it is idempotent; otherwise it may have run in part, and the resume stops for an operator (`dbpm status` shows where the run stands)")
     )]
     StepInterrupted {
         /// The step.

@@ -1891,3 +1891,23 @@ async fn a_second_stop_request_exits_without_waiting_for_the_running_step() {
     assert_eq!(s.db.count("made").await, 1);
     assert_nothing_done_twice(&s.db, &[&plan]).await;
 }
+
+/// The run lock of a SQLite database is a file beside it: when that file cannot be made (a
+/// directory the user may not write to; here, a directory in its place), the error says what
+/// the file is for and that nothing ran, not only that some unknown file failed to open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_lock_file_that_cannot_be_made_is_explained() {
+    let s = Scenario::new(Platform::Sqlite);
+    let plan_path = s.plan(RELEASE_1, EXAMPLES, false, "install.json");
+    let file = s.db.sqlite_file();
+    let mut lock = file.as_os_str().to_owned();
+    lock.push(".dbpm-lock");
+    fs_err::create_dir_all(&lock).unwrap();
+    let output = s.apply(&plan_path, &[]);
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::target::lock_file"), "{text}");
+    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("run lock on this file beside it"), "{text}");
+    assert!(installed(&s.db).await.packages.is_empty(), "{text}");
+}

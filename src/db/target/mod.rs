@@ -169,7 +169,10 @@ pub enum TargetError {
     },
     /// The lock file beside a SQLite database could not be used.
     #[error("failed to lock `{path}`")]
-    #[diagnostic(code(dbpm::target::lock_file))]
+    #[diagnostic(
+        code(dbpm::target::lock_file),
+        help("dbpm takes a SQLite database's run lock on this file beside it, so this user must be able to create and write a file in the database's directory, as SQLite must for its journal; nothing ran")
+    )]
     LockFile {
         /// The lock file.
         path: std::path::PathBuf,

@@ -1911,3 +1911,53 @@ async fn a_sqlite_lock_file_that_cannot_be_made_is_explained() {
     assert!(words.contains("run lock on this file beside it"), "{text}");
     assert!(installed(&s.db).await.packages.is_empty(), "{text}");
 }
+
+/// A step connection waiting unused while a long step runs beside it is closed by the
+/// server's `idle_session_timeout` (MySQL's `wait_timeout`, a proxy or a firewall do the
+/// same): the next step must not be run on it. It used to be, and the run stopped
+/// (exit 1) at that step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_connection_closed_while_idle_is_not_reused() {
+    let s = Scenario::new(Platform::Postgres);
+    s.db.execute(&format!(
+        "ALTER DATABASE \"{}\" SET idle_session_timeout = '3s'",
+        s.db.name
+    ))
+    .await;
+    let dir = s.ctx.path("beside");
+    let write = |path: &str, text: &str| {
+        let path = dir.join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    };
+    write(
+        "packages/beside/1.0.0/dbpm.toml",
+        "[package]\nname = \"beside\"\nversion = \"1.0.0\"\nplatforms = [\"postgres\"]\n",
+    );
+    // `001.quick` and `001.slow` run side by side; `002.*` need two connections again.
+    for (name, text) in [
+        ("001.quick", "CREATE TABLE quick (x INTEGER);"),
+        (
+            "001.slow",
+            "CREATE TABLE slow (x INTEGER); SELECT pg_sleep(5);",
+        ),
+        ("002.one", "CREATE TABLE one (x INTEGER);"),
+        ("002.two", "CREATE TABLE two (x INTEGER);"),
+    ] {
+        let table = name.split('.').nth(1).unwrap();
+        write(&format!("packages/beside/1.0.0/UPGRADE/{name}.sql"), text);
+        write(
+            &format!("packages/beside/1.0.0/DOWNGRADE/{name}.sql"),
+            &format!("DROP TABLE IF EXISTS {table};"),
+        );
+    }
+    write("release.toml", "[packages]\nbeside = \"1.0.0\"\n");
+    let plan_path = s.plan(
+        &dir.join("release.toml").display().to_string(),
+        &dir.join("packages").display().to_string(),
+        false,
+        "install.json",
+    );
+    s.applied(&plan_path);
+    assert_eq!(versions(&s.db).await, ["beside@1.0.0"]);
+}

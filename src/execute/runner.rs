@@ -573,8 +573,8 @@ async fn drive(
         settings.jobs.max(1)
     };
     let mut running: BTreeSet<String> = BTreeSet::new();
-    // One connection per concurrent step, reused from step to step.
-    let mut idle: Vec<StepSession> = Vec::new();
+    // One connection per concurrent step, reused from step to step (see `step_session`).
+    let mut idle: Vec<(StepSession, Instant)> = Vec::new();
     // SQLite runs steps one at a time: consecutive transactional steps share a commit.
     let sequential = plan.platform == Platform::Sqlite;
     let mut unbatched = 0usize;
@@ -671,10 +671,7 @@ async fn drive(
         {
             let batch = next_batch(plan, &steps, journal, in_doubt);
             if batch.len() > 1 {
-                let mut session = match idle.pop() {
-                    Some(session) => session,
-                    None => target.step_session().await?,
-                };
+                let mut session = step_session(target, &mut idle).await?;
                 let work: Vec<(String, i64, String)> = batch
                     .iter()
                     .map(|step| {
@@ -707,7 +704,7 @@ async fn drive(
                     // journal exactly which failed.
                     Some(_) => unbatched = work.len(),
                 }
-                idle.push(session.fresh().await?);
+                idle.push((session.fresh().await?, Instant::now()));
                 continue;
             }
         }
@@ -725,10 +722,7 @@ async fn drive(
             let admin = settings.admin.clone();
             let run = run.to_owned();
             let cmd_timeout = settings.cmd_timeout;
-            let session = match idle.pop() {
-                Some(session) => session,
-                None => target.step_session().await?,
-            };
+            let session = step_session(target, &mut idle).await?;
             tasks.spawn(async move {
                 let started = Instant::now();
                 let (session, result) = run_step(
@@ -771,7 +765,7 @@ async fn drive(
         let (id, session, result, took) =
             joined.unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
         running.remove(&id);
-        idle.extend(session);
+        idle.extend(session.map(|session| (session, Instant::now())));
         match result {
             Ok(Ok(())) => {
                 journal.insert(id.clone(), StepState::Done);
@@ -815,6 +809,30 @@ async fn drive(
             }
         }
     }
+}
+
+/// How long a step connection may wait unused and still be taken for the next step.
+const MAX_IDLE: Duration = Duration::from_secs(1);
+
+/// A connection for the next step: the one last put back in `idle`, unless it waited there
+/// longer than [`MAX_IDLE`], while other steps ran; a server (`idle_session_timeout`,
+/// `wait_timeout`), a proxy or a firewall may have closed it, and the step would fail on it.
+/// Then those waiting are closed (the others waited longer), and a new one is opened, which
+/// costs little beside a step that ran that long.
+async fn step_session(
+    target: &Target,
+    idle: &mut Vec<(StepSession, Instant)>,
+) -> Result<StepSession, TargetError> {
+    if let Some((session, since)) = idle.pop() {
+        if since.elapsed() <= MAX_IDLE {
+            return Ok(session);
+        }
+        for (stale, _) in std::iter::once((session, since)).chain(idle.drain(..)) {
+            // One the server closed cannot say goodbye: nothing to report.
+            let _ = stale.close().await;
+        }
+    }
+    target.step_session().await
 }
 
 /// The longest run of transactional SQL steps that would run one after the other from here,

@@ -954,11 +954,12 @@ fn retryable(err: &sqlx::Error) -> bool {
 }
 
 /// Whether a failure is the connection's, not the script's: it broke (I/O, TLS), or the
-/// server ended the session (PostgreSQL's class 08 and 57P01–57P03: `pg_terminate_backend`,
-/// a shutdown; MariaDB's 1927 "connection was killed", and 1053 shutdown). Whether the
-/// script ran is then unknown: the run stops for a resume, which knows the step's fate from
-/// the journal, rather than compensating a failure that may not be one. A cancelled
-/// statement (PostgreSQL's 57014, MySQL's 1317) is the script's failure: its session lives on.
+/// server ended the session (PostgreSQL's class 08 and 57P01–57P05: `pg_terminate_backend`,
+/// a shutdown, a dropped database, `idle_session_timeout`; MariaDB's 1927 "connection was
+/// killed", and 1053 shutdown). Whether the script ran is then unknown: the run stops for a
+/// resume, which knows the step's fate from the journal, rather than compensating a failure
+/// that may not be one. A cancelled statement (PostgreSQL's 57014, MySQL's 1317) is the
+/// script's failure: its session lives on.
 fn lost_connection(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
@@ -969,7 +970,8 @@ fn lost_connection(err: &sqlx::Error) -> bool {
             db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
                 .is_some_and(|pg| {
                     let code = pg.code();
-                    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+                    code.starts_with("08")
+                        || matches!(code, "57P01" | "57P02" | "57P03" | "57P04" | "57P05")
                 })
         }
         _ => false,

@@ -1961,3 +1961,51 @@ async fn a_step_connection_closed_while_idle_is_not_reused() {
     s.applied(&plan_path);
     assert_eq!(versions(&s.db).await, ["beside@1.0.0"]);
 }
+
+/// SIGTERM (what systemd and Kubernetes send) stops like Ctrl-C: the running step finishes,
+/// the run is recorded as stopped (exit 1) with a message that names both requests (it named
+/// only Ctrl-C, which a service's log reader never pressed), and the same command resumes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_at_a_checkpoint_like_ctrl_c() {
+    let s = Scenario::new(Platform::Sqlite);
+    let repo = copy_examples(&s.ctx, "slow");
+    let ready = s.ctx.path("announcing");
+    append(
+        &repo,
+        "billing/1.1.0/PREINSTALL/002.announce.cmd",
+        &format!("\ntouch '{}'\nsleep 1\n", ready.display()),
+    );
+    let plan_path = s.plan(
+        RELEASE_2,
+        &repo.display().to_string(),
+        false,
+        "install.json",
+    );
+    let child = apply_cmd(&s.ctx, &s.db, &plan_path, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !ready.exists() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let output = child.wait_with_output().unwrap();
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("stopped on request (Ctrl-C or SIGTERM)"),
+        "{text}"
+    );
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "stopped");
+    let resumed = s.applied(&plan_path);
+    assert!(s.text(&resumed).contains("resuming run"));
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
+    assert_nothing_done_twice(&s.db, &[&load_plan(&plan_path)]).await;
+}

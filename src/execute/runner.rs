@@ -593,7 +593,7 @@ async fn drive(
 
     loop {
         if stopping.is_none() && settings.stop.load(Ordering::SeqCst) {
-            stopping = Some("stopped on request (Ctrl-C)".to_owned());
+            stopping = Some("stopped on request (Ctrl-C or SIGTERM)".to_owned());
         }
         // Another dbpm may take a lost lock: nothing new starts (`apply` then reports it).
         if stopping.is_none() && lock.lost() {

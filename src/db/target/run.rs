@@ -34,7 +34,7 @@ const LOCK_PING: Duration = Duration::from_secs(2);
 /// early return or a crash never leaves the target locked.
 ///
 /// A database lock lives as long as its session, which may end under the run (ended from
-/// outside, or closed by the server): a task pings it every [`LOCK_PING`], which keeps an
+/// outside, or closed by the server): a task pings it every 2 seconds, which keeps an
 /// idle connection open and notices one that ended, and [`RunLock::confirm`] asks before a
 /// run writes its outcome, so a run never goes on nor ends as if it still held the lock.
 pub struct RunLock {
@@ -832,7 +832,7 @@ impl StepSession {
     /// Runs a script outside any transaction (the caller journals it started and done). A
     /// lost lock race is tried again only while nothing of the script took effect: running
     /// again statements that already committed (MySQL/MariaDB) would apply them twice. A lost
-    /// connection is the target's failure, not the script's (see [`lost_connection`]).
+    /// connection is the target's failure, not the script's (see `lost_connection`).
     pub async fn run_plain(
         &mut self,
         script: &str,

@@ -4,7 +4,8 @@
 //! running a transactional step twice; an interrupted non-idempotent step stops for an
 //! operator; a failing step rolls the target back to exactly where it was; concurrent applies
 //! never interleave; a stale plan is refused before anything runs; Ctrl-C stops at a
-//! checkpoint and the same command resumes; credentials are stored and printed nowhere; and
+//! checkpoint and the same command resumes; a connection lost inside a step stops the run
+//! for a resume instead of rolling it back; credentials are stored and printed nowhere; and
 //! `--output json` is one JSON object per line.
 
 #![allow(clippy::unwrap_used)]
@@ -1770,4 +1771,414 @@ async fn json_output_is_one_object_per_line(platform: Platform) {
     );
     let run = runs(&s.db).await.pop().unwrap().0;
     assert_eq!(last["run"], run.as_str());
+}
+
+mod lost_connections {
+    //! A step's connection ended from outside (PostgreSQL's `pg_terminate_backend`, MariaDB's
+    //! `KILL`): the servers under test keep running, as a test must not stop them.
+    use dbpm::platform::Platform;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn inside_a_step_the_run_stops_for_a_resume_on_postgres() {
+        super::a_connection_lost_inside_a_step_stops_the_run_for_a_resume(Platform::Postgres).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn inside_a_step_the_run_stops_for_a_resume_on_mysql() {
+        super::a_connection_lost_inside_a_step_stops_the_run_for_a_resume(Platform::Mysql).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn holding_the_run_lock_stops_the_run_on_postgres() {
+        super::a_lost_run_lock_stops_the_run_at_a_checkpoint(Platform::Postgres).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn holding_the_run_lock_stops_the_run_on_mysql() {
+        super::a_lost_run_lock_stops_the_run_at_a_checkpoint(Platform::Mysql).await
+    }
+}
+
+/// A package whose steps wait on the `pause` table (seconds by step, made by the test): a
+/// non-transactional, non-idempotent `002.wait`, then a transactional `003.fill` that inserts
+/// a row first (on MariaDB a DML step declared `mysql_transactional`).
+fn pausing_package(dir: &Path) -> (String, String) {
+    let write = |path: &str, text: &str| {
+        let path = dir.join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    };
+    write(
+        "packages/pausing/1.0.0/dbpm.toml",
+        "[package]\nname = \"pausing\"\nversion = \"1.0.0\"\nplatforms = [\"postgres\", \"mysql\"]\n\n\
+         [scripts.\"UPGRADE/002.wait\"]\ntransaction = false\n\n\
+         [scripts.\"UPGRADE/003.fill\"]\nmysql_transactional = true\n",
+    );
+    write(
+        "packages/pausing/1.0.0/UPGRADE/001.made.sql",
+        "CREATE TABLE made (id INTEGER);\n",
+    );
+    write(
+        "packages/pausing/1.0.0/DOWNGRADE/001.made.sql",
+        "DROP TABLE IF EXISTS made;\n",
+    );
+    for (name, step) in [("002.wait", "wait"), ("003.fill", "fill")] {
+        let insert = if step == "fill" {
+            "INSERT INTO made (id) VALUES (1);\n"
+        } else {
+            ""
+        };
+        write(
+            &format!("packages/pausing/1.0.0/UPGRADE/{name}.postgres.sql"),
+            &format!("{insert}SELECT pg_sleep(seconds) FROM pause WHERE step = '{step}';\n"),
+        );
+        write(
+            &format!("packages/pausing/1.0.0/UPGRADE/{name}.mysql.sql"),
+            &format!("{insert}SELECT SLEEP(seconds) FROM pause WHERE step = '{step}';\n"),
+        );
+        write(
+            &format!("packages/pausing/1.0.0/DOWNGRADE/{name}.sql"),
+            "DELETE FROM made;\n",
+        );
+    }
+    write("release.toml", "[packages]\npausing = \"1.0.0\"\n");
+    (
+        dir.join("release.toml").display().to_string(),
+        dir.join("packages").display().to_string(),
+    )
+}
+
+/// Ends, from another session, the connection of the target that is waiting on `pause` as
+/// soon as one is (within a minute); with `idle`, the target's idle connections instead (the
+/// one holding the run lock among them), once a step waits on `pause`.
+async fn end_the_pausing_connection(db: &TestDb, idle: bool) {
+    let (pausing, idle_ones, end) = match db.platform {
+        Platform::Postgres => (
+            "SELECT CAST(pid AS TEXT) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE '%FROM pause%'",
+            "SELECT CAST(pid AS TEXT) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'idle'",
+            "SELECT CAST(pg_terminate_backend({}) AS TEXT)",
+        ),
+        _ => (
+            "SELECT CAST(id AS CHAR) FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID() AND info LIKE '%FROM pause%'",
+            "SELECT CAST(id AS CHAR) FROM information_schema.processlist WHERE db = DATABASE() AND id <> CONNECTION_ID() AND command = 'Sleep'",
+            "KILL {}",
+        ),
+    };
+    let started = Instant::now();
+    loop {
+        if let Some(id) = db.texts(pausing).await.first() {
+            let ended = if idle {
+                db.texts(idle_ones).await
+            } else {
+                vec![id.clone()]
+            };
+            assert!(!ended.is_empty(), "no idle connection");
+            for id in ended {
+                db.execute(&end.replace("{}", &id)).await;
+            }
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no step waited on `pause`"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The connection lost while a step runs is the target's failure, not the step's: the run
+/// stops (exit 1) naming the step, rolls nothing back (on MariaDB it used to take the lost
+/// connection for a failed script and roll the run back), and the same command resumes it:
+/// a non-transactional step is in doubt (exit 6, `--retry-in-doubt` runs it again), a
+/// transactional one was rolled back with its connection and runs again, each step done once.
+async fn a_connection_lost_inside_a_step_stops_the_run_for_a_resume(platform: Platform) {
+    let s = Scenario::new(platform);
+    s.db.execute("CREATE TABLE pause (step VARCHAR(10), seconds INTEGER)")
+        .await;
+    s.db.execute("INSERT INTO pause VALUES ('wait', 60), ('fill', 60)")
+        .await;
+    let (release, repo) = pausing_package(&s.ctx.path("pausing"));
+    let plan_path = s.plan(&release, &repo, false, "install.json");
+    let plan = load_plan(&plan_path);
+    let interrupted = |more: &[&str]| {
+        apply_cmd(&s.ctx, &s.db, &plan_path, more)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+
+    let child = interrupted(&[]);
+    end_the_pausing_connection(&s.db, false).await;
+    let lost = child.wait_with_output().unwrap();
+    let text = s.text(&lost);
+    let wait = "pausing@1.0.0/UPGRADE@none/002.wait";
+    assert_eq!(lost.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::apply::step_interrupted"), "{text}");
+    assert!(
+        text.contains(&format!("step `{wait}` was interrupted")),
+        "{text}"
+    );
+    assert!(!text.contains("rolling back"), "{text}");
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "running");
+    assert_eq!(s.db.count("made").await, 0, "{text}");
+    assert!(
+        journal(&s.db)
+            .await
+            .iter()
+            .any(|(_, step, state)| step == wait && state == "started"),
+        "{text}"
+    );
+
+    s.db.execute("DELETE FROM pause WHERE step = 'wait'").await;
+    let in_doubt = s.apply(&plan_path, &[]);
+    let text = s.text(&in_doubt);
+    assert_eq!(in_doubt.status.code(), Some(6), "{text}");
+    assert!(text.contains(wait), "{text}");
+
+    let child = interrupted(&["--retry-in-doubt"]);
+    end_the_pausing_connection(&s.db, false).await;
+    let lost = child.wait_with_output().unwrap();
+    let text = s.text(&lost);
+    assert_eq!(lost.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("step `pausing@1.0.0/UPGRADE@none/003.fill` was interrupted"),
+        "{text}"
+    );
+    assert!(!text.contains("rolling back"), "{text}");
+    // Its insert went with its transaction.
+    assert_eq!(s.db.count("made").await, 0, "{text}");
+
+    s.db.execute("DELETE FROM pause").await;
+    let resumed = s.applied(&plan_path);
+    assert!(s.text(&resumed).contains("resuming run"));
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
+    assert_eq!(versions(&s.db).await, ["pausing@1.0.0"]);
+    assert_eq!(s.db.count("made").await, 1);
+    assert_nothing_done_twice(&s.db, &[&plan]).await;
+}
+
+/// The connection holding the run lock ends while a step runs (ended from outside here; a
+/// server's idle timeout or a firewall does the same to a connection idle for a whole run):
+/// the lock is gone, and another dbpm could take it. The run starts no further step, writes
+/// no outcome, and stops (exit 1, `dbpm::target::lock_lost`); the same command resumes it.
+/// It used to go on to the end without the lock and record the run completed.
+async fn a_lost_run_lock_stops_the_run_at_a_checkpoint(platform: Platform) {
+    let s = Scenario::new(platform);
+    s.db.execute("CREATE TABLE pause (step VARCHAR(10), seconds INTEGER)")
+        .await;
+    s.db.execute("INSERT INTO pause VALUES ('wait', 6)").await;
+    let (release, repo) = pausing_package(&s.ctx.path("pausing"));
+    let plan_path = s.plan(&release, &repo, false, "install.json");
+    let plan = load_plan(&plan_path);
+    let child = apply_cmd(&s.ctx, &s.db, &plan_path, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    end_the_pausing_connection(&s.db, true).await;
+    let lost = child.wait_with_output().unwrap();
+    let text = s.text(&lost);
+    assert_eq!(lost.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::target::lock_lost"), "{text}");
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "running", "{text}");
+    let fill = "pausing@1.0.0/UPGRADE@none/003.fill";
+    assert!(
+        !journal(&s.db).await.iter().any(|(_, step, _)| step == fill),
+        "{text}"
+    );
+
+    let resumed = s.applied(&plan_path);
+    assert!(s.text(&resumed).contains("resuming run"));
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
+    assert_eq!(s.db.count("made").await, 1);
+    assert_nothing_done_twice(&s.db, &[&plan]).await;
+}
+
+/// A second Ctrl-C (or SIGTERM) exits at once rather than wait for a long step, as a crash
+/// would: exit 1, the step left started in the journal, and the same command resumes (the
+/// non-transactional step is then in doubt). Both signals used to be one request, so a step
+/// of an hour could only be stopped with SIGKILL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_stop_request_exits_without_waiting_for_the_running_step() {
+    let s = Scenario::new(Platform::Postgres);
+    s.db.execute("CREATE TABLE pause (step VARCHAR(10), seconds INTEGER)")
+        .await;
+    s.db.execute("INSERT INTO pause VALUES ('wait', 60)").await;
+    let (release, repo) = pausing_package(&s.ctx.path("pausing"));
+    let plan_path = s.plan(&release, &repo, false, "install.json");
+    let plan = load_plan(&plan_path);
+    let mut child = apply_cmd(&s.ctx, &s.db, &plan_path, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while s
+        .db
+        .texts("SELECT CAST(pid AS TEXT) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE '%FROM pause%'")
+        .await
+        .is_empty()
+    {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let pid = child.id().to_string();
+    let signal = |name: &str| {
+        let sent = Command::new("kill").args([name, &pid]).status().unwrap();
+        assert!(sent.success());
+    };
+    signal("-INT");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the first request exits"
+    );
+    signal("-TERM");
+    let asked = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if asked.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("still running 20 s after the second request");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let output = child.wait_with_output().unwrap();
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("exiting now"), "{text}");
+    let wait = "pausing@1.0.0/UPGRADE@none/002.wait";
+    assert!(
+        journal(&s.db)
+            .await
+            .iter()
+            .any(|(_, step, state)| step == wait && state == "started"),
+        "{text}"
+    );
+
+    s.db.execute("DELETE FROM pause").await;
+    let in_doubt = s.apply(&plan_path, &[]);
+    assert_eq!(in_doubt.status.code(), Some(6), "{}", s.text(&in_doubt));
+    s.applied_with(&plan_path, &["--retry-in-doubt"]);
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
+    assert_eq!(s.db.count("made").await, 1);
+    assert_nothing_done_twice(&s.db, &[&plan]).await;
+}
+
+/// The run lock of a SQLite database is a file beside it: when that file cannot be made (a
+/// directory the user may not write to; here, a directory in its place), the error says what
+/// the file is for and that nothing ran, not only that some unknown file failed to open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_lock_file_that_cannot_be_made_is_explained() {
+    let s = Scenario::new(Platform::Sqlite);
+    let plan_path = s.plan(RELEASE_1, EXAMPLES, false, "install.json");
+    let file = s.db.sqlite_file();
+    let mut lock = file.as_os_str().to_owned();
+    lock.push(".dbpm-lock");
+    fs_err::create_dir_all(&lock).unwrap();
+    let output = s.apply(&plan_path, &[]);
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::target::lock_file"), "{text}");
+    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("run lock on this file beside it"), "{text}");
+    assert!(installed(&s.db).await.packages.is_empty(), "{text}");
+}
+
+/// A step connection waiting unused while a long step runs beside it is closed by the
+/// server's `idle_session_timeout` (MySQL's `wait_timeout`, a proxy or a firewall do the
+/// same): the next step must not be run on it. It used to be, and the run stopped
+/// (exit 1) at that step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_connection_closed_while_idle_is_not_reused() {
+    let s = Scenario::new(Platform::Postgres);
+    s.db.execute(&format!(
+        "ALTER DATABASE \"{}\" SET idle_session_timeout = '3s'",
+        s.db.name
+    ))
+    .await;
+    let dir = s.ctx.path("beside");
+    let write = |path: &str, text: &str| {
+        let path = dir.join(path);
+        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+        fs_err::write(path, text).unwrap();
+    };
+    write(
+        "packages/beside/1.0.0/dbpm.toml",
+        "[package]\nname = \"beside\"\nversion = \"1.0.0\"\nplatforms = [\"postgres\"]\n",
+    );
+    // `001.quick` and `001.slow` run side by side; `002.*` need two connections again.
+    for (name, text) in [
+        ("001.quick", "CREATE TABLE quick (x INTEGER);"),
+        (
+            "001.slow",
+            "CREATE TABLE slow (x INTEGER); SELECT pg_sleep(5);",
+        ),
+        ("002.one", "CREATE TABLE one (x INTEGER);"),
+        ("002.two", "CREATE TABLE two (x INTEGER);"),
+    ] {
+        let table = name.split('.').nth(1).unwrap();
+        write(&format!("packages/beside/1.0.0/UPGRADE/{name}.sql"), text);
+        write(
+            &format!("packages/beside/1.0.0/DOWNGRADE/{name}.sql"),
+            &format!("DROP TABLE IF EXISTS {table};"),
+        );
+    }
+    write("release.toml", "[packages]\nbeside = \"1.0.0\"\n");
+    let plan_path = s.plan(
+        &dir.join("release.toml").display().to_string(),
+        &dir.join("packages").display().to_string(),
+        false,
+        "install.json",
+    );
+    s.applied(&plan_path);
+    assert_eq!(versions(&s.db).await, ["beside@1.0.0"]);
+}
+
+/// SIGTERM (what systemd and Kubernetes send) stops like Ctrl-C: the running step finishes,
+/// the run is recorded as stopped (exit 1) with a message that names both requests (it named
+/// only Ctrl-C, which a service's log reader never pressed), and the same command resumes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_at_a_checkpoint_like_ctrl_c() {
+    let s = Scenario::new(Platform::Sqlite);
+    let repo = copy_examples(&s.ctx, "slow");
+    let ready = s.ctx.path("announcing");
+    append(
+        &repo,
+        "billing/1.1.0/PREINSTALL/002.announce.cmd",
+        &format!("\ntouch '{}'\nsleep 1\n", ready.display()),
+    );
+    let plan_path = s.plan(
+        RELEASE_2,
+        &repo.display().to_string(),
+        false,
+        "install.json",
+    );
+    let child = apply_cmd(&s.ctx, &s.db, &plan_path, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !ready.exists() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let output = child.wait_with_output().unwrap();
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("stopped on request (Ctrl-C or SIGTERM)"),
+        "{text}"
+    );
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "stopped");
+    let resumed = s.applied(&plan_path);
+    assert!(s.text(&resumed).contains("resuming run"));
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
+    assert_nothing_done_twice(&s.db, &[&load_plan(&plan_path)]).await;
 }

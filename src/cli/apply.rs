@@ -222,7 +222,8 @@ async fn apply_to_fleet(
     })
 }
 
-/// The executor's settings from the flags; Ctrl-C and SIGTERM stop at the next checkpoint.
+/// The executor's settings from the flags; Ctrl-C and SIGTERM stop at the next checkpoint,
+/// and a second one exits at once, as a crash would, without waiting for a long step.
 pub fn settings(args: &RunArgs, schema: Option<&str>) -> miette::Result<Settings> {
     let admin = match &args.admin_db {
         Some(url) => Some(Target::new(url.parse()?, schema.map(str::to_owned))?),
@@ -233,20 +234,14 @@ pub fn settings(args: &RunArgs, schema: Option<&str>) -> miette::Result<Settings
     tokio::spawn(async move {
         let mut term =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        let terminated = async {
-            match term.as_mut() {
-                Some(t) => {
-                    t.recv().await;
-                }
-                None => std::future::pending::<()>().await,
-            }
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            () = terminated => {}
-        }
+        stop_requested(&mut term).await;
         signal_stop.store(true, Ordering::SeqCst);
-        render::stderr_line("stopping at the next checkpoint; the running steps finish first");
+        render::stderr_line("stopping at the next checkpoint; the running steps finish first (stop again to exit now)");
+        stop_requested(&mut term).await;
+        // What the running steps did is journaled as for a crash: a transactional step is
+        // rolled back with its connection, any other is in doubt when the run resumes.
+        render::stderr_line("exiting now, without waiting for the running steps: run the same command to resume (a step that ran outside a transaction is then in doubt)");
+        std::process::exit(Exit::Error as i32);
     });
     Ok(Settings {
         jobs: args.jobs,
@@ -268,6 +263,21 @@ pub fn settings(args: &RunArgs, schema: Option<&str>) -> miette::Result<Settings
         stop,
         keep_plan: false,
     })
+}
+
+/// Waits for Ctrl-C or, when it could be listened to, SIGTERM.
+async fn stop_requested(term: &mut Option<tokio::signal::unix::Signal>) {
+    match term {
+        Some(term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
 }
 
 /// Applies a plan with progress on stderr (or JSON events on stdout) and the exit code of

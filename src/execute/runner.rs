@@ -13,7 +13,8 @@ use tokio::task::JoinSet;
 
 use super::schedule::{self, Choices, InDoubt, Journal, Next, Resume, StepState};
 use crate::db::target::{
-    RunOutcome, RunRecord, ScriptFailed, StepSession, Target, TargetError, TEXT_BYTES_PER_INSERT,
+    RunLock, RunOutcome, RunRecord, ScriptFailed, StepSession, Target, TargetError,
+    TEXT_BYTES_PER_INSERT,
 };
 use crate::package::{Checksum, Kind};
 use crate::plan::{Plan, Step, StepPhase};
@@ -220,6 +221,21 @@ pub enum ApplyError {
         /// A limit that would do.
         needed: u64,
     },
+    /// The target failed while a step ran (its connection was lost, or its journal entry
+    /// could not be written), so whether the step's script ran is unknown: the run stops for
+    /// a resume rather than compensate it.
+    #[error("step `{step}` was interrupted: the target failed under it")]
+    #[diagnostic(
+        code(dbpm::apply::step_interrupted),
+        help("nothing was rolled back; run the same command again once the target works again (the causes below say what failed): it resumes the run. The step runs again when its transaction was rolled back with the connection, or when it is idempotent; otherwise it may have run in part, and the resume stops for an operator (`dbpm status` shows where the run stands)")
+    )]
+    StepInterrupted {
+        /// The step.
+        step: String,
+        /// How the target failed.
+        #[source]
+        source: TargetError,
+    },
     /// The target failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -335,7 +351,7 @@ pub async fn apply(
     // The run lock comes first: another run holds it for as long as its steps run, and on
     // SQLite a state write would wait on that run's open transaction, not on the lock's
     // timeout, and fail as an error rather than as a locked target.
-    let _lock = target.lock(settings.lock_timeout).await?;
+    let lock = target.lock(settings.lock_timeout).await?;
     target.ensure_state().await?;
     let runs = target.runs().await?;
     // The last completed run applied this very plan: applying it again would run it twice.
@@ -442,8 +458,11 @@ pub async fn apply(
         &run.id,
         &mut journal,
         &mut attempts,
+        &lock,
     )
     .await?;
+    // An outcome written without the lock could be another run's to write.
+    lock.confirm().await?;
     match &outcome {
         Outcome::Completed { .. } => {
             let after = plan.resulting_state(&state, Some(run.id.clone()), Some(utc_now()));
@@ -490,6 +509,7 @@ pub fn is_unfinished(run: &RunRecord) -> bool {
     !run.outcome.is_finished()
 }
 
+#[allow(clippy::too_many_arguments)] // the run's whole context, passed once
 async fn drive(
     plan: &Plan,
     target: &Target,
@@ -498,6 +518,7 @@ async fn drive(
     run: &str,
     journal: &mut Journal,
     attempts: &mut BTreeMap<String, i64>,
+    lock: &RunLock,
 ) -> Result<Outcome, ApplyError> {
     let steps: BTreeMap<&str, &Step> = plan
         .steps
@@ -511,8 +532,8 @@ async fn drive(
         settings.jobs.max(1)
     };
     let mut running: BTreeSet<String> = BTreeSet::new();
-    // One connection per concurrent step, reused from step to step.
-    let mut idle: Vec<StepSession> = Vec::new();
+    // One connection per concurrent step, reused from step to step (see `step_session`).
+    let mut idle: Vec<(StepSession, Instant)> = Vec::new();
     // SQLite runs steps one at a time: consecutive transactional steps share a commit.
     let sequential = plan.platform == Platform::Sqlite;
     let mut unbatched = 0usize;
@@ -531,7 +552,11 @@ async fn drive(
 
     loop {
         if stopping.is_none() && settings.stop.load(Ordering::SeqCst) {
-            stopping = Some("stopped on request (Ctrl-C)".to_owned());
+            stopping = Some("stopped on request (Ctrl-C or SIGTERM)".to_owned());
+        }
+        // Another dbpm may take a lost lock: nothing new starts (`apply` then reports it).
+        if stopping.is_none() && lock.lost() {
+            stopping = Some("lost the run lock".to_owned());
         }
         let next = schedule::next(plan, journal, &running, in_doubt);
         let launch: Vec<String> = match next {
@@ -605,10 +630,7 @@ async fn drive(
         {
             let batch = next_batch(plan, &steps, journal, in_doubt);
             if batch.len() > 1 {
-                let mut session = match idle.pop() {
-                    Some(session) => session,
-                    None => target.step_session().await?,
-                };
+                let mut session = step_session(target, &mut idle).await?;
                 let work: Vec<(String, i64, String)> = batch
                     .iter()
                     .map(|step| {
@@ -641,7 +663,7 @@ async fn drive(
                     // journal exactly which failed.
                     Some(_) => unbatched = work.len(),
                 }
-                idle.push(session.fresh().await?);
+                idle.push((session.fresh().await?, Instant::now()));
                 continue;
             }
         }
@@ -659,10 +681,7 @@ async fn drive(
             let admin = settings.admin.clone();
             let run = run.to_owned();
             let cmd_timeout = settings.cmd_timeout;
-            let session = match idle.pop() {
-                Some(session) => session,
-                None => target.step_session().await?,
-            };
+            let session = step_session(target, &mut idle).await?;
             tasks.spawn(async move {
                 let started = Instant::now();
                 let (session, result) = run_step(
@@ -705,7 +724,7 @@ async fn drive(
         let (id, session, result, took) =
             joined.unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
         running.remove(&id);
-        idle.extend(session);
+        idle.extend(session.map(|session| (session, Instant::now())));
         match result {
             Ok(Ok(())) => {
                 journal.insert(id.clone(), StepState::Done);
@@ -742,10 +761,37 @@ async fn drive(
                         journal.insert(other_id, StepState::Done);
                     }
                 }
-                return Err(err.into());
+                return Err(ApplyError::StepInterrupted {
+                    step: id,
+                    source: err,
+                });
             }
         }
     }
+}
+
+/// How long a step connection may wait unused and still be taken for the next step.
+const MAX_IDLE: Duration = Duration::from_secs(1);
+
+/// A connection for the next step: the one last put back in `idle`, unless it waited there
+/// longer than [`MAX_IDLE`], while other steps ran; a server (`idle_session_timeout`,
+/// `wait_timeout`), a proxy or a firewall may have closed it, and the step would fail on it.
+/// Then those waiting are closed (the others waited longer), and a new one is opened, which
+/// costs little beside a step that ran that long.
+async fn step_session(
+    target: &Target,
+    idle: &mut Vec<(StepSession, Instant)>,
+) -> Result<StepSession, TargetError> {
+    if let Some((session, since)) = idle.pop() {
+        if since.elapsed() <= MAX_IDLE {
+            return Ok(session);
+        }
+        for (stale, _) in std::iter::once((session, since)).chain(idle.drain(..)) {
+            // One the server closed cannot say goodbye: nothing to report.
+            let _ = stale.close().await;
+        }
+    }
+    target.step_session().await
 }
 
 /// The longest run of transactional SQL steps that would run one after the other from here,
@@ -866,7 +912,10 @@ async fn run_step(
             }
         }
         (Kind::Sql | Kind::Sys, _) => {
-            let result = session.run_plain(text).await.map(|()| String::new());
+            let result = match session.run_plain(text).await {
+                Ok(result) => result.map(|()| String::new()),
+                Err(err) => return (None, Err(err)),
+            };
             // Journaled on a session the script left nothing in (an `autocommit = 0`, a `USE`).
             session = match session.fresh().await {
                 Ok(session) => session,
@@ -900,7 +949,7 @@ async fn run_on_admin(
     let result = if transactional {
         session.run_in_transaction(text, before_commit).await?
     } else {
-        session.run_plain(text).await
+        session.run_plain(text).await?
     };
     session.close().await?;
     Ok(result.map(|()| String::new()))

@@ -157,9 +157,22 @@ pub enum TargetError {
         /// How long dbpm waited.
         seconds: u64,
     },
+    /// The session holding the run lock ended while the run went on.
+    #[error("lost the run lock of `{target}`: the connection that held it ended")]
+    #[diagnostic(
+        code(dbpm::target::lock_lost),
+        help("the run stopped at a checkpoint, since another dbpm could now take the lock; run the same command again to resume it. A connection may be ended from outside, or closed by the server or a proxy")
+    )]
+    LockLost {
+        /// The target's label.
+        target: String,
+    },
     /// The lock file beside a SQLite database could not be used.
     #[error("failed to lock `{path}`")]
-    #[diagnostic(code(dbpm::target::lock_file))]
+    #[diagnostic(
+        code(dbpm::target::lock_file),
+        help("dbpm takes a SQLite database's run lock on this file beside it, so this user must be able to create and write a file in the database's directory, as SQLite must for its journal; nothing ran")
+    )]
     LockFile {
         /// The lock file.
         path: std::path::PathBuf,

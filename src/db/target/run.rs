@@ -3,6 +3,8 @@
 //! connection per step that runs a script — for a transactional step, in the same
 //! transaction as its journal entry, so it happens exactly once, crash or not.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::dialect::{pg_literal, render};
@@ -21,11 +23,22 @@ const NOT_DURABLE: &str = "SET synchronous_commit TO off";
 /// How often a waiting apply retries the lock.
 const LOCK_POLL: Duration = Duration::from_millis(200);
 
+/// How often the session holding the run lock is pinged while a run goes on: it would
+/// otherwise sit idle for the whole run, and a server (`wait_timeout`,
+/// `idle_session_timeout`), a proxy or a firewall may close an idle connection, which
+/// releases the lock.
+const LOCK_PING: Duration = Duration::from_secs(2);
+
 /// The run lock of a target, held for as long as this value lives. Dropping it closes the
 /// session that holds the database lock (or the file that holds SQLite's OS lock), so an
 /// early return or a crash never leaves the target locked.
+///
+/// A database lock lives as long as its session, which may end under the run (ended from
+/// outside, or closed by the server): a task pings it every 2 seconds, which keeps an
+/// idle connection open and notices one that ended, and [`RunLock::confirm`] asks before a
+/// run writes its outcome, so a run never goes on nor ends as if it still held the lock.
 pub struct RunLock {
-    _session: Option<Session>,
+    held: Option<HeldLock>,
     _file: Option<fs_err::File>,
 }
 
@@ -97,6 +110,73 @@ impl RunOutcome {
 impl std::fmt::Display for RunOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// The session of a database lock, and its pings.
+struct HeldLock {
+    session: Arc<tokio::sync::Mutex<Session>>,
+    lost: Arc<AtomicBool>,
+    pings: tokio::task::JoinHandle<()>,
+    target: Target,
+}
+
+impl RunLock {
+    fn holding(session: Session, target: &Target) -> RunLock {
+        let session = Arc::new(tokio::sync::Mutex::new(session));
+        let lost = Arc::new(AtomicBool::new(false));
+        let pings = tokio::spawn({
+            let (session, lost) = (session.clone(), lost.clone());
+            async move {
+                loop {
+                    tokio::time::sleep(LOCK_PING).await;
+                    if session.lock().await.run("SELECT 1").await.is_err() {
+                        lost.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                }
+            }
+        });
+        RunLock {
+            held: Some(HeldLock {
+                session,
+                lost,
+                pings,
+                target: target.clone(),
+            }),
+            _file: None,
+        }
+    }
+
+    /// Whether a ping found the lock's session ended (no round trip: for checkpoints).
+    pub fn lost(&self) -> bool {
+        self.held
+            .as_ref()
+            .is_some_and(|held| held.lost.load(Ordering::SeqCst))
+    }
+
+    /// Makes sure the lock is still held, with a round trip on its session:
+    /// `TargetError::LockLost` when that session ended.
+    pub async fn confirm(&self) -> Result<(), TargetError> {
+        let Some(held) = &self.held else {
+            return Ok(());
+        };
+        let alive = !self.lost() && held.session.lock().await.run("SELECT 1").await.is_ok();
+        if alive {
+            return Ok(());
+        }
+        held.lost.store(true, Ordering::SeqCst);
+        Err(TargetError::LockLost {
+            target: held.target.label(),
+        })
+    }
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        if let Some(held) = &self.held {
+            held.pings.abort();
+        }
     }
 }
 
@@ -193,7 +273,7 @@ impl Target {
                 match lock.file().try_lock() {
                     Ok(()) => {
                         return Ok(RunLock {
-                            _session: None,
+                            held: None,
                             _file: Some(lock),
                         })
                     }
@@ -227,10 +307,7 @@ impl Target {
                 Platform::Sqlite => unreachable!("SQLite takes a file lock above"),
             };
             if got == Some(1) {
-                return Ok(RunLock {
-                    _session: Some(session),
-                    _file: None,
-                });
+                return Ok(RunLock::holding(session, self));
             }
             if started.elapsed() >= timeout {
                 return Err(locked());
@@ -700,7 +777,7 @@ impl StepSession {
         before_commit();
         match self.session.run("COMMIT").await {
             Ok(()) => Ok(Ok(())),
-            Err(err @ sqlx::Error::Database(_)) => {
+            Err(err @ sqlx::Error::Database(_)) if !lost_connection(&err) => {
                 // PostgreSQL has ended the transaction; elsewhere a ROLLBACK makes sure.
                 let _ = self.session.run("ROLLBACK").await;
                 Ok(Err(ScriptFailed(describe(&err))))
@@ -721,6 +798,9 @@ impl StepSession {
             let Err(err) = self.begin_then(script).await? else {
                 return Ok(Ok(()));
             };
+            if lost_connection(&err) {
+                return Err(self.target.failed("run a step's script")(err));
+            }
             // A failed statement may already have ended the transaction (MySQL DDL); a
             // ROLLBACK then has nothing to do and is harmless.
             let _ = self.session.run("ROLLBACK").await;
@@ -761,7 +841,12 @@ impl StepSession {
             .map_err(self.target.failed("begin a step's transaction"))?;
         let result = self.session.run_script(script).await;
         // A script's `USE` would send the journal entry (and a retry) to another database.
-        if let Some(database) = self.target.mysql_database() {
+        // (A lost connection has no database to go back to: the caller reports it.)
+        let connected = result
+            .as_ref()
+            .err()
+            .is_none_or(|err| !lost_connection(err));
+        if let (Some(database), true) = (self.target.mysql_database(), connected) {
             self.session
                 .run_verbatim(&dialect::mysql_use(database))
                 .await
@@ -842,26 +927,33 @@ impl StepSession {
 
     /// Runs a script outside any transaction (the caller journals it started and done). A
     /// lost lock race is tried again only while nothing of the script took effect: running
-    /// again statements that already committed (MySQL/MariaDB) would apply them twice.
-    pub async fn run_plain(&mut self, script: &str) -> Result<(), ScriptFailed> {
+    /// again statements that already committed (MySQL/MariaDB) would apply them twice. A lost
+    /// connection is the target's failure, not the script's (see `lost_connection`).
+    pub async fn run_plain(
+        &mut self,
+        script: &str,
+    ) -> Result<Result<(), ScriptFailed>, TargetError> {
         let mut tries = 0;
         loop {
-            match self.session.run_script_alone(script).await {
-                Ok(()) => return Ok(()),
+            let message = match self.session.run_script_alone(script).await {
+                Ok(()) => return Ok(Ok(())),
+                Err(failed) if lost_connection(&failed.error) => {
+                    return Err(self.target.failed("run a step's script")(failed.error))
+                }
                 Err(failed)
                     if tries < MAX_RETRIES && !failed.took_effect && retryable(&failed.error) =>
                 {
                     tries += 1;
                     tokio::time::sleep(RETRY_PAUSE * tries).await;
+                    continue;
                 }
-                Err(failed) if failed.took_effect && retryable(&failed.error) => {
-                    return Err(ScriptFailed(format!(
-                        "{} (not tried again: earlier statements of the script had run)",
-                        describe_in(&failed.error, script, 0)
-                    )))
-                }
-                Err(failed) => return Err(ScriptFailed(describe_in(&failed.error, script, 0))),
-            }
+                Err(failed) if failed.took_effect && retryable(&failed.error) => format!(
+                    "{} (not tried again: earlier statements of the script had run)",
+                    describe_in(&failed.error, script, 0)
+                ),
+                Err(failed) => describe_in(&failed.error, script, 0),
+            };
+            return Ok(Err(ScriptFailed(message)));
         }
     }
 
@@ -955,6 +1047,31 @@ fn retryable(err: &sqlx::Error) -> bool {
         return matches!(mysql.number(), 1205 | 1213);
     }
     matches!(db.code().as_deref(), Some("40P01" | "40001"))
+}
+
+/// Whether a failure is the connection's, not the script's: it broke (I/O, TLS), or the
+/// server ended the session (PostgreSQL's class 08 and 57P01–57P05: `pg_terminate_backend`,
+/// a shutdown, a dropped database, `idle_session_timeout`; MariaDB's 1927 "connection was
+/// killed", and 1053 shutdown). Whether the script ran is then unknown: the run stops for a
+/// resume, which knows the step's fate from the journal, rather than compensating a failure
+/// that may not be one. A cancelled statement (PostgreSQL's 57014, MySQL's 1317) is the
+/// script's failure: its session lives on.
+fn lost_connection(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            if let Some(mysql) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+                return matches!(mysql.number(), 1053 | 1927);
+            }
+            db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .is_some_and(|pg| {
+                    let code = pg.code();
+                    code.starts_with("08")
+                        || matches!(code, "57P01" | "57P02" | "57P03" | "57P04" | "57P05")
+                })
+        }
+        _ => false,
+    }
 }
 
 /// Whether a PostgreSQL commit failed for the transaction's own sake, so that the server

@@ -113,6 +113,7 @@ async fn apply(plan: &Plan, url: &str, jobs: usize) -> Duration {
         cmd_timeout: Duration::from_secs(60),
         stop: Arc::new(AtomicBool::new(false)),
         keep_plan: false,
+        roll_back: false,
     };
     let started = Instant::now();
     let outcome = runner::apply(plan, &target, &settings, &|_| {})

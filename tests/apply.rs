@@ -1051,6 +1051,57 @@ async fn a_run_stopped_after_a_failure_resumes_once_its_cause_is_fixed() {
     assert_eq!(s.db.count("made_by_hand").await, 1);
 }
 
+/// QA: an unfinished run could only be finished: after a Ctrl-C or a crash, every other plan
+/// was refused until it completed. `--roll-back` undoes what it did instead (exit 5, outcome
+/// `rolled_back`), for a run stopped after a failure and for one that died mid-way; with no
+/// unfinished run it is refused.
+#[tokio::test]
+async fn an_unfinished_run_is_rolled_back_on_request() {
+    let s = Scenario::new(Platform::Sqlite);
+    let install = s.plan(RELEASE_1, EXAMPLES, false, "install.json");
+    s.applied(&install);
+    let before = schema(&s.db).await;
+    let needs = copy_examples(&s.ctx, "needs-a-table");
+    append(
+        &needs,
+        "billing/1.1.0/UPGRADE/002.tax_rates.sql",
+        "\nINSERT INTO made_by_hand (id) VALUES (1);\n",
+    );
+    let plan_path = s.plan(
+        RELEASE_2,
+        &needs.display().to_string(),
+        false,
+        "upgrade.json",
+    );
+    let stopped = s.apply(&plan_path, &["--on-failure", "stop"]);
+    assert_eq!(stopped.status.code(), Some(6), "{}", s.text(&stopped));
+    assert_ne!(schema(&s.db).await, before);
+    let rolled = s.apply(&plan_path, &["--roll-back"]);
+    let text = s.text(&rolled);
+    assert_eq!(rolled.status.code(), Some(5), "{text}");
+    assert!(text.contains("rolled back on request"), "{text}");
+    assert_eq!(schema(&s.db).await, before);
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "rolled_back");
+
+    let nothing = s.apply(&plan_path, &["--roll-back"]);
+    let text = s.text(&nothing);
+    assert_eq!(nothing.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::apply::nothing_to_roll_back"), "{text}");
+
+    // A run that died after its third step.
+    let plan_path = s.plan(RELEASE_2, EXAMPLES, false, "upgrade-2.json");
+    let killed = apply_cmd(&s.ctx, &s.db, &plan_path, &[])
+        .env("DBPM_FAILPOINT", "kill-after:3")
+        .output()
+        .unwrap();
+    assert!(!killed.status.success(), "{}", s.text(&killed));
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "running");
+    let rolled = s.apply(&plan_path, &["--roll-back"]);
+    assert_eq!(rolled.status.code(), Some(5), "{}", s.text(&rolled));
+    assert_eq!(schema(&s.db).await, before);
+    s.applied(&plan_path);
+}
+
 /// A failing UPGRADE script in the middle of the upgrade, and then a failing VERIFY, roll
 /// the target back to exactly the schema and state it had: exit 5, outcome `rolled_back`.
 async fn a_failing_upgrade_script_or_verify_rolls_back_to_the_schema_before(platform: Platform) {

@@ -63,6 +63,12 @@ pub struct ApplyArgs {
     /// no other target starts after that; those under way finish)
     #[arg(long)]
     keep_going: bool,
+    /// Undo what the target's unfinished run of the plan did (stopped, interrupted, stopped
+    /// after a failure, in doubt), with its compensations in reverse, instead of finishing
+    /// it; the run ends rolled back (exit 5). Steps in doubt are compensated too (twins cope
+    /// with half-done work)
+    #[arg(long, conflicts_with = "fleet")]
+    roll_back: bool,
     #[command(flatten)]
     run: RunArgs,
 }
@@ -118,7 +124,8 @@ pub async fn run(args: ApplyArgs, out: &Out) -> miette::Result<Exit> {
         .as_deref()
         .unwrap_or_else(|| unreachable!("clap requires --db without --fleet"));
     let target = Target::new(url.parse()?, args.schema.clone())?;
-    let settings = settings(&args.run, args.schema.as_deref())?;
+    let mut settings = settings(&args.run, args.schema.as_deref())?;
+    settings.roll_back = args.roll_back;
     let (plan, again) = match &args.plan {
         Some(path) => (
             load_plan(path)?,
@@ -262,6 +269,7 @@ pub fn settings(args: &RunArgs, schema: Option<&str>) -> miette::Result<Settings
         cmd_timeout: Duration::from_secs(args.cmd_timeout),
         stop,
         keep_plan: false,
+        roll_back: false,
     })
 }
 
@@ -405,6 +413,16 @@ fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
                 "this plan was already applied by run {run}; nothing to do"
             ));
             Exit::Success
+        }
+        Outcome::RolledBack {
+            run,
+            failed,
+            irreversible,
+        } if irreversible.is_empty() && failed.is_empty() => {
+            out.status(format!(
+                "run {run} was rolled back on request: the target is as it was before the run"
+            ));
+            Exit::RolledBack
         }
         Outcome::RolledBack {
             run,

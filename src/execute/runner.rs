@@ -49,6 +49,9 @@ pub struct Settings {
     /// Resuming a run whose compensations failed: take them as done, because the operator
     /// undid by hand what they were to undo, and go on with the rollback.
     pub skip_failed_compensations: bool,
+    /// Undo what the target's unfinished run of the plan did, with its compensations, rather
+    /// than finish it (`--roll-back`).
+    pub roll_back: bool,
     /// How long to wait for another run's lock.
     pub lock_timeout: Duration,
     /// The privileged connection for `.sys` steps.
@@ -181,11 +184,21 @@ pub enum ApplyError {
         /// What changed, package by package.
         reasons: String,
     },
+    /// `--roll-back` with no unfinished run of the plan.
+    #[error("no run of this plan is unfinished on `{target}`: nothing to roll back")]
+    #[diagnostic(
+        code(dbpm::apply::nothing_to_roll_back),
+        help("`--roll-back` undoes what an unfinished run did; a completed run is undone with `dbpm undo` (`dbpm history` lists the runs)")
+    )]
+    NothingToRollBack {
+        /// The target's label.
+        target: String,
+    },
     /// Another plan's run is unfinished on the target.
     #[error("run `{run}` of another plan ({plan}) is unfinished on this target ({outcome})")]
     #[diagnostic(
         code(dbpm::apply::other_run),
-        help("finish it first, then plan again: `dbpm apply --resume` resumes it with the plan the target kept (a run of `dbpm install` and the other verbs), or apply its plan file again; it rolls back or completes")
+        help("finish it first, then plan again: `dbpm apply --resume` resumes it with the plan the target kept (a run of `dbpm install` and the other verbs), or apply its plan file again; it rolls back or completes. `--roll-back` undoes what it did instead")
     )]
     OtherRun {
         /// The unfinished run.
@@ -380,6 +393,11 @@ pub async fn apply(
             })
         }
         Some(same) => (same.clone(), true),
+        None if settings.roll_back => {
+            return Err(ApplyError::NothingToRollBack {
+                target: target.label(),
+            })
+        }
         None => {
             check_stale(plan, &state)?;
             let id = run_id(plan);
@@ -558,7 +576,7 @@ async fn drive(
         if stopping.is_none() && lock.lost() {
             stopping = Some("lost the run lock".to_owned());
         }
-        let next = schedule::next(plan, journal, &running, in_doubt);
+        let next = schedule::next(plan, journal, &running, in_doubt, settings.roll_back);
         let launch: Vec<String> = match next {
             Next::Run(ready) if stopping.is_none() => ready,
             Next::Run(_) | Next::Wait => Vec::new(),
@@ -628,7 +646,7 @@ async fn drive(
             && !launch.is_empty()
             && unbatched == 0
         {
-            let batch = next_batch(plan, &steps, journal, in_doubt);
+            let batch = next_batch(plan, &steps, journal, in_doubt, settings.roll_back);
             if batch.len() > 1 {
                 let mut session = step_session(target, &mut idle).await?;
                 let work: Vec<(String, i64, String)> = batch
@@ -707,7 +725,7 @@ async fn drive(
             }
             // Nothing ready and nothing running, yet not finished: the schedule is stuck.
             if !matches!(
-                schedule::next(plan, journal, &running, in_doubt),
+                schedule::next(plan, journal, &running, in_doubt, settings.roll_back),
                 Next::Run(_)
             ) {
                 return Ok(Outcome::Stopped {
@@ -801,9 +819,10 @@ fn next_batch<'a>(
     steps: &BTreeMap<&str, &'a Step>,
     journal: &Journal,
     in_doubt: InDoubt,
+    roll_back: bool,
 ) -> Vec<&'a Step> {
     let none = BTreeSet::new();
-    let Next::Run(ready) = schedule::next(plan, journal, &none, in_doubt) else {
+    let Next::Run(ready) = schedule::next(plan, journal, &none, in_doubt, roll_back) else {
         return Vec::new();
     };
     let Some(first) = ready.first() else {

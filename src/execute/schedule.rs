@@ -196,7 +196,15 @@ pub enum Next {
 }
 
 /// Decides what to do next. `running` are steps under way right now (never started twice).
-pub fn next(plan: &Plan, journal: &Journal, running: &BTreeSet<String>, in_doubt: InDoubt) -> Next {
+/// `roll_back`: the operator asked to undo what the run did (`--roll-back`), as after a
+/// failure.
+pub fn next(
+    plan: &Plan,
+    journal: &Journal,
+    running: &BTreeSet<String>,
+    in_doubt: InDoubt,
+    roll_back: bool,
+) -> Next {
     let state = |id: &str| journal.get(id).copied();
     let by_id: BTreeMap<&str, &Step> = plan
         .steps
@@ -225,6 +233,7 @@ pub fn next(plan: &Plan, journal: &Journal, running: &BTreeSet<String>, in_doubt
         .iter()
         .any(|s| state(&s.id) == Some(StepState::Failed) && s.phase != StepPhase::Postinstall);
     let compensating = failed_forward
+        || roll_back
         || plan
             .compensations
             .iter()
@@ -467,23 +476,23 @@ mod tests {
     fn runs_forward_in_order_and_completes() {
         let plan = plan();
         assert_eq!(
-            next(&plan, &journal(&[]), &none(), InDoubt::Stop),
+            next(&plan, &journal(&[]), &none(), InDoubt::Stop, false),
             Next::Run(vec!["a".into()])
         );
         let j = journal(&[("a", StepState::Done)]);
         assert_eq!(
-            next(&plan, &j, &none(), InDoubt::Stop),
+            next(&plan, &j, &none(), InDoubt::Stop, false),
             Next::Run(vec!["b".into()])
         );
         let running = BTreeSet::from(["b".to_owned()]);
         let j = journal(&[("a", StepState::Done), ("b", StepState::Started)]);
-        assert_eq!(next(&plan, &j, &running, InDoubt::Stop), Next::Wait);
+        assert_eq!(next(&plan, &j, &running, InDoubt::Stop, false), Next::Wait);
         let all: Vec<(&str, StepState)> = ["a", "b", "c", "d", "e"]
             .iter()
             .map(|id| (*id, StepState::Done))
             .collect();
         assert_eq!(
-            next(&plan, &journal(&all), &none(), InDoubt::Stop),
+            next(&plan, &journal(&all), &none(), InDoubt::Stop, false),
             Next::Completed
         );
     }
@@ -493,15 +502,15 @@ mod tests {
         let plan = plan();
         let j = journal(&[("a", StepState::Done), ("b", StepState::Started)]);
         assert_eq!(
-            next(&plan, &j, &none(), InDoubt::Stop),
+            next(&plan, &j, &none(), InDoubt::Stop, false),
             Next::InDoubt(vec!["b".into()])
         );
         assert_eq!(
-            next(&plan, &j, &none(), InDoubt::Retry),
+            next(&plan, &j, &none(), InDoubt::Retry, false),
             Next::Run(vec!["b".into()])
         );
         assert_eq!(
-            next(&plan, &j, &none(), InDoubt::Skip),
+            next(&plan, &j, &none(), InDoubt::Skip, false),
             Next::Run(vec!["c".into()])
         );
     }
@@ -516,21 +525,21 @@ mod tests {
         assert!(plan.steps[0].transactional);
         let j = journal(&[("a", StepState::Started)]);
         assert_eq!(
-            next(&plan, &j, &none(), InDoubt::Stop),
+            next(&plan, &j, &none(), InDoubt::Stop, false),
             Next::InDoubt(vec!["a".into()])
         );
         assert_eq!(
-            next(&plan, &j, &none(), InDoubt::Retry),
+            next(&plan, &j, &none(), InDoubt::Retry, false),
             Next::Run(vec!["a".into()])
         );
         plan.steps[0].idempotent = true;
         assert_eq!(
-            next(&plan, &j, &none(), InDoubt::Stop),
+            next(&plan, &j, &none(), InDoubt::Stop, false),
             Next::Run(vec!["a".into()])
         );
         let j = journal(&[("a", StepState::Started), ("b", StepState::Failed)]);
         assert_eq!(
-            next(&plan, &j, &none(), InDoubt::Stop),
+            next(&plan, &j, &none(), InDoubt::Stop, false),
             Next::Run(vec!["b~".into()])
         );
         let j = journal(&[
@@ -539,7 +548,7 @@ mod tests {
             ("b~", StepState::Done),
         ]);
         assert_eq!(
-            next(&plan, &j, &none(), InDoubt::Stop),
+            next(&plan, &j, &none(), InDoubt::Stop, false),
             Next::Run(vec!["a~".into()])
         );
     }
@@ -551,10 +560,13 @@ mod tests {
         let mut plan = plan();
         plan.steps[0].kind = Kind::Sys;
         let j = journal(&[("a", StepState::Failed)]);
-        assert_eq!(next(&plan, &j, &none(), InDoubt::Stop), Next::RolledBack);
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Stop, false),
+            Next::RolledBack
+        );
         plan.steps[0].transactional = false;
         assert_eq!(
-            next(&plan, &j, &none(), InDoubt::Stop),
+            next(&plan, &j, &none(), InDoubt::Stop, false),
             Next::Run(vec!["a~".into()])
         );
     }
@@ -569,7 +581,7 @@ mod tests {
             ("c", StepState::Failed),
         ]);
         assert_eq!(
-            next(&plan, &j, &none(), InDoubt::Stop),
+            next(&plan, &j, &none(), InDoubt::Stop, false),
             Next::Run(vec!["b~".into()])
         );
         let j = journal(&[
@@ -579,7 +591,7 @@ mod tests {
             ("b~", StepState::Done),
         ]);
         assert_eq!(
-            next(&plan, &j, &none(), InDoubt::Stop),
+            next(&plan, &j, &none(), InDoubt::Stop, false),
             Next::Run(vec!["a~".into()])
         );
         let j = journal(&[
@@ -589,7 +601,30 @@ mod tests {
             ("b~", StepState::Done),
             ("a~", StepState::Done),
         ]);
-        assert_eq!(next(&plan, &j, &none(), InDoubt::Stop), Next::RolledBack);
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Stop, false),
+            Next::RolledBack
+        );
+    }
+
+    #[test]
+    fn a_roll_back_on_request_undoes_what_the_run_did() {
+        let plan = plan();
+        let j = journal(&[("a", StepState::Done), ("b", StepState::Started)]);
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Stop, true),
+            Next::Run(vec!["b~".into()])
+        );
+        let j = journal(&[
+            ("a", StepState::Done),
+            ("b", StepState::Started),
+            ("b~", StepState::Done),
+            ("a~", StepState::Done),
+        ]);
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Stop, true),
+            Next::RolledBack
+        );
     }
 
     #[test]
@@ -597,7 +632,7 @@ mod tests {
         let plan = plan();
         let j = journal(&[("a", StepState::Done), ("b", StepState::Failed)]);
         assert_eq!(
-            next(&plan, &j, &none(), InDoubt::Stop),
+            next(&plan, &j, &none(), InDoubt::Stop, false),
             Next::Run(vec!["b~".into()])
         );
     }
@@ -612,7 +647,7 @@ mod tests {
             ("d", StepState::Failed),
         ]);
         assert_eq!(
-            next(&plan, &j, &none(), InDoubt::Stop),
+            next(&plan, &j, &none(), InDoubt::Stop, false),
             Next::Run(vec!["c~".into()])
         );
         let j = journal(&[
@@ -622,7 +657,10 @@ mod tests {
             ("d", StepState::Done),
             ("e", StepState::Failed),
         ]);
-        assert_eq!(next(&plan, &j, &none(), InDoubt::Stop), Next::Completed);
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Stop, false),
+            Next::Completed
+        );
     }
 
     #[test]
@@ -634,7 +672,7 @@ mod tests {
             ("b~", StepState::Failed),
         ]);
         assert_eq!(
-            next(&plan, &j, &none(), InDoubt::Stop),
+            next(&plan, &j, &none(), InDoubt::Stop, false),
             Next::CompensationFailed(vec!["b~".into()])
         );
     }
@@ -644,7 +682,7 @@ mod tests {
         let plan = plan();
         let j = journal(&[("a", StepState::Done), ("b", StepState::Failed)]);
         let running = BTreeSet::from(["c".to_owned()]);
-        assert_eq!(next(&plan, &j, &running, InDoubt::Stop), Next::Wait);
+        assert_eq!(next(&plan, &j, &running, InDoubt::Stop, false), Next::Wait);
     }
 
     fn rows(entries: &[(&str, StepState)]) -> Vec<(String, StepState, i64)> {
@@ -722,7 +760,7 @@ mod tests {
         );
         assert_eq!(marks(&doubted), [("b", 2, StepState::Started)]);
         assert_eq!(
-            next(&plan, &doubted.journal, &none(), InDoubt::Stop),
+            next(&plan, &doubted.journal, &none(), InDoubt::Stop, false),
             Next::InDoubt(vec!["b".into()])
         );
         let declared = resume(
@@ -751,7 +789,7 @@ mod tests {
         );
         assert!(retried.marks.is_empty());
         assert_eq!(
-            next(&plan, &retried.journal, &none(), InDoubt::Stop),
+            next(&plan, &retried.journal, &none(), InDoubt::Stop, false),
             Next::Run(vec!["b~".into()])
         );
         let skipped = resume(
@@ -762,7 +800,7 @@ mod tests {
         );
         assert_eq!(marks(&skipped), [("b~", 2, StepState::Skipped)]);
         assert_eq!(
-            next(&plan, &skipped.journal, &none(), InDoubt::Stop),
+            next(&plan, &skipped.journal, &none(), InDoubt::Stop, false),
             Next::Run(vec!["a~".into()])
         );
     }
@@ -787,7 +825,7 @@ mod tests {
         assert_eq!(marks(&skipped), [("b~", 2, StepState::Skipped)]);
         assert_eq!(skipped.journal["b"], StepState::Started);
         assert_eq!(
-            next(&plan, &skipped.journal, &none(), InDoubt::Skip),
+            next(&plan, &skipped.journal, &none(), InDoubt::Skip, false),
             Next::Run(vec!["a~".into()])
         );
     }

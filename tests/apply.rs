@@ -1436,18 +1436,20 @@ async fn a_stale_plan_is_refused_before_anything_runs(platform: Platform) {
     assert!(user_objects(&s.db).await.is_empty());
 }
 
-/// Ctrl-C (SIGINT) while a step runs: the step finishes, nothing new starts, the run is
-/// recorded as stopped (exit 1), and the same command resumes it to the schema of a run
-/// that was never stopped, without running a step twice.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctrl_c_stops_at_a_checkpoint_and_the_same_command_resumes() {
-    let s = Scenario::new(Platform::Sqlite);
+/// Plans the upgrade to release 2 with a PREINSTALL step that runs `seconds`, applies it,
+/// and sends the apply `signal` (`-INT`, `-TERM`) once that step runs: the apply, still
+/// running, and the plan.
+fn signalled_while_a_step_runs(
+    s: &Scenario,
+    seconds: u32,
+    signal: &str,
+) -> (std::process::Child, PathBuf) {
     let repo = copy_examples(&s.ctx, "slow");
     let ready = s.ctx.path("announcing");
     append(
         &repo,
         "billing/1.1.0/PREINSTALL/002.announce.cmd",
-        &format!("\ntouch '{}'\nsleep 2\n", ready.display()),
+        &format!("\ntouch '{}'\nsleep {seconds}\n", ready.display()),
     );
     let plan_path = s.plan(
         RELEASE_2,
@@ -1469,10 +1471,20 @@ async fn ctrl_c_stops_at_a_checkpoint_and_the_same_command_resumes() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
+    (child, plan_path)
+}
+
+/// Ctrl-C (SIGINT) while a step runs: the step finishes, nothing new starts, the run is
+/// recorded as stopped (exit 1), and the same command resumes it to the schema of a run
+/// that was never stopped, without running a step twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_at_a_checkpoint_and_the_same_command_resumes() {
+    let s = Scenario::new(Platform::Sqlite);
+    let (child, plan_path) = signalled_while_a_step_runs(&s, 2, "-INT");
     let output = child.wait_with_output().unwrap();
     let text = s.text(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
@@ -2192,34 +2204,7 @@ async fn a_step_connection_closed_while_idle_is_not_reused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_stops_at_a_checkpoint_like_ctrl_c() {
     let s = Scenario::new(Platform::Sqlite);
-    let repo = copy_examples(&s.ctx, "slow");
-    let ready = s.ctx.path("announcing");
-    append(
-        &repo,
-        "billing/1.1.0/PREINSTALL/002.announce.cmd",
-        &format!("\ntouch '{}'\nsleep 1\n", ready.display()),
-    );
-    let plan_path = s.plan(
-        RELEASE_2,
-        &repo.display().to_string(),
-        false,
-        "install.json",
-    );
-    let child = apply_cmd(&s.ctx, &s.db, &plan_path, &[])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    while !ready.exists() {
-        assert!(started.elapsed() < std::time::Duration::from_secs(60));
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    let (child, plan_path) = signalled_while_a_step_runs(&s, 1, "-TERM");
     let output = child.wait_with_output().unwrap();
     let text = s.text(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");

@@ -73,13 +73,19 @@ impl Out {
 
     /// A JSON object on one line of stdout (JSON Lines), with the fleet target it is about.
     pub fn json_line(&self, value: &impl serde::Serialize) {
-        let Ok(mut value) = serde_json::to_value(value) else {
-            return;
+        let line = match &self.target {
+            None => serde_json::to_string(value),
+            Some(target) => serde_json::to_value(value).map(|mut value| {
+                if let Some(object) = value.as_object_mut() {
+                    object.insert("target".to_owned(), target.as_ref().into());
+                }
+                value.to_string()
+            }),
         };
-        if let (Some(target), Some(object)) = (&self.target, value.as_object_mut()) {
-            object.insert("target".to_owned(), target.as_ref().into());
+        match line {
+            Ok(line) => stdout_line(&line),
+            Err(err) => eprintln!("failed to write JSON: {err}"),
         }
-        stdout_line(&value.to_string());
     }
 
     /// Whether text on stderr may be coloured.

@@ -1100,6 +1100,10 @@ async fn an_unfinished_run_is_rolled_back_on_request() {
     assert_eq!(rolled.status.code(), Some(5), "{}", s.text(&rolled));
     assert_eq!(schema(&s.db).await, before);
     s.applied(&plan_path);
+    let completed = s.apply(&plan_path, &["--roll-back"]);
+    let text = s.text(&completed);
+    assert_eq!(completed.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::apply::nothing_to_roll_back"), "{text}");
 }
 
 /// A failing UPGRADE script in the middle of the upgrade, and then a failing VERIFY, roll

@@ -376,6 +376,11 @@ pub async fn apply(
         .find(|r| r.outcome == RunOutcome::Completed)
         .filter(|r| r.plan_hash == plan.hash)
     {
+        if settings.roll_back {
+            return Err(ApplyError::NothingToRollBack {
+                target: target.label(),
+            });
+        }
         return Ok(Outcome::AlreadyApplied {
             run: done.id.clone(),
         });

@@ -192,7 +192,8 @@ async fn a_transactional_step_that_switches_database_is_journaled_in_its_target_
 
 /// A fleet: one plan, made against an empty tenant schema, applied to every tenant of a
 /// PostgreSQL database, each with its own run and journal; the URL comes from the
-/// environment (`db_env`), and the JSON lines name the target each is about.
+/// environment (`db_env`), a target without a schema gets `--schema`'s (here from
+/// `DBPM_SCHEMA`), and the JSON lines name the target each is about.
 #[tokio::test]
 async fn a_plan_applies_to_every_tenant_of_a_fleet_on_postgres() {
     let s = Scenario::new(Platform::Postgres);
@@ -218,7 +219,7 @@ async fn a_plan_applies_to_every_tenant_of_a_fleet_on_postgres() {
     fs_err::write(
         &fleet,
         "[[target]]\nname = \"a\"\ndb_env = \"FLEET_DB\"\nschema = \"tenant_a\"\n\n\
-         [[target]]\nname = \"b\"\ndb_env = \"FLEET_DB\"\nschema = \"tenant_b\"\n",
+         [[target]]\nname = \"b\"\ndb_env = \"FLEET_DB\"\n",
     )
     .unwrap();
     let fleet_text = fleet.display().to_string();
@@ -233,6 +234,8 @@ async fn a_plan_applies_to_every_tenant_of_a_fleet_on_postgres() {
             "--output",
             "json",
         ])
+        // The schema of a target that names none.
+        .env("DBPM_SCHEMA", "tenant_b")
         .env("FLEET_DB", &s.db.url)
         .env_remove("DBPM_DB")
         .output()
@@ -1104,6 +1107,54 @@ async fn an_unfinished_run_is_rolled_back_on_request() {
     let text = s.text(&completed);
     assert_eq!(completed.status.code(), Some(1), "{text}");
     assert!(text.contains("dbpm::apply::nothing_to_roll_back"), "{text}");
+}
+
+/// Review: a roll-back on request passed over an irreversible step left in doubt (it has no
+/// compensation) and said the target was as before. It says what the step may have done,
+/// and needs an operator (exit 6).
+#[tokio::test]
+async fn a_roll_back_names_an_irreversible_step_left_in_doubt() {
+    let s = Scenario::new(Platform::Sqlite);
+    let dir = s.ctx.path("irr");
+    let write = |path: &str, text: &str| write_under(&dir, path, text);
+    write(
+        "packages/q/1.0.0/dbpm.toml",
+        "[package]\nname = \"q\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n\n\
+         [scripts.\"UPGRADE/002.irr\"]\nirreversible = true\ntransaction = false\n",
+    );
+    write(
+        "packages/q/1.0.0/UPGRADE/001.a.sql",
+        "CREATE TABLE q_a (id INTEGER);\n",
+    );
+    write(
+        "packages/q/1.0.0/DOWNGRADE/001.a.sql",
+        "DROP TABLE IF EXISTS q_a;\n",
+    );
+    write(
+        "packages/q/1.0.0/UPGRADE/002.irr.sql",
+        "CREATE TABLE q_irr (id INTEGER);\n",
+    );
+    write(
+        "packages/q/1.0.0/UPGRADE/003.c.sql",
+        "CREATE TABLE q_c (id INTEGER);\n",
+    );
+    write(
+        "packages/q/1.0.0/DOWNGRADE/003.c.sql",
+        "DROP TABLE IF EXISTS q_c;\n",
+    );
+    write("release.toml", "[packages]\nq = \"1.0.0\"\n");
+    let release = dir.join("release.toml").display().to_string();
+    let repo = dir.join("packages").display().to_string();
+    let plan_path = s.plan(&release, &repo, false, "q.json");
+    let killed = apply_cmd(&s.ctx, &s.db, &plan_path, &[])
+        .env("DBPM_FAILPOINT", "kill-in:q@1.0.0/UPGRADE@none/002.irr")
+        .output()
+        .unwrap();
+    assert!(!killed.status.success(), "{}", s.text(&killed));
+    let rolled = s.apply(&plan_path, &["--roll-back"]);
+    let text = s.text(&rolled);
+    assert_eq!(rolled.status.code(), Some(6), "{text}");
+    assert!(text.contains("was rolled back on request, except what the irreversible step q@1.0.0/UPGRADE@none/002.irr did (or may have done)"), "{text}");
 }
 
 /// A failing UPGRADE script in the middle of the upgrade, and then a failing VERIFY, roll

@@ -1200,6 +1200,27 @@ fn walking_back_through_old_versions_uses_the_values_they_ran_with() {
     assert_eq!(schema(&db), installed_schema);
 }
 
+/// Review: a fresh install after an uninstall took the value an earlier run had been given
+/// (a plan from `--db` then differed from one from an exported state). Only walking down, or
+/// going back with `undo` and `restore`, uses the values old versions ran with.
+#[test]
+fn a_fresh_install_after_an_uninstall_uses_the_defaults() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let repo = ledger_repo(&ctx);
+    verb_ok(
+        &ctx,
+        &db,
+        &repo,
+        &["install", "ledger@1.1.0", "--set", "prefix=custom"],
+    );
+    verb_ok(&ctx, &db, &repo, &["uninstall", "ledger"]);
+    verb_ok(&ctx, &db, &repo, &["install", "ledger@1.1.0"]);
+    let installed = schema(&db);
+    assert!(installed.contains("plain_entries"), "{installed}");
+    assert!(!installed.contains("custom_entries"), "{installed}");
+}
+
 /// A walked version's default is not a value given: a newer version's default replaces it,
 /// as it replaces an installed version's default.
 #[test]

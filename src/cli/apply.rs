@@ -53,7 +53,8 @@ pub struct ApplyArgs {
     /// Apply the plan to every target of a fleet file (tenants, shards: `[[target]]` tables
     /// with `db` or `db_env`, and `name` and `schema` if needed; see docs/ci.md), each with
     /// its own lock, run and journal, then report per target. In place of `--db`, which it
-    /// overrides. Exit code: the highest of the targets' codes
+    /// overrides (`--schema` is the schema of a target that names none). Exit code: the
+    /// highest of the targets' codes
     #[arg(long, value_name = "FILE")]
     fleet: Option<PathBuf>,
     /// With `--fleet`: targets to apply to at once
@@ -152,7 +153,7 @@ async fn apply_to_fleet(
     use futures_util::stream::{self, StreamExt};
 
     let plan = &load_plan(plan_path)?;
-    let targets = load_fleet(fleet)?;
+    let targets = load_fleet(fleet, args.schema.as_deref())?;
     // An admin connection is one database's: a fleet's `.sys` steps would all run there.
     let settings = settings(&args.run, None)?;
     if settings.admin.is_some() {
@@ -162,21 +163,26 @@ async fn apply_to_fleet(
             "`--admin-db` names one database, and cannot serve a fleet"
         ));
     }
-    let again = format!(
-        "dbpm apply {} --fleet {}",
-        plan_path.display(),
-        fleet.display()
-    );
     let halted = AtomicBool::new(false);
     let results: Vec<(usize, Option<Exit>)> = stream::iter(targets.iter().enumerate())
         .map(|(at, member)| {
-            let (halted, settings, again) = (&halted, &settings, &again);
+            let (halted, settings) = (&halted, &settings);
             async move {
                 if halted.load(Ordering::SeqCst) || settings.stop.load(Ordering::SeqCst) {
                     return (at, None);
                 }
                 let out = out.for_target(&member.name);
-                let exit = match execute(plan, &member.target, settings, &out, again).await {
+                // An operator's decision (`--skip-in-doubt`) is about one target's steps.
+                let schema = member
+                    .target
+                    .schema()
+                    .map_or_else(String::new, |schema| format!(" --schema {schema}"));
+                let again = format!(
+                    "dbpm apply {} --db <the URL of `{}`>{schema}",
+                    plan_path.display(),
+                    member.name
+                );
+                let exit = match execute(plan, &member.target, settings, &out, &again).await {
                     Ok(exit) => exit,
                     Err(report) => {
                         out.error(&report);
@@ -440,9 +446,13 @@ fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
             failed,
             irreversible,
         } => {
+            let how = if failed.is_empty() {
+                "was rolled back on request".to_owned()
+            } else {
+                format!("failed at {} and was rolled back", failed.join(", "))
+            };
             out.status(format!(
-                "run {run} failed at {} and was rolled back, except what the irreversible {} did, which no compensation undoes: the target has the versions it had before the run, with those changes. Check them, and restore what they changed from a backup if it must go",
-                failed.join(", "),
+                "run {run} {how}, except what the irreversible {} did (or may have done), which no compensation undoes: the target has the versions it had before the run, with those changes. Check them, and restore what they changed from a backup if it must go",
                 if irreversible.len() == 1 {
                     format!("step {}", irreversible[0])
                 } else {

@@ -143,6 +143,7 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
     let state = target.read_state().await?;
     let runs = target.runs().await?;
     let repos = open_given(&args.repos)?.unwrap_or_else(|| Repositories::new(Vec::new()));
+    let history = verbs::history(&target, &runs).await?;
     let goal = match &verb {
         Verb::Install(a) => {
             let mut requested = Vec::new();
@@ -179,7 +180,8 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
             let last = verbs::last_change(&runs)?;
             let before = verbs::recorded_state(&target, &last.id, &last.installed_before).await?;
             let adopted = verbs::adopted_after(&runs, &last.id)?;
-            verbs::back_to(&before, &state, &adopted, &format!("undo {}", last.id))?
+            let why = format!("undo {}", last.id);
+            verbs::back_to(&before, &state, &adopted, &history.walked_values, &why)?
         }
         Verb::Restore(a) => {
             let run = runs
@@ -189,10 +191,10 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
             let after = run.installed_after.as_deref().unwrap_or_default();
             let after = verbs::recorded_state(&target, &run.id, after).await?;
             let adopted = verbs::adopted_after(&runs, &run.id)?;
-            verbs::back_to(&after, &state, &adopted, &format!("restore {}", run.id))?
+            let why = format!("restore {}", run.id);
+            verbs::back_to(&after, &state, &adopted, &history.walked_values, &why)?
         }
     };
-    let history = verbs::history(&target, &runs).await?;
     plan_then_apply(goal, history, &target, &state, &repos, args, name, out).await
 }
 

@@ -440,6 +440,7 @@ pub async fn apply(
     let choices = Choices {
         in_doubt: settings.in_doubt,
         skip_failed_compensations: settings.skip_failed_compensations,
+        roll_back: settings.roll_back,
     };
     let Resume {
         mut journal,
@@ -602,7 +603,14 @@ async fn drive(
                 let irreversible = plan
                     .steps
                     .iter()
-                    .filter(|s| s.irreversible && journal.get(&s.id) == Some(&StepState::Done))
+                    // Done, or in doubt: what it may have done stays.
+                    .filter(|s| {
+                        s.irreversible
+                            && matches!(
+                                journal.get(&s.id),
+                                Some(StepState::Done | StepState::Started | StepState::Skipped)
+                            )
+                    })
                     .map(|s| s.id.clone())
                     .collect();
                 return Ok(Outcome::RolledBack {

@@ -71,6 +71,9 @@ pub struct Choices {
     pub in_doubt: InDoubt,
     /// The failed compensations' work was undone by hand: take them as done.
     pub skip_failed_compensations: bool,
+    /// Undo what the run did rather than finish it (`--roll-back`): it compensates from the
+    /// start.
+    pub roll_back: bool,
 }
 
 /// A journal entry a resume writes itself before anything runs, as a new attempt of its
@@ -122,9 +125,10 @@ pub fn resume(
         .map(|s| s.id.as_str())
         .collect();
     let rows: Vec<(String, StepState, i64)> = rows.into_iter().collect();
-    let compensating = rows
-        .iter()
-        .any(|(step, _, _)| compensations.contains(step.as_str()));
+    let compensating = choices.roll_back
+        || rows
+            .iter()
+            .any(|(step, _, _)| compensations.contains(step.as_str()));
     let skip_in_doubt = choices.in_doubt == InDoubt::Skip;
     let mut resume = Resume::default();
     for (step, state, attempt) in rows {
@@ -696,6 +700,7 @@ mod tests {
         Choices {
             in_doubt,
             skip_failed_compensations,
+            roll_back: false,
         }
     }
 
@@ -824,6 +829,20 @@ mod tests {
         // is declared done, and the rollback goes on with the next one.
         assert_eq!(marks(&skipped), [("b~", 2, StepState::Skipped)]);
         assert_eq!(skipped.journal["b"], StepState::Started);
+
+        // A roll-back on request compensates from the start: a forward step in doubt is left
+        // to its compensation, not declared done.
+        let crashed = rows(&[("a", StepState::Done), ("b", StepState::Started)]);
+        let rolled = resume(
+            &plan,
+            RunOutcome::Running,
+            crashed,
+            Choices {
+                roll_back: true,
+                ..choices(InDoubt::Skip, false)
+            },
+        );
+        assert!(rolled.marks.is_empty());
         assert_eq!(
             next(&plan, &skipped.journal, &none(), InDoubt::Skip, false),
             Next::Run(vec!["a~".into()])

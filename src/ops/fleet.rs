@@ -49,8 +49,9 @@ struct RawTarget {
 
 /// Reads and checks a fleet file: every problem in it at once, each with its line. The
 /// problems name lines rather than show them: a fleet file may hold passwords in its URLs.
-/// An environment variable `db_env` names is read here.
-pub fn load_fleet(path: &Path) -> Result<Vec<FleetTarget>, Problems> {
+/// An environment variable `db_env` names is read here. `schema` is the PostgreSQL schema
+/// of a target that names none (`--schema`), else `public`.
+pub fn load_fleet(path: &Path, schema: Option<&str>) -> Result<Vec<FleetTarget>, Problems> {
     let subject = format!("fleet `{}`", path.display());
     let text = fs_err::read_to_string(path).map_err(|err| {
         Problems::new(
@@ -58,7 +59,7 @@ pub fn load_fleet(path: &Path) -> Result<Vec<FleetTarget>, Problems> {
             vec![Problem::error(path, "dbpm::fleet::read", err.to_string())],
         )
     })?;
-    parse_fleet(&SourceFile::new(path, text), |name| {
+    parse_fleet(&SourceFile::new(path, text), schema, |name| {
         std::env::var(name).ok()
     })
 }
@@ -66,6 +67,7 @@ pub fn load_fleet(path: &Path) -> Result<Vec<FleetTarget>, Problems> {
 /// [`load_fleet`] of a file's text, with `env` for the environment.
 fn parse_fleet(
     file: &SourceFile,
+    schema: Option<&str>,
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Vec<FleetTarget>, Problems> {
     let subject = format!("fleet `{}`", file.path().display());
@@ -143,7 +145,15 @@ fn parse_fleet(
         let target = url
             .parse::<DbUrl>()
             .map_err(|err| err.to_string())
-            .and_then(|url| Target::new(url, raw.schema.clone()).map_err(|err| err.to_string()));
+            .and_then(|url| {
+                let platform = url.platform();
+                let schema = raw.schema.clone().or_else(|| {
+                    (platform == crate::platform::Platform::Postgres)
+                        .then(|| schema.map(str::to_owned))
+                        .flatten()
+                });
+                Target::new(url, schema).map_err(|err| err.to_string())
+            });
         let target = match target {
             Ok(target) => target,
             Err(reason) => {
@@ -184,7 +194,7 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<Vec<FleetTarget>, Problems> {
-        parse_fleet(&SourceFile::new("fleet.toml", text), |name| {
+        parse_fleet(&SourceFile::new("fleet.toml", text), None, |name| {
             (name == "EU1_DB").then(|| "postgres://app:s3cret@db-eu/app".to_owned())
         })
     }

@@ -289,10 +289,13 @@ pub fn upgrade(
 /// `dbpm undo` and `dbpm restore`: back to an installed set the target recorded, with the
 /// packages rebuilt from the target's own copy of their scripts, so the repository need not
 /// have them any more.
+/// `walked`: the values the versions walked through ran with ([`History::walked_values`]), so
+/// that going back through them re-creates what they made then.
 pub fn back_to(
     recorded: &InstalledState,
     current: &InstalledState,
     adopted: &BTreeMap<String, Version>,
+    walked: &BTreeMap<String, BTreeMap<String, String>>,
     why: &str,
 ) -> Result<Goal, VerbError> {
     let mut extra = Vec::new();
@@ -304,7 +307,9 @@ pub fn back_to(
         if let Some(package) = recorded.package(name) {
             extra.push(package?);
         }
-        package_values.insert(name.clone(), installed.placeholders.clone());
+        let mut values = walked.get(name).cloned().unwrap_or_default();
+        values.extend(installed.placeholders.clone());
+        package_values.insert(name.clone(), values);
         if current.packages.get(name).is_some_and(|now| {
             now.version == installed.version && now.placeholders != installed.placeholders
         }) {

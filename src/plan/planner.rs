@@ -45,9 +45,10 @@ pub struct Options {
     /// `undo` and `restore` go back to, each package's own.
     pub package_values: BTreeMap<String, BTreeMap<String, String>>,
     /// Placeholder values by package that the target's runs recorded for the versions they
-    /// walked through: a version walked again (an uninstall, a downgrade, `undo`) gets them
+    /// walked through: a package walked down again (an uninstall, a downgrade) gets them
     /// where nothing else gives a value but its default, so a name that only an older
-    /// version declares keeps the value it ran with.
+    /// version declares keeps the value it ran with. (`undo` and `restore` give them as
+    /// `package_values`, since they walk up too.)
     pub walked_values: BTreeMap<String, BTreeMap<String, String>>,
     /// The command whose request the release stands for (`` `dbpm install` ``), when it is
     /// not a release file: the reasons of the plan speak of the request, not of a release.
@@ -724,6 +725,16 @@ pub fn build(
                     .collect()
             })
             .unwrap_or_default();
+        // Walking down runs versions that ran on the target: with the values they ran with.
+        // (Walking up, a fresh install, gets the defaults: a value given once to an
+        // uninstalled package is not given again.)
+        let walked = options.walked_values.get(&decision.name).filter(|_| {
+            decision
+                .path
+                .steps
+                .iter()
+                .any(|step| step.direction == Direction::Down)
+        });
         for version in decision
             .to
             .iter()
@@ -744,9 +755,7 @@ pub fn build(
                     .map(String::as_str)
                     .or_else(|| recorded.get(key.as_str()).copied())
                     .or_else(|| {
-                        options
-                            .walked_values
-                            .get(&decision.name)
+                        walked
                             .and_then(|values| values.get(key))
                             .map(String::as_str)
                     })

@@ -1083,7 +1083,6 @@ fn refused_commit(err: &sqlx::Error) -> bool {
         .is_some_and(|code| code.starts_with("40") || code.starts_with("23"))
 }
 
-/// The database's own words for a failed statement.
 /// [`describe`] of an error of `script`, which the server received after `prefix` characters
 /// of other text: where PostgreSQL says the error is (a syntax error, an unknown name), the
 /// line and column of the script, and that line, as psql shows them.
@@ -1123,6 +1122,7 @@ fn describe_in(err: &sqlx::Error, script: &str, prefix: usize) -> String {
     text
 }
 
+/// The database's own words for a failed statement.
 fn describe(err: &sqlx::Error) -> String {
     let sqlx::Error::Database(db) = err else {
         return err.to_string();

@@ -35,6 +35,7 @@ pub struct ApplyArgs {
     /// `dbpm install` and the other verbs, whose plan is in no file.
     #[arg(long, conflicts_with = "fleet")]
     resume: bool,
+    // Not `TargetArgs`: here `--db` is optional, as `--fleet` can stand in for the target.
     /// The target database: postgres://..., mysql://... (MySQL and MariaDB) or
     /// sqlite://path/to/file.db
     // Parsed after clap, and its environment value hidden, so a password in it never reaches
@@ -424,33 +425,18 @@ fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
             run,
             failed,
             irreversible,
-        } if irreversible.is_empty() && failed.is_empty() => {
-            out.status(format!(
-                "run {run} was rolled back on request: the target is as it was before the run"
-            ));
-            Exit::RolledBack
-        }
-        Outcome::RolledBack {
-            run,
-            failed,
-            irreversible,
-        } if irreversible.is_empty() => {
-            out.status(format!(
-                "run {run} failed at {} and was rolled back: the target is as it was before the run",
-                failed.join(", ")
-            ));
-            Exit::RolledBack
-        }
-        Outcome::RolledBack {
-            run,
-            failed,
-            irreversible,
         } => {
             let how = if failed.is_empty() {
                 "was rolled back on request".to_owned()
             } else {
                 format!("failed at {} and was rolled back", failed.join(", "))
             };
+            if irreversible.is_empty() {
+                out.status(format!(
+                    "run {run} {how}: the target is as it was before the run"
+                ));
+                return Exit::RolledBack;
+            }
             out.status(format!(
                 "run {run} {how}, except what the irreversible {} did (or may have done), which no compensation undoes: the target has the versions it had before the run, with those changes. Check them, and restore what they changed from a backup if it must go",
                 if irreversible.len() == 1 {

@@ -1,7 +1,8 @@
 //! The flags that name a target database, `--db` and `--schema`, for every command that
 //! must connect to one, and how they become a [`Target`]. Flags about what to do there
-//! (repositories, `--admin-db`, run settings) belong to the commands; so does `dbpm plan`'s
-//! `--db`, which is optional there because `--state` can stand in for the target.
+//! (repositories, `--admin-db`, run settings) belong to the commands; so do `dbpm plan`'s
+//! and `dbpm apply`'s `--db`, optional there because `--state` (`--fleet`) can stand in for
+//! the target.
 
 use clap::Args;
 

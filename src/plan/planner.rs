@@ -399,17 +399,21 @@ pub fn decide(
         let (action, reason) = match installed_package {
             None => (ActionKind::Install, why),
             Some(current) if current.version == resolved.version => {
-                // A value given for the package that it was not installed with: its code is
-                // re-created with it (a value its data model used is refused at build).
-                let changed: Vec<String> = current
-                    .placeholders
-                    .iter()
-                    .filter(|_| release.packages.contains_key(name))
-                    .filter_map(|(key, old)| {
-                        let given = options.set.get(key).or(release.placeholders.get(key))?;
-                        (given != old).then(|| format!("`{key}` from `{old}` to `{given}`"))
-                    })
-                    .collect();
+                // A value given for a package the release names, other than the one it was
+                // installed with: its code is re-created with it (a value its data model used
+                // is refused at build).
+                let changed: Vec<String> = if release.packages.contains_key(name) {
+                    current
+                        .placeholders
+                        .iter()
+                        .filter_map(|(key, old)| {
+                            let given = options.set.get(key).or(release.placeholders.get(key))?;
+                            (given != old).then(|| format!("`{key}` from `{old}` to `{given}`"))
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 if options.reinstall.contains(name) {
                     (ActionKind::Reinstall, "reinstall asked for".to_owned())
                 } else if current.checksum != resolved.checksum {

@@ -1010,13 +1010,9 @@ async fn a_crash_inside_a_non_idempotent_mariadb_step_stops_for_an_operator() {
     );
 }
 
-/// `--on-failure stop` keeps a failed run for a fix instead of rolling it back: exit 6 (an
-/// operator must act; it was 1), the run `stopped_after_failure`, `status` saying to fix the
-/// cause, and once the cause is fixed the same command runs the failed step again and
-/// completes the run.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_run_stopped_after_a_failure_resumes_once_its_cause_is_fixed() {
-    let s = Scenario::new(Platform::Sqlite);
+/// Installs release 1 on the scenario's target and plans the upgrade to release 2 with a
+/// billing step that writes to `made_by_hand`, a table nothing makes: the plan.
+fn upgrade_needing_a_table(s: &Scenario) -> PathBuf {
     let install = s.plan(RELEASE_1, EXAMPLES, false, "install.json");
     s.applied(&install);
     let needs = copy_examples(&s.ctx, "needs-a-table");
@@ -1025,12 +1021,22 @@ async fn a_run_stopped_after_a_failure_resumes_once_its_cause_is_fixed() {
         "billing/1.1.0/UPGRADE/002.tax_rates.sql",
         "\nINSERT INTO made_by_hand (id) VALUES (1);\n",
     );
-    let plan_path = s.plan(
+    s.plan(
         RELEASE_2,
         &needs.display().to_string(),
         false,
         "upgrade.json",
-    );
+    )
+}
+
+/// `--on-failure stop` keeps a failed run for a fix instead of rolling it back: exit 6 (an
+/// operator must act; it was 1), the run `stopped_after_failure`, `status` saying to fix the
+/// cause, and once the cause is fixed the same command runs the failed step again and
+/// completes the run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stopped_after_a_failure_resumes_once_its_cause_is_fixed() {
+    let s = Scenario::new(Platform::Sqlite);
+    let plan_path = upgrade_needing_a_table(&s);
     let stopped = s.apply(&plan_path, &["--on-failure", "stop"]);
     let text = s.text(&stopped);
     assert_eq!(stopped.status.code(), Some(6), "{text}");
@@ -1061,21 +1067,8 @@ async fn a_run_stopped_after_a_failure_resumes_once_its_cause_is_fixed() {
 #[tokio::test]
 async fn an_unfinished_run_is_rolled_back_on_request() {
     let s = Scenario::new(Platform::Sqlite);
-    let install = s.plan(RELEASE_1, EXAMPLES, false, "install.json");
-    s.applied(&install);
+    let plan_path = upgrade_needing_a_table(&s);
     let before = schema(&s.db).await;
-    let needs = copy_examples(&s.ctx, "needs-a-table");
-    append(
-        &needs,
-        "billing/1.1.0/UPGRADE/002.tax_rates.sql",
-        "\nINSERT INTO made_by_hand (id) VALUES (1);\n",
-    );
-    let plan_path = s.plan(
-        RELEASE_2,
-        &needs.display().to_string(),
-        false,
-        "upgrade.json",
-    );
     let stopped = s.apply(&plan_path, &["--on-failure", "stop"]);
     assert_eq!(stopped.status.code(), Some(6), "{}", s.text(&stopped));
     assert_ne!(schema(&s.db).await, before);

@@ -151,6 +151,11 @@ impl Problem {
     pub fn message(&self) -> &str {
         &self.message
     }
+
+    /// Where in its file the problem points, if it does.
+    pub fn offset(&self) -> Option<usize> {
+        self.label.as_deref().map(|(span, _)| span.offset())
+    }
 }
 
 impl fmt::Display for Problem {

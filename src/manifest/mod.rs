@@ -4,6 +4,7 @@
 //! This module knows nothing of the scripts beside the manifest; checking declarations
 //! against the files that exist is the package's job.
 
+mod keys;
 mod legacy;
 pub mod raw;
 mod requirement;
@@ -161,36 +162,44 @@ impl Eq for Declaration {}
 
 /// Reads `dbpm.toml`, reporting every problem it can find at once.
 pub fn parse_toml(file: &SourceFile) -> Result<Manifest, Vec<Problem>> {
-    let raw: raw::RawManifest =
-        toml::from_str(file.text()).map_err(|err| vec![toml_problem(file, &err)])?;
-    let mut problems = Vec::new();
+    let mut problems = keys::unknown(file);
+    let raw: raw::RawManifest = match toml::from_str(file.text()) {
+        Ok(raw) => raw,
+        Err(err) => {
+            problems.push(toml_problem(file, err.message(), err.span()));
+            return Err(in_file_order(problems));
+        }
+    };
     let mut check = Checker {
         file,
         problems: &mut problems,
     };
 
-    let name = check.name(&raw.package.name);
-    let version = check.version(&raw.package.version, "version");
-    let description = raw
-        .package
-        .description
-        .as_ref()
-        .map(|d| check.description(d))
+    let package = check.read(&raw.package);
+    let package = package.as_ref().map(Spanned::get_ref);
+    let name = package
+        .and_then(|p| check.read(&p.name))
+        .and_then(|name| check.name(&name));
+    let version = package
+        .and_then(|p| check.read(&p.version))
+        .and_then(|version| check.version(&version, "version"));
+    let description = package
+        .and_then(|p| p.description.as_ref())
+        .and_then(|d| check.read(d))
+        .map(|d| check.description(&d))
         .unwrap_or_default();
-    let platforms = check.platforms(&raw.package.platforms);
-    let from = raw
-        .package
-        .from
+    let platforms = package
+        .and_then(|p| check.read(&p.platforms))
+        .and_then(|platforms| check.platforms(&platforms));
+    let from_value = package
+        .and_then(|p| p.from.as_ref())
+        .and_then(|from| check.read(from));
+    let from = from_value
         .as_ref()
         .and_then(|from| check.version(from, "from"));
-    if let (Some(version), Some(from_version)) = (&version, &from) {
+    if let (Some(version), Some(from_version), Some(written)) = (&version, &from, &from_value) {
         if from_version >= version {
-            let span = raw
-                .package
-                .from
-                .as_ref()
-                .map(Spanned::span)
-                .unwrap_or_default();
+            let span = written.span();
             check.push(
                 Problem::error(
                     file.path(),
@@ -208,6 +217,9 @@ pub fn parse_toml(file: &SourceFile) -> Result<Manifest, Vec<Problem>> {
     let mut prerequisites = BTreeMap::new();
     for (key, value) in &raw.prerequisites {
         let valid_name = check.prerequisite_name(key);
+        let Some(value) = check.read(value) else {
+            continue;
+        };
         let requirement = match value.get_ref() {
             raw::RawRequirement::Semver(text) => {
                 Requirement::parse(text).map_err(|e| e.to_string())
@@ -249,37 +261,41 @@ pub fn parse_toml(file: &SourceFile) -> Result<Manifest, Vec<Problem>> {
             );
             continue;
         }
+        let Some(value) = check.read(value) else {
+            continue;
+        };
+        let value = value.into_inner();
         placeholders.insert(
             key.get_ref().clone(),
             Placeholder {
-                description: value.description.clone(),
-                default: value.default.clone(),
+                description: value.description,
+                default: value.default,
             },
         );
     }
 
-    let scripts = raw
-        .scripts
-        .iter()
-        .map(|(key, decl)| {
-            let defaults = ScriptFlags::default();
-            let flags = ScriptFlags {
-                transaction: decl.transaction.unwrap_or(defaults.transaction),
-                idempotent: decl.idempotent.unwrap_or(defaults.idempotent),
-                irreversible: decl.irreversible.unwrap_or(defaults.irreversible),
-                mysql_transactional: decl
-                    .mysql_transactional
-                    .unwrap_or(defaults.mysql_transactional),
-            };
-            (
-                key.get_ref().clone(),
-                Declaration {
-                    flags,
-                    span: Some(key.span()),
-                },
-            )
-        })
-        .collect();
+    let mut scripts = BTreeMap::new();
+    for (key, decl) in &raw.scripts {
+        let Some(decl) = check.read(decl).map(Spanned::into_inner) else {
+            continue;
+        };
+        let defaults = ScriptFlags::default();
+        let flags = ScriptFlags {
+            transaction: decl.transaction.unwrap_or(defaults.transaction),
+            idempotent: decl.idempotent.unwrap_or(defaults.idempotent),
+            irreversible: decl.irreversible.unwrap_or(defaults.irreversible),
+            mysql_transactional: decl
+                .mysql_transactional
+                .unwrap_or(defaults.mysql_transactional),
+        };
+        scripts.insert(
+            key.get_ref().clone(),
+            Declaration {
+                flags,
+                span: Some(key.span()),
+            },
+        );
+    }
 
     match (name, version, platforms) {
         (Some(name), Some(version), Some(platforms)) if problems.is_empty() => Ok(Manifest {
@@ -293,8 +309,14 @@ pub fn parse_toml(file: &SourceFile) -> Result<Manifest, Vec<Problem>> {
             scripts,
             legacy: false,
         }),
-        _ => Err(problems),
+        _ => Err(in_file_order(problems)),
     }
+}
+
+/// Problems sorted by where they point, those that point nowhere last.
+fn in_file_order(mut problems: Vec<Problem>) -> Vec<Problem> {
+    problems.sort_by_key(|problem| problem.offset().unwrap_or(usize::MAX));
+    problems
 }
 
 /// Writes a manifest as a normalised `dbpm.toml`, the form stored in archives.
@@ -384,25 +406,32 @@ const SHAPES: [(&str, &str); 5] = [
     ("struct RawPackage", "the `[package]` table"),
 ];
 
-fn toml_problem(file: &SourceFile, err: &toml::de::Error) -> Problem {
-    let mut message = err.message().to_owned();
+/// A value serde could not read as the manifest's types (or TOML that is not TOML), in the
+/// manifest's words.
+fn toml_problem(file: &SourceFile, message: &str, span: Option<Range<usize>>) -> Problem {
+    let mut message = message.to_owned();
     for (rust, shape) in SHAPES {
         message = message.replace(rust, shape);
     }
+    // A value inside the one read has its key in front (`` `default`: invalid type… ``).
+    let what = message
+        .strip_prefix('`')
+        .and_then(|rest| rest.split_once("`: "))
+        .map_or(message.as_str(), |(_, what)| what);
     let wrong_type = ["invalid type", "invalid value"]
         .iter()
-        .any(|start| message.starts_with(start));
+        .any(|start| what.starts_with(start));
     let (code, help) = if wrong_type {
         (
             "dbpm::manifest::wrong_type",
             "give the key a value of the expected type (a key written after a table's header belongs to that table); `dbpm init` writes a complete example",
         )
-    } else if message.starts_with("unknown field") {
+    } else if what.starts_with("unknown field") {
         (
             "dbpm::manifest::unknown_key",
             "remove the key or fix its spelling; `dbpm init` writes a complete example",
         )
-    } else if message.starts_with("missing field") {
+    } else if what.starts_with("missing field") {
         (
             "dbpm::manifest::missing_key",
             "add the key; `dbpm init` writes a complete example",
@@ -411,7 +440,7 @@ fn toml_problem(file: &SourceFile, err: &toml::de::Error) -> Problem {
         ("dbpm::manifest::toml", "fix the TOML syntax")
     };
     let problem = Problem::error(file.path(), code, message.clone()).with_help(help);
-    match err.span() {
+    match span {
         Some(span) => problem.at(file, span, message),
         None => problem,
     }
@@ -430,6 +459,18 @@ struct Checker<'a> {
 impl Checker<'_> {
     fn push(&mut self, problem: Problem) {
         self.problems.push(problem);
+    }
+
+    /// The value when it has the expected type; else the problem is noted.
+    fn read<T: Clone>(&mut self, checked: &raw::Checked<T>) -> Option<Spanned<T>> {
+        match &checked.value {
+            Ok(value) => Some(Spanned::new(checked.span.clone(), value.clone())),
+            Err(message) => {
+                let problem = toml_problem(self.file, message, Some(checked.span.clone()));
+                self.problems.push(problem);
+                None
+            }
+        }
     }
 
     fn error(

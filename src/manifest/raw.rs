@@ -1,61 +1,127 @@
 //! The shape of `dbpm.toml` as written by people: serde types that keep spans so that
 //! validation can point at the offending value. The JSON schema is generated from them.
+//!
+//! Values that people write are [`Checked`]: one of the wrong type is a problem reported with
+//! the others, not the end of reading the file. Unknown keys are found by
+//! [`super::keys`], which the schema's `deny_unknown_fields` mirrors.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Range;
 
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
 /// A package manifest (`dbpm.toml`).
 #[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 #[schemars(title = "dbpm package manifest (dbpm.toml)")]
 pub struct RawManifest {
     /// Who the package is.
-    pub package: RawPackage,
+    #[schemars(with = "RawPackage")]
+    pub package: Checked<RawPackage>,
     /// Other packages this one needs, with a version range each.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, RawRequirement>")]
-    pub prerequisites: BTreeMap<Spanned<String>, Spanned<RawRequirement>>,
+    pub prerequisites: BTreeMap<Spanned<String>, Checked<RawRequirement>>,
     /// The `${name}` variables the scripts use.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, RawPlaceholder>")]
-    pub placeholders: BTreeMap<Spanned<String>, RawPlaceholder>,
+    pub placeholders: BTreeMap<Spanned<String>, Checked<RawPlaceholder>>,
     /// Declarations about single scripts, keyed by `PHASE/NNN.name` (no extension).
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, RawDeclaration>")]
-    pub scripts: BTreeMap<Spanned<String>, RawDeclaration>,
+    pub scripts: BTreeMap<Spanned<String>, Checked<RawDeclaration>>,
 }
 
 /// The `[package]` table.
-#[derive(Debug, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawPackage {
     /// The package name: ASCII letters, digits, `_` and `-`, at most 100 characters.
     #[schemars(with = "String", length(min = 1, max = 100))]
-    pub name: Spanned<String>,
+    pub name: Checked<String>,
     /// The version, in semantic versioning (`1.2.0`).
     #[schemars(with = "String")]
-    pub version: Spanned<String>,
+    pub version: Checked<String>,
     /// What the package holds, at most 4000 characters.
     #[serde(default)]
     #[schemars(with = "String", length(max = 4000))]
-    pub description: Option<Spanned<String>>,
+    pub description: Option<Checked<String>>,
     /// The platforms the package supports.
     #[schemars(with = "Vec<crate::platform::Platform>")]
-    pub platforms: Spanned<Vec<Spanned<String>>>,
+    pub platforms: Checked<Vec<Spanned<String>>>,
     /// The version that `UPGRADE/` upgrades from; absent for a baseline that installs from nothing.
     #[serde(default)]
     #[schemars(with = "Option<String>")]
-    pub from: Option<Spanned<String>>,
+    pub from: Option<Checked<String>>,
+}
+
+/// A value read as `T` when it has `T`'s shape, else serde's words on why it has not; its
+/// span either way.
+#[derive(Debug, Clone)]
+pub struct Checked<T> {
+    /// Where the value is written.
+    pub span: Range<usize>,
+    /// The value, or why it is not a `T`.
+    pub value: Result<T, String>,
+}
+
+/// A `T`, or the error that reading one gave: the reader of the file goes on after it.
+struct Caught<T>(Result<T, String>);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Caught<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Caught(
+            T::deserialize(deserializer).map_err(|err| one_line(&err.to_string())),
+        ))
+    }
+}
+
+/// A TOML reading error as one line: the reader puts the key of a value inside the one
+/// read on a line of its own (`in `default``), which goes in front.
+fn one_line(error: &str) -> String {
+    let error = error.trim();
+    match error.rsplit_once("\nin ") {
+        Some((message, key)) => format!("{}: {}", key.trim(), message.trim()),
+        None => error.to_owned(),
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Checked<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let spanned = Spanned::<Caught<T>>::deserialize(deserializer)?;
+        Ok(Checked {
+            span: spanned.span(),
+            value: spanned.into_inner().0,
+        })
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Checked<T> {
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        T::schema_id()
+    }
+
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
 }
 
 /// A prerequisite's version range: a semver requirement (`"^1.2"`) or the seed's
 /// `{ min = { major = 1 }, max = { major = 2 } }` form.
-#[derive(Debug, JsonSchema)]
+#[derive(Debug, Clone, JsonSchema)]
 #[serde(untagged)]
 pub enum RawRequirement {
     /// A semver requirement, for example `^1.2` or `>=1.0, <3`.
@@ -65,7 +131,7 @@ pub enum RawRequirement {
 }
 
 /// The seed's `min`/`max` form of a version range.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawMinMax {
     /// The lowest version allowed; missing parts are 0.
@@ -90,8 +156,8 @@ pub struct RawBound {
 }
 
 /// A `${name}` variable the scripts use.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[schemars(deny_unknown_fields)]
 pub struct RawPlaceholder {
     /// What the value means, for whoever writes the release file.
     #[serde(default)]
@@ -103,7 +169,7 @@ pub struct RawPlaceholder {
 
 /// What a script declares about itself.
 #[derive(Debug, Default, Clone, Copy, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
+#[schemars(deny_unknown_fields)]
 pub struct RawDeclaration {
     /// `false`: the script must not run inside a transaction (`CREATE INDEX CONCURRENTLY`).
     #[serde(default)]
@@ -141,5 +207,19 @@ impl<'de> Deserialize<'de> for RawRequirement {
         }
 
         deserializer.deserialize_any(RequirementVisitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reading_error_is_one_line_with_its_key_in_front() {
+        assert_eq!(
+            one_line("invalid type: integer `1`, expected a string\nin `default`\n"),
+            "`default`: invalid type: integer `1`, expected a string"
+        );
+        assert_eq!(one_line("missing field `min`\n"), "missing field `min`");
     }
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::diagnostic::{Problem, Problems, SourceFile};
-use crate::manifest::raw::RawRequirement;
+use crate::manifest::raw::{Checked, RawRequirement};
 use crate::manifest::{is_package_name, is_placeholder_name, Requirement};
 use crate::package::Checksum;
 use crate::platform::Platform;
@@ -48,17 +48,17 @@ pub struct RawRelease {
     /// The platform the release is for; when present, plans for another platform are refused.
     #[serde(default)]
     #[schemars(with = "Option<Platform>")]
-    pub platform: Option<Spanned<String>>,
+    pub platform: Option<Checked<String>>,
     /// The packages wanted on the target, each with the versions allowed: a version
     /// (`"1.2.0"`, exactly that version), a semver requirement (`"^2"`, `">=1.0, <3"`) or the
     /// `{ min = { major = 1 }, max = { major = 2 } }` form.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, RawRequirement>")]
-    pub packages: BTreeMap<Spanned<String>, Spanned<RawRequirement>>,
+    pub packages: BTreeMap<Spanned<String>, Checked<RawRequirement>>,
     /// Values of the `${name}` placeholders that scripts use.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
-    pub placeholders: BTreeMap<Spanned<String>, Spanned<String>>,
+    pub placeholders: BTreeMap<Spanned<String>, Checked<String>>,
 }
 
 /// The JSON schema of `release.toml`.
@@ -91,29 +91,28 @@ pub fn parse_release(file: &SourceFile) -> Result<Release, Problems> {
         }
     };
 
-    let platform =
-        raw.platform
-            .as_ref()
-            .and_then(|platform| match platform.get_ref().parse::<Platform>() {
-                Ok(platform) => Some(platform),
-                Err(err) => {
-                    let help = match Platform::suggest(platform.get_ref()) {
-                        Some(p) => format!("did you mean `{p}`?"),
-                        None => {
-                            "the platforms are `postgres`, `mysql` (also for MariaDB) and `sqlite`"
-                                .to_owned()
-                        }
-                    };
-                    found.push(
-                        "dbpm::release::unknown_platform",
-                        err.to_string(),
-                        platform.span(),
-                        "unknown platform",
-                        help,
-                    );
-                    None
-                }
-            });
+    let platform = raw
+        .platform
+        .as_ref()
+        .and_then(|platform| found.read(platform))
+        .and_then(|platform| match platform.get_ref().parse::<Platform>() {
+            Ok(platform) => Some(platform),
+            Err(err) => {
+                let help = match Platform::suggest(platform.get_ref()) {
+                    Some(p) => format!("did you mean `{p}`?"),
+                    None => "the platforms are `postgres`, `mysql` (also for MariaDB) and `sqlite`"
+                        .to_owned(),
+                };
+                found.push(
+                    "dbpm::release::unknown_platform",
+                    err.to_string(),
+                    platform.span(),
+                    "unknown platform",
+                    help,
+                );
+                None
+            }
+        });
 
     let mut packages = BTreeMap::new();
     for (name, range) in &raw.packages {
@@ -127,6 +126,9 @@ pub fn parse_release(file: &SourceFile) -> Result<Release, Problems> {
                 "a package name starts with an ASCII letter or digit and holds ASCII letters, digits, `_` and `-`",
             );
         }
+        let Some(range) = found.read(range) else {
+            continue;
+        };
         let requirement = match range.get_ref() {
             RawRequirement::Semver(text) => Requirement::parse(text).map_err(|e| e.to_string()),
             RawRequirement::MinMax(range) => Requirement::from_min_max(range),
@@ -148,8 +150,11 @@ pub fn parse_release(file: &SourceFile) -> Result<Release, Problems> {
 
     let mut placeholders = BTreeMap::new();
     for (name, value) in &raw.placeholders {
+        let value = found.read(value);
         if is_placeholder_name(name.get_ref()) {
-            placeholders.insert(name.get_ref().clone(), value.get_ref().clone());
+            if let Some(value) = value {
+                placeholders.insert(name.get_ref().clone(), value.into_inner());
+            }
         } else {
             found.push(
                 "dbpm::release::bad_placeholder_name",
@@ -218,6 +223,23 @@ impl Found<'_> {
                 "unknown key",
                 help,
             );
+        }
+    }
+
+    /// The value when it has the expected type; else the problem is noted.
+    fn read<T: Clone>(&mut self, checked: &Checked<T>) -> Option<Spanned<T>> {
+        match &checked.value {
+            Ok(value) => Some(Spanned::new(checked.span.clone(), value.clone())),
+            Err(message) => {
+                self.push(
+                    "dbpm::release::wrong_type",
+                    message.clone(),
+                    checked.span.clone(),
+                    message,
+                    "give the key a value of the expected type: a version or range for a package, a string for a placeholder (a key written after a table's header belongs to that table)",
+                );
+                None
+            }
         }
     }
 

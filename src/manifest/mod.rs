@@ -632,6 +632,27 @@ mod tests {
     }
 
     #[test]
+    fn every_problem_of_a_manifest_is_reported_at_once_in_file_order() {
+        let text = "[package]\nname = \"ca\"\nversion = 1\nplatforms = [\"db2\"]\nowner = \"me\"\n\n[prerequisites]\ncb = 5\n\n[scripts.\"UPGRADE/001.a\"]\ntransaction = \"no\"\n";
+        let problems = parse_toml(&SourceFile::new("ca/dbpm.toml", text.to_owned())).unwrap_err();
+        let codes: Vec<_> = problems.iter().map(Problem::code_str).collect();
+        assert_eq!(
+            codes,
+            [
+                "dbpm::manifest::wrong_type",
+                "dbpm::manifest::unknown_platform",
+                "dbpm::manifest::unknown_key",
+                "dbpm::manifest::wrong_type",
+                "dbpm::manifest::wrong_type",
+            ]
+        );
+        assert_eq!(
+            problems[4].message(),
+            "`transaction`: invalid type: string \"no\", expected a boolean"
+        );
+    }
+
+    #[test]
     fn a_value_of_the_wrong_type_is_explained_in_the_manifests_terms() {
         let head = "[package]\nname = \"ca\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n";
         for (tail, expected) in [

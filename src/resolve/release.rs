@@ -352,6 +352,23 @@ auth = "^two"
     }
 
     #[test]
+    fn values_of_the_wrong_type_are_reported_with_the_other_problems() {
+        let text = "platform = 5\n[packages]\nauth = 2\n\"bad name\" = \"1.0.0\"\n[placeholders]\nschema = true\n";
+        let problems = parse(text).unwrap_err();
+        let codes: Vec<_> = problems.all().iter().map(Problem::code_str).collect();
+        assert_eq!(
+            codes,
+            [
+                "dbpm::release::wrong_type",
+                "dbpm::release::wrong_type",
+                "dbpm::release::bad_name",
+                "dbpm::release::wrong_type",
+            ]
+        );
+        assert!(problems.all()[1].message().contains("integer `2`"));
+    }
+
+    #[test]
     fn bad_toml_is_one_located_problem() {
         let problems = parse("[packages]\nauth = \n").unwrap_err();
         assert_eq!(problems.all().len(), 1);

@@ -1623,8 +1623,8 @@ async fn a_password_in_the_url_is_stored_and_printed_nowhere() {
         );
     }
     let applied = s.text(&outputs[1]);
-    assert_eq!(outputs[1].status.code(), Some(0), "{applied}");
-    // The failed POSTINSTALL is reported, not rolled back.
+    // The failed POSTINSTALL is reported, not rolled back, and the exit code says so.
+    assert_eq!(outputs[1].status.code(), Some(7), "{applied}");
     assert!(
         applied.contains("✗ billing@1.0.0/POSTINSTALL/001.notify"),
         "{applied}"

@@ -23,7 +23,8 @@ use crate::plan::Plan;
 ///
 /// Running the same command again resumes an interrupted run; a failed step rolls back the
 /// completed ones with the compensations the plan shows. Exit codes: 0 done, 1 error, 3 stale
-/// plan, 4 target locked, 5 rolled back, 6 needs an operator.
+/// plan, 4 target locked, 5 rolled back, 6 needs an operator, 7 completed but a POSTINSTALL
+/// step failed.
 ///
 /// Example: dbpm apply plan.json --db sqlite://dev.db
 #[derive(Debug, Args)]
@@ -55,7 +56,7 @@ pub struct ApplyArgs {
     /// with `db` or `db_env`, and `name` and `schema` if needed; see docs/ci.md), each with
     /// its own lock, run and journal, then report per target. In place of `--db`, which it
     /// overrides (`--schema` is the schema of a target that names none). Exit code: the
-    /// highest of the targets' codes
+    /// highest of the targets' codes, but 7 (a failed POSTINSTALL task) only wins over 0
     #[arg(long, value_name = "FILE")]
     fleet: Option<PathBuf>,
     /// With `--fleet`: targets to apply to at once
@@ -190,7 +191,7 @@ async fn apply_to_fleet(
                         Exit::Error
                     }
                 };
-                if exit != Exit::Success && !args.keep_going {
+                if !exit.completed() && !args.keep_going {
                     halted.store(true, Ordering::SeqCst);
                 }
                 (at, Some(exit))
@@ -227,10 +228,10 @@ async fn apply_to_fleet(
         .iter()
         .flatten()
         .copied()
-        .max_by_key(|exit| exit.code());
+        .max_by_key(|exit| exit.severity());
     let not_started = exits.iter().any(Option::is_none);
     Ok(match worst {
-        Some(Exit::Success) | None if not_started => Exit::Error,
+        Some(Exit::Success | Exit::PostinstallFailed) | None if not_started => Exit::Error,
         Some(exit) => exit,
         None => Exit::Success,
     })
@@ -413,7 +414,7 @@ fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
                 "run {run} completed, but {} failed: a POSTINSTALL failure is reported, not rolled back; its error is above (`dbpm history --run {run}` shows it again)",
                 postinstall_failed.join(", ")
             ));
-            Exit::Success
+            Exit::PostinstallFailed
         }
         Outcome::AlreadyApplied { run } => {
             out.status(format!(

@@ -592,6 +592,52 @@ fn install_from_an_archive_file() {
 }
 
 #[test]
+fn install_from_a_package_source_directory() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let text = ok(
+        &ctx,
+        &db,
+        &["install", "examples/packages/core/1.0.0", "--yes"],
+    );
+    assert!(text.contains("completed"), "{text}");
+    assert_eq!(installed(&ctx, &db), "core@1.0.0");
+    // The same content as the built archive: installing that changes nothing.
+    let dist = ctx.path("dist").display().to_string();
+    let build = ctx.run(&["build", "examples/packages/core/1.0.0", "--out-dir", &dist]);
+    assert!(build.status.success());
+    let archive = ctx
+        .path("dist/core-1.0.0-sqlite.dbpkg")
+        .display()
+        .to_string();
+    let again = ok(&ctx, &db, &["install", &archive, "--yes"]);
+    assert!(!again.contains("reinstall"), "{again}");
+
+    // A source that does not build is reported as `build` reports it; a path that is
+    // nothing, as such (it was "not in the repository").
+    package_version(
+        &ctx,
+        "broken",
+        "1.0.0",
+        &[(
+            "dbpm.toml",
+            "[package]\nname = \"broken\"\nversion = \"1.0\"\nplatforms = [\"sqlite\"]\n",
+        )],
+    );
+    let broken = ctx.path("packages/broken/1.0.0").display().to_string();
+    for (path, expected) in [
+        (broken.as_str(), "dbpm::manifest::bad_version"),
+        ("packages/missing/1.0.0", "dbpm::verb::no_such_package_file"),
+    ] {
+        let refused = run(&ctx, &db, &["install", path, "--yes"]);
+        let text = transcript(&refused, ctx.temp.path());
+        assert_eq!(refused.status.code(), Some(1), "{text}");
+        assert!(text.contains(expected), "{text}");
+    }
+    assert_eq!(installed(&ctx, &db), "core@1.0.0");
+}
+
+#[test]
 fn adopt_checks_the_claim_and_verify_reports_failures() {
     for platform in [Platform::Sqlite, Platform::Postgres] {
         let ctx = TestContext::new();

@@ -40,7 +40,8 @@ pub struct VerbArgs {
     run: RunArgs,
 }
 
-/// Install packages (from repositories, or `.dbpkg` files) and their prerequisites.
+/// Install packages (from repositories, package source directories or `.dbpkg` files) and
+/// their prerequisites.
 ///
 /// What is installed already at the same content does nothing; `--reinstall` runs the
 /// package's ROLLBACK and INSTALL again.
@@ -48,7 +49,8 @@ pub struct VerbArgs {
 /// Example: dbpm install billing@^1.1 --db sqlite://dev.db --repo examples/packages --yes
 #[derive(Debug, Args)]
 pub struct InstallArgs {
-    /// `NAME`, `NAME@REQUIREMENT` (`billing@^1.1`, `core@1.2.0`) or a `.dbpkg` file.
+    /// `NAME`, `NAME@REQUIREMENT` (`billing@^1.1`, `core@1.2.0`), a package version directory
+    /// (`packages/core/1.2.0`, built for the target as `dbpm build` would) or a `.dbpkg` file.
     #[arg(required = true)]
     packages: Vec<String>,
     /// Run the packages' ROLLBACK and INSTALL again.
@@ -149,11 +151,23 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
             let mut requested = Vec::new();
             let mut archives = Vec::new();
             for item in &a.packages {
+                let path = std::path::PathBuf::from(item);
+                if path.is_dir() {
+                    let (package, warnings) = verbs::build_source(&path, target.platform())?;
+                    for warning in &warnings {
+                        out.report(warning);
+                    }
+                    archives.push((path, package));
+                    continue;
+                }
                 if item.ends_with(".dbpkg") {
-                    let path = std::path::PathBuf::from(item);
                     let package = archive::read_file(&path)?;
                     archives.push((path, package));
                     continue;
+                }
+                // A package name holds no `/`: this was meant as a path.
+                if item.contains(['/', std::path::MAIN_SEPARATOR]) {
+                    return Err(VerbError::NoSuchPackageFile { path: item.clone() }.into());
                 }
                 let (name, requirement) = match item.split_once('@') {
                     Some((name, req)) => (

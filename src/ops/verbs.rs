@@ -5,14 +5,15 @@
 //! plans, shows, asks and applies.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use semver::Version;
 
 use crate::db::target::{RunOutcome, RunRecord, Target, TargetError};
+use crate::diagnostic::{Problem, Problems};
 use crate::manifest::Requirement;
 use crate::ops::history::changes;
-use crate::package::{Checksum, Package};
+use crate::package::{load_dir, Checksum, Package};
 use crate::plan::Options;
 use crate::platform::Platform;
 use crate::resolve::Release;
@@ -83,6 +84,39 @@ pub enum VerbError {
         /// Why.
         reason: String,
     },
+    /// A package source directory named on the command line does not list the target's
+    /// platform.
+    #[error("`{dir}` ({name} {version}) lists {listed}, not {target}")]
+    #[diagnostic(
+        code(dbpm::verb::source_platform),
+        help("install it on a target of a platform it lists, or add `{target}` to `platforms` in its dbpm.toml once its scripts run there")
+    )]
+    SourcePlatform {
+        /// The directory.
+        dir: String,
+        /// The package.
+        name: String,
+        /// Its version.
+        version: Version,
+        /// The platforms its manifest lists.
+        listed: String,
+        /// The target's platform.
+        target: Platform,
+    },
+    /// A package source directory named on the command line does not build.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    InvalidSource(Problems),
+    /// Something named on the command line as a file or directory is neither.
+    #[error("`{path}` is no package source directory and no `.dbpkg` file")]
+    #[diagnostic(
+        code(dbpm::verb::no_such_package_file),
+        help("name a package as NAME or NAME@REQUIREMENT (from `--repo`), or give the path of a package version directory (with its dbpm.toml) or of a built `.dbpkg` file")
+    )]
+    NoSuchPackageFile {
+        /// The path given.
+        path: String,
+    },
     /// An archive named on the command line is the build of another platform than the
     /// target's.
     #[error("`{file}` is built for {built_for}, and the target is {target}")]
@@ -123,6 +157,28 @@ fn release(
         placeholders,
         digest: Checksum::of_text(description),
     }
+}
+
+/// The package in source directory `dir`, built for `platform` as `dbpm build` builds it,
+/// and the warnings of that build.
+pub fn build_source(dir: &Path, platform: Platform) -> Result<(Package, Vec<Problem>), VerbError> {
+    let source = load_dir(dir).map_err(VerbError::InvalidSource)?;
+    let package = source.for_platform(platform).ok_or_else(|| {
+        let listed: Vec<&str> = source
+            .manifest
+            .platforms
+            .iter()
+            .map(|p| p.as_str())
+            .collect();
+        VerbError::SourcePlatform {
+            dir: dir.display().to_string(),
+            name: source.manifest.name.clone(),
+            version: source.manifest.version.clone(),
+            listed: listed.join(", "),
+            target: platform,
+        }
+    })?;
+    Ok((package, source.warnings))
 }
 
 fn any() -> Requirement {

@@ -30,7 +30,7 @@ pub struct HistoryArgs {
 }
 
 pub async fn run(args: HistoryArgs, out: &Out) -> miette::Result<Exit> {
-    let target = args.target.target()?;
+    let target = args.target.target(out)?;
     if let Some(run) = &args.run {
         return show_steps(&target, run, out).await;
     }

@@ -31,7 +31,7 @@ pub struct StatusArgs {
 }
 
 pub async fn run(args: StatusArgs, out: &Out) -> miette::Result<Exit> {
-    let target = args.target.target()?;
+    let target = args.target.target(out)?;
     let repos = open_given(&args.repos)?;
     let status = status(&target, repos.as_ref()).await?;
     if out.json() {

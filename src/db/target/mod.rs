@@ -17,14 +17,17 @@ mod run;
 mod schema;
 mod session;
 mod tables;
+mod wait;
 
 use std::fmt;
+use std::time::Duration;
 
 pub use installed::TEXT_BYTES_PER_INSERT;
 pub use run::{JournalRow, RunLock, RunOutcome, RunRecord, ScriptFailed, StepSession};
 pub use schema::{identifier, SchemaError, SchemaScripts};
 use session::{Access, Connector, Session};
 pub use tables::STATE_VERSION;
+pub use wait::{LockWait, WaitedLock, ANNOUNCE_AFTER};
 
 use super::DbUrl;
 use crate::platform::Platform;
@@ -43,6 +46,8 @@ pub struct Target {
     /// The target schema on PostgreSQL; empty elsewhere, where the state's key is always "".
     schema: String,
     connector: Connector,
+    /// Who is told of a wait for a lock (see [`Target::announcing_waits`]).
+    waits: Option<wait::WaitNotice>,
 }
 
 /// Why a target or its state could not be used.
@@ -295,6 +300,7 @@ impl Target {
             url,
             schema,
             connector,
+            waits: None,
         })
     }
 
@@ -413,10 +419,14 @@ impl Target {
             Platform::Sqlite => {
                 // Connecting reads nothing of the file: a file that is no database is found
                 // here, before anything (a run's lock file beside it) is made for it.
-                session
-                    .run("PRAGMA schema_version")
-                    .await
-                    .map_err(self.failed("read the database"))?;
+                // It waits while another connection writes (holds the file's exclusive lock).
+                self.waiting_for(
+                    WaitedLock::SqliteFile,
+                    Some(Duration::from_secs(dialect::LOCK_WAIT_SECONDS)),
+                    session.run("PRAGMA schema_version"),
+                )
+                .await
+                .map_err(self.failed("read the database"))?;
             }
         }
         Ok(())
@@ -441,8 +451,15 @@ impl Target {
 
     /// Takes the state lock and begins a transaction.
     async fn begin_locked_write(&self, session: &mut Session) -> Result<(), TargetError> {
-        let locked = session
-            .begin_locked_write()
+        let wait = Some(Duration::from_secs(dialect::LOCK_WAIT_SECONDS));
+        let (lock, timeout) = match self.platform() {
+            // An advisory lock waits until it is free.
+            Platform::Postgres => (WaitedLock::State, None),
+            Platform::Mysql => (WaitedLock::State, wait),
+            Platform::Sqlite => (WaitedLock::SqliteFile, wait),
+        };
+        let locked = self
+            .waiting_for(lock, timeout, session.begin_locked_write())
             .await
             .map_err(self.failed("lock dbpm's state"))?;
         if !locked {

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::dialect::{pg_literal, render};
 use super::session::{Access, Session, Value};
+use super::wait::{WaitedLock, ANNOUNCE_AFTER};
 use super::{dialect, tables, Target, TargetError};
 use crate::package::statements;
 use crate::platform::Platform;
@@ -234,14 +235,22 @@ pub struct StepSession {
 }
 
 impl Target {
-    /// Takes the run lock, waiting up to `timeout`; `TargetError::Locked` when another apply
-    /// keeps it. Scripts run only under this lock, so here a PostgreSQL target's schema must
+    /// Takes the run lock, waiting up to `timeout` (a wait of more than a second is announced);
+    /// `TargetError::Locked` when another apply keeps it. Scripts run only under this lock, so here a PostgreSQL target's schema must
     /// exist: dbpm never creates it, lest a mistyped `--schema` install a second copy.
     pub async fn lock(&self, timeout: Duration) -> Result<RunLock, TargetError> {
         let started = Instant::now();
         let locked = || TargetError::Locked {
             target: self.label(),
             seconds: timeout.as_secs(),
+        };
+        // Said once, when another run has kept the lock for a second.
+        let mut announced = false;
+        let announce = |announced: &mut bool| {
+            if !*announced && started.elapsed() >= ANNOUNCE_AFTER {
+                *announced = true;
+                self.announce(WaitedLock::Run, Some(timeout));
+            }
         };
         if self.platform() == Platform::Sqlite {
             let Some(file) = self.connector.sqlite_file() else {
@@ -278,6 +287,7 @@ impl Target {
                         })
                     }
                     Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
+                        announce(&mut announced);
                         tokio::time::sleep(LOCK_POLL).await
                     }
                     Err(std::fs::TryLockError::WouldBlock) => return Err(locked()),
@@ -312,6 +322,7 @@ impl Target {
             if started.elapsed() >= timeout {
                 return Err(locked());
             }
+            announce(&mut announced);
             tokio::time::sleep(LOCK_POLL).await;
         }
     }

@@ -43,6 +43,7 @@ on_every_platform!(
     // The outcome too is one line of JSON, after the events, so stdout reads line by line.
     json_output_is_one_object_per_line,
     a_second_apply_says_that_it_waits_for_the_run_lock,
+    a_killed_run_reads_as_interrupted_once_nothing_holds_its_lock,
 );
 
 mod sys_steps {
@@ -1426,6 +1427,77 @@ fn a_second_apply_on_sqlite_gives_up_at_its_lock_timeout_during_a_step() {
     );
     let first = first.wait_with_output().unwrap();
     assert_eq!(first.status.code(), Some(0), "{}", s.text(&first));
+}
+
+/// `dbpm status` and `dbpm history` of the scenario's target with `--output json`.
+fn status_and_history(s: &Scenario) -> (serde_json::Value, serde_json::Value) {
+    let json = |command: &str| {
+        let output = s.ctx.run(&[command, "--db", &s.db.url, "--output", "json"]);
+        let text = s.text(&output);
+        assert_eq!(output.status.code(), Some(0), "{command}: {text}");
+        serde_json::from_slice::<serde_json::Value>(&output.stdout)
+            .unwrap_or_else(|err| panic!("{command}: {err}: {text}"))
+    };
+    (json("status"), json("history"))
+}
+
+/// A run whose dbpm was killed (SIGKILL) mid-step stays recorded as `running`; once nothing
+/// holds the target's run lock, `status` and `history` show it as interrupted (`interrupted`
+/// in JSON, the recorded outcome kept) and say how to resume it or roll it back. They used to
+/// show it as running. While its dbpm runs, it reads as running, and looking does not get in
+/// the way of that apply, which holds the lock to its end.
+async fn a_killed_run_reads_as_interrupted_once_nothing_holds_its_lock(platform: Platform) {
+    let s = Scenario::new(platform);
+    let (mut child, plan_path) = while_a_step_runs(&s, 20);
+    let (status, history) = status_and_history(&s);
+    assert_eq!(status["unfinished"]["outcome"], "running", "{status:#}");
+    assert_eq!(status["unfinished"]["interrupted"], false, "{status:#}");
+    assert_eq!(history["runs"][0]["interrupted"], false, "{history:#}");
+    let status_text = s.ctx.run(&["status", "--db", &s.db.url]);
+    let text = s.text(&status_text);
+    assert!(text.contains("(running)"), "{text}");
+    assert!(!text.contains("interrupted"), "{text}");
+    // Looking did not free the lock: a second apply still finds it taken.
+    let second = s.apply(&plan_path, &["--lock-timeout", "0"]);
+    assert_eq!(second.status.code(), Some(4), "{}", s.text(&second));
+    assert!(child.try_wait().unwrap().is_none(), "the apply ended early");
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (status, history) = status_and_history(&s);
+    let run = &status["unfinished"];
+    assert_eq!(run["outcome"], "running", "{status:#}");
+    assert_eq!(run["interrupted"], true, "{status:#}");
+    assert_eq!(run["next"], "resume", "{status:#}");
+    assert_eq!(history["runs"][0]["id"], run["id"], "{history:#}");
+    assert_eq!(history["runs"][0]["interrupted"], true, "{history:#}");
+    assert_eq!(history["runs"][0]["outcome"], "running", "{history:#}");
+    let status_text = s.ctx.run(&["status", "--db", &s.db.url]);
+    let text = s.text(&status_text);
+    assert!(text.contains("(interrupted)"), "{text}");
+    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("was interrupted"), "{text}");
+    assert!(words.contains("`dbpm apply PLAN` with the plan"), "{text}");
+    assert!(words.contains("`dbpm apply PLAN --roll-back`"), "{text}");
+    let history_text = s.ctx.run(&["history", "--db", &s.db.url]);
+    let text = s.text(&history_text);
+    let row = text.lines().nth(3).unwrap_or_default();
+    assert!(row.contains(" interrupted "), "{text}");
+    assert!(text.contains("--roll-back"), "{text}");
+
+    // As said: the same plan with `--roll-back` undoes it (the killed step is in doubt, and a
+    // PREINSTALL step has nothing to undo).
+    let rolled_back = s.apply(&plan_path, &["--roll-back"]);
+    assert_eq!(
+        rolled_back.status.code(),
+        Some(5),
+        "{}",
+        s.text(&rolled_back)
+    );
+    let (status, history) = status_and_history(&s);
+    assert_eq!(status["unfinished"], serde_json::Value::Null, "{status:#}");
+    assert_eq!(history["runs"][0]["interrupted"], false, "{history:#}");
+    assert_eq!(history["runs"][0]["outcome"], "rolled_back", "{history:#}");
 }
 
 /// A second apply that waits for the run lock says so after a second, and what happens at

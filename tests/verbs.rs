@@ -258,7 +258,7 @@ fn an_interrupted_verb_resumes_with_the_plan_the_target_kept() {
     );
     let status = ok(&ctx, &db, &["status"]);
     assert!(
-        status.contains("run `dbpm apply --resume` to resume it"),
+        status.contains("Run `dbpm apply --resume` to resume it"),
         "{status}"
     );
     let other = run(&ctx, &db, &with_repo(&["install", "core@1.2.0", "--yes"]));

@@ -42,6 +42,8 @@ on_every_platform!(
     a_stale_plan_is_refused_before_anything_runs,
     // The outcome too is one line of JSON, after the events, so stdout reads line by line.
     json_output_is_one_object_per_line,
+    a_second_apply_says_that_it_waits_for_the_run_lock,
+    a_killed_run_reads_as_interrupted_once_nothing_holds_its_lock,
 );
 
 mod sys_steps {
@@ -1427,6 +1429,138 @@ fn a_second_apply_on_sqlite_gives_up_at_its_lock_timeout_during_a_step() {
     assert_eq!(first.status.code(), Some(0), "{}", s.text(&first));
 }
 
+/// `dbpm status` and `dbpm history` of the scenario's target with `--output json`.
+fn status_and_history(s: &Scenario) -> (serde_json::Value, serde_json::Value) {
+    let json = |command: &str| {
+        let output = s.ctx.run(&[command, "--db", &s.db.url, "--output", "json"]);
+        let text = s.text(&output);
+        assert_eq!(output.status.code(), Some(0), "{command}: {text}");
+        serde_json::from_slice::<serde_json::Value>(&output.stdout)
+            .unwrap_or_else(|err| panic!("{command}: {err}: {text}"))
+    };
+    (json("status"), json("history"))
+}
+
+/// A run whose dbpm was killed (SIGKILL) mid-step stays recorded as `running`; once nothing
+/// holds the target's run lock, `status` and `history` show it as interrupted (`interrupted`
+/// in JSON, the recorded outcome kept) and say how to resume it or roll it back. They used to
+/// show it as running. While its dbpm runs, it reads as running, and looking does not get in
+/// the way of that apply, which holds the lock to its end.
+async fn a_killed_run_reads_as_interrupted_once_nothing_holds_its_lock(platform: Platform) {
+    let s = Scenario::new(platform);
+    let (mut child, plan_path) = while_a_step_runs(&s, 20);
+    let (status, history) = status_and_history(&s);
+    assert_eq!(status["unfinished"]["outcome"], "running", "{status:#}");
+    assert_eq!(status["unfinished"]["interrupted"], false, "{status:#}");
+    assert_eq!(history["runs"][0]["interrupted"], false, "{history:#}");
+    let status_text = s.ctx.run(&["status", "--db", &s.db.url]);
+    let text = s.text(&status_text);
+    assert!(text.contains("(running)"), "{text}");
+    assert!(!text.contains("interrupted"), "{text}");
+    // Looking did not free the lock: a second apply still finds it taken.
+    let second = s.apply(&plan_path, &["--lock-timeout", "0"]);
+    assert_eq!(second.status.code(), Some(4), "{}", s.text(&second));
+    assert!(child.try_wait().unwrap().is_none(), "the apply ended early");
+
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (status, history) = status_and_history(&s);
+    let run = &status["unfinished"];
+    assert_eq!(run["outcome"], "running", "{status:#}");
+    assert_eq!(run["interrupted"], true, "{status:#}");
+    assert_eq!(run["next"], "resume", "{status:#}");
+    assert_eq!(history["runs"][0]["id"], run["id"], "{history:#}");
+    assert_eq!(history["runs"][0]["interrupted"], true, "{history:#}");
+    assert_eq!(history["runs"][0]["outcome"], "running", "{history:#}");
+    let status_text = s.ctx.run(&["status", "--db", &s.db.url]);
+    let text = s.text(&status_text);
+    assert!(text.contains("(interrupted)"), "{text}");
+    let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(words.contains("was interrupted"), "{text}");
+    assert!(words.contains("`dbpm apply PLAN` with the plan"), "{text}");
+    assert!(words.contains("`dbpm apply PLAN --roll-back`"), "{text}");
+    let history_text = s.ctx.run(&["history", "--db", &s.db.url]);
+    let text = s.text(&history_text);
+    let row = text.lines().nth(3).unwrap_or_default();
+    assert!(row.contains(" interrupted "), "{text}");
+    assert!(text.contains("--roll-back"), "{text}");
+
+    // As said: the same plan with `--roll-back` undoes it (the killed step is in doubt, and a
+    // PREINSTALL step has nothing to undo).
+    let rolled_back = s.apply(&plan_path, &["--roll-back"]);
+    assert_eq!(
+        rolled_back.status.code(),
+        Some(5),
+        "{}",
+        s.text(&rolled_back)
+    );
+    let (status, history) = status_and_history(&s);
+    assert_eq!(status["unfinished"], serde_json::Value::Null, "{status:#}");
+    assert_eq!(history["runs"][0]["interrupted"], false, "{history:#}");
+    assert_eq!(history["runs"][0]["outcome"], "rolled_back", "{history:#}");
+}
+
+/// A second apply that waits for the run lock says so after a second, and what happens at
+/// its timeout (QA: it waited in silence), on stderr: stdout stays JSON Lines. It then gives
+/// up with exit 4, and the first run completes.
+async fn a_second_apply_says_that_it_waits_for_the_run_lock(platform: Platform) {
+    let s = Scenario::new(platform);
+    let (first, plan_path) = while_a_step_runs(&s, 6);
+    let second = s.apply(&plan_path, &["--lock-timeout", "3", "--output", "json"]);
+    let text = s.text(&second);
+    assert_eq!(second.status.code(), Some(4), "{text}");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    let notice = stderr
+        .lines()
+        .find(|line| line.starts_with("waiting for another dbpm run on `"))
+        .unwrap_or_else(|| panic!("no notice of the wait: {text}"));
+    assert!(notice.contains("gives up after 3 s"), "{text}");
+    for line in String::from_utf8_lossy(&second.stdout).lines() {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|err| panic!("{err}: {text}"));
+    }
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", s.text(&first));
+}
+
+/// On SQLite a write waits (up to a minute) while another connection writes to the file,
+/// and a read while it commits: after a second, dbpm says what it waits for and when it gives
+/// up (QA: it waited in silence), then goes on once the other writer is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_for_another_sqlite_writer_is_announced() {
+    use sqlx::{Connection, Executor};
+    let s = Scenario::new(Platform::Sqlite);
+    let install = s.plan(RELEASE_1, EXAMPLES, false, "install.json");
+    s.applied(&install);
+    let upgrade = s.plan(RELEASE_2, EXAMPLES, false, "upgrade.json");
+    let mut writer = sqlx::SqliteConnection::connect(&s.db.url).await.unwrap();
+    let apply = apply_cmd(&s.ctx, &s.db, &upgrade, &["--output", "json"]);
+    let mut status = s.ctx.dbpm();
+    status.args(["status", "--db", &s.db.url]);
+    // A writer's transaction holds off writers; its commit (an exclusive lock) readers too.
+    for (hold, mut command) in [("BEGIN IMMEDIATE", apply), ("BEGIN EXCLUSIVE", status)] {
+        writer.execute(hold).await.unwrap();
+        let child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        writer.execute("COMMIT").await.unwrap();
+        let output = child.wait_with_output().unwrap();
+        let text = s.text(&output);
+        assert_eq!(output.status.code(), Some(0), "{hold}: {text}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let notice = stderr
+            .lines()
+            .find(|line| line.starts_with("waiting for another dbpm on `sqlite://"))
+            .unwrap_or_else(|| panic!("{hold}: no notice of the wait: {text}"));
+        assert!(notice.contains("gives up after 60 s"), "{hold}: {text}");
+    }
+    writer.close().await.unwrap();
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
+}
+
 /// A plan made for another state of the target is refused with exit 3 before anything
 /// runs; a plan that completed is never applied twice.
 async fn a_stale_plan_is_refused_before_anything_runs(platform: Platform) {
@@ -1485,13 +1619,25 @@ async fn a_stale_plan_is_refused_before_anything_runs(platform: Platform) {
 }
 
 /// Plans the upgrade to release 2 with a PREINSTALL step that runs `seconds`, applies it,
-/// and sends the apply `signal` (`-INT`, `-TERM`) once that step runs: the apply, still
-/// running, and the plan.
+/// and sends the apply `signal` (`-INT`, `-TERM`, `-KILL`) once that step runs: the apply,
+/// still running (unless killed), and the plan.
 fn signalled_while_a_step_runs(
     s: &Scenario,
     seconds: u32,
     signal: &str,
 ) -> (std::process::Child, PathBuf) {
+    let (child, plan_path) = while_a_step_runs(s, seconds);
+    let kill = Command::new("kill")
+        .args([signal, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    (child, plan_path)
+}
+
+/// Plans the upgrade to release 2 with a PREINSTALL step that runs `seconds`, and applies
+/// it: the apply, once that step runs (so it holds the run lock), and the plan.
+fn while_a_step_runs(s: &Scenario, seconds: u32) -> (std::process::Child, PathBuf) {
     let repo = copy_examples(&s.ctx, "slow");
     let ready = s.ctx.path("announcing");
     append(
@@ -1518,11 +1664,6 @@ fn signalled_while_a_step_runs(
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let kill = Command::new("kill")
-        .args([signal, &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
     (child, plan_path)
 }
 

@@ -97,6 +97,26 @@ fn init_scaffolds_a_package_that_builds() {
     );
 }
 
+/// A platform given twice is refused before anything is written (QA: `--platform postgres
+/// --platform postgres` wrote `platforms = ["postgres", "postgres"]`, where another platform
+/// was most likely meant).
+#[test]
+fn init_refuses_a_platform_given_twice() {
+    let ctx = TestContext::new();
+    let twice = ctx.run_in_temp(&[
+        "init",
+        "billing",
+        "--platform",
+        "postgres",
+        "--platform",
+        "sqlite",
+        "--platform",
+        "postgres",
+    ]);
+    insta::assert_snapshot!(transcript(&twice, ctx.temp.path()));
+    assert!(!ctx.path("billing").exists());
+}
+
 /// The README's workflow: `dbpm init packages/billing/1.0.0` makes billing 1.0.0 (a
 /// directory named after a version sits in one named after its package, NAME/VERSION), which
 /// builds as it is and from which `init --next` starts 1.1.0. `--name` and `--version`

@@ -258,7 +258,7 @@ fn an_interrupted_verb_resumes_with_the_plan_the_target_kept() {
     );
     let status = ok(&ctx, &db, &["status"]);
     assert!(
-        status.contains("run `dbpm apply --resume` to resume it"),
+        status.contains("Run `dbpm apply --resume` to resume it"),
         "{status}"
     );
     let other = run(&ctx, &db, &with_repo(&["install", "core@1.2.0", "--yes"]));
@@ -2281,6 +2281,61 @@ fn a_sqlite_file_in_a_missing_directory_is_explained() {
         "{text}"
     );
     assert!(!ctx.path("missing").exists());
+}
+
+/// A SQLite target that names a file SQLite cannot read is said to be no SQLite database,
+/// naming the file, by the commands that read and by those that write; the file is left as
+/// it was and no lock file is made beside it. It read as "failed to lock dbpm's state".
+#[test]
+fn a_file_that_is_no_sqlite_database_is_named_as_such() {
+    let ctx = TestContext::new();
+    let file = ctx.path("notes.db");
+    let text = "these are notes, not a database\n".repeat(40);
+    fs_err::write(&file, &text).unwrap();
+    let url = format!("sqlite://{}", file.display());
+    let install = ctx.run(&[
+        "install",
+        "core",
+        "--repo",
+        "examples/packages",
+        "--yes",
+        "--db",
+        &url,
+    ]);
+    insta::assert_snapshot!(
+        "no_sqlite_database_install",
+        transcript(&install, ctx.temp.path())
+    );
+    // A plan made for an empty target, applied to the file: refused before its lock.
+    let plan = ctx.path("plan.json");
+    let fresh = format!("sqlite://{}", ctx.path("fresh.db").display());
+    let planned = ctx.run(&[
+        "plan",
+        "--release",
+        "examples/releases/2026.1.toml",
+        "--repo",
+        "examples/packages",
+        "--db",
+        &fresh,
+        "--out",
+        plan.to_str().unwrap(),
+    ]);
+    assert!(planned.status.success());
+    for args in [
+        &["status", "--db", &url][..],
+        &["apply", plan.to_str().unwrap(), "--db", &url],
+    ] {
+        let output = ctx.run(&[args, &["--output", "json"]].concat());
+        let out = transcript(&output, ctx.temp.path());
+        assert_eq!(output.status.code(), Some(1), "{out}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let json: serde_json::Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+        assert_eq!(json["error"]["code"], "dbpm::target::not_sqlite", "{out}");
+    }
+    assert_eq!(fs_err::read_to_string(&file).unwrap(), text);
+    let mut lock = file.into_os_string();
+    lock.push(".dbpm-lock");
+    assert!(!std::path::Path::new(&lock).exists());
 }
 
 /// On MySQL/MariaDB a generated baseline keeps the stored functions, procedures and

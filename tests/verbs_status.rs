@@ -470,7 +470,7 @@ fn a_malformed_url_is_refused_without_showing_its_password() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unfinished_run_is_shown_after_a_crash_and_gone_after_the_resume() {
-    for platform in [Platform::Sqlite, Platform::Postgres] {
+    for platform in [Platform::Sqlite, Platform::Postgres, Platform::Mysql] {
         let ctx = TestContext::new();
         let db = TestDb::new(platform);
         let url = db.url.as_str();
@@ -505,7 +505,9 @@ async fn an_unfinished_run_is_shown_after_a_crash_and_gone_after_the_resume() {
 
         let status = json(&ctx, &["status", "--db", url]);
         let run = &status["unfinished"];
+        // Recorded as running, but nothing holds the run lock: interrupted.
         assert_eq!(run["outcome"], "running", "{platform}: {status:#}");
+        assert_eq!(run["interrupted"], true, "{platform}: {status:#}");
         assert_eq!(run["next"], "resume");
         assert_eq!(run["os_user"], "tester");
         assert!(
@@ -517,6 +519,7 @@ async fn an_unfinished_run_is_shown_after_a_crash_and_gone_after_the_resume() {
         let history = json(&ctx, &["history", "--db", url]);
         assert_eq!(history["runs"][0]["id"], run["id"]);
         assert_eq!(history["runs"][0]["unfinished"], true);
+        assert_eq!(history["runs"][0]["interrupted"], true);
         assert_eq!(history["runs"][0]["changes"], Value::Null);
         assert_eq!(history["runs"][0]["duration_ms"], Value::Null);
         if platform == Platform::Sqlite {
@@ -542,6 +545,7 @@ async fn an_unfinished_run_is_shown_after_a_crash_and_gone_after_the_resume() {
         assert_eq!(runs.len(), 1, "{platform}: the resume is the same run");
         assert_eq!(runs[0]["id"], run["id"]);
         assert_eq!(runs[0]["outcome"], "completed");
+        assert_eq!(runs[0]["interrupted"], false);
         assert_eq!(runs[0]["changes"].as_array().unwrap().len(), 3);
     }
 }

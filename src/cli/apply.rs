@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::render::{self, Out};
+use super::target::announcing_waits;
 use super::Exit;
 use crate::db::target::{Target, TargetError};
 use crate::diagnostic::plural;
@@ -126,7 +127,7 @@ pub async fn run(args: ApplyArgs, out: &Out) -> miette::Result<Exit> {
         .db
         .as_deref()
         .unwrap_or_else(|| unreachable!("clap requires --db without --fleet"));
-    let target = Target::new(url.parse()?, args.schema.clone())?;
+    let target = announcing_waits(Target::new(url.parse()?, args.schema.clone())?, out);
     let mut settings = settings(&args.run, args.schema.as_deref())?;
     settings.roll_back = args.roll_back;
     let (plan, again) = match &args.plan {
@@ -184,7 +185,8 @@ async fn apply_to_fleet(
                     plan_path.display(),
                     member.name
                 );
-                let exit = match execute(plan, &member.target, settings, &out, &again).await {
+                let target = announcing_waits(member.target.clone(), &out);
+                let exit = match execute(plan, &target, settings, &out, &again).await {
                     Ok(exit) => exit,
                     Err(report) => {
                         out.error(&report);

@@ -89,7 +89,7 @@ fn show(results: &[CheckResult], out: &Out) {
 }
 
 pub async fn run_verify(args: VerifyArgs, out: &Out) -> miette::Result<Exit> {
-    let target = args.target.target()?;
+    let target = args.target.target(out)?;
     let repos = open_given(&args.repos)?;
     let Verification { installed, results } = verify(&target, repos.as_ref()).await?;
     show(&results, out);
@@ -118,7 +118,7 @@ pub async fn run_verify(args: VerifyArgs, out: &Out) -> miette::Result<Exit> {
 }
 
 pub async fn run_adopt(args: AdoptArgs, out: &Out) -> miette::Result<Exit> {
-    let target = args.target.target()?;
+    let target = args.target.target(out)?;
     if let Some(dir) = &args.generate {
         let name = args.name.clone().unwrap_or_else(|| {
             dir.parent()

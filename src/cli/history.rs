@@ -30,7 +30,7 @@ pub struct HistoryArgs {
 }
 
 pub async fn run(args: HistoryArgs, out: &Out) -> miette::Result<Exit> {
-    let target = args.target.target()?;
+    let target = args.target.target(out)?;
     if let Some(run) = &args.run {
         return show_steps(&target, run, out).await;
     }
@@ -53,26 +53,26 @@ pub async fn run(args: HistoryArgs, out: &Out) -> miette::Result<Exit> {
         .max()
         .unwrap_or(0)
         .max("BY".len());
-    let outcome = history
+    let outcome_width = history
         .runs
         .iter()
-        .map(|r| r.outcome.as_str().len())
+        .map(|r| outcome(r).len())
         .max()
         .unwrap_or(0)
         .max("OUTCOME".len());
     out.data(format!(
-        "{:<24}  {:<12}  {:<23}  {:<by$}  {:<outcome$}  {:<10}  CHANGES",
+        "{:<24}  {:<12}  {:<23}  {:<by$}  {:<outcome_width$}  {:<10}  CHANGES",
         "RUN", "PLAN", "STARTED", "BY", "OUTCOME", "DURATION"
     ));
     for run in &history.runs {
         out.data(
             format!(
-                "{:<24}  {:<12}  {:<23}  {:<by$}  {:<outcome$}  {:<10}  {}",
+                "{:<24}  {:<12}  {:<23}  {:<by$}  {:<outcome_width$}  {:<10}  {}",
                 run.id,
                 short_hash(&run.plan_hash),
                 when(&run.started_at),
                 run.os_user,
-                run.outcome.as_str().replace('_', " "),
+                outcome(run),
                 run.duration_ms.map_or("-".to_owned(), duration),
                 changes(run)
             )
@@ -84,7 +84,22 @@ pub async fn run(args: HistoryArgs, out: &Out) -> miette::Result<Exit> {
         crate::diagnostic::plural(history.runs.len(), "run"),
         history.target
     ));
+    for run in history.runs.iter().filter(|run| run.interrupted) {
+        out.status(format!(
+            "run {} was interrupted: the dbpm that ran it ended without finishing it (killed, or its machine stopped), and no dbpm holds the target's run lock. Apply its plan again to resume it (`dbpm apply PLAN`), or add `--roll-back` to undo what it did; `dbpm status` shows how far it got",
+            run.id
+        ));
+    }
     Ok(Exit::Success)
+}
+
+/// How a run ended or stands, for people: `rolled back`, `interrupted`, ...
+fn outcome(run: &RunSummary) -> String {
+    if run.interrupted {
+        "interrupted".to_owned()
+    } else {
+        run.outcome.as_str().replace('_', " ")
+    }
 }
 
 /// The steps of one run: a line per step, what it printed indented below it.

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::render::Out;
+use super::target::announcing_waits;
 use super::Exit;
 use crate::db::target::Target;
 use crate::db::DbUrl;
@@ -98,7 +99,7 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
     let (state, history) = match (&args.db, &args.state) {
         (Some(url), _) => {
             let url: DbUrl = url.parse()?;
-            let target = Target::new(url, args.schema.clone())?;
+            let target = announcing_waits(Target::new(url, args.schema.clone())?, out);
             target.check_schema().await?;
             let state = target.read_state().await?;
             let runs = target.runs().await?;

@@ -36,9 +36,8 @@ pub struct ExportArgs {
 pub async fn run(command: StateCommand, out: &Out) -> miette::Result<Exit> {
     match command {
         StateCommand::Export(args) => {
-            let url = args.target.url()?;
-            let schema = args.target.schema().map(str::to_owned);
-            let state = export(url, schema, args.out.as_deref()).await?;
+            let target = args.target.target(out)?;
+            let state = export(&target, args.out.as_deref()).await?;
             match &args.out {
                 Some(path) => {
                     if out.json() {

@@ -15,9 +15,10 @@ use crate::package::changes::FileChanges;
 ///
 /// For each installed package: its version, when and by which run it was installed, and
 /// whether it was adopted. An unfinished run is shown with how far it got and what to do
-/// next. With `--repo`, each installed version is compared with the same version in the
-/// repositories: other content, or a version they no longer have, is drift. Reading never
-/// writes to the target.
+/// next; one recorded as running while no dbpm holds the target's run lock is shown as
+/// interrupted (its dbpm was killed, or its machine stopped). With `--repo`, each installed
+/// version is compared with the same version in the repositories: other content, or a
+/// version they no longer have, is drift. Reading never writes to the target.
 ///
 /// Example: dbpm status --db sqlite://dev.db --repo examples/packages
 #[derive(Debug, Args)]
@@ -31,7 +32,7 @@ pub struct StatusArgs {
 }
 
 pub async fn run(args: StatusArgs, out: &Out) -> miette::Result<Exit> {
-    let target = args.target.target()?;
+    let target = args.target.target(out)?;
     let repos = open_given(&args.repos)?;
     let status = status(&target, repos.as_ref()).await?;
     if out.json() {
@@ -102,10 +103,14 @@ fn packages(status: &Status, out: &Out) {
 /// An unfinished run: how far it got on stdout, what to do on stderr.
 fn unfinished(run: &UnfinishedRun, out: &Out) {
     let hash = short_hash(&run.plan_hash);
+    let outcome = if run.interrupted {
+        "interrupted".to_owned()
+    } else {
+        run.outcome.as_str().replace('_', " ")
+    };
     out.data(format!(
-        "unfinished run {} ({}), started {} by {}, plan {hash}: {} done, {} done",
+        "unfinished run {} ({outcome}), started {} by {}, plan {hash}: {} done, {} done",
         run.id,
-        run.outcome.as_str().replace('_', " "),
         when(&run.started_at),
         run.os_user,
         crate::diagnostic::plural(run.steps_done, "step"),
@@ -124,6 +129,10 @@ fn unfinished(run: &UnfinishedRun, out: &Out) {
         ("dbpm apply PLAN", format!(" with the plan {hash}…"))
     };
     out.status(match run.next {
+        NextStep::Resume if run.interrupted => format!(
+            "run {} was interrupted: the dbpm that ran it ended without finishing it (killed, or its machine stopped), and no dbpm holds the target's run lock. Run `{apply}`{with} to resume it, or `{apply} --roll-back` to undo what it did",
+            run.id
+        ),
         NextStep::Resume if run.outcome == RunOutcome::Running => format!(
             "run `{apply}`{with} to resume it, unless that apply is still running"
         ),

@@ -6,7 +6,8 @@
 
 use clap::Args;
 
-use crate::db::target::Target;
+use super::render::Out;
+use crate::db::target::{LockWait, Target, WaitedLock};
 use crate::db::DbUrl;
 
 /// Which target: a URL and, on PostgreSQL, a schema.
@@ -25,9 +26,12 @@ pub struct TargetArgs {
 }
 
 impl TargetArgs {
-    /// The target these flags name.
-    pub fn target(&self) -> miette::Result<Target> {
-        Ok(Target::new(self.url()?, self.schema.clone())?)
+    /// The target these flags name, announcing its waits on `out`.
+    pub fn target(&self, out: &Out) -> miette::Result<Target> {
+        Ok(announcing_waits(
+            Target::new(self.url()?, self.schema.clone())?,
+            out,
+        ))
     }
 
     /// The database URL, parsed.
@@ -38,5 +42,35 @@ impl TargetArgs {
     /// The schema, when one was given.
     pub fn schema(&self) -> Option<&str> {
         self.schema.as_deref()
+    }
+}
+
+/// `target`, saying on stderr (whatever the output format: stdout keeps its data) when it
+/// has waited a second for a lock that another holds, what for and how long it will: such a
+/// wait was silent, up to a minute for a SQLite write.
+pub fn announcing_waits(target: Target, out: &Out) -> Target {
+    let out = out.clone();
+    target.announcing_waits(move |wait| out.status(wait_line(wait)))
+}
+
+/// What a wait for a lock is, and how it ends.
+fn wait_line(wait: &LockWait) -> String {
+    let until = match wait.timeout {
+        Some(timeout) => format!("dbpm gives up after {} s", timeout.as_secs()),
+        None => "dbpm waits until it is done".to_owned(),
+    };
+    match wait.lock {
+        WaitedLock::Run => format!(
+            "waiting for another dbpm run on `{}` to finish (it holds the target's run lock); {until} if it has not, having changed nothing (`--lock-timeout` sets how long `apply` waits)",
+            wait.target
+        ),
+        WaitedLock::State => format!(
+            "waiting for another dbpm writing dbpm's state in `{}` to finish; {until}",
+            wait.target
+        ),
+        WaitedLock::SqliteFile => format!(
+            "waiting for another dbpm on `{}` to finish writing to it (or another program: SQLite lets one writer at a time); {until} if it has not",
+            wait.target
+        ),
     }
 }

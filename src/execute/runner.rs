@@ -533,6 +533,13 @@ pub fn is_unfinished(run: &RunRecord) -> bool {
     !run.outcome.is_finished()
 }
 
+/// Whether `run` is recorded as under way while nothing holds the run lock (`lock_free`,
+/// seen before the run was read): then its dbpm ended without recording how the run ended
+/// ([`Target::run_lock_free`]).
+pub fn is_interrupted(run: &RunRecord, lock_free: bool) -> bool {
+    run.outcome == RunOutcome::Running && lock_free
+}
+
 #[allow(clippy::too_many_arguments)] // the run's whole context, passed once
 async fn drive(
     plan: &Plan,

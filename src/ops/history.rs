@@ -6,7 +6,7 @@ use semver::Version;
 use serde::Serialize;
 
 use crate::db::target::{RunOutcome, RunRecord, Target, TargetError};
-use crate::execute::runner::is_unfinished;
+use crate::execute::runner::{is_interrupted, is_unfinished};
 use crate::state::InstalledState;
 
 /// The runs of a target.
@@ -37,6 +37,10 @@ pub struct RunSummary {
     pub outcome: RunOutcome,
     /// Neither completed nor rolled back: applying its plan again resumes it.
     pub unfinished: bool,
+    /// Recorded as `running`, but no dbpm holds the target's run lock: the dbpm that ran it
+    /// ended without a word (killed, or its machine stopped). Its plan applied again resumes
+    /// it, or, with `--roll-back`, undoes what it did.
+    pub interrupted: bool,
     /// What it changed, package by package; `None` while it is unfinished, since the
     /// installed set after a run is recorded only when it ends.
     pub changes: Option<Vec<Change>>,
@@ -140,11 +144,14 @@ pub async fn run_steps(target: &Target, run: &str) -> Result<Option<RunSteps>, T
 
 /// Every run on `target`, newest first.
 pub async fn history(target: &Target) -> Result<History, TargetError> {
+    // Before the runs: a run that reads as `running` then started before the lock was
+    // seen free, so it is not under way.
+    let lock_free = target.run_lock_free().await?;
     let mut runs = target
         .runs()
         .await?
         .iter()
-        .map(|run| summarize(target, run))
+        .map(|run| summarize(target, run, lock_free))
         .collect::<Result<Vec<_>, _>>()?;
     runs.reverse();
     Ok(History {
@@ -153,8 +160,9 @@ pub async fn history(target: &Target) -> Result<History, TargetError> {
     })
 }
 
-/// One recorded run, with its changes and duration.
-fn summarize(target: &Target, run: &RunRecord) -> Result<RunSummary, TargetError> {
+/// One recorded run, with its changes and duration; `lock_free` when nothing held the run
+/// lock before the run was read.
+fn summarize(target: &Target, run: &RunRecord, lock_free: bool) -> Result<RunSummary, TargetError> {
     let read = |json: &str, which: &str| {
         InstalledState::from_record_json(json).map_err(|err| TargetError::StateCorrupt {
             target: target.label(),
@@ -182,6 +190,7 @@ fn summarize(target: &Target, run: &RunRecord) -> Result<RunSummary, TargetError
             .and_then(|end| duration_ms(&run.started_at, end)),
         outcome: run.outcome,
         unfinished,
+        interrupted: is_interrupted(run, lock_free),
         changes,
     })
 }

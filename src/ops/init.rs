@@ -62,6 +62,13 @@ pub enum InitError {
         /// The version asked for.
         requested: Version,
     },
+    /// A platform given twice: most likely another one was meant.
+    #[error("the platform `{0}` is given twice")]
+    #[diagnostic(
+        code(dbpm::init::duplicate_platform),
+        help("name each platform once (`--platform postgres --platform sqlite`); without `--platform` the package supports all three; nothing was written")
+    )]
+    DuplicatePlatform(Platform),
     /// Writing failed.
     #[error("failed to write the package")]
     #[diagnostic(code(dbpm::init::write))]
@@ -291,6 +298,13 @@ pub fn init(
     version: Option<&Version>,
     platforms: &[Platform],
 ) -> Result<NewPackage, InitError> {
+    if let Some(twice) = platforms
+        .iter()
+        .enumerate()
+        .find_map(|(at, p)| platforms[..at].contains(p).then_some(*p))
+    {
+        return Err(InitError::DuplicatePlatform(twice));
+    }
     let (name, version) = identity(dir, name, version)?;
     if fs_err::read_dir(dir).is_ok_and(|mut entries| entries.next().is_some()) {
         return Err(InitError::NotEmpty(dir.to_path_buf()));

@@ -8,7 +8,6 @@ use miette::{NamedSource, SourceSpan};
 use serde::Deserialize;
 
 use crate::db::target::{Target, TargetError};
-use crate::db::DbUrl;
 use crate::diagnostic::json_error_at;
 use crate::state::{InstalledState, STATE_FORMAT};
 
@@ -81,12 +80,8 @@ pub enum StateFileError {
 }
 
 /// Reads the installed state of a target, and writes it as JSON to `out` when given.
-pub async fn export(
-    url: DbUrl,
-    schema: Option<String>,
-    out: Option<&Path>,
-) -> Result<InstalledState, ExportError> {
-    let state = Target::new(url, schema)?.read_state().await?;
+pub async fn export(target: &Target, out: Option<&Path>) -> Result<InstalledState, ExportError> {
+    let state = target.read_state().await?;
     if let Some(path) = out {
         fs_err::write(path, to_json(&state)).map_err(|source| ExportError::Write {
             path: path.to_owned(),

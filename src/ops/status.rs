@@ -10,7 +10,7 @@ use semver::Version;
 use serde::Serialize;
 
 use crate::db::target::{JournalRow, RunOutcome, RunRecord, Target, TargetError};
-use crate::execute::runner::is_unfinished;
+use crate::execute::runner::{is_interrupted, is_unfinished};
 use crate::manifest::MANIFEST_FILE;
 use crate::package::changes::{unified_diff, FileChanges};
 use crate::package::{Checksum, Package};
@@ -78,8 +78,12 @@ pub struct UnfinishedRun {
     pub plan_hash: String,
     /// Whether the target kept the plan (a verb's run): `dbpm apply --resume` resumes it.
     pub plan_kept: bool,
-    /// Where it stands (`running`, `stopped`, `in_doubt`, ...).
+    /// Where it stands (`running`, `stopped`, `in_doubt`, ...), as the target records it.
     pub outcome: RunOutcome,
+    /// Recorded as `running`, but no dbpm holds the target's run lock: the dbpm that ran it
+    /// ended without a word (killed, or its machine stopped). Its plan applied again resumes
+    /// it, or, with `--roll-back`, undoes what it did.
+    pub interrupted: bool,
     /// When it started (RFC 3339, UTC).
     pub started_at: String,
     /// Who ran it (OS user).
@@ -146,11 +150,15 @@ pub enum Drift {
 /// Where `target` stands; with `repos`, drift against them too.
 pub async fn status(target: &Target, repos: Option<&Repositories>) -> Result<Status, StatusError> {
     let state = target.read_state().await?;
+    // Before the runs: a run that reads as `running` then started before the lock was
+    // seen free, so it is not under way.
+    let lock_free = target.run_lock_free().await?;
     let runs = target.runs().await?;
     let unfinished = match runs.iter().find(|run| is_unfinished(run)) {
         Some(run) => {
             let kept = target.keeps_plan(&run.plan_hash).await?;
-            Some(unfinished(run, &target.journal(&run.id).await?, kept))
+            let journal = target.journal(&run.id).await?;
+            Some(unfinished(run, &journal, kept, lock_free))
         }
         None => None,
     };
@@ -262,8 +270,14 @@ pub(crate) fn drift_diff(
     diff
 }
 
-/// How far an unfinished run got, from its journal, and what comes next.
-pub fn unfinished(run: &RunRecord, journal: &[JournalRow], plan_kept: bool) -> UnfinishedRun {
+/// How far an unfinished run got, from its journal, and what comes next; `lock_free` when
+/// nothing held the target's run lock before the run was read.
+pub fn unfinished(
+    run: &RunRecord,
+    journal: &[JournalRow],
+    plan_kept: bool,
+    lock_free: bool,
+) -> UnfinishedRun {
     let is_undo = |row: &&JournalRow| row.step.ends_with("~undo");
     let in_state = |state: &str| {
         journal
@@ -284,6 +298,7 @@ pub fn unfinished(run: &RunRecord, journal: &[JournalRow], plan_kept: bool) -> U
         plan_hash: run.plan_hash.clone(),
         plan_kept,
         outcome: run.outcome,
+        interrupted: is_interrupted(run, lock_free),
         started_at: run.started_at.clone(),
         os_user: run.os_user.clone(),
         steps_done: done.clone().filter(|row| !is_undo(row)).count(),
@@ -330,26 +345,44 @@ mod tests {
             row("core@1.2.0/UPGRADE/002.b.sql~undo", "done"),
             row("auth@2.0.0/UPGRADE/001.x.sql", "started"),
         ];
-        let got = unfinished(&run(RunOutcome::CompensationFailed), &journal, false);
+        let got = unfinished(&run(RunOutcome::CompensationFailed), &journal, false, false);
         assert_eq!((got.steps_done, got.compensations_done), (2, 1));
         assert_eq!(got.failed, ["core@1.2.0/INSTALL/001.c.sql"]);
         assert_eq!(got.in_doubt, ["auth@2.0.0/UPGRADE/001.x.sql"]);
         assert_eq!(got.next, NextStep::FixAndFinishRollback);
         assert_eq!(
-            unfinished(&run(RunOutcome::Running), &[], false).next,
+            unfinished(&run(RunOutcome::Running), &[], false, false).next,
             NextStep::Resume
         );
         assert_eq!(
-            unfinished(&run(RunOutcome::Stopped), &[], false).next,
+            unfinished(&run(RunOutcome::Stopped), &[], false, false).next,
             NextStep::Resume
         );
         assert_eq!(
-            unfinished(&run(RunOutcome::StoppedAfterFailure), &[], false).next,
+            unfinished(&run(RunOutcome::StoppedAfterFailure), &[], false, false).next,
             NextStep::FixAndResume
         );
         assert_eq!(
-            unfinished(&run(RunOutcome::InDoubt), &[], false).next,
+            unfinished(&run(RunOutcome::InDoubt), &[], false, false).next,
             NextStep::DecideInDoubt
         );
+    }
+
+    #[test]
+    fn a_running_run_is_interrupted_when_nothing_holds_the_run_lock() {
+        let interrupted = |outcome, lock_free| unfinished(&run(outcome), &[], false, lock_free);
+        assert!(interrupted(RunOutcome::Running, true).interrupted);
+        assert_eq!(
+            interrupted(RunOutcome::Running, true).next,
+            NextStep::Resume
+        );
+        assert!(!interrupted(RunOutcome::Running, false).interrupted);
+        for outcome in [
+            RunOutcome::Stopped,
+            RunOutcome::InDoubt,
+            RunOutcome::CompensationFailed,
+        ] {
+            assert!(!interrupted(outcome, true).interrupted, "{outcome}");
+        }
     }
 }

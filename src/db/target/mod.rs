@@ -17,14 +17,17 @@ mod run;
 mod schema;
 mod session;
 mod tables;
+mod wait;
 
 use std::fmt;
+use std::time::Duration;
 
 pub use installed::TEXT_BYTES_PER_INSERT;
 pub use run::{JournalRow, RunLock, RunOutcome, RunRecord, ScriptFailed, StepSession};
 pub use schema::{identifier, SchemaError, SchemaScripts};
 use session::{Access, Connector, Session};
 pub use tables::STATE_VERSION;
+pub use wait::{LockWait, WaitedLock, ANNOUNCE_AFTER};
 
 use super::DbUrl;
 use crate::platform::Platform;
@@ -43,6 +46,8 @@ pub struct Target {
     /// The target schema on PostgreSQL; empty elsewhere, where the state's key is always "".
     schema: String,
     connector: Connector,
+    /// Who is told of a wait for a lock (see [`Target::announcing_waits`]).
+    waits: Option<wait::WaitNotice>,
 }
 
 /// Why a target or its state could not be used.
@@ -180,6 +185,19 @@ pub enum TargetError {
         #[source]
         source: std::io::Error,
     },
+    /// A SQLite target's file that SQLite cannot read as a database.
+    #[error("`{path}` is not a SQLite database")]
+    #[diagnostic(
+        code(dbpm::target::not_sqlite),
+        help("the target URL names a file that SQLite cannot read as a database: another kind of file, or an encrypted or damaged database. Check the path in the URL (sqlite://path/to/file.db); dbpm changed nothing in the file")
+    )]
+    NotSqlite {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What SQLite said.
+        #[source]
+        source: sqlx::Error,
+    },
     /// The state was written by a newer dbpm.
     #[error(
         "dbpm's state in `{target}` has layout version {found} (written by {by}); this dbpm knows up to {known}"
@@ -282,6 +300,7 @@ impl Target {
             url,
             schema,
             connector,
+            waits: None,
         })
     }
 
@@ -381,7 +400,8 @@ impl Target {
     /// Sets a new session up: on PostgreSQL the target schema first in its `search_path`; on
     /// MySQL/MariaDB its `sql_mode` without the `IGNORE_SPACE` that the driver's handshake
     /// asks for (it makes function names such as `now` reserved words), as the mysql client
-    /// has it.
+    /// has it; on SQLite a read of the file's header, which fails on a file that is no
+    /// database.
     async fn prepare_session(&self, session: &mut Session) -> Result<(), TargetError> {
         match self.platform() {
             Platform::Postgres => {
@@ -396,7 +416,18 @@ impl Target {
                     .await
                     .map_err(self.failed("set the session's sql_mode"))?;
             }
-            Platform::Sqlite => {}
+            Platform::Sqlite => {
+                // Connecting reads nothing of the file: a file that is no database is found
+                // here, before anything (a run's lock file beside it) is made for it.
+                // It waits while another connection writes (holds the file's exclusive lock).
+                self.waiting_for(
+                    WaitedLock::SqliteFile,
+                    Some(Duration::from_secs(dialect::LOCK_WAIT_SECONDS)),
+                    session.run("PRAGMA schema_version"),
+                )
+                .await
+                .map_err(self.failed("read the database"))?;
+            }
         }
         Ok(())
     }
@@ -420,8 +451,15 @@ impl Target {
 
     /// Takes the state lock and begins a transaction.
     async fn begin_locked_write(&self, session: &mut Session) -> Result<(), TargetError> {
-        let locked = session
-            .begin_locked_write()
+        let wait = Some(Duration::from_secs(dialect::LOCK_WAIT_SECONDS));
+        let (lock, timeout) = match self.platform() {
+            // An advisory lock waits until it is free.
+            Platform::Postgres => (WaitedLock::State, None),
+            Platform::Mysql => (WaitedLock::State, wait),
+            Platform::Sqlite => (WaitedLock::SqliteFile, wait),
+        };
+        let locked = self
+            .waiting_for(lock, timeout, session.begin_locked_write())
             .await
             .map_err(self.failed("lock dbpm's state"))?;
         if !locked {
@@ -456,12 +494,20 @@ impl Target {
         Ok(Some(found))
     }
 
-    /// Wraps a driver error with the target and what dbpm was doing.
+    /// Wraps a driver error with the target and what dbpm was doing; on SQLite, a file that
+    /// is no database is said to be so, whatever dbpm was doing (it read as a failure to lock
+    /// or read dbpm's state).
     fn failed(&self, doing: &'static str) -> impl Fn(sqlx::Error) -> TargetError + '_ {
-        move |source| TargetError::Database {
-            target: self.label(),
-            doing,
-            source,
+        move |source| match self.connector.sqlite_file() {
+            Some(path) if session::is_not_a_database(&source) => TargetError::NotSqlite {
+                path: path.to_path_buf(),
+                source,
+            },
+            _ => TargetError::Database {
+                target: self.label(),
+                doing,
+                source,
+            },
         }
     }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::dialect::{pg_literal, render};
 use super::session::{Access, Session, Value};
+use super::wait::{WaitedLock, ANNOUNCE_AFTER};
 use super::{dialect, tables, Target, TargetError};
 use crate::package::statements;
 use crate::platform::Platform;
@@ -180,6 +181,15 @@ impl Drop for RunLock {
     }
 }
 
+/// The file whose OS lock is a SQLite database's run lock: beside the database file itself,
+/// whatever path reached it (a symbolic link, `..`), so two paths to one database are one
+/// lock. An error when the database file does not exist.
+fn sqlite_lock_file(file: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+    let mut name = fs_err::canonicalize(file)?.into_os_string();
+    name.push(".dbpm-lock");
+    Ok(name.into())
+}
+
 /// One run as the target recorded it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunRecord {
@@ -234,14 +244,22 @@ pub struct StepSession {
 }
 
 impl Target {
-    /// Takes the run lock, waiting up to `timeout`; `TargetError::Locked` when another apply
-    /// keeps it. Scripts run only under this lock, so here a PostgreSQL target's schema must
+    /// Takes the run lock, waiting up to `timeout` (a wait of more than a second is announced);
+    /// `TargetError::Locked` when another apply keeps it. Scripts run only under this lock, so here a PostgreSQL target's schema must
     /// exist: dbpm never creates it, lest a mistyped `--schema` install a second copy.
     pub async fn lock(&self, timeout: Duration) -> Result<RunLock, TargetError> {
         let started = Instant::now();
         let locked = || TargetError::Locked {
             target: self.label(),
             seconds: timeout.as_secs(),
+        };
+        // Said once, when another run has kept the lock for a second.
+        let mut announced = false;
+        let announce = |announced: &mut bool| {
+            if !*announced && started.elapsed() >= ANNOUNCE_AFTER {
+                *announced = true;
+                self.announce(WaitedLock::Run, Some(timeout));
+            }
         };
         if self.platform() == Platform::Sqlite {
             let Some(file) = self.connector.sqlite_file() else {
@@ -251,15 +269,10 @@ impl Target {
             // missing) is explained as such, not as its lock file.
             let session = self.open(Access::Write).await?;
             self.close(session).await?;
-            // Beside the file itself, whatever path reached it (a symbolic link, `..`): two
-            // paths to one database are one lock.
-            let file = fs_err::canonicalize(file).map_err(|source| TargetError::LockFile {
+            let path = sqlite_lock_file(file).map_err(|source| TargetError::LockFile {
                 path: file.to_path_buf(),
                 source,
             })?;
-            let mut name = file.as_os_str().to_owned();
-            name.push(".dbpm-lock");
-            let path = std::path::PathBuf::from(name);
             let lock = fs_err::File::options()
                 .create(true)
                 .truncate(false)
@@ -278,6 +291,7 @@ impl Target {
                         })
                     }
                     Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
+                        announce(&mut announced);
                         tokio::time::sleep(LOCK_POLL).await
                     }
                     Err(std::fs::TryLockError::WouldBlock) => return Err(locked()),
@@ -312,8 +326,60 @@ impl Target {
             if started.elapsed() >= timeout {
                 return Err(locked());
             }
+            announce(&mut announced);
             tokio::time::sleep(LOCK_POLL).await;
         }
+    }
+
+    /// Whether nothing holds the run lock now: then a run still recorded as `running` is
+    /// under way no more (its dbpm was killed, or its machine stopped). Never waits, and never
+    /// takes the lock from a run that wants it: PostgreSQL and MySQL/MariaDB are asked who
+    /// holds it (`pg_locks`, `IS_FREE_LOCK`), without taking it; on SQLite a shared lock on the
+    /// lock file is tried and let go at once, so an apply polling for the lock in that instant
+    /// tries again at its next poll. `false` when it cannot be told (a lock file this user
+    /// may not read).
+    pub async fn run_lock_free(&self) -> Result<bool, TargetError> {
+        if self.platform() == Platform::Sqlite {
+            let Some(file) = self.connector.sqlite_file() else {
+                return Ok(false);
+            };
+            // An apply makes the lock file before it locks it: no file, no lock.
+            let path = match sqlite_lock_file(file) {
+                Ok(path) => path,
+                Err(err) => return Ok(err.kind() == std::io::ErrorKind::NotFound),
+            };
+            let lock = match fs_err::File::open(&path) {
+                Ok(lock) => lock,
+                Err(err) => return Ok(err.kind() == std::io::ErrorKind::NotFound),
+            };
+            // Closing the file lets the shared lock go.
+            return Ok(lock.file().try_lock_shared().is_ok());
+        }
+        let failed = self.failed("look for the run lock");
+        let mut session = self.open(Access::Read).await?;
+        let free = match self.platform() {
+            // The two keys of `pg_try_advisory_lock(integer, integer)` show as `classid` and
+            // `objid` (oids: a negative key reads as its unsigned value), `objsubid` 2.
+            Platform::Postgres => session
+                .fetch_int(
+                    "SELECT CAST(CASE WHEN EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND classid = CAST(CAST(? AS integer) AS oid) AND objid = CAST(hashtext(?) AS oid) AND objsubid = 2) THEN 0 ELSE 1 END AS BIGINT) AS free",
+                    &[Value::Int(i64::from(PG_RUN_LOCK_CLASS)), Value::Text(&self.schema)],
+                    "free",
+                )
+                .await
+                .map_err(&failed)?,
+            Platform::Mysql => session
+                .fetch_int(
+                    "SELECT CAST(IS_FREE_LOCK(CONCAT('dbpm_run_', SHA1(DATABASE()))) AS SIGNED) AS free",
+                    &[],
+                    "free",
+                )
+                .await
+                .map_err(&failed)?,
+            Platform::Sqlite => unreachable!("SQLite's lock is a file, above"),
+        };
+        self.close(session).await?;
+        Ok(free == Some(1))
     }
 
     /// On MySQL/MariaDB, the largest packet the server takes (`max_allowed_packet`): a

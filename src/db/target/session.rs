@@ -63,6 +63,17 @@ async fn run_sqlite(c: &mut SqliteConnection, script: &str) -> Result<usize, (sq
     Ok(completed)
 }
 
+/// Whether SQLite refused the file as none of its databases (`SQLITE_NOTADB`): another kind
+/// of file, or an encrypted or damaged database.
+pub(super) fn is_not_a_database(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .filter(|db| db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some())
+        .and_then(|db| db.code())
+        .and_then(|code| code.parse::<i32>().ok())
+        // The primary result code, whatever extended code comes with it.
+        .is_some_and(|code| code & 0xff == 26)
+}
+
 /// Drives the results of a multi-statement script to its end or its first error: the number
 /// of statements that completed, before that error if any.
 async fn count_statements<R>(

@@ -47,7 +47,7 @@ impl DatabaseRepository {
             .connect_lazy(url.expose())
             .map_err(|source| RepositoryError::Database {
                 repository: url.redacted(),
-                source,
+                source: crate::db::DriverError(source),
             })?;
         Ok(DatabaseRepository { url, pool })
     }
@@ -55,7 +55,7 @@ impl DatabaseRepository {
     fn error(&self) -> impl Fn(sqlx::Error) -> RepositoryError + '_ {
         move |source| RepositoryError::Database {
             repository: self.url.redacted(),
-            source,
+            source: crate::db::DriverError(source),
         }
     }
 

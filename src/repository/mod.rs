@@ -270,7 +270,7 @@ pub enum RepositoryError {
         repository: String,
         /// The cause.
         #[source]
-        source: sqlx::Error,
+        source: crate::db::DriverError,
     },
 }
 

@@ -64,7 +64,7 @@ pub enum TargetError {
         url: String,
         /// What the driver said.
         #[source]
-        source: sqlx::Error,
+        source: crate::db::DriverError,
     },
     /// `--schema` on a platform without target schemas.
     #[error("`{url}` is a {platform} database, which has no target schemas")]
@@ -122,7 +122,7 @@ pub enum TargetError {
         hint: &'static str,
         /// What the driver said.
         #[source]
-        source: sqlx::Error,
+        source: crate::db::DriverError,
     },
     /// A statement on the state failed.
     #[error("failed to {doing} in `{target}`")]
@@ -134,7 +134,7 @@ pub enum TargetError {
         doing: &'static str,
         /// What the database said.
         #[source]
-        source: sqlx::Error,
+        source: crate::db::DriverError,
     },
     /// Another dbpm held the state lock too long.
     #[error("another dbpm has been writing dbpm's state in `{target}` for {seconds} seconds")]
@@ -196,7 +196,7 @@ pub enum TargetError {
         path: std::path::PathBuf,
         /// What SQLite said.
         #[source]
-        source: sqlx::Error,
+        source: crate::db::DriverError,
     },
     /// The state was written by a newer dbpm.
     #[error(
@@ -265,7 +265,7 @@ impl Target {
     pub fn new(url: DbUrl, schema: Option<String>) -> Result<Target, TargetError> {
         let connector = Connector::parse(&url).map_err(|source| TargetError::BadUrl {
             url: url.redacted(),
-            source,
+            source: crate::db::DriverError(source),
         })?;
         let schema = match (url.platform(), schema) {
             (Platform::Postgres, schema) => {
@@ -391,7 +391,7 @@ impl Target {
                         Platform::Sqlite => "check that the file's directory exists and that this user may write there (and read the file, when it exists)",
                         Platform::Postgres | Platform::Mysql => "check that the database server runs, that the URL is right, and that its user may log in",
                     },
-                    source,
+                    source: crate::db::DriverError(source),
                 })?;
         self.prepare_session(&mut session).await?;
         Ok(session)
@@ -501,12 +501,12 @@ impl Target {
         move |source| match self.connector.sqlite_file() {
             Some(path) if session::is_not_a_database(&source) => TargetError::NotSqlite {
                 path: path.to_path_buf(),
-                source,
+                source: crate::db::DriverError(source),
             },
             _ => TargetError::Database {
                 target: self.label(),
                 doing,
-                source,
+                source: crate::db::DriverError(source),
             },
         }
     }

@@ -1,0 +1,45 @@
+//! What a database driver said, for a message: once. sqlx's errors repeat their cause in
+//! their own text ("error returned from database: X", then X as the cause), which a
+//! diagnostic's chain of causes printed twice; the database's own words are the message.
+
+use std::fmt;
+
+/// A driver error as the cause of one of dbpm's errors.
+#[derive(Debug)]
+pub struct DriverError(pub sqlx::Error);
+
+impl fmt::Display for DriverError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            sqlx::Error::Database(err) => write!(f, "{err}"),
+            sqlx::Error::Io(err) => write!(f, "{err}"),
+            other => write!(f, "{other}"),
+        }
+    }
+}
+
+/// Its cause is in its text already.
+impl std::error::Error for DriverError {}
+
+impl From<sqlx::Error> for DriverError {
+    fn from(err: sqlx::Error) -> Self {
+        DriverError(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cause_is_said_once() {
+        let io = DriverError(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::ConnectionRefused,
+            "Connection refused (os error 111)",
+        )));
+        assert_eq!(io.to_string(), "Connection refused (os error 111)");
+        assert!(std::error::Error::source(&io).is_none());
+        let timeout = DriverError(sqlx::Error::PoolTimedOut);
+        assert_eq!(timeout.to_string(), sqlx::Error::PoolTimedOut.to_string());
+    }
+}

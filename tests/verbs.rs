@@ -265,11 +265,19 @@ fn an_interrupted_verb_resumes_with_the_plan_the_target_kept() {
     let text = transcript(&other, ctx.temp.path());
     assert_eq!(other.status.code(), Some(1), "{text}");
     assert!(text.contains("dbpm apply --resume"), "{text}");
+    // Its dbpm is gone: the run is said to be interrupted, not running.
+    assert!(
+        text.contains("dbpm::apply::other_run") && text.contains("target (interrupted)"),
+        "{text}"
+    );
     // A plan made meanwhile says that the unfinished run stands in its way.
     fs_err::write(ctx.path("core.toml"), "[packages]\ncore = \"1.2.0\"\n").unwrap();
     let release = ctx.path("core.toml").display().to_string();
     let plan = ok(&ctx, &db, &with_repo(&["plan", "--release", &release]));
-    assert!(plan.contains("is unfinished on the target"), "{plan}");
+    assert!(
+        plan.contains("is unfinished on the target (interrupted)"),
+        "{plan}"
+    );
     ok(&ctx, &db, &["apply", "--resume"]);
     assert_eq!(installed(&ctx, &db), "auth@1.0.0 billing@1.0.0 core@1.2.0");
     let nothing = run(&ctx, &db, &["apply", "--resume"]);

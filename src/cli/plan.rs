@@ -10,7 +10,7 @@ use super::target::announcing_waits;
 use super::Exit;
 use crate::db::target::Target;
 use crate::db::DbUrl;
-use crate::execute::runner::is_unfinished;
+use crate::execute::runner::{is_unfinished, unfinished_outcome};
 use crate::ops::plan::{make_plan, read_release};
 use crate::ops::repository::open_all;
 use crate::ops::state::load_state_file;
@@ -102,12 +102,15 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
             let target = announcing_waits(Target::new(url, args.schema.clone())?, out);
             target.check_schema().await?;
             let state = target.read_state().await?;
+            // Asked before the runs are read, so a run that ends in between is not taken
+            // for an interrupted one.
+            let lock_free = target.run_lock_free().await?;
             let runs = target.runs().await?;
             if let Some(run) = runs.iter().find(|run| is_unfinished(run)) {
                 out.status(format!(
                     "warning: run `{}` is unfinished on the target ({}): `apply` refuses another plan until it is finished (`dbpm status` says how)",
                     run.id,
-                    run.outcome.as_str().replace('_', " ")
+                    unfinished_outcome(run, lock_free)
                 ));
             }
             let history = verbs::history(&target, &runs).await?;

@@ -205,8 +205,9 @@ pub enum ApplyError {
         run: String,
         /// Its plan hash.
         plan: String,
-        /// Where it stands.
-        outcome: RunOutcome,
+        /// Where it stands, in words: a run recorded as running that an apply holding the
+        /// run lock finds was interrupted.
+        outcome: String,
     },
     /// `.sys` steps without an admin connection.
     #[error("the plan has {count} `.sys` steps, which need an admin connection")]
@@ -394,8 +395,9 @@ pub async fn apply(
             return Err(ApplyError::OtherRun {
                 run: other.id.clone(),
                 plan: other.plan_hash.clone(),
-                outcome: other.outcome,
-            })
+                // This apply holds the run lock: nothing else runs it.
+                outcome: unfinished_outcome(other, true),
+            });
         }
         Some(same) => (same.clone(), true),
         None if settings.roll_back => {
@@ -538,6 +540,16 @@ pub fn is_unfinished(run: &RunRecord) -> bool {
 /// ([`Target::run_lock_free`]).
 pub fn is_interrupted(run: &RunRecord, lock_free: bool) -> bool {
     run.outcome == RunOutcome::Running && lock_free
+}
+
+/// Where unfinished `run` stands, in words (`interrupted`, `stopped`, `needs operator`), the
+/// run lock being free or not as [`is_interrupted`] takes it.
+pub fn unfinished_outcome(run: &RunRecord, lock_free: bool) -> String {
+    if is_interrupted(run, lock_free) {
+        "interrupted".to_owned()
+    } else {
+        run.outcome.as_str().replace('_', " ")
+    }
 }
 
 #[allow(clippy::too_many_arguments)] // the run's whole context, passed once

@@ -2049,6 +2049,16 @@ mod lost_connections {
     async fn holding_the_run_lock_stops_the_run_on_mysql() {
         super::a_lost_run_lock_stops_the_run_at_a_checkpoint(Platform::Mysql).await
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn holding_the_run_lock_keeps_a_step_from_committing_twice_on_postgres() {
+        super::a_step_cannot_commit_once_another_apply_has_claimed_its_run(Platform::Postgres).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn holding_the_run_lock_keeps_a_step_from_committing_twice_on_mysql() {
+        super::a_step_cannot_commit_once_another_apply_has_claimed_its_run(Platform::Mysql).await
+    }
 }
 
 /// A package whose steps wait on the `pause` table (seconds by step, made by the test): a
@@ -2244,6 +2254,45 @@ async fn a_lost_run_lock_stops_the_run_at_a_checkpoint(platform: Platform) {
     assert!(s.text(&resumed).contains("resuming run"));
     assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
     assert_eq!(s.db.count("made").await, 1);
+    assert_nothing_done_twice(&s.db, &[&plan]).await;
+}
+
+/// The connection holding the run lock ends while a transactional step runs, and another
+/// apply takes the lock and resumes the run before that step ends: it runs the step itself,
+/// so the first apply must not commit the step too. Its commit finds the run claimed by the
+/// other apply, rolls back and stops (exit 1: the step was interrupted, the run lock lost);
+/// the step is done once. It used to commit the step, and the other apply's commit of it
+/// then collided with its journal entry: that apply rolled the whole run back.
+async fn a_step_cannot_commit_once_another_apply_has_claimed_its_run(platform: Platform) {
+    let s = Scenario::new(platform);
+    s.db.execute("CREATE TABLE pause (step VARCHAR(10), seconds INTEGER)")
+        .await;
+    s.db.execute("INSERT INTO pause VALUES ('fill', 4)").await;
+    let (release, repo) = pausing_package(&s.ctx.path("pausing"));
+    let plan_path = s.plan(&release, &repo, false, "install.json");
+    let plan = load_plan(&plan_path);
+    let first = apply_cmd(&s.ctx, &s.db, &plan_path, &[])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // While `003.fill` runs: its apply's lock is gone, and another apply takes over.
+    end_the_pausing_connection(&s.db, true).await;
+    let second = s.applied(&plan_path);
+    assert!(
+        s.text(&second).contains("resuming run"),
+        "{}",
+        s.text(&second)
+    );
+    let first = first.wait_with_output().unwrap();
+    let text = s.text(&first);
+    assert_eq!(first.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("dbpm::apply::step_interrupted") && text.contains("lost the run lock"),
+        "{text}"
+    );
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
+    assert_eq!(s.db.count("made").await, 1, "{text}");
     assert_nothing_done_twice(&s.db, &[&plan]).await;
 }
 

@@ -79,6 +79,7 @@ fn state_tables(db: &TestDb) -> Vec<String> {
         "journal",
         "meta",
         "plans",
+        "run_owners",
         "runs",
         "script_texts",
     ]

@@ -410,7 +410,14 @@ pub async fn apply(
             let id = run_id(plan);
             let before = state.record_json();
             target
-                .start_run(&id, &plan.hash, &os_user(), &before, kept.as_deref())
+                .start_run(
+                    &id,
+                    lock.owner(),
+                    &plan.hash,
+                    &os_user(),
+                    &before,
+                    kept.as_deref(),
+                )
                 .await?;
             let record = RunRecord {
                 id: id.clone(),
@@ -426,9 +433,9 @@ pub async fn apply(
         }
     };
     if resumed {
-        target
-            .set_outcome(&run.id, RunOutcome::Running, false, None)
-            .await?;
+        // Before the journal is read: a step that an apply which lost the lock still runs
+        // either committed by now, and is in the journal, or will not commit.
+        target.claim_run(&run.id, lock.owner()).await?;
     }
 
     let rows = target
@@ -730,6 +737,7 @@ async fn drive(
             let text = plan.text_of(&step).to_owned();
             let admin = settings.admin.clone();
             let run = run.to_owned();
+            let owner = lock.owner().to_owned();
             let cmd_timeout = settings.cmd_timeout;
             let session = step_session(target, &mut idle).await?;
             tasks.spawn(async move {
@@ -739,7 +747,7 @@ async fn drive(
                     &text,
                     session,
                     admin.as_ref(),
-                    &run,
+                    (&run, &owner),
                     attempt,
                     cmd_timeout,
                 )
@@ -904,15 +912,16 @@ type Finished = (
     Duration,
 );
 
-/// Runs one step with its journal entries on `session` (the target's; `.sys` steps run on a
-/// connection of the admin target, journaled on `session`). The inner result is the script's
-/// own failure; the session comes back for the next step unless the target failed.
+/// Runs one step of `run` (its id, and the owner of the run lock) with its journal entries on
+/// `session` (the target's; `.sys` steps run on a connection of the admin target, journaled on
+/// `session`). The inner result is the script's own failure; the session comes back for the
+/// next step unless the target failed.
 async fn run_step(
     step: &Step,
     text: &str,
     mut session: StepSession,
     admin: Option<&Target>,
-    run: &str,
+    (run, owner): (&str, &str),
     attempt: i64,
     cmd_timeout: Duration,
 ) -> (
@@ -922,7 +931,7 @@ async fn run_step(
     let failpoint = |id: &str| super::failpoint::inside_step(id);
     if step.transactional && step.kind == Kind::Sql {
         let result = session
-            .run_transactional(run, &step.id, attempt, text, failpoint)
+            .run_transactional(run, owner, &step.id, attempt, text, failpoint)
             .await;
         return match result {
             Ok(result) => match session.fresh_after_transaction().await {

@@ -6,7 +6,7 @@
 use crate::platform::Platform;
 
 /// dbpm's own tables, by the name templates use for them (`{installed_packages}`).
-pub(super) const TABLES: [&str; 7] = [
+pub(super) const TABLES: [&str; 8] = [
     "meta",
     "installed_packages",
     "installed_scripts",
@@ -14,6 +14,7 @@ pub(super) const TABLES: [&str; 7] = [
     "runs",
     "journal",
     "plans",
+    "run_owners",
 ];
 
 /// The PostgreSQL schema that holds dbpm's state for every target schema of a database.

@@ -11,7 +11,7 @@ use super::dialect::{pg_literal, render};
 use super::session::{Access, Session, Value};
 use super::wait::{WaitedLock, ANNOUNCE_AFTER};
 use super::{dialect, tables, Target, TargetError};
-use crate::package::statements;
+use crate::package::{statements, Checksum};
 use crate::platform::Platform;
 
 /// The run lock's advisory key class on PostgreSQL ("dbpm" in ASCII); the schema picks the key.
@@ -30,6 +30,9 @@ const LOCK_POLL: Duration = Duration::from_millis(200);
 /// releases the lock.
 const LOCK_PING: Duration = Duration::from_secs(2);
 
+/// What a PostgreSQL step's commit raises when its run is no longer its apply's.
+const RUN_CLAIMED: &str = "dbpm: another apply has claimed this run";
+
 /// The run lock of a target, held for as long as this value lives. Dropping it closes the
 /// session that holds the database lock (or the file that holds SQLite's OS lock), so an
 /// early return or a crash never leaves the target locked.
@@ -38,9 +41,16 @@ const LOCK_PING: Duration = Duration::from_secs(2);
 /// outside, or closed by the server): a task pings it every 2 seconds, which keeps an
 /// idle connection open and notices one that ended, and [`RunLock::confirm`] asks before a
 /// run writes its outcome, so a run never goes on nor ends as if it still held the lock.
+///
+/// A lock whose session ended may be taken by another apply while a step of this one still
+/// runs. So the run records which apply holds it ([`RunLock::owner`], claimed with
+/// [`Target::start_run`] or [`Target::claim_run`]), and a transactional step commits only
+/// while its run is still this apply's: the other apply, having claimed the run, never runs
+/// a step a second time that this one commits.
 pub struct RunLock {
     held: Option<HeldLock>,
     _file: Option<fs_err::File>,
+    owner: String,
 }
 
 /// How a run stands, as the target records it.
@@ -123,7 +133,7 @@ struct HeldLock {
 }
 
 impl RunLock {
-    fn holding(session: Session, target: &Target) -> RunLock {
+    fn holding(session: Session, target: &Target, owner: String) -> RunLock {
         let session = Arc::new(tokio::sync::Mutex::new(session));
         let lost = Arc::new(AtomicBool::new(false));
         let pings = tokio::spawn({
@@ -146,7 +156,13 @@ impl RunLock {
                 target: target.clone(),
             }),
             _file: None,
+            owner,
         }
+    }
+
+    /// Who holds the lock, as the run it applies records it: unique to this lock.
+    pub fn owner(&self) -> &str {
+        &self.owner
     }
 
     /// Whether a ping found the lock's session ended (no round trip: for checkpoints).
@@ -288,6 +304,7 @@ impl Target {
                         return Ok(RunLock {
                             held: None,
                             _file: Some(lock),
+                            owner: self.new_owner(),
                         })
                     }
                     Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < timeout => {
@@ -321,7 +338,7 @@ impl Target {
                 Platform::Sqlite => unreachable!("SQLite takes a file lock above"),
             };
             if got == Some(1) {
-                return Ok(RunLock::holding(session, self));
+                return Ok(RunLock::holding(session, self, self.new_owner()));
             }
             if started.elapsed() >= timeout {
                 return Err(locked());
@@ -480,6 +497,7 @@ impl Target {
     pub async fn start_run(
         &self,
         id: &str,
+        owner: &str,
         plan_hash: &str,
         os_user: &str,
         installed_before: &str,
@@ -506,6 +524,13 @@ impl Target {
                     Value::Text(os_user),
                     Value::Text(installed_before),
                 ],
+            )
+            .await
+            .map_err(self.failed("record the run"))?;
+        session
+            .execute(
+                "INSERT INTO {run_owners} (run_id, owner) VALUES (?, ?)",
+                &[Value::Text(id), Value::Text(owner)],
             )
             .await
             .map_err(self.failed("record the run"))?;
@@ -550,6 +575,44 @@ impl Target {
         };
         self.close(session).await?;
         Ok(found)
+    }
+
+    /// Makes unfinished run `id` the run of the apply that holds the run lock as `owner`, under
+    /// way again. A step of the apply that held it before, which lost the lock, waits for
+    /// this to commit and then cannot commit itself (see [`StepSession::run_transactional`]);
+    /// one that committed before is in the journal read after this.
+    pub async fn claim_run(&self, id: &str, owner: &str) -> Result<(), TargetError> {
+        let mut session = self.open(Access::Write).await?;
+        self.begin_locked_write(&mut session).await?;
+        let failed = self.failed("claim the run");
+        let statements: [(&str, &[Value<'_>]); 3] = [
+            (
+                "UPDATE {runs} SET outcome = 'running', ended_at = NULL, installed_after = NULL WHERE id = ?",
+                &[Value::Text(id)],
+            ),
+            (
+                "DELETE FROM {run_owners} WHERE run_id = ?",
+                &[Value::Text(id)],
+            ),
+            (
+                "INSERT INTO {run_owners} (run_id, owner) VALUES (?, ?)",
+                &[Value::Text(id), Value::Text(owner)],
+            ),
+        ];
+        for (sql, values) in statements {
+            session.execute(sql, values).await.map_err(&failed)?;
+        }
+        session.commit_and_unlock().await.map_err(&failed)?;
+        self.close(session).await
+    }
+
+    /// A new holder of the run lock: unique across processes and targets.
+    fn new_owner(&self) -> String {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let seed = format!("{nanos} {} {}", std::process::id(), self.label());
+        Checksum::of_bytes(seed.as_bytes()).as_str()[7..39].to_owned()
     }
 
     /// Sets a run's outcome; `ended` also stamps its end (and the installed set after it).
@@ -757,9 +820,15 @@ impl StepSession {
     /// Runs a transactional step: the script and its `done` journal entry commit together.
     /// On a failure, the database undoes the script and the failure is journaled apart.
     /// `before_commit` is called between the script and the commit (the crash tests' fail point).
+    ///
+    /// The commit holds the run's record (a shared row lock) and happens only while `owner`
+    /// holds the run: when another apply has claimed it (this one lost the run lock), the
+    /// script is rolled back and the error is `TargetError::LockLost`, since that apply runs
+    /// the step itself. SQLite's run lock is the process's own and cannot be lost.
     pub async fn run_transactional(
         &mut self,
         run: &str,
+        owner: &str,
         step: &str,
         attempt: i64,
         script: &str,
@@ -781,13 +850,29 @@ impl StepSession {
                 "INSERT INTO {journal} (run_id, step_id, attempt, state, started_at, ended_at) VALUES",
             );
             let now = render(Platform::Postgres, "{now}");
+            let held = render(
+                Platform::Postgres,
+                "SELECT 1 FROM {run_owners} WHERE run_id = {run} AND owner = {owner} FOR SHARE",
+            )
+            .replace("{run}", &pg_literal(run))
+            .replace("{owner}", &pg_literal(owner));
             let sql = format!(
-                "SET SESSION AUTHORIZATION DEFAULT; {journal} ({}, {}, {attempt}, 'done', {now}, {now}); COMMIT",
+                "SET SESSION AUTHORIZATION DEFAULT; DO $dbpm$ BEGIN IF NOT EXISTS ({held}) THEN RAISE EXCEPTION '{RUN_CLAIMED}'; END IF; END $dbpm$; {journal} ({}, {}, {attempt}, 'done', {now}, {now}); COMMIT",
                 pg_literal(run),
                 pg_literal(step),
             );
             return match self.session.run_verbatim(&sql).await {
                 Ok(()) => Ok(Ok(())),
+                Err(err)
+                    if err
+                        .as_database_error()
+                        .is_some_and(|db| db.message() == RUN_CLAIMED) =>
+                {
+                    let _ = self.session.run("ROLLBACK").await;
+                    Err(TargetError::LockLost {
+                        target: self.target.label(),
+                    })
+                }
                 // The server refused the commit and rolled the script back (a serialization
                 // failure): the script failed, journaled apart.
                 Err(err) if refused_commit(&err) => {
@@ -801,6 +886,23 @@ impl StepSession {
                 }
                 Err(err) => Err(self.target.failed("journal and commit a step")(err)),
             };
+        }
+        if self.target.platform() == Platform::Mysql {
+            let held = self
+                .session
+                .fetch_int(
+                    "SELECT COUNT(*) AS held FROM {run_owners} WHERE run_id = ? AND owner = ? LOCK IN SHARE MODE",
+                    &[Value::Text(run), Value::Text(owner)],
+                    "held",
+                )
+                .await
+                .map_err(self.target.failed("check that the run is still this apply's"))?;
+            if held != Some(1) {
+                let _ = self.session.run("ROLLBACK").await;
+                return Err(TargetError::LockLost {
+                    target: self.target.label(),
+                });
+            }
         }
         self.session
             .execute(

@@ -14,7 +14,7 @@
 use crate::platform::Platform;
 
 /// The version of the state's layout this dbpm reads and writes.
-pub const STATE_VERSION: i64 = 4;
+pub const STATE_VERSION: i64 = 5;
 
 /// The oldest layout this dbpm reads as it is, without migrating it first: a change that only
 /// adds what this dbpm can do without leaves reading possible.
@@ -134,6 +134,16 @@ pub(super) const MIGRATIONS: &[Migration] = &[
         statements: &["CREATE TABLE IF NOT EXISTS {plans} (
             hash VARCHAR(80) NOT NULL PRIMARY KEY,
             content {longtext} NOT NULL
+        ){table_options}"],
+    },
+    // A table of its own rather than a column of `runs`: `ADD COLUMN IF NOT EXISTS` is not
+    // on every platform, and a migration runs again after a crash before it was recorded.
+    Migration {
+        version: 5,
+        description: "the apply that holds each run, so that a step of an apply that lost the run lock cannot commit",
+        statements: &["CREATE TABLE IF NOT EXISTS {run_owners} (
+            run_id VARCHAR(64) NOT NULL PRIMARY KEY,
+            owner VARCHAR(64) NOT NULL
         ){table_options}"],
     },
 ];

@@ -1276,6 +1276,39 @@ mod through_the_binary {
     }
 
     #[test]
+    fn check_takes_a_crlf_checkout_as_up_to_date_and_refuses_out() {
+        let ctx = TestContext::new();
+        let state = "tests/fixtures/states/empty-sqlite.json";
+        let args = plan_args(&ctx, "2026.2.toml", &["--state", state], "p.json");
+        run_ok(&ctx, &args);
+        // git with `core.autocrlf` checks the committed plan out with CRLF line endings.
+        let plan_path = ctx.path("p.json").display().to_string();
+        let lf = fs_err::read_to_string(&plan_path).unwrap();
+        let crlf_path = ctx.path("crlf.json").display().to_string();
+        fs_err::write(&crlf_path, lf.replace('\n', "\r\n")).unwrap();
+        let mut check = args.clone();
+        let pos = check.iter().position(|a| a == "--out").unwrap();
+        check.drain(pos..pos + 2);
+        check.extend(["--check".to_owned(), crlf_path]);
+        let output = ctx.dbpm().args(&check).output().unwrap();
+        let text = transcript(&output, ctx.temp.path());
+        assert_eq!(output.status.code(), Some(0), "{text}");
+        assert!(text.contains("is up to date"), "{text}");
+        // `--check` compares and writes nothing, so `--out` beside it is refused rather than
+        // silently ignored.
+        let both = ctx
+            .dbpm()
+            .args(&check)
+            .args(["--out", ctx.path("fresh.json").to_str().unwrap()])
+            .output()
+            .unwrap();
+        let text = transcript(&both, ctx.temp.path());
+        assert_eq!(both.status.code(), Some(1), "{text}");
+        assert!(text.contains("cannot be used with"), "{text}");
+        assert!(!ctx.path("fresh.json").exists());
+    }
+
+    #[test]
     fn a_conflicting_release_is_explained() {
         let ctx = TestContext::new();
         fs_err::write(

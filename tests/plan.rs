@@ -265,6 +265,39 @@ fn markdown_keeps_hostile_text_inside_its_code() {
     }
 }
 
+/// The values the scripts were resolved with show in the text and the Markdown, with the
+/// packages that use them, and not only inside the scripts: a reviewer sees a `--set` slip.
+#[test]
+fn renderings_show_the_placeholder_values() {
+    let ex = examples(Platform::Sqlite);
+    let with_value = Options {
+        set: BTreeMap::from([("currency".to_owned(), "U S\x1b[31m|`D".to_owned())]),
+        ..options()
+    };
+    let plan = plan_for(
+        &ex,
+        &release("2026.2.toml"),
+        &state_at(&ex, "2026.1.toml", Platform::Sqlite),
+        &with_value,
+    )
+    .unwrap();
+    let text = render::text(&plan, false);
+    assert!(
+        text.contains("Placeholders:\n  currency = \"U S\\u{1b}[31m|`D\"  (billing)\n"),
+        "{text}"
+    );
+    let markdown = render::markdown(&plan);
+    assert!(
+        markdown.contains("| `currency` | ``U S\\u{1b}[31m\\|`D`` | `billing` |"),
+        "{markdown}"
+    );
+    // Nothing to show when no package that changes declares a placeholder.
+    let (name, downgrade) = &scenarios(Platform::Sqlite)[2];
+    assert_eq!(*name, "downgrade");
+    assert!(!render::text(downgrade, false).contains("Placeholders:"));
+    assert!(!render::markdown(downgrade).contains("| placeholder |"));
+}
+
 #[test]
 fn one_compensating_step_is_counted_in_the_singular() {
     let (_, mut plan) = scenarios(Platform::Sqlite).swap_remove(0);

@@ -265,6 +265,39 @@ fn markdown_keeps_hostile_text_inside_its_code() {
     }
 }
 
+/// The values the scripts were resolved with show in the text and the Markdown, with the
+/// packages that use them, and not only inside the scripts: a reviewer sees a `--set` slip.
+#[test]
+fn renderings_show_the_placeholder_values() {
+    let ex = examples(Platform::Sqlite);
+    let with_value = Options {
+        set: BTreeMap::from([("currency".to_owned(), "U S\x1b[31m|`D".to_owned())]),
+        ..options()
+    };
+    let plan = plan_for(
+        &ex,
+        &release("2026.2.toml"),
+        &state_at(&ex, "2026.1.toml", Platform::Sqlite),
+        &with_value,
+    )
+    .unwrap();
+    let text = render::text(&plan, false);
+    assert!(
+        text.contains("Placeholders:\n  currency = \"U S\\u{1b}[31m|`D\"  (billing)\n"),
+        "{text}"
+    );
+    let markdown = render::markdown(&plan);
+    assert!(
+        markdown.contains("| `currency` | ``U S\\u{1b}[31m\\|`D`` | `billing` |"),
+        "{markdown}"
+    );
+    // Nothing to show when no package that changes declares a placeholder.
+    let (name, downgrade) = &scenarios(Platform::Sqlite)[2];
+    assert_eq!(*name, "downgrade");
+    assert!(!render::text(downgrade, false).contains("Placeholders:"));
+    assert!(!render::markdown(downgrade).contains("| placeholder |"));
+}
+
 #[test]
 fn one_compensating_step_is_counted_in_the_singular() {
     let (_, mut plan) = scenarios(Platform::Sqlite).swap_remove(0);
@@ -1273,6 +1306,39 @@ mod through_the_binary {
                 && text.contains("it is a plan of format 2; this dbpm writes format 3"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn check_takes_a_crlf_checkout_as_up_to_date_and_refuses_out() {
+        let ctx = TestContext::new();
+        let state = "tests/fixtures/states/empty-sqlite.json";
+        let args = plan_args(&ctx, "2026.2.toml", &["--state", state], "p.json");
+        run_ok(&ctx, &args);
+        // git with `core.autocrlf` checks the committed plan out with CRLF line endings.
+        let plan_path = ctx.path("p.json").display().to_string();
+        let lf = fs_err::read_to_string(&plan_path).unwrap();
+        let crlf_path = ctx.path("crlf.json").display().to_string();
+        fs_err::write(&crlf_path, lf.replace('\n', "\r\n")).unwrap();
+        let mut check = args.clone();
+        let pos = check.iter().position(|a| a == "--out").unwrap();
+        check.drain(pos..pos + 2);
+        check.extend(["--check".to_owned(), crlf_path]);
+        let output = ctx.dbpm().args(&check).output().unwrap();
+        let text = transcript(&output, ctx.temp.path());
+        assert_eq!(output.status.code(), Some(0), "{text}");
+        assert!(text.contains("is up to date"), "{text}");
+        // `--check` compares and writes nothing, so `--out` beside it is refused rather than
+        // silently ignored.
+        let both = ctx
+            .dbpm()
+            .args(&check)
+            .args(["--out", ctx.path("fresh.json").to_str().unwrap()])
+            .output()
+            .unwrap();
+        let text = transcript(&both, ctx.temp.path());
+        assert_eq!(both.status.code(), Some(1), "{text}");
+        assert!(text.contains("cannot be used with"), "{text}");
+        assert!(!ctx.path("fresh.json").exists());
     }
 
     #[test]

@@ -2143,6 +2143,11 @@ fn history_shows_the_steps_of_a_run_with_their_output() {
         &[
             ("UPGRADE/001.t.sql", "CREATE TABLE hook_t (a INTEGER);\n"),
             ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS hook_t;\n"),
+            (
+                "INSTALL/001.v.sql",
+                "CREATE VIEW hook_v AS SELECT a FROM hook_t;\n",
+            ),
+            ("ROLLBACK/001.v.sql", "DROP VIEW IF EXISTS hook_v;\n"),
             ("POSTINSTALL/001.say.cmd", "echo 'hello from the hook'\n"),
         ],
     );
@@ -2152,8 +2157,14 @@ fn history_shows_the_steps_of_a_run_with_their_output() {
     let id = history["runs"][0]["id"].as_str().unwrap().to_owned();
     let text = ok(&ctx, &db, &["history", "--run", &id]);
     let upgrade = text.find("hook@1.0.0/UPGRADE@none/001.t").unwrap();
+    // SQLite commits UPGRADE and INSTALL in one batch, journaled in one instant: they
+    // still show in the order they ran, not by name.
+    let install = text.find("hook@1.0.0/INSTALL/001.v").unwrap();
     let say = text.find("hook@1.0.0/POSTINSTALL/001.say").unwrap();
-    assert!(upgrade < say, "in the order they ran: {text}");
+    assert!(
+        upgrade < install && install < say,
+        "in the order they ran: {text}"
+    );
     assert!(text.contains("hello from the hook"), "{text}");
     let unknown = run(&ctx, &db, &["history", "--run", "no-such-run"]);
     let text = transcript(&unknown, ctx.temp.path());

@@ -76,8 +76,10 @@ pub struct PlanArgs {
     #[arg(long)]
     detailed_exitcode: bool,
     /// Fail with a diff when this committed plan is not what planning gives now (the target
-    /// label is informational and taken from the committed plan).
-    #[arg(long, value_name = "PLAN")]
+    /// label is informational and taken from the committed plan; line endings are not
+    /// compared, so a checkout with CRLF line endings is up to date too). Writes nothing:
+    /// to update the plan, plan again with `--out`.
+    #[arg(long, value_name = "PLAN", conflicts_with = "out")]
     check: Option<PathBuf>,
     /// The informational target label recorded in the plan (default: the target's URL
     /// without credentials). A password or other secret in it is hidden.
@@ -120,10 +122,13 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
         (None, None) => unreachable!("clap requires --db or --state"),
     };
     let repos = open_all(&args.repos)?;
+    // Line endings normalised: git on Windows (`core.autocrlf`) checks the committed plan
+    // out with CRLF, which is the same plan (apply reads it the same) and not a change.
     let committed_text = match &args.check {
         Some(path) => Some(
             fs_err::read_to_string(path)
-                .map_err(|err| miette::miette!("failed to read `{}`: {err}", path.display()))?,
+                .map_err(|err| miette::miette!("failed to read `{}`: {err}", path.display()))?
+                .replace("\r\n", "\n"),
         ),
         None => None,
     };

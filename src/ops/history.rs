@@ -2,11 +2,14 @@
 //! (derived from the installed sets recorded before and after it) and how long it took.
 //! Reading never writes: a target dbpm was never used on has no runs and is left as it was.
 
+use std::collections::HashMap;
+
 use semver::Version;
 use serde::Serialize;
 
 use crate::db::target::{RunOutcome, RunRecord, Target, TargetError};
 use crate::execute::runner::{is_interrupted, is_unfinished};
+use crate::plan::Plan;
 use crate::state::InstalledState;
 
 /// The runs of a target.
@@ -120,10 +123,10 @@ pub struct StepRecord {
 
 /// The steps of run `run` on `target`, or `None` when the target has no such run.
 pub async fn run_steps(target: &Target, run: &str) -> Result<Option<RunSteps>, TargetError> {
-    if !target.runs().await?.iter().any(|r| r.id == run) {
+    let Some(record) = target.runs().await?.into_iter().find(|r| r.id == run) else {
         return Ok(None);
-    }
-    let steps = target
+    };
+    let mut steps: Vec<StepRecord> = target
         .journal(run)
         .await?
         .into_iter()
@@ -135,11 +138,74 @@ pub async fn run_steps(target: &Target, run: &str) -> Result<Option<RunSteps>, T
             output: row.output,
         })
         .collect();
+    // Steps journaled in the same instant (a SQLite batch commits several at once) come
+    // in the order of the plan the run kept, not by name: by name a package's INSTALL
+    // read as if it ran before its UPGRADE. Without a kept plan (`apply PLAN` keeps none),
+    // a package's steps of one instant come in the order of the phases.
+    match target.stored_plan(&record.plan_hash).await? {
+        Some(text) => match Plan::from_json("the stored plan", &text) {
+            Ok(plan) => order_by_plan(&mut steps, &plan),
+            Err(_) => order_by_phase(&mut steps),
+        },
+        None => order_by_phase(&mut steps),
+    }
     Ok(Some(RunSteps {
         target: target.label(),
         run: run.to_owned(),
         steps,
     }))
+}
+
+/// Sorts `steps` by when they started and, within one instant, by their place in `plan`
+/// (its steps, then its compensations; steps it does not hold last, in their order).
+fn order_by_plan(steps: &mut [StepRecord], plan: &Plan) {
+    let place: HashMap<&str, usize> = plan
+        .steps
+        .iter()
+        .chain(&plan.compensations)
+        .enumerate()
+        .map(|(index, step)| (step.id.as_str(), index))
+        .collect();
+    // A stable sort on a total order: what the plan does not hold goes last in its instant.
+    let place_of = |step: &StepRecord| place.get(step.step.as_str()).copied().unwrap_or(usize::MAX);
+    steps.sort_by(|a, b| {
+        a.started_at
+            .cmp(&b.started_at)
+            .then_with(|| place_of(a).cmp(&place_of(b)))
+    });
+}
+
+/// Sorts `steps` by when they started, then by package and by the order of the phases in
+/// a change (DESIGN §4), then by id: the order a batch of one package ran in, without its
+/// plan. Compensations (`~undo`) follow the forward steps of their instant.
+fn order_by_phase(steps: &mut [StepRecord]) {
+    fn key(id: &str) -> (&str, bool, usize) {
+        let (package, rest) = id.split_once('@').unwrap_or((id, ""));
+        let phase = rest
+            .split('/')
+            .nth(1)
+            .and_then(|phase| phase.split('@').next())
+            .unwrap_or("");
+        let rank = [
+            "PREINSTALL",
+            "ROLLBACK",
+            "UPGRADE",
+            "DOWNGRADE",
+            "INSTALL",
+            "VERIFY",
+            "POSTINSTALL",
+        ]
+        .iter()
+        .position(|p| *p == phase)
+        .unwrap_or(usize::MAX);
+        (package, id.ends_with("~undo"), rank)
+    }
+    steps.sort_by(|a, b| {
+        a.started_at
+            .cmp(&b.started_at)
+            .then_with(|| key(&a.step).cmp(&key(&b.step)))
+            .then_with(|| a.step.cmp(&b.step))
+    });
 }
 
 /// Every run on `target`, newest first.
@@ -280,6 +346,49 @@ mod tests {
     use super::*;
     use crate::platform::Platform;
     use crate::state::InstalledPackage;
+
+    fn records(steps: &[(&str, &str)]) -> Vec<StepRecord> {
+        steps
+            .iter()
+            .map(|(at, step)| StepRecord {
+                step: (*step).to_owned(),
+                attempt: 1,
+                state: "done".to_owned(),
+                started_at: (*at).to_owned(),
+                output: None,
+            })
+            .collect()
+    }
+
+    fn ids(steps: &[StepRecord]) -> Vec<&str> {
+        steps.iter().map(|s| s.step.as_str()).collect()
+    }
+
+    /// A SQLite batch journals its steps in one instant: by name, a package's INSTALL read
+    /// as if it ran before its UPGRADE, and its ROLLBACK after it.
+    #[test]
+    fn steps_of_one_instant_come_in_the_order_of_the_phases() {
+        let mut steps = records(&[
+            ("t2", "core@1.1.0/VERIFY/001.check"),
+            ("t1", "core@1.1.0/INSTALL/001.views"),
+            ("t1", "core@1.1.0/UPGRADE@1.0.0/001.tables"),
+            ("t1", "core@1.0.0/ROLLBACK/001.views"),
+            ("t1", "core@1.1.0/PREINSTALL/001.announce"),
+            ("t1", "core@1.1.0/INSTALL/001.views~undo"),
+        ]);
+        order_by_phase(&mut steps);
+        assert_eq!(
+            ids(&steps),
+            [
+                "core@1.1.0/PREINSTALL/001.announce",
+                "core@1.0.0/ROLLBACK/001.views",
+                "core@1.1.0/UPGRADE@1.0.0/001.tables",
+                "core@1.1.0/INSTALL/001.views",
+                "core@1.1.0/INSTALL/001.views~undo",
+                "core@1.1.0/VERIFY/001.check",
+            ]
+        );
+    }
 
     fn state(packages: &[(&str, &str, Option<&str>)]) -> InstalledState {
         let mut state = InstalledState::empty(Platform::Sqlite, "sqlite://x.db");

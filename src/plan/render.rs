@@ -160,6 +160,26 @@ fn step_flags(step: &Step) -> Vec<&'static str> {
     .collect()
 }
 
+/// The placeholder values the scripts of this plan were resolved with: (name, value) → the
+/// packages that install, upgrade, downgrade or reinstall with it. A reviewer reads the
+/// values here, and not only inside the scripts (`--set` on the command line, a release's
+/// value, or a package's default).
+fn placeholder_uses(plan: &Plan) -> BTreeMap<(&str, &str), Vec<&str>> {
+    let mut uses: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+    for (name, action) in &plan.actions {
+        if matches!(action.action, ActionKind::Unchanged | ActionKind::Uninstall) {
+            continue;
+        }
+        let Some(package) = plan.packages.get(name) else {
+            continue;
+        };
+        for (placeholder, value) in &package.placeholders {
+            uses.entry((placeholder, value)).or_default().push(name);
+        }
+    }
+    uses
+}
+
 /// Plain text for a terminal; `color` adds ANSI colours.
 pub fn text(plan: &Plan, color: bool) -> String {
     let paint = |code: &str, text: &str| {
@@ -192,6 +212,16 @@ pub fn text(plan: &Plan, color: bool) -> String {
             paint(code, &line),
             paint("2", &format!("({})", action.reason))
         );
+    }
+    let placeholders = placeholder_uses(plan);
+    if !placeholders.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "Placeholders:");
+        for ((name, value), packages) in &placeholders {
+            // Quoted and escaped: a value's spaces show, and its control characters cannot
+            // reach the terminal.
+            let _ = writeln!(out, "  {name} = {value:?}  ({})", packages.join(", "));
+        }
     }
     if !plan.steps.is_empty() {
         let _ = writeln!(out);
@@ -277,6 +307,22 @@ pub fn markdown(plan: &Plan) -> String {
             inline(&versions(action.from.as_ref(), action.to.as_ref())),
             prose(&action.reason)
         );
+    }
+    let placeholders = placeholder_uses(plan);
+    if !placeholders.is_empty() {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "| placeholder | value | used by |");
+        let _ = writeln!(out, "|---|---|---|");
+        for ((name, value), packages) in &placeholders {
+            let packages: Vec<String> = packages.iter().map(|p| cell(&code(p))).collect();
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                cell(&code(name)),
+                cell(&code(value)),
+                packages.join(", ")
+            );
+        }
     }
     let compensations: BTreeMap<&str, &Step> = plan
         .compensations

@@ -1404,6 +1404,35 @@ mod through_the_binary {
         );
     }
 
+    /// A command line that does not parse, under `--output json`, is a JSON error document
+    /// too (QA: stdout was empty, only clap's text on stderr); without it, stdout stays empty.
+    #[test]
+    fn a_usage_error_under_json_output_is_a_json_document() {
+        let ctx = TestContext::new();
+        for json in [&["--output", "json"][..], &["--output=json"][..]] {
+            let output = ctx
+                .dbpm()
+                .args(json)
+                .args(["affected", "--repo", "x", "core"])
+                .output()
+                .unwrap();
+            let text = transcript(&output, ctx.temp.path());
+            assert_eq!(output.status.code(), Some(1), "{text}");
+            let document: serde_json::Value = serde_json::from_slice(&output.stdout)
+                .unwrap_or_else(|err| panic!("{err}: {text}"));
+            assert_eq!(document["outcome"], "error", "{text}");
+            assert_eq!(document["error"]["code"], "dbpm::usage", "{text}");
+            assert_eq!(
+                document["error"]["message"], "unexpected argument '--repo' found",
+                "{text}"
+            );
+            assert!(String::from_utf8_lossy(&output.stderr).contains("Usage:"));
+        }
+        let text_only = ctx.run(&["affected", "--repo", "x"]);
+        assert_eq!(text_only.status.code(), Some(1));
+        assert!(text_only.stdout.is_empty());
+    }
+
     /// `plan --target-label 'postgres://app:PW@host/db'` stored the password in the plan; a
     /// state file whose label holds one (the default label) did the same. Neither does now.
     #[test]

@@ -958,3 +958,22 @@ fn a_database_without_a_repository_is_refused() {
         .status
         .success());
 }
+
+/// `repo list` and `repo show` set prerequisites apart with `;`: a requirement holds `, `
+/// itself (QA: `auth >=2.0.0, <3.0.0, core ^1.2` read as three prerequisites).
+#[test]
+fn listed_prerequisites_are_told_apart_from_the_commas_of_their_ranges() {
+    let ctx = TestContext::new();
+    let list = ctx.run(&["repo", "list", "--repo", "examples/packages"]);
+    let text = transcript(&list, ctx.temp.path());
+    assert!(text.contains("auth >=2.0.0, <3.0.0; core ^1.2"), "{text}");
+    let show = ctx.run(&[
+        "repo",
+        "show",
+        "billing@1.1.0",
+        "--repo",
+        "examples/packages",
+    ]);
+    let text = transcript(&show, ctx.temp.path());
+    assert!(text.contains("auth >=2.0.0, <3.0.0; core ^1.2"), "{text}");
+}

@@ -80,15 +80,28 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
         Err(err) => {
             let _ = err.print();
-            return if err.use_stderr() {
-                Exit::Error
-            } else {
-                Exit::Success
-            };
+            if !err.use_stderr() {
+                return Exit::Success;
+            }
+            // A machine that asked for JSON gets its error as JSON too.
+            if asks_for_json(&args) {
+                let out = render::Out::new(render::Color::Never, render::Format::Json);
+                let rendered = err.render().to_string();
+                let first = rendered.lines().next().unwrap_or_default();
+                let usage = miette::miette!(
+                    code = "dbpm::usage",
+                    help = "see `dbpm help` and `dbpm help COMMAND`",
+                    "{}",
+                    first.strip_prefix("error: ").unwrap_or(first)
+                );
+                out.json_error("error", usage.as_ref());
+            }
+            return Exit::Error;
         }
     };
     let out = render::Out::new(cli.color, cli.output);
@@ -133,6 +146,15 @@ where
         }
         None => exit,
     }
+}
+
+/// Whether the command line asks for `--output json`, read without parsing it (it did not
+/// parse).
+fn asks_for_json(args: &[OsString]) -> bool {
+    args.iter()
+        .zip(args.iter().skip(1))
+        .any(|(flag, value)| flag == "--output" && value == "json")
+        || args.iter().any(|arg| arg == "--output=json")
 }
 
 #[cfg(test)]

@@ -71,7 +71,8 @@ pub async fn run(command: RepoCommand, out: &Out) -> miette::Result<Exit> {
                     item.name,
                     item.version.to_string(),
                     platforms.join(","),
-                    prerequisites.join(", ")
+                    // A requirement holds `, ` itself (`>=2.0.0, <3.0.0`).
+                    prerequisites.join("; ")
                 ));
             }
         }
@@ -110,7 +111,7 @@ pub async fn run(command: RepoCommand, out: &Out) -> miette::Result<Exit> {
                 if prerequisites.is_empty() {
                     "none".to_owned()
                 } else {
-                    prerequisites.join(", ")
+                    prerequisites.join("; ")
                 }
             ));
             out.data(format!(

@@ -1428,6 +1428,15 @@ mod through_the_binary {
             );
             assert!(String::from_utf8_lossy(&output.stderr).contains("Usage:"));
         }
+        // What is missing is part of the message.
+        let missing = ctx
+            .dbpm()
+            .args(["--output=json", "status"])
+            .output()
+            .unwrap();
+        let document: serde_json::Value = serde_json::from_slice(&missing.stdout).unwrap();
+        let message = document["error"]["message"].as_str().unwrap();
+        assert!(message.contains("--db <DB>"), "{message}");
         let text_only = ctx.run(&["affected", "--repo", "x"]);
         assert_eq!(text_only.status.code(), Some(1));
         assert!(text_only.stdout.is_empty());

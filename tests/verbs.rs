@@ -620,6 +620,24 @@ fn install_from_a_package_source_directory() {
         .to_string();
     let again = ok(&ctx, &db, &["install", &archive, "--yes"]);
     assert!(!again.contains("reinstall"), "{again}");
+    // A name is a name, even where a folder bears it (a repository's own, here).
+    let by_name = ctx
+        .dbpm()
+        .current_dir(repo_root().join("examples/packages"))
+        .args([
+            "install",
+            "billing@1.0.0",
+            "--repo",
+            ".",
+            "--yes",
+            "--db",
+            &db.url,
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = transcript(&by_name, ctx.temp.path());
+    assert_eq!(by_name.status.code(), Some(0), "{text}");
 
     // A source that does not build is reported as `build` reports it; a path that is
     // nothing, as such (it was "not in the repository").
@@ -642,7 +660,7 @@ fn install_from_a_package_source_directory() {
         assert_eq!(refused.status.code(), Some(1), "{text}");
         assert!(text.contains(expected), "{text}");
     }
-    assert_eq!(installed(&ctx, &db), "core@1.0.0");
+    assert_eq!(installed(&ctx, &db), "auth@1.0.0 billing@1.0.0 core@1.2.0");
 }
 
 #[test]

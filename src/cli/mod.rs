@@ -91,13 +91,15 @@ where
             // A machine that asked for JSON gets its error as JSON too.
             if asks_for_json(&args) {
                 let out = render::Out::new(render::Color::Never, render::Format::Json);
+                // clap's message, without its usage line and pointer to `--help`.
                 let rendered = err.render().to_string();
-                let first = rendered.lines().next().unwrap_or_default();
+                let message = rendered.split("\n\nUsage:").next().unwrap_or_default();
+                let message = message.trim();
                 let usage = miette::miette!(
                     code = "dbpm::usage",
                     help = "see `dbpm help` and `dbpm help COMMAND`",
                     "{}",
-                    first.strip_prefix("error: ").unwrap_or(first)
+                    message.strip_prefix("error: ").unwrap_or(message)
                 );
                 out.json_error("error", usage.as_ref());
             }

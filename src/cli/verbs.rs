@@ -152,7 +152,12 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
             let mut archives = Vec::new();
             for item in &a.packages {
                 let path = std::path::PathBuf::from(item);
-                if path.is_dir() {
+                // A package version directory, not a directory that happens to bear a
+                // package's name (`core` in a repository's own folder).
+                let source = ["dbpm.toml", "manifest.dpm"]
+                    .iter()
+                    .any(|manifest| path.join(manifest).is_file());
+                if source {
                     let (package, warnings) = verbs::build_source(&path, target.platform())?;
                     for warning in &warnings {
                         out.report(warning);

@@ -22,19 +22,19 @@ use toml::Spanned;
 pub struct RawManifest {
     /// Who the package is.
     #[schemars(with = "RawPackage")]
-    pub package: Checked<RawPackage>,
+    pub package: Caught<RawPackage>,
     /// Other packages this one needs, with a version range each.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, RawRequirement>")]
-    pub prerequisites: BTreeMap<Spanned<String>, Checked<RawRequirement>>,
+    pub prerequisites: BTreeMap<Spanned<String>, Caught<RawRequirement>>,
     /// The `${name}` variables the scripts use.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, RawPlaceholder>")]
-    pub placeholders: BTreeMap<Spanned<String>, Checked<RawPlaceholder>>,
+    pub placeholders: BTreeMap<Spanned<String>, Caught<RawPlaceholder>>,
     /// Declarations about single scripts, keyed by `PHASE/NNN.name` (no extension).
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, RawDeclaration>")]
-    pub scripts: BTreeMap<Spanned<String>, Checked<RawDeclaration>>,
+    pub scripts: BTreeMap<Spanned<String>, Caught<RawDeclaration>>,
 }
 
 /// The `[package]` table.
@@ -61,7 +61,9 @@ pub struct RawPackage {
 }
 
 /// A value read as `T` when it has `T`'s shape, else serde's words on why it has not; its
-/// span either way.
+/// span either way. Only for values that are never tables: a table that dotted keys make
+/// (`package.name = …`) has no span, and asking for one fails to read it at all ([`Caught`]
+/// is for tables).
 #[derive(Debug, Clone)]
 pub struct Checked<T> {
     /// Where the value is written.
@@ -70,8 +72,28 @@ pub struct Checked<T> {
     pub value: Result<T, String>,
 }
 
-/// A `T`, or the error that reading one gave: the reader of the file goes on after it.
-struct Caught<T>(Result<T, String>);
+/// A `T`, or the error that reading one gave: the reader of the file goes on after it. Without
+/// a span (see [`Checked`]): a problem with it points at its key.
+#[derive(Debug, Clone)]
+pub struct Caught<T>(pub Result<T, String>);
+
+impl<T: JsonSchema> JsonSchema for Caught<T> {
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        T::schema_id()
+    }
+
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+}
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Caught<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -79,6 +101,34 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Caught<T> {
             T::deserialize(deserializer).map_err(|err| one_line(&err.to_string())),
         ))
     }
+}
+
+/// Where the string value written after `key` (a `key = "value"` line of `text`) is: what a
+/// problem with a value read without its span ([`Caught`]) points at, when it is a string.
+/// The key's own span otherwise (a table, or dotted keys).
+pub fn value_after(text: &str, key: Range<usize>) -> Range<usize> {
+    let after = text.get(key.end..).unwrap_or_default();
+    let rest = after.trim_start_matches([' ', '\t']);
+    let Some(rest) = rest.strip_prefix('=') else {
+        return key;
+    };
+    let value = rest.trim_start_matches([' ', '\t']);
+    let start = text.len() - value.len();
+    let mut chars = value.char_indices();
+    let quote = match chars.next() {
+        Some((_, quote @ ('"' | '\''))) => quote,
+        _ => return key,
+    };
+    let mut escaped = false;
+    for (at, c) in chars {
+        match c {
+            '\n' => break,
+            '\\' if quote == '"' && !escaped => escaped = true,
+            c if c == quote && !escaped => return start..start + at + 1,
+            _ => escaped = false,
+        }
+    }
+    key
 }
 
 /// A TOML reading error as one line: the reader puts the key of a value inside the one
@@ -213,6 +263,19 @@ impl<'de> Deserialize<'de> for RawRequirement {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_string_value_is_found_after_its_key() {
+        let text = "[prerequisites]\ncore = \"^x\" # range\nauth = { min = 1 }\nb.c = \"a\\\"b\"\n";
+        let at = |key: &str| {
+            let start = text.find(key).unwrap();
+            let span = value_after(text, start..start + key.len());
+            &text[span]
+        };
+        assert_eq!(at("core"), "\"^x\"");
+        assert_eq!(at("auth"), "auth");
+        assert_eq!(at(".c"), "\"a\\\"b\"");
+    }
 
     #[test]
     fn a_reading_error_is_one_line_with_its_key_in_front() {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::diagnostic::{Problem, Problems, SourceFile};
-use crate::manifest::raw::{Checked, RawRequirement};
+use crate::manifest::raw::{value_after, Caught, Checked, RawRequirement};
 use crate::manifest::{is_package_name, is_placeholder_name, Requirement};
 use crate::package::Checksum;
 use crate::platform::Platform;
@@ -54,7 +54,7 @@ pub struct RawRelease {
     /// `{ min = { major = 1 }, max = { major = 2 } }` form.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, RawRequirement>")]
-    pub packages: BTreeMap<Spanned<String>, Checked<RawRequirement>>,
+    pub packages: BTreeMap<Spanned<String>, Caught<RawRequirement>>,
     /// Values of the `${name}` placeholders that scripts use.
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, String>")]
@@ -126,10 +126,15 @@ pub fn parse_release(file: &SourceFile) -> Result<Release, Problems> {
                 "a package name starts with an ASCII letter or digit and holds ASCII letters, digits, `_` and `-`",
             );
         }
-        let Some(range) = found.read(range) else {
-            continue;
+        let written = value_after(file.text(), name.span());
+        let range = match &range.0 {
+            Ok(range) => range,
+            Err(message) => {
+                found.wrong_type(message, written);
+                continue;
+            }
         };
-        let requirement = match range.get_ref() {
+        let requirement = match range {
             RawRequirement::Semver(text) => Requirement::parse(text).map_err(|e| e.to_string()),
             RawRequirement::MinMax(range) => Requirement::from_min_max(range),
         };
@@ -141,7 +146,7 @@ pub fn parse_release(file: &SourceFile) -> Result<Release, Problems> {
             Err(reason) => found.push(
                 "dbpm::release::bad_requirement",
                 format!("bad version range for package `{}`: {reason}", name.get_ref()),
-                range.span(),
+                written,
                 "not a version or version range",
                 "write a version (\"1.2.0\" means exactly 1.2.0), a semver requirement like \"^1.2\" or \">=1.0, <3\", or { min = { major = 1 }, max = { major = 2 } }",
             ),
@@ -231,16 +236,21 @@ impl Found<'_> {
         match &checked.value {
             Ok(value) => Some(Spanned::new(checked.span.clone(), value.clone())),
             Err(message) => {
-                self.push(
-                    "dbpm::release::wrong_type",
-                    message.clone(),
-                    checked.span.clone(),
-                    message,
-                    "give the key a value of the expected type: a version or range for a package, a string for a placeholder (a key written after a table's header belongs to that table)",
-                );
+                self.wrong_type(message, checked.span.clone());
                 None
             }
         }
+    }
+
+    /// A value of the wrong type, at `span` (the value's, or its key's).
+    fn wrong_type(&mut self, message: &str, span: Range<usize>) {
+        self.push(
+            "dbpm::release::wrong_type",
+            message.to_owned(),
+            span,
+            "not of the expected type",
+            "give the key a value of the expected type: a version or range for a package, a string for a placeholder (a key written after a table's header belongs to that table)",
+        );
     }
 
     fn toml(&mut self, err: &toml::de::Error) {

@@ -30,6 +30,9 @@ const LOCK_POLL: Duration = Duration::from_millis(200);
 /// releases the lock.
 const LOCK_PING: Duration = Duration::from_secs(2);
 
+/// The length of a run lock's owner (hex digits; `run_owners.owner` holds up to 64).
+const OWNER_LEN: usize = 32;
+
 /// What a PostgreSQL step's commit raises when its run is no longer its apply's.
 const RUN_CLAIMED: &str = "dbpm: another apply has claimed this run";
 
@@ -585,11 +588,9 @@ impl Target {
         let mut session = self.open(Access::Write).await?;
         self.begin_locked_write(&mut session).await?;
         let failed = self.failed("claim the run");
+        // In the order a step's commit takes its locks (the owner row, then the run's row
+        // through the journal's foreign key): the other order deadlocks on MySQL/MariaDB.
         let statements: [(&str, &[Value<'_>]); 3] = [
-            (
-                "UPDATE {runs} SET outcome = 'running', ended_at = NULL, installed_after = NULL WHERE id = ?",
-                &[Value::Text(id)],
-            ),
             (
                 "DELETE FROM {run_owners} WHERE run_id = ?",
                 &[Value::Text(id)],
@@ -597,6 +598,10 @@ impl Target {
             (
                 "INSERT INTO {run_owners} (run_id, owner) VALUES (?, ?)",
                 &[Value::Text(id), Value::Text(owner)],
+            ),
+            (
+                "UPDATE {runs} SET outcome = 'running', ended_at = NULL, installed_after = NULL WHERE id = ?",
+                &[Value::Text(id)],
             ),
         ];
         for (sql, values) in statements {
@@ -612,7 +617,9 @@ impl Target {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         let seed = format!("{nanos} {} {}", std::process::id(), self.label());
-        Checksum::of_bytes(seed.as_bytes()).as_str()[7..39].to_owned()
+        let checksum = Checksum::of_bytes(seed.as_bytes());
+        let hex = checksum.as_str().split_once(':').map_or("", |(_, hex)| hex);
+        hex[..OWNER_LEN].to_owned()
     }
 
     /// Sets a run's outcome; `ended` also stamps its end (and the installed set after it).
@@ -835,7 +842,7 @@ impl StepSession {
         before_commit: impl Fn(&str),
     ) -> Result<Result<(), ScriptFailed>, TargetError> {
         if let Err(ScriptFailed(message)) = self.begin_and_run(script).await? {
-            self.mark(run, step, attempt, "failed", Some(&message))
+            self.mark_failed(run, owner, step, attempt, &message)
                 .await?;
             return Ok(Err(ScriptFailed(message)));
         }
@@ -850,14 +857,16 @@ impl StepSession {
                 "INSERT INTO {journal} (run_id, step_id, attempt, state, started_at, ended_at) VALUES",
             );
             let now = render(Platform::Postgres, "{now}");
-            let held = render(
-                Platform::Postgres,
-                "SELECT 1 FROM {run_owners} WHERE run_id = {run} AND owner = {owner} FOR SHARE",
-            )
-            .replace("{run}", &pg_literal(run))
-            .replace("{owner}", &pg_literal(owner));
+            let held = format!(
+                "SELECT 1 FROM {} WHERE run_id = {} AND owner = {} FOR SHARE",
+                render(Platform::Postgres, "{run_owners}"),
+                pg_literal(run),
+                pg_literal(owner),
+            );
+            // A script at REPEATABLE READ or SERIALIZABLE meets the claim's change of the
+            // owner row as a serialization failure: the run was claimed all the same.
             let sql = format!(
-                "SET SESSION AUTHORIZATION DEFAULT; DO $dbpm$ BEGIN IF NOT EXISTS ({held}) THEN RAISE EXCEPTION '{RUN_CLAIMED}'; END IF; END $dbpm$; {journal} ({}, {}, {attempt}, 'done', {now}, {now}); COMMIT",
+                "SET SESSION AUTHORIZATION DEFAULT; DO $dbpm$ BEGIN IF NOT EXISTS ({held}) THEN RAISE EXCEPTION '{RUN_CLAIMED}'; END IF; EXCEPTION WHEN serialization_failure THEN RAISE EXCEPTION '{RUN_CLAIMED}'; END $dbpm$; {journal} ({}, {}, {attempt}, 'done', {now}, {now}); COMMIT",
                 pg_literal(run),
                 pg_literal(step),
             );
@@ -880,29 +889,18 @@ impl StepSession {
                     // Refused by the INSERT, the COMMIT never ran: the transaction is
                     // aborted and open until this.
                     let _ = self.session.run("ROLLBACK").await;
-                    self.mark(run, step, attempt, "failed", Some(&message))
+                    self.mark_failed(run, owner, step, attempt, &message)
                         .await?;
                     Ok(Err(ScriptFailed(message)))
                 }
                 Err(err) => Err(self.target.failed("journal and commit a step")(err)),
             };
         }
-        if self.target.platform() == Platform::Mysql {
-            let held = self
-                .session
-                .fetch_int(
-                    "SELECT COUNT(*) AS held FROM {run_owners} WHERE run_id = ? AND owner = ? LOCK IN SHARE MODE",
-                    &[Value::Text(run), Value::Text(owner)],
-                    "held",
-                )
-                .await
-                .map_err(self.target.failed("check that the run is still this apply's"))?;
-            if held != Some(1) {
-                let _ = self.session.run("ROLLBACK").await;
-                return Err(TargetError::LockLost {
-                    target: self.target.label(),
-                });
-            }
+        if self.target.platform() == Platform::Mysql && !self.holds(run, owner).await? {
+            let _ = self.session.run("ROLLBACK").await;
+            return Err(TargetError::LockLost {
+                target: self.target.label(),
+            });
         }
         self.session
             .execute(
@@ -1155,6 +1153,59 @@ impl StepSession {
                 .await
                 .map_err(&failed)?;
         }
+        Ok(())
+    }
+
+    /// Whether `owner` still holds `run`, keeping its owner row locked (shared) until the
+    /// session's transaction ends; on SQLite, whose run lock cannot be lost, always.
+    async fn holds(&mut self, run: &str, owner: &str) -> Result<bool, TargetError> {
+        let share = match self.target.platform() {
+            Platform::Postgres => "FOR SHARE",
+            Platform::Mysql => "LOCK IN SHARE MODE",
+            Platform::Sqlite => return Ok(true),
+        };
+        let rows = self
+            .session
+            .fetch(
+                &format!("SELECT owner FROM {{run_owners}} WHERE run_id = ? AND owner = ? {share}"),
+                &[Value::Text(run), Value::Text(owner)],
+            )
+            .await
+            .map_err(
+                self.target
+                    .failed("check that the run is still this apply's"),
+            )?;
+        Ok(!rows.is_empty())
+    }
+
+    /// Journals a transactional step's failure (its transaction rolled back), unless another
+    /// apply has claimed the run meanwhile and runs the step itself: then its journal entry
+    /// is that apply's to write, and this apply has lost the run lock.
+    async fn mark_failed(
+        &mut self,
+        run: &str,
+        owner: &str,
+        step: &str,
+        attempt: i64,
+        message: &str,
+    ) -> Result<(), TargetError> {
+        let begin = self.begin_statement();
+        self.session
+            .run(begin)
+            .await
+            .map_err(self.target.failed("journal a step"))?;
+        if !self.holds(run, owner).await? {
+            let _ = self.session.run("ROLLBACK").await;
+            return Err(TargetError::LockLost {
+                target: self.target.label(),
+            });
+        }
+        self.mark(run, step, attempt, "failed", Some(message))
+            .await?;
+        self.session
+            .run("COMMIT")
+            .await
+            .map_err(self.target.failed("journal a step"))?;
         Ok(())
     }
 

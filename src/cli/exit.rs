@@ -1,4 +1,5 @@
-//! The exit codes of dbpm, from one enum, as DESIGN §5 lists them.
+//! The exit codes of dbpm, from one enum, as DESIGN §5 lists them, and 7 beyond them (a
+//! completed run whose POSTINSTALL task failed).
 
 /// How a dbpm command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

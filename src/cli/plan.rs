@@ -104,10 +104,7 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
             let target = announcing_waits(Target::new(url, args.schema.clone())?, out);
             target.check_schema().await?;
             let state = target.read_state().await?;
-            // Asked before the runs are read, so a run that ends in between is not taken
-            // for an interrupted one.
-            let lock_free = target.run_lock_free().await?;
-            let runs = target.runs().await?;
+            let (runs, lock_free) = target.runs_and_lock_free().await?;
             if let Some(run) = runs.iter().find(|run| is_unfinished(run)) {
                 out.status(format!(
                     "warning: run `{}` is unfinished on the target ({}): `apply` refuses another plan until it is finished (`dbpm status` says how)",

@@ -210,12 +210,8 @@ fn order_by_phase(steps: &mut [StepRecord]) {
 
 /// Every run on `target`, newest first.
 pub async fn history(target: &Target) -> Result<History, TargetError> {
-    // Before the runs: a run that reads as `running` then started before the lock was
-    // seen free, so it is not under way.
-    let lock_free = target.run_lock_free().await?;
-    let mut runs = target
-        .runs()
-        .await?
+    let (runs, lock_free) = target.runs_and_lock_free().await?;
+    let mut runs = runs
         .iter()
         .map(|run| summarize(target, run, lock_free))
         .collect::<Result<Vec<_>, _>>()?;

@@ -150,10 +150,7 @@ pub enum Drift {
 /// Where `target` stands; with `repos`, drift against them too.
 pub async fn status(target: &Target, repos: Option<&Repositories>) -> Result<Status, StatusError> {
     let state = target.read_state().await?;
-    // Before the runs: a run that reads as `running` then started before the lock was
-    // seen free, so it is not under way.
-    let lock_free = target.run_lock_free().await?;
-    let runs = target.runs().await?;
+    let (runs, lock_free) = target.runs_and_lock_free().await?;
     let unfinished = match runs.iter().find(|run| is_unfinished(run)) {
         Some(run) => {
             let kept = target.keeps_plan(&run.plan_hash).await?;

@@ -263,9 +263,10 @@ pub struct StepSession {
 }
 
 impl Target {
-    /// Takes the run lock, waiting up to `timeout` (a wait of more than a second is announced);
-    /// `TargetError::Locked` when another apply keeps it. Scripts run only under this lock, so here a PostgreSQL target's schema must
-    /// exist: dbpm never creates it, lest a mistyped `--schema` install a second copy.
+    /// Takes the run lock, waiting up to `timeout` (a wait of more than a second is
+    /// announced); `TargetError::Locked` when another apply keeps it. Scripts run only under
+    /// this lock, so here a PostgreSQL target's schema must exist: dbpm never creates it, lest
+    /// a mistyped `--schema` install a second copy.
     pub async fn lock(&self, timeout: Duration) -> Result<RunLock, TargetError> {
         let started = Instant::now();
         let locked = || TargetError::Locked {
@@ -349,6 +350,17 @@ impl Target {
             announce(&mut announced);
             tokio::time::sleep(LOCK_POLL).await;
         }
+    }
+
+    /// The runs, and whether nothing held the run lock both before and after they were read:
+    /// only then is a run that reads as `running` under way no more ([`Target::run_lock_free`]).
+    /// Asked once, an apply that took the lock and recorded its run in between would read as
+    /// interrupted; a run that ended in between reads as ended.
+    pub async fn runs_and_lock_free(&self) -> Result<(Vec<RunRecord>, bool), TargetError> {
+        let before = self.run_lock_free().await?;
+        let runs = self.runs().await?;
+        let after = self.run_lock_free().await?;
+        Ok((runs, before && after))
     }
 
     /// Whether nothing holds the run lock now: then a run still recorded as `running` is

@@ -286,6 +286,34 @@ fn an_interrupted_verb_resumes_with_the_plan_the_target_kept() {
     assert!(text.contains("nothing to resume"), "{text}");
 }
 
+/// A run that an older dbpm started (state layout 4: no record of the apply that holds it)
+/// resumes: the resuming apply claims it, and its transactional steps commit.
+#[test]
+fn a_run_with_no_recorded_owner_resumes() {
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    let killed = ctx
+        .dbpm()
+        .args(with_repo(&[
+            "install",
+            "billing@1.0.0",
+            "--yes",
+            "--db",
+            &db.url,
+        ]))
+        .env("DBPM_FAILPOINT", "kill-after:2")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!killed.status.success());
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let owners = db.state_table("run_owners");
+    runtime.block_on(db.execute(&format!("DELETE FROM {owners}")));
+    ok(&ctx, &db, &["apply", "--resume"]);
+    assert_eq!(installed(&ctx, &db), "auth@1.0.0 billing@1.0.0 core@1.2.0");
+    assert_eq!(runtime.block_on(db.count(&owners)), 1);
+}
+
 /// An uninstall that only the target's own copy could walk, blocked by an irreversible
 /// script, names that script and what to do about it; it said "no path" and asked for a
 /// repository, which could not help.

@@ -230,14 +230,9 @@ fn an_installed_prerequisite_moves_up_for_a_package_that_needs_it() {
     );
 }
 
-/// An interrupted verb resumes from the target alone: a verb writes no plan file, so the
-/// target keeps the plan with the run, `status` and a refused verb say to run
-/// `dbpm apply --resume`, and that finishes the run. Re-running the verb resumed only when
-/// it planned the very same bytes again (same request, same repositories).
-#[test]
-fn an_interrupted_verb_resumes_with_the_plan_the_target_kept() {
-    let ctx = TestContext::new();
-    let db = TestDb::postgres();
+/// `install billing@1.0.0` (from the examples) killed after two steps: its run is left
+/// unfinished on the target.
+fn install_killed_after_two_steps(ctx: &TestContext, db: &TestDb) {
     let killed = ctx
         .dbpm()
         .args(with_repo(&[
@@ -256,6 +251,17 @@ fn an_interrupted_verb_resumes_with_the_plan_the_target_kept() {
         "{}",
         transcript(&killed, ctx.temp.path())
     );
+}
+
+/// An interrupted verb resumes from the target alone: a verb writes no plan file, so the
+/// target keeps the plan with the run, `status` and a refused verb say to run
+/// `dbpm apply --resume`, and that finishes the run. Re-running the verb resumed only when
+/// it planned the very same bytes again (same request, same repositories).
+#[test]
+fn an_interrupted_verb_resumes_with_the_plan_the_target_kept() {
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    install_killed_after_two_steps(&ctx, &db);
     let status = ok(&ctx, &db, &["status"]);
     assert!(
         status.contains("Run `dbpm apply --resume` to resume it"),
@@ -292,20 +298,7 @@ fn an_interrupted_verb_resumes_with_the_plan_the_target_kept() {
 fn a_run_with_no_recorded_owner_resumes() {
     let ctx = TestContext::new();
     let db = TestDb::postgres();
-    let killed = ctx
-        .dbpm()
-        .args(with_repo(&[
-            "install",
-            "billing@1.0.0",
-            "--yes",
-            "--db",
-            &db.url,
-        ]))
-        .env("DBPM_FAILPOINT", "kill-after:2")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(!killed.status.success());
+    install_killed_after_two_steps(&ctx, &db);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let owners = db.state_table("run_owners");
     runtime.block_on(db.execute(&format!("DELETE FROM {owners}")));

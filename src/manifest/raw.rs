@@ -77,24 +77,6 @@ pub struct Checked<T> {
 #[derive(Debug, Clone)]
 pub struct Caught<T>(pub Result<T, String>);
 
-impl<T: JsonSchema> JsonSchema for Caught<T> {
-    fn schema_name() -> Cow<'static, str> {
-        T::schema_name()
-    }
-
-    fn schema_id() -> Cow<'static, str> {
-        T::schema_id()
-    }
-
-    fn inline_schema() -> bool {
-        T::inline_schema()
-    }
-
-    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        T::json_schema(generator)
-    }
-}
-
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Caught<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         Ok(Caught(
@@ -151,23 +133,30 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Checked<T> {
     }
 }
 
-impl<T: JsonSchema> JsonSchema for Checked<T> {
-    fn schema_name() -> Cow<'static, str> {
-        T::schema_name()
-    }
+/// The schema of a value read leniently is the schema of the value.
+macro_rules! schema_of_the_value {
+    ($($wrapper:ident),*) => {$(
+        impl<T: JsonSchema> JsonSchema for $wrapper<T> {
+            fn schema_name() -> Cow<'static, str> {
+                T::schema_name()
+            }
 
-    fn schema_id() -> Cow<'static, str> {
-        T::schema_id()
-    }
+            fn schema_id() -> Cow<'static, str> {
+                T::schema_id()
+            }
 
-    fn inline_schema() -> bool {
-        T::inline_schema()
-    }
+            fn inline_schema() -> bool {
+                T::inline_schema()
+            }
 
-    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
-        T::json_schema(generator)
-    }
+            fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+                T::json_schema(generator)
+            }
+        }
+    )*};
 }
+
+schema_of_the_value!(Caught, Checked);
 
 /// A prerequisite's version range: a semver requirement (`"^1.2"`) or the seed's
 /// `{ min = { major = 1 }, max = { major = 2 } }` form.

@@ -517,3 +517,25 @@ fn init_next_refuses_a_lower_version_and_an_existing_directory() {
     );
     assert!(tree.join("core/1.1.1/dbpm.toml").is_file());
 }
+
+/// Two directories that hold one package version (a copy, test fixtures) list that version
+/// once (QA: `demo` listed `1.0.0` 21 times).
+#[test]
+fn a_version_held_by_two_directories_is_listed_once() {
+    let ctx = TestContext::new();
+    let root = example_repository(&ctx).join("packages");
+    copy_dir(&root.join("core/1.0.0"), &root.join("copies/core/1.0.0"));
+    let value = json(
+        &ctx.dbpm()
+            .current_dir(&root)
+            .args(["affected", "--output", "json", "--changed-files"])
+            .arg("core/1.0.0/dbpm.toml")
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(value["affected"][0]["name"], "core");
+    assert_eq!(
+        value["affected"][0]["versions"],
+        serde_json::json!(["1.0.0", "1.1.0", "1.2.0"])
+    );
+}

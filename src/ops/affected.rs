@@ -295,6 +295,8 @@ pub fn affected(root: &Path, changes: Changes<'_>) -> Result<Affected, AffectedE
                 .unwrap_or_default();
             let mut all = versions.get(name.as_str()).cloned().unwrap_or_default();
             all.sort();
+            // Two directories may hold one version (a copy, or test fixtures).
+            all.dedup();
             AffectedPackage {
                 versions: all,
                 reason: if changed.contains_key(&name) {

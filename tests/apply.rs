@@ -351,6 +351,16 @@ impl Scenario {
         plan_on(&self.ctx, &self.db, release, repo, prune, name)
     }
 
+    /// `dbpm apply plan --db target` with more arguments, started and left running, its
+    /// output kept for `wait_with_output`.
+    fn spawn_apply(&self, plan: &Path, more: &[&str]) -> std::process::Child {
+        apply_cmd(&self.ctx, &self.db, plan, more)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
     /// `dbpm apply plan --db target` with more arguments, no fail point.
     fn apply(&self, plan: &Path, more: &[&str]) -> Output {
         apply_cmd(&self.ctx, &self.db, plan, more).output().unwrap()
@@ -1391,11 +1401,7 @@ fn a_second_apply_on_sqlite_gives_up_at_its_lock_timeout_during_a_step() {
         false,
         "install.json",
     );
-    let mut first = apply_cmd(&s.ctx, &s.db, &plan, &[])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut first = s.spawn_apply(&plan, &[]);
     let mut lock = s.db.sqlite_file().into_os_string();
     lock.push(".dbpm-lock");
     while !Path::new(&lock).exists() {
@@ -1651,11 +1657,7 @@ fn while_a_step_runs(s: &Scenario, seconds: u32) -> (std::process::Child, PathBu
         false,
         "install.json",
     );
-    let child = apply_cmd(&s.ctx, &s.db, &plan_path, &[])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = s.spawn_apply(&plan_path, &[]);
     let started = Instant::now();
     while !ready.exists() {
         assert!(
@@ -2110,6 +2112,19 @@ fn pausing_package(dir: &Path) -> (String, String) {
     )
 }
 
+/// The pausing package planned for `s`'s target, its steps waiting as `pauses` (the rows of
+/// the `pause` table, `('wait', 6)`) says: the plan's path, and the plan.
+async fn pausing_plan(s: &Scenario, pauses: &str) -> (PathBuf, Plan) {
+    s.db.execute("CREATE TABLE pause (step VARCHAR(10), seconds INTEGER)")
+        .await;
+    s.db.execute(&format!("INSERT INTO pause VALUES {pauses}"))
+        .await;
+    let (release, repo) = pausing_package(&s.ctx.path("pausing"));
+    let plan_path = s.plan(&release, &repo, false, "install.json");
+    let plan = load_plan(&plan_path);
+    (plan_path, plan)
+}
+
 /// Ends, from another session, the connection of the target that is waiting on `pause` as
 /// soon as one is (within a minute); with `idle`, the target's idle connections instead (the
 /// one holding the run lock among them), once a step waits on `pause`.
@@ -2155,20 +2170,8 @@ async fn end_the_pausing_connection(db: &TestDb, idle: bool) {
 /// transactional one was rolled back with its connection and runs again, each step done once.
 async fn a_connection_lost_inside_a_step_stops_the_run_for_a_resume(platform: Platform) {
     let s = Scenario::new(platform);
-    s.db.execute("CREATE TABLE pause (step VARCHAR(10), seconds INTEGER)")
-        .await;
-    s.db.execute("INSERT INTO pause VALUES ('wait', 60), ('fill', 60)")
-        .await;
-    let (release, repo) = pausing_package(&s.ctx.path("pausing"));
-    let plan_path = s.plan(&release, &repo, false, "install.json");
-    let plan = load_plan(&plan_path);
-    let interrupted = |more: &[&str]| {
-        apply_cmd(&s.ctx, &s.db, &plan_path, more)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
+    let (plan_path, plan) = pausing_plan(&s, "('wait', 60), ('fill', 60)").await;
+    let interrupted = |more: &[&str]| s.spawn_apply(&plan_path, more);
 
     let child = interrupted(&[]);
     end_the_pausing_connection(&s.db, false).await;
@@ -2227,17 +2230,8 @@ async fn a_connection_lost_inside_a_step_stops_the_run_for_a_resume(platform: Pl
 /// It used to go on to the end without the lock and record the run completed.
 async fn a_lost_run_lock_stops_the_run_at_a_checkpoint(platform: Platform) {
     let s = Scenario::new(platform);
-    s.db.execute("CREATE TABLE pause (step VARCHAR(10), seconds INTEGER)")
-        .await;
-    s.db.execute("INSERT INTO pause VALUES ('wait', 6)").await;
-    let (release, repo) = pausing_package(&s.ctx.path("pausing"));
-    let plan_path = s.plan(&release, &repo, false, "install.json");
-    let plan = load_plan(&plan_path);
-    let child = apply_cmd(&s.ctx, &s.db, &plan_path, &[])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (plan_path, plan) = pausing_plan(&s, "('wait', 6)").await;
+    let child = s.spawn_apply(&plan_path, &[]);
     end_the_pausing_connection(&s.db, true).await;
     let lost = child.wait_with_output().unwrap();
     let text = s.text(&lost);
@@ -2265,17 +2259,8 @@ async fn a_lost_run_lock_stops_the_run_at_a_checkpoint(platform: Platform) {
 /// then collided with its journal entry: that apply rolled the whole run back.
 async fn a_step_cannot_commit_once_another_apply_has_claimed_its_run(platform: Platform) {
     let s = Scenario::new(platform);
-    s.db.execute("CREATE TABLE pause (step VARCHAR(10), seconds INTEGER)")
-        .await;
-    s.db.execute("INSERT INTO pause VALUES ('fill', 4)").await;
-    let (release, repo) = pausing_package(&s.ctx.path("pausing"));
-    let plan_path = s.plan(&release, &repo, false, "install.json");
-    let plan = load_plan(&plan_path);
-    let first = apply_cmd(&s.ctx, &s.db, &plan_path, &[])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (plan_path, plan) = pausing_plan(&s, "('fill', 4)").await;
+    let first = s.spawn_apply(&plan_path, &[]);
     // While `003.fill` runs: its apply's lock is gone, and another apply takes over.
     end_the_pausing_connection(&s.db, true).await;
     let second = s.applied(&plan_path);
@@ -2303,17 +2288,8 @@ async fn a_step_cannot_commit_once_another_apply_has_claimed_its_run(platform: P
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_stop_request_exits_without_waiting_for_the_running_step() {
     let s = Scenario::new(Platform::Postgres);
-    s.db.execute("CREATE TABLE pause (step VARCHAR(10), seconds INTEGER)")
-        .await;
-    s.db.execute("INSERT INTO pause VALUES ('wait', 60)").await;
-    let (release, repo) = pausing_package(&s.ctx.path("pausing"));
-    let plan_path = s.plan(&release, &repo, false, "install.json");
-    let plan = load_plan(&plan_path);
-    let mut child = apply_cmd(&s.ctx, &s.db, &plan_path, &[])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let (plan_path, plan) = pausing_plan(&s, "('wait', 60)").await;
+    let mut child = s.spawn_apply(&plan_path, &[]);
     let started = Instant::now();
     while s
         .db

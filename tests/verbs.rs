@@ -22,11 +22,17 @@ fn run(ctx: &TestContext, db: &TestDb, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn ok(ctx: &TestContext, db: &TestDb, args: &[&str]) -> String {
+/// `dbpm ARGS --db DB` that must exit with `code`; its transcript.
+fn exits(ctx: &TestContext, db: &TestDb, args: &[&str], code: i32) -> String {
     let output = run(ctx, db, args);
     let text = transcript(&output, ctx.temp.path());
-    assert_eq!(output.status.code(), Some(0), "{args:?}: {text}");
+    assert_eq!(output.status.code(), Some(code), "{args:?}: {text}");
     text
+}
+
+/// `dbpm ARGS --db DB` that must exit 0; its transcript.
+fn ok(ctx: &TestContext, db: &TestDb, args: &[&str]) -> String {
+    exits(ctx, db, args, 0)
 }
 
 /// The user's schema (dbpm's own tables left out), normalised for comparison.
@@ -267,9 +273,12 @@ fn an_interrupted_verb_resumes_with_the_plan_the_target_kept() {
         status.contains("Run `dbpm apply --resume` to resume it"),
         "{status}"
     );
-    let other = run(&ctx, &db, &with_repo(&["install", "core@1.2.0", "--yes"]));
-    let text = transcript(&other, ctx.temp.path());
-    assert_eq!(other.status.code(), Some(1), "{text}");
+    let text = exits(
+        &ctx,
+        &db,
+        &with_repo(&["install", "core@1.2.0", "--yes"]),
+        1,
+    );
     assert!(text.contains("dbpm apply --resume"), "{text}");
     // Its dbpm is gone: the run is said to be interrupted, not running.
     assert!(
@@ -341,9 +350,7 @@ fn an_uninstall_blocked_by_an_irreversible_script_names_it() {
     );
     let repo = ctx.path("packages").display().to_string();
     ok(&ctx, &db, &["install", "irr", "--repo", &repo, "--yes"]);
-    let output = run(&ctx, &db, &["uninstall", "irr", "--yes"]);
-    let text = transcript(&output, ctx.temp.path());
-    assert_eq!(output.status.code(), Some(1), "{text}");
+    let text = exits(&ctx, &db, &["uninstall", "irr", "--yes"], 1);
     assert!(
         text.contains("irreversible") && text.contains("001.drop_b"),
         "{text}"
@@ -387,9 +394,12 @@ fn a_rollback_past_an_irreversible_step_says_what_stays() {
     );
     let repo = ctx.path("packages").display().to_string();
     ok(&ctx, &db, &["install", "k@1.0.0", "--repo", &repo, "--yes"]);
-    let output = run(&ctx, &db, &["install", "k@1.1.0", "--repo", &repo, "--yes"]);
-    let text = transcript(&output, ctx.temp.path());
-    assert_eq!(output.status.code(), Some(6), "{text}");
+    let text = exits(
+        &ctx,
+        &db,
+        &["install", "k@1.1.0", "--repo", &repo, "--yes"],
+        6,
+    );
     assert!(
         text.contains("The irreversible step is not undone once it ran."),
         "{text}"
@@ -608,9 +618,7 @@ fn install_from_an_archive_file() {
         .path("dist/core-1.0.0-mysql.dbpkg")
         .display()
         .to_string();
-    let refused = run(&ctx, &db, &["install", &mysql, "--yes"]);
-    let text = transcript(&refused, ctx.temp.path());
-    assert_eq!(refused.status.code(), Some(1), "{text}");
+    let text = exits(&ctx, &db, &["install", &mysql, "--yes"], 1);
     assert!(
         text.contains("dbpm::verb::archive_platform")
             && text
@@ -676,9 +684,7 @@ fn install_from_a_package_source_directory() {
         (broken.as_str(), "dbpm::manifest::bad_version"),
         ("packages/missing/1.0.0", "dbpm::verb::no_such_package_file"),
     ] {
-        let refused = run(&ctx, &db, &["install", path, "--yes"]);
-        let text = transcript(&refused, ctx.temp.path());
-        assert_eq!(refused.status.code(), Some(1), "{text}");
+        let text = exits(&ctx, &db, &["install", path, "--yes"], 1);
         assert!(text.contains(expected), "{text}");
     }
     assert_eq!(installed(&ctx, &db), "auth@1.0.0 billing@1.0.0 core@1.2.0");
@@ -839,18 +845,14 @@ fn a_postgres_error_says_where_in_the_script_it_is() {
             ("DOWNGRADE/002.index.sql", "DROP INDEX IF EXISTS typo_i;\n"),
         ],
     );
-    let failed = run(&ctx, &db, &["install", "typo", "--yes", "--repo", &repo]);
-    let text = transcript(&failed, ctx.temp.path());
-    assert_eq!(failed.status.code(), Some(5), "{text}");
+    let text = exits(&ctx, &db, &["install", "typo", "--yes", "--repo", &repo], 5);
     assert!(
         text.contains("at line 4, column 25 of the script: CREATE TABLE typo_b (id INTEGERR);"),
         "{text}"
     );
     let fixed = "CREATE TABLE typo_a (id INTEGER);\nCREATE TABLE typo_b (id INTEGER);\n";
     package_version(&ctx, "typo", "1.0.0", &[("UPGRADE/001.tables.sql", fixed)]);
-    let failed = run(&ctx, &db, &["install", "typo", "--yes", "--repo", &repo]);
-    let text = transcript(&failed, ctx.temp.path());
-    assert_eq!(failed.status.code(), Some(5), "{text}");
+    let text = exits(&ctx, &db, &["install", "typo", "--yes", "--repo", &repo], 5);
     assert!(
         text.contains("at line 1, column 49 of the script"),
         "{text}"
@@ -874,9 +876,7 @@ fn a_postgres_error_keeps_its_detail_and_hint() {
             ("DOWNGRADE/001.rows.sql", "DROP TABLE IF EXISTS dup_t;\n"),
         ],
     );
-    let failed = run(&ctx, &db, &["install", "dup", "--yes", "--repo", &repo]);
-    let text = transcript(&failed, ctx.temp.path());
-    assert_eq!(failed.status.code(), Some(5), "{text}");
+    let text = exits(&ctx, &db, &["install", "dup", "--yes", "--repo", &repo], 5);
     assert!(
         text.contains("DETAIL: Key (id)=(1) already exists."),
         "{text}"
@@ -934,15 +934,11 @@ fn a_failed_step_outside_a_transaction_is_in_doubt_when_the_run_resumes() {
         "--on-failure",
         "stop",
     ];
-    let failed = run(&ctx, &db, &install);
-    let text = transcript(&failed, ctx.temp.path());
-    assert_eq!(failed.status.code(), Some(6), "{text}");
+    let text = exits(&ctx, &db, &install, 6);
     assert!(text.contains("in doubt"), "{text}");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(db.execute("CREATE TABLE gate (x INTEGER); INSERT INTO gate VALUES (1)"));
-    let resumed = run(&ctx, &db, &["apply", "--resume", "--on-failure", "stop"]);
-    let text = transcript(&resumed, ctx.temp.path());
-    assert_eq!(resumed.status.code(), Some(6), "{text}");
+    let text = exits(&ctx, &db, &["apply", "--resume", "--on-failure", "stop"], 6);
     assert!(text.contains("--retry-in-doubt"), "{text}");
     let values = || runtime.block_on(db.texts("SELECT v AS line FROM base_t ORDER BY id"));
     assert_eq!(values(), ["one+"]);
@@ -1103,9 +1099,12 @@ fn a_broken_deferred_constraint_fails_its_step() {
             ),
         ],
     );
-    let failed = run(&ctx, &db, &["install", "defer", "--yes", "--repo", &repo]);
-    let text = transcript(&failed, ctx.temp.path());
-    assert_eq!(failed.status.code(), Some(5), "{text}");
+    let text = exits(
+        &ctx,
+        &db,
+        &["install", "defer", "--yes", "--repo", &repo],
+        5,
+    );
     assert!(text.contains("Key (parent)=(42) is not present"), "{text}");
     assert_eq!(installed(&ctx, &db), "");
 }
@@ -1182,9 +1181,7 @@ fn a_mysql_text_kept_but_not_run_larger_than_a_packet_is_refused_first() {
             &plan,
         ],
     );
-    let refused = run(&ctx, &db, &["apply", &plan]);
-    let text = transcript(&refused, ctx.temp.path());
-    assert_eq!(refused.status.code(), Some(1), "{text}");
+    let text = exits(&ctx, &db, &["apply", &plan], 1);
     assert!(text.contains("dbpm::apply::packet_too_large"), "{text}");
     assert!(
         text.contains("`UPGRADE@none/001.t.sql` of big@1.1.0"),
@@ -1385,9 +1382,7 @@ fn a_new_value_for_an_installed_package_re_creates_its_code() {
 
     let mut args = vec!["install", "greeter", "--set", "table=calls", "--repo"];
     args.extend([repo.as_str(), "--yes"]);
-    let refused = run(&ctx, &db, &args);
-    let text = transcript(&refused, ctx.temp.path());
-    assert_eq!(refused.status.code(), Some(1), "{text}");
+    let text = exits(&ctx, &db, &args, 1);
     assert!(text.contains("dbpm::plan::data_model_value"), "{text}");
 }
 
@@ -1405,9 +1400,7 @@ fn a_failed_adoption_leaves_no_unfinished_run() {
          BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
     ));
     make_auth_by_hand(&db, &runtime);
-    let failed = run(&ctx, &db, &with_repo(&["adopt", "auth@1.0.0"]));
-    let text = transcript(&failed, ctx.temp.path());
-    assert_eq!(failed.status.code(), Some(1), "{text}");
+    let text = exits(&ctx, &db, &with_repo(&["adopt", "auth@1.0.0"]), 1);
     assert!(text.contains("disk full"), "{text}");
     let unfinished =
         runtime.block_on(db.texts("SELECT id FROM dbpm_runs WHERE outcome <> 'completed'"));
@@ -1432,9 +1425,7 @@ fn undo_never_uninstalls_a_package_adopted_since() {
     let roles =
         || runtime.block_on(db.texts("SELECT CAST(count(*) AS TEXT) AS line FROM auth_role"));
     let before = roles();
-    let undo = run(&ctx, &db, &with_repo(&["undo", "--yes"]));
-    let text = transcript(&undo, ctx.temp.path());
-    assert_eq!(undo.status.code(), Some(1), "{text}");
+    let text = exits(&ctx, &db, &with_repo(&["undo", "--yes"]), 1);
     assert!(text.contains("dbpm::verb::adopted_requires"), "{text}");
     assert_eq!(roles(), before);
     assert_eq!(installed(&ctx, &db), "auth@1.0.0 core@1.0.0");
@@ -1496,9 +1487,7 @@ fn a_reinstall_cannot_change_a_value_the_data_model_used() {
         "currency=GBP",
         "--yes",
     ];
-    let refused = run(&ctx, &db, &with_repo(&reinstall));
-    let text = transcript(&refused, ctx.temp.path());
-    assert_eq!(refused.status.code(), Some(1), "{text}");
+    let text = exits(&ctx, &db, &with_repo(&reinstall), 1);
     assert!(text.contains("dbpm::plan::data_model_value"), "{text}");
     assert!(
         text.contains("`UPGRADE/001.invoice_currency.sqlite.sql`"),
@@ -1918,9 +1907,7 @@ fn the_target_schema_scopes_the_scripts() {
 
     let mut missing = install.to_vec();
     missing.extend(["--schema", "tenant3"]);
-    let output = run(&ctx, &db, &missing);
-    let text = transcript(&output, ctx.temp.path());
-    assert_eq!(output.status.code(), Some(1), "{text}");
+    let text = exits(&ctx, &db, &missing, 1);
     assert!(text.contains("has no schema `tenant3`"), "{text}");
     assert_eq!(runtime.block_on(db.texts(tables)), ["public.acct_ledger"]);
     // `plan` refuses it too, rather than make a plan that `apply` would refuse.
@@ -2205,9 +2192,7 @@ fn history_shows_the_steps_of_a_run_with_their_output() {
         "in the order they ran: {text}"
     );
     assert!(text.contains("hello from the hook"), "{text}");
-    let unknown = run(&ctx, &db, &["history", "--run", "no-such-run"]);
-    let text = transcript(&unknown, ctx.temp.path());
-    assert_eq!(unknown.status.code(), Some(1), "{text}");
+    let text = exits(&ctx, &db, &["history", "--run", "no-such-run"], 1);
     assert!(text.contains("is not a run of"), "{text}");
 }
 
@@ -2520,9 +2505,7 @@ fn a_mysql_script_larger_than_a_packet_is_refused_before_anything_runs() {
             ("DOWNGRADE/001.rows.sql", "DROP TABLE IF EXISTS seed_row;\n"),
         ],
     );
-    let refused = run(&ctx, &db, &["install", "seed", "--yes", "--repo", &repo]);
-    let text = transcript(&refused, ctx.temp.path());
-    assert_eq!(refused.status.code(), Some(1), "{text}");
+    let text = exits(&ctx, &db, &["install", "seed", "--yes", "--repo", &repo], 1);
     assert!(text.contains("dbpm::apply::packet_too_large"), "{text}");
     assert!(text.contains("UPGRADE@none/001.rows"), "{text}");
     assert_eq!(

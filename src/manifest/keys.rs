@@ -177,6 +177,39 @@ mod tests {
         );
     }
 
+    /// The keys known here are those the types that read a manifest have (its schema's).
+    #[test]
+    fn the_known_keys_are_the_schemas() {
+        let schema = crate::manifest::schema();
+        let keys = |value: &serde_json::Value| {
+            let mut keys: Vec<String> = value["properties"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            keys.sort();
+            keys
+        };
+        let sorted = |known: &[&str]| {
+            let mut known: Vec<String> = known.iter().map(|k| (*k).to_owned()).collect();
+            known.sort();
+            known
+        };
+        assert_eq!(keys(&schema), sorted(TOP));
+        for (definition, known) in [
+            ("RawPackage", PACKAGE),
+            ("RawPlaceholder", PLACEHOLDER),
+            ("RawDeclaration", DECLARATION),
+        ] {
+            assert_eq!(
+                keys(&schema["$defs"][definition]),
+                sorted(known),
+                "{definition}"
+            );
+        }
+    }
+
     #[test]
     fn dates_and_values_of_the_wrong_type_are_not_tables() {
         let text = "[package]\nname = 1979-05-27\n[placeholders]\nschema = 1979-05-27T07:32:00Z\nother = 5\n";

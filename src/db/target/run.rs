@@ -17,6 +17,10 @@ use crate::platform::Platform;
 /// The run lock's advisory key class on PostgreSQL ("dbpm" in ASCII); the schema picks the key.
 const PG_RUN_LOCK_CLASS: i32 = 0x6462_706d;
 
+/// The MySQL/MariaDB run lock's name: `GET_LOCK` names are server-wide, so it carries the
+/// database, hashed (a lock name is at most 64 characters).
+const MYSQL_RUN_LOCK: &str = "CONCAT('dbpm_run_', SHA1(DATABASE()))";
+
 /// A step connection's commits on PostgreSQL do not wait for the disk: the journal entry
 /// commits with the script, and a crash that loses both is a step not run, which runs again.
 const NOT_DURABLE: &str = "SET synchronous_commit TO off";
@@ -336,7 +340,7 @@ impl Target {
                     .await
                     .map_err(&failed)?,
                 Platform::Mysql => session
-                    .fetch_int("SELECT GET_LOCK(CONCAT('dbpm_run_', SHA1(DATABASE())), 0) AS got", &[], "got")
+                    .fetch_int(&format!("SELECT GET_LOCK({MYSQL_RUN_LOCK}, 0) AS got"), &[], "got")
                     .await
                     .map_err(&failed)?,
                 Platform::Sqlite => unreachable!("SQLite takes a file lock above"),
@@ -402,7 +406,7 @@ impl Target {
                 .map_err(&failed)?,
             Platform::Mysql => session
                 .fetch_int(
-                    "SELECT CAST(IS_FREE_LOCK(CONCAT('dbpm_run_', SHA1(DATABASE()))) AS SIGNED) AS free",
+                    &format!("SELECT CAST(IS_FREE_LOCK({MYSQL_RUN_LOCK}) AS SIGNED) AS free"),
                     &[],
                     "free",
                 )

@@ -16,7 +16,7 @@ pub const ANNOUNCE_AFTER: Duration = Duration::from_secs(1);
 pub(super) type WaitNotice = Arc<dyn Fn(&LockWait) + Send + Sync>;
 
 /// A wait for a lock that another session holds, once it has lasted [`ANNOUNCE_AFTER`].
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockWait {
     /// The target's label.
     pub target: String,
@@ -28,8 +28,7 @@ pub struct LockWait {
 }
 
 /// A lock that dbpm waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WaitedLock {
     /// The target's run lock: another dbpm applies a plan there (or adopts a package).
     Run,

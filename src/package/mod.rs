@@ -139,6 +139,9 @@ pub struct Script {
     pub text: Arc<str>,
     /// The checksum of the text.
     pub checksum: Checksum,
+    /// Whether placeholder values can change its text ([`placeholder::is_template`]): told
+    /// once here, so that planning need not read every text again.
+    pub templated: bool,
     /// What it declares about itself.
     pub flags: ScriptFlags,
 }
@@ -159,6 +162,9 @@ pub struct Package {
     /// The normalised manifest, written once: the checksum, the archive, the plan and the
     /// target's state all use this text.
     manifest_text: Arc<str>,
+    /// Every script's checksum, by path: what a target records of this build, made once and
+    /// shared by every plan that records it.
+    script_checksums: Arc<BTreeMap<Arc<str>, Checksum>>,
 }
 
 impl Package {
@@ -171,6 +177,11 @@ impl Package {
         scripts.sort_by(|a, b| (&a.phase, a.number, &a.stem).cmp(&(&b.phase, b.number, &b.stem)));
         let manifest_text: Arc<str> = manifest::to_toml(&manifest).into();
         let checksum = content_checksum(&manifest_text, platform, &scripts);
+        let script_checksums = scripts
+            .iter()
+            .map(|s| (Arc::clone(&s.path), s.checksum.clone()))
+            .collect::<BTreeMap<_, _>>()
+            .into();
         Package {
             manifest,
             platform,
@@ -178,12 +189,18 @@ impl Package {
             edges,
             checksum,
             manifest_text,
+            script_checksums,
         }
     }
 
     /// The normalised manifest (`dbpm.toml`) of this build.
     pub fn manifest_text(&self) -> &Arc<str> {
         &self.manifest_text
+    }
+
+    /// Every script's checksum, by path.
+    pub fn script_checksums(&self) -> &Arc<BTreeMap<Arc<str>, Checksum>> {
+        &self.script_checksums
     }
 
     /// `name@version`.
@@ -193,8 +210,10 @@ impl Package {
 
     /// The scripts of one phase, in order.
     pub fn scripts_in<'a>(&'a self, phase: &Phase) -> impl Iterator<Item = &'a Script> + 'a {
-        let phase = phase.clone();
-        self.scripts.iter().filter(move |s| s.phase == phase)
+        // The scripts are sorted by phase first: the phase's are one run of them.
+        let start = self.scripts.partition_point(|s| s.phase < *phase);
+        let length = self.scripts[start..].partition_point(|s| s.phase == *phase);
+        self.scripts[start..start + length].iter()
     }
 
     /// `NAME-MAJOR.MINOR.PATCH-PLATFORM.dbpkg`.

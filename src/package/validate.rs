@@ -75,6 +75,7 @@ impl PackageSource {
                     kind: s.name.kind,
                     path: s.path.as_str().into(),
                     checksum: Checksum::of_text(&s.text),
+                    templated: placeholder::is_template(&s.text),
                     text: s.text.clone(),
                     flags: declarations.get(&s.key()).copied().unwrap_or_default(),
                 }

@@ -11,16 +11,21 @@ use miette::{NamedSource, SourceSpan};
 use semver::Version;
 use serde::{Deserialize, Serialize};
 
+use super::digest::{self, Fields};
 use crate::diagnostic::json_error_at;
 use crate::package::{Checksum, Kind, Origin};
 use crate::platform::Platform;
 
 /// The plan format this dbpm writes. Format 2 added `walked`; format 3 hashes a canonical
-/// binary encoding of the plan instead of its compact JSON text.
-pub const FORMAT_VERSION: u32 = 3;
+/// binary encoding of the plan instead of its compact JSON text; format 4 hashes its parts
+/// side by side, script texts by their checksums, struct fields by position.
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The last format whose hash is over the compact JSON text.
 const LAST_JSON_HASHED_FORMAT: u32 = 2;
+
+/// The last format whose hash is over the whole plan in one encoding, fields by name.
+const LAST_WHOLE_HASHED_FORMAT: u32 = 3;
 
 /// The oldest plan format this dbpm reads (and applies as it is).
 pub const OLDEST_FORMAT: u32 = 1;
@@ -152,9 +157,9 @@ pub struct PlannedPackage {
     /// The archive checksum.
     pub checksum: Checksum,
     /// The normalised manifest.
-    pub manifest: String,
+    pub manifest: Arc<str>,
     /// Every script of the archive: path → checksum of its original text (in `scripts`).
-    pub scripts: BTreeMap<String, Checksum>,
+    pub scripts: Arc<BTreeMap<Arc<str>, Checksum>>,
     /// The placeholder values it is installed with.
     pub placeholders: BTreeMap<String, String>,
 }
@@ -279,30 +284,38 @@ pub struct Step {
     pub compensates: Option<String>,
 }
 
-/// The id of a step, from what identifies it (never from its text or the time).
-pub fn step_id(
+/// The start of the ids of one phase's steps in one package version (and edge):
+/// `package@version/PHASE[@edge]/`. Made once per phase: a large plan has hundreds of
+/// thousands of steps.
+pub fn step_id_prefix(
     package: &str,
     version: &Version,
     edge: Option<&Origin>,
     phase: StepPhase,
-    script: &str,
-    role: Role,
 ) -> String {
     use fmt::Write as _;
-    // Written piece by piece into one allocation: a large plan makes hundreds of thousands.
-    let mut id = String::with_capacity(package.len() + script.len() + 48);
-    id.push_str(package);
-    id.push('@');
-    let _ = write!(id, "{version}");
-    id.push('/');
-    id.push_str(phase.as_str());
+    let mut prefix = String::with_capacity(package.len() + 40);
+    prefix.push_str(package);
+    prefix.push('@');
+    let _ = write!(prefix, "{version}");
+    prefix.push('/');
+    prefix.push_str(phase.as_str());
     if let Some(edge) = edge {
-        let _ = write!(id, "@{edge}");
+        let _ = write!(prefix, "@{edge}");
     }
-    id.push('/');
+    prefix.push('/');
+    prefix
+}
+
+/// The id of a step, from what identifies it (never from its text or the time): the
+/// [`step_id_prefix`] of its package, version, edge and phase, its script and its role.
+pub fn step_id(prefix: &str, script: &str, role: Role) -> String {
+    const UNDO: &str = "~undo";
+    let mut id = String::with_capacity(prefix.len() + script.len() + UNDO.len());
+    id.push_str(prefix);
     id.push_str(script);
     if role == Role::Compensate {
-        id.push_str("~undo");
+        id.push_str(UNDO);
     }
     id
 }
@@ -380,11 +393,51 @@ impl Plan {
             serde_json::to_writer(&mut hasher, self)
                 .unwrap_or_else(|err| unreachable!("a plan always serializes: {err}"));
             hex::encode(sha2::Digest::finalize(hasher.0))
+        } else if self.format_version <= LAST_WHOLE_HASHED_FORMAT {
+            digest::sha256_hex(self, Fields::Named)
         } else {
-            super::digest::sha256_hex(self)
+            hex::encode(self.hash_of_parts())
         };
         self.hash = recorded;
         format!("sha256:{hex}")
+    }
+
+    /// The hash from format 4: SHA-256 of the hashes of the plan's large parts (the steps,
+    /// the compensations, the walked versions, the checksums of the scripts) and of the rest,
+    /// each hashed on a thread of its own. A script's text counts through its checksum, which
+    /// loading checks against the text.
+    fn hash_of_parts(&mut self) -> [u8; 32] {
+        let steps = std::mem::take(&mut self.steps);
+        let compensations = std::mem::take(&mut self.compensations);
+        let walked = std::mem::take(&mut self.walked);
+        let scripts = std::mem::take(&mut self.scripts);
+        let parts = std::thread::scope(|scope| {
+            let steps = scope.spawn(|| digest::sha256(&steps, Fields::Positional));
+            let compensations = scope.spawn(|| digest::sha256(&compensations, Fields::Positional));
+            let walked = scope.spawn(|| digest::sha256(&walked, Fields::Positional));
+            let checksums = digest::sha256(&ChecksumsOf(&scripts), Fields::Positional);
+            let rest = digest::sha256(&*self, Fields::Positional);
+            let join = |part: std::thread::ScopedJoinHandle<'_, [u8; 32]>| {
+                part.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            };
+            [
+                rest,
+                checksums,
+                join(walked),
+                join(steps),
+                join(compensations),
+            ]
+        });
+        self.steps = steps;
+        self.compensations = compensations;
+        self.walked = walked;
+        self.scripts = scripts;
+        let mut hasher = sha2::Sha256::default();
+        for part in parts {
+            sha2::Digest::update(&mut hasher, part);
+        }
+        sha2::Digest::finalize(hasher).into()
     }
 
     /// Sets the hash; the last thing the planner does.
@@ -530,6 +583,15 @@ struct Header {
     format_version: Option<u64>,
 }
 
+/// The keys of a plan's scripts, as a sequence: what its hash holds of them.
+struct ChecksumsOf<'a>(&'a BTreeMap<Checksum, Arc<str>>);
+
+impl Serialize for ChecksumsOf<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.keys())
+    }
+}
+
 /// Feeds the JSON text of a plan of format 1 or 2 straight into its hash.
 struct HashWriter(sha2::Sha256);
 
@@ -624,8 +686,12 @@ impl PlannedPackage {
         crate::state::InstalledPackage {
             version: self.version.clone(),
             checksum: self.checksum.clone(),
-            manifest: self.manifest.clone(),
-            scripts: self.scripts.clone(),
+            manifest: self.manifest.to_string(),
+            scripts: self
+                .scripts
+                .iter()
+                .map(|(path, checksum)| (path.to_string(), checksum.clone()))
+                .collect(),
             placeholders: self.placeholders.clone(),
             run,
             adopted: false,

@@ -6,15 +6,16 @@
 //! [`decide`] (actions and upgrade paths), then [`build`] (steps and plan).
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::sync::Arc;
 
+use foldhash::{HashMap, HashMapExt as _};
 use petgraph::graph::{DiGraph, NodeIndex};
 use semver::Version;
 
 use super::model::{
-    step_id, Action, ActionKind, Inputs, InstalledRef, Plan, PlannedPackage, Role, Step, StepPhase,
-    FORMAT_VERSION,
+    step_id, step_id_prefix, Action, ActionKind, Inputs, InstalledRef, Plan, PlannedPackage, Role,
+    Step, StepPhase, FORMAT_VERSION,
 };
 use crate::manifest::Requirement;
 use crate::package::changes::FileChanges;
@@ -579,6 +580,19 @@ struct Draft<'a> {
     script: &'a Script,
     phase: StepPhase,
     values: &'a BTreeMap<String, String>,
+    /// The start of its id ([`step_id_prefix`]), shared by its phase's steps.
+    prefix: Arc<str>,
+    /// Its compensating twin, if it has one.
+    twin: Option<Twin<'a>>,
+}
+
+/// The script that compensates a forward one: INSTALL ↔ ROLLBACK, UPGRADE ↔ DOWNGRADE of the
+/// same edge, in the same package version.
+#[derive(Clone)]
+struct Twin<'a> {
+    script: &'a Script,
+    phase: StepPhase,
+    prefix: Arc<str>,
 }
 
 /// Lays out the steps of the decisions into a sealed plan. `packages` holds every version
@@ -903,10 +917,15 @@ pub fn build(
     // Hashed while steps are made (a large sorted map costs a cache miss per level on every
     // insert), sorted once at the end.
     let mut scripts: HashMap<Checksum, Arc<str>> = HashMap::new();
-    let mut graph: DiGraph<Step, ()> = DiGraph::new();
+    // Sized up front: growing a vector of a hundred thousand steps copies it again and again.
+    let drafts: usize = chains
+        .iter()
+        .map(|(c, _, _)| c.groups.len() + c.groups.iter().map(Vec::len).sum::<usize>())
+        .sum();
+    let mut graph: DiGraph<Step, ()> = DiGraph::with_capacity(drafts, drafts);
     // The nodes of each group of each chain, for the edges across packages.
     let mut chain_groups: BTreeMap<&str, Vec<Vec<NodeIndex>>> = BTreeMap::new();
-    let mut compensation_drafts: Vec<(NodeIndex, Draft<'_>)> = Vec::new();
+    let mut compensation_drafts: Vec<(NodeIndex, Draft<'_>)> = Vec::with_capacity(drafts);
     for (chain, _, _) in &chains {
         let mut groups = Vec::new();
         for group in &chain.groups {
@@ -993,9 +1012,13 @@ pub fn build(
         graph[*node].compensated_by = Some(step.id.clone());
         compensation_of[node.index()] = Some(step);
     }
+    let mut search = Search::new(graph.node_count());
     let mut compensation_depends: Vec<(NodeIndex, Vec<String>)> = compensation_drafts
         .iter()
-        .map(|(node, _)| (*node, nearest_compensable(&graph, *node, &compensation_of)))
+        .map(|(node, _)| {
+            let depends = nearest_compensable(&graph, *node, &compensation_of, &mut search);
+            (*node, depends)
+        })
         .collect();
 
     // Forward steps in a stable topological order (the lowest ready insertion index first).
@@ -1033,14 +1056,13 @@ pub fn build(
     // Compensations run in the reverse order of what they undo. The order is worked out on
     // small keys, then each step is moved once: a step is a few hundred bytes.
     compensation_depends.sort_by_key(|(node, _)| Reverse(position[node.index()]));
-    let compensations: Vec<Step> = compensation_depends
-        .into_iter()
-        .filter_map(|(node, depends_on)| {
-            let mut step = compensation_of[node.index()].take()?;
+    let mut compensations: Vec<Step> = Vec::with_capacity(compensation_depends.len());
+    for (node, depends_on) in compensation_depends {
+        if let Some(mut step) = compensation_of[node.index()].take() {
             step.depends_on = depends_on;
-            Some(step)
-        })
-        .collect();
+            compensations.push(step);
+        }
+    }
 
     // What the plan was computed from, per package.
     let mut inputs = Inputs {
@@ -1214,21 +1236,16 @@ fn record(
     values: &BTreeMap<String, String>,
     scripts: &mut HashMap<Checksum, Arc<str>>,
 ) -> PlannedPackage {
-    let files = package
-        .scripts
-        .iter()
-        .map(|script| {
-            scripts
-                .entry(script.checksum.clone())
-                .or_insert_with(|| Arc::clone(&script.text));
-            (script.path.to_string(), script.checksum.clone())
-        })
-        .collect();
+    for script in &package.scripts {
+        scripts
+            .entry(script.checksum.clone())
+            .or_insert_with(|| Arc::clone(&script.text));
+    }
     PlannedPackage {
         version: package.manifest.version.clone(),
         checksum: package.checksum.clone(),
-        manifest: package.manifest_text().to_string(),
-        scripts: files,
+        manifest: Arc::clone(package.manifest_text()),
+        scripts: Arc::clone(package.script_checksums()),
         placeholders: values
             .iter()
             .filter(|(k, _)| package.manifest.placeholders.contains_key(*k))
@@ -1237,7 +1254,8 @@ fn record(
     }
 }
 
-/// Appends a phase's scripts as groups of the same number, ascending (or descending).
+/// Appends a phase's scripts as groups of the same number, ascending (or descending), each
+/// with its twin.
 fn push_groups<'a>(
     chain: &mut Chain<'a>,
     package: &'a Package,
@@ -1246,14 +1264,45 @@ fn push_groups<'a>(
     descending: bool,
     values: &'a BTreeMap<String, String>,
 ) {
+    let version = &package.manifest.version;
+    let prefix: Arc<str> = step_id_prefix(&chain.name, version, phase.origin(), step_phase).into();
+    let twin_phase = match phase {
+        Phase::Install => Some((Phase::Rollback, StepPhase::Rollback)),
+        Phase::Rollback => Some((Phase::Install, StepPhase::Install)),
+        Phase::Upgrade(o) => Some((Phase::Downgrade(o.clone()), StepPhase::Downgrade)),
+        Phase::Downgrade(o) => Some((Phase::Upgrade(o.clone()), StepPhase::Upgrade)),
+        Phase::Preinstall | Phase::Verify | Phase::Postinstall => None,
+    };
+    let twins: Option<(Vec<&Script>, StepPhase, Arc<str>)> =
+        twin_phase.map(|(phase, step_phase)| {
+            let prefix = step_id_prefix(&chain.name, version, phase.origin(), step_phase);
+            (
+                package.scripts_in(&phase).collect(),
+                step_phase,
+                prefix.into(),
+            )
+        });
     let mut by_number: BTreeMap<u64, Vec<Draft<'a>>> = BTreeMap::new();
     for script in package.scripts_in(phase) {
+        let name = script_name(&script.stem);
+        let twin = twins.as_ref().and_then(|(scripts, phase, prefix)| {
+            let script = scripts
+                .iter()
+                .find(|s| s.number == script.number && script_name(&s.stem) == name)?;
+            Some(Twin {
+                script,
+                phase: *phase,
+                prefix: Arc::clone(prefix),
+            })
+        });
         by_number.entry(script.number).or_default().push(Draft {
             name: Arc::clone(&chain.name),
             package,
             script,
             phase: step_phase,
             values,
+            prefix: Arc::clone(&prefix),
+            twin,
         });
     }
     let groups: Vec<Vec<Draft<'a>>> = if descending {
@@ -1264,28 +1313,17 @@ fn push_groups<'a>(
     chain.groups.extend(groups);
 }
 
-/// The compensating twin of a forward draft: INSTALL ↔ ROLLBACK, UPGRADE ↔ DOWNGRADE of the
-/// same edge, in the same package version.
+/// The compensating twin of a forward draft.
 fn twin_of<'a>(draft: &Draft<'a>) -> Option<Draft<'a>> {
-    let (phase, step_phase) = match &draft.script.phase {
-        Phase::Install => (Phase::Rollback, StepPhase::Rollback),
-        Phase::Rollback => (Phase::Install, StepPhase::Install),
-        Phase::Upgrade(o) => (Phase::Downgrade(o.clone()), StepPhase::Downgrade),
-        Phase::Downgrade(o) => (Phase::Upgrade(o.clone()), StepPhase::Upgrade),
-        Phase::Preinstall | Phase::Verify | Phase::Postinstall => return None,
-    };
-    let name = script_name(&draft.script.stem);
-    draft
-        .package
-        .scripts_in(&phase)
-        .find(|s| s.number == draft.script.number && script_name(&s.stem) == name)
-        .map(|script| Draft {
-            name: Arc::clone(&draft.name),
-            package: draft.package,
-            script,
-            phase: step_phase,
-            values: draft.values,
-        })
+    draft.twin.as_ref().map(|twin| Draft {
+        name: Arc::clone(&draft.name),
+        package: draft.package,
+        script: twin.script,
+        phase: twin.phase,
+        values: draft.values,
+        prefix: Arc::clone(&twin.prefix),
+        twin: None,
+    })
 }
 
 fn script_name(stem: &str) -> &str {
@@ -1300,7 +1338,7 @@ fn make_step(
 ) -> Result<Step, PlanningError> {
     let package = &draft.package.manifest;
     let script = draft.script;
-    let checksum = if placeholder::is_template(&script.text) {
+    let checksum = if script.templated {
         let text =
             placeholder::substitute(&script.text, script.kind, draft.values).map_err(|names| {
                 PlanningError::UndefinedPlaceholder {
@@ -1324,14 +1362,7 @@ fn make_step(
     let edge = script.phase.origin().cloned();
     let transactional = script.kind.runs_in_transaction(script.flags, platform);
     Ok(Step {
-        id: step_id(
-            &package.name,
-            &package.version,
-            edge.as_ref(),
-            draft.phase,
-            &script.stem,
-            role,
-        ),
+        id: step_id(&draft.prefix, &script.stem, role),
         package: Arc::clone(&draft.name),
         version: package.version.clone(),
         edge,
@@ -1357,24 +1388,62 @@ fn nearest_compensable(
     graph: &DiGraph<Step, ()>,
     node: NodeIndex,
     compensations: &[Option<Step>],
+    search: &mut Search,
 ) -> Vec<String> {
-    let mut stack: Vec<NodeIndex> = graph
-        .neighbors_directed(node, petgraph::Direction::Outgoing)
-        .collect();
-    let mut seen = BTreeSet::new();
+    search.start(graph.neighbors_directed(node, petgraph::Direction::Outgoing));
     let mut found = Vec::new();
-    while let Some(next) = stack.pop() {
-        if !seen.insert(next) {
-            continue;
-        }
+    while let Some(next) = search.next() {
         match &compensations[next.index()] {
             Some(step) => found.push(step.id.clone()),
-            None => stack.extend(graph.neighbors_directed(next, petgraph::Direction::Outgoing)),
+            None => search.extend(graph.neighbors_directed(next, petgraph::Direction::Outgoing)),
         }
     }
     found.sort();
     found.dedup();
     found
+}
+
+/// A depth-first walk over the nodes of a graph, made again and again from different starts:
+/// its memory is kept between walks, and a walk marks the nodes it saw with its own number
+/// instead of clearing a set.
+struct Search {
+    stack: Vec<NodeIndex>,
+    seen_by: Vec<usize>,
+    walk: usize,
+}
+
+impl Search {
+    fn new(nodes: usize) -> Self {
+        Search {
+            stack: Vec::new(),
+            seen_by: vec![0; nodes],
+            walk: 0,
+        }
+    }
+
+    /// Begins a new walk from `nodes`.
+    fn start(&mut self, nodes: impl Iterator<Item = NodeIndex>) {
+        self.walk += 1;
+        self.stack.clear();
+        self.stack.extend(nodes);
+    }
+
+    /// Adds nodes to visit.
+    fn extend(&mut self, nodes: impl Iterator<Item = NodeIndex>) {
+        self.stack.extend(nodes);
+    }
+
+    /// The next node this walk has not seen yet.
+    fn next(&mut self) -> Option<NodeIndex> {
+        while let Some(node) = self.stack.pop() {
+            let seen = &mut self.seen_by[node.index()];
+            if *seen != self.walk {
+                *seen = self.walk;
+                return Some(node);
+            }
+        }
+        None
+    }
 }
 
 fn stable_topological_order(graph: &DiGraph<Step, ()>) -> Vec<NodeIndex> {

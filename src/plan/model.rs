@@ -37,8 +37,9 @@ pub const OLDEST_FORMAT: u32 = 1;
 pub struct Plan {
     /// The plan format.
     pub format_version: u32,
-    /// sha256 of the plan with this field empty (from format 3 over a canonical binary
-    /// encoding of its content, before over its compact JSON): any edit shows.
+    /// sha256 of the plan with this field empty (from format 4 over the hashes of its
+    /// parts, each over a canonical binary encoding; in format 3 over one such encoding of
+    /// the whole; before over its compact JSON): any edit shows.
     pub hash: String,
     /// The platform the plan is for.
     pub platform: Platform,

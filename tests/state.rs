@@ -9,6 +9,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use common::db::TestDb;
 use common::{repo_root, transcript, TestContext};
@@ -25,6 +26,7 @@ on_every_platform!(
     a_state_newer_than_this_dbpm_is_refused,
     a_state_of_the_previous_layout_is_read_and_migrated_by_the_next_write,
     state_export_round_trips_through_load_state_file,
+    a_state_write_gives_up_while_another_holds_the_lock,
 );
 
 fn target(url: &str, schema: Option<&str>) -> Target {
@@ -134,6 +136,70 @@ async fn ensure_state_is_idempotent_and_safe_when_raced(platform: Platform) {
         target.read_state().await.unwrap(),
         InstalledState::empty(platform, target.label())
     );
+}
+
+/// A state write waits for another dbpm's state write (on SQLite, for any connection writing
+/// to the file) only so long, then stops and says why, having changed nothing; it goes on
+/// once the lock is free. On PostgreSQL the wait had no end.
+async fn a_state_write_gives_up_while_another_holds_the_lock(platform: Platform) {
+    use sqlx::{Connection, Executor};
+    let db = TestDb::new(platform);
+    let target = target(&db.url, None).waiting_at_most(Duration::from_secs(1));
+    target.ensure_state().await.unwrap();
+    let state = example_state(platform, &target.label());
+    let err = match platform {
+        Platform::Postgres => {
+            let mut holder = sqlx::PgConnection::connect(&db.url).await.unwrap();
+            holder.execute("BEGIN").await.unwrap();
+            // dbpm's state lock ("dbpmstat").
+            holder
+                .execute("SELECT pg_advisory_xact_lock(7233467566901191028)")
+                .await
+                .unwrap();
+            let err = target
+                .record_installed(&state, "run", RunOutcome::Completed)
+                .await
+                .unwrap_err();
+            holder.execute("ROLLBACK").await.unwrap();
+            err
+        }
+        Platform::Mysql => {
+            let mut holder = sqlx::MySqlConnection::connect(&db.url).await.unwrap();
+            holder
+                .execute("SELECT GET_LOCK(CONCAT('dbpm_state_', SHA1(DATABASE())), 0)")
+                .await
+                .unwrap();
+            let err = target
+                .record_installed(&state, "run", RunOutcome::Completed)
+                .await
+                .unwrap_err();
+            holder.close().await.unwrap();
+            err
+        }
+        Platform::Sqlite => {
+            let mut holder = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+            holder.execute("BEGIN IMMEDIATE").await.unwrap();
+            let err = target
+                .record_installed(&state, "run", RunOutcome::Completed)
+                .await
+                .unwrap_err();
+            holder.execute("ROLLBACK").await.unwrap();
+            err
+        }
+    };
+    match (&err, platform) {
+        (TargetError::SqliteBusy { seconds: 1, .. }, Platform::Sqlite) => {}
+        (TargetError::StateLocked { seconds: 1, .. }, Platform::Postgres | Platform::Mysql) => {}
+        _ => panic!("{platform}: {err:?}"),
+    }
+    assert!(err.to_string().contains(&target.label()), "{err}");
+    let empty = InstalledState::empty(platform, target.label());
+    assert_eq!(target.read_state().await.unwrap(), empty);
+    target
+        .record_installed(&state, "run", RunOutcome::Completed)
+        .await
+        .unwrap();
+    assert_eq!(target.read_state().await.unwrap(), state);
 }
 
 async fn a_recorded_state_reads_back_equal_and_rebuilds_its_packages(platform: Platform) {

@@ -55,17 +55,14 @@ pub fn announcing_waits(target: Target, out: &Out) -> Target {
 
 /// What a wait for a lock is, and how it ends.
 fn wait_line(wait: &LockWait) -> String {
-    let until = match wait.timeout {
-        Some(timeout) => format!("dbpm gives up after {} s", timeout.as_secs()),
-        None => "dbpm waits until it is done".to_owned(),
-    };
+    let until = format!("dbpm gives up after {} s", wait.timeout.as_secs());
     match wait.lock {
         WaitedLock::Run => format!(
             "waiting for another dbpm run on `{}` to finish (it holds the target's run lock); {until} if it has not, having changed nothing (`--lock-timeout` sets how long `apply` waits)",
             wait.target
         ),
         WaitedLock::State => format!(
-            "waiting for another dbpm writing dbpm's state in `{}` to finish; {until}",
+            "waiting for another dbpm writing dbpm's state in `{}` to finish; {until} if it has not",
             wait.target
         ),
         WaitedLock::SqliteFile => format!(

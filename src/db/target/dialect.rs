@@ -23,7 +23,8 @@ pub(super) const PG_STATE_SCHEMA: &str = "dbpm";
 /// The state lock on PostgreSQL: one advisory lock key per database ("dbpmstat").
 pub(super) const PG_STATE_LOCK: i64 = 0x6462_706d_7374_6174;
 
-/// How long a state write waits for another dbpm's state write (MySQL `GET_LOCK`, SQLite busy
+/// How long a state write waits, by default, for another dbpm's state write (PostgreSQL
+/// `lock_timeout`, MySQL `GET_LOCK`) or for another writer of a SQLite file (its busy
 /// timeout), in seconds.
 pub(super) const LOCK_WAIT_SECONDS: u64 = 60;
 

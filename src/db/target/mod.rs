@@ -48,6 +48,9 @@ pub struct Target {
     connector: Connector,
     /// Who is told of a wait for a lock (see [`Target::announcing_waits`]).
     waits: Option<wait::WaitNotice>,
+    /// How long a wait for another's lock on dbpm's state (or, on SQLite, on the file) lasts
+    /// before dbpm gives up (see [`Target::waiting_at_most`]).
+    lock_wait: Duration,
 }
 
 /// Why a target or its state could not be used.
@@ -145,6 +148,20 @@ pub enum TargetError {
         )
     )]
     StateLocked {
+        /// The target's label.
+        target: String,
+        /// How long dbpm waited.
+        seconds: u64,
+    },
+    /// Another connection held a SQLite file's write lock too long.
+    #[error("`{target}` stayed locked by another connection writing to it for {seconds} seconds")]
+    #[diagnostic(
+        code(dbpm::target::sqlite_busy),
+        help(
+            "a program (or another dbpm) is writing to this SQLite file; try again when it is done (a program that ended, however it ended, released the lock)"
+        )
+    )]
+    SqliteBusy {
         /// The target's label.
         target: String,
         /// How long dbpm waited.
@@ -301,7 +318,18 @@ impl Target {
             schema,
             connector,
             waits: None,
+            lock_wait: Duration::from_secs(dialect::LOCK_WAIT_SECONDS),
         })
+    }
+
+    /// The same target, giving up after `wait` (instead of a minute) when another dbpm holds
+    /// the lock of its state, or another connection a SQLite file's write lock.
+    pub fn waiting_at_most(self, wait: Duration) -> Target {
+        Target {
+            connector: self.connector.waiting_at_most(wait),
+            lock_wait: wait,
+            ..self
+        }
     }
 
     /// The target's platform.
@@ -422,11 +450,14 @@ impl Target {
                 // It waits while another connection writes (holds the file's exclusive lock).
                 self.waiting_for(
                     WaitedLock::SqliteFile,
-                    Some(Duration::from_secs(dialect::LOCK_WAIT_SECONDS)),
+                    self.lock_wait,
                     session.run("PRAGMA schema_version"),
                 )
                 .await
-                .map_err(self.failed("read the database"))?;
+                .map_err(|err| match session::is_busy(&err) {
+                    true => self.sqlite_busy(),
+                    false => self.failed("read the database")(err),
+                })?;
             }
         }
         Ok(())
@@ -451,24 +482,34 @@ impl Target {
 
     /// Takes the state lock and begins a transaction.
     async fn begin_locked_write(&self, session: &mut Session) -> Result<(), TargetError> {
-        let wait = Some(Duration::from_secs(dialect::LOCK_WAIT_SECONDS));
-        let (lock, timeout) = match self.platform() {
-            // An advisory lock waits until it is free.
-            Platform::Postgres => (WaitedLock::State, None),
-            Platform::Mysql => (WaitedLock::State, wait),
-            Platform::Sqlite => (WaitedLock::SqliteFile, wait),
+        let lock = match self.platform() {
+            Platform::Postgres | Platform::Mysql => WaitedLock::State,
+            Platform::Sqlite => WaitedLock::SqliteFile,
         };
         let locked = self
-            .waiting_for(lock, timeout, session.begin_locked_write())
+            .waiting_for(
+                lock,
+                self.lock_wait,
+                session.begin_locked_write(self.lock_wait),
+            )
             .await
             .map_err(self.failed("lock dbpm's state"))?;
-        if !locked {
-            return Err(TargetError::StateLocked {
+        match (locked, self.platform()) {
+            (true, _) => Ok(()),
+            (false, Platform::Sqlite) => Err(self.sqlite_busy()),
+            (false, Platform::Postgres | Platform::Mysql) => Err(TargetError::StateLocked {
                 target: self.label(),
-                seconds: dialect::LOCK_WAIT_SECONDS,
-            });
+                seconds: self.lock_wait.as_secs(),
+            }),
         }
-        Ok(())
+    }
+
+    /// The error of a SQLite file whose write lock another connection held too long.
+    fn sqlite_busy(&self) -> TargetError {
+        TargetError::SqliteBusy {
+            target: self.label(),
+            seconds: self.lock_wait.as_secs(),
+        }
     }
 
     /// The state's layout version (`None` before the first migration), refused when newer

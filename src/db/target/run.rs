@@ -282,7 +282,7 @@ impl Target {
         let announce = |announced: &mut bool| {
             if !*announced && started.elapsed() >= ANNOUNCE_AFTER {
                 *announced = true;
-                self.announce(WaitedLock::Run, Some(timeout));
+                self.announce(WaitedLock::Run, timeout);
             }
         };
         if self.platform() == Platform::Sqlite {

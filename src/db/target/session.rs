@@ -63,15 +63,32 @@ async fn run_sqlite(c: &mut SqliteConnection, script: &str) -> Result<usize, (sq
     Ok(completed)
 }
 
-/// Whether SQLite refused the file as none of its databases (`SQLITE_NOTADB`): another kind
-/// of file, or an encrypted or damaged database.
-pub(super) fn is_not_a_database(err: &sqlx::Error) -> bool {
+/// Whether SQLite gave up waiting for another connection's lock on the file (`SQLITE_BUSY`,
+/// after the busy timeout).
+pub(super) fn is_busy(err: &sqlx::Error) -> bool {
+    sqlite_result_code(err).is_some_and(|code| code & 0xff == 5)
+}
+
+/// Whether PostgreSQL gave up waiting for a lock (`lock_not_available`, after `lock_timeout`).
+fn is_lock_timeout(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == "55P03")
+}
+
+/// SQLite's result code of an error, if SQLite gave it.
+fn sqlite_result_code(err: &sqlx::Error) -> Option<i32> {
     err.as_database_error()
         .filter(|db| db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some())
         .and_then(|db| db.code())
         .and_then(|code| code.parse::<i32>().ok())
-        // The primary result code, whatever extended code comes with it.
-        .is_some_and(|code| code & 0xff == 26)
+}
+
+/// Whether SQLite refused the file as none of its databases (`SQLITE_NOTADB`): another kind
+/// of file, or an encrypted or damaged database.
+pub(super) fn is_not_a_database(err: &sqlx::Error) -> bool {
+    // The primary result code, whatever extended code comes with it.
+    sqlite_result_code(err).is_some_and(|code| code & 0xff == 26)
 }
 
 /// Drives the results of a multi-statement script to its end or its first error: the number
@@ -129,6 +146,15 @@ impl Connector {
                     .foreign_keys(false),
             ),
         })
+    }
+
+    /// The same connector, a SQLite connection waiting at most `wait` for another's lock on
+    /// the file.
+    pub(super) fn waiting_at_most(self, wait: Duration) -> Self {
+        match self {
+            Connector::Sqlite(options) => Connector::Sqlite(options.busy_timeout(wait)),
+            other => other,
+        }
     }
 
     /// The SQLite database file (relative to the current directory when the URL is).
@@ -368,26 +394,45 @@ impl Session {
     }
 
     /// Takes the state lock (one writer of dbpm's state at a time, per database) and starts a
-    /// transaction. `false` when another dbpm held the lock for longer than the wait.
+    /// transaction. `false` when another dbpm (on SQLite, another connection) held the lock
+    /// for longer than `wait`.
     ///
-    /// PostgreSQL: a transaction-scoped advisory lock. MySQL/MariaDB: `GET_LOCK` on this
-    /// session; DDL there commits by itself, so statements after a DDL statement autocommit
-    /// while the lock still holds. SQLite: `BEGIN IMMEDIATE`, which waits for the write lock.
-    pub(super) async fn begin_locked_write(&mut self) -> Result<bool, sqlx::Error> {
+    /// PostgreSQL: a transaction-scoped advisory lock, under a `lock_timeout` of `wait` (an
+    /// advisory lock would wait without end). MySQL/MariaDB: `GET_LOCK` on this session; DDL
+    /// there commits by itself, so statements after a DDL statement autocommit while the lock
+    /// still holds. SQLite: `BEGIN IMMEDIATE`, which waits for the write lock as long as the
+    /// connection's busy timeout.
+    pub(super) async fn begin_locked_write(&mut self, wait: Duration) -> Result<bool, sqlx::Error> {
         match self.platform() {
             Platform::Postgres => {
                 self.run("BEGIN").await?;
-                self.execute(
-                    "SELECT pg_advisory_xact_lock(?)",
-                    &[Value::Int(dialect::PG_STATE_LOCK)],
-                )
+                self.run(&format!(
+                    "SET LOCAL lock_timeout = {}",
+                    wait.as_millis().max(1)
+                ))
                 .await?;
+                let locked = self
+                    .execute(
+                        "SELECT pg_advisory_xact_lock(?)",
+                        &[Value::Int(dialect::PG_STATE_LOCK)],
+                    )
+                    .await;
+                match locked {
+                    Err(err) if is_lock_timeout(&err) => {
+                        self.run("ROLLBACK").await?;
+                        return Ok(false);
+                    }
+                    other => other?,
+                };
+                // The state writes that follow wait as the session would.
+                self.run("SET LOCAL lock_timeout TO DEFAULT").await?;
             }
             Platform::Mysql => {
+                let seconds = i64::try_from(wait.as_secs().max(1)).unwrap_or(i64::MAX);
                 let got = self
                     .fetch_int(
                         &format!("SELECT GET_LOCK({}, ?) AS got", dialect::MYSQL_STATE_LOCK),
-                        &[Value::Int(wait_seconds())],
+                        &[Value::Int(seconds)],
                         "got",
                     )
                     .await?;
@@ -396,7 +441,10 @@ impl Session {
                 }
                 self.run("START TRANSACTION").await?;
             }
-            Platform::Sqlite => self.run("BEGIN IMMEDIATE").await?,
+            Platform::Sqlite => match self.run("BEGIN IMMEDIATE").await {
+                Err(err) if is_busy(&err) => return Ok(false),
+                other => other?,
+            },
         }
         Ok(true)
     }
@@ -455,11 +503,6 @@ impl Session {
             Session::Sqlite(c) => c.close().await,
         }
     }
-}
-
-/// [`dialect::LOCK_WAIT_SECONDS`] as the integer SQL takes.
-fn wait_seconds() -> i64 {
-    i64::try_from(dialect::LOCK_WAIT_SECONDS).unwrap_or(i64::MAX)
 }
 
 /// Binds `values` in order. Generic over the database, but not over the executor, so the

@@ -22,9 +22,8 @@ pub struct LockWait {
     pub target: String,
     /// The lock waited for.
     pub lock: WaitedLock,
-    /// How long dbpm waits in all before it gives up; `None` when it waits until the lock is
-    /// free.
-    pub timeout: Option<Duration>,
+    /// How long dbpm waits in all before it gives up.
+    pub timeout: Duration,
 }
 
 /// A lock that dbpm waits for.
@@ -50,7 +49,7 @@ impl Target {
     }
 
     /// Tells of a wait for `lock`, if anyone asked to know.
-    pub(super) fn announce(&self, lock: WaitedLock, timeout: Option<Duration>) {
+    pub(super) fn announce(&self, lock: WaitedLock, timeout: Duration) {
         if let Some(notice) = &self.waits {
             notice(&LockWait {
                 target: self.label(),
@@ -65,7 +64,7 @@ impl Target {
     pub(super) async fn waiting_for<T>(
         &self,
         lock: WaitedLock,
-        timeout: Option<Duration>,
+        timeout: Duration,
         work: impl Future<Output = T>,
     ) -> T {
         if self.waits.is_none() {

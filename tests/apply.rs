@@ -1507,8 +1507,9 @@ async fn a_killed_run_reads_as_interrupted_once_nothing_holds_its_lock(platform:
 }
 
 /// A second apply that waits for the run lock says so after a second, and what happens at
-/// its timeout (QA: it waited in silence), on stderr: stdout stays JSON Lines. It then gives
-/// up with exit 4, and the first run completes.
+/// its timeout (QA: it waited in silence), on stderr, and under `--output json` as a
+/// `waiting` event: stdout stays JSON Lines. It then gives up with exit 4, and the first run
+/// completes.
 async fn a_second_apply_says_that_it_waits_for_the_run_lock(platform: Platform) {
     let s = Scenario::new(platform);
     let (first, plan_path) = while_a_step_runs(&s, 6);
@@ -1521,10 +1522,17 @@ async fn a_second_apply_says_that_it_waits_for_the_run_lock(platform: Platform) 
         .find(|line| line.starts_with("waiting for another dbpm run on `"))
         .unwrap_or_else(|| panic!("no notice of the wait: {text}"));
     assert!(notice.contains("gives up after 3 s"), "{text}");
-    for line in String::from_utf8_lossy(&second.stdout).lines() {
-        serde_json::from_str::<serde_json::Value>(line)
-            .unwrap_or_else(|err| panic!("{err}: {text}"));
-    }
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&second.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|err| panic!("{err}: {text}")))
+        .collect();
+    // A machine reading the stream learns of the wait too.
+    let waiting = events
+        .iter()
+        .find(|event| event["event"] == "waiting")
+        .unwrap_or_else(|| panic!("no waiting event: {text}"));
+    assert_eq!(waiting["lock"], "run", "{text}");
+    assert_eq!(waiting["gives_up_after_seconds"], 3, "{text}");
     let first = first.wait_with_output().unwrap();
     assert_eq!(first.status.code(), Some(0), "{}", s.text(&first));
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::render::{self, Out};
-use super::target::announcing_waits;
+use super::target::announcing_waits_as_events;
 use super::Exit;
 use crate::db::target::{Target, TargetError};
 use crate::diagnostic::plural;
@@ -127,7 +127,7 @@ pub async fn run(args: ApplyArgs, out: &Out) -> miette::Result<Exit> {
         .db
         .as_deref()
         .unwrap_or_else(|| unreachable!("clap requires --db without --fleet"));
-    let target = announcing_waits(Target::new(url.parse()?, args.schema.clone())?, out);
+    let target = announcing_waits_as_events(Target::new(url.parse()?, args.schema.clone())?, out);
     let mut settings = settings(&args.run, args.schema.as_deref())?;
     settings.roll_back = args.roll_back;
     let (plan, again) = match &args.plan {
@@ -185,7 +185,7 @@ async fn apply_to_fleet(
                     plan_path.display(),
                     member.name
                 );
-                let target = announcing_waits(member.target.clone(), &out);
+                let target = announcing_waits_as_events(member.target.clone(), &out);
                 let exit = match execute(plan, &target, settings, &out, &again).await {
                     Ok(exit) => exit,
                     Err(report) => {

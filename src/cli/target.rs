@@ -34,6 +34,15 @@ impl TargetArgs {
         ))
     }
 
+    /// [`TargetArgs::target`] for a command whose JSON output is a stream of events (`apply`
+    /// and the verbs that apply): a wait is an event of that stream as well.
+    pub fn target_for_events(&self, out: &Out) -> miette::Result<Target> {
+        Ok(announcing_waits_as_events(
+            Target::new(self.url()?, self.schema.clone())?,
+            out,
+        ))
+    }
+
     /// The database URL, parsed.
     pub fn url(&self) -> miette::Result<DbUrl> {
         Ok(self.db.parse()?)
@@ -51,6 +60,28 @@ impl TargetArgs {
 pub fn announcing_waits(target: Target, out: &Out) -> Target {
     let out = out.clone();
     target.announcing_waits(move |wait| out.status(wait_line(wait)))
+}
+
+/// [`announcing_waits`] for a command whose JSON output is a stream of events: under
+/// `--output json` a wait is also a `waiting` event on stdout, so that a machine reading the
+/// stream knows why it stalls.
+pub fn announcing_waits_as_events(target: Target, out: &Out) -> Target {
+    let out = out.clone();
+    target.announcing_waits(move |wait| {
+        out.status(wait_line(wait));
+        if out.json() {
+            out.json_line(&serde_json::json!({
+                "event": "waiting",
+                "lock": match wait.lock {
+                    WaitedLock::Run => "run",
+                    WaitedLock::State => "state",
+                    WaitedLock::SqliteFile => "sqlite_file",
+                },
+                "database": wait.target,
+                "gives_up_after_seconds": wait.timeout.as_secs(),
+            }));
+        }
+    })
 }
 
 /// What a wait for a lock is, and how it ends.

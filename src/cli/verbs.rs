@@ -141,7 +141,7 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
         Verb::Undo(a) => (&a.common, "undo"),
         Verb::Restore(a) => (&a.common, "restore"),
     };
-    let target = args.target.target(out)?;
+    let target = args.target.target_for_events(out)?;
     let state = target.read_state().await?;
     let runs = target.runs().await?;
     let repos = open_given(&args.repos)?.unwrap_or_else(|| Repositories::new(Vec::new()));

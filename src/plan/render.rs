@@ -358,8 +358,10 @@ pub fn markdown(plan: &Plan) -> String {
             }
         }
         let _ = writeln!(out);
-        let _ = writeln!(out, "| # | step | runs | compensated by |");
-        let _ = writeln!(out, "|---|---|---|---|");
+        // The version each script is of: an upgrade removes the old version's code with its
+        // own ROLLBACK scripts, and a downgrade runs the newer version's DOWNGRADE scripts.
+        let _ = writeln!(out, "| # | version | step | runs | compensated by |");
+        let _ = writeln!(out, "|---|---|---|---|---|");
         for (index, step) in &steps {
             let flags = step_flags(step);
             let runs = if flags.is_empty() {
@@ -383,13 +385,15 @@ pub fn markdown(plan: &Plan) -> String {
                 );
             let _ = writeln!(
                 out,
-                "| {index} | {} | {runs} | {compensation} |",
+                "| {index} | {} | {} | {runs} | {compensation} |",
+                step.version,
                 cell(&code(&step.path))
             );
         }
         for (_, step) in &steps {
             let _ = writeln!(out);
-            script_details(&mut out, plan, step, &html(&step.path), "");
+            let title = format!("{}@{} {}", step.package, step.version, step.path);
+            script_details(&mut out, plan, step, &html(&title), "");
         }
     }
     if !plan.compensations.is_empty() {

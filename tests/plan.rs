@@ -738,14 +738,65 @@ fn a_plan_edited_by_hand_is_refused() {
             .unwrap_err()
             .to_string()
     );
-    let mut value: serde_json::Value = serde_json::from_str(&json).unwrap();
-    let flipped = !value["steps"][0]["transactional"].as_bool().unwrap();
-    value["steps"][0]["transactional"] = serde_json::Value::Bool(flipped);
-    let edited_flag = serde_json::to_string_pretty(&value).unwrap();
-    let err = Plan::from_json("plan.json", &edited_flag)
+    // An edit to any part the plan's hash is made of (format 4 hashes them apart).
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(value["walked"].as_object().is_some_and(|w| !w.is_empty()));
+    type Edit = fn(&mut serde_json::Value);
+    let edits: [(&str, Edit); 5] = [
+        ("a step", |plan| {
+            let flipped = !plan["steps"][0]["transactional"].as_bool().unwrap();
+            plan["steps"][0]["transactional"] = flipped.into();
+        }),
+        ("a compensation", |plan| {
+            let flipped = !plan["compensations"][0]["idempotent"].as_bool().unwrap();
+            plan["compensations"][0]["idempotent"] = flipped.into();
+        }),
+        ("a walked version", |plan| {
+            let walked = plan["walked"].as_object_mut().unwrap();
+            let first = walked.values_mut().next().unwrap();
+            first[0]["manifest"] = "[package]\nname = \"edited\"\n".into();
+        }),
+        ("an action", |plan| {
+            let actions = plan["actions"].as_object_mut().unwrap();
+            actions.values_mut().next().unwrap()["reason"] = "edited".into();
+        }),
+        ("an input", |plan| {
+            plan["inputs"]["release"] = dbpm::package::Checksum::of_text("edited")
+                .to_string()
+                .into();
+        }),
+    ];
+    for (part, edit) in edits {
+        let mut edited = value.clone();
+        edit(&mut edited);
+        let text = serde_json::to_string_pretty(&edited).unwrap();
+        let err = Plan::from_json("plan.json", &text).unwrap_err().to_string();
+        assert!(
+            err.contains("was changed after it was made"),
+            "{part}: {err}"
+        );
+    }
+}
+
+/// A script's line ends changed to `\r` keep its checksum, which reads every line end as
+/// `\n`: a plan of format 4, whose hash counts texts through their checksums, refuses them.
+/// (SQLite read the whole script after a `--` comment as that comment, and ran nothing.)
+#[test]
+fn a_script_with_edited_line_ends_is_refused() {
+    let plans = scenarios(Platform::Sqlite);
+    let plan = &plans[0].1;
+    let (checksum, text) = plan
+        .scripts
+        .iter()
+        .find(|(_, text)| text.contains("--") && text.contains('\n'))
+        .unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&plan.to_json()).unwrap();
+    value["scripts"][checksum.as_str()] = text.replace('\n', "\r").into();
+    let edited = serde_json::to_string_pretty(&value).unwrap();
+    let err = Plan::from_json("plan.json", &edited)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("was changed after it was made"), "{err}");
+    assert!(err.contains("its line ends were changed"), "{err}");
 }
 
 #[test]

@@ -202,6 +202,28 @@ async fn a_state_write_gives_up_while_another_holds_the_lock(platform: Platform)
     assert_eq!(target.read_state().await.unwrap(), state);
 }
 
+/// A SQLite file that another connection holds exclusively (while it commits, or in a
+/// `BEGIN EXCLUSIVE`) cannot even be read: dbpm waits so long, then names the file as locked.
+#[tokio::test]
+async fn reading_a_sqlite_file_locked_for_too_long_names_it_as_locked() {
+    use sqlx::{Connection, Executor};
+    let db = TestDb::new(Platform::Sqlite);
+    let target = target(&db.url, None).waiting_at_most(Duration::from_millis(500));
+    target.ensure_state().await.unwrap();
+    let mut holder = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    holder.execute("BEGIN EXCLUSIVE").await.unwrap();
+    let err = target.read_state().await.unwrap_err();
+    holder.execute("ROLLBACK").await.unwrap();
+    assert!(
+        matches!(err, TargetError::SqliteBusy { seconds: 1, .. }),
+        "{err:?}"
+    );
+    assert_eq!(
+        target.read_state().await.unwrap(),
+        InstalledState::empty(Platform::Sqlite, target.label())
+    );
+}
+
 async fn a_recorded_state_reads_back_equal_and_rebuilds_its_packages(platform: Platform) {
     let db = TestDb::new(platform);
     let target = target(&db.url, None);

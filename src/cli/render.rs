@@ -26,8 +26,8 @@ pub enum Format {
     Text,
     /// For machines: JSON on stdout, one document; `apply`, `install`, `uninstall`,
     /// `upgrade`, `undo` and `restore` write JSON Lines (NDJSON) instead when they apply: one
-    /// object per line, the events as they happen, then the outcome (with nothing to do, or
-    /// with `--plan-out`, one document). A command that fails writes
+    /// object per line, the events as they happen (a `waiting` one when a lock holds them
+    /// up), then the outcome (with nothing to do, or with `--plan-out`, one document). A command that fails writes
     /// `{"outcome": "error", "error": {...}}` in place of its document (or as its last line).
     Json,
 }

@@ -34,15 +34,6 @@ impl TargetArgs {
         ))
     }
 
-    /// [`TargetArgs::target`] for a command whose JSON output is a stream of events (`apply`
-    /// and the verbs that apply): a wait is an event of that stream as well.
-    pub fn target_for_events(&self, out: &Out) -> miette::Result<Target> {
-        Ok(announcing_waits_as_events(
-            Target::new(self.url()?, self.schema.clone())?,
-            out,
-        ))
-    }
-
     /// The database URL, parsed.
     pub fn url(&self) -> miette::Result<DbUrl> {
         Ok(self.db.parse()?)

@@ -9,7 +9,7 @@ use clap::Args;
 
 use super::apply::{execute, settings, RunArgs};
 use super::render::Out;
-use super::target::TargetArgs;
+use super::target::{announcing_waits_as_events, TargetArgs};
 use super::Exit;
 use crate::db::target::{RunOutcome, Target};
 use crate::execute::runner::Settings;
@@ -141,7 +141,7 @@ pub async fn run(verb: Verb, out: &Out) -> miette::Result<Exit> {
         Verb::Undo(a) => (&a.common, "undo"),
         Verb::Restore(a) => (&a.common, "restore"),
     };
-    let target = args.target.target_for_events(out)?;
+    let target = args.target.target(out)?;
     let state = target.read_state().await?;
     let runs = target.runs().await?;
     let repos = open_given(&args.repos)?.unwrap_or_else(|| Repositories::new(Vec::new()));
@@ -285,9 +285,11 @@ async fn plan_then_apply(
         keep_plan: true,
         ..settings(&args.run, args.target.schema())?
     };
+    // Only once it applies is the output a stream of events, a wait for a lock among them.
+    let target = announcing_waits_as_events(target.clone(), out);
     execute(
         &plan,
-        target,
+        &target,
         &settings,
         out,
         "dbpm apply --resume --db ...",

@@ -210,7 +210,8 @@ impl Package {
 
     /// The scripts of one phase, in order.
     pub fn scripts_in<'a>(&'a self, phase: &Phase) -> impl Iterator<Item = &'a Script> + 'a {
-        // The scripts are sorted by phase first: the phase's are one run of them.
+        // The scripts are sorted by phase first (`Package::new`): the phase's are one run.
+        debug_assert!(self.scripts.is_sorted_by(|a, b| a.phase <= b.phase));
         let start = self.scripts.partition_point(|s| s.phase < *phase);
         let length = self.scripts[start..].partition_point(|s| s.phase == *phase);
         self.scripts[start..start + length].iter()

@@ -403,31 +403,29 @@ impl Plan {
         format!("sha256:{hex}")
     }
 
-    /// The hash from format 4: SHA-256 of the hashes of the plan's large parts (the steps,
-    /// the compensations, the walked versions, the checksums of the scripts) and of the rest,
-    /// each hashed on a thread of its own. A script's text counts through its checksum, which
-    /// loading checks against the text.
+    /// The hash from format 4: SHA-256 over the hashes of, in this order, the rest of the plan
+    /// (all of it, with `hash` and the four parts that follow empty), the checksums of its
+    /// scripts, the walked versions, the steps and the compensations; the large parts are
+    /// hashed side by side. A script's text counts through its checksum: loading checks every
+    /// text against its checksum, and refuses line ends other than `\n`, which checksums do
+    /// not tell apart.
     fn hash_of_parts(&mut self) -> [u8; 32] {
         let steps = std::mem::take(&mut self.steps);
         let compensations = std::mem::take(&mut self.compensations);
         let walked = std::mem::take(&mut self.walked);
         let scripts = std::mem::take(&mut self.scripts);
         let parts = std::thread::scope(|scope| {
-            let steps = scope.spawn(|| digest::sha256(&steps, Fields::Positional));
-            let compensations = scope.spawn(|| digest::sha256(&compensations, Fields::Positional));
-            let walked = scope.spawn(|| digest::sha256(&walked, Fields::Positional));
+            let steps = Part::aside(scope, &steps);
+            let compensations = Part::aside(scope, &compensations);
+            let walked = Part::aside(scope, &walked);
             let checksums = digest::sha256(&ChecksumsOf(&scripts), Fields::Positional);
             let rest = digest::sha256(&*self, Fields::Positional);
-            let join = |part: std::thread::ScopedJoinHandle<'_, [u8; 32]>| {
-                part.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            };
             [
                 rest,
                 checksums,
-                join(walked),
-                join(steps),
-                join(compensations),
+                walked.hash(),
+                steps.hash(),
+                compensations.hash(),
             ]
         });
         self.steps = steps;
@@ -495,7 +493,12 @@ impl Plan {
         // Scripts first: an edited script is named, not only noticed by the hash.
         for (checksum, text) in &plan.scripts {
             let real = Checksum::of_text(text);
-            if &real != checksum {
+            // From format 4 the hash counts a text through its checksum, which reads every
+            // line end as `\n`: the planner writes no other, so another is an edit (a `\r`
+            // alone ends no SQL comment, and would make the rest of a script one).
+            let other_line_ends =
+                plan.format_version > LAST_WHOLE_HASHED_FORMAT && text.contains('\r');
+            if &real != checksum || other_line_ends {
                 let users: Vec<String> = plan
                     .steps
                     .iter()
@@ -508,11 +511,15 @@ impl Plan {
                 } else {
                     format!("the text of {}", users.join(", "))
                 };
+                let how = if &real == checksum {
+                    "its line ends were changed (a plan's scripts end their lines with `\\n` only)"
+                        .to_owned()
+                } else {
+                    format!("it is stored under {checksum} but hashes to {real}")
+                };
                 return Err(PlanError::Script {
                     path: path.to_owned(),
-                    reason: format!(
-                        "{what} was edited: it is stored under {checksum} but hashes to {real}"
-                    ),
+                    reason: format!("{what} was edited: {how}"),
                 });
             }
         }
@@ -582,6 +589,35 @@ impl Plan {
 #[derive(Deserialize)]
 struct Header {
     format_version: Option<u64>,
+}
+
+/// A part of a plan being hashed on a thread of its own, or already hashed on this one when
+/// the system gave no thread.
+enum Part<'scope> {
+    Aside(std::thread::ScopedJoinHandle<'scope, [u8; 32]>),
+    Done([u8; 32]),
+}
+
+impl<'scope> Part<'scope> {
+    fn aside<'env, T: Serialize + Sync>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        value: &'env T,
+    ) -> Part<'scope> {
+        let hash = move || digest::sha256(value, Fields::Positional);
+        match std::thread::Builder::new().spawn_scoped(scope, hash) {
+            Ok(handle) => Part::Aside(handle),
+            Err(_) => Part::Done(hash()),
+        }
+    }
+
+    fn hash(self) -> [u8; 32] {
+        match self {
+            Part::Aside(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Part::Done(hash) => hash,
+        }
+    }
 }
 
 /// The keys of a plan's scripts, as a sequence: what its hash holds of them.

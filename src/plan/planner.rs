@@ -19,6 +19,7 @@ use super::model::{
 };
 use crate::manifest::Requirement;
 use crate::package::changes::FileChanges;
+use crate::package::checksum::normalize_newlines;
 use crate::package::placeholder;
 use crate::package::{Checksum, Origin, Package, Phase, Script};
 use crate::platform::Platform;
@@ -918,9 +919,10 @@ pub fn build(
     // insert), sorted once at the end.
     let mut scripts: HashMap<Checksum, Arc<str>> = HashMap::new();
     // Sized up front: growing a vector of a hundred thousand steps copies it again and again.
+    // Most groups hold one step, so a step has about one edge from the group before it.
     let drafts: usize = chains
         .iter()
-        .map(|(c, _, _)| c.groups.len() + c.groups.iter().map(Vec::len).sum::<usize>())
+        .map(|(c, _, _)| c.groups.iter().map(Vec::len).sum::<usize>())
         .sum();
     let mut graph: DiGraph<Step, ()> = DiGraph::with_capacity(drafts, drafts);
     // The nodes of each group of each chain, for the edges across packages.
@@ -1347,6 +1349,13 @@ fn make_step(
                     names,
                 }
             })?;
+        // A value may bring a carriage return; a plan holds texts with `\n` line ends only,
+        // as checksums count them (see `Plan::from_json`).
+        let text = if text.contains('\r') {
+            normalize_newlines(&text).into_owned()
+        } else {
+            text
+        };
         let checksum = Checksum::of_text(&text);
         scripts
             .entry(checksum.clone())

@@ -140,7 +140,7 @@ pub enum TargetError {
         source: crate::db::DriverError,
     },
     /// Another dbpm held the state lock too long.
-    #[error("another dbpm has been writing dbpm's state in `{target}` for {seconds} seconds")]
+    #[error("another dbpm has been writing dbpm's state in `{target}` for {seconds} s")]
     #[diagnostic(
         code(dbpm::target::state_locked),
         help(
@@ -154,7 +154,7 @@ pub enum TargetError {
         seconds: u64,
     },
     /// Another connection held a SQLite file's write lock too long.
-    #[error("`{target}` stayed locked by another connection writing to it for {seconds} seconds")]
+    #[error("`{target}` stayed locked by another connection writing to it for {seconds} s")]
     #[diagnostic(
         code(dbpm::target::sqlite_busy),
         help(
@@ -454,9 +454,12 @@ impl Target {
                     session.run("PRAGMA schema_version"),
                 )
                 .await
-                .map_err(|err| match session::is_busy(&err) {
-                    true => self.sqlite_busy(),
-                    false => self.failed("read the database")(err),
+                .map_err(|err| {
+                    if session::is_busy(&err) {
+                        self.sqlite_busy()
+                    } else {
+                        self.failed("read the database")(err)
+                    }
                 })?;
             }
         }
@@ -499,16 +502,21 @@ impl Target {
             (false, Platform::Sqlite) => Err(self.sqlite_busy()),
             (false, Platform::Postgres | Platform::Mysql) => Err(TargetError::StateLocked {
                 target: self.label(),
-                seconds: self.lock_wait.as_secs(),
+                seconds: self.lock_wait_seconds(),
             }),
         }
+    }
+
+    /// How long dbpm waits for another's lock, in whole seconds, rounded up.
+    fn lock_wait_seconds(&self) -> u64 {
+        self.lock_wait.as_secs() + u64::from(self.lock_wait.subsec_nanos() > 0)
     }
 
     /// The error of a SQLite file whose write lock another connection held too long.
     fn sqlite_busy(&self) -> TargetError {
         TargetError::SqliteBusy {
             target: self.label(),
-            seconds: self.lock_wait.as_secs(),
+            seconds: self.lock_wait_seconds(),
         }
     }
 

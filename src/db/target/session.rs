@@ -406,11 +406,10 @@ impl Session {
         match self.platform() {
             Platform::Postgres => {
                 self.run("BEGIN").await?;
-                self.run(&format!(
-                    "SET LOCAL lock_timeout = {}",
-                    wait.as_millis().max(1)
-                ))
-                .await?;
+                // In milliseconds, which PostgreSQL takes up to `i32::MAX`.
+                let millis = wait.as_millis().clamp(1, i32::MAX as u128);
+                self.run(&format!("SET LOCAL lock_timeout = {millis}"))
+                    .await?;
                 let locked = self
                     .execute(
                         "SELECT pg_advisory_xact_lock(?)",
@@ -424,11 +423,14 @@ impl Session {
                     }
                     other => other?,
                 };
-                // The state writes that follow wait as the session would.
+                // The state writes that follow wait as the session would: `DEFAULT` is the
+                // value the session started with (the server's, the role's or database's, the
+                // URL's `options`), and no dbpm session sets its own.
                 self.run("SET LOCAL lock_timeout TO DEFAULT").await?;
             }
             Platform::Mysql => {
-                let seconds = i64::try_from(wait.as_secs().max(1)).unwrap_or(i64::MAX);
+                let whole = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                let seconds = i64::try_from(whole.max(1)).unwrap_or(i64::MAX);
                 let got = self
                     .fetch_int(
                         &format!("SELECT GET_LOCK({}, ?) AS got", dialect::MYSQL_STATE_LOCK),

@@ -997,6 +997,51 @@ fn a_generated_postgres_baseline_installs_into_another_schema() {
     assert_eq!(tables("tenant1"), ["0"]);
 }
 
+/// A baseline of a schema holding an extension (pgcrypto in `public`, as most databases
+/// have one) creates the extension and leaves its objects to it: its DOWNGRADE dropped the
+/// extension's functions one by one, which PostgreSQL refuses ("extension pgcrypto requires
+/// it"), so the generated package could never be uninstalled, and pg_dump's schema dump has
+/// no `CREATE EXTENSION`, so its defaults could not be created on a fresh database.
+#[test]
+fn a_generated_postgres_baseline_leaves_extension_objects_to_their_extension() {
+    let ctx = TestContext::new();
+    let source = TestDb::postgres();
+    let copy = TestDb::postgres();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(source.execute(
+        "CREATE EXTENSION IF NOT EXISTS pgcrypto; CREATE TABLE token (id int PRIMARY KEY, secret text DEFAULT encode(gen_random_bytes(8), 'hex')); CREATE FUNCTION token_hash(t text) RETURNS text LANGUAGE sql AS $$ SELECT encode(digest(t, 'sha256'), 'hex') $$",
+    ));
+    let dir = ctx.path("generated/legacy/1.0.0");
+    ok(
+        &ctx,
+        &source,
+        &["adopt", "--generate", &dir.display().to_string()],
+    );
+    let downgrade = fs_err::read_to_string(dir.join("DOWNGRADE/001.schema.sql")).unwrap();
+    assert!(downgrade.contains("token_hash(text)"), "{downgrade}");
+    assert!(!downgrade.contains("digest("), "{downgrade}");
+    let tree = ctx.path("generated").display().to_string();
+    let with_tree = ["--repo", tree.as_str(), "--yes"];
+    ok(
+        &ctx,
+        &copy,
+        &[&["install", "legacy"][..], &with_tree].concat(),
+    );
+    assert_eq!(
+        runtime.block_on(copy.texts("WITH t AS (INSERT INTO token (id) VALUES (1) RETURNING secret) SELECT length(secret) || ' ' || length(token_hash('a')) AS line FROM t")),
+        ["16 64"]
+    );
+    ok(
+        &ctx,
+        &copy,
+        &[&["uninstall", "legacy"][..], &with_tree].concat(),
+    );
+    assert_eq!(
+        runtime.block_on(copy.texts("SELECT count(*)::text AS line FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname = 'token'")),
+        ["0"]
+    );
+}
+
 /// Ctrl-C while SQLite runs the last steps as one transaction: they finish together, and
 /// the run says why it completed anyway; every step says it was committed with the others.
 #[test]

@@ -1,6 +1,7 @@
 //! Reading a live database's own schema (not dbpm's), for `dbpm adopt --generate`: the
 //! statements that create it and those that drop it again, per platform. PostgreSQL goes
-//! through `pg_dump --schema-only`; SQLite reads its schema table; MySQL/MariaDB asks
+//! through `pg_dump --schema-only`, with the extensions installed in the schema created
+//! first and their objects left to them; SQLite reads its schema table; MySQL/MariaDB asks
 //! `SHOW CREATE` of every table and view.
 
 use super::session::{Access, Row, Session, Value};
@@ -92,14 +93,18 @@ impl Target {
         let rows = session
             .fetch(
                 "SELECT c.relname::text AS name, c.relkind::text AS kind FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                 WHERE n.nspname = ? AND c.relkind IN ('r', 'v', 'm', 'p') ORDER BY c.relkind DESC, c.relname",
+                 WHERE n.nspname = ? AND c.relkind IN ('r', 'v', 'm', 'p')
+                 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+                 ORDER BY c.relkind DESC, c.relname",
                 &[Value::Text(&self.schema)],
             )
             .await
             .map_err(&failed)?;
         let functions = session
             .fetch(
-                "SELECT p.oid::regprocedure::text AS name FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ? ORDER BY 1",
+                "SELECT p.oid::regprocedure::text AS name FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ?
+                 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+                 ORDER BY 1",
                 &[Value::Text(&self.schema)],
             )
             .await
@@ -107,7 +112,16 @@ impl Target {
         let types = session
             .fetch(
                 "SELECT t.typname::text AS name FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
-                 WHERE n.nspname = ? AND t.typtype IN ('e', 'd', 'c') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid AND c.relkind <> 'c') ORDER BY 1",
+                 WHERE n.nspname = ? AND t.typtype IN ('e', 'd', 'c') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid AND c.relkind <> 'c')
+                 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e')
+                 ORDER BY 1",
+                &[Value::Text(&self.schema)],
+            )
+            .await
+            .map_err(&failed)?;
+        let extensions = session
+            .fetch(
+                "SELECT e.extname::text AS name FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE n.nspname = ? ORDER BY 1",
                 &[Value::Text(&self.schema)],
             )
             .await
@@ -155,11 +169,23 @@ impl Target {
                 "FUNCTION IF EXISTS {}(",
                 identifier(Platform::Postgres, &self.schema)
             ));
-        let create = if shared {
+        let dumped = if shared {
             dumped
         } else {
             without_schema(&dumped, &self.schema)
         };
+        // pg_dump leaves out the extensions when it dumps one schema, though the schema's
+        // functions and defaults may call theirs. The baseline creates them where it installs
+        // (the first schema of the step's `search_path`), and its DOWNGRADE leaves them, as it
+        // leaves their objects: an extension is one per database, and another schema may use it.
+        let mut create = String::new();
+        for row in &extensions {
+            create.push_str(&format!(
+                "CREATE EXTENSION IF NOT EXISTS {};\n\n",
+                identifier(Platform::Postgres, &row.text("name").map_err(&failed)?)
+            ));
+        }
+        create.push_str(&dumped);
         Ok(SchemaScripts {
             create,
             drop,

@@ -1042,6 +1042,38 @@ fn a_generated_postgres_baseline_leaves_extension_objects_to_their_extension() {
     );
 }
 
+/// A baseline of a schema with a procedure and an aggregate uninstalls: its DOWNGRADE said
+/// `DROP FUNCTION` for every routine, which PostgreSQL refuses for both ("is not a
+/// function", "is an aggregate function").
+#[test]
+fn a_generated_postgres_baseline_drops_procedures_and_aggregates() {
+    let ctx = TestContext::new();
+    let source = TestDb::postgres();
+    let copy = TestDb::postgres();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(source.execute(
+        "CREATE TABLE hits (n int); CREATE PROCEDURE add_hit(n int) LANGUAGE plpgsql AS $$ BEGIN INSERT INTO hits VALUES (n); END $$; CREATE AGGREGATE total(int) (sfunc = int4pl, stype = int)",
+    ));
+    let dir = ctx.path("generated/legacy/1.0.0").display().to_string();
+    ok(&ctx, &source, &["adopt", "--generate", &dir]);
+    let tree = ctx.path("generated").display().to_string();
+    let with_tree = ["--repo", tree.as_str(), "--yes"];
+    ok(
+        &ctx,
+        &copy,
+        &[&["install", "legacy"][..], &with_tree].concat(),
+    );
+    ok(
+        &ctx,
+        &copy,
+        &[&["uninstall", "legacy"][..], &with_tree].concat(),
+    );
+    assert_eq!(
+        runtime.block_on(copy.texts("SELECT count(*)::text AS line FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'")),
+        ["0"]
+    );
+}
+
 /// Ctrl-C while SQLite runs the last steps as one transaction: they finish together, and
 /// the run says why it completed anyway; every step says it was committed with the others.
 #[test]

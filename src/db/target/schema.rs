@@ -142,9 +142,10 @@ impl Target {
             ));
             objects.push(name);
         }
+        // `ROUTINE`: `DROP FUNCTION` refuses a procedure or an aggregate.
         for row in &functions {
             drop.push_str(&format!(
-                "DROP FUNCTION IF EXISTS {} CASCADE;\n",
+                "DROP ROUTINE IF EXISTS {} CASCADE;\n",
                 row.text("name").map_err(&failed)?
             ));
         }
@@ -164,9 +165,9 @@ impl Target {
             .iter()
             .chain(&type_names)
             .any(|name| *name == self.schema)
-            || drop.contains(&format!("FUNCTION IF EXISTS {}(", self.schema))
+            || drop.contains(&format!("ROUTINE IF EXISTS {}(", self.schema))
             || drop.contains(&format!(
-                "FUNCTION IF EXISTS {}(",
+                "ROUTINE IF EXISTS {}(",
                 identifier(Platform::Postgres, &self.schema)
             ));
         let dumped = if shared {

@@ -1074,6 +1074,33 @@ fn a_generated_postgres_baseline_drops_procedures_and_aggregates() {
     );
 }
 
+/// A baseline of a schema with a `LANGUAGE sql` function that reads a table installs:
+/// pg_dump writes functions before tables and restores them with `check_function_bodies`
+/// off, a setting the baseline lost, so the function's body failed ("relation does not
+/// exist").
+#[test]
+fn a_generated_postgres_baseline_creates_sql_functions_before_their_tables() {
+    let ctx = TestContext::new();
+    let source = TestDb::postgres();
+    let copy = TestDb::postgres();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(source.execute(
+        "CREATE TABLE hits (n int); CREATE FUNCTION hit_count() RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(*) FROM hits $$",
+    ));
+    let dir = ctx.path("generated/legacy/1.0.0").display().to_string();
+    ok(&ctx, &source, &["adopt", "--generate", &dir]);
+    let tree = ctx.path("generated").display().to_string();
+    ok(
+        &ctx,
+        &copy,
+        &["install", "legacy", "--repo", &tree, "--yes"],
+    );
+    assert_eq!(
+        runtime.block_on(copy.texts("SELECT hit_count()::text AS line")),
+        ["0"]
+    );
+}
+
 /// Ctrl-C while SQLite runs the last steps as one transaction: they finish together, and
 /// the run says why it completed anyway; every step says it was committed with the others.
 #[test]

@@ -179,7 +179,10 @@ impl Target {
         // functions and defaults may call theirs. The baseline creates them where it installs
         // (the first schema of the step's `search_path`), and its DOWNGRADE leaves them, as it
         // leaves their objects: an extension is one per database, and another schema may use it.
-        let mut create = String::new();
+        // pg_dump puts functions before the tables their bodies read, and restores with
+        // `check_function_bodies` off; without it, a `LANGUAGE sql` body that reads a table
+        // fails ("relation does not exist"). `LOCAL`: it ends with the step's transaction.
+        let mut create = "SET LOCAL check_function_bodies = false;\n\n".to_owned();
         for row in &extensions {
             create.push_str(&format!(
                 "CREATE EXTENSION IF NOT EXISTS {};\n\n",

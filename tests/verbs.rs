@@ -1101,6 +1101,43 @@ fn a_generated_postgres_baseline_creates_sql_functions_before_their_tables() {
     );
 }
 
+/// A baseline of a schema with a sequence of its own (no column owns it) drops it again:
+/// its DOWNGRADE left it behind, so installing the baseline again after an uninstall failed
+/// ("relation already exists").
+#[test]
+fn a_generated_postgres_baseline_drops_its_standalone_sequences() {
+    let ctx = TestContext::new();
+    let source = TestDb::postgres();
+    let copy = TestDb::postgres();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(source.execute(
+        "CREATE SEQUENCE invoice_no START 1000; CREATE TABLE invoice (no bigint DEFAULT nextval('invoice_no'), id serial PRIMARY KEY)",
+    ));
+    let dir = ctx.path("generated/legacy/1.0.0").display().to_string();
+    ok(&ctx, &source, &["adopt", "--generate", &dir]);
+    let tree = ctx.path("generated").display().to_string();
+    let with_tree = ["--repo", tree.as_str(), "--yes"];
+    let relations = || {
+        runtime.block_on(copy.texts("SELECT count(*)::text AS line FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'"))
+    };
+    ok(
+        &ctx,
+        &copy,
+        &[&["install", "legacy"][..], &with_tree].concat(),
+    );
+    ok(
+        &ctx,
+        &copy,
+        &[&["uninstall", "legacy"][..], &with_tree].concat(),
+    );
+    assert_eq!(relations(), ["0"]);
+    ok(
+        &ctx,
+        &copy,
+        &[&["install", "legacy"][..], &with_tree].concat(),
+    );
+}
+
 /// Ctrl-C while SQLite runs the last steps as one transaction: they finish together, and
 /// the run says why it completed anyway; every step says it was committed with the others.
 #[test]

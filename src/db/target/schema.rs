@@ -93,7 +93,7 @@ impl Target {
         let rows = session
             .fetch(
                 "SELECT c.relname::text AS name, c.relkind::text AS kind FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                 WHERE n.nspname = ? AND c.relkind IN ('r', 'v', 'm', 'p')
+                 WHERE n.nspname = ? AND c.relkind IN ('r', 'v', 'm', 'p', 'S')
                  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
                  ORDER BY c.relkind DESC, c.relname",
                 &[Value::Text(&self.schema)],
@@ -129,18 +129,24 @@ impl Target {
         self.close(session).await?;
         let mut drop = String::new();
         let mut objects = Vec::new();
+        // Sequences come last (`S` sorts below the other kinds): one a column owns is gone
+        // with its table by then, and `IF EXISTS` passes over it; one of its own stayed
+        // behind, and installing the baseline again failed on it ("already exists").
         for row in &rows {
             let name = row.text("name").map_err(&failed)?;
             let kind = match row.text("kind").map_err(&failed)?.as_str() {
                 "v" => "VIEW",
                 "m" => "MATERIALIZED VIEW",
+                "S" => "SEQUENCE",
                 _ => "TABLE",
             };
             drop.push_str(&format!(
                 "DROP {kind} IF EXISTS {} CASCADE;\n",
                 identifier(Platform::Postgres, &name)
             ));
-            objects.push(name);
+            if kind != "SEQUENCE" {
+                objects.push(name);
+            }
         }
         // `ROUTINE`: `DROP FUNCTION` refuses a procedure or an aggregate.
         for row in &functions {

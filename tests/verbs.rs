@@ -2579,6 +2579,37 @@ fn a_generated_mysql_baseline_keeps_routines_and_triggers() {
     assert!(objects(&copy).is_empty());
 }
 
+/// A baseline of a MySQL/MariaDB database keeps its events (scheduled jobs), and its
+/// DOWNGRADE drops them: they were left out, so a database installed from the baseline had
+/// none of them.
+#[test]
+fn a_generated_mysql_baseline_keeps_events() {
+    let ctx = TestContext::new();
+    let source = TestDb::mysql();
+    let copy = TestDb::mysql();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(source.execute(
+        "CREATE TABLE item_log (id INTEGER PRIMARY KEY, at DATETIME);
+         CREATE EVENT purge_log ON SCHEDULE EVERY 1 DAY DO DELETE FROM item_log WHERE at < NOW() - INTERVAL 30 DAY;",
+    ));
+    let dir = ctx.path("generated/legacy/1.0.0").display().to_string();
+    ok(&ctx, &source, &["adopt", "--generate", &dir]);
+    let tree = ctx.path("generated").display().to_string();
+    ok(
+        &ctx,
+        &copy,
+        &["install", "legacy", "--repo", &tree, "--yes"],
+    );
+    let events = |db: &TestDb| {
+        runtime.block_on(db.texts(
+            "SELECT CAST(CONCAT(event_name, ' ', interval_value, ' ', interval_field) AS CHAR) AS line FROM information_schema.events WHERE event_schema = DATABASE()",
+        ))
+    };
+    assert_eq!(events(&copy), ["purge_log 1 DAY"]);
+    ok(&ctx, &copy, &["uninstall", "legacy", "--yes"]);
+    assert!(events(&copy).is_empty());
+}
+
 /// A long SQLite seed script runs in pieces of whole statements (SQLite copies the rest of a
 /// script for every statement it prepares, which made 40,000 `INSERT`s take seconds and
 /// 600,000 never end): every row arrives, semicolons inside strings and comments included.

@@ -2,7 +2,7 @@
 //! statements that create it and those that drop it again, per platform. PostgreSQL goes
 //! through `pg_dump --schema-only`, with the extensions installed in the schema created
 //! first and their objects left to them; SQLite reads its schema table; MySQL/MariaDB asks
-//! `SHOW CREATE` of every table and view.
+//! `SHOW CREATE` of every table, view, routine and event, and rebuilds the triggers.
 
 use super::session::{Access, Row, Session, Value};
 use super::{Target, TargetError};
@@ -360,6 +360,34 @@ impl Target {
             );
             let mode = row.maybe_text("mode").map_err(&failed)?;
             create.push_str(&under_sql_mode(mode.as_deref(), &trigger));
+        }
+        // Events too (their bodies may call routines): they are objects of the database, as
+        // routines are, and a baseline without them left its scheduled jobs behind.
+        let events = session
+            .fetch(
+                "SELECT CAST(event_name AS CHAR) AS name FROM information_schema.events
+                 WHERE event_schema = DATABASE() ORDER BY event_name",
+                &[],
+            )
+            .await
+            .map_err(&failed)?;
+        for row in &events {
+            let name = row.text("name").map_err(&failed)?;
+            let unreadable = || SchemaError::Unreadable(format!("EVENT `{name}`"));
+            let row = show_create(&mut session, "EVENT", &name)
+                .await
+                .map_err(&failed)?
+                .ok_or_else(unreadable)?;
+            let text = row
+                .maybe_text("Create Event")
+                .map_err(&failed)?
+                .ok_or_else(unreadable)?;
+            let mode = row.maybe_text("sql_mode").map_err(&failed)?;
+            create.push_str(&under_sql_mode(mode.as_deref(), &without_definer(&text)));
+            dropped_routines.push_str(&format!(
+                "DROP EVENT IF EXISTS {};\n",
+                identifier(Platform::Mysql, &name)
+            ));
         }
         self.close(session).await?;
         // A table's triggers go with it.

@@ -1138,6 +1138,39 @@ fn a_generated_postgres_baseline_drops_its_standalone_sequences() {
     );
 }
 
+/// A baseline of a schema with its own collation and text search configuration and
+/// dictionary drops them again: its DOWNGRADE left them behind, so installing the baseline
+/// again after an uninstall failed ("already exists").
+#[test]
+fn a_generated_postgres_baseline_drops_collations_and_text_search_objects() {
+    let ctx = TestContext::new();
+    let source = TestDb::postgres();
+    let copy = TestDb::postgres();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(source.execute(
+        "CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false); CREATE TEXT SEARCH DICTIONARY my_stem (TEMPLATE = snowball, LANGUAGE = english); CREATE TEXT SEARCH CONFIGURATION my_fts (COPY = english); ALTER TEXT SEARCH CONFIGURATION my_fts ALTER MAPPING FOR word WITH my_stem; CREATE TABLE doc (title text COLLATE nocase)",
+    ));
+    let dir = ctx.path("generated/legacy/1.0.0").display().to_string();
+    ok(&ctx, &source, &["adopt", "--generate", &dir]);
+    let tree = ctx.path("generated").display().to_string();
+    let with_tree = ["--repo", tree.as_str(), "--yes"];
+    ok(
+        &ctx,
+        &copy,
+        &[&["install", "legacy"][..], &with_tree].concat(),
+    );
+    ok(
+        &ctx,
+        &copy,
+        &[&["uninstall", "legacy"][..], &with_tree].concat(),
+    );
+    ok(
+        &ctx,
+        &copy,
+        &[&["install", "legacy"][..], &with_tree].concat(),
+    );
+}
+
 /// Ctrl-C while SQLite runs the last steps as one transaction: they finish together, and
 /// the run says why it completed anyway; every step says it was committed with the others.
 #[test]

@@ -119,6 +119,22 @@ impl Target {
             )
             .await
             .map_err(&failed)?;
+        // Objects of other catalogs that a schema holds and `DROP TABLE … CASCADE` does not
+        // reach; left behind, they made installing the baseline again fail ("already exists").
+        let others = session
+            .fetch(
+                "SELECT k.kind, k.name FROM (
+                   SELECT 'COLLATION' AS kind, collname::text AS name, collnamespace AS nsp, oid, 'pg_catalog.pg_collation'::regclass AS catalog FROM pg_catalog.pg_collation
+                   UNION ALL SELECT 'TEXT SEARCH CONFIGURATION', cfgname::text, cfgnamespace, oid, 'pg_catalog.pg_ts_config'::regclass FROM pg_catalog.pg_ts_config
+                   UNION ALL SELECT 'TEXT SEARCH DICTIONARY', dictname::text, dictnamespace, oid, 'pg_catalog.pg_ts_dict'::regclass FROM pg_catalog.pg_ts_dict
+                 ) k JOIN pg_catalog.pg_namespace n ON n.oid = k.nsp
+                 WHERE n.nspname = ?
+                 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = k.catalog AND d.objid = k.oid AND d.deptype = 'e')
+                 ORDER BY 1, 2",
+                &[Value::Text(&self.schema)],
+            )
+            .await
+            .map_err(&failed)?;
         let extensions = session
             .fetch(
                 "SELECT e.extname::text AS name FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE n.nspname = ? ORDER BY 1",
@@ -163,6 +179,13 @@ impl Target {
                 identifier(Platform::Postgres, &name)
             ));
             type_names.push(name);
+        }
+        for row in &others {
+            drop.push_str(&format!(
+                "DROP {} IF EXISTS {} CASCADE;\n",
+                row.text("kind").map_err(&failed)?,
+                identifier(Platform::Postgres, &row.text("name").map_err(&failed)?)
+            ));
         }
         // An object named as its schema (a table `billing` in the schema `billing`) makes
         // `billing.id` either a schema's table or a table's column: the names keep their

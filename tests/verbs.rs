@@ -1171,6 +1171,34 @@ fn a_generated_postgres_baseline_drops_collations_and_text_search_objects() {
     );
 }
 
+/// A legacy package directory for another platform is refused with advice about its own
+/// manifest: the help sent its users to `platforms` in a dbpm.toml it does not have.
+#[test]
+fn a_legacy_source_for_another_platform_points_at_its_manifest_dpm() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    package_version(
+        &ctx,
+        "abc",
+        "2.3.0",
+        &[
+            (
+                "manifest.dpm",
+                "{ name: 'abc', platform: 'mysql', version: { major: 2, minor: 3 } }",
+            ),
+            ("UPGRADE/001.t.sql", "CREATE TABLE abc_t (id INT);\n"),
+            ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS abc_t;\n"),
+        ],
+    );
+    let dir = ctx.path("packages/abc/2.3.0").display().to_string();
+    let text = exits(&ctx, &db, &["install", &dir, "--yes"], 1);
+    // The help wraps where the terminal width says.
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("lists mysql, not sqlite"), "{text}");
+    assert!(text.contains("in its manifest.dpm once"), "{text}");
+    assert!(!text.contains("dbpm.toml once"), "{text}");
+}
+
 /// Ctrl-C while SQLite runs the last steps as one transaction: they finish together, and
 /// the run says why it completed anyway; every step says it was committed with the others.
 #[test]

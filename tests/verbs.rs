@@ -997,6 +997,208 @@ fn a_generated_postgres_baseline_installs_into_another_schema() {
     assert_eq!(tables("tenant1"), ["0"]);
 }
 
+/// A baseline of a schema holding an extension (pgcrypto in `public`, as most databases
+/// have one) creates the extension and leaves its objects to it: its DOWNGRADE dropped the
+/// extension's functions one by one, which PostgreSQL refuses ("extension pgcrypto requires
+/// it"), so the generated package could never be uninstalled, and pg_dump's schema dump has
+/// no `CREATE EXTENSION`, so its defaults could not be created on a fresh database.
+#[test]
+fn a_generated_postgres_baseline_leaves_extension_objects_to_their_extension() {
+    let ctx = TestContext::new();
+    let source = TestDb::postgres();
+    let copy = TestDb::postgres();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(source.execute(
+        "CREATE EXTENSION IF NOT EXISTS pgcrypto; CREATE TABLE token (id int PRIMARY KEY, secret text DEFAULT encode(gen_random_bytes(8), 'hex')); CREATE FUNCTION token_hash(t text) RETURNS text LANGUAGE sql AS $$ SELECT encode(digest(t, 'sha256'), 'hex') $$",
+    ));
+    let dir = ctx.path("generated/legacy/1.0.0");
+    ok(
+        &ctx,
+        &source,
+        &["adopt", "--generate", &dir.display().to_string()],
+    );
+    let downgrade = fs_err::read_to_string(dir.join("DOWNGRADE/001.schema.sql")).unwrap();
+    assert!(downgrade.contains("token_hash(text)"), "{downgrade}");
+    assert!(!downgrade.contains("digest("), "{downgrade}");
+    let tree = ctx.path("generated").display().to_string();
+    let with_tree = ["--repo", tree.as_str(), "--yes"];
+    ok(
+        &ctx,
+        &copy,
+        &[&["install", "legacy"][..], &with_tree].concat(),
+    );
+    assert_eq!(
+        runtime.block_on(copy.texts("WITH t AS (INSERT INTO token (id) VALUES (1) RETURNING secret) SELECT length(secret) || ' ' || length(token_hash('a')) AS line FROM t")),
+        ["16 64"]
+    );
+    ok(
+        &ctx,
+        &copy,
+        &[&["uninstall", "legacy"][..], &with_tree].concat(),
+    );
+    assert_eq!(
+        runtime.block_on(copy.texts("SELECT count(*)::text AS line FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relname = 'token'")),
+        ["0"]
+    );
+}
+
+/// A baseline of a schema with a procedure and an aggregate uninstalls: its DOWNGRADE said
+/// `DROP FUNCTION` for every routine, which PostgreSQL refuses for both ("is not a
+/// function", "is an aggregate function").
+#[test]
+fn a_generated_postgres_baseline_drops_procedures_and_aggregates() {
+    let ctx = TestContext::new();
+    let source = TestDb::postgres();
+    let copy = TestDb::postgres();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(source.execute(
+        "CREATE TABLE hits (n int); CREATE PROCEDURE add_hit(n int) LANGUAGE plpgsql AS $$ BEGIN INSERT INTO hits VALUES (n); END $$; CREATE AGGREGATE total(int) (sfunc = int4pl, stype = int)",
+    ));
+    let dir = ctx.path("generated/legacy/1.0.0").display().to_string();
+    ok(&ctx, &source, &["adopt", "--generate", &dir]);
+    let tree = ctx.path("generated").display().to_string();
+    let with_tree = ["--repo", tree.as_str(), "--yes"];
+    ok(
+        &ctx,
+        &copy,
+        &[&["install", "legacy"][..], &with_tree].concat(),
+    );
+    ok(
+        &ctx,
+        &copy,
+        &[&["uninstall", "legacy"][..], &with_tree].concat(),
+    );
+    assert_eq!(
+        runtime.block_on(copy.texts("SELECT count(*)::text AS line FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'")),
+        ["0"]
+    );
+}
+
+/// A baseline of a schema with a `LANGUAGE sql` function that reads a table installs:
+/// pg_dump writes functions before tables and restores them with `check_function_bodies`
+/// off, a setting the baseline lost, so the function's body failed ("relation does not
+/// exist").
+#[test]
+fn a_generated_postgres_baseline_creates_sql_functions_before_their_tables() {
+    let ctx = TestContext::new();
+    let source = TestDb::postgres();
+    let copy = TestDb::postgres();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(source.execute(
+        "CREATE TABLE hits (n int); CREATE FUNCTION hit_count() RETURNS bigint LANGUAGE sql STABLE AS $$ SELECT count(*) FROM hits $$",
+    ));
+    let dir = ctx.path("generated/legacy/1.0.0").display().to_string();
+    ok(&ctx, &source, &["adopt", "--generate", &dir]);
+    let tree = ctx.path("generated").display().to_string();
+    ok(
+        &ctx,
+        &copy,
+        &["install", "legacy", "--repo", &tree, "--yes"],
+    );
+    assert_eq!(
+        runtime.block_on(copy.texts("SELECT hit_count()::text AS line")),
+        ["0"]
+    );
+}
+
+/// A baseline of a schema with a sequence of its own (no column owns it) drops it again:
+/// its DOWNGRADE left it behind, so installing the baseline again after an uninstall failed
+/// ("relation already exists").
+#[test]
+fn a_generated_postgres_baseline_drops_its_standalone_sequences() {
+    let ctx = TestContext::new();
+    let source = TestDb::postgres();
+    let copy = TestDb::postgres();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(source.execute(
+        "CREATE SEQUENCE invoice_no START 1000; CREATE TABLE invoice (no bigint DEFAULT nextval('invoice_no'), id serial PRIMARY KEY)",
+    ));
+    let dir = ctx.path("generated/legacy/1.0.0").display().to_string();
+    ok(&ctx, &source, &["adopt", "--generate", &dir]);
+    let tree = ctx.path("generated").display().to_string();
+    let with_tree = ["--repo", tree.as_str(), "--yes"];
+    let relations = || {
+        runtime.block_on(copy.texts("SELECT count(*)::text AS line FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'"))
+    };
+    ok(
+        &ctx,
+        &copy,
+        &[&["install", "legacy"][..], &with_tree].concat(),
+    );
+    ok(
+        &ctx,
+        &copy,
+        &[&["uninstall", "legacy"][..], &with_tree].concat(),
+    );
+    assert_eq!(relations(), ["0"]);
+    ok(
+        &ctx,
+        &copy,
+        &[&["install", "legacy"][..], &with_tree].concat(),
+    );
+}
+
+/// A baseline of a schema with its own collation and text search configuration and
+/// dictionary drops them again: its DOWNGRADE left them behind, so installing the baseline
+/// again after an uninstall failed ("already exists").
+#[test]
+fn a_generated_postgres_baseline_drops_collations_and_text_search_objects() {
+    let ctx = TestContext::new();
+    let source = TestDb::postgres();
+    let copy = TestDb::postgres();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(source.execute(
+        "CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false); CREATE TEXT SEARCH DICTIONARY my_stem (TEMPLATE = snowball, LANGUAGE = english); CREATE TEXT SEARCH CONFIGURATION my_fts (COPY = english); ALTER TEXT SEARCH CONFIGURATION my_fts ALTER MAPPING FOR word WITH my_stem; CREATE TABLE doc (title text COLLATE nocase)",
+    ));
+    let dir = ctx.path("generated/legacy/1.0.0").display().to_string();
+    ok(&ctx, &source, &["adopt", "--generate", &dir]);
+    let tree = ctx.path("generated").display().to_string();
+    let with_tree = ["--repo", tree.as_str(), "--yes"];
+    ok(
+        &ctx,
+        &copy,
+        &[&["install", "legacy"][..], &with_tree].concat(),
+    );
+    ok(
+        &ctx,
+        &copy,
+        &[&["uninstall", "legacy"][..], &with_tree].concat(),
+    );
+    ok(
+        &ctx,
+        &copy,
+        &[&["install", "legacy"][..], &with_tree].concat(),
+    );
+}
+
+/// A legacy package directory for another platform is refused with advice about its own
+/// manifest: the help sent its users to `platforms` in a dbpm.toml it does not have.
+#[test]
+fn a_legacy_source_for_another_platform_points_at_its_manifest_dpm() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    package_version(
+        &ctx,
+        "abc",
+        "2.3.0",
+        &[
+            (
+                "manifest.dpm",
+                "{ name: 'abc', platform: 'mysql', version: { major: 2, minor: 3 } }",
+            ),
+            ("UPGRADE/001.t.sql", "CREATE TABLE abc_t (id INT);\n"),
+            ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS abc_t;\n"),
+        ],
+    );
+    let dir = ctx.path("packages/abc/2.3.0").display().to_string();
+    let text = exits(&ctx, &db, &["install", &dir, "--yes"], 1);
+    // The help wraps where the terminal width says.
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("lists mysql, not sqlite"), "{text}");
+    assert!(text.contains("in its manifest.dpm once"), "{text}");
+    assert!(!text.contains("dbpm.toml once"), "{text}");
+}
+
 /// Ctrl-C while SQLite runs the last steps as one transaction: they finish together, and
 /// the run says why it completed anyway; every step says it was committed with the others.
 #[test]
@@ -2436,6 +2638,37 @@ fn a_generated_mysql_baseline_keeps_routines_and_triggers() {
     );
     ok(&ctx, &copy, &["uninstall", "legacy", "--yes"]);
     assert!(objects(&copy).is_empty());
+}
+
+/// A baseline of a MySQL/MariaDB database keeps its events (scheduled jobs), and its
+/// DOWNGRADE drops them: they were left out, so a database installed from the baseline had
+/// none of them.
+#[test]
+fn a_generated_mysql_baseline_keeps_events() {
+    let ctx = TestContext::new();
+    let source = TestDb::mysql();
+    let copy = TestDb::mysql();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(source.execute(
+        "CREATE TABLE item_log (id INTEGER PRIMARY KEY, at DATETIME);
+         CREATE EVENT purge_log ON SCHEDULE EVERY 1 DAY DO DELETE FROM item_log WHERE at < NOW() - INTERVAL 30 DAY;",
+    ));
+    let dir = ctx.path("generated/legacy/1.0.0").display().to_string();
+    ok(&ctx, &source, &["adopt", "--generate", &dir]);
+    let tree = ctx.path("generated").display().to_string();
+    ok(
+        &ctx,
+        &copy,
+        &["install", "legacy", "--repo", &tree, "--yes"],
+    );
+    let events = |db: &TestDb| {
+        runtime.block_on(db.texts(
+            "SELECT CAST(CONCAT(event_name, ' ', interval_value, ' ', interval_field) AS CHAR) AS line FROM information_schema.events WHERE event_schema = DATABASE()",
+        ))
+    };
+    assert_eq!(events(&copy), ["purge_log 1 DAY"]);
+    ok(&ctx, &copy, &["uninstall", "legacy", "--yes"]);
+    assert!(events(&copy).is_empty());
 }
 
 /// A long SQLite seed script runs in pieces of whole statements (SQLite copies the rest of a

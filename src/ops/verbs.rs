@@ -87,10 +87,7 @@ pub enum VerbError {
     /// A package source directory named on the command line does not list the target's
     /// platform.
     #[error("`{dir}` ({name} {version}) lists {listed}, not {target}")]
-    #[diagnostic(
-        code(dbpm::verb::source_platform),
-        help("install it on a target of a platform it lists, or add `{target}` to `platforms` in its dbpm.toml once its scripts run there")
-    )]
+    #[diagnostic(code(dbpm::verb::source_platform))]
     SourcePlatform {
         /// The directory.
         dir: String,
@@ -102,6 +99,9 @@ pub enum VerbError {
         listed: String,
         /// The target's platform.
         target: Platform,
+        /// What to do, in the words of its manifest's format.
+        #[help]
+        help: String,
     },
     /// A package source directory named on the command line does not build.
     #[error(transparent)]
@@ -170,12 +170,20 @@ pub fn build_source(dir: &Path, platform: Platform) -> Result<(Package, Vec<Prob
             .iter()
             .map(|p| p.as_str())
             .collect();
+        // A legacy manifest has no `platforms`: pointing at it sent its users looking for a
+        // key their manifest cannot hold.
+        let help = if source.manifest.legacy {
+            format!("install it on a target of the platform it names, or set `platform` to `{platform}` in its manifest.dpm once its scripts run there (a manifest.dpm names one platform; a dbpm.toml lists several in `platforms`)")
+        } else {
+            format!("install it on a target of a platform it lists, or add `{platform}` to `platforms` in its dbpm.toml once its scripts run there")
+        };
         VerbError::SourcePlatform {
             dir: dir.display().to_string(),
             name: source.manifest.name.clone(),
             version: source.manifest.version.clone(),
             listed: listed.join(", "),
             target: platform,
+            help,
         }
     })?;
     Ok((package, source.warnings))

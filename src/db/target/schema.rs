@@ -1,7 +1,8 @@
 //! Reading a live database's own schema (not dbpm's), for `dbpm adopt --generate`: the
 //! statements that create it and those that drop it again, per platform. PostgreSQL goes
-//! through `pg_dump --schema-only`; SQLite reads its schema table; MySQL/MariaDB asks
-//! `SHOW CREATE` of every table and view.
+//! through `pg_dump --schema-only`, with the extensions installed in the schema created
+//! first and their objects left to them; SQLite reads its schema table; MySQL/MariaDB asks
+//! `SHOW CREATE` of every table, view, routine and event, and rebuilds the triggers.
 
 use super::session::{Access, Row, Session, Value};
 use super::{Target, TargetError};
@@ -92,14 +93,18 @@ impl Target {
         let rows = session
             .fetch(
                 "SELECT c.relname::text AS name, c.relkind::text AS kind FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-                 WHERE n.nspname = ? AND c.relkind IN ('r', 'v', 'm', 'p') ORDER BY c.relkind DESC, c.relname",
+                 WHERE n.nspname = ? AND c.relkind IN ('r', 'v', 'm', 'p', 'S')
+                 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+                 ORDER BY c.relkind DESC, c.relname",
                 &[Value::Text(&self.schema)],
             )
             .await
             .map_err(&failed)?;
         let functions = session
             .fetch(
-                "SELECT p.oid::regprocedure::text AS name FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ? ORDER BY 1",
+                "SELECT p.oid::regprocedure::text AS name FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = ?
+                 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+                 ORDER BY 1",
                 &[Value::Text(&self.schema)],
             )
             .await
@@ -107,7 +112,32 @@ impl Target {
         let types = session
             .fetch(
                 "SELECT t.typname::text AS name FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
-                 WHERE n.nspname = ? AND t.typtype IN ('e', 'd', 'c') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid AND c.relkind <> 'c') ORDER BY 1",
+                 WHERE n.nspname = ? AND t.typtype IN ('e', 'd', 'c') AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid AND c.relkind <> 'c')
+                 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = 'pg_catalog.pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e')
+                 ORDER BY 1",
+                &[Value::Text(&self.schema)],
+            )
+            .await
+            .map_err(&failed)?;
+        // Objects of other catalogs that a schema holds and `DROP TABLE … CASCADE` does not
+        // reach; left behind, they made installing the baseline again fail ("already exists").
+        let others = session
+            .fetch(
+                "SELECT k.kind, k.name FROM (
+                   SELECT 'COLLATION' AS kind, collname::text AS name, collnamespace AS nsp, oid, 'pg_catalog.pg_collation'::regclass AS catalog FROM pg_catalog.pg_collation
+                   UNION ALL SELECT 'TEXT SEARCH CONFIGURATION', cfgname::text, cfgnamespace, oid, 'pg_catalog.pg_ts_config'::regclass FROM pg_catalog.pg_ts_config
+                   UNION ALL SELECT 'TEXT SEARCH DICTIONARY', dictname::text, dictnamespace, oid, 'pg_catalog.pg_ts_dict'::regclass FROM pg_catalog.pg_ts_dict
+                 ) k JOIN pg_catalog.pg_namespace n ON n.oid = k.nsp
+                 WHERE n.nspname = ?
+                 AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid = k.catalog AND d.objid = k.oid AND d.deptype = 'e')
+                 ORDER BY 1, 2",
+                &[Value::Text(&self.schema)],
+            )
+            .await
+            .map_err(&failed)?;
+        let extensions = session
+            .fetch(
+                "SELECT e.extname::text AS name FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace WHERE n.nspname = ? ORDER BY 1",
                 &[Value::Text(&self.schema)],
             )
             .await
@@ -115,22 +145,29 @@ impl Target {
         self.close(session).await?;
         let mut drop = String::new();
         let mut objects = Vec::new();
+        // Sequences come last (`S` sorts below the other kinds): one a column owns is gone
+        // with its table by then, and `IF EXISTS` passes over it; one of its own stayed
+        // behind, and installing the baseline again failed on it ("already exists").
         for row in &rows {
             let name = row.text("name").map_err(&failed)?;
             let kind = match row.text("kind").map_err(&failed)?.as_str() {
                 "v" => "VIEW",
                 "m" => "MATERIALIZED VIEW",
+                "S" => "SEQUENCE",
                 _ => "TABLE",
             };
             drop.push_str(&format!(
                 "DROP {kind} IF EXISTS {} CASCADE;\n",
                 identifier(Platform::Postgres, &name)
             ));
-            objects.push(name);
+            if kind != "SEQUENCE" {
+                objects.push(name);
+            }
         }
+        // `ROUTINE`: `DROP FUNCTION` refuses a procedure or an aggregate.
         for row in &functions {
             drop.push_str(&format!(
-                "DROP FUNCTION IF EXISTS {} CASCADE;\n",
+                "DROP ROUTINE IF EXISTS {} CASCADE;\n",
                 row.text("name").map_err(&failed)?
             ));
         }
@@ -143,6 +180,13 @@ impl Target {
             ));
             type_names.push(name);
         }
+        for row in &others {
+            drop.push_str(&format!(
+                "DROP {} IF EXISTS {} CASCADE;\n",
+                row.text("kind").map_err(&failed)?,
+                identifier(Platform::Postgres, &row.text("name").map_err(&failed)?)
+            ));
+        }
         // An object named as its schema (a table `billing` in the schema `billing`) makes
         // `billing.id` either a schema's table or a table's column: the names keep their
         // schema then, and the baseline installs into that schema only.
@@ -150,16 +194,31 @@ impl Target {
             .iter()
             .chain(&type_names)
             .any(|name| *name == self.schema)
-            || drop.contains(&format!("FUNCTION IF EXISTS {}(", self.schema))
+            || drop.contains(&format!("ROUTINE IF EXISTS {}(", self.schema))
             || drop.contains(&format!(
-                "FUNCTION IF EXISTS {}(",
+                "ROUTINE IF EXISTS {}(",
                 identifier(Platform::Postgres, &self.schema)
             ));
-        let create = if shared {
+        let dumped = if shared {
             dumped
         } else {
             without_schema(&dumped, &self.schema)
         };
+        // pg_dump leaves out the extensions when it dumps one schema, though the schema's
+        // functions and defaults may call theirs. The baseline creates them where it installs
+        // (the first schema of the step's `search_path`), and its DOWNGRADE leaves them, as it
+        // leaves their objects: an extension is one per database, and another schema may use it.
+        // pg_dump puts functions before the tables their bodies read, and restores with
+        // `check_function_bodies` off; without it, a `LANGUAGE sql` body that reads a table
+        // fails ("relation does not exist"). `LOCAL`: it ends with the step's transaction.
+        let mut create = "SET LOCAL check_function_bodies = false;\n\n".to_owned();
+        for row in &extensions {
+            create.push_str(&format!(
+                "CREATE EXTENSION IF NOT EXISTS {};\n\n",
+                identifier(Platform::Postgres, &row.text("name").map_err(&failed)?)
+            ));
+        }
+        create.push_str(&dumped);
         Ok(SchemaScripts {
             create,
             drop,
@@ -324,6 +383,34 @@ impl Target {
             );
             let mode = row.maybe_text("mode").map_err(&failed)?;
             create.push_str(&under_sql_mode(mode.as_deref(), &trigger));
+        }
+        // Events too (their bodies may call routines): they are objects of the database, as
+        // routines are, and a baseline without them left its scheduled jobs behind.
+        let events = session
+            .fetch(
+                "SELECT CAST(event_name AS CHAR) AS name FROM information_schema.events
+                 WHERE event_schema = DATABASE() ORDER BY event_name",
+                &[],
+            )
+            .await
+            .map_err(&failed)?;
+        for row in &events {
+            let name = row.text("name").map_err(&failed)?;
+            let unreadable = || SchemaError::Unreadable(format!("EVENT `{name}`"));
+            let row = show_create(&mut session, "EVENT", &name)
+                .await
+                .map_err(&failed)?
+                .ok_or_else(unreadable)?;
+            let text = row
+                .maybe_text("Create Event")
+                .map_err(&failed)?
+                .ok_or_else(unreadable)?;
+            let mode = row.maybe_text("sql_mode").map_err(&failed)?;
+            create.push_str(&under_sql_mode(mode.as_deref(), &without_definer(&text)));
+            dropped_routines.push_str(&format!(
+                "DROP EVENT IF EXISTS {};\n",
+                identifier(Platform::Mysql, &name)
+            ));
         }
         self.close(session).await?;
         // A table's triggers go with it.

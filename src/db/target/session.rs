@@ -344,9 +344,19 @@ impl Session {
     }
 
     /// The rows of `sql` as it is, not a template: for a statement that names an object of
-    /// the target, whose name may hold what a template would replace.
+    /// the target, whose name may hold what a template would replace. On MySQL/MariaDB it
+    /// goes unprepared: a prepared `SHOW CREATE EVENT` on MariaDB gave rows in which sqlx
+    /// found no column by name.
     pub(super) async fn fetch_verbatim(&mut self, sql: &str) -> Result<Vec<Row>, sqlx::Error> {
-        self.fetch_sql(sql, &[]).await
+        match self {
+            Session::Mysql(c) => Ok(sqlx::raw_sql(sql)
+                .fetch_all(c)
+                .await?
+                .into_iter()
+                .map(Row::Mysql)
+                .collect()),
+            _ => self.fetch_sql(sql, &[]).await,
+        }
     }
 
     async fn fetch_sql(

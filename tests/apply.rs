@@ -1719,6 +1719,91 @@ async fn ctrl_c_stops_at_a_checkpoint_and_the_same_command_resumes() {
     assert_nothing_done_twice(&s.db, &[&plan]).await;
 }
 
+/// A terminal's Ctrl-C reaches every process of its foreground group, the `.cmd` step's
+/// shell with dbpm: the step finishes all the same (it runs in a group of its own), the run
+/// stops at the checkpoint after it, and the same command resumes. The step's shell died of
+/// the SIGINT, which failed the step and rolled the run back (exit 5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_in_a_terminal_lets_a_running_cmd_step_finish() {
+    use std::os::unix::process::CommandExt;
+
+    let s = Scenario::new(Platform::Sqlite);
+    let repo = copy_examples(&s.ctx, "slow");
+    let ready = s.ctx.path("announcing");
+    let finished = s.ctx.path("announced");
+    append(
+        &repo,
+        "billing/1.1.0/PREINSTALL/002.announce.cmd",
+        &format!(
+            "\ntouch '{}'\nsleep 2\ntouch '{}'\n",
+            ready.display(),
+            finished.display()
+        ),
+    );
+    let plan_path = s.plan(
+        RELEASE_2,
+        &repo.display().to_string(),
+        false,
+        "install.json",
+    );
+    // dbpm leads a process group, as a shell's foreground job does.
+    let child = apply_cmd(&s.ctx, &s.db, &plan_path, &[])
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !ready.exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the slow step never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let group = format!("-{}", child.id());
+    let kill = Command::new("kill")
+        .args(["-INT", "--", &group])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let output = child.wait_with_output().unwrap();
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("stopped on request"), "{text}");
+    assert!(finished.exists(), "the running step was cut short: {text}");
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "stopped");
+
+    let resumed = s.apply(&plan_path, &[]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", s.text(&resumed));
+}
+
+/// A `.cmd` step that times out ends with everything its script started: a subshell (or a
+/// script it calls) went on running after dbpm had reported the timeout and rolled back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_cmd_step_ends_with_what_it_started() {
+    let s = Scenario::new(Platform::Sqlite);
+    let repo = copy_examples(&s.ctx, "hanging");
+    let late = s.ctx.path("still-running");
+    append(
+        &repo,
+        "billing/1.1.0/PREINSTALL/002.announce.cmd",
+        &format!("\n( sleep 3; touch '{}' )\n", late.display()),
+    );
+    let plan_path = s.plan(
+        RELEASE_2,
+        &repo.display().to_string(),
+        false,
+        "install.json",
+    );
+    let output = s.apply(&plan_path, &["--cmd-timeout", "1"]);
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(5), "{text}");
+    assert!(text.contains("timed out after 1 s"), "{text}");
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert!(!late.exists(), "the timed-out script's subshell ran on");
+}
+
 /// A password in the target URL reaches neither the plan, nor any output, nor dbpm's
 /// tables — also when a `.cmd` step prints `$DBPM_TARGET_URL`, on success and on failure,
 /// or the password percent-decoded.

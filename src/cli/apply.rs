@@ -258,6 +258,9 @@ pub fn settings(args: &RunArgs, schema: Option<&str>) -> miette::Result<Settings
         // What the running steps did is journaled as for a crash: a transactional step is
         // rolled back with its connection, any other is in doubt when the run resumes.
         render::stderr_line("exiting now, without waiting for the running steps: run the same command to resume (a step that ran outside a transaction is then in doubt)");
+        // The `.cmd` steps run in process groups of their own, which no signal to dbpm's
+        // reaches: they end with it.
+        crate::execute::process::kill_running();
         std::process::exit(Exit::Error as i32);
     });
     Ok(Settings {

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
+use super::process;
 use super::schedule::{self, Choices, InDoubt, Journal, Next, Resume, StepState};
 use crate::db::target::{
     RunLock, RunOutcome, RunRecord, ScriptFailed, StepSession, Target, TargetError,
@@ -1038,6 +1039,11 @@ async fn run_command(
         .env("DBPM_PLATFORM", target.platform().as_str())
         .env("DBPM_TARGET_URL", target.url().expose())
         .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        // A group of its own, so that what the script starts ends with the step (see
+        // `process`), and a terminal's Ctrl-C does not fail the step it lets finish.
+        .process_group(0)
         .kill_on_drop(true);
     for name in WITHHELD_FROM_COMMANDS {
         command.env_remove(name);
@@ -1047,12 +1053,21 @@ async fn run_command(
         Some(schema) => command.env("DBPM_SCHEMA", schema),
         None => command.env_remove("DBPM_SCHEMA"),
     };
-    let output = match tokio::time::timeout(timeout, command.output()).await {
-        Ok(Ok(output)) => output,
-        Ok(Err(err)) => return Err(ScriptFailed(format!("failed to start the shell: {err}"))),
+    let child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => return Err(ScriptFailed(format!("failed to start the shell: {err}"))),
+    };
+    // Dropped on a timeout (or with the step's task), it kills what the script started.
+    let group = process::Group::led_by(child.id());
+    let output = match tokio::time::timeout(timeout, child.wait_with_output()).await {
+        Ok(Ok(output)) => {
+            group.finished();
+            output
+        }
+        Ok(Err(err)) => return Err(ScriptFailed(format!("failed to run the shell: {err}"))),
         Err(_) => {
             return Err(ScriptFailed(format!(
-                "timed out after {} s",
+                "timed out after {} s (the script and what it started were killed)",
                 timeout.as_secs()
             )))
         }

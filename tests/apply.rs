@@ -2517,3 +2517,129 @@ async fn sigterm_stops_at_a_checkpoint_like_ctrl_c() {
     assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
     assert_nothing_done_twice(&s.db, &[&load_plan(&plan_path)]).await;
 }
+
+/// A login role of the PostgreSQL test server that may hold at most `limit` connections at
+/// once (a connection limit's usual place in production), dropped with the guard: declare it
+/// before the databases it is granted on, which must go first.
+struct LimitedRole {
+    name: String,
+    server: String,
+}
+
+impl LimitedRole {
+    fn new(limit: u32) -> LimitedRole {
+        let server = std::env::var("DBPM_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let name = format!("dbpm_limited_{}", std::process::id());
+        let role = LimitedRole { name, server };
+        role.psql(
+            &role.server,
+            &format!(
+                "SET client_min_messages = warning; DROP ROLE IF EXISTS {0}; CREATE ROLE {0} LOGIN CONNECTION LIMIT {limit}",
+                role.name
+            ),
+        );
+        role
+    }
+
+    /// `db`'s URL with this role as its user, after granting it the database.
+    fn granted(&self, db: &TestDb) -> String {
+        self.psql(
+            &db.url,
+            &format!(
+                "GRANT ALL ON DATABASE \"{}\" TO {1}; GRANT ALL ON SCHEMA public TO {1}",
+                db.name, self.name
+            ),
+        );
+        let (scheme, rest) = db.url.split_once("://").unwrap();
+        let (_, host) = rest.split_once('@').unwrap();
+        format!("{scheme}://{}@{host}", self.name)
+    }
+
+    fn psql(&self, url: &str, sql: &str) {
+        let status = Command::new("psql")
+            .args(["-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+            .status()
+            .unwrap();
+        assert!(status.success(), "psql: {sql}");
+    }
+}
+
+impl Drop for LimitedRole {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args(["-q", "-d", &self.server, "-c"])
+            .arg(format!("DROP ROLE IF EXISTS {}", self.name))
+            .status();
+    }
+}
+
+/// A target that gives fewer connections than `--jobs` asks for (a user's or the server's
+/// connection limit, a pooler) runs its steps on the connections it gives: the run broke off
+/// at the first connection refused, ending the steps running beside it, and every resume
+/// broke off the same way, with advice to check that the server runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_run_on_the_connections_a_limited_target_gives() {
+    // The run lock's connection and one for steps.
+    let role = LimitedRole::new(2);
+    let s = Scenario::new(Platform::Postgres);
+    let url = role.granted(&s.db);
+    let dir = s.ctx.path("limited");
+    write_under(
+        &dir,
+        "packages/wide/1.0.0/dbpm.toml",
+        "[package]\nname = \"wide\"\nversion = \"1.0.0\"\ndescription = \"side by side\"\nplatforms = [\"postgres\"]\n",
+    );
+    write_under(
+        &dir,
+        "packages/wide/1.0.0/UPGRADE/001.t.sql",
+        "CREATE TABLE wide (n INTEGER);",
+    );
+    write_under(
+        &dir,
+        "packages/wide/1.0.0/DOWNGRADE/001.t.sql",
+        "DROP TABLE IF EXISTS wide;",
+    );
+    for n in 1..=4 {
+        write_under(
+            &dir,
+            &format!("packages/wide/1.0.0/UPGRADE/002.row{n}.sql"),
+            &format!("SELECT pg_sleep(0.2); INSERT INTO wide VALUES ({n});"),
+        );
+        write_under(
+            &dir,
+            &format!("packages/wide/1.0.0/DOWNGRADE/002.row{n}.sql"),
+            &format!("DELETE FROM wide WHERE n = {n};"),
+        );
+    }
+    write_under(&dir, "release.toml", "[packages]\nwide = \"1.0.0\"\n");
+    let plan = s.ctx.path("wide.json");
+    let planned = s.ctx.run(&[
+        "plan",
+        "--release",
+        &dir.join("release.toml").display().to_string(),
+        "--repo",
+        &dir.join("packages").display().to_string(),
+        "--db",
+        &url,
+        "--out",
+        &plan.display().to_string(),
+    ]);
+    assert!(planned.status.success(), "{}", s.text(&planned));
+    let output = s
+        .ctx
+        .dbpm()
+        .args([
+            "apply",
+            &plan.display().to_string(),
+            "--db",
+            &url,
+            "--jobs",
+            "4",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", s.text(&output));
+    assert_eq!(s.db.count("wide").await, 4);
+    assert_nothing_done_twice(&s.db, &[&load_plan(&plan)]).await;
+}

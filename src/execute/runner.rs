@@ -577,7 +577,8 @@ async fn drive(
         .chain(&plan.compensations)
         .map(|s| (s.id.as_str(), s))
         .collect();
-    let jobs = if plan.platform == Platform::Sqlite {
+    // Lowered when the target gives no more connections (see the launch below).
+    let mut jobs = if plan.platform == Platform::Sqlite {
         1
     } else {
         settings.jobs.max(1)
@@ -726,10 +727,22 @@ async fn drive(
             }
         }
         for id in launch.into_iter().take(jobs.saturating_sub(running.len())) {
-            unbatched = unbatched.saturating_sub(1);
             let Some(step) = steps.get(id.as_str()) else {
                 continue;
             };
+            // The connection comes first: a step is started only once it has one.
+            let session = match step_session(target, &mut idle).await {
+                Ok(session) => session,
+                // The target gives no more connections while steps run (a connection limit
+                // of the user or the server, a pooler): the run goes on with the ones it
+                // has, rather than break off and end the running steps with it.
+                Err(_) if !running.is_empty() => {
+                    jobs = running.len();
+                    break;
+                }
+                Err(err) => return Err(err.into()),
+            };
+            unbatched = unbatched.saturating_sub(1);
             let step = (*step).clone();
             let attempt = attempts.get(&id).copied().unwrap_or(0) + 1;
             attempts.insert(id.clone(), attempt);
@@ -740,7 +753,6 @@ async fn drive(
             let run = run.to_owned();
             let owner = lock.owner().to_owned();
             let cmd_timeout = settings.cmd_timeout;
-            let session = step_session(target, &mut idle).await?;
             tasks.spawn(async move {
                 let started = Instant::now();
                 let (session, result) = run_step(

@@ -2643,3 +2643,46 @@ async fn steps_run_on_the_connections_a_limited_target_gives() {
     assert_eq!(s.db.count("wide").await, 4);
     assert_nothing_done_twice(&s.db, &[&load_plan(&plan)]).await;
 }
+
+/// A `.cmd` step that prints without end (a `pg_dump` to its standard output) keeps dbpm's
+/// memory bounded: its output was read whole, then cut (800 MB of it took 2.3 GB), so the
+/// machine applying the plan ran out of memory mid-run. Here dbpm may use 400 MB of address
+/// space while the step prints 500 MB; the journal keeps the start of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cmd_step_that_prints_without_end_keeps_memory_bounded() {
+    let s = Scenario::new(Platform::Sqlite);
+    let repo = copy_examples(&s.ctx, "chatty");
+    append(
+        &repo,
+        "billing/1.1.0/PREINSTALL/002.announce.cmd",
+        "\nyes | head -c 500000000\n",
+    );
+    let plan_path = s.plan(
+        RELEASE_2,
+        &repo.display().to_string(),
+        false,
+        "install.json",
+    );
+    let output = Command::new("sh")
+        .args(["-c", "ulimit -v 400000 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_dbpm"))
+        .args(["apply", &plan_path.display().to_string(), "--db", &s.db.url])
+        .env("NO_COLOR", "1")
+        .env_remove("DBPM_FAILPOINT")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", s.text(&output));
+    let kept =
+        s.db.texts(&format!(
+            "SELECT output FROM {} WHERE step_id = 'billing@1.1.0/PREINSTALL/002.announce'",
+            s.db.state_table("journal")
+        ))
+        .await;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(
+        kept[0].starts_with("billing: preinstall\ny\n"),
+        "{}",
+        &kept[0][..40]
+    );
+    assert!(kept[0].ends_with("[output cut]"));
+}

@@ -1065,13 +1065,18 @@ async fn run_command(
         Some(schema) => command.env("DBPM_SCHEMA", schema),
         None => command.env_remove("DBPM_SCHEMA"),
     };
-    let child = match command.spawn() {
+    let mut child = match command.spawn() {
         Ok(child) => child,
         Err(err) => return Err(ScriptFailed(format!("failed to start the shell: {err}"))),
     };
     // Dropped on a timeout (or with the step's task), it kills what the script started.
     let group = process::Group::led_by(child.id());
-    let output = match tokio::time::timeout(timeout, child.wait_with_output()).await {
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let ran = async {
+        let (stdout, stderr, status) = tokio::join!(kept(stdout), kept(stderr), child.wait());
+        Ok::<_, std::io::Error>((stdout?, stderr?, status?))
+    };
+    let (stdout, stderr, status) = match tokio::time::timeout(timeout, ran).await {
         Ok(Ok(output)) => {
             group.finished();
             output
@@ -1084,17 +1089,39 @@ async fn run_command(
             )))
         }
     };
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
+    let mut text = String::from_utf8_lossy(&stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&stderr));
     let text = scrub(&text, target);
-    if output.status.success() {
+    if status.success() {
         Ok(text)
     } else {
         Err(ScriptFailed(format!(
-            "exited with {}: {}",
-            output.status,
+            "exited with {status}: {}",
             text.trim_end()
         )))
+    }
+}
+
+/// What a `.cmd` step's stream said, read to its end but kept only up to twice
+/// [`MAX_OUTPUT`] (room for [`scrub`] to cut it with a note): a script that prints without
+/// end (a `pg_dump` to its standard output) would otherwise fill dbpm's memory.
+async fn kept(
+    stream: Option<impl tokio::io::AsyncRead + Unpin>,
+) -> Result<Vec<u8>, std::io::Error> {
+    use tokio::io::AsyncReadExt;
+
+    let mut kept = Vec::new();
+    let Some(mut stream) = stream else {
+        return Ok(kept);
+    };
+    let mut buffer = vec![0; 64 * 1024];
+    loop {
+        let read = stream.read(&mut buffer).await?;
+        if read == 0 {
+            return Ok(kept);
+        }
+        let room = (2 * MAX_OUTPUT).saturating_sub(kept.len());
+        kept.extend_from_slice(&buffer[..read.min(room)]);
     }
 }
 

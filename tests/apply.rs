@@ -44,6 +44,7 @@ on_every_platform!(
     json_output_is_one_object_per_line,
     a_second_apply_says_that_it_waits_for_the_run_lock,
     a_killed_run_reads_as_interrupted_once_nothing_holds_its_lock,
+    a_stop_while_waiting_for_the_run_lock_gives_up_and_records_nothing,
 );
 
 mod sys_steps {
@@ -2685,4 +2686,57 @@ async fn a_cmd_step_that_prints_without_end_keeps_memory_bounded() {
         &kept[0][..40]
     );
     assert!(kept[0].ends_with("[output cut]"));
+}
+
+/// Ctrl-C while another run keeps the run lock gives up the wait at once (exit 1): the wait
+/// went on, and once the other run ended, the stopped apply recorded a run of its plan that
+/// stopped before its first step, which held the target (`other_run`) until someone resumed
+/// it or rolled it back.
+async fn a_stop_while_waiting_for_the_run_lock_gives_up_and_records_nothing(platform: Platform) {
+    let s = Scenario::new(platform);
+    let (mut first, _) = while_a_step_runs(&s, 4);
+    // Another plan, of a package the first run does not touch: not stale once that ends.
+    let dir = s.ctx.path("solo");
+    write_under(
+        &dir,
+        "packages/solo/1.0.0/dbpm.toml",
+        "[package]\nname = \"solo\"\nversion = \"1.0.0\"\ndescription = \"alone\"\nplatforms = [\"postgres\", \"mysql\", \"sqlite\"]\n",
+    );
+    write_under(
+        &dir,
+        "packages/solo/1.0.0/UPGRADE/001.t.sql",
+        "CREATE TABLE solo (n INTEGER);",
+    );
+    write_under(
+        &dir,
+        "packages/solo/1.0.0/DOWNGRADE/001.t.sql",
+        "DROP TABLE solo;",
+    );
+    write_under(&dir, "release.toml", "[packages]\nsolo = \"1.0.0\"\n");
+    let solo = s.plan(
+        &dir.join("release.toml").display().to_string(),
+        &dir.join("packages").display().to_string(),
+        false,
+        "solo.json",
+    );
+    let second = s.spawn_apply(&solo, &["--lock-timeout", "30"]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let kill = Command::new("kill")
+        .args(["-INT", &second.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let second = second.wait_with_output().unwrap();
+    let text = s.text(&second);
+    assert_eq!(second.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::apply::stopped_before_run"), "{text}");
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the stopped apply waited for the lock: {text}"
+    );
+
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", s.text(&first));
+    assert_eq!(runs(&s.db).await.len(), 1, "{:?}", runs(&s.db).await);
+    s.applied(&solo);
 }

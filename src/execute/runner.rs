@@ -251,6 +251,14 @@ pub enum ApplyError {
         #[source]
         source: TargetError,
     },
+    /// Ctrl-C or SIGTERM came before the run began (while waiting for another run's lock,
+    /// say): nothing ran, and no run was recorded that would hold the target for this plan.
+    #[error("stopped on request (Ctrl-C or SIGTERM) before the run began")]
+    #[diagnostic(
+        code(dbpm::apply::stopped_before_run),
+        help("nothing ran and nothing was recorded; run the same command again to apply the plan")
+    )]
+    StoppedBeforeRun,
     /// The target failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -366,7 +374,11 @@ pub async fn apply(
     // The run lock comes first: another run holds it for as long as its steps run, and on
     // SQLite a state write would wait on that run's open transaction, not on the lock's
     // timeout, and fail as an error rather than as a locked target.
-    let lock = target.lock(settings.lock_timeout).await?;
+    // A stop while another run keeps the lock gives up waiting (it said it changed nothing).
+    let lock = tokio::select! {
+        lock = target.lock(settings.lock_timeout) => lock?,
+        () = stop_requested(&settings.stop) => return Err(ApplyError::StoppedBeforeRun),
+    };
     target.ensure_state().await?;
     let runs = target.runs().await?;
     // The last completed run applied this very plan: applying it again would run it twice.
@@ -408,6 +420,11 @@ pub async fn apply(
         }
         None => {
             check_stale(plan, &state)?;
+            // A run recorded now would stop at once, and hold the target for this plan
+            // until resumed or rolled back.
+            if settings.stop.load(Ordering::SeqCst) {
+                return Err(ApplyError::StoppedBeforeRun);
+            }
             let id = run_id(plan);
             let before = state.record_json();
             target
@@ -536,6 +553,13 @@ pub async fn apply(
         Outcome::AlreadyApplied { .. } => {}
     }
     Ok(outcome)
+}
+
+/// Returns once `stop` is set (by the CLI's signal handler, which notifies nothing else).
+async fn stop_requested(stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// A run that neither completed, nor rolled back, nor recorded an adoption.

@@ -45,6 +45,7 @@ on_every_platform!(
     a_second_apply_says_that_it_waits_for_the_run_lock,
     a_killed_run_reads_as_interrupted_once_nothing_holds_its_lock,
     a_stop_while_waiting_for_the_run_lock_gives_up_and_records_nothing,
+    a_state_missing_a_table_is_refused_before_a_run_is_recorded,
 );
 
 mod sys_steps {
@@ -2739,4 +2740,25 @@ async fn a_stop_while_waiting_for_the_run_lock_gives_up_and_records_nothing(plat
     assert_eq!(first.status.code(), Some(0), "{}", s.text(&first));
     assert_eq!(runs(&s.db).await.len(), 1, "{:?}", runs(&s.db).await);
     s.applied(&solo);
+}
+
+/// A target whose dbpm state lacks a table (dropped by hand, left out of a restore) is
+/// refused before a run is recorded (`dbpm::target::state_corrupt`, naming the table): the
+/// run was recorded, then failed on the missing journal, and stayed unfinished, holding the
+/// target, with `status` failing on it too.
+async fn a_state_missing_a_table_is_refused_before_a_run_is_recorded(platform: Platform) {
+    let s = Scenario::new(platform);
+    let install = s.plan(RELEASE_1, EXAMPLES, false, "install.json");
+    s.applied(&install);
+    let uninstall = s.plan(&empty_release(&s.ctx), EXAMPLES, true, "uninstall.json");
+    s.db.execute(&format!("DROP TABLE {}", s.db.state_table("journal")))
+        .await;
+    let output = s.apply(&uninstall, &[]);
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::target::state_corrupt"), "{text}");
+    assert!(text.contains("journal"), "{text}");
+    assert_eq!(runs(&s.db).await.len(), 1);
+    let status = s.ctx.run(&["status", "--db", &s.db.url]);
+    assert!(status.status.success(), "{}", s.text(&status));
 }

@@ -2762,3 +2762,19 @@ async fn a_state_missing_a_table_is_refused_before_a_run_is_recorded(platform: P
     let status = s.ctx.run(&["status", "--db", &s.db.url]);
     assert!(status.status.success(), "{}", s.text(&status));
 }
+
+/// `--cmd-timeout 0` is refused before anything runs: taken elsewhere for "no limit", it
+/// timed every `.cmd` step out at once, failing the run.
+#[test]
+fn a_cmd_timeout_of_zero_is_refused() {
+    let ctx = TestContext::new();
+    let db = format!("sqlite://{}", ctx.path("t.db").display());
+    let output = ctx.run(&["apply", "plan.json", "--db", &db, "--cmd-timeout", "0"]);
+    let text = transcript(&output, ctx.temp.path());
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("invalid value '0' for '--cmd-timeout"),
+        "{text}"
+    );
+    assert!(!ctx.path("t.db").exists());
+}

@@ -105,8 +105,9 @@ pub struct RunArgs {
     /// Seconds to wait for another run's lock.
     #[arg(long, default_value_t = 10)]
     lock_timeout: u64,
-    /// Seconds a `.cmd` step may run.
-    #[arg(long, default_value_t = 300)]
+    /// Seconds a `.cmd` step may run (at least 1: there is no unlimited).
+    // 0 read as "no limit" elsewhere, and here failed every `.cmd` step at once.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     cmd_timeout: u64,
 }
 

@@ -2648,8 +2648,9 @@ async fn steps_run_on_the_connections_a_limited_target_gives() {
 
 /// A `.cmd` step that prints without end (a `pg_dump` to its standard output) keeps dbpm's
 /// memory bounded: its output was read whole, then cut (800 MB of it took 2.3 GB), so the
-/// machine applying the plan ran out of memory mid-run. Here dbpm may use 400 MB of address
-/// space while the step prints 500 MB; the journal keeps the start of it.
+/// machine applying the plan ran out of memory mid-run. Here dbpm may use 1 GB of address
+/// space (it needs less than half of that) while the step prints 500 MB, which took more
+/// than that to hold; the journal keeps the start of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cmd_step_that_prints_without_end_keeps_memory_bounded() {
     let s = Scenario::new(Platform::Sqlite);
@@ -2666,7 +2667,7 @@ async fn a_cmd_step_that_prints_without_end_keeps_memory_bounded() {
         "install.json",
     );
     let output = Command::new("sh")
-        .args(["-c", "ulimit -v 400000 && exec \"$0\" \"$@\""])
+        .args(["-c", "ulimit -v 1000000 && exec \"$0\" \"$@\""])
         .arg(env!("CARGO_BIN_EXE_dbpm"))
         .args(["apply", &plan_path.display().to_string(), "--db", &s.db.url])
         .env("NO_COLOR", "1")
@@ -2777,4 +2778,32 @@ fn a_cmd_timeout_of_zero_is_refused() {
         "{text}"
     );
     assert!(!ctx.path("t.db").exists());
+}
+
+/// A failing `.cmd` step that printed much on its standard output still says why: the end of
+/// its standard error is kept (and shown) after the start of its standard output. Cut as one
+/// text at 64 KB, a long standard output left none of the error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_cmd_step_keeps_its_error_after_a_long_output() {
+    let s = Scenario::new(Platform::Sqlite);
+    let repo = copy_examples(&s.ctx, "verbose");
+    append(
+        &repo,
+        "billing/1.1.0/PREINSTALL/002.announce.cmd",
+        "\nyes | head -c 300000\necho 'announce: the queue is not reachable' >&2\nexit 1\n",
+    );
+    let plan_path = s.plan(
+        RELEASE_2,
+        &repo.display().to_string(),
+        false,
+        "install.json",
+    );
+    let output = s.apply(&plan_path, &[]);
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(5), "{}", &text[..200]);
+    assert!(
+        text.contains("[output cut]\nannounce: the queue is not reachable"),
+        "{}",
+        &text[text.len() - 400..]
+    );
 }

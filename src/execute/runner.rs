@@ -1097,7 +1097,11 @@ async fn run_command(
     let group = process::Group::led_by(child.id());
     let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
     let ran = async {
-        let (stdout, stderr, status) = tokio::join!(kept(stdout), kept(stderr), child.wait());
+        let (stdout, stderr, status) = tokio::join!(
+            kept(stdout, Keep::Start),
+            kept(stderr, Keep::End),
+            child.wait()
+        );
         Ok::<_, std::io::Error>((stdout?, stderr?, status?))
     };
     let (stdout, stderr, status) = match tokio::time::timeout(timeout, ran).await {
@@ -1113,9 +1117,12 @@ async fn run_command(
             )))
         }
     };
-    let mut text = String::from_utf8_lossy(&stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&stderr));
-    let text = scrub(&text, target);
+    let text = joined(
+        &scrub(&String::from_utf8_lossy(&stdout.bytes), target),
+        stdout.cut,
+        &scrub(&String::from_utf8_lossy(&stderr.bytes), target),
+        stderr.cut,
+    );
     if status.success() {
         Ok(text)
     } else {
@@ -1126,15 +1133,36 @@ async fn run_command(
     }
 }
 
+/// Which part of a long stream [`kept`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// Its start: what a script printed on its way.
+    Start,
+    /// Its end: where a failing script says why.
+    End,
+}
+
+/// What [`kept`] kept of a stream.
+#[derive(Debug, Default)]
+struct Kept {
+    /// At most twice [`MAX_OUTPUT`] bytes.
+    bytes: Vec<u8>,
+    /// Whether more was said.
+    cut: bool,
+}
+
 /// What a `.cmd` step's stream said, read to its end but kept only up to twice
-/// [`MAX_OUTPUT`] (room for [`scrub`] to cut it with a note): a script that prints without
-/// end (a `pg_dump` to its standard output) would otherwise fill dbpm's memory.
+/// [`MAX_OUTPUT`] (room for [`joined`] to cut it, after [`scrub`], so that no secret is
+/// cut in two): a script that prints without end (a `pg_dump` to its standard output) would
+/// otherwise fill dbpm's memory.
 async fn kept(
     stream: Option<impl tokio::io::AsyncRead + Unpin>,
-) -> Result<Vec<u8>, std::io::Error> {
+    keep: Keep,
+) -> Result<Kept, std::io::Error> {
     use tokio::io::AsyncReadExt;
 
-    let mut kept = Vec::new();
+    const LIMIT: usize = 2 * MAX_OUTPUT;
+    let mut kept = Kept::default();
     let Some(mut stream) = stream else {
         return Ok(kept);
     };
@@ -1144,26 +1172,62 @@ async fn kept(
         if read == 0 {
             return Ok(kept);
         }
-        let room = (2 * MAX_OUTPUT).saturating_sub(kept.len());
-        kept.extend_from_slice(&buffer[..read.min(room)]);
+        kept.bytes.extend_from_slice(&buffer[..read]);
+        if kept.bytes.len() > LIMIT {
+            kept.cut = true;
+            match keep {
+                Keep::Start => kept.bytes.truncate(LIMIT),
+                Keep::End => {
+                    let excess = kept.bytes.len() - LIMIT;
+                    kept.bytes.drain(..excess);
+                }
+            }
+        }
     }
 }
 
-/// Cuts output to a sane size and removes the target's password from it, as written in the
-/// URL and percent-decoded (as a tool that parsed `DBPM_TARGET_URL` would print it).
+/// A `.cmd` step's output as the journal keeps it, at most about [`MAX_OUTPUT`]: its
+/// standard output, then its standard error. Standard error keeps its end, where a failing
+/// script says why, in at least half of the room; standard output its start. (Cut as one
+/// text, a long standard output left no room for the error after it.)
+fn joined(stdout: &str, stdout_cut: bool, stderr: &str, stderr_cut: bool) -> String {
+    const CUT: &str = "[output cut]";
+    let stderr_room = stderr
+        .len()
+        .min((MAX_OUTPUT / 2).max(MAX_OUTPUT.saturating_sub(stdout.len())));
+    let stdout_room = MAX_OUTPUT - stderr_room;
+    let mut text = String::with_capacity(MAX_OUTPUT + 2 * CUT.len() + 2);
+    let mut head = stdout_room.min(stdout.len());
+    while !stdout.is_char_boundary(head) {
+        head -= 1;
+    }
+    text.push_str(&stdout[..head]);
+    if stdout_cut || head < stdout.len() {
+        text.push('\n');
+        text.push_str(CUT);
+        if !stderr.is_empty() {
+            text.push('\n');
+        }
+    }
+    let mut tail = stderr.len() - stderr_room;
+    while !stderr.is_char_boundary(tail) {
+        tail += 1;
+    }
+    if stderr_cut || tail > 0 {
+        text.push_str(CUT);
+        text.push('\n');
+    }
+    text.push_str(&stderr[tail..]);
+    text
+}
+
+/// Removes the target's password from output, as written in the URL and percent-decoded (as
+/// a tool that parsed `DBPM_TARGET_URL` would print it).
 fn scrub(text: &str, target: &Target) -> String {
     let url = target.url();
     let mut text = text.replace(url.expose(), &url.redacted());
     for secret in url.secrets() {
         text = text.replace(&secret, "***");
-    }
-    if text.len() > MAX_OUTPUT {
-        let mut cut = MAX_OUTPUT;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-        text.push_str("\n[output cut]");
     }
     text
 }
@@ -1275,6 +1339,27 @@ mod tests {
         );
         let sqlite = target("sqlite://x.db");
         assert_eq!(scrub("sqlite://x.db", &sqlite), "sqlite://x.db");
+    }
+
+    #[test]
+    fn a_long_output_keeps_the_end_of_standard_error() {
+        let out = "o".repeat(MAX_OUTPUT * 2);
+        let err = format!("{}error: the reason", "e".repeat(MAX_OUTPUT));
+        let text = joined(&out, false, &err, false);
+        assert!(text.len() <= MAX_OUTPUT + 40, "{}", text.len());
+        assert!(text.starts_with("ooo"));
+        assert!(text.contains("o\n[output cut]\n[output cut]\neee"));
+        assert!(text.ends_with("error: the reason"));
+        // Short streams stay whole, one after the other.
+        assert_eq!(joined("out\n", false, "err\n", false), "out\nerr\n");
+        // A short standard error is whole after a long standard output.
+        let text = joined(&out, false, "failed\n", false);
+        assert!(
+            text.ends_with("o\n[output cut]\nfailed\n"),
+            "{}",
+            &text[text.len() - 40..]
+        );
+        assert_eq!(text.len(), MAX_OUTPUT + "\n[output cut]\n".len());
     }
 
     #[test]

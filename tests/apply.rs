@@ -44,6 +44,8 @@ on_every_platform!(
     json_output_is_one_object_per_line,
     a_second_apply_says_that_it_waits_for_the_run_lock,
     a_killed_run_reads_as_interrupted_once_nothing_holds_its_lock,
+    a_stop_while_waiting_for_the_run_lock_gives_up_and_records_nothing,
+    a_state_missing_a_table_is_refused_before_a_run_is_recorded,
 );
 
 mod sys_steps {
@@ -1727,6 +1729,91 @@ async fn ctrl_c_stops_at_a_checkpoint_and_the_same_command_resumes() {
     assert_nothing_done_twice(&s.db, &[&plan]).await;
 }
 
+/// A terminal's Ctrl-C reaches every process of its foreground group, the `.cmd` step's
+/// shell with dbpm: the step finishes all the same (it runs in a group of its own), the run
+/// stops at the checkpoint after it, and the same command resumes. The step's shell died of
+/// the SIGINT, which failed the step and rolled the run back (exit 5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_in_a_terminal_lets_a_running_cmd_step_finish() {
+    use std::os::unix::process::CommandExt;
+
+    let s = Scenario::new(Platform::Sqlite);
+    let repo = copy_examples(&s.ctx, "slow");
+    let ready = s.ctx.path("announcing");
+    let finished = s.ctx.path("announced");
+    append(
+        &repo,
+        "billing/1.1.0/PREINSTALL/002.announce.cmd",
+        &format!(
+            "\ntouch '{}'\nsleep 2\ntouch '{}'\n",
+            ready.display(),
+            finished.display()
+        ),
+    );
+    let plan_path = s.plan(
+        RELEASE_2,
+        &repo.display().to_string(),
+        false,
+        "install.json",
+    );
+    // dbpm leads a process group, as a shell's foreground job does.
+    let child = apply_cmd(&s.ctx, &s.db, &plan_path, &[])
+        .process_group(0)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !ready.exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the slow step never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let group = format!("-{}", child.id());
+    let kill = Command::new("kill")
+        .args(["-INT", "--", &group])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let output = child.wait_with_output().unwrap();
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("stopped on request"), "{text}");
+    assert!(finished.exists(), "the running step was cut short: {text}");
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "stopped");
+
+    let resumed = s.apply(&plan_path, &[]);
+    assert_eq!(resumed.status.code(), Some(0), "{}", s.text(&resumed));
+}
+
+/// A `.cmd` step that times out ends with everything its script started: a subshell (or a
+/// script it calls) went on running after dbpm had reported the timeout and rolled back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_cmd_step_ends_with_what_it_started() {
+    let s = Scenario::new(Platform::Sqlite);
+    let repo = copy_examples(&s.ctx, "hanging");
+    let late = s.ctx.path("still-running");
+    append(
+        &repo,
+        "billing/1.1.0/PREINSTALL/002.announce.cmd",
+        &format!("\n( sleep 3; touch '{}' )\n", late.display()),
+    );
+    let plan_path = s.plan(
+        RELEASE_2,
+        &repo.display().to_string(),
+        false,
+        "install.json",
+    );
+    let output = s.apply(&plan_path, &["--cmd-timeout", "1"]);
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(5), "{text}");
+    assert!(text.contains("timed out after 1 s"), "{text}");
+    std::thread::sleep(std::time::Duration::from_secs(4));
+    assert!(!late.exists(), "the timed-out script's subshell ran on");
+}
+
 /// A password in the target URL reaches neither the plan, nor any output, nor dbpm's
 /// tables — also when a `.cmd` step prints `$DBPM_TARGET_URL`, on success and on failure,
 /// or the password percent-decoded.
@@ -2439,4 +2526,292 @@ async fn sigterm_stops_at_a_checkpoint_like_ctrl_c() {
     assert!(s.text(&resumed).contains("resuming run"));
     assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
     assert_nothing_done_twice(&s.db, &[&load_plan(&plan_path)]).await;
+}
+
+/// A login role of the PostgreSQL test server that may hold at most `limit` connections at
+/// once (a connection limit's usual place in production), dropped with the guard: declare it
+/// before the databases it is granted on, which must go first.
+struct LimitedRole {
+    name: String,
+    server: String,
+}
+
+impl LimitedRole {
+    fn new(limit: u32) -> LimitedRole {
+        let server = std::env::var("DBPM_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let name = format!("dbpm_limited_{}", std::process::id());
+        let role = LimitedRole { name, server };
+        role.psql(
+            &role.server,
+            &format!(
+                "SET client_min_messages = warning; DROP ROLE IF EXISTS {0}; CREATE ROLE {0} LOGIN CONNECTION LIMIT {limit}",
+                role.name
+            ),
+        );
+        role
+    }
+
+    /// `db`'s URL with this role as its user, after granting it the database.
+    fn granted(&self, db: &TestDb) -> String {
+        self.psql(
+            &db.url,
+            &format!(
+                "GRANT ALL ON DATABASE \"{}\" TO {1}; GRANT ALL ON SCHEMA public TO {1}",
+                db.name, self.name
+            ),
+        );
+        let (scheme, rest) = db.url.split_once("://").unwrap();
+        let (_, host) = rest.split_once('@').unwrap();
+        format!("{scheme}://{}@{host}", self.name)
+    }
+
+    fn psql(&self, url: &str, sql: &str) {
+        let status = Command::new("psql")
+            .args(["-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+            .status()
+            .unwrap();
+        assert!(status.success(), "psql: {sql}");
+    }
+}
+
+impl Drop for LimitedRole {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args(["-q", "-d", &self.server, "-c"])
+            .arg(format!("DROP ROLE IF EXISTS {}", self.name))
+            .status();
+    }
+}
+
+/// A target that gives fewer connections than `--jobs` asks for (a user's or the server's
+/// connection limit, a pooler) runs its steps on the connections it gives: the run broke off
+/// at the first connection refused, ending the steps running beside it, and every resume
+/// broke off the same way, with advice to check that the server runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steps_run_on_the_connections_a_limited_target_gives() {
+    // The run lock's connection and one for steps.
+    let role = LimitedRole::new(2);
+    let s = Scenario::new(Platform::Postgres);
+    let url = role.granted(&s.db);
+    let dir = s.ctx.path("limited");
+    write_under(
+        &dir,
+        "packages/wide/1.0.0/dbpm.toml",
+        "[package]\nname = \"wide\"\nversion = \"1.0.0\"\ndescription = \"side by side\"\nplatforms = [\"postgres\"]\n",
+    );
+    write_under(
+        &dir,
+        "packages/wide/1.0.0/UPGRADE/001.t.sql",
+        "CREATE TABLE wide (n INTEGER);",
+    );
+    write_under(
+        &dir,
+        "packages/wide/1.0.0/DOWNGRADE/001.t.sql",
+        "DROP TABLE IF EXISTS wide;",
+    );
+    for n in 1..=4 {
+        write_under(
+            &dir,
+            &format!("packages/wide/1.0.0/UPGRADE/002.row{n}.sql"),
+            &format!("SELECT pg_sleep(0.2); INSERT INTO wide VALUES ({n});"),
+        );
+        write_under(
+            &dir,
+            &format!("packages/wide/1.0.0/DOWNGRADE/002.row{n}.sql"),
+            &format!("DELETE FROM wide WHERE n = {n};"),
+        );
+    }
+    write_under(&dir, "release.toml", "[packages]\nwide = \"1.0.0\"\n");
+    let plan = s.ctx.path("wide.json");
+    let planned = s.ctx.run(&[
+        "plan",
+        "--release",
+        &dir.join("release.toml").display().to_string(),
+        "--repo",
+        &dir.join("packages").display().to_string(),
+        "--db",
+        &url,
+        "--out",
+        &plan.display().to_string(),
+    ]);
+    assert!(planned.status.success(), "{}", s.text(&planned));
+    let output = s
+        .ctx
+        .dbpm()
+        .args([
+            "apply",
+            &plan.display().to_string(),
+            "--db",
+            &url,
+            "--jobs",
+            "4",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", s.text(&output));
+    assert_eq!(s.db.count("wide").await, 4);
+    assert_nothing_done_twice(&s.db, &[&load_plan(&plan)]).await;
+}
+
+/// A `.cmd` step that prints without end (a `pg_dump` to its standard output) keeps dbpm's
+/// memory bounded: its output was read whole, then cut (800 MB of it took 2.3 GB), so the
+/// machine applying the plan ran out of memory mid-run. Here dbpm may use 1 GB of address
+/// space (it needs less than half of that) while the step prints 500 MB, which took more
+/// than that to hold; the journal keeps the start of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cmd_step_that_prints_without_end_keeps_memory_bounded() {
+    let s = Scenario::new(Platform::Sqlite);
+    let repo = copy_examples(&s.ctx, "chatty");
+    append(
+        &repo,
+        "billing/1.1.0/PREINSTALL/002.announce.cmd",
+        "\nyes | head -c 500000000\n",
+    );
+    let plan_path = s.plan(
+        RELEASE_2,
+        &repo.display().to_string(),
+        false,
+        "install.json",
+    );
+    let output = Command::new("sh")
+        .args(["-c", "ulimit -v 1000000 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_dbpm"))
+        .args(["apply", &plan_path.display().to_string(), "--db", &s.db.url])
+        .env("NO_COLOR", "1")
+        .env_remove("DBPM_FAILPOINT")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", s.text(&output));
+    let kept =
+        s.db.texts(&format!(
+            "SELECT output FROM {} WHERE step_id = 'billing@1.1.0/PREINSTALL/002.announce'",
+            s.db.state_table("journal")
+        ))
+        .await;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert!(
+        kept[0].starts_with("billing: preinstall\ny\n"),
+        "{}",
+        &kept[0][..40]
+    );
+    assert!(kept[0].ends_with("[output cut]"));
+}
+
+/// Ctrl-C while another run keeps the run lock gives up the wait at once (exit 1): the wait
+/// went on, and once the other run ended, the stopped apply recorded a run of its plan that
+/// stopped before its first step, which held the target (`other_run`) until someone resumed
+/// it or rolled it back.
+async fn a_stop_while_waiting_for_the_run_lock_gives_up_and_records_nothing(platform: Platform) {
+    let s = Scenario::new(platform);
+    let (mut first, _) = while_a_step_runs(&s, 4);
+    // Another plan, of a package the first run does not touch: not stale once that ends.
+    let dir = s.ctx.path("solo");
+    write_under(
+        &dir,
+        "packages/solo/1.0.0/dbpm.toml",
+        "[package]\nname = \"solo\"\nversion = \"1.0.0\"\ndescription = \"alone\"\nplatforms = [\"postgres\", \"mysql\", \"sqlite\"]\n",
+    );
+    write_under(
+        &dir,
+        "packages/solo/1.0.0/UPGRADE/001.t.sql",
+        "CREATE TABLE solo (n INTEGER);",
+    );
+    write_under(
+        &dir,
+        "packages/solo/1.0.0/DOWNGRADE/001.t.sql",
+        "DROP TABLE solo;",
+    );
+    write_under(&dir, "release.toml", "[packages]\nsolo = \"1.0.0\"\n");
+    let solo = s.plan(
+        &dir.join("release.toml").display().to_string(),
+        &dir.join("packages").display().to_string(),
+        false,
+        "solo.json",
+    );
+    let second = s.spawn_apply(&solo, &["--lock-timeout", "30"]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let kill = Command::new("kill")
+        .args(["-INT", &second.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let second = second.wait_with_output().unwrap();
+    let text = s.text(&second);
+    assert_eq!(second.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::apply::stopped_before_run"), "{text}");
+    assert!(
+        first.try_wait().unwrap().is_none(),
+        "the stopped apply waited for the lock: {text}"
+    );
+
+    let first = first.wait_with_output().unwrap();
+    assert_eq!(first.status.code(), Some(0), "{}", s.text(&first));
+    assert_eq!(runs(&s.db).await.len(), 1, "{:?}", runs(&s.db).await);
+    s.applied(&solo);
+}
+
+/// A target whose dbpm state lacks a table (dropped by hand, left out of a restore) is
+/// refused before a run is recorded (`dbpm::target::state_corrupt`, naming the table): the
+/// run was recorded, then failed on the missing journal, and stayed unfinished, holding the
+/// target, with `status` failing on it too.
+async fn a_state_missing_a_table_is_refused_before_a_run_is_recorded(platform: Platform) {
+    let s = Scenario::new(platform);
+    let install = s.plan(RELEASE_1, EXAMPLES, false, "install.json");
+    s.applied(&install);
+    let uninstall = s.plan(&empty_release(&s.ctx), EXAMPLES, true, "uninstall.json");
+    s.db.execute(&format!("DROP TABLE {}", s.db.state_table("journal")))
+        .await;
+    let output = s.apply(&uninstall, &[]);
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::target::state_corrupt"), "{text}");
+    assert!(text.contains("journal"), "{text}");
+    assert_eq!(runs(&s.db).await.len(), 1);
+    let status = s.ctx.run(&["status", "--db", &s.db.url]);
+    assert!(status.status.success(), "{}", s.text(&status));
+}
+
+/// `--cmd-timeout 0` is refused before anything runs: taken elsewhere for "no limit", it
+/// timed every `.cmd` step out at once, failing the run.
+#[test]
+fn a_cmd_timeout_of_zero_is_refused() {
+    let ctx = TestContext::new();
+    let db = format!("sqlite://{}", ctx.path("t.db").display());
+    let output = ctx.run(&["apply", "plan.json", "--db", &db, "--cmd-timeout", "0"]);
+    let text = transcript(&output, ctx.temp.path());
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("invalid value '0' for '--cmd-timeout"),
+        "{text}"
+    );
+    assert!(!ctx.path("t.db").exists());
+}
+
+/// A failing `.cmd` step that printed much on its standard output still says why: the end of
+/// its standard error is kept (and shown) after the start of its standard output. Cut as one
+/// text at 64 KB, a long standard output left none of the error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_cmd_step_keeps_its_error_after_a_long_output() {
+    let s = Scenario::new(Platform::Sqlite);
+    let repo = copy_examples(&s.ctx, "verbose");
+    append(
+        &repo,
+        "billing/1.1.0/PREINSTALL/002.announce.cmd",
+        "\nyes | head -c 300000\necho 'announce: the queue is not reachable' >&2\nexit 1\n",
+    );
+    let plan_path = s.plan(
+        RELEASE_2,
+        &repo.display().to_string(),
+        false,
+        "install.json",
+    );
+    let output = s.apply(&plan_path, &[]);
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(5), "{}", &text[..200]);
+    assert!(
+        text.contains("[output cut]\nannounce: the queue is not reachable"),
+        "{}",
+        &text[text.len() - 400..]
+    );
 }

@@ -105,8 +105,9 @@ pub struct RunArgs {
     /// Seconds to wait for another run's lock.
     #[arg(long, default_value_t = 10)]
     lock_timeout: u64,
-    /// Seconds a `.cmd` step may run.
-    #[arg(long, default_value_t = 300)]
+    /// Seconds a `.cmd` step may run (at least 1: there is no unlimited).
+    // 0 read as "no limit" elsewhere, and here failed every `.cmd` step at once.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     cmd_timeout: u64,
 }
 
@@ -258,6 +259,9 @@ pub fn settings(args: &RunArgs, schema: Option<&str>) -> miette::Result<Settings
         // What the running steps did is journaled as for a crash: a transactional step is
         // rolled back with its connection, any other is in doubt when the run resumes.
         render::stderr_line("exiting now, without waiting for the running steps: run the same command to resume (a step that ran outside a transaction is then in doubt)");
+        // The `.cmd` steps run in process groups of their own, which no signal to dbpm's
+        // reaches: they end with it.
+        crate::execute::process::kill_running();
         std::process::exit(Exit::Error as i32);
     });
     Ok(Settings {

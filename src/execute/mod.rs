@@ -3,5 +3,6 @@
 //! plan and the journal (pure); the runner drives a target through `crate::db`.
 
 pub mod failpoint;
+pub mod process;
 pub mod runner;
 pub mod schedule;

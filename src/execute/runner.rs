@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
+use super::process;
 use super::schedule::{self, Choices, InDoubt, Journal, Next, Resume, StepState};
 use crate::db::target::{
     RunLock, RunOutcome, RunRecord, ScriptFailed, StepSession, Target, TargetError,
@@ -250,6 +251,14 @@ pub enum ApplyError {
         #[source]
         source: TargetError,
     },
+    /// Ctrl-C or SIGTERM came before the run began (while waiting for another run's lock,
+    /// say): nothing ran, and no run was recorded that would hold the target for this plan.
+    #[error("stopped on request (Ctrl-C or SIGTERM) before the run began")]
+    #[diagnostic(
+        code(dbpm::apply::stopped_before_run),
+        help("nothing ran and nothing was recorded; run the same command again to apply the plan")
+    )]
+    StoppedBeforeRun,
     /// The target failed.
     #[error(transparent)]
     #[diagnostic(transparent)]
@@ -365,7 +374,11 @@ pub async fn apply(
     // The run lock comes first: another run holds it for as long as its steps run, and on
     // SQLite a state write would wait on that run's open transaction, not on the lock's
     // timeout, and fail as an error rather than as a locked target.
-    let lock = target.lock(settings.lock_timeout).await?;
+    // A stop while another run keeps the lock gives up waiting (it said it changed nothing).
+    let lock = tokio::select! {
+        lock = target.lock(settings.lock_timeout) => lock?,
+        () = stop_requested(&settings.stop) => return Err(ApplyError::StoppedBeforeRun),
+    };
     target.ensure_state().await?;
     let runs = target.runs().await?;
     // The last completed run applied this very plan: applying it again would run it twice.
@@ -407,6 +420,11 @@ pub async fn apply(
         }
         None => {
             check_stale(plan, &state)?;
+            // A run recorded now would stop at once, and hold the target for this plan
+            // until resumed or rolled back.
+            if settings.stop.load(Ordering::SeqCst) {
+                return Err(ApplyError::StoppedBeforeRun);
+            }
             let id = run_id(plan);
             let before = state.record_json();
             target
@@ -537,6 +555,13 @@ pub async fn apply(
     Ok(outcome)
 }
 
+/// Returns once `stop` is set (by the CLI's signal handler, which notifies nothing else).
+async fn stop_requested(stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A run that neither completed, nor rolled back, nor recorded an adoption.
 pub fn is_unfinished(run: &RunRecord) -> bool {
     !run.outcome.is_finished()
@@ -576,7 +601,8 @@ async fn drive(
         .chain(&plan.compensations)
         .map(|s| (s.id.as_str(), s))
         .collect();
-    let jobs = if plan.platform == Platform::Sqlite {
+    // Lowered when the target gives no more connections (see the launch below).
+    let mut jobs = if plan.platform == Platform::Sqlite {
         1
     } else {
         settings.jobs.max(1)
@@ -725,10 +751,22 @@ async fn drive(
             }
         }
         for id in launch.into_iter().take(jobs.saturating_sub(running.len())) {
-            unbatched = unbatched.saturating_sub(1);
             let Some(step) = steps.get(id.as_str()) else {
                 continue;
             };
+            // The connection comes first: a step is started only once it has one.
+            let session = match step_session(target, &mut idle).await {
+                Ok(session) => session,
+                // The target gives no more connections while steps run (a connection limit
+                // of the user or the server, a pooler): the run goes on with the ones it
+                // has, rather than break off and end the running steps with it.
+                Err(_) if !running.is_empty() => {
+                    jobs = running.len();
+                    break;
+                }
+                Err(err) => return Err(err.into()),
+            };
+            unbatched = unbatched.saturating_sub(1);
             let step = (*step).clone();
             let attempt = attempts.get(&id).copied().unwrap_or(0) + 1;
             attempts.insert(id.clone(), attempt);
@@ -739,7 +777,6 @@ async fn drive(
             let run = run.to_owned();
             let owner = lock.owner().to_owned();
             let cmd_timeout = settings.cmd_timeout;
-            let session = step_session(target, &mut idle).await?;
             tasks.spawn(async move {
                 let started = Instant::now();
                 let (session, result) = run_step(
@@ -1038,6 +1075,11 @@ async fn run_command(
         .env("DBPM_PLATFORM", target.platform().as_str())
         .env("DBPM_TARGET_URL", target.url().expose())
         .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        // A group of its own, so that what the script starts ends with the step (see
+        // `process`), and a terminal's Ctrl-C does not fail the step it lets finish.
+        .process_group(0)
         .kill_on_drop(true);
     for name in WITHHELD_FROM_COMMANDS {
         command.env_remove(name);
@@ -1047,45 +1089,145 @@ async fn run_command(
         Some(schema) => command.env("DBPM_SCHEMA", schema),
         None => command.env_remove("DBPM_SCHEMA"),
     };
-    let output = match tokio::time::timeout(timeout, command.output()).await {
-        Ok(Ok(output)) => output,
-        Ok(Err(err)) => return Err(ScriptFailed(format!("failed to start the shell: {err}"))),
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(err) => return Err(ScriptFailed(format!("failed to start the shell: {err}"))),
+    };
+    // Dropped on a timeout (or with the step's task), it kills what the script started.
+    let group = process::Group::led_by(child.id());
+    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let ran = async {
+        let (stdout, stderr, status) = tokio::join!(
+            kept(stdout, Keep::Start),
+            kept(stderr, Keep::End),
+            child.wait()
+        );
+        Ok::<_, std::io::Error>((stdout?, stderr?, status?))
+    };
+    let (stdout, stderr, status) = match tokio::time::timeout(timeout, ran).await {
+        Ok(Ok(output)) => {
+            group.finished();
+            output
+        }
+        Ok(Err(err)) => return Err(ScriptFailed(format!("failed to run the shell: {err}"))),
         Err(_) => {
             return Err(ScriptFailed(format!(
-                "timed out after {} s",
+                "timed out after {} s (the script and what it started were killed)",
                 timeout.as_secs()
             )))
         }
     };
-    let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&output.stderr));
-    let text = scrub(&text, target);
-    if output.status.success() {
+    let text = joined(
+        &scrub(&String::from_utf8_lossy(&stdout.bytes), target),
+        stdout.cut,
+        &scrub(&String::from_utf8_lossy(&stderr.bytes), target),
+        stderr.cut,
+    );
+    if status.success() {
         Ok(text)
     } else {
         Err(ScriptFailed(format!(
-            "exited with {}: {}",
-            output.status,
+            "exited with {status}: {}",
             text.trim_end()
         )))
     }
 }
 
-/// Cuts output to a sane size and removes the target's password from it, as written in the
-/// URL and percent-decoded (as a tool that parsed `DBPM_TARGET_URL` would print it).
+/// Which part of a long stream [`kept`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    /// Its start: what a script printed on its way.
+    Start,
+    /// Its end: where a failing script says why.
+    End,
+}
+
+/// What [`kept`] kept of a stream.
+#[derive(Debug, Default)]
+struct Kept {
+    /// At most twice [`MAX_OUTPUT`] bytes.
+    bytes: Vec<u8>,
+    /// Whether more was said.
+    cut: bool,
+}
+
+/// What a `.cmd` step's stream said, read to its end but kept only up to twice
+/// [`MAX_OUTPUT`] (room for [`joined`] to cut it, after [`scrub`], so that no secret is
+/// cut in two): a script that prints without end (a `pg_dump` to its standard output) would
+/// otherwise fill dbpm's memory.
+async fn kept(
+    stream: Option<impl tokio::io::AsyncRead + Unpin>,
+    keep: Keep,
+) -> Result<Kept, std::io::Error> {
+    use tokio::io::AsyncReadExt;
+
+    const LIMIT: usize = 2 * MAX_OUTPUT;
+    let mut kept = Kept::default();
+    let Some(mut stream) = stream else {
+        return Ok(kept);
+    };
+    let mut buffer = vec![0; 64 * 1024];
+    loop {
+        let read = stream.read(&mut buffer).await?;
+        if read == 0 {
+            return Ok(kept);
+        }
+        kept.bytes.extend_from_slice(&buffer[..read]);
+        if kept.bytes.len() > LIMIT {
+            kept.cut = true;
+            match keep {
+                Keep::Start => kept.bytes.truncate(LIMIT),
+                Keep::End => {
+                    let excess = kept.bytes.len() - LIMIT;
+                    kept.bytes.drain(..excess);
+                }
+            }
+        }
+    }
+}
+
+/// A `.cmd` step's output as the journal keeps it, at most about [`MAX_OUTPUT`]: its
+/// standard output, then its standard error. Standard error keeps its end, where a failing
+/// script says why, in at least half of the room; standard output its start. (Cut as one
+/// text, a long standard output left no room for the error after it.)
+fn joined(stdout: &str, stdout_cut: bool, stderr: &str, stderr_cut: bool) -> String {
+    const CUT: &str = "[output cut]";
+    let stderr_room = stderr
+        .len()
+        .min((MAX_OUTPUT / 2).max(MAX_OUTPUT.saturating_sub(stdout.len())));
+    let stdout_room = MAX_OUTPUT - stderr_room;
+    let mut text = String::with_capacity(MAX_OUTPUT + 2 * CUT.len() + 2);
+    let mut head = stdout_room.min(stdout.len());
+    while !stdout.is_char_boundary(head) {
+        head -= 1;
+    }
+    text.push_str(&stdout[..head]);
+    if stdout_cut || head < stdout.len() {
+        text.push('\n');
+        text.push_str(CUT);
+        if !stderr.is_empty() {
+            text.push('\n');
+        }
+    }
+    let mut tail = stderr.len() - stderr_room;
+    while !stderr.is_char_boundary(tail) {
+        tail += 1;
+    }
+    if stderr_cut || tail > 0 {
+        text.push_str(CUT);
+        text.push('\n');
+    }
+    text.push_str(&stderr[tail..]);
+    text
+}
+
+/// Removes the target's password from output, as written in the URL and percent-decoded (as
+/// a tool that parsed `DBPM_TARGET_URL` would print it).
 fn scrub(text: &str, target: &Target) -> String {
     let url = target.url();
     let mut text = text.replace(url.expose(), &url.redacted());
     for secret in url.secrets() {
         text = text.replace(&secret, "***");
-    }
-    if text.len() > MAX_OUTPUT {
-        let mut cut = MAX_OUTPUT;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-        text.push_str("\n[output cut]");
     }
     text
 }
@@ -1197,6 +1339,27 @@ mod tests {
         );
         let sqlite = target("sqlite://x.db");
         assert_eq!(scrub("sqlite://x.db", &sqlite), "sqlite://x.db");
+    }
+
+    #[test]
+    fn a_long_output_keeps_the_end_of_standard_error() {
+        let out = "o".repeat(MAX_OUTPUT * 2);
+        let err = format!("{}error: the reason", "e".repeat(MAX_OUTPUT));
+        let text = joined(&out, false, &err, false);
+        assert!(text.len() <= MAX_OUTPUT + 40, "{}", text.len());
+        assert!(text.starts_with("ooo"));
+        assert!(text.contains("o\n[output cut]\n[output cut]\neee"));
+        assert!(text.ends_with("error: the reason"));
+        // Short streams stay whole, one after the other.
+        assert_eq!(joined("out\n", false, "err\n", false), "out\nerr\n");
+        // A short standard error is whole after a long standard output.
+        let text = joined(&out, false, "failed\n", false);
+        assert!(
+            text.ends_with("o\n[output cut]\nfailed\n"),
+            "{}",
+            &text[text.len() - 40..]
+        );
+        assert_eq!(text.len(), MAX_OUTPUT + "\n[output cut]\n".len());
     }
 
     #[test]

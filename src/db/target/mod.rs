@@ -397,11 +397,30 @@ impl Target {
                 .await
                 .map_err(self.failed(doing))?;
         }
+        self.check_tables(&mut session).await?;
         session
             .commit_and_unlock()
             .await
             .map_err(self.failed(doing))?;
         self.close(session).await
+    }
+
+    /// Refuses a state that lacks one of its tables (dropped by hand, or left out of a
+    /// restore), which the migrations, going by the recorded version, do not make again: a
+    /// run would be recorded, then fail half-way and stay unfinished, and `status` with it.
+    async fn check_tables(&self, session: &mut Session) -> Result<(), TargetError> {
+        let probe = dialect::TABLES
+            .iter()
+            .map(|table| format!("SELECT 1 AS found FROM {{{table}}} WHERE 1 = 0"))
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        match session.fetch(&probe, &[]).await {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(err)) => {
+                Err(self.corrupt(format!("a table of it is missing ({})", err.message())))
+            }
+            Err(err) => Err(self.failed("read dbpm's state tables")(err)),
+        }
     }
 
     /// Opens a session, or says which target could not be reached. On PostgreSQL the target

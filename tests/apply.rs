@@ -343,6 +343,19 @@ impl Scenario {
         }
     }
 
+    /// Plans the upgrade to release 2 from a copy of the examples (under `copy`) whose
+    /// billing PREINSTALL `.cmd` step runs `script` after its own lines.
+    fn plan_with_announce(&self, copy: &str, script: &str) -> PathBuf {
+        let repo = copy_examples(&self.ctx, copy);
+        append(&repo, "billing/1.1.0/PREINSTALL/002.announce.cmd", script);
+        self.plan(
+            RELEASE_2,
+            &repo.display().to_string(),
+            false,
+            "install.json",
+        )
+    }
+
     /// The transcript of a run, with this test's temporary directory as `[TEMP]`.
     fn text(&self, output: &Output) -> String {
         transcript(output, self.ctx.temp.path())
@@ -1654,18 +1667,10 @@ fn signalled_while_a_step_runs(
 /// Plans the upgrade to release 2 with a PREINSTALL step that runs `seconds`, and applies
 /// it: the apply, once that step runs (so it holds the run lock), and the plan.
 fn while_a_step_runs(s: &Scenario, seconds: u32) -> (std::process::Child, PathBuf) {
-    let repo = copy_examples(&s.ctx, "slow");
     let ready = s.ctx.path("announcing");
-    append(
-        &repo,
-        "billing/1.1.0/PREINSTALL/002.announce.cmd",
+    let plan_path = s.plan_with_announce(
+        "slow",
         &format!("\ntouch '{}'\nsleep {seconds}\n", ready.display()),
-    );
-    let plan_path = s.plan(
-        RELEASE_2,
-        &repo.display().to_string(),
-        false,
-        "install.json",
     );
     let child = s.spawn_apply(&plan_path, &[]);
     let started = Instant::now();
@@ -1738,23 +1743,15 @@ async fn ctrl_c_in_a_terminal_lets_a_running_cmd_step_finish() {
     use std::os::unix::process::CommandExt;
 
     let s = Scenario::new(Platform::Sqlite);
-    let repo = copy_examples(&s.ctx, "slow");
     let ready = s.ctx.path("announcing");
     let finished = s.ctx.path("announced");
-    append(
-        &repo,
-        "billing/1.1.0/PREINSTALL/002.announce.cmd",
+    let plan_path = s.plan_with_announce(
+        "slow",
         &format!(
             "\ntouch '{}'\nsleep 2\ntouch '{}'\n",
             ready.display(),
             finished.display()
         ),
-    );
-    let plan_path = s.plan(
-        RELEASE_2,
-        &repo.display().to_string(),
-        false,
-        "install.json",
     );
     // dbpm leads a process group, as a shell's foreground job does.
     let child = apply_cmd(&s.ctx, &s.db, &plan_path, &[])
@@ -1793,18 +1790,10 @@ async fn ctrl_c_in_a_terminal_lets_a_running_cmd_step_finish() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timed_out_cmd_step_ends_with_what_it_started() {
     let s = Scenario::new(Platform::Sqlite);
-    let repo = copy_examples(&s.ctx, "hanging");
     let late = s.ctx.path("still-running");
-    append(
-        &repo,
-        "billing/1.1.0/PREINSTALL/002.announce.cmd",
+    let plan_path = s.plan_with_announce(
+        "hanging",
         &format!("\n( sleep 3; touch '{}' )\n", late.display()),
-    );
-    let plan_path = s.plan(
-        RELEASE_2,
-        &repo.display().to_string(),
-        false,
-        "install.json",
     );
     let output = s.apply(&plan_path, &["--cmd-timeout", "1"]);
     let text = s.text(&output);
@@ -2662,18 +2651,7 @@ async fn steps_run_on_the_connections_a_limited_target_gives() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cmd_step_that_prints_without_end_keeps_memory_bounded() {
     let s = Scenario::new(Platform::Sqlite);
-    let repo = copy_examples(&s.ctx, "chatty");
-    append(
-        &repo,
-        "billing/1.1.0/PREINSTALL/002.announce.cmd",
-        "\nyes | head -c 500000000\n",
-    );
-    let plan_path = s.plan(
-        RELEASE_2,
-        &repo.display().to_string(),
-        false,
-        "install.json",
-    );
+    let plan_path = s.plan_with_announce("chatty", "\nyes | head -c 500000000\n");
     let output = Command::new("sh")
         .args(["-c", "ulimit -v 1000000 && exec \"$0\" \"$@\""])
         .arg(env!("CARGO_BIN_EXE_dbpm"))
@@ -2794,17 +2772,9 @@ fn a_cmd_timeout_of_zero_is_refused() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_cmd_step_keeps_its_error_after_a_long_output() {
     let s = Scenario::new(Platform::Sqlite);
-    let repo = copy_examples(&s.ctx, "verbose");
-    append(
-        &repo,
-        "billing/1.1.0/PREINSTALL/002.announce.cmd",
+    let plan_path = s.plan_with_announce(
+        "verbose",
         "\nyes | head -c 300000\necho 'announce: the queue is not reachable' >&2\nexit 1\n",
-    );
-    let plan_path = s.plan(
-        RELEASE_2,
-        &repo.display().to_string(),
-        false,
-        "install.json",
     );
     let output = s.apply(&plan_path, &[]);
     let text = s.text(&output);

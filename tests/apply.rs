@@ -1684,6 +1684,62 @@ fn while_a_step_runs(s: &Scenario, seconds: u32) -> (std::process::Child, PathBu
     (child, plan_path)
 }
 
+/// Ctrl-C while a compensation runs: the rollback stops once it finishes (exit 1), and the
+/// message says that resuming finishes the rollback (it said "to resume", as if the change
+/// went on); the same command then rolls the run back whole (exit 5).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_during_a_rollback_says_that_resuming_finishes_it() {
+    let s = Scenario::new(Platform::Postgres);
+    let repo = copy_examples(&s.ctx, "slow-rollback");
+    let version = repo.join("billing/1.1.0");
+    fs_err::write(version.join("INSTALL/003.slow.sql"), "SELECT 1;\n").unwrap();
+    fs_err::write(
+        version.join("ROLLBACK/003.slow.sql"),
+        "SELECT pg_sleep(3);\n",
+    )
+    .unwrap();
+    append(
+        &repo,
+        "billing/1.1.0/VERIFY/001.tables_exist.sql",
+        "SELECT no_such_column FROM billing_invoice;\n",
+    );
+    let plan_path = s.plan(
+        RELEASE_2,
+        &repo.display().to_string(),
+        false,
+        "install.json",
+    );
+    let child = s.spawn_apply(&plan_path, &[]);
+    // The slow compensation runs once VERIFY has failed.
+    let started = Instant::now();
+    let sleeping = "SELECT count(*)::text AS line FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE '%pg_sleep(3)%' AND query NOT LIKE '%pg_stat_activity%'";
+    while s.db.texts(sleeping).await != ["1"] {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the slow compensation never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let output = child.wait_with_output().unwrap();
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(
+            "stopped on request (Ctrl-C or SIGTERM) during its rollback, which resuming finishes"
+        ),
+        "{text}"
+    );
+    let output = s.apply(&plan_path, &[]);
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(5), "{text}");
+    assert!(user_objects(&s.db).await.is_empty(), "{text}");
+}
+
 /// Ctrl-C (SIGINT) while a step runs: the step finishes, nothing new starts, the run is
 /// recorded as stopped (exit 1), and the same command resumes it to the schema of a run
 /// that was never stopped, without running a step twice.
@@ -2004,10 +2060,10 @@ async fn a_failing_transactional_sys_script_leaves_no_trace(platform: Platform) 
     assert_nothing_done_twice(&s.db, &[&plan]).await;
 }
 
-/// An admin connection that cannot be opened (a mistyped `--admin-db`) is found before
-/// anything runs: not even dbpm's own tables are created, so the same command with the right
-/// connection applies the plan whole. It used to fail at the `.sys` step, after the steps
-/// before it, and leave that step in doubt (exit 6) though it never started.
+/// An admin connection that cannot be opened (a mistyped `--admin-db`), or none, is found
+/// before anything runs: not even dbpm's own tables are created, so the same command with
+/// the right connection applies the plan whole. It used to fail at the `.sys` step, after
+/// the steps before it, and leave that step in doubt (exit 6) though it never started.
 async fn an_admin_connection_that_fails_is_found_before_anything_runs(platform: Platform) {
     let s = Scenario::new(platform);
     s.db.execute("CREATE TABLE sys_audit (id INTEGER)").await;
@@ -2015,6 +2071,15 @@ async fn an_admin_connection_that_fails_is_found_before_anything_runs(platform: 
     let release = sys_packages(&s.ctx.path("sys"), sys_statements(platform));
     let repo = s.ctx.path("sys/packages").display().to_string();
     let plan_path = s.plan(&release, &repo, false, "install.json");
+    // None at all is refused as early.
+    let output = s.apply(&plan_path, &[]);
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("the plan has 1 `.sys` step to run on an admin connection"),
+        "{text}"
+    );
+    assert!(s.db.dbpm_tables().await.is_empty(), "{text}");
     let unreachable = "postgres://postgres@127.0.0.1:1/postgres";
     let output = s.apply(&plan_path, &["--admin-db", unreachable]);
     let text = s.text(&output);

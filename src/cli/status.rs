@@ -130,7 +130,7 @@ fn unfinished(run: &UnfinishedRun, out: &Out) {
     };
     out.status(match run.next {
         NextStep::Resume if run.interrupted => format!(
-            "run {} was interrupted: the dbpm that ran it ended without finishing it (killed, or its machine stopped), and no dbpm holds the target's run lock. Run `{apply}`{with} to resume it, or `{apply} --roll-back` to undo what it did",
+            "run {} was interrupted: the dbpm that ran it ended without finishing it (it was killed, its machine stopped, or it lost the database under a step), and no dbpm holds the target's run lock. Run `{apply}`{with} to resume it, or `{apply} --roll-back` to undo what it did",
             run.id
         ),
         NextStep::Resume if run.outcome == RunOutcome::Running => format!(

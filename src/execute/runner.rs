@@ -211,7 +211,7 @@ pub enum ApplyError {
         outcome: String,
     },
     /// `.sys` steps without an admin connection.
-    #[error("the plan has {count} `.sys` steps, which need an admin connection")]
+    #[error("the plan has {} to run on an admin connection, and none was given", crate::diagnostic::plural(*count, "`.sys` step"))]
     #[diagnostic(
         code(dbpm::apply::needs_admin),
         help("pass `--admin-db URL` with a privileged user; nothing ran")
@@ -793,7 +793,11 @@ async fn drive(
             });
         }
         if running.is_empty() {
-            if let Some(reason) = stopping.take() {
+            if let Some(mut reason) = stopping.take() {
+                if announced_rollback {
+                    // Resuming goes on with the rollback, not with the change.
+                    reason.push_str(" during its rollback, which resuming finishes");
+                }
                 return Ok(Outcome::Stopped {
                     run: run.to_owned(),
                     reason,

@@ -41,8 +41,8 @@ pub struct RunSummary {
     /// Neither completed nor rolled back: applying its plan again resumes it.
     pub unfinished: bool,
     /// Recorded as `running`, but no dbpm holds the target's run lock: the dbpm that ran it
-    /// ended without a word (killed, or its machine stopped). Its plan applied again resumes
-    /// it, or, with `--roll-back`, undoes what it did.
+    /// ended without a word (killed, its machine stopped, or the database lost under a
+    /// step). Its plan applied again resumes it, or, with `--roll-back`, undoes what it did.
     pub interrupted: bool,
     /// What it changed, package by package; `None` while it is unfinished, since the
     /// installed set after a run is recorded only when it ends.

@@ -81,8 +81,8 @@ pub struct UnfinishedRun {
     /// Where it stands (`running`, `stopped`, `in_doubt`, ...), as the target records it.
     pub outcome: RunOutcome,
     /// Recorded as `running`, but no dbpm holds the target's run lock: the dbpm that ran it
-    /// ended without a word (killed, or its machine stopped). Its plan applied again resumes
-    /// it, or, with `--roll-back`, undoes what it did.
+    /// ended without a word (killed, its machine stopped, or the database lost under a
+    /// step). Its plan applied again resumes it, or, with `--roll-back`, undoes what it did.
     pub interrupted: bool,
     /// When it started (RFC 3339, UTC).
     pub started_at: String,

@@ -1684,6 +1684,36 @@ fn while_a_step_runs(s: &Scenario, seconds: u32) -> (std::process::Child, PathBu
     (child, plan_path)
 }
 
+/// A SQLite URL that opens its file read-only (`mode=ro`) is refused by `apply` before
+/// anything is written (dbpm wrote to the file anyway), and read as it is by `status`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_only_sqlite_url_is_refused_for_writes_and_read_as_it_is() {
+    let s = Scenario::new(Platform::Sqlite);
+    let install = s.plan(RELEASE_1, EXAMPLES, false, "install.json");
+    s.applied(&install);
+    let upgrade = s.plan(RELEASE_2, EXAMPLES, false, "upgrade.json");
+    let (runs_before, schema_before) = (runs(&s.db).await, schema(&s.db).await);
+    let read_only = format!("{}?mode=ro", s.db.url);
+    let output = s
+        .ctx
+        .dbpm()
+        .args(["apply", &upgrade.display().to_string(), "--db", &read_only])
+        .output()
+        .unwrap();
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("is opened read-only"), "{text}");
+    assert_eq!(runs(&s.db).await, runs_before);
+    assert_eq!(schema(&s.db).await, schema_before);
+    let output = s
+        .ctx
+        .dbpm()
+        .args(["status", "--db", &read_only])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", s.text(&output));
+}
+
 /// Ctrl-C while a compensation runs: the rollback stops once it finishes (exit 1), and the
 /// message says that resuming finishes the rollback (it said "to resume", as if the change
 /// went on); the same command then rolls the run back whole (exit 5).

@@ -184,6 +184,16 @@ impl DbUrl {
         found
     }
 
+    /// The value of the URL's first query parameter `key`, as written.
+    pub fn parameter(&self, key: &str) -> Option<&str> {
+        let (_, query) = self.parts();
+        query
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(name, _)| *name == key)
+            .map(|(_, value)| value)
+    }
+
     /// The user info and the query, as the driver reads them: the authority ends at the
     /// first `/`, `?` or `#` (parsing refused URLs where that cut a password), the user info
     /// at its last `@`, the password starts after the user info's first `:`.
@@ -534,6 +544,16 @@ fn percent_decode(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parameter_is_read_from_the_query_only() {
+        let url: DbUrl = "sqlite://dir/a.db?cache=shared&mode=ro".parse().unwrap();
+        assert_eq!(url.parameter("mode"), Some("ro"));
+        assert_eq!(url.parameter("cache"), Some("shared"));
+        assert_eq!(url.parameter("immutable"), None);
+        let url: DbUrl = "sqlite://mode=ro.db".parse().unwrap();
+        assert_eq!(url.parameter("mode"), None);
+    }
 
     #[test]
     fn redacts_passwords_everywhere() {

@@ -48,6 +48,9 @@ pub struct Target {
     connector: Connector,
     /// Who is told of a wait for a lock (see [`Target::announcing_waits`]).
     waits: Option<wait::WaitNotice>,
+    /// A SQLite URL that opens its file read-only (`mode=ro`, `immutable=true`): dbpm then
+    /// refuses to write there rather than write anyway.
+    read_only: bool,
     /// How long a wait for another's lock on dbpm's state (or, on SQLite, on the file) lasts
     /// before dbpm gives up (see [`Target::waiting_at_most`]).
     lock_wait: Duration,
@@ -68,6 +71,16 @@ pub enum TargetError {
         /// What the driver said.
         #[source]
         source: crate::db::DriverError,
+    },
+    /// A write to a SQLite target whose URL opens it read-only.
+    #[error("`{target}` is opened read-only (`mode=ro` or `immutable=true` in its URL), and this command writes to it")]
+    #[diagnostic(
+        code(dbpm::target::read_only),
+        help("leave the parameter out to let dbpm write there; commands that only read (`status`, `history`, `plan --db`, `state export`) take the URL as it is")
+    )]
+    ReadOnly {
+        /// The target's label.
+        target: String,
     },
     /// `--schema` on a platform without target schemas.
     #[error("`{url}` is a {platform} database, which has no target schemas")]
@@ -313,9 +326,12 @@ impl Target {
                 url: url.redacted(),
             });
         }
+        let read_only = url.platform() == Platform::Sqlite
+            && (url.parameter("mode") == Some("ro") || url.parameter("immutable") == Some("true"));
         Ok(Target {
             url,
             schema,
+            read_only,
             connector,
             waits: None,
             lock_wait: Duration::from_secs(dialect::LOCK_WAIT_SECONDS),
@@ -428,6 +444,11 @@ impl Target {
     /// usually live): what a script creates lands in the target schema, and its unqualified
     /// names find that schema's objects first (dbpm's own tables are always qualified).
     async fn open(&self, access: Access) -> Result<Session, TargetError> {
+        if self.read_only && access == Access::Write {
+            return Err(TargetError::ReadOnly {
+                target: self.label(),
+            });
+        }
         let mut session =
             self.connector
                 .open(access)

@@ -63,11 +63,7 @@ pub fn announcing_waits_as_events(target: Target, out: &Out) -> Target {
         if out.json() {
             out.json_line(&serde_json::json!({
                 "event": "waiting",
-                "lock": match wait.lock {
-                    WaitedLock::Run => "run",
-                    WaitedLock::State => "state",
-                    WaitedLock::SqliteFile => "sqlite_file",
-                },
+                "lock": wait.lock,
                 "database": wait.target,
                 "gives_up_after_seconds": wait.timeout.as_secs(),
             }));

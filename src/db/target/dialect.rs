@@ -28,6 +28,12 @@ pub(super) const PG_STATE_LOCK: i64 = 0x6462_706d_7374_6174;
 /// timeout), in seconds.
 pub(super) const LOCK_WAIT_SECONDS: u64 = 60;
 
+/// A wait in whole seconds, rounded up: as MySQL's `GET_LOCK` takes it, and as messages say
+/// how long dbpm waited.
+pub(super) fn whole_seconds(wait: std::time::Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0)
+}
+
 /// The MySQL/MariaDB state lock's name. `GET_LOCK` names are server-wide, so the name carries
 /// the database; hashed, because a lock name is at most 64 characters.
 pub(super) const MYSQL_STATE_LOCK: &str = "CONCAT('dbpm_state_', SHA1(DATABASE()))";

@@ -542,21 +542,16 @@ impl Target {
             (false, Platform::Sqlite) => Err(self.sqlite_busy()),
             (false, Platform::Postgres | Platform::Mysql) => Err(TargetError::StateLocked {
                 target: self.label(),
-                seconds: self.lock_wait_seconds(),
+                seconds: dialect::whole_seconds(self.lock_wait),
             }),
         }
-    }
-
-    /// How long dbpm waits for another's lock, in whole seconds, rounded up.
-    fn lock_wait_seconds(&self) -> u64 {
-        self.lock_wait.as_secs() + u64::from(self.lock_wait.subsec_nanos() > 0)
     }
 
     /// The error of a SQLite file whose write lock another connection held too long.
     fn sqlite_busy(&self) -> TargetError {
         TargetError::SqliteBusy {
             target: self.label(),
-            seconds: self.lock_wait_seconds(),
+            seconds: dialect::whole_seconds(self.lock_wait),
         }
     }
 

@@ -439,8 +439,8 @@ impl Session {
                 self.run("SET LOCAL lock_timeout TO DEFAULT").await?;
             }
             Platform::Mysql => {
-                let whole = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                let seconds = i64::try_from(whole.max(1)).unwrap_or(i64::MAX);
+                let whole = dialect::whole_seconds(wait).max(1);
+                let seconds = i64::try_from(whole).unwrap_or(i64::MAX);
                 let got = self
                     .fetch_int(
                         &format!("SELECT GET_LOCK({}, ?) AS got", dialect::MYSQL_STATE_LOCK),

@@ -26,8 +26,9 @@ pub struct LockWait {
     pub timeout: Duration,
 }
 
-/// A lock that dbpm waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A lock that dbpm waits for; serialized as `run`, `state` or `sqlite_file`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum WaitedLock {
     /// The target's run lock: another dbpm applies a plan there (or adopts a package).
     Run,

@@ -86,8 +86,8 @@ pub async fn run(args: HistoryArgs, out: &Out) -> miette::Result<Exit> {
     ));
     for run in history.runs.iter().filter(|run| run.interrupted) {
         out.status(format!(
-            "run {} was interrupted: the dbpm that ran it ended without finishing it (it was killed, its machine stopped, or it lost the database under a step), and no dbpm holds the target's run lock. Apply its plan again to resume it (`dbpm apply PLAN`), or add `--roll-back` to undo what it did; `dbpm status` shows how far it got",
-            run.id
+            "{}. Apply its plan again to resume it (`dbpm apply PLAN`), or add `--roll-back` to undo what it did; `dbpm status` shows how far it got",
+            super::status::interrupted(&run.id)
         ));
     }
     Ok(Exit::Success)

@@ -130,8 +130,8 @@ fn unfinished(run: &UnfinishedRun, out: &Out) {
     };
     out.status(match run.next {
         NextStep::Resume if run.interrupted => format!(
-            "run {} was interrupted: the dbpm that ran it ended without finishing it (it was killed, its machine stopped, or it lost the database under a step), and no dbpm holds the target's run lock. Run `{apply}`{with} to resume it, or `{apply} --roll-back` to undo what it did",
-            run.id
+            "{}. Run `{apply}`{with} to resume it, or `{apply} --roll-back` to undo what it did",
+            interrupted(&run.id)
         ),
         NextStep::Resume if run.outcome == RunOutcome::Running => format!(
             "run `{apply}`{with} to resume it, unless that apply is still running"
@@ -183,4 +183,9 @@ fn report_drift(drift: &[Drift], out: &Out) {
         "{} drifted: a version changed content without a new version number, or left the repositories; give a changed package a new version (`dbpm init --next`), or repair it with `dbpm plan --reinstall NAME`",
         crate::diagnostic::plural(drift.len(), "package")
     ));
+}
+
+/// What an interrupted run is, as `status` and `history` say it; what to do follows.
+pub(super) fn interrupted(run: &str) -> String {
+    format!("run {run} was interrupted: the dbpm that ran it ended without finishing it (it was killed, its machine stopped, or it lost the database under a step), and no dbpm holds the target's run lock")
 }

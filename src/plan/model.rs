@@ -11,6 +11,7 @@ use miette::{NamedSource, SourceSpan};
 use semver::Version;
 use serde::{Deserialize, Serialize};
 
+use super::decode;
 use super::digest::{self, Fields};
 use crate::diagnostic::json_error_at;
 use crate::package::{Checksum, Kind, Origin};
@@ -62,6 +63,7 @@ pub struct Plan {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub walked: BTreeMap<String, Vec<PlannedPackage>>,
     /// Script texts by checksum: the resolved texts steps run, and the original texts recorded.
+    #[serde(deserialize_with = "decode::scripts")]
     pub scripts: BTreeMap<Checksum, Arc<str>>,
     /// The forward steps, in a stable topological order.
     pub steps: Vec<Step>,
@@ -158,8 +160,10 @@ pub struct PlannedPackage {
     /// The archive checksum.
     pub checksum: Checksum,
     /// The normalised manifest.
+    #[serde(deserialize_with = "decode::shared")]
     pub manifest: Arc<str>,
     /// Every script of the archive: path → checksum of its original text (in `scripts`).
+    #[serde(deserialize_with = "decode::script_checksums")]
     pub scripts: Arc<BTreeMap<Arc<str>, Checksum>>,
     /// The placeholder values it is installed with.
     pub placeholders: BTreeMap<String, String>,
@@ -247,6 +251,7 @@ pub struct Step {
     /// Stable id from (package, version, edge, phase, script, role).
     pub id: String,
     /// The package.
+    #[serde(deserialize_with = "decode::shared")]
     pub package: Arc<str>,
     /// The version the script belongs to.
     #[schemars(with = "String")]
@@ -258,8 +263,10 @@ pub struct Step {
     /// The phase.
     pub phase: StepPhase,
     /// `NNN.name`.
+    #[serde(deserialize_with = "decode::shared")]
     pub script: Arc<str>,
     /// The script's path in its package.
+    #[serde(deserialize_with = "decode::shared")]
     pub path: Arc<str>,
     /// The checksum of the text that runs (in `scripts`).
     pub checksum: Checksum,
@@ -524,7 +531,7 @@ impl Plan {
             }
         }
         // Hashed once: a large plan looks up every step and every recorded file.
-        let held: std::collections::HashSet<&Checksum> = plan.scripts.keys().collect();
+        let held: foldhash::HashSet<&Checksum> = plan.scripts.keys().collect();
         for step in plan.steps.iter().chain(&plan.compensations) {
             if !held.contains(&step.checksum) {
                 return Err(PlanError::Script {

@@ -1175,6 +1175,9 @@ pub fn build(
         })
         .collect();
     placeholders.retain(|name, _| !disagreed.contains(name));
+    // Its keys are unique, so an unstable sort does; the map then takes them in one pass.
+    let mut scripts: Vec<(Checksum, Arc<str>)> = scripts.into_iter().collect();
+    scripts.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
 
     Ok(Plan {
         format_version: FORMAT_VERSION,
@@ -1474,14 +1477,10 @@ fn stable_topological_order(graph: &DiGraph<Step, ()>) -> Vec<NodeIndex> {
     while let Some(Reverse(index)) = ready.pop() {
         let node = NodeIndex::new(index);
         order.push(node);
-        let mut successors: Vec<NodeIndex> = graph
-            .neighbors_directed(node, petgraph::Direction::Outgoing)
-            .collect();
-        successors.sort();
-        successors.dedup();
-        for next in successors {
-            let edges = graph.edges_connecting(node, next).count();
-            indegree[next.index()] -= edges;
+        // An edge given twice counts twice on both sides: a step is ready when the last
+        // edge into it is taken, once.
+        for next in graph.neighbors_directed(node, petgraph::Direction::Outgoing) {
+            indegree[next.index()] -= 1;
             if indegree[next.index()] == 0 {
                 ready.push(Reverse(next.index()));
             }

@@ -885,3 +885,72 @@ fn init_next_refuses_a_minor_number_that_cannot_grow() {
     assert!(text.contains("dbpm::init::no_next_version"), "{text}");
     assert!(!ctx.path("p/1.0.0").exists());
 }
+
+#[test]
+fn a_zip_renamed_dbpkg_is_named_for_what_it_is() {
+    // QA: a zip renamed `.dbpkg` got "`pkg.dbpkg` is not a readable .dbpkg archive" and no more.
+    let ctx = TestContext::new();
+    let zip = ctx.path("pkg-0.1.0-sqlite.dbpkg");
+    // The local file header of a zip holding `dbpm.toml`, as far as the check reads.
+    fs_err::write(&zip, b"PK\x03\x04\x14\x00\x00\x00\x00\x00dbpm.toml").unwrap();
+    let publish = ctx.run_in_temp(&["publish", "--repo", "repo", "pkg-0.1.0-sqlite.dbpkg"]);
+    insta::assert_snapshot!(transcript(&publish, ctx.temp.path()));
+}
+
+#[test]
+fn an_archive_repacked_with_tar_is_published_as_the_build_it_holds() {
+    // QA: `tar -C unpacked -czf pkg.dbpkg .` writes `./`-prefixed entries and folder entries,
+    // which were refused as leaving the package. They name the same files, and what is
+    // published is the build itself, byte for byte.
+    let ctx = TestContext::new();
+    let (entries, built) = sample_archive(&ctx);
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::best(),
+    ));
+    let folders = [
+        "./",
+        "./INSTALL/",
+        "./ROLLBACK/",
+        "./UPGRADE/",
+        "./DOWNGRADE/",
+    ];
+    let files: Vec<(String, &[u8])> = folders
+        .iter()
+        .map(|f| ((*f).to_owned(), &b""[..]))
+        .chain(
+            entries
+                .iter()
+                .map(|(n, c)| (format!("./{n}"), c.as_slice())),
+        )
+        .collect();
+    for (name, content) in &files {
+        let mut header = tar::Header::new_ustar();
+        let folder = name.ends_with('/');
+        header.set_entry_type(if folder {
+            tar::EntryType::Directory
+        } else {
+            tar::EntryType::Regular
+        });
+        header.set_mode(if folder { 0o755 } else { 0o600 });
+        header.set_mtime(1_700_000_000);
+        header.set_size(content.len() as u64);
+        // The name as written: the tar crate's own setter drops a leading `./`.
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_cksum();
+        builder.append(&header, *content).unwrap();
+    }
+    let repacked = ctx.path("repacked.dbpkg");
+    fs_err::write(&repacked, builder.into_inner().unwrap().finish().unwrap()).unwrap();
+
+    let publish = ctx.run_in_temp(&["publish", "--repo", "repo", "repacked.dbpkg"]);
+    assert!(
+        publish.status.success(),
+        "{}",
+        transcript(&publish, ctx.temp.path())
+    );
+    assert_eq!(
+        fs_err::read(ctx.path("repo/packages/pkg/pkg-0.1.0-sqlite.dbpkg")).unwrap(),
+        fs_err::read(&built).unwrap()
+    );
+}

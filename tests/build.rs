@@ -954,3 +954,52 @@ fn an_archive_repacked_with_tar_is_published_as_the_build_it_holds() {
         fs_err::read(&built).unwrap()
     );
 }
+
+#[test]
+fn editor_junk_in_a_phase_folder_is_left_out_with_a_warning() {
+    // QA: `001.view.sql~`, `#001.view.sql#`, `.001.view.sql.swp` and `.DS_Store` beside the
+    // scripts failed the build. They are named in a warning and never packed; a misspelt
+    // script next to them is still refused.
+    let ctx = TestContext::new();
+    let view = "CREATE VIEW v AS SELECT 1;\n";
+    let dir = write_package(
+        &ctx,
+        "p",
+        &[
+            ("dbpm.toml", &manifest("\"sqlite\"", "")),
+            ("INSTALL/001.view.sql", view),
+            ("INSTALL/001.view.sql~", view),
+            ("INSTALL/#001.view.sql#", view),
+            ("INSTALL/.001.view.sql.swp", "b0VIM 9.0"),
+            ("INSTALL/.DS_Store", "\0\0\0\x01Bud1"),
+            ("ROLLBACK/001.view.sql", "DROP VIEW IF EXISTS v;\n"),
+        ],
+    );
+    let build = build_into_dist(&ctx, &dir);
+    insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
+    let bytes = fs_err::read(ctx.path("dist/p-1.0.0-sqlite.dbpkg")).unwrap();
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+    let packed: Vec<String> = tar
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert_eq!(
+        packed,
+        [
+            "dbpkg.json",
+            "INSTALL/001.view.sql",
+            "ROLLBACK/001.view.sql",
+            "dbpm.toml"
+        ]
+    );
+
+    write_package(&ctx, "p", &[("INSTALL/002.other.sq", view)]);
+    let misspelt = build_into_dist(&ctx, &dir);
+    assert_eq!(misspelt.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&misspelt.stderr);
+    assert!(
+        stderr.contains("dbpm::package::bad_script_name") && stderr.contains("002.other.sq"),
+        "{stderr}"
+    );
+}

@@ -1003,3 +1003,26 @@ fn editor_junk_in_a_phase_folder_is_left_out_with_a_warning() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_package_without_scripts_builds() {
+    // QA: a meta-package (prerequisites only) was refused: "the package has no scripts".
+    let ctx = TestContext::new();
+    let meta = write_package(
+        &ctx,
+        "meta",
+        &[(
+            "dbpm.toml",
+            &manifest("\"sqlite\"", "\n[prerequisites]\ncore = \"^1\"\n"),
+        )],
+    );
+    let build = build_into_dist(&ctx, &meta);
+    let text = transcript(&build, ctx.temp.path());
+    assert_eq!(build.status.code(), Some(0), "{text}");
+    assert!(!text.contains("warning"), "{text}");
+
+    // With no prerequisites either it builds too, and the warning says it changes nothing.
+    let empty = write_package(&ctx, "empty", &[("dbpm.toml", &manifest("\"sqlite\"", ""))]);
+    let build = build_into_dist(&ctx, &empty);
+    insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
+}

@@ -2734,3 +2734,43 @@ fn verify_with_nothing_installed_says_so() {
         "{text}"
     );
 }
+
+/// A meta-package: prerequisites, and no scripts of its own (QA: it was refused, "the package
+/// has no scripts"). Its change has no steps, and it is recorded, undone and uninstalled like
+/// any other package, also in a run that has no steps at all.
+#[test]
+fn a_package_of_prerequisites_only_is_installed_and_uninstalled() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let repo = package_repo(
+        &ctx,
+        "core",
+        "sqlite",
+        &[
+            ("UPGRADE/001.t.sql", "CREATE TABLE t (x int);\n"),
+            ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS t;\n"),
+        ],
+    );
+    package_version(
+        &ctx,
+        "suite",
+        "1.0.0",
+        &[(
+            "dbpm.toml",
+            "[package]\nname = \"suite\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n\n[prerequisites]\ncore = \"^1\"\n",
+        )],
+    );
+    let text = ok(&ctx, &db, &["install", "suite", "--repo", &repo, "--yes"]);
+    assert_eq!(installed(&ctx, &db), "core@1.0.0 suite@1.0.0", "{text}");
+    assert!(text.contains("suite"), "{text}");
+
+    ok(&ctx, &db, &["uninstall", "suite", "--yes"]);
+    assert_eq!(installed(&ctx, &db), "core@1.0.0");
+
+    // With its prerequisite in place, the plan holds no step at all and still installs it.
+    let alone = ok(&ctx, &db, &["install", "suite", "--repo", &repo, "--yes"]);
+    assert!(!alone.contains("nothing to install"), "{alone}");
+    assert_eq!(installed(&ctx, &db), "core@1.0.0 suite@1.0.0", "{alone}");
+    ok(&ctx, &db, &["undo", "--yes"]);
+    assert_eq!(installed(&ctx, &db), "core@1.0.0");
+}

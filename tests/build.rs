@@ -885,3 +885,144 @@ fn init_next_refuses_a_minor_number_that_cannot_grow() {
     assert!(text.contains("dbpm::init::no_next_version"), "{text}");
     assert!(!ctx.path("p/1.0.0").exists());
 }
+
+#[test]
+fn a_zip_renamed_dbpkg_is_named_for_what_it_is() {
+    // QA: a zip renamed `.dbpkg` got "`pkg.dbpkg` is not a readable .dbpkg archive" and no more.
+    let ctx = TestContext::new();
+    let zip = ctx.path("pkg-0.1.0-sqlite.dbpkg");
+    // The local file header of a zip holding `dbpm.toml`, as far as the check reads.
+    fs_err::write(&zip, b"PK\x03\x04\x14\x00\x00\x00\x00\x00dbpm.toml").unwrap();
+    let publish = ctx.run_in_temp(&["publish", "--repo", "repo", "pkg-0.1.0-sqlite.dbpkg"]);
+    insta::assert_snapshot!(transcript(&publish, ctx.temp.path()));
+}
+
+#[test]
+fn an_archive_repacked_with_tar_is_published_as_the_build_it_holds() {
+    // QA: `tar -C unpacked -czf pkg.dbpkg .` writes `./`-prefixed entries and folder entries,
+    // which were refused as leaving the package. They name the same files, and what is
+    // published is the build itself, byte for byte.
+    let ctx = TestContext::new();
+    let (entries, built) = sample_archive(&ctx);
+    let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::best(),
+    ));
+    let folders = [
+        "./",
+        "./INSTALL/",
+        "./ROLLBACK/",
+        "./UPGRADE/",
+        "./DOWNGRADE/",
+    ];
+    let files: Vec<(String, &[u8])> = folders
+        .iter()
+        .map(|f| ((*f).to_owned(), &b""[..]))
+        .chain(
+            entries
+                .iter()
+                .map(|(n, c)| (format!("./{n}"), c.as_slice())),
+        )
+        .collect();
+    for (name, content) in &files {
+        let mut header = tar::Header::new_ustar();
+        let folder = name.ends_with('/');
+        header.set_entry_type(if folder {
+            tar::EntryType::Directory
+        } else {
+            tar::EntryType::Regular
+        });
+        header.set_mode(if folder { 0o755 } else { 0o600 });
+        header.set_mtime(1_700_000_000);
+        header.set_size(content.len() as u64);
+        // The name as written: the tar crate's own setter drops a leading `./`.
+        header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_cksum();
+        builder.append(&header, *content).unwrap();
+    }
+    let repacked = ctx.path("repacked.dbpkg");
+    fs_err::write(&repacked, builder.into_inner().unwrap().finish().unwrap()).unwrap();
+
+    let publish = ctx.run_in_temp(&["publish", "--repo", "repo", "repacked.dbpkg"]);
+    assert!(
+        publish.status.success(),
+        "{}",
+        transcript(&publish, ctx.temp.path())
+    );
+    assert_eq!(
+        fs_err::read(ctx.path("repo/packages/pkg/pkg-0.1.0-sqlite.dbpkg")).unwrap(),
+        fs_err::read(&built).unwrap()
+    );
+}
+
+#[test]
+fn editor_junk_in_a_phase_folder_is_left_out_with_a_warning() {
+    // QA: `001.view.sql~`, `#001.view.sql#`, `.001.view.sql.swp` and `.DS_Store` beside the
+    // scripts failed the build. They are named in a warning and never packed; a misspelt
+    // script next to them is still refused.
+    let ctx = TestContext::new();
+    let view = "CREATE VIEW v AS SELECT 1;\n";
+    let dir = write_package(
+        &ctx,
+        "p",
+        &[
+            ("dbpm.toml", &manifest("\"sqlite\"", "")),
+            ("INSTALL/001.view.sql", view),
+            ("INSTALL/001.view.sql~", view),
+            ("INSTALL/#001.view.sql#", view),
+            ("INSTALL/.001.view.sql.swp", "b0VIM 9.0"),
+            ("INSTALL/.DS_Store", "\0\0\0\x01Bud1"),
+            ("ROLLBACK/001.view.sql", "DROP VIEW IF EXISTS v;\n"),
+        ],
+    );
+    let build = build_into_dist(&ctx, &dir);
+    insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
+    let bytes = fs_err::read(ctx.path("dist/p-1.0.0-sqlite.dbpkg")).unwrap();
+    let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+    let packed: Vec<String> = tar
+        .entries()
+        .unwrap()
+        .map(|e| e.unwrap().path().unwrap().display().to_string())
+        .collect();
+    assert_eq!(
+        packed,
+        [
+            "dbpkg.json",
+            "INSTALL/001.view.sql",
+            "ROLLBACK/001.view.sql",
+            "dbpm.toml"
+        ]
+    );
+
+    write_package(&ctx, "p", &[("INSTALL/002.other.sq", view)]);
+    let misspelt = build_into_dist(&ctx, &dir);
+    assert_eq!(misspelt.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&misspelt.stderr);
+    assert!(
+        stderr.contains("dbpm::package::bad_script_name") && stderr.contains("002.other.sq"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_package_without_scripts_builds() {
+    // QA: a meta-package (prerequisites only) was refused: "the package has no scripts".
+    let ctx = TestContext::new();
+    let meta = write_package(
+        &ctx,
+        "meta",
+        &[(
+            "dbpm.toml",
+            &manifest("\"sqlite\"", "\n[prerequisites]\ncore = \"^1\"\n"),
+        )],
+    );
+    let build = build_into_dist(&ctx, &meta);
+    let text = transcript(&build, ctx.temp.path());
+    assert_eq!(build.status.code(), Some(0), "{text}");
+    assert!(!text.contains("warning"), "{text}");
+
+    // With no prerequisites either it builds too, and the warning says it changes nothing.
+    let empty = write_package(&ctx, "empty", &[("dbpm.toml", &manifest("\"sqlite\"", ""))]);
+    let build = build_into_dist(&ctx, &empty);
+    insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
+}

@@ -977,3 +977,98 @@ fn listed_prerequisites_are_told_apart_from_the_commas_of_their_ranges() {
     let text = transcript(&show, ctx.temp.path());
     assert!(text.contains("auth >=2.0.0, <3.0.0; core ^1.2"), "{text}");
 }
+
+/// A copy of the examples in the test's `packages/` with two sources that fail validation
+/// and that nothing in the examples requires: `tools/1.0.0` (an INSTALL script without its
+/// twin, and a prerequisite on `reporting`) and `scratch/` (a manifest that is not TOML, so
+/// it cannot tell who it is). Returns the root.
+fn tree_with_broken_packages(ctx: &TestContext) -> PathBuf {
+    let tree = ctx.path("packages");
+    copy_dir(&repo_root().join("examples/packages"), &tree);
+    let tools = tree.join("tools/1.0.0");
+    fs_err::create_dir_all(tools.join("INSTALL")).unwrap();
+    fs_err::write(
+        tools.join("dbpm.toml"),
+        "[package]\nname = \"tools\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n\n[prerequisites]\nreporting = \"^1\"\n",
+    )
+    .unwrap();
+    fs_err::write(
+        tools.join("INSTALL/001.helpers.sql"),
+        "CREATE VIEW helpers AS SELECT 1;\n",
+    )
+    .unwrap();
+    fs_err::create_dir_all(tree.join("scratch")).unwrap();
+    fs_err::write(tree.join("scratch/dbpm.toml"), "[package\nname = ").unwrap();
+    tree
+}
+
+/// `dbpm plan` of an example release for an empty SQLite target, from `repo`, into `out`.
+fn plan_from(ctx: &TestContext, release: &str, repo: &Path, out: &str) -> Output {
+    ctx.run(&[
+        "plan",
+        "--release",
+        &format!("examples/releases/{release}"),
+        "--state",
+        "tests/fixtures/states/empty-sqlite.json",
+        "--repo",
+        repo.to_str().unwrap(),
+        "--target-label",
+        "example",
+        "--out",
+        ctx.path(out).to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn a_broken_package_that_nothing_needs_is_skipped_with_a_warning() {
+    // QA: one broken package in a `--repo` source tree blocked planning for everything.
+    let ctx = TestContext::new();
+    let tree = tree_with_broken_packages(&ctx);
+    let clean = plan_from(
+        &ctx,
+        "2026.2.toml",
+        &repo_root().join("examples/packages"),
+        "clean.json",
+    );
+    assert!(
+        clean.status.success(),
+        "{}",
+        transcript(&clean, ctx.temp.path())
+    );
+    let skipping = plan_from(&ctx, "2026.2.toml", &tree, "skipping.json");
+    let text = transcript(&skipping, ctx.temp.path());
+    assert!(skipping.status.success(), "{text}");
+    // The warnings go to stderr, once per broken package; the plan is the same bytes.
+    assert_eq!(
+        text.matches("dbpm::repository::skipped_source").count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(
+        fs_err::read(ctx.path("skipping.json")).unwrap(),
+        fs_err::read(ctx.path("clean.json")).unwrap()
+    );
+
+    // Listing a repository skips them alike; showing one of them is refused with its problems.
+    let repo = tree.to_str().unwrap();
+    let list = ctx.run(&["repo", "list", "--repo", repo]);
+    insta::assert_snapshot!(transcript(&list, ctx.temp.path()));
+    let show = ctx.run(&["repo", "show", "tools", "--repo", repo]);
+    insta::assert_snapshot!(transcript(&show, ctx.temp.path()));
+}
+
+#[test]
+fn a_broken_version_on_the_upgrade_path_fails_the_plan_with_its_problems() {
+    // A fresh install of core 1.1.0 walks core 1.0.0's UPGRADE scripts: a broken 1.0.0 is
+    // needed, even though the release names 1.1.0.
+    let ctx = TestContext::new();
+    let tree = tree_with_broken_packages(&ctx);
+    fs_err::write(
+        tree.join("core/1.0.0/UPGRADE/009.orphan.sql"),
+        "SELECT 1;\n",
+    )
+    .unwrap();
+    let plan = plan_from(&ctx, "2026.1.toml", &tree, "plan.json");
+    insta::assert_snapshot!(transcript(&plan, ctx.temp.path()));
+    assert!(!ctx.path("plan.json").exists());
+}

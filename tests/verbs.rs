@@ -2734,3 +2734,97 @@ fn verify_with_nothing_installed_says_so() {
         "{text}"
     );
 }
+
+/// A meta-package: prerequisites, and no scripts of its own (QA: it was refused, "the package
+/// has no scripts"). Its change has no steps, and it is recorded, undone and uninstalled like
+/// any other package, also in a run that has no steps at all.
+#[test]
+fn a_package_of_prerequisites_only_is_installed_and_uninstalled() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let repo = package_repo(
+        &ctx,
+        "core",
+        "sqlite",
+        &[
+            ("UPGRADE/001.t.sql", "CREATE TABLE t (x int);\n"),
+            ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS t;\n"),
+        ],
+    );
+    package_version(
+        &ctx,
+        "suite",
+        "1.0.0",
+        &[(
+            "dbpm.toml",
+            "[package]\nname = \"suite\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n\n[prerequisites]\ncore = \"^1\"\n",
+        )],
+    );
+    let text = ok(&ctx, &db, &["install", "suite", "--repo", &repo, "--yes"]);
+    assert_eq!(installed(&ctx, &db), "core@1.0.0 suite@1.0.0", "{text}");
+    assert!(text.contains("suite"), "{text}");
+
+    ok(&ctx, &db, &["uninstall", "suite", "--yes"]);
+    assert_eq!(installed(&ctx, &db), "core@1.0.0");
+
+    // With its prerequisite in place, the plan holds no step at all and still installs it.
+    let alone = ok(&ctx, &db, &["install", "suite", "--repo", &repo, "--yes"]);
+    assert!(!alone.contains("nothing to install"), "{alone}");
+    assert_eq!(installed(&ctx, &db), "core@1.0.0 suite@1.0.0", "{alone}");
+    ok(&ctx, &db, &["undo", "--yes"]);
+    assert_eq!(installed(&ctx, &db), "core@1.0.0");
+}
+
+/// One broken package in a `--repo` source tree: the verbs go on without it when they do not
+/// need it, with one warning, and fail on its problems when they do.
+#[test]
+fn install_skips_a_broken_package_it_does_not_need_and_fails_on_one_it_does() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let repo = package_repo(
+        &ctx,
+        "core",
+        "sqlite",
+        &[
+            ("UPGRADE/001.t.sql", "CREATE TABLE t (x int);\n"),
+            ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS t;\n"),
+        ],
+    );
+    package_version(
+        &ctx,
+        "tools",
+        "1.0.0",
+        &[
+            (
+                "dbpm.toml",
+                "[package]\nname = \"tools\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n",
+            ),
+            (
+                "INSTALL/001.helpers.sql",
+                "CREATE VIEW helpers AS SELECT 1;\n",
+            ),
+        ],
+    );
+    let text = ok(&ctx, &db, &["install", "core", "--repo", &repo, "--yes"]);
+    assert_eq!(
+        text.matches("dbpm::repository::skipped_source").count(),
+        1,
+        "{text}"
+    );
+    assert!(text.contains("`tools@1.0.0` in `"), "{text}");
+    assert_eq!(installed(&ctx, &db), "core@1.0.0");
+
+    let refused = exits(
+        &ctx,
+        &db,
+        &["install", "tools", "--repo", &repo, "--yes"],
+        1,
+    );
+    assert!(
+        refused.contains("dbpm::package::no_twin") && refused.contains("001.helpers.sql"),
+        "{refused}"
+    );
+    assert!(!refused.contains("skipped_source"), "{refused}");
+    let upgrade = ok(&ctx, &db, &["upgrade", "--repo", &repo, "--yes"]);
+    assert!(upgrade.contains("skipped_source"), "{upgrade}");
+}

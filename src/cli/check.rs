@@ -92,6 +92,9 @@ pub async fn run_verify(args: VerifyArgs, out: &Out) -> miette::Result<Exit> {
     let target = args.target.target(out)?;
     let repos = open_given(&args.repos)?;
     let Verification { installed, results } = verify(&target, repos.as_ref()).await?;
+    if let Some(repos) = &repos {
+        super::report_skipped(repos, out);
+    }
     show(&results, out);
     let failed = results.iter().filter(|r| !r.ok).count();
     if results.is_empty() {
@@ -147,6 +150,7 @@ pub async fn run_adopt(args: AdoptArgs, out: &Out) -> miette::Result<Exit> {
         .map_err(|err| miette::miette!("`{version}` is not a version: {err}"))?;
     let set = args.set.into_iter().collect();
     let results = adopt(&target, &repos, name, &version, &set).await?;
+    super::report_skipped(&repos, out);
     show(&results, out);
     out.status(format!(
         "`{name}@{version}` is recorded as installed (adopted); no script ran"

@@ -26,6 +26,15 @@ use clap::{Parser, Subcommand};
 
 pub use exit::Exit;
 
+/// Warns, once each, of the package sources of `--repo` trees that a command went on
+/// without: they fail validation, and nothing the command read needed them (when something
+/// did, the command failed on them instead).
+fn report_skipped(repos: &crate::repository::Repositories, out: &render::Out) {
+    for broken in repos.broken() {
+        out.report(broken);
+    }
+}
+
 /// dbpm: a database package manager with a plan-then-apply engine.
 ///
 /// Database code is packaged like software: versioned packages of SQL scripts with

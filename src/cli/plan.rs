@@ -155,6 +155,7 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
         requested_by: None,
     };
     let plan = make_plan(&release, &state, &repos, &options, &[], &history.packages).await?;
+    super::report_skipped(&repos, out);
     let json = plan.to_json();
 
     if let (Some(committed), Some(current)) = (&args.check, &committed_text) {

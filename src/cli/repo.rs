@@ -55,6 +55,7 @@ pub async fn run(command: RepoCommand, out: &Out) -> miette::Result<Exit> {
         RepoCommand::List(args) => {
             let repos = open_all(&args.repo.repos)?;
             let listed = list(&repos, args.name.as_deref()).await?;
+            super::report_skipped(&repos, out);
             if out.json() {
                 out.json_value(&listed);
                 return Ok(Exit::Success);
@@ -89,6 +90,7 @@ pub async fn run(command: RepoCommand, out: &Out) -> miette::Result<Exit> {
                     None => (args.package.clone(), None),
                 };
             let shown = show(&repos, &name, version.as_ref(), args.platform).await?;
+            super::report_skipped(&repos, out);
             if out.json() {
                 out.json_value(&shown);
                 return Ok(Exit::Success);

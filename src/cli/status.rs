@@ -35,6 +35,9 @@ pub async fn run(args: StatusArgs, out: &Out) -> miette::Result<Exit> {
     let target = args.target.target(out)?;
     let repos = open_given(&args.repos)?;
     let status = status(&target, repos.as_ref()).await?;
+    if let Some(repos) = &repos {
+        super::report_skipped(repos, out);
+    }
     if out.json() {
         out.json_value(&status);
         return Ok(Exit::Success);

@@ -241,6 +241,7 @@ async fn plan_then_apply(
         &history.packages,
     )
     .await?;
+    super::report_skipped(repos, out);
     if !plan.has_changes() {
         if out.json() {
             out.json_value(&serde_json::json!({"outcome": "unchanged", "hash": plan.hash}));

@@ -152,7 +152,14 @@ pub async fn verify(
 ) -> Result<Verification, CheckError> {
     let state = target.read_state().await?;
     let published = match repos {
-        Some(repos) => Some((repos, repos.index().await?)),
+        Some(repos) => {
+            let layered = repos.index().await?;
+            repos.refuse_broken(
+                layered.index.entries(),
+                state.packages.keys().map(String::as_str),
+            )?;
+            Some((repos, layered))
+        }
         None => None,
     };
     let mut results = Vec::new();
@@ -228,6 +235,7 @@ pub async fn adopt(
 ) -> Result<Vec<CheckResult>, CheckError> {
     // The package first, from the repositories: a mistyped name touches no target.
     let layered = repos.index().await?;
+    repos.refuse_broken(layered.index.entries(), [name])?;
     let entry = layered
         .index
         .get(name, version, target.platform())

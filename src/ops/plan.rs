@@ -116,6 +116,16 @@ pub async fn make_plan(
             );
         }
     }
+    // A package source that fails validation blocks the plan when it may be read, and only then.
+    let roots = release
+        .packages
+        .keys()
+        .chain(state.packages.keys())
+        .chain(&options.reinstall);
+    repos.refuse_broken(
+        index.entries().chain(kept.entries()),
+        roots.map(String::as_str),
+    )?;
     let decisions = match plan::decide(release, state, &index, &kept, options) {
         Err(PlanningError::Drift {
             package,

@@ -272,6 +272,7 @@ pub struct Listed {
 /// Every version of every package (or of `name`), merged over the layers.
 pub async fn list(repos: &Repositories, name: Option<&str>) -> Result<Vec<Listed>, RepoOpError> {
     let index = repos.index().await?.index;
+    repos.refuse_broken(index.entries(), name)?;
     let mut listed: BTreeMap<(String, Version), Listed> = BTreeMap::new();
     for entry in index.entries().filter(|e| name.is_none_or(|n| n == e.name)) {
         listed
@@ -342,6 +343,7 @@ pub async fn show(
 ) -> Result<Shown, RepoOpError> {
     let layered = repos.index().await?;
     let index = &layered.index;
+    repos.refuse_broken(index.entries(), [name])?;
     let candidates: Vec<&IndexEntry> = index
         .entries()
         .filter(|e| {

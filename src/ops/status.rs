@@ -193,6 +193,10 @@ async fn drift(
     platform: Platform,
 ) -> Result<Vec<Drift>, StatusError> {
     let layered = repos.index().await?;
+    repos.refuse_broken(
+        layered.index.entries(),
+        state.packages.keys().map(String::as_str),
+    )?;
     let mut drift = Vec::new();
     for (name, installed) in &state.packages {
         match layered.index.get(name, &installed.version, platform) {

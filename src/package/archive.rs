@@ -4,7 +4,9 @@
 //! Writing is deterministic (sorted entries, fixed times, owners and modes), so the same
 //! sources give the same bytes. Reading trusts nothing: it refuses links, path traversal,
 //! absurd sizes, unknown or missing entries and changed files, then validates the package
-//! as if it were a source directory.
+//! as if it were a source directory. It names what a file is when it is no gzipped tar (a
+//! zip renamed `.dbpkg`), and takes an archive repacked with `tar` as it is: folder entries
+//! and a leading `./` name nothing new, and the index still checks every file.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -52,9 +54,34 @@ pub struct ArchiveIndex {
 /// Why an archive cannot be read.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ArchiveError {
-    /// The bytes are not a gzipped tar.
-    #[error("`{path}` is not a readable .dbpkg archive")]
-    #[diagnostic(code(dbpm::archive::unreadable))]
+    /// The file cannot be read.
+    #[error("failed to read the archive `{path}`")]
+    #[diagnostic(code(dbpm::archive::io))]
+    Io {
+        /// The archive.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bytes are another format than a gzipped tar: a zip, a bare tar, ...
+    #[error("`{path}` is not a .dbpkg archive: {found}")]
+    #[diagnostic(
+        code(dbpm::archive::not_an_archive),
+        help("a .dbpkg is the gzipped tar that `dbpm build` writes (renaming a zip or a tar does not make one): rebuild it from its package directory with `dbpm build DIR`")
+    )]
+    NotAnArchive {
+        /// The archive.
+        path: PathBuf,
+        /// What the bytes are instead.
+        found: &'static str,
+    },
+    /// A gzipped tar that cannot be unpacked to the end.
+    #[error("`{path}` is a damaged .dbpkg archive: it cannot be unpacked")]
+    #[diagnostic(
+        code(dbpm::archive::unreadable),
+        help("the file is truncated or corrupt (an interrupted download or copy?): copy it again, or rebuild it from its package directory with `dbpm build DIR`")
+    )]
     Unreadable {
         /// The archive.
         path: PathBuf,
@@ -281,7 +308,7 @@ pub fn read(path: &Path, bytes: &[u8]) -> Result<Package, ArchiveError> {
 
 /// Reads an archive file.
 pub fn read_file(path: &Path) -> Result<Package, ArchiveError> {
-    let bytes = fs_err::read(path).map_err(|source| ArchiveError::Unreadable {
+    let bytes = fs_err::read(path).map_err(|source| ArchiveError::Io {
         path: path.to_path_buf(),
         source,
     })?;
@@ -297,6 +324,12 @@ fn list(items: &[&String]) -> String {
 }
 
 fn unpack(path: &Path, bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, ArchiveError> {
+    if let Some(found) = foreign_format(bytes) {
+        return Err(ArchiveError::NotAnArchive {
+            path: path.to_path_buf(),
+            found,
+        });
+    }
     let unreadable = |source| ArchiveError::Unreadable {
         path: path.to_path_buf(),
         source,
@@ -313,32 +346,31 @@ fn unpack(path: &Path, bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, Archiv
     let mut total = 0u64;
     for entry in archive.entries().map_err(unreadable)? {
         let mut entry = entry.map_err(unreadable)?;
-        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        if entry.header().entry_type() != tar::EntryType::Regular {
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let kind = entry.header().entry_type();
+        if !matches!(kind, tar::EntryType::Regular | tar::EntryType::Directory) {
             return Err(forbidden(
-                &name,
+                &raw,
                 "not a regular file (links and devices are refused)",
             ));
         }
         let entry_path = entry.path().map_err(unreadable)?.into_owned();
-        let normal = entry_path
-            .components()
-            .all(|c| matches!(c, Component::Normal(_)));
-        if !normal || name.contains('\\') || name.is_empty() {
-            return Err(forbidden(
-                &name,
-                "the path leaves the package (`..`, `/` or `\\`)",
-            ));
+        let name = entry_name(&entry_path)
+            .filter(|name| !raw.contains('\\') && (kind.is_dir() || !name.is_empty()))
+            .ok_or_else(|| forbidden(&raw, "the path leaves the package (`..`, `/` or `\\`)"))?;
+        if kind.is_dir() {
+            // A folder entry holds nothing (`tar -C DIR -czf …` writes them): its files count.
+            continue;
         }
-        if entry_path.components().count() > 2 {
-            return Err(forbidden(&name, "nested deeper than a phase folder"));
+        if name.split('/').count() > 2 {
+            return Err(forbidden(&raw, "nested deeper than a phase folder"));
         }
         let size = entry.header().size().map_err(unreadable)?;
         total += size;
         if size > MAX_FILE_SIZE {
             return Err(ArchiveError::TooLarge {
                 path: path.to_path_buf(),
-                reason: format!("entry `{name}` is {size} bytes (the limit is {MAX_FILE_SIZE})"),
+                reason: format!("entry `{raw}` is {size} bytes (the limit is {MAX_FILE_SIZE})"),
             });
         }
         if total > MAX_TOTAL_SIZE || files.len() >= MAX_ENTRIES {
@@ -349,11 +381,53 @@ fn unpack(path: &Path, bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, Archiv
         }
         let mut content = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
         entry.read_to_end(&mut content).map_err(unreadable)?;
-        if files.insert(name.clone(), content).is_some() {
-            return Err(forbidden(&name, "the entry appears twice"));
+        if files.insert(name, content).is_some() {
+            return Err(forbidden(&raw, "the entry appears twice"));
         }
     }
     Ok(files)
+}
+
+/// An entry's name in the package (`/`-separated), or `None` when its path leaves the
+/// package. A leading `./` (what `tar -C DIR -czf FILE .` writes) names the same file as
+/// none does, so it is dropped: the index's checksums still verify every file.
+fn entry_name(path: &Path) -> Option<String> {
+    let mut parts = Vec::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir if parts.is_empty() => {}
+            Component::Normal(part) => parts.push(part.to_str()?),
+            _ => return None,
+        }
+    }
+    Some(parts.join("/"))
+}
+
+/// What `bytes` are when they are plainly no gzip stream, told by their first bytes; `None`
+/// for gzip, which unpacking then judges.
+fn foreign_format(bytes: &[u8]) -> Option<&'static str> {
+    const SIGNATURES: &[(&[u8], &str)] = &[
+        (b"\x1f\x8b", ""),
+        (b"PK\x03\x04", "it is a zip file"),
+        (b"PK\x05\x06", "it is a zip file"),
+        (b"BZh", "it is compressed with bzip2, not gzip"),
+        (b"\xfd7zXZ\x00", "it is compressed with xz, not gzip"),
+        (b"\x28\xb5\x2f\xfd", "it is compressed with zstd, not gzip"),
+        (b"7z\xbc\xaf\x27\x1c", "it is a 7-Zip file"),
+    ];
+    if bytes.is_empty() {
+        return Some("the file is empty");
+    }
+    if let Some((_, found)) = SIGNATURES
+        .iter()
+        .find(|(magic, _)| bytes.starts_with(magic))
+    {
+        return (!found.is_empty()).then_some(*found);
+    }
+    if bytes.get(257..262) == Some(b"ustar") {
+        return Some("it is a tar file that is not gzip-compressed");
+    }
+    Some("it is not gzip-compressed (it lacks the gzip signature)")
 }
 
 #[cfg(test)]
@@ -382,6 +456,121 @@ mod tests {
         .unwrap();
         let source = super::super::load_dir(root).unwrap();
         source.for_platform(Platform::Sqlite).unwrap()
+    }
+
+    /// A gzipped tar of `entries` (name, content; a name ending in `/` is a folder), the
+    /// names written as they are: the tar crate's own setter drops a leading `./`.
+    fn tarball(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        ));
+        for (name, content) in entries {
+            let mut header = tar::Header::new_ustar();
+            let folder = name.ends_with('/');
+            header.set_entry_type(if folder {
+                tar::EntryType::Directory
+            } else {
+                tar::EntryType::Regular
+            });
+            header.set_mode(if folder { 0o755 } else { 0o644 });
+            header.set_size(content.len() as u64);
+            header.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
+            header.set_cksum();
+            builder.append(&header, *content).unwrap();
+        }
+        builder.into_inner().unwrap().finish().unwrap()
+    }
+
+    /// The entries of `package`'s archive.
+    fn entries(package: &Package) -> Vec<(String, Vec<u8>)> {
+        let bytes = write(package);
+        let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(&bytes[..]));
+        archive
+            .entries()
+            .unwrap()
+            .map(|entry| {
+                let mut entry = entry.unwrap();
+                let mut content = Vec::new();
+                entry.read_to_end(&mut content).unwrap();
+                (entry.path().unwrap().display().to_string(), content)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_archive_repacked_with_dot_slash_entries_reads_as_the_same_package() {
+        // What `tar -C unpacked -czf demo.dbpkg .` writes: `./`, folder entries, `./` names.
+        let package = sample();
+        let files = entries(&package);
+        let names: Vec<String> = files.iter().map(|(name, _)| format!("./{name}")).collect();
+        let mut repacked: Vec<(&str, &[u8])> =
+            vec![("./", b""), ("./INSTALL/", b""), ("./ROLLBACK/", b"")];
+        repacked.extend(
+            names
+                .iter()
+                .zip(&files)
+                .map(|(name, (_, content))| (name.as_str(), content.as_slice())),
+        );
+        let back = read(Path::new("demo.dbpkg"), &tarball(&repacked)).unwrap();
+        assert_eq!(back, package);
+    }
+
+    #[test]
+    fn a_dot_slash_entry_cannot_climb_out_or_hide_a_second_copy() {
+        assert_eq!(
+            entry_name(Path::new("./INSTALL/001.a.sql")).unwrap(),
+            "INSTALL/001.a.sql"
+        );
+        assert_eq!(entry_name(Path::new("./")).unwrap(), "");
+        assert_eq!(entry_name(Path::new("./../x.sql")), None);
+        assert_eq!(entry_name(Path::new("/INSTALL/x.sql")), None);
+        assert_eq!(entry_name(Path::new("INSTALL/../../x.sql")), None);
+        // `./a` and `a` are one entry: the second is refused as a duplicate.
+        let package = sample();
+        let manifest = package.manifest_text().as_bytes();
+        let bytes = tarball(&[("dbpm.toml", manifest), ("./dbpm.toml", manifest)]);
+        let err = read(Path::new("demo.dbpkg"), &bytes).unwrap_err();
+        assert!(
+            matches!(&err, ArchiveError::Forbidden { entry, reason, .. } if entry == "./dbpm.toml" && reason.contains("twice")),
+            "{err:?}"
+        );
+        // A regular file named `./` has no name in the package.
+        let err = read(Path::new("demo.dbpkg"), &tarball(&[(".", b"x")])).unwrap_err();
+        assert!(matches!(err, ArchiveError::Forbidden { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_file_of_another_format_is_named_for_what_it_is() {
+        let found = |bytes: &[u8]| match read(Path::new("demo.dbpkg"), bytes) {
+            Err(ArchiveError::NotAnArchive { found, .. }) => found,
+            other => panic!("not refused as another format: {other:?}"),
+        };
+        assert_eq!(
+            found(b"PK\x03\x04\x14\x00rest of a zip"),
+            "it is a zip file"
+        );
+        assert_eq!(found(b""), "the file is empty");
+        assert_eq!(
+            found(b"BZh91AY&SY"),
+            "it is compressed with bzip2, not gzip"
+        );
+        let mut bare = Vec::new();
+        tar::Builder::new(&mut bare)
+            .append_data(&mut tar::Header::new_ustar(), "dbpm.toml", &b"x"[..])
+            .unwrap();
+        assert_eq!(found(&bare), "it is a tar file that is not gzip-compressed");
+        assert_eq!(
+            found(b"CREATE TABLE t (x int);"),
+            "it is not gzip-compressed (it lacks the gzip signature)"
+        );
+    }
+
+    #[test]
+    fn a_truncated_archive_is_damaged() {
+        let bytes = write(&sample());
+        let err = read(Path::new("demo.dbpkg"), &bytes[..bytes.len() / 2]).unwrap_err();
+        assert!(matches!(err, ArchiveError::Unreadable { .. }), "{err:?}");
     }
 
     #[test]

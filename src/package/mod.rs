@@ -7,6 +7,7 @@
 pub mod archive;
 pub mod changes;
 pub mod checksum;
+mod junk;
 mod lint;
 pub mod placeholder;
 pub mod script;

@@ -1,6 +1,7 @@
 //! Reading a package source directory into a [`FileTree`]: the manifest and the files of the
 //! phase folders, with what cannot be a script (links, directories, unreadable entries)
-//! reported as problems. Hidden entries (`.gitkeep`) and loose files at the top are ignored.
+//! reported as problems. Hidden entries (`.gitkeep`) and loose files at the top are ignored;
+//! editor and file manager junk in a phase folder (module `junk`) is too, with a warning.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use crate::diagnostic::Problem;
 use crate::manifest::{LEGACY_MANIFEST_FILE, MANIFEST_FILE};
 
+use super::junk;
 use super::script::{Folder, FolderError};
 
 /// The files of a package, by path relative to its root (`/`-separated), and where they came from.
@@ -65,10 +67,22 @@ pub fn read_dir(root: &Path) -> Result<FileTree, std::io::Error> {
 fn read_folder(tree: &mut FileTree, dir: &Path, folder: &str) -> Result<(), std::io::Error> {
     for entry in sorted_entries(dir)? {
         let name = entry.file_name().to_string_lossy().into_owned();
+        let path = entry.path();
+        if let Some(kind) = junk::kind(&name) {
+            tree.problems.push(
+                Problem::error(
+                    &path,
+                    "dbpm::package::junk_file",
+                    format!("{kind}, left out of the package"),
+                )
+                .with_help("dbpm never packs it; delete it, or have your editor keep such files elsewhere, to silence this warning")
+                .warning(),
+            );
+            continue;
+        }
         if name.starts_with('.') {
             continue;
         }
-        let path = entry.path();
         let file_type = fs_err::symlink_metadata(&path)?.file_type();
         if file_type.is_file() {
             tree.files

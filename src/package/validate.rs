@@ -156,15 +156,19 @@ fn inspect(tree: &FileTree, advice: Advice) -> Result<PackageSource, InvalidSour
     let manifest = read_manifest(tree, &mut problems);
     let scripts = read_scripts(tree, manifest.as_ref(), &mut problems);
     check_duplicates(tree, &scripts, &mut problems);
-    if scripts.is_empty() && !tree.files.keys().any(|p| p.contains('/')) {
-        problems.push(
-            Problem::error(&tree.root, "dbpm::package::empty", "the package has no scripts")
-                .with_help("add scripts to INSTALL/ (code) or UPGRADE/ (data model); `dbpm init` writes an example"),
-        );
-    }
     let Some(mut manifest) = manifest else {
         return Err(invalid(problems, None));
     };
+    // A package of prerequisites only (a meta-package) is installed as any other, with no
+    // steps of its own; with no prerequisites either, installing it changes nothing.
+    let no_files = !tree.files.keys().any(|p| p.contains('/'));
+    if no_files && manifest.prerequisites.is_empty() {
+        problems.push(
+            Problem::error(&tree.root, "dbpm::package::empty", "the package has no scripts and no prerequisites: installing it changes nothing")
+                .with_help("add scripts to INSTALL/ (code) or UPGRADE/ (data model), `dbpm init` writes an example; or prerequisites, for a package that only pulls in others")
+                .warning(),
+        );
+    }
     check_edges(tree, &manifest, &scripts, &mut problems);
     check_declarations(tree, &manifest, &scripts, &mut problems);
     check_twins(tree, &mut manifest, &scripts, &mut problems);

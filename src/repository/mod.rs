@@ -232,28 +232,15 @@ pub enum RepositoryError {
         /// Which repository.
         repository: String,
     },
-    /// Two sources of one version in a source tree.
-    #[error("`{name}@{version}` is defined twice in the source tree: `{first}` and `{second}`")]
+    /// Package sources of a tree that fail validation, and that the command may need.
+    #[error("{names} {} invalid in the source tree, and this command may need {}", if problems.len() == 1 { "is" } else { "are" }, if problems.len() == 1 { "it" } else { "them" })]
     #[diagnostic(
-        code(dbpm::repository::duplicate_source),
-        help("keep one directory per package version")
+        code(dbpm::repository::invalid_source),
+        help("fix the problems below (`dbpm build DIR` checks one package alone); an invalid package that nothing here may need is skipped with a warning")
     )]
-    DuplicateSource {
-        /// The package.
-        name: String,
-        /// The version.
-        version: semver::Version,
-        /// One directory.
-        first: PathBuf,
-        /// The other.
-        second: PathBuf,
-    },
-    /// A package source in a tree is invalid.
-    #[error("the source tree `{root}` holds invalid packages")]
-    #[diagnostic(code(dbpm::repository::invalid_source))]
     InvalidSources {
-        /// The tree.
-        root: PathBuf,
+        /// The packages, as their manifests name them.
+        names: String,
         /// The problems of each package.
         #[related]
         problems: Vec<Problems>,
@@ -342,6 +329,38 @@ impl Repositories {
     /// The layers.
     pub fn layers(&self) -> &[Backend] {
         &self.layers
+    }
+
+    /// The package sources of the layers' trees that fail validation: left out of
+    /// [`Repositories::index`].
+    pub fn broken(&self) -> impl Iterator<Item = &tree::BrokenSource> {
+        self.layers.iter().flat_map(|layer| match layer {
+            Backend::Tree(tree) => tree.broken(),
+            Backend::Directory(_) | Backend::Database(_) => &[],
+        })
+    }
+
+    /// Refuses, with their problems, the broken sources that a command starting from the
+    /// packages `roots` may need (see [`tree::needing`]), `entries` being every package
+    /// version it can choose from. The other broken sources are skipped; the caller warns of
+    /// them once the command has succeeded.
+    pub fn refuse_broken<'a>(
+        &self,
+        entries: impl IntoIterator<Item = &'a IndexEntry>,
+        roots: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), RepositoryError> {
+        let needed = tree::needing(self.broken(), entries, roots);
+        if needed.is_empty() {
+            return Ok(());
+        }
+        Err(RepositoryError::InvalidSources {
+            names: needed
+                .iter()
+                .map(|b| b.label())
+                .collect::<Vec<_>>()
+                .join(", "),
+            problems: needed.into_iter().map(|b| b.problems.clone()).collect(),
+        })
     }
 
     /// The merged index of every layer.

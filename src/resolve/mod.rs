@@ -11,7 +11,7 @@ pub mod paths;
 pub mod release;
 pub mod resolver;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 mod wording;
 
 pub use paths::{path, Blocking, Direction, PathError, PathStep, UpgradePath};

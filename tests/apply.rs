@@ -1889,6 +1889,29 @@ async fn a_timed_out_cmd_step_ends_with_what_it_started() {
     assert!(!late.exists(), "the timed-out script's subshell ran on");
 }
 
+/// A `.cmd` step that times out keeps what it said before it was killed, as a failed one
+/// does: in the error shown and in the journal. It kept nothing, so the reason it hung (a
+/// lock it waited for, a prompt) was lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_cmd_step_keeps_the_end_of_its_output() {
+    let s = Scenario::new(Platform::Sqlite);
+    let plan_path = s.plan_with_announce(
+        "hanging-output",
+        "\necho 'partial progress'\necho 'waiting for the maintenance lock' >&2\nsleep 30\n",
+    );
+    let output = s.apply(&plan_path, &["--cmd-timeout", "1"]);
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(5), "{text}");
+    assert!(text.contains("timed out after 1 s"), "{text}");
+    assert!(text.contains("waiting for the maintenance lock"), "{text}");
+    assert!(text.contains("partial progress"), "{text}");
+    let contents = s.db.dbpm_table_contents().await;
+    assert!(
+        contents.contains("waiting for the maintenance lock"),
+        "{contents}"
+    );
+}
+
 /// A password in the target URL reaches neither the plan, nor any output, nor dbpm's
 /// tables — also when a `.cmd` step prints `$DBPM_TARGET_URL`, on success and on failure,
 /// or the password percent-decoded.

@@ -1099,41 +1099,71 @@ async fn run_command(
     };
     // Dropped on a timeout (or with the step's task), it kills what the script started.
     let group = process::Group::led_by(child.id());
-    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let (mut stdout, mut stderr) = (child.stdout.take(), child.stderr.take());
+    // Kept outside the race with the timeout, so a step that times out keeps what it said.
+    let (mut out, mut err) = (Kept::default(), Kept::default());
     let ran = async {
-        let (stdout, stderr, status) = tokio::join!(
-            kept(stdout, Keep::Start),
-            kept(stderr, Keep::End),
+        let (read_out, read_err, status) = tokio::join!(
+            kept(stdout.as_mut(), Keep::Start, &mut out),
+            kept(stderr.as_mut(), Keep::End, &mut err),
             child.wait()
         );
-        Ok::<_, std::io::Error>((stdout?, stderr?, status?))
+        read_out?;
+        read_err?;
+        status
     };
-    let (stdout, stderr, status) = match tokio::time::timeout(timeout, ran).await {
-        Ok(Ok(output)) => {
+    let finished = tokio::time::timeout(timeout, ran).await;
+    let status = match finished {
+        Ok(Ok(status)) => {
             group.finished();
-            output
+            status
         }
         Ok(Err(err)) => return Err(ScriptFailed(format!("failed to run the shell: {err}"))),
         Err(_) => {
+            drop(group);
+            // What the script wrote just before it was killed is still in the pipes; a
+            // process that left the group may hold them open, so the wait is short.
+            let _ = tokio::time::timeout(DRAIN, async {
+                tokio::join!(
+                    kept(stdout.as_mut(), Keep::Start, &mut out),
+                    kept(stderr.as_mut(), Keep::End, &mut err)
+                )
+            })
+            .await;
             return Err(ScriptFailed(format!(
-                "timed out after {} s (the script and what it started were killed)",
-                timeout.as_secs()
-            )))
+                "timed out after {} s (the script and what it started were killed){}",
+                timeout.as_secs(),
+                said(&output_text(&out, &err, target))
+            )));
         }
     };
-    let text = joined(
+    let text = output_text(&out, &err, target);
+    if status.success() {
+        Ok(text)
+    } else {
+        Err(ScriptFailed(format!("exited with {status}{}", said(&text))))
+    }
+}
+
+/// How long a timed-out `.cmd` step's pipes are read after its process group was killed.
+const DRAIN: Duration = Duration::from_millis(500);
+
+/// A `.cmd` step's output as the journal keeps it: [`joined`], scrubbed of the target's
+/// password.
+fn output_text(stdout: &Kept, stderr: &Kept, target: &Target) -> String {
+    joined(
         &scrub(&String::from_utf8_lossy(&stdout.bytes), target),
         stdout.cut,
         &scrub(&String::from_utf8_lossy(&stderr.bytes), target),
         stderr.cut,
-    );
-    if status.success() {
-        Ok(text)
-    } else {
-        Err(ScriptFailed(format!(
-            "exited with {status}: {}",
-            text.trim_end()
-        )))
+    )
+}
+
+/// The output after a failed `.cmd` step's reason: `: ` and the output, or nothing.
+fn said(text: &str) -> String {
+    match text.trim_end() {
+        "" => String::new(),
+        text => format!(": {text}"),
     }
 }
 
@@ -1155,26 +1185,27 @@ struct Kept {
     cut: bool,
 }
 
-/// What a `.cmd` step's stream said, read to its end but kept only up to twice
+/// What a `.cmd` step's stream says, read into `kept` to its end but kept only up to twice
 /// [`MAX_OUTPUT`] (room for [`joined`] to cut it, after [`scrub`], so that no secret is
 /// cut in two): a script that prints without end (a `pg_dump` to its standard output) would
-/// otherwise fill dbpm's memory.
+/// otherwise fill dbpm's memory. Each read is added to `kept` at once, so a read broken off
+/// (the step timed out) leaves what came before it.
 async fn kept(
-    stream: Option<impl tokio::io::AsyncRead + Unpin>,
+    stream: Option<&mut (impl tokio::io::AsyncRead + Unpin)>,
     keep: Keep,
-) -> Result<Kept, std::io::Error> {
+    kept: &mut Kept,
+) -> Result<(), std::io::Error> {
     use tokio::io::AsyncReadExt;
 
     const LIMIT: usize = 2 * MAX_OUTPUT;
-    let mut kept = Kept::default();
-    let Some(mut stream) = stream else {
-        return Ok(kept);
+    let Some(stream) = stream else {
+        return Ok(());
     };
     let mut buffer = vec![0; 64 * 1024];
     loop {
         let read = stream.read(&mut buffer).await?;
         if read == 0 {
-            return Ok(kept);
+            return Ok(());
         }
         kept.bytes.extend_from_slice(&buffer[..read]);
         if kept.bytes.len() > LIMIT {

@@ -1760,7 +1760,7 @@ async fn ctrl_c_during_a_rollback_says_that_resuming_finishes_it() {
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(
         text.contains(
-            "stopped on request (Ctrl-C or SIGTERM) during its rollback, which resuming finishes"
+            "stopped on request (Ctrl-C, SIGTERM or SIGHUP) during its rollback, which resuming finishes"
         ),
         "{text}"
     );
@@ -2625,10 +2625,45 @@ async fn sigterm_stops_at_a_checkpoint_like_ctrl_c() {
     let text = s.text(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("stopped on request (Ctrl-C or SIGTERM)"),
+        text.contains("stopped on request (Ctrl-C, SIGTERM or SIGHUP)"),
         "{text}"
     );
     assert_eq!(runs(&s.db).await.last().unwrap().1, "stopped");
+    let resumed = s.applied(&plan_path);
+    assert!(s.text(&resumed).contains("resuming run"));
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
+    assert_nothing_done_twice(&s.db, &[&load_plan(&plan_path)]).await;
+}
+
+/// A lost ssh session (SIGHUP, sent twice: by the kernel and by the shell that ends, and the
+/// terminal gone, so writing progress fails) stops like SIGTERM: the running step finishes,
+/// the run is recorded as stopped (exit 1), and the same command resumes it. SIGHUP used to
+/// kill dbpm mid-run, as a crash would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hangup_with_the_terminal_gone_stops_at_a_checkpoint() {
+    let s = Scenario::new(Platform::Sqlite);
+    let (mut child, plan_path) = while_a_step_runs(&s, 2);
+    // Where the progress went is gone: every later write to it fails.
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    for _ in 0..2 {
+        let kill = Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{status:?}");
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "stopped");
+    let announce = "billing@1.1.0/PREINSTALL/002.announce";
+    let journal = journal(&s.db).await;
+    assert!(
+        journal
+            .iter()
+            .any(|(_, step, state)| step == announce && state == "done"),
+        "{journal:?}"
+    );
     let resumed = s.applied(&plan_path);
     assert!(s.text(&resumed).contains("resuming run"));
     assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");

@@ -251,9 +251,9 @@ pub enum ApplyError {
         #[source]
         source: TargetError,
     },
-    /// Ctrl-C or SIGTERM came before the run began (while waiting for another run's lock,
+    /// Ctrl-C, SIGTERM or SIGHUP came before the run began (while waiting for another run's lock,
     /// say): nothing ran, and no run was recorded that would hold the target for this plan.
-    #[error("stopped on request (Ctrl-C or SIGTERM) before the run began")]
+    #[error("stopped on request (Ctrl-C, SIGTERM or SIGHUP) before the run began")]
     #[diagnostic(
         code(dbpm::apply::stopped_before_run),
         help("nothing ran and nothing was recorded; run the same command again to apply the plan")
@@ -628,7 +628,7 @@ async fn drive(
 
     loop {
         if stopping.is_none() && settings.stop.load(Ordering::SeqCst) {
-            stopping = Some("stopped on request (Ctrl-C or SIGTERM)".to_owned());
+            stopping = Some("stopped on request (Ctrl-C, SIGTERM or SIGHUP)".to_owned());
         }
         // Another dbpm may take a lost lock: nothing new starts (`apply` then reports it).
         if stopping.is_none() && lock.lost() {

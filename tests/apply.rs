@@ -2544,6 +2544,52 @@ async fn a_second_stop_request_exits_without_waiting_for_the_running_step() {
     assert_nothing_done_twice(&s.db, &[&plan]).await;
 }
 
+/// After a second Ctrl-C exits dbpm, the PostgreSQL server ends the step's statement within
+/// a few seconds rather than run it to its end: the step is in doubt, and a `--retry-in-doubt`
+/// must not run it again beside a copy still running. The backend used to run on for the
+/// whole minute of its `pg_sleep`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_ends_the_running_statement_on_the_server() {
+    let s = Scenario::new(Platform::Postgres);
+    let (plan_path, plan) = pausing_plan(&s, "('wait', 60)").await;
+    let mut child = s.spawn_apply(&plan_path, &[]);
+    let pausing = "SELECT CAST(pid AS TEXT) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%FROM pause%' AND query NOT LIKE '%pg_stat_activity%'";
+    let started = Instant::now();
+    while s.db.texts(pausing).await.is_empty() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let pid = child.id().to_string();
+    for _ in 0..2 {
+        let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(sent.success());
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let asked = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if asked.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("still running 20 s after the second Ctrl-C");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let output = child.wait_with_output().unwrap();
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    let exited = Instant::now();
+    while !s.db.texts(pausing).await.is_empty() {
+        assert!(
+            exited.elapsed() < std::time::Duration::from_secs(20),
+            "the step's statement still runs on the server 20 s after dbpm exited: {text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    s.db.execute("DELETE FROM pause").await;
+    s.applied_with(&plan_path, &["--retry-in-doubt"]);
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
+    assert_nothing_done_twice(&s.db, &[&plan]).await;
+}
+
 /// The run lock of a SQLite database is a file beside it: when that file cannot be made (a
 /// directory the user may not write to; here, a directory in its place), the error says what
 /// the file is for and that nothing ran, not only that some unknown file failed to open.

@@ -25,6 +25,13 @@ const MYSQL_RUN_LOCK: &str = "CONCAT('dbpm_run_', SHA1(DATABASE()))";
 /// commits with the script, and a crash that loses both is a step not run, which runs again.
 const NOT_DURABLE: &str = "SET synchronous_commit TO off";
 
+/// A PostgreSQL step connection has the server check, while a statement runs, that dbpm is
+/// still there, and abort the statement once it is not: a statement left running by a dbpm
+/// that exited (a second Ctrl-C, a kill) would otherwise run on to its end, beside the
+/// resume that runs its step again. Set where the server takes the setting (PostgreSQL 14
+/// and later, on a system that can check); elsewhere, as before, nothing.
+const CHECK_CLIENT: &str = "DO $$BEGIN PERFORM set_config('client_connection_check_interval', '1s', false); EXCEPTION WHEN OTHERS THEN NULL; END$$";
+
 /// How often a waiting apply retries the lock.
 const LOCK_POLL: Duration = Duration::from_millis(200);
 
@@ -760,9 +767,14 @@ impl Target {
         session: &mut Session,
         durable: bool,
     ) -> Result<(), TargetError> {
-        if self.platform() == Platform::Postgres && !durable {
+        if self.platform() == Platform::Postgres {
+            let settings = if durable {
+                CHECK_CLIENT.to_owned()
+            } else {
+                format!("{NOT_DURABLE}; {CHECK_CLIENT}")
+            };
             session
-                .run(NOT_DURABLE)
+                .run_verbatim(&settings)
                 .await
                 .map_err(self.failed("prepare a step connection"))?;
         }
@@ -825,9 +837,9 @@ impl StepSession {
         // The reset and the target's settings again, in one round trip.
         let search_path = target.pg_search_path();
         let settings: &[&str] = if durable {
-            &[&search_path]
+            &[CHECK_CLIENT, &search_path]
         } else {
-            &[NOT_DURABLE, &search_path]
+            &[NOT_DURABLE, CHECK_CLIENT, &search_path]
         };
         session
             .reset(after_commit, settings)

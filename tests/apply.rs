@@ -2148,6 +2148,76 @@ async fn an_admin_connection_that_fails_is_found_before_anything_runs(platform: 
     assert_eq!(sys_traces(&s.db).await.0, 1);
 }
 
+/// An admin connection that stops opening mid-run (the admin server down, its role out of
+/// connections) fails its `.sys` step before it starts: the step is journaled
+/// `could_not_start`, nothing is in doubt, and the run rolls back what it did (exit 5), as
+/// for a failed step. The message names the connection without its password. It read as
+/// "interrupted", with advice about steps in doubt, and left the run unfinished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_connection_that_fails_mid_run_fails_its_step_before_it_starts() {
+    const PASSWORD: &str = "Adm1nS3cret";
+    let role = LimitedRole::named("dbpm_admin", 10);
+    let s = Scenario::new(Platform::Postgres);
+    let dir = s.ctx.path("sys");
+    let release = sys_packages(&dir, "SELECT 1;\n");
+    // The step before the `.sys` one runs long enough to take the admin role's connections.
+    write_under(
+        &dir,
+        "packages/base/1.0.0/UPGRADE/001.tables.sql",
+        "CREATE TABLE base_item (id INTEGER PRIMARY KEY);\nSELECT pg_sleep(3);\n",
+    );
+    let repo = dir.join("packages").display().to_string();
+    let plan_path = s.plan(&release, &repo, false, "install.json");
+    let admin = role.granted(&s.db).replacen(
+        &format!("://{}@", role.name),
+        &format!("://{}:{PASSWORD}@", role.name),
+        1,
+    );
+    let child = s.spawn_apply(&plan_path, &["--admin-db", &admin]);
+    let sleeping = "SELECT CAST(pid AS TEXT) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE '%pg_sleep(3)%'";
+    let started = Instant::now();
+    while s.db.texts(sleeping).await.is_empty() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the step before the `.sys` one never ran"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    role.psql(
+        &role.server,
+        &format!("ALTER ROLE {} CONNECTION LIMIT 0", role.name),
+    );
+    let output = child.wait_with_output().unwrap();
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(5), "{text}");
+    assert!(
+        text.contains("could not start: the admin connection could not be opened"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("{}:***@", role.name)), "{text}");
+    assert!(!text.contains(PASSWORD), "{text}");
+    assert!(!text.contains("interrupted"), "{text}");
+    assert!(!text.contains("in doubt"), "{text}");
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "rolled_back");
+    let rows = journal(&s.db).await;
+    let states: Vec<&str> = rows
+        .iter()
+        .filter(|(_, step, _)| step == SYS_STEP)
+        .map(|(_, _, state)| state.as_str())
+        .collect();
+    assert_eq!(states, ["could_not_start"], "{rows:?}");
+    assert!(versions(&s.db).await.is_empty());
+    assert!(
+        !user_objects(&s.db)
+            .await
+            .iter()
+            .any(|o| o.ends_with("base_item")),
+        "{text}"
+    );
+    let contents = s.db.dbpm_table_contents().await;
+    assert!(!contents.contains(PASSWORD), "{contents}");
+}
+
 /// A crash inside a transactional `.sys` step, after its script and before its commit on the
 /// admin connection, leaves nothing of the script behind; and since that commit is not the
 /// journal's, the step stays `started`: the resume stops with it in doubt (exit 6) rather
@@ -2726,9 +2796,14 @@ struct LimitedRole {
 
 impl LimitedRole {
     fn new(limit: u32) -> LimitedRole {
+        LimitedRole::named("dbpm_limited", limit)
+    }
+
+    /// A role named `prefix` and this process's id: one per test that uses it.
+    fn named(prefix: &str, limit: u32) -> LimitedRole {
         let server = std::env::var("DBPM_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let name = format!("dbpm_limited_{}", std::process::id());
+        let name = format!("{prefix}_{}", std::process::id());
         let role = LimitedRole { name, server };
         role.psql(
             &role.server,

@@ -618,7 +618,7 @@ async fn drive(
     let mut failed_forward: Vec<String> = plan
         .steps
         .iter()
-        .filter(|s| journal.get(&s.id) == Some(&StepState::Failed))
+        .filter(|s| journal.get(&s.id).is_some_and(|state| state.failed()))
         .map(|s| s.id.clone())
         .collect();
     let mut announced_rollback = false;
@@ -643,7 +643,7 @@ async fn drive(
                     .steps
                     .iter()
                     .filter(|s| s.phase == StepPhase::Postinstall)
-                    .filter(|s| journal.get(&s.id) == Some(&StepState::Failed))
+                    .filter(|s| journal.get(&s.id).is_some_and(|state| state.failed()))
                     .map(|s| s.id.clone())
                     .collect();
                 return Ok(Outcome::Completed {
@@ -834,8 +834,12 @@ async fn drive(
                     batch: 1,
                 });
             }
-            Ok(Err(ScriptFailed(error))) => {
-                journal.insert(id.clone(), StepState::Failed);
+            Ok(Err(failure)) => {
+                let (state, error) = match failure {
+                    StepFailure::Script(ScriptFailed(error)) => (StepState::Failed, error),
+                    StepFailure::CouldNotStart(error) => (StepState::CouldNotStart, error),
+                };
+                journal.insert(id.clone(), state);
                 let step = steps.get(id.as_str());
                 let forward = step.is_some_and(|s| s.compensates.is_none());
                 let postinstall = step.is_some_and(|s| s.phase == StepPhase::Postinstall);
@@ -849,7 +853,7 @@ async fn drive(
                         stopping = Some("a step failed and `--on-failure stop` keeps the run for a fix and a resume".to_owned());
                         stopped_after_failure = true;
                         // Keep the failure out of the schedule so it does not start rolling back.
-                        journal.retain(|_, s| *s != StepState::Failed);
+                        journal.retain(|_, s| !s.failed());
                     }
                 }
             }
@@ -944,18 +948,27 @@ fn next_batch<'a>(
     batch
 }
 
-/// A step task's result: its id, its connection for the next step, the script's outcome (or
+/// A step task's result: its id, its connection for the next step, the step's outcome (or
 /// the target's failure), its time.
 type Finished = (
     String,
     Option<StepSession>,
-    Result<Result<(), ScriptFailed>, TargetError>,
+    Result<Result<(), StepFailure>, TargetError>,
     Duration,
 );
 
+/// Why a step did not finish, the target working.
+#[derive(Debug)]
+enum StepFailure {
+    /// Its script failed.
+    Script(ScriptFailed),
+    /// It could not start, and nothing of it ran: why, as the journal keeps it.
+    CouldNotStart(String),
+}
+
 /// Runs one step of `run` (its id, and the owner of the run lock) with its journal entries on
 /// `session` (the target's; `.sys` steps run on a connection of the admin target, journaled on
-/// `session`). The inner result is the script's own failure; the session comes back for the
+/// `session`). The inner result is the step's own failure; the session comes back for the
 /// next step unless the target failed.
 async fn run_step(
     step: &Step,
@@ -967,7 +980,7 @@ async fn run_step(
     cmd_timeout: Duration,
 ) -> (
     Option<StepSession>,
-    Result<Result<(), ScriptFailed>, TargetError>,
+    Result<Result<(), StepFailure>, TargetError>,
 ) {
     let failpoint = |id: &str| super::failpoint::inside_step(id);
     if step.transactional && step.kind == Kind::Sql {
@@ -976,18 +989,29 @@ async fn run_step(
             .await;
         return match result {
             Ok(result) => match session.fresh_after_transaction().await {
-                Ok(session) => (Some(session), Ok(result)),
+                Ok(session) => (Some(session), Ok(result.map_err(StepFailure::Script))),
                 Err(err) => (None, Err(err)),
             },
             Err(err) => (None, Err(err)),
         };
     }
     // A `.sys` step's admin connection is opened before the step is journaled as started:
-    // one that cannot be opened leaves the step not started, never in doubt.
+    // one that cannot be opened leaves the step not started, never in doubt, and fails the
+    // run as a failed step does (the admin server may be down while the target works).
     let admin_session = match (step.kind, admin) {
         (Kind::Sys, Some(admin)) => match admin.admin_session().await {
             Ok(admin_session) => Some(admin_session),
-            Err(err) => return (Some(session), Err(err)),
+            Err(err) => {
+                let why = could_not_start(&err);
+                let state = StepState::CouldNotStart.as_str();
+                return match session
+                    .mark(run, &step.id, attempt, state, Some(&why))
+                    .await
+                {
+                    Ok(()) => (Some(session), Ok(Err(StepFailure::CouldNotStart(why)))),
+                    Err(err) => (None, Err(err)),
+                };
+            }
         },
         _ => None,
     };
@@ -1033,9 +1057,23 @@ async fn run_step(
         .mark(run, &step.id, attempt, state, output.as_deref())
         .await
     {
-        Ok(()) => (Some(session), Ok(result.map(drop))),
+        Ok(()) => (
+            Some(session),
+            Ok(result.map(drop).map_err(StepFailure::Script)),
+        ),
         Err(err) => (None, Err(err)),
     }
+}
+
+/// Why a `.sys` step could not start, its admin connection failing to open: the error and its
+/// causes, which name the connection by its URL without its password.
+fn could_not_start(err: &TargetError) -> String {
+    let causes = std::iter::successors(std::error::Error::source(err), |cause| cause.source());
+    let mut why = format!("could not start: the admin connection could not be opened: {err}");
+    for cause in causes {
+        why.push_str(&format!(": {cause}"));
+    }
+    why
 }
 
 /// Runs a `.sys` script on a connection of the admin target: a transactional one inside a

@@ -2660,6 +2660,77 @@ async fn a_second_ctrl_c_ends_the_running_statement_on_the_server() {
     assert_nothing_done_twice(&s.db, &[&plan]).await;
 }
 
+/// After a second Ctrl-C exits dbpm, MariaDB ends the step's statement (dbpm asks with
+/// `KILL QUERY` from a connection of its own): a statement that keeps the server busy, which
+/// no check for the gone client interrupts (unlike `SLEEP` or a lock wait), used to run on to
+/// its end, beside a `--retry-in-doubt` that would run its step again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_ends_a_busy_statement_on_mysql() {
+    let s = Scenario::new(Platform::Mysql);
+    let dir = s.ctx.path("busy");
+    write_under(
+        &dir,
+        "packages/busy/1.0.0/dbpm.toml",
+        "[package]\nname = \"busy\"\nversion = \"1.0.0\"\nplatforms = [\"mysql\"]\n",
+    );
+    write_under(
+        &dir,
+        "packages/busy/1.0.0/UPGRADE/001.work.sql",
+        "SELECT BENCHMARK(50000000000, MD5('dbpm_busy_step'));\n",
+    );
+    write_under(
+        &dir,
+        "packages/busy/1.0.0/DOWNGRADE/001.work.sql",
+        "SELECT 1;\n",
+    );
+    write_under(&dir, "release.toml", "[packages]\nbusy = \"1.0.0\"\n");
+    let plan_path = s.plan(
+        &dir.join("release.toml").display().to_string(),
+        &dir.join("packages").display().to_string(),
+        false,
+        "install.json",
+    );
+    let mut child = s.spawn_apply(&plan_path, &[]);
+    let busy = "SELECT CAST(id AS CHAR) FROM information_schema.processlist WHERE id <> CONNECTION_ID() AND info LIKE '%dbpm_busy_step%' AND info NOT LIKE '%processlist%'";
+    let started = Instant::now();
+    while s.db.texts(busy).await.is_empty() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let pid = child.id().to_string();
+    for _ in 0..2 {
+        let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(sent.success());
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let asked = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if asked.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("still running 20 s after the second Ctrl-C");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let output = child.wait_with_output().unwrap();
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    let exited = Instant::now();
+    loop {
+        let running = s.db.texts(busy).await;
+        if running.is_empty() {
+            break;
+        }
+        if exited.elapsed() > std::time::Duration::from_secs(20) {
+            // Not left to burn the server's time for the tests after this one.
+            for id in running {
+                s.db.execute(&format!("KILL {id}")).await;
+            }
+            panic!("the step's statement still runs on the server 20 s after dbpm exited: {text}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// The run lock of a SQLite database is a file beside it: when that file cannot be made (a
 /// directory the user may not write to; here, a directory in its place), the error says what
 /// the file is for and that nothing ran, not only that some unknown file failed to open.

@@ -264,6 +264,10 @@ pub fn settings(args: &RunArgs, schema: Option<&str>) -> miette::Result<Settings
         // The `.cmd` steps run in process groups of their own, which no signal to dbpm's
         // reaches: they end with it.
         crate::execute::process::kill_running();
+        // A MySQL/MariaDB server would run the steps' statements on: they end too, unless
+        // the server does not answer soon.
+        let statements = crate::execute::statements::end_running();
+        let _ = tokio::time::timeout(Duration::from_secs(5), statements).await;
         std::process::exit(Exit::Error as i32);
     });
     Ok(Settings {

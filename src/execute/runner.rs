@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use super::process;
 use super::schedule::{self, Choices, InDoubt, Journal, Next, Resume, StepState};
+use super::{process, statements};
 use crate::db::target::{
     RunLock, RunOutcome, RunRecord, ScriptFailed, StepSession, Target, TargetError,
     TEXT_BYTES_PER_INSERT,
@@ -984,9 +984,11 @@ async fn run_step(
 ) {
     let failpoint = |id: &str| super::failpoint::inside_step(id);
     if step.transactional && step.kind == Kind::Sql {
+        let running = statements::Running::on(&session);
         let result = session
             .run_transactional(run, owner, &step.id, attempt, text, failpoint)
             .await;
+        drop(running);
         return match result {
             Ok(result) => match session.fresh_after_transaction().await {
                 Ok(session) => (Some(session), Ok(result.map_err(StepFailure::Script))),
@@ -1037,10 +1039,12 @@ async fn run_step(
             }
         }
         (Kind::Sql | Kind::Sys, _) => {
+            let running = statements::Running::on(&session);
             let result = match session.run_plain(text).await {
                 Ok(result) => result.map(|()| String::new()),
                 Err(err) => return (None, Err(err)),
             };
+            drop(running);
             // Journaled on a session the script left nothing in (an `autocommit = 0`, a `USE`).
             session = match session.fresh().await {
                 Ok(session) => session,
@@ -1085,11 +1089,13 @@ async fn run_on_admin(
     transactional: bool,
     before_commit: impl FnOnce(),
 ) -> Result<Result<String, ScriptFailed>, TargetError> {
+    let running = statements::Running::on(&session);
     let result = if transactional {
         session.run_in_transaction(text, before_commit).await?
     } else {
         session.run_plain(text).await?
     };
+    drop(running);
     session.close().await?;
     Ok(result.map(|()| String::new()))
 }

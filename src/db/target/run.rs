@@ -271,6 +271,8 @@ pub struct StepSession {
     target: Target,
     /// Whether its commits wait for the disk (an admin session's do).
     durable: bool,
+    /// On MySQL/MariaDB, the server's id of the connection (see [`StepSession::backend`]).
+    backend: Option<i64>,
 }
 
 impl Target {
@@ -755,11 +757,31 @@ impl Target {
     async fn open_step_session(&self, durable: bool) -> Result<StepSession, TargetError> {
         let mut session = self.open(Access::Write).await?;
         self.prepare_step_session(&mut session, durable).await?;
+        let backend = match self.platform() {
+            Platform::Mysql => session
+                .fetch_int("SELECT CAST(CONNECTION_ID() AS SIGNED) AS id", &[], "id")
+                .await
+                .map_err(self.failed("prepare a step connection"))?,
+            Platform::Postgres | Platform::Sqlite => None,
+        };
         Ok(StepSession {
             session,
             target: self.clone(),
             durable,
+            backend,
         })
+    }
+
+    /// Ends the statement running on connection `backend` of this MySQL/MariaDB target
+    /// (`KILL QUERY`), from a connection of its own: for an exit that does not wait for a
+    /// step, since the server runs a statement on to its end after its client went away.
+    pub async fn end_statement(&self, backend: i64) -> Result<(), TargetError> {
+        let mut session = self.open(Access::Read).await?;
+        session
+            .run_verbatim(&format!("KILL QUERY {backend}"))
+            .await
+            .map_err(self.failed("end a step's statement"))?;
+        self.close(session).await
     }
 
     async fn prepare_step_session(
@@ -828,6 +850,7 @@ impl StepSession {
             mut session,
             target,
             durable,
+            backend,
         } = self;
         if target.platform() != Platform::Postgres {
             // Closing rolls back what is open; a connection that fails to close is gone.
@@ -849,7 +872,15 @@ impl StepSession {
             session,
             target,
             durable,
+            backend,
         })
+    }
+
+    /// On MySQL/MariaDB, the server's id of this connection, by which
+    /// [`Target::end_statement`] ends what runs on it; `None` elsewhere (a PostgreSQL server
+    /// ends a statement itself once its client is gone: see `CHECK_CLIENT`).
+    pub fn backend(&self) -> Option<i64> {
+        self.backend
     }
 
     /// Runs a transactional step: the script and its `done` journal entry commit together.

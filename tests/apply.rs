@@ -1760,7 +1760,7 @@ async fn ctrl_c_during_a_rollback_says_that_resuming_finishes_it() {
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(
         text.contains(
-            "stopped on request (Ctrl-C or SIGTERM) during its rollback, which resuming finishes"
+            "stopped on request (Ctrl-C, SIGTERM or SIGHUP) during its rollback, which resuming finishes"
         ),
         "{text}"
     );
@@ -1887,6 +1887,29 @@ async fn a_timed_out_cmd_step_ends_with_what_it_started() {
     assert!(text.contains("timed out after 1 s"), "{text}");
     std::thread::sleep(std::time::Duration::from_secs(4));
     assert!(!late.exists(), "the timed-out script's subshell ran on");
+}
+
+/// A `.cmd` step that times out keeps what it said before it was killed, as a failed one
+/// does: in the error shown and in the journal. It kept nothing, so the reason it hung (a
+/// lock it waited for, a prompt) was lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_timed_out_cmd_step_keeps_the_end_of_its_output() {
+    let s = Scenario::new(Platform::Sqlite);
+    let plan_path = s.plan_with_announce(
+        "hanging-output",
+        "\necho 'partial progress'\necho 'waiting for the maintenance lock' >&2\nsleep 30\n",
+    );
+    let output = s.apply(&plan_path, &["--cmd-timeout", "1"]);
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(5), "{text}");
+    assert!(text.contains("timed out after 1 s"), "{text}");
+    assert!(text.contains("waiting for the maintenance lock"), "{text}");
+    assert!(text.contains("partial progress"), "{text}");
+    let contents = s.db.dbpm_table_contents().await;
+    assert!(
+        contents.contains("waiting for the maintenance lock"),
+        "{contents}"
+    );
 }
 
 /// A password in the target URL reaches neither the plan, nor any output, nor dbpm's
@@ -2123,6 +2146,76 @@ async fn an_admin_connection_that_fails_is_found_before_anything_runs(platform: 
     let output = s.apply(&plan_path, &["--admin-db", &s.db.url]);
     assert_eq!(output.status.code(), Some(0), "{}", s.text(&output));
     assert_eq!(sys_traces(&s.db).await.0, 1);
+}
+
+/// An admin connection that stops opening mid-run (the admin server down, its role out of
+/// connections) fails its `.sys` step before it starts: the step is journaled
+/// `could_not_start`, nothing is in doubt, and the run rolls back what it did (exit 5), as
+/// for a failed step. The message names the connection without its password. It read as
+/// "interrupted", with advice about steps in doubt, and left the run unfinished.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_connection_that_fails_mid_run_fails_its_step_before_it_starts() {
+    const PASSWORD: &str = "Adm1nS3cret";
+    let role = LimitedRole::named("dbpm_admin", 10);
+    let s = Scenario::new(Platform::Postgres);
+    let dir = s.ctx.path("sys");
+    let release = sys_packages(&dir, "SELECT 1;\n");
+    // The step before the `.sys` one runs long enough to take the admin role's connections.
+    write_under(
+        &dir,
+        "packages/base/1.0.0/UPGRADE/001.tables.sql",
+        "CREATE TABLE base_item (id INTEGER PRIMARY KEY);\nSELECT pg_sleep(3);\n",
+    );
+    let repo = dir.join("packages").display().to_string();
+    let plan_path = s.plan(&release, &repo, false, "install.json");
+    let admin = role.granted(&s.db).replacen(
+        &format!("://{}@", role.name),
+        &format!("://{}:{PASSWORD}@", role.name),
+        1,
+    );
+    let child = s.spawn_apply(&plan_path, &["--admin-db", &admin]);
+    let sleeping = "SELECT CAST(pid AS TEXT) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE '%pg_sleep(3)%'";
+    let started = Instant::now();
+    while s.db.texts(sleeping).await.is_empty() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the step before the `.sys` one never ran"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    role.psql(
+        &role.server,
+        &format!("ALTER ROLE {} CONNECTION LIMIT 0", role.name),
+    );
+    let output = child.wait_with_output().unwrap();
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(5), "{text}");
+    assert!(
+        text.contains("could not start: the admin connection could not be opened"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("{}:***@", role.name)), "{text}");
+    assert!(!text.contains(PASSWORD), "{text}");
+    assert!(!text.contains("interrupted"), "{text}");
+    assert!(!text.contains("in doubt"), "{text}");
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "rolled_back");
+    let rows = journal(&s.db).await;
+    let states: Vec<&str> = rows
+        .iter()
+        .filter(|(_, step, _)| step == SYS_STEP)
+        .map(|(_, _, state)| state.as_str())
+        .collect();
+    assert_eq!(states, ["could_not_start"], "{rows:?}");
+    assert!(versions(&s.db).await.is_empty());
+    assert!(
+        !user_objects(&s.db)
+            .await
+            .iter()
+            .any(|o| o.ends_with("base_item")),
+        "{text}"
+    );
+    let contents = s.db.dbpm_table_contents().await;
+    assert!(!contents.contains(PASSWORD), "{contents}");
 }
 
 /// A crash inside a transactional `.sys` step, after its script and before its commit on the
@@ -2521,6 +2614,123 @@ async fn a_second_stop_request_exits_without_waiting_for_the_running_step() {
     assert_nothing_done_twice(&s.db, &[&plan]).await;
 }
 
+/// After a second Ctrl-C exits dbpm, the PostgreSQL server ends the step's statement within
+/// a few seconds rather than run it to its end: the step is in doubt, and a `--retry-in-doubt`
+/// must not run it again beside a copy still running. The backend used to run on for the
+/// whole minute of its `pg_sleep`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_ends_the_running_statement_on_the_server() {
+    let s = Scenario::new(Platform::Postgres);
+    let (plan_path, plan) = pausing_plan(&s, "('wait', 60)").await;
+    let mut child = s.spawn_apply(&plan_path, &[]);
+    let pausing = "SELECT CAST(pid AS TEXT) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%FROM pause%' AND query NOT LIKE '%pg_stat_activity%'";
+    let started = Instant::now();
+    while s.db.texts(pausing).await.is_empty() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let pid = child.id().to_string();
+    for _ in 0..2 {
+        let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(sent.success());
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let asked = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if asked.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("still running 20 s after the second Ctrl-C");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let output = child.wait_with_output().unwrap();
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    let exited = Instant::now();
+    while !s.db.texts(pausing).await.is_empty() {
+        assert!(
+            exited.elapsed() < std::time::Duration::from_secs(20),
+            "the step's statement still runs on the server 20 s after dbpm exited: {text}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    s.db.execute("DELETE FROM pause").await;
+    s.applied_with(&plan_path, &["--retry-in-doubt"]);
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
+    assert_nothing_done_twice(&s.db, &[&plan]).await;
+}
+
+/// After a second Ctrl-C exits dbpm, MariaDB ends the step's statement (dbpm asks with
+/// `KILL QUERY` from a connection of its own): a statement that keeps the server busy, which
+/// no check for the gone client interrupts (unlike `SLEEP` or a lock wait), used to run on to
+/// its end, beside a `--retry-in-doubt` that would run its step again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_ends_a_busy_statement_on_mysql() {
+    let s = Scenario::new(Platform::Mysql);
+    let dir = s.ctx.path("busy");
+    write_under(
+        &dir,
+        "packages/busy/1.0.0/dbpm.toml",
+        "[package]\nname = \"busy\"\nversion = \"1.0.0\"\nplatforms = [\"mysql\"]\n",
+    );
+    write_under(
+        &dir,
+        "packages/busy/1.0.0/UPGRADE/001.work.sql",
+        "SELECT BENCHMARK(50000000000, MD5('dbpm_busy_step'));\n",
+    );
+    write_under(
+        &dir,
+        "packages/busy/1.0.0/DOWNGRADE/001.work.sql",
+        "SELECT 1;\n",
+    );
+    write_under(&dir, "release.toml", "[packages]\nbusy = \"1.0.0\"\n");
+    let plan_path = s.plan(
+        &dir.join("release.toml").display().to_string(),
+        &dir.join("packages").display().to_string(),
+        false,
+        "install.json",
+    );
+    let mut child = s.spawn_apply(&plan_path, &[]);
+    let busy = "SELECT CAST(id AS CHAR) FROM information_schema.processlist WHERE id <> CONNECTION_ID() AND info LIKE '%dbpm_busy_step%' AND info NOT LIKE '%processlist%'";
+    let started = Instant::now();
+    while s.db.texts(busy).await.is_empty() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let pid = child.id().to_string();
+    for _ in 0..2 {
+        let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        assert!(sent.success());
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let asked = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if asked.elapsed() > std::time::Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("still running 20 s after the second Ctrl-C");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let output = child.wait_with_output().unwrap();
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    let exited = Instant::now();
+    loop {
+        let running = s.db.texts(busy).await;
+        if running.is_empty() {
+            break;
+        }
+        if exited.elapsed() > std::time::Duration::from_secs(20) {
+            // Not left to burn the server's time for the tests after this one.
+            for id in running {
+                s.db.execute(&format!("KILL {id}")).await;
+            }
+            panic!("the step's statement still runs on the server 20 s after dbpm exited: {text}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// The run lock of a SQLite database is a file beside it: when that file cannot be made (a
 /// directory the user may not write to; here, a directory in its place), the error says what
 /// the file is for and that nothing ran, not only that some unknown file failed to open.
@@ -2602,10 +2812,45 @@ async fn sigterm_stops_at_a_checkpoint_like_ctrl_c() {
     let text = s.text(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("stopped on request (Ctrl-C or SIGTERM)"),
+        text.contains("stopped on request (Ctrl-C, SIGTERM or SIGHUP)"),
         "{text}"
     );
     assert_eq!(runs(&s.db).await.last().unwrap().1, "stopped");
+    let resumed = s.applied(&plan_path);
+    assert!(s.text(&resumed).contains("resuming run"));
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
+    assert_nothing_done_twice(&s.db, &[&load_plan(&plan_path)]).await;
+}
+
+/// A lost ssh session (SIGHUP, sent twice: by the kernel and by the shell that ends, and the
+/// terminal gone, so writing progress fails) stops like SIGTERM: the running step finishes,
+/// the run is recorded as stopped (exit 1), and the same command resumes it. SIGHUP used to
+/// kill dbpm mid-run, as a crash would.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hangup_with_the_terminal_gone_stops_at_a_checkpoint() {
+    let s = Scenario::new(Platform::Sqlite);
+    let (mut child, plan_path) = while_a_step_runs(&s, 2);
+    // Where the progress went is gone: every later write to it fails.
+    drop(child.stdout.take());
+    drop(child.stderr.take());
+    for _ in 0..2 {
+        let kill = Command::new("kill")
+            .args(["-HUP", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(kill.success());
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{status:?}");
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "stopped");
+    let announce = "billing@1.1.0/PREINSTALL/002.announce";
+    let journal = journal(&s.db).await;
+    assert!(
+        journal
+            .iter()
+            .any(|(_, step, state)| step == announce && state == "done"),
+        "{journal:?}"
+    );
     let resumed = s.applied(&plan_path);
     assert!(s.text(&resumed).contains("resuming run"));
     assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
@@ -2622,9 +2867,14 @@ struct LimitedRole {
 
 impl LimitedRole {
     fn new(limit: u32) -> LimitedRole {
+        LimitedRole::named("dbpm_limited", limit)
+    }
+
+    /// A role named `prefix` and this process's id: one per test that uses it.
+    fn named(prefix: &str, limit: u32) -> LimitedRole {
         let server = std::env::var("DBPM_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let name = format!("dbpm_limited_{}", std::process::id());
+        let name = format!("{prefix}_{}", std::process::id());
         let role = LimitedRole { name, server };
         role.psql(
             &role.server,

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 
 use super::render::{self, Out};
+use super::signals;
 use super::target::announcing_waits_as_events;
 use super::Exit;
 use crate::db::target::{Target, TargetError};
@@ -240,8 +241,9 @@ async fn apply_to_fleet(
     })
 }
 
-/// The executor's settings from the flags; Ctrl-C and SIGTERM stop at the next checkpoint,
-/// and a second one exits at once, as a crash would, without waiting for a long step.
+/// The executor's settings from the flags; Ctrl-C, SIGTERM and SIGHUP stop at the next
+/// checkpoint, and a second Ctrl-C or SIGTERM exits at once, as a crash would, without
+/// waiting for a long step (see [`signals`]).
 pub fn settings(args: &RunArgs, schema: Option<&str>) -> miette::Result<Settings> {
     let admin = match &args.admin_db {
         Some(url) => Some(Target::new(url.parse()?, schema.map(str::to_owned))?),
@@ -249,19 +251,23 @@ pub fn settings(args: &RunArgs, schema: Option<&str>) -> miette::Result<Settings
     };
     let stop = Arc::new(AtomicBool::new(false));
     let signal_stop = stop.clone();
+    let mut requests = signals::Requests::listen();
     tokio::spawn(async move {
-        let mut term =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-        stop_requested(&mut term).await;
+        requests.next().await;
         signal_stop.store(true, Ordering::SeqCst);
+        // After a hangup nobody reads this: the line is dropped, and the stop goes on.
         render::stderr_line("stopping at the next checkpoint; the running steps finish first (stop again to exit now)");
-        stop_requested(&mut term).await;
+        requests.next_asked().await;
         // What the running steps did is journaled as for a crash: a transactional step is
         // rolled back with its connection, any other is in doubt when the run resumes.
         render::stderr_line("exiting now, without waiting for the running steps: run the same command to resume (a step that ran outside a transaction is then in doubt)");
         // The `.cmd` steps run in process groups of their own, which no signal to dbpm's
         // reaches: they end with it.
         crate::execute::process::kill_running();
+        // A MySQL/MariaDB server would run the steps' statements on: they end too, unless
+        // the server does not answer soon.
+        let statements = crate::execute::statements::end_running();
+        let _ = tokio::time::timeout(Duration::from_secs(5), statements).await;
         std::process::exit(Exit::Error as i32);
     });
     Ok(Settings {
@@ -285,21 +291,6 @@ pub fn settings(args: &RunArgs, schema: Option<&str>) -> miette::Result<Settings
         keep_plan: false,
         roll_back: false,
     })
-}
-
-/// Waits for Ctrl-C or, when it could be listened to, SIGTERM.
-async fn stop_requested(term: &mut Option<tokio::signal::unix::Signal>) {
-    match term {
-        Some(term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        None => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 /// Applies a plan with progress on stderr (or JSON events on stdout) and the exit code of

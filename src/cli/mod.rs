@@ -15,6 +15,7 @@ mod publish;
 mod render;
 mod repo;
 mod show;
+mod signals;
 mod state;
 mod status;
 mod target;

@@ -46,6 +46,8 @@ pub struct Out {
 impl Out {
     /// Decides colour once for the run.
     pub fn new(color: Color, format: Format) -> Self {
+        // Before a terminal can go away: see `stdout_failure`.
+        let _ = STDOUT_TERMINAL.set(std::io::stdout().is_terminal());
         let auto = |terminal: bool| terminal && std::env::var_os("NO_COLOR").is_none();
         let (color, color_stdout) = match color {
             Color::Always => (true, true),
@@ -84,7 +86,7 @@ impl Out {
         };
         match line {
             Ok(line) => stdout_line(&line),
-            Err(err) => eprintln!("failed to write JSON: {err}"),
+            Err(err) => stderr_line(&format!("failed to write JSON: {err}")),
         }
     }
 
@@ -107,7 +109,7 @@ impl Out {
     pub fn json_value(&self, value: &impl serde::Serialize) {
         match serde_json::to_string_pretty(value) {
             Ok(text) => stdout_line(&text),
-            Err(err) => eprintln!("failed to write JSON: {err}"),
+            Err(err) => stderr_line(&format!("failed to write JSON: {err}")),
         }
     }
 
@@ -199,6 +201,11 @@ impl Out {
 /// reader left is not cut off between two steps (as the default `SIGPIPE` would do).
 static STDOUT_FAILED: OnceLock<std::io::Error> = OnceLock::new();
 
+/// Whether stdout was a terminal when dbpm started. A terminal that fails a write went away
+/// (a hangup: the ssh session was lost), like a pipe's reader: nothing was lost that anyone
+/// could have read.
+static STDOUT_TERMINAL: OnceLock<bool> = OnceLock::new();
+
 /// Whether writing stderr failed: there is nowhere left to tell, so the rest is dropped.
 static STDERR_FAILED: AtomicBool = AtomicBool::new(false);
 
@@ -237,11 +244,13 @@ fn write_stderr(bytes: &[u8]) {
     }
 }
 
-/// Why data was lost on stdout, when it was not a reader that stopped reading.
+/// Why data was lost on stdout, when it was not a reader that stopped reading (a closed pipe,
+/// a terminal that went away).
 pub fn stdout_failure() -> Option<OutputError> {
+    let terminal = STDOUT_TERMINAL.get().copied().unwrap_or(false);
     STDOUT_FAILED
         .get()
-        .filter(|err| err.kind() != std::io::ErrorKind::BrokenPipe)
+        .filter(|err| err.kind() != std::io::ErrorKind::BrokenPipe && !terminal)
         .map(|err| OutputError {
             source: std::io::Error::new(err.kind(), err.to_string()),
         })

@@ -6,3 +6,4 @@ pub mod failpoint;
 pub mod process;
 pub mod runner;
 pub mod schedule;
+pub mod statements;

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use super::process;
 use super::schedule::{self, Choices, InDoubt, Journal, Next, Resume, StepState};
+use super::{process, statements};
 use crate::db::target::{
     RunLock, RunOutcome, RunRecord, ScriptFailed, StepSession, Target, TargetError,
     TEXT_BYTES_PER_INSERT,
@@ -251,9 +251,9 @@ pub enum ApplyError {
         #[source]
         source: TargetError,
     },
-    /// Ctrl-C or SIGTERM came before the run began (while waiting for another run's lock,
+    /// Ctrl-C, SIGTERM or SIGHUP came before the run began (while waiting for another run's lock,
     /// say): nothing ran, and no run was recorded that would hold the target for this plan.
-    #[error("stopped on request (Ctrl-C or SIGTERM) before the run began")]
+    #[error("stopped on request (Ctrl-C, SIGTERM or SIGHUP) before the run began")]
     #[diagnostic(
         code(dbpm::apply::stopped_before_run),
         help("nothing ran and nothing was recorded; run the same command again to apply the plan")
@@ -618,7 +618,7 @@ async fn drive(
     let mut failed_forward: Vec<String> = plan
         .steps
         .iter()
-        .filter(|s| journal.get(&s.id) == Some(&StepState::Failed))
+        .filter(|s| journal.get(&s.id).is_some_and(|state| state.failed()))
         .map(|s| s.id.clone())
         .collect();
     let mut announced_rollback = false;
@@ -628,7 +628,7 @@ async fn drive(
 
     loop {
         if stopping.is_none() && settings.stop.load(Ordering::SeqCst) {
-            stopping = Some("stopped on request (Ctrl-C or SIGTERM)".to_owned());
+            stopping = Some("stopped on request (Ctrl-C, SIGTERM or SIGHUP)".to_owned());
         }
         // Another dbpm may take a lost lock: nothing new starts (`apply` then reports it).
         if stopping.is_none() && lock.lost() {
@@ -643,7 +643,7 @@ async fn drive(
                     .steps
                     .iter()
                     .filter(|s| s.phase == StepPhase::Postinstall)
-                    .filter(|s| journal.get(&s.id) == Some(&StepState::Failed))
+                    .filter(|s| journal.get(&s.id).is_some_and(|state| state.failed()))
                     .map(|s| s.id.clone())
                     .collect();
                 return Ok(Outcome::Completed {
@@ -834,8 +834,12 @@ async fn drive(
                     batch: 1,
                 });
             }
-            Ok(Err(ScriptFailed(error))) => {
-                journal.insert(id.clone(), StepState::Failed);
+            Ok(Err(failure)) => {
+                let (state, error) = match failure {
+                    StepFailure::Script(ScriptFailed(error)) => (StepState::Failed, error),
+                    StepFailure::CouldNotStart(error) => (StepState::CouldNotStart, error),
+                };
+                journal.insert(id.clone(), state);
                 let step = steps.get(id.as_str());
                 let forward = step.is_some_and(|s| s.compensates.is_none());
                 let postinstall = step.is_some_and(|s| s.phase == StepPhase::Postinstall);
@@ -849,7 +853,7 @@ async fn drive(
                         stopping = Some("a step failed and `--on-failure stop` keeps the run for a fix and a resume".to_owned());
                         stopped_after_failure = true;
                         // Keep the failure out of the schedule so it does not start rolling back.
-                        journal.retain(|_, s| *s != StepState::Failed);
+                        journal.retain(|_, s| !s.failed());
                     }
                 }
             }
@@ -944,18 +948,27 @@ fn next_batch<'a>(
     batch
 }
 
-/// A step task's result: its id, its connection for the next step, the script's outcome (or
+/// A step task's result: its id, its connection for the next step, the step's outcome (or
 /// the target's failure), its time.
 type Finished = (
     String,
     Option<StepSession>,
-    Result<Result<(), ScriptFailed>, TargetError>,
+    Result<Result<(), StepFailure>, TargetError>,
     Duration,
 );
 
+/// Why a step did not finish, the target working.
+#[derive(Debug)]
+enum StepFailure {
+    /// Its script failed.
+    Script(ScriptFailed),
+    /// It could not start, and nothing of it ran: why, as the journal keeps it.
+    CouldNotStart(String),
+}
+
 /// Runs one step of `run` (its id, and the owner of the run lock) with its journal entries on
 /// `session` (the target's; `.sys` steps run on a connection of the admin target, journaled on
-/// `session`). The inner result is the script's own failure; the session comes back for the
+/// `session`). The inner result is the step's own failure; the session comes back for the
 /// next step unless the target failed.
 async fn run_step(
     step: &Step,
@@ -967,27 +980,40 @@ async fn run_step(
     cmd_timeout: Duration,
 ) -> (
     Option<StepSession>,
-    Result<Result<(), ScriptFailed>, TargetError>,
+    Result<Result<(), StepFailure>, TargetError>,
 ) {
     let failpoint = |id: &str| super::failpoint::inside_step(id);
     if step.transactional && step.kind == Kind::Sql {
+        let running = statements::Running::on(&session);
         let result = session
             .run_transactional(run, owner, &step.id, attempt, text, failpoint)
             .await;
+        drop(running);
         return match result {
             Ok(result) => match session.fresh_after_transaction().await {
-                Ok(session) => (Some(session), Ok(result)),
+                Ok(session) => (Some(session), Ok(result.map_err(StepFailure::Script))),
                 Err(err) => (None, Err(err)),
             },
             Err(err) => (None, Err(err)),
         };
     }
     // A `.sys` step's admin connection is opened before the step is journaled as started:
-    // one that cannot be opened leaves the step not started, never in doubt.
+    // one that cannot be opened leaves the step not started, never in doubt, and fails the
+    // run as a failed step does (the admin server may be down while the target works).
     let admin_session = match (step.kind, admin) {
         (Kind::Sys, Some(admin)) => match admin.admin_session().await {
             Ok(admin_session) => Some(admin_session),
-            Err(err) => return (Some(session), Err(err)),
+            Err(err) => {
+                let why = could_not_start(&err);
+                let state = StepState::CouldNotStart.as_str();
+                return match session
+                    .mark(run, &step.id, attempt, state, Some(&why))
+                    .await
+                {
+                    Ok(()) => (Some(session), Ok(Err(StepFailure::CouldNotStart(why)))),
+                    Err(err) => (None, Err(err)),
+                };
+            }
         },
         _ => None,
     };
@@ -1013,10 +1039,12 @@ async fn run_step(
             }
         }
         (Kind::Sql | Kind::Sys, _) => {
+            let running = statements::Running::on(&session);
             let result = match session.run_plain(text).await {
                 Ok(result) => result.map(|()| String::new()),
                 Err(err) => return (None, Err(err)),
             };
+            drop(running);
             // Journaled on a session the script left nothing in (an `autocommit = 0`, a `USE`).
             session = match session.fresh().await {
                 Ok(session) => session,
@@ -1033,9 +1061,23 @@ async fn run_step(
         .mark(run, &step.id, attempt, state, output.as_deref())
         .await
     {
-        Ok(()) => (Some(session), Ok(result.map(drop))),
+        Ok(()) => (
+            Some(session),
+            Ok(result.map(drop).map_err(StepFailure::Script)),
+        ),
         Err(err) => (None, Err(err)),
     }
+}
+
+/// Why a `.sys` step could not start, its admin connection failing to open: the error and its
+/// causes, which name the connection by its URL without its password.
+fn could_not_start(err: &TargetError) -> String {
+    let causes = std::iter::successors(std::error::Error::source(err), |cause| cause.source());
+    let mut why = format!("could not start: the admin connection could not be opened: {err}");
+    for cause in causes {
+        why.push_str(&format!(": {cause}"));
+    }
+    why
 }
 
 /// Runs a `.sys` script on a connection of the admin target: a transactional one inside a
@@ -1047,11 +1089,13 @@ async fn run_on_admin(
     transactional: bool,
     before_commit: impl FnOnce(),
 ) -> Result<Result<String, ScriptFailed>, TargetError> {
+    let running = statements::Running::on(&session);
     let result = if transactional {
         session.run_in_transaction(text, before_commit).await?
     } else {
         session.run_plain(text).await?
     };
+    drop(running);
     session.close().await?;
     Ok(result.map(|()| String::new()))
 }
@@ -1099,41 +1143,71 @@ async fn run_command(
     };
     // Dropped on a timeout (or with the step's task), it kills what the script started.
     let group = process::Group::led_by(child.id());
-    let (stdout, stderr) = (child.stdout.take(), child.stderr.take());
+    let (mut stdout, mut stderr) = (child.stdout.take(), child.stderr.take());
+    // Kept outside the race with the timeout, so a step that times out keeps what it said.
+    let (mut out, mut err) = (Kept::default(), Kept::default());
     let ran = async {
-        let (stdout, stderr, status) = tokio::join!(
-            kept(stdout, Keep::Start),
-            kept(stderr, Keep::End),
+        let (read_out, read_err, status) = tokio::join!(
+            kept(stdout.as_mut(), Keep::Start, &mut out),
+            kept(stderr.as_mut(), Keep::End, &mut err),
             child.wait()
         );
-        Ok::<_, std::io::Error>((stdout?, stderr?, status?))
+        read_out?;
+        read_err?;
+        status
     };
-    let (stdout, stderr, status) = match tokio::time::timeout(timeout, ran).await {
-        Ok(Ok(output)) => {
+    let finished = tokio::time::timeout(timeout, ran).await;
+    let status = match finished {
+        Ok(Ok(status)) => {
             group.finished();
-            output
+            status
         }
         Ok(Err(err)) => return Err(ScriptFailed(format!("failed to run the shell: {err}"))),
         Err(_) => {
+            drop(group);
+            // What the script wrote just before it was killed is still in the pipes; a
+            // process that left the group may hold them open, so the wait is short.
+            let _ = tokio::time::timeout(DRAIN, async {
+                tokio::join!(
+                    kept(stdout.as_mut(), Keep::Start, &mut out),
+                    kept(stderr.as_mut(), Keep::End, &mut err)
+                )
+            })
+            .await;
             return Err(ScriptFailed(format!(
-                "timed out after {} s (the script and what it started were killed)",
-                timeout.as_secs()
-            )))
+                "timed out after {} s (the script and what it started were killed){}",
+                timeout.as_secs(),
+                said(&output_text(&out, &err, target))
+            )));
         }
     };
-    let text = joined(
+    let text = output_text(&out, &err, target);
+    if status.success() {
+        Ok(text)
+    } else {
+        Err(ScriptFailed(format!("exited with {status}{}", said(&text))))
+    }
+}
+
+/// How long a timed-out `.cmd` step's pipes are read after its process group was killed.
+const DRAIN: Duration = Duration::from_millis(500);
+
+/// A `.cmd` step's output as the journal keeps it: [`joined`], scrubbed of the target's
+/// password.
+fn output_text(stdout: &Kept, stderr: &Kept, target: &Target) -> String {
+    joined(
         &scrub(&String::from_utf8_lossy(&stdout.bytes), target),
         stdout.cut,
         &scrub(&String::from_utf8_lossy(&stderr.bytes), target),
         stderr.cut,
-    );
-    if status.success() {
-        Ok(text)
-    } else {
-        Err(ScriptFailed(format!(
-            "exited with {status}: {}",
-            text.trim_end()
-        )))
+    )
+}
+
+/// The output after a failed `.cmd` step's reason: `: ` and the output, or nothing.
+fn said(text: &str) -> String {
+    match text.trim_end() {
+        "" => String::new(),
+        text => format!(": {text}"),
     }
 }
 
@@ -1155,26 +1229,27 @@ struct Kept {
     cut: bool,
 }
 
-/// What a `.cmd` step's stream said, read to its end but kept only up to twice
+/// What a `.cmd` step's stream says, read into `kept` to its end but kept only up to twice
 /// [`MAX_OUTPUT`] (room for [`joined`] to cut it, after [`scrub`], so that no secret is
 /// cut in two): a script that prints without end (a `pg_dump` to its standard output) would
-/// otherwise fill dbpm's memory.
+/// otherwise fill dbpm's memory. Each read is added to `kept` at once, so a read broken off
+/// (the step timed out) leaves what came before it.
 async fn kept(
-    stream: Option<impl tokio::io::AsyncRead + Unpin>,
+    stream: Option<&mut (impl tokio::io::AsyncRead + Unpin)>,
     keep: Keep,
-) -> Result<Kept, std::io::Error> {
+    kept: &mut Kept,
+) -> Result<(), std::io::Error> {
     use tokio::io::AsyncReadExt;
 
     const LIMIT: usize = 2 * MAX_OUTPUT;
-    let mut kept = Kept::default();
-    let Some(mut stream) = stream else {
-        return Ok(kept);
+    let Some(stream) = stream else {
+        return Ok(());
     };
     let mut buffer = vec![0; 64 * 1024];
     loop {
         let read = stream.read(&mut buffer).await?;
         if read == 0 {
-            return Ok(kept);
+            return Ok(());
         }
         kept.bytes.extend_from_slice(&buffer[..read]);
         if kept.bytes.len() > LIMIT {

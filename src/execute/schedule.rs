@@ -24,6 +24,10 @@ pub enum StepState {
     Failed,
     /// Skipped by the operator (`--skip-in-doubt`).
     Skipped,
+    /// Could not start (its admin connection could not be opened): nothing of it ran. It
+    /// fails the run as a failed step does, but leaves nothing to compensate and nothing in
+    /// doubt.
+    CouldNotStart,
 }
 
 impl StepState {
@@ -34,7 +38,13 @@ impl StepState {
             StepState::Done => "done",
             StepState::Failed => "failed",
             StepState::Skipped => "skipped",
+            StepState::CouldNotStart => "could_not_start",
         }
+    }
+
+    /// Whether the step failed, having run or not.
+    pub fn failed(self) -> bool {
+        matches!(self, StepState::Failed | StepState::CouldNotStart)
     }
 
     /// Reads the journal's spelling.
@@ -44,6 +54,7 @@ impl StepState {
             "done" => Some(StepState::Done),
             "failed" => Some(StepState::Failed),
             "skipped" => Some(StepState::Skipped),
+            "could_not_start" => Some(StepState::CouldNotStart),
             _ => None,
         }
     }
@@ -134,10 +145,12 @@ pub fn resume(
     for (step, state, attempt) in rows {
         let compensation = compensations.contains(step.as_str());
         let failed_compensation =
-            state == StepState::Failed && outcome == RunOutcome::CompensationFailed && compensation;
-        let retry = state == StepState::Failed && outcome == RunOutcome::StoppedAfterFailure
+            state.failed() && outcome == RunOutcome::CompensationFailed && compensation;
+        let retry = state.failed() && outcome == RunOutcome::StoppedAfterFailure
             || failed_compensation && !choices.skip_failed_compensations;
-        let partly_done = retry && outside_transaction.contains(step.as_str());
+        // A step that could not start did nothing, in part or whole.
+        let partly_done =
+            retry && state == StepState::Failed && outside_transaction.contains(step.as_str());
         let in_doubt = partly_done || (state == StepState::Started && !retry);
         // Forward steps are decided before the run compensates, compensations once it does.
         let declared_done = skip_in_doubt && in_doubt && compensating == compensation;
@@ -221,7 +234,7 @@ pub fn next(
     let failed_compensations: Vec<String> = plan
         .compensations
         .iter()
-        .filter(|c| state(&c.id) == Some(StepState::Failed))
+        .filter(|c| state(&c.id).is_some_and(StepState::failed))
         .map(|c| c.id.clone())
         .collect();
     if !failed_compensations.is_empty() {
@@ -235,7 +248,7 @@ pub fn next(
     let failed_forward = plan
         .steps
         .iter()
-        .any(|s| state(&s.id) == Some(StepState::Failed) && s.phase != StepPhase::Postinstall);
+        .any(|s| state(&s.id).is_some_and(StepState::failed) && s.phase != StepPhase::Postinstall);
     let compensating = failed_forward
         || roll_back
         || plan
@@ -264,14 +277,14 @@ pub fn next(
                     && state(id) == Some(StepState::Started)
                     && !running.contains(id))
                 || by_id.get(id).is_some_and(|s| {
-                    s.phase == StepPhase::Postinstall && state(id) == Some(StepState::Failed)
+                    s.phase == StepPhase::Postinstall && state(id).is_some_and(StepState::failed)
                 })
         };
         let ready: Vec<String> = plan
             .steps
             .iter()
             .filter(|s| !finished(&s.id) && !running.contains(&s.id))
-            .filter(|s| state(&s.id) != Some(StepState::Failed))
+            .filter(|s| !state(&s.id).is_some_and(StepState::failed))
             .filter(|s| s.depends_on.iter().all(|d| finished(d)))
             .map(|s| s.id.clone())
             .collect();
@@ -295,7 +308,7 @@ pub fn next(
         .filter(|s| match state(&s.id) {
             Some(StepState::Done | StepState::Started | StepState::Skipped) => true,
             Some(StepState::Failed) => !s.transactional,
-            None => false,
+            Some(StepState::CouldNotStart) | None => false,
         })
         .filter_map(|s| s.compensated_by.as_deref())
         .collect();
@@ -638,6 +651,43 @@ mod tests {
         assert_eq!(
             next(&plan, &j, &none(), InDoubt::Stop, false),
             Next::Run(vec!["b~".into()])
+        );
+    }
+
+    /// A step that could not start (its admin connection failed to open) fails the run like
+    /// a failed step, but did nothing: not even a non-transactional one is compensated, and a
+    /// run stopped after it runs it again without doubt.
+    #[test]
+    fn a_step_that_could_not_start_fails_the_run_with_nothing_to_undo_or_doubt() {
+        let plan = plan();
+        let j = journal(&[("a", StepState::Done), ("b", StepState::CouldNotStart)]);
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Stop, false),
+            Next::Run(vec!["a~".into()])
+        );
+        let stopped = resume(
+            &plan,
+            RunOutcome::StoppedAfterFailure,
+            rows(&[("a", StepState::Done), ("b", StepState::CouldNotStart)]),
+            Choices::default(),
+        );
+        assert!(stopped.marks.is_empty());
+        assert_eq!(
+            next(&plan, &stopped.journal, &none(), InDoubt::Stop, false),
+            Next::Run(vec!["b".into()])
+        );
+        let compensation = journal(&[
+            ("a", StepState::Done),
+            ("c", StepState::Failed),
+            ("a~", StepState::CouldNotStart),
+        ]);
+        assert_eq!(
+            next(&plan, &compensation, &none(), InDoubt::Stop, false),
+            Next::CompensationFailed(vec!["a~".into()])
+        );
+        assert_eq!(
+            StepState::parse(StepState::CouldNotStart.as_str()),
+            Some(StepState::CouldNotStart)
         );
     }
 

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::db::target::{JournalRow, RunOutcome, RunRecord, Target, TargetError};
 use crate::execute::runner::{is_interrupted, is_unfinished};
+use crate::execute::schedule::StepState;
 use crate::manifest::MANIFEST_FILE;
 use crate::package::changes::{unified_diff, FileChanges};
 use crate::package::{Checksum, Package};
@@ -280,10 +281,10 @@ pub fn unfinished(
     lock_free: bool,
 ) -> UnfinishedRun {
     let is_undo = |row: &&JournalRow| row.step.ends_with("~undo");
-    let in_state = |state: &str| {
+    let in_state = |states: &[StepState]| {
         journal
             .iter()
-            .filter(|row| row.state == state)
+            .filter(|row| StepState::parse(&row.state).is_some_and(|s| states.contains(&s)))
             .map(|row| row.step.clone())
             .collect::<Vec<_>>()
     };
@@ -304,8 +305,9 @@ pub fn unfinished(
         os_user: run.os_user.clone(),
         steps_done: done.clone().filter(|row| !is_undo(row)).count(),
         compensations_done: done.filter(is_undo).count(),
-        failed: in_state("failed"),
-        in_doubt: in_state("started"),
+        // A step that could not start failed too, only earlier.
+        failed: in_state(&[StepState::Failed, StepState::CouldNotStart]),
+        in_doubt: in_state(&[StepState::Started]),
         next,
     }
 }

@@ -25,6 +25,13 @@ const MYSQL_RUN_LOCK: &str = "CONCAT('dbpm_run_', SHA1(DATABASE()))";
 /// commits with the script, and a crash that loses both is a step not run, which runs again.
 const NOT_DURABLE: &str = "SET synchronous_commit TO off";
 
+/// A PostgreSQL step connection has the server check, while a statement runs, that dbpm is
+/// still there, and abort the statement once it is not: a statement left running by a dbpm
+/// that exited (a second Ctrl-C, a kill) would otherwise run on to its end, beside the
+/// resume that runs its step again. Set where the server takes the setting (PostgreSQL 14
+/// and later, on a system that can check); elsewhere, as before, nothing.
+const CHECK_CLIENT: &str = "DO $$BEGIN PERFORM set_config('client_connection_check_interval', '1s', false); EXCEPTION WHEN OTHERS THEN NULL; END$$";
+
 /// How often a waiting apply retries the lock.
 const LOCK_POLL: Duration = Duration::from_millis(200);
 
@@ -264,6 +271,8 @@ pub struct StepSession {
     target: Target,
     /// Whether its commits wait for the disk (an admin session's do).
     durable: bool,
+    /// On MySQL/MariaDB, the server's id of the connection (see [`StepSession::backend`]).
+    backend: Option<i64>,
 }
 
 impl Target {
@@ -748,11 +757,31 @@ impl Target {
     async fn open_step_session(&self, durable: bool) -> Result<StepSession, TargetError> {
         let mut session = self.open(Access::Write).await?;
         self.prepare_step_session(&mut session, durable).await?;
+        let backend = match self.platform() {
+            Platform::Mysql => session
+                .fetch_int("SELECT CAST(CONNECTION_ID() AS SIGNED) AS id", &[], "id")
+                .await
+                .map_err(self.failed("prepare a step connection"))?,
+            Platform::Postgres | Platform::Sqlite => None,
+        };
         Ok(StepSession {
             session,
             target: self.clone(),
             durable,
+            backend,
         })
+    }
+
+    /// Ends the statement running on connection `backend` of this MySQL/MariaDB target
+    /// (`KILL QUERY`), from a connection of its own: for an exit that does not wait for a
+    /// step, since the server runs a statement on to its end after its client went away.
+    pub async fn end_statement(&self, backend: i64) -> Result<(), TargetError> {
+        let mut session = self.open(Access::Read).await?;
+        session
+            .run_verbatim(&format!("KILL QUERY {backend}"))
+            .await
+            .map_err(self.failed("end a step's statement"))?;
+        self.close(session).await
     }
 
     async fn prepare_step_session(
@@ -760,9 +789,14 @@ impl Target {
         session: &mut Session,
         durable: bool,
     ) -> Result<(), TargetError> {
-        if self.platform() == Platform::Postgres && !durable {
+        if self.platform() == Platform::Postgres {
+            let settings = if durable {
+                CHECK_CLIENT.to_owned()
+            } else {
+                format!("{NOT_DURABLE}; {CHECK_CLIENT}")
+            };
             session
-                .run(NOT_DURABLE)
+                .run_verbatim(&settings)
                 .await
                 .map_err(self.failed("prepare a step connection"))?;
         }
@@ -816,6 +850,7 @@ impl StepSession {
             mut session,
             target,
             durable,
+            backend,
         } = self;
         if target.platform() != Platform::Postgres {
             // Closing rolls back what is open; a connection that fails to close is gone.
@@ -825,9 +860,9 @@ impl StepSession {
         // The reset and the target's settings again, in one round trip.
         let search_path = target.pg_search_path();
         let settings: &[&str] = if durable {
-            &[&search_path]
+            &[CHECK_CLIENT, &search_path]
         } else {
-            &[NOT_DURABLE, &search_path]
+            &[NOT_DURABLE, CHECK_CLIENT, &search_path]
         };
         session
             .reset(after_commit, settings)
@@ -837,7 +872,15 @@ impl StepSession {
             session,
             target,
             durable,
+            backend,
         })
+    }
+
+    /// On MySQL/MariaDB, the server's id of this connection, by which
+    /// [`Target::end_statement`] ends what runs on it; `None` elsewhere (a PostgreSQL server
+    /// ends a statement itself once its client is gone: see `CHECK_CLIENT`).
+    pub fn backend(&self) -> Option<i64> {
+        self.backend
     }
 
     /// Runs a transactional step: the script and its `done` journal entry commit together.

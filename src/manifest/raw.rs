@@ -3,7 +3,7 @@
 //!
 //! Values that people write are [`Checked`]: one of the wrong type is a problem reported with
 //! the others, not the end of reading the file. Unknown keys are found by
-//! [`super::keys`], which the schema's `deny_unknown_fields` mirrors.
+//! `super::keys`, which the schema's `deny_unknown_fields` mirrors.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;

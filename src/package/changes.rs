@@ -150,7 +150,7 @@ const SHOWN_LINES: usize = 40;
 
 /// How one file differs from a build to another, in the unified format (`--- NAME/PATH`,
 /// `+++ NAME/PATH`, hunks with three lines of context), `names` naming the two sides; cut
-/// after [`SHOWN_LINES`] lines with a line that says how many more there are.
+/// after `SHOWN_LINES` lines with a line that says how many more there are.
 pub fn unified_diff(path: &str, before: &str, after: &str, names: (&str, &str)) -> String {
     let diff = similar::TextDiff::from_lines(before, after);
     let text = diff

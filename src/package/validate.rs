@@ -127,7 +127,7 @@ pub fn inspect_dir(root: &Path) -> Result<PackageSource, InvalidSource> {
 }
 
 /// Validates the files of a built package: an archive's, or the copy a target keeps of an
-/// installed one. What its SQL says ([`lint`]) was judged when it was built: a check added
+/// installed one. What its SQL says (module `lint`) was judged when it was built: a check added
 /// since must not make a published version unreadable, nor an installed one impossible to
 /// plan from (to upgrade, uninstall or undo).
 pub fn validate(tree: &FileTree) -> Result<PackageSource, Problems> {

@@ -2206,6 +2206,11 @@ async fn an_admin_connection_that_fails_mid_run_fails_its_step_before_it_starts(
         .map(|(_, _, state)| state.as_str())
         .collect();
     assert_eq!(states, ["could_not_start"], "{rows:?}");
+    let run = runs(&s.db).await.last().unwrap().0.clone();
+    let history = s.ctx.run(&["history", "--db", &s.db.url, "--run", &run]);
+    let text = s.text(&history);
+    let line = text.lines().find(|l| l.contains(SYS_STEP)).unwrap_or_default();
+    assert!(line.starts_with("could not start "), "{text}");
     assert!(versions(&s.db).await.is_empty());
     assert!(
         !user_objects(&s.db)

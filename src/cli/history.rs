@@ -124,7 +124,7 @@ async fn show_steps(target: &Target, run: &str, out: &Out) -> miette::Result<Exi
         };
         out.data(format!(
             "{:<8}  {}  {}{attempt}",
-            step.state,
+            step.state.replace('_', " "),
             when(&step.started_at),
             step.step
         ));

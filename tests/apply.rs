@@ -2209,7 +2209,10 @@ async fn an_admin_connection_that_fails_mid_run_fails_its_step_before_it_starts(
     let run = runs(&s.db).await.last().unwrap().0.clone();
     let history = s.ctx.run(&["history", "--db", &s.db.url, "--run", &run]);
     let text = s.text(&history);
-    let line = text.lines().find(|l| l.contains(SYS_STEP)).unwrap_or_default();
+    let line = text
+        .lines()
+        .find(|l| l.contains(SYS_STEP))
+        .unwrap_or_default();
     assert!(line.starts_with("could not start "), "{text}");
     assert!(versions(&s.db).await.is_empty());
     assert!(
@@ -2619,21 +2622,21 @@ async fn a_second_stop_request_exits_without_waiting_for_the_running_step() {
     assert_nothing_done_twice(&s.db, &[&plan]).await;
 }
 
-/// After a second Ctrl-C exits dbpm, the PostgreSQL server ends the step's statement within
-/// a few seconds rather than run it to its end: the step is in doubt, and a `--retry-in-doubt`
-/// must not run it again beside a copy still running. The backend used to run on for the
-/// whole minute of its `pg_sleep`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_second_ctrl_c_ends_the_running_statement_on_the_server() {
-    let s = Scenario::new(Platform::Postgres);
-    let (plan_path, plan) = pausing_plan(&s, "('wait', 60)").await;
-    let mut child = s.spawn_apply(&plan_path, &[]);
-    let pausing = "SELECT CAST(pid AS TEXT) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%FROM pause%' AND query NOT LIKE '%pg_stat_activity%'";
+/// Waits (a minute at most) until `query`, which lists a step's statement on the server,
+/// finds it running.
+async fn until_running(db: &TestDb, query: &str) {
     let started = Instant::now();
-    while s.db.texts(pausing).await.is_empty() {
-        assert!(started.elapsed() < std::time::Duration::from_secs(60));
+    while db.texts(query).await.is_empty() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the step never ran"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+/// Sends `child` (an apply) Ctrl-C twice and waits for it to exit, 20 s at most.
+async fn interrupted_twice(mut child: std::process::Child) -> Output {
     let pid = child.id().to_string();
     for _ in 0..2 {
         let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
@@ -2648,7 +2651,21 @@ async fn a_second_ctrl_c_ends_the_running_statement_on_the_server() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let output = child.wait_with_output().unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// After a second Ctrl-C exits dbpm, the PostgreSQL server ends the step's statement within
+/// a few seconds rather than run it to its end: the step is in doubt, and a `--retry-in-doubt`
+/// must not run it again beside a copy still running. The backend used to run on for the
+/// whole minute of its `pg_sleep`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_ctrl_c_ends_the_running_statement_on_the_server() {
+    let s = Scenario::new(Platform::Postgres);
+    let (plan_path, plan) = pausing_plan(&s, "('wait', 60)").await;
+    let child = s.spawn_apply(&plan_path, &[]);
+    let pausing = "SELECT CAST(pid AS TEXT) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%FROM pause%' AND query NOT LIKE '%pg_stat_activity%'";
+    until_running(&s.db, pausing).await;
+    let output = interrupted_twice(child).await;
     let text = s.text(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     let exited = Instant::now();
@@ -2695,28 +2712,10 @@ async fn a_second_ctrl_c_ends_a_busy_statement_on_mysql() {
         false,
         "install.json",
     );
-    let mut child = s.spawn_apply(&plan_path, &[]);
+    let child = s.spawn_apply(&plan_path, &[]);
     let busy = "SELECT CAST(id AS CHAR) FROM information_schema.processlist WHERE id <> CONNECTION_ID() AND info LIKE '%dbpm_busy_step%' AND info NOT LIKE '%processlist%'";
-    let started = Instant::now();
-    while s.db.texts(busy).await.is_empty() {
-        assert!(started.elapsed() < std::time::Duration::from_secs(60));
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let pid = child.id().to_string();
-    for _ in 0..2 {
-        let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
-        assert!(sent.success());
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    }
-    let asked = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if asked.elapsed() > std::time::Duration::from_secs(20) {
-            child.kill().unwrap();
-            panic!("still running 20 s after the second Ctrl-C");
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    let output = child.wait_with_output().unwrap();
+    until_running(&s.db, busy).await;
+    let output = interrupted_twice(child).await;
     let text = s.text(&output);
     assert_eq!(output.status.code(), Some(1), "{text}");
     let exited = Instant::now();

@@ -2775,6 +2775,92 @@ fn a_package_of_prerequisites_only_is_installed_and_uninstalled() {
     assert_eq!(installed(&ctx, &db), "core@1.0.0");
 }
 
+/// A meta-package in the middle of a chain of prerequisites (`app` → `suite` → `core`) has no
+/// steps to order by: `app`'s steps wait for `core`'s change, and its removal runs before
+/// `core`'s, as if `app` required `core` itself. They ran side by side (`app`'s view before
+/// `core`'s table).
+#[test]
+fn a_meta_package_in_between_orders_its_dependents_after_its_prerequisites() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let repo = package_repo(
+        &ctx,
+        "core",
+        "sqlite",
+        &[
+            ("UPGRADE/001.t.sql", "CREATE TABLE t (x int);\n"),
+            ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS t;\n"),
+        ],
+    );
+    package_version(
+        &ctx,
+        "suite",
+        "1.0.0",
+        &[(
+            "dbpm.toml",
+            "[package]\nname = \"suite\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n\n[prerequisites]\ncore = \"^1\"\n",
+        )],
+    );
+    package_version(
+        &ctx,
+        "app",
+        "1.0.0",
+        &[
+            (
+                "dbpm.toml",
+                "[package]\nname = \"app\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n\n[prerequisites]\nsuite = \"^1\"\n",
+            ),
+            ("INSTALL/001.v.sql", "CREATE VIEW v AS SELECT x FROM t;\n"),
+            ("ROLLBACK/001.v.sql", "DROP VIEW IF EXISTS v;\n"),
+        ],
+    );
+    let plan_of = |release: &str, out: &str| -> serde_json::Value {
+        let file = ctx.path(out);
+        fs_err::write(ctx.path("release.toml"), release).unwrap();
+        let release = ctx.path("release.toml").display().to_string();
+        let out = file.display().to_string();
+        ok(
+            &ctx,
+            &db,
+            &[
+                "plan",
+                "--release",
+                &release,
+                "--repo",
+                &repo,
+                "--prune",
+                "--out",
+                &out,
+            ],
+        );
+        serde_json::from_str(&fs_err::read_to_string(file).unwrap()).unwrap()
+    };
+    let depends_on = |plan: &serde_json::Value, package: &str| -> Vec<String> {
+        let steps = plan["steps"].as_array().unwrap();
+        let step = steps.iter().find(|s| s["package"] == package).unwrap();
+        let ids = step["depends_on"].as_array().unwrap();
+        ids.iter()
+            .map(|id| id.as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let install = plan_of("[packages]\napp = \"1.0.0\"\n", "install.json");
+    assert_eq!(
+        depends_on(&install, "app"),
+        ["core@1.0.0/UPGRADE@none/001.t"],
+        "{install:#}"
+    );
+    let path = ctx.path("install.json").display().to_string();
+    ok(&ctx, &db, &["apply", &path]);
+
+    let uninstall = plan_of("[packages]\n", "uninstall.json");
+    assert_eq!(
+        depends_on(&uninstall, "core"),
+        ["app@1.0.0/ROLLBACK/001.v"],
+        "{uninstall:#}"
+    );
+}
+
 /// One broken package in a `--repo` source tree: the verbs go on without it when they do not
 /// need it, with one warning, and fail on its problems when they do.
 #[test]

@@ -954,13 +954,37 @@ pub fn build(
     }
 
     // Across packages: a dependent's removal runs before its prerequisite changes, and its
-    // forward steps wait for the prerequisite's whole change.
-    for (dependent, old, new) in &chains {
-        let requires: BTreeSet<&String> = old
-            .iter()
-            .chain(new.iter())
-            .flat_map(|p| p.manifest.prerequisites.keys())
-            .collect();
+    // forward steps wait for the prerequisite's whole change. A changing package without
+    // steps of its own (a meta-package) orders nothing itself: its dependents are ordered
+    // against what it requires, at any depth.
+    let requires_of: HashMap<&str, BTreeSet<&String>> = chains
+        .iter()
+        .map(|(chain, old, new)| {
+            let requires = old
+                .iter()
+                .chain(new.iter())
+                .flat_map(|p| p.manifest.prerequisites.keys())
+                .collect();
+            (&*chain.name, requires)
+        })
+        .collect();
+    for (dependent, _, _) in &chains {
+        let mut requires: BTreeSet<&String> = BTreeSet::new();
+        let mut seen: BTreeSet<&String> = BTreeSet::new();
+        let mut next: Vec<&String> = requires_of[&*dependent.name].iter().copied().collect();
+        while let Some(prerequisite) = next.pop() {
+            if !seen.insert(prerequisite) {
+                continue;
+            }
+            match chain_groups.get(prerequisite.as_str()) {
+                Some(groups) if groups.is_empty() => {
+                    next.extend(requires_of[prerequisite.as_str()].iter().copied());
+                }
+                _ => {
+                    requires.insert(prerequisite);
+                }
+            }
+        }
         for prerequisite in requires {
             let Some(prerequisite_groups) = chain_groups.get(prerequisite.as_str()) else {
                 continue;
@@ -968,7 +992,9 @@ pub fn build(
             let dependent_groups = &chain_groups[&*dependent.name];
             if dependent.removes {
                 if let (Some(last_removal), Some(first)) = (
-                    dependent_groups.get(dependent.removal_groups - 1),
+                    // A package without steps has no removal groups to order.
+                    (dependent.removal_groups.checked_sub(1))
+                        .and_then(|last| dependent_groups.get(last)),
                     prerequisite_groups.first(),
                 ) {
                     for &before in last_removal {

@@ -1004,13 +1004,25 @@ async fn run_step(
         (Kind::Sys, Some(admin)) => match admin.admin_session().await {
             Ok(admin_session) => Some(admin_session),
             Err(err) => {
-                let why = could_not_start(&err);
-                let state = StepState::CouldNotStart.as_str();
+                let why = scrub(&could_not_start(&err), admin);
+                // A step tried before (in doubt, or failed) may have done part of its work
+                // then: this attempt fails it, so that a rollback undoes what that did.
+                let (state, failure) = if attempt > 1 {
+                    (
+                        StepState::Failed,
+                        StepFailure::Script(ScriptFailed(why.clone())),
+                    )
+                } else {
+                    (
+                        StepState::CouldNotStart,
+                        StepFailure::CouldNotStart(why.clone()),
+                    )
+                };
                 return match session
-                    .mark(run, &step.id, attempt, state, Some(&why))
+                    .mark(run, &step.id, attempt, state.as_str(), Some(&why))
                     .await
                 {
-                    Ok(()) => (Some(session), Ok(Err(StepFailure::CouldNotStart(why)))),
+                    Ok(()) => (Some(session), Ok(Err(failure))),
                     Err(err) => (None, Err(err)),
                 };
             }

@@ -14,7 +14,7 @@
 use crate::platform::Platform;
 
 /// The version of the state's layout this dbpm reads and writes.
-pub const STATE_VERSION: i64 = 5;
+pub const STATE_VERSION: i64 = 6;
 
 /// The oldest layout this dbpm reads as it is, without migrating it first: a change that only
 /// adds what this dbpm can do without leaves reading possible.
@@ -145,6 +145,13 @@ pub(super) const MIGRATIONS: &[Migration] = &[
             run_id VARCHAR(64) NOT NULL PRIMARY KEY,
             owner VARCHAR(64) NOT NULL
         ){table_options}"],
+    },
+    // No statement: from here on the journal may hold `could_not_start`, which a dbpm of
+    // layout 5 would skip, resuming a failed run forward instead of rolling it back.
+    Migration {
+        version: 6,
+        description: "the journal says when a step could not start (its admin connection failed)",
+        statements: &[],
     },
 ];
 

@@ -28,13 +28,18 @@ pub struct Requests {
 
 impl Requests {
     /// Listens from now on: a signal that comes before the first [`Requests::next`] waits
-    /// for it, and SIGHUP no longer ends dbpm as it does by default. A signal that cannot be
+    /// for it, and SIGHUP no longer ends dbpm as it does by default (unless it was ignored,
+    /// under `nohup`: then it stays ignored). A signal that cannot be
     /// listened to (the runtime refused) keeps its default. Inside a Tokio runtime.
     pub fn listen() -> Requests {
         Requests {
             interrupt: signal(SignalKind::interrupt()).ok(),
             terminate: signal(SignalKind::terminate()).ok(),
-            hangup: signal(SignalKind::hangup()).ok(),
+            hangup: if hangup_ignored() {
+                None
+            } else {
+                signal(SignalKind::hangup()).ok()
+            },
         }
     }
 
@@ -51,6 +56,21 @@ impl Requests {
     pub async fn next_asked(&mut self) {
         while self.next().await == Request::HungUp {}
     }
+}
+
+/// Whether dbpm was started with SIGHUP ignored (`nohup`): a run started so is meant to
+/// outlive its terminal, and goes on as it did. Read from `/proc` (Linux); where it cannot
+/// be, SIGHUP is taken as not ignored.
+fn hangup_ignored() -> bool {
+    let Ok(status) = fs_err::read_to_string("/proc/self/status") else {
+        return false;
+    };
+    let ignored = status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigIgn:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok());
+    // Signal n is bit n - 1; SIGHUP is signal 1.
+    ignored.is_some_and(|mask| mask & 1 != 0)
 }
 
 /// Returns when `signal` comes; never when it is not listened to.

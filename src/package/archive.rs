@@ -344,6 +344,8 @@ fn unpack(path: &Path, bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, Archiv
     let mut archive = tar::Archive::new(decoder);
     let mut files = BTreeMap::new();
     let mut total = 0u64;
+    // Folder entries hold nothing, but count against the limit of entries.
+    let mut folders = 0usize;
     for entry in archive.entries().map_err(unreadable)? {
         let mut entry = entry.map_err(unreadable)?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
@@ -358,8 +360,18 @@ fn unpack(path: &Path, bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, Archiv
         let name = entry_name(&entry_path)
             .filter(|name| !raw.contains('\\') && (kind.is_dir() || !name.is_empty()))
             .ok_or_else(|| forbidden(&raw, "the path leaves the package (`..`, `/` or `\\`)"))?;
+        folders += usize::from(kind.is_dir());
+        if files.len() + folders > MAX_ENTRIES {
+            return Err(ArchiveError::TooLarge {
+                path: path.to_path_buf(),
+                reason: format!("more than {MAX_ENTRIES} entries"),
+            });
+        }
         if kind.is_dir() {
             // A folder entry holds nothing (`tar -C DIR -czf …` writes them): its files count.
+            if entry.header().size().map_err(unreadable)? != 0 {
+                return Err(forbidden(&raw, "a folder entry that claims content"));
+            }
             continue;
         }
         if name.split('/').count() > 2 {
@@ -538,6 +550,19 @@ mod tests {
         // A regular file named `./` has no name in the package.
         let err = read(Path::new("demo.dbpkg"), &tarball(&[(".", b"x")])).unwrap_err();
         assert!(matches!(err, ArchiveError::Forbidden { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn folder_entries_count_as_entries_and_hold_nothing() {
+        let names: Vec<String> = (0..=MAX_ENTRIES).map(|n| format!("d{n}/")).collect();
+        let many: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b""[..])).collect();
+        let err = read(Path::new("demo.dbpkg"), &tarball(&many)).unwrap_err();
+        assert!(matches!(err, ArchiveError::TooLarge { .. }), "{err:?}");
+        let err = read(Path::new("demo.dbpkg"), &tarball(&[("INSTALL/", b"x")])).unwrap_err();
+        assert!(
+            matches!(&err, ArchiveError::Forbidden { reason, .. } if reason.contains("folder")),
+            "{err:?}"
+        );
     }
 
     #[test]

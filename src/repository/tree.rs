@@ -179,7 +179,9 @@ fn duplicate(dir: &Path, first: &Path, manifest: &crate::manifest::Manifest) -> 
 /// name is a root or is reachable from one through the prerequisites of any version in
 /// `entries` or of a broken source (the resolver may read any of them), and, when some such
 /// name is neither in `entries` nor a broken source's, those whose manifest does not say
-/// who they are (one may be the missing package).
+/// who they are (one may be the missing package). Such a source is needed too when a folder
+/// on its path bears a name that can be reached (`billing/2.0.0` with a broken manifest,
+/// beside a good `billing/1.0.0`): a plan would otherwise quietly take another version.
 pub fn needing<'a, 'b>(
     broken: impl IntoIterator<Item = &'a BrokenSource>,
     entries: impl IntoIterator<Item = &'b IndexEntry>,
@@ -212,7 +214,15 @@ pub fn needing<'a, 'b>(
         .into_iter()
         .filter(|b| match &b.identity {
             Some(identity) => reached.contains(identity.name.as_str()),
-            None => missing,
+            None => {
+                missing
+                    || b.dir.components().any(|folder| {
+                        folder
+                            .as_os_str()
+                            .to_str()
+                            .is_some_and(|folder| reached.contains(folder))
+                    })
+            }
         })
         .collect()
 }
@@ -315,6 +325,14 @@ mod tests {
             [Path::new("reporting/2.0.0"), Path::new("tools/1.0.0")]
         );
         assert!(needed(&[]).is_empty());
+
+        // A version of `core` whose manifest cannot say who it is, in `core`'s folder: a
+        // plan of `auth` would otherwise quietly take `core@1.0.0`.
+        let shadowing = [broken("packages/core/2.0.0", None, &[])];
+        let needed =
+            |roots: &[&str]| dirs(&needing(&shadowing, index.entries(), roots.iter().copied()));
+        assert_eq!(needed(&["auth"]), [Path::new("packages/core/2.0.0")]);
+        assert!(needed(&["reporting"]).is_empty());
     }
 
     #[test]

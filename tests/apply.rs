@@ -2861,6 +2861,51 @@ async fn a_hangup_with_the_terminal_gone_stops_at_a_checkpoint() {
     assert_nothing_done_twice(&s.db, &[&load_plan(&plan_path)]).await;
 }
 
+/// A run started under `nohup` is meant to outlive its terminal: SIGHUP stays ignored, and the
+/// run goes on to its end (it stopped at the next checkpoint, as for a lost terminal).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_under_nohup_goes_on_after_a_hangup() {
+    let s = Scenario::new(Platform::Sqlite);
+    let ready = s.ctx.path("announcing");
+    let plan_path =
+        s.plan_with_announce("slow", &format!("\ntouch '{}'\nsleep 2\n", ready.display()));
+    let apply = apply_cmd(&s.ctx, &s.db, &plan_path, &[]);
+    let mut nohup = Command::new("nohup");
+    nohup.arg(apply.get_program()).args(apply.get_args());
+    for (key, value) in apply.get_envs() {
+        match value {
+            Some(value) => nohup.env(key, value),
+            None => nohup.env_remove(key),
+        };
+    }
+    if let Some(dir) = apply.get_current_dir() {
+        nohup.current_dir(dir);
+    }
+    let child = nohup
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while !ready.exists() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "the slow step never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let kill = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let output = child.wait_with_output().unwrap();
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(!text.contains("stopping"), "{text}");
+    assert_eq!(runs(&s.db).await.last().unwrap().1, "completed");
+}
+
 /// A login role of the PostgreSQL test server that may hold at most `limit` connections at
 /// once (a connection limit's usual place in production), dropped with the guard: declare it
 /// before the databases it is granted on, which must go first.

@@ -2742,24 +2742,7 @@ fn verify_with_nothing_installed_says_so() {
 fn a_package_of_prerequisites_only_is_installed_and_uninstalled() {
     let ctx = TestContext::new();
     let db = TestDb::sqlite();
-    let repo = package_repo(
-        &ctx,
-        "core",
-        "sqlite",
-        &[
-            ("UPGRADE/001.t.sql", "CREATE TABLE t (x int);\n"),
-            ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS t;\n"),
-        ],
-    );
-    package_version(
-        &ctx,
-        "suite",
-        "1.0.0",
-        &[(
-            "dbpm.toml",
-            "[package]\nname = \"suite\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n\n[prerequisites]\ncore = \"^1\"\n",
-        )],
-    );
+    let repo = core_and_suite(&ctx);
     let text = ok(&ctx, &db, &["install", "suite", "--repo", &repo, "--yes"]);
     assert_eq!(installed(&ctx, &db), "core@1.0.0 suite@1.0.0", "{text}");
     assert!(text.contains("suite"), "{text}");
@@ -2775,16 +2758,11 @@ fn a_package_of_prerequisites_only_is_installed_and_uninstalled() {
     assert_eq!(installed(&ctx, &db), "core@1.0.0");
 }
 
-/// A meta-package in the middle of a chain of prerequisites (`app` → `suite` → `core`) has no
-/// steps to order by: `app`'s steps wait for `core`'s change, and its removal runs before
-/// `core`'s, as if `app` required `core` itself. They ran side by side (`app`'s view before
-/// `core`'s table).
-#[test]
-fn a_meta_package_in_between_orders_its_dependents_after_its_prerequisites() {
-    let ctx = TestContext::new();
-    let db = TestDb::sqlite();
+/// The sources of `core` (a table `t`) and of `suite`, a meta-package that requires it; the
+/// test's `packages` folder.
+fn core_and_suite(ctx: &TestContext) -> String {
     let repo = package_repo(
-        &ctx,
+        ctx,
         "core",
         "sqlite",
         &[
@@ -2793,7 +2771,7 @@ fn a_meta_package_in_between_orders_its_dependents_after_its_prerequisites() {
         ],
     );
     package_version(
-        &ctx,
+        ctx,
         "suite",
         "1.0.0",
         &[(
@@ -2801,6 +2779,18 @@ fn a_meta_package_in_between_orders_its_dependents_after_its_prerequisites() {
             "[package]\nname = \"suite\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n\n[prerequisites]\ncore = \"^1\"\n",
         )],
     );
+    repo
+}
+
+/// A meta-package in the middle of a chain of prerequisites (`app` → `suite` → `core`) has no
+/// steps to order by: `app`'s steps wait for `core`'s change, and its removal runs before
+/// `core`'s, as if `app` required `core` itself. They ran side by side (`app`'s view before
+/// `core`'s table).
+#[test]
+fn a_meta_package_in_between_orders_its_dependents_after_its_prerequisites() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let repo = core_and_suite(&ctx);
     package_version(
         &ctx,
         "app",

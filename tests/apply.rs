@@ -1667,12 +1667,24 @@ fn signalled_while_a_step_runs(
 /// Plans the upgrade to release 2 with a PREINSTALL step that runs `seconds`, and applies
 /// it: the apply, once that step runs (so it holds the run lock), and the plan.
 fn while_a_step_runs(s: &Scenario, seconds: u32) -> (std::process::Child, PathBuf) {
+    let (plan_path, ready) = slow_plan(s, seconds);
+    let child = s.spawn_apply(&plan_path, &[]);
+    until_exists(&ready);
+    (child, plan_path)
+}
+
+/// The plan of [`while_a_step_runs`], and the file its slow step makes when it starts.
+fn slow_plan(s: &Scenario, seconds: u32) -> (PathBuf, PathBuf) {
     let ready = s.ctx.path("announcing");
     let plan_path = s.plan_with_announce(
         "slow",
         &format!("\ntouch '{}'\nsleep {seconds}\n", ready.display()),
     );
-    let child = s.spawn_apply(&plan_path, &[]);
+    (plan_path, ready)
+}
+
+/// Waits (a minute at most) until the slow step that makes `ready` has started.
+fn until_exists(ready: &Path) {
     let started = Instant::now();
     while !ready.exists() {
         assert!(
@@ -1681,7 +1693,6 @@ fn while_a_step_runs(s: &Scenario, seconds: u32) -> (std::process::Child, PathBu
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    (child, plan_path)
 }
 
 /// A SQLite URL that opens its file read-only (`mode=ro`) is refused by `apply` before
@@ -1846,14 +1857,7 @@ async fn ctrl_c_in_a_terminal_lets_a_running_cmd_step_finish() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while !ready.exists() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "the slow step never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    until_exists(&ready);
     let group = format!("-{}", child.id());
     let kill = Command::new("kill")
         .args(["-INT", "--", &group])
@@ -2866,9 +2870,7 @@ async fn a_hangup_with_the_terminal_gone_stops_at_a_checkpoint() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_under_nohup_goes_on_after_a_hangup() {
     let s = Scenario::new(Platform::Sqlite);
-    let ready = s.ctx.path("announcing");
-    let plan_path =
-        s.plan_with_announce("slow", &format!("\ntouch '{}'\nsleep 2\n", ready.display()));
+    let (plan_path, ready) = slow_plan(&s, 2);
     let apply = apply_cmd(&s.ctx, &s.db, &plan_path, &[]);
     let mut nohup = Command::new("nohup");
     nohup.arg(apply.get_program()).args(apply.get_args());
@@ -2886,14 +2888,7 @@ async fn a_run_under_nohup_goes_on_after_a_hangup() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let started = Instant::now();
-    while !ready.exists() {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "the slow step never started"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    until_exists(&ready);
     let kill = Command::new("kill")
         .args(["-HUP", &child.id().to_string()])
         .status()

@@ -46,6 +46,7 @@ on_every_platform!(
     a_killed_run_reads_as_interrupted_once_nothing_holds_its_lock,
     a_stop_while_waiting_for_the_run_lock_gives_up_and_records_nothing,
     a_state_missing_a_table_is_refused_before_a_run_is_recorded,
+    a_state_missing_its_meta_table_reads_as_corrupt_not_as_empty,
 );
 
 mod sys_steps {
@@ -3137,6 +3138,40 @@ async fn a_state_missing_a_table_is_refused_before_a_run_is_recorded(platform: P
     assert_eq!(runs(&s.db).await.len(), 1);
     let status = s.ctx.run(&["status", "--db", &s.db.url]);
     assert!(status.status.success(), "{}", s.text(&status));
+}
+
+/// A target whose dbpm state lacks its `meta` table (which says the state's layout) but has
+/// the others is refused as corrupt, naming the table, by every command that reads the state:
+/// they read it as a target dbpm was never in, so `status` said nothing was installed and a
+/// plan installed everything again.
+async fn a_state_missing_its_meta_table_reads_as_corrupt_not_as_empty(platform: Platform) {
+    let s = Scenario::new(platform);
+    let install = s.plan(RELEASE_1, EXAMPLES, false, "install.json");
+    s.applied(&install);
+    s.db.execute(&format!("DROP TABLE {}", s.db.state_table("meta")))
+        .await;
+    let url = s.db.url.as_str();
+    let commands: [&[&str]; 4] = [
+        &["status", "--db", url],
+        &["state", "export", "--db", url],
+        &["history", "--db", url],
+        &[
+            "plan",
+            "--release",
+            RELEASE_1,
+            "--repo",
+            EXAMPLES,
+            "--db",
+            url,
+        ],
+    ];
+    for command in commands {
+        let output = s.ctx.run(command);
+        let text = s.text(&output);
+        assert_eq!(output.status.code(), Some(1), "{command:?}: {text}");
+        assert!(text.contains("dbpm::target::state_corrupt"), "{text}");
+        assert!(text.contains("meta"), "{text}");
+    }
 }
 
 /// `--cmd-timeout 0` is refused before anything runs: taken elsewhere for "no limit", it

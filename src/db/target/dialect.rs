@@ -131,17 +131,29 @@ pub(super) fn pg_literal(text: &str) -> String {
     literal
 }
 
-/// A query with one row and column `n`: 1 when the state's `meta` table exists, else 0.
-pub(super) fn has_state_sql(platform: Platform) -> String {
+/// A query with a row for each of dbpm's tables ([`TABLES`]) the target has, its name in
+/// column `name` as templates name it (`meta`).
+pub(super) fn state_tables_sql(platform: Platform) -> String {
+    let names = |prefix: &str| {
+        TABLES
+            .iter()
+            .map(|table| format!("'{prefix}{table}'"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match platform {
         Platform::Postgres => format!(
-            "SELECT COUNT(*) AS n FROM pg_catalog.pg_tables WHERE schemaname = '{PG_STATE_SCHEMA}' AND tablename = 'meta'"
+            "SELECT CAST(tablename AS TEXT) AS name FROM pg_catalog.pg_tables WHERE schemaname = '{PG_STATE_SCHEMA}' AND tablename IN ({})",
+            names("")
         ),
-        Platform::Mysql => "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'dbpm_meta'".to_owned(),
-        Platform::Sqlite => {
-            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = 'dbpm_meta'"
-                .to_owned()
-        }
+        Platform::Mysql => format!(
+            "SELECT SUBSTRING(table_name, 6) AS name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN ({})",
+            names("dbpm_")
+        ),
+        Platform::Sqlite => format!(
+            "SELECT substr(name, 6) AS name FROM sqlite_master WHERE type = 'table' AND name IN ({})",
+            names("dbpm_")
+        ),
     }
 }
 

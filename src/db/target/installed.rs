@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use semver::Version;
 
 use super::session::{Access, Row, Session, Value};
-use super::{dialect, tables, RunOutcome, Target, TargetError};
+use super::{tables, RunOutcome, Target, TargetError};
 use crate::package::Checksum;
 use crate::state::{InstalledPackage, InstalledState, StateError};
 
@@ -67,13 +67,7 @@ impl Target {
         let mut session = self.open(Access::Read).await?;
         let failed = self.failed("read dbpm's state");
         session.begin_read().await.map_err(&failed)?;
-        let has_state = session
-            .fetch_int(&dialect::has_state_sql(self.platform()), &[], "n")
-            .await
-            .map_err(&failed)?
-            .unwrap_or(0)
-            > 0;
-        if has_state {
+        if self.has_state(&mut session).await? {
             match self.state_version(&mut session).await? {
                 // Tables being created by another dbpm that has not recorded them yet
                 // (MySQL's DDL is not transactional): nothing is installed so far.

@@ -595,6 +595,43 @@ impl Target {
         }
     }
 
+    /// Whether dbpm's state is in the target, read in `session`: its `meta` table, which says
+    /// the state's layout, is there. dbpm's other tables without it are a damaged state, not
+    /// an empty one: read as empty, a plan would install again what is installed.
+    async fn has_state(&self, session: &mut Session) -> Result<bool, TargetError> {
+        let failed = self.failed("look for dbpm's state");
+        let mut present = Vec::new();
+        for row in session
+            .fetch(&dialect::state_tables_sql(self.platform()), &[])
+            .await
+            .map_err(&failed)?
+        {
+            present.push(row.text("name").map_err(&failed)?);
+        }
+        if present.iter().any(|table| table == "meta") {
+            return Ok(true);
+        }
+        if present.is_empty() {
+            return Ok(false);
+        }
+        present.sort();
+        let tables: Vec<String> = present
+            .iter()
+            .map(|table| {
+                format!(
+                    "`{}`",
+                    dialect::render(self.platform(), &format!("{{{table}}}"))
+                )
+            })
+            .collect();
+        Err(self.corrupt(format!(
+            "its table {} (the layout of the state) is missing, but {} {} there",
+            dialect::render(self.platform(), "`{meta}`"),
+            tables.join(", "),
+            if tables.len() == 1 { "is" } else { "are" }
+        )))
+    }
+
     /// A corrupt state, with what is wrong.
     fn corrupt(&self, reason: String) -> TargetError {
         TargetError::StateCorrupt {

@@ -809,12 +809,7 @@ impl Target {
             return Ok(None);
         }
         let mut session = self.open(Access::Read).await?;
-        let present = session
-            .fetch_int(&dialect::has_state_sql(self.platform()), &[], "n")
-            .await
-            .map_err(self.failed("look for dbpm's state"))?
-            == Some(1);
-        if present {
+        if self.has_state(&mut session).await? {
             Ok(Some(session))
         } else {
             self.close(session).await?;

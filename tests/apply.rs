@@ -3141,37 +3141,46 @@ async fn a_state_missing_a_table_is_refused_before_a_run_is_recorded(platform: P
 }
 
 /// A target whose dbpm state lacks its `meta` table (which says the state's layout) but has
-/// the others is refused as corrupt, naming the table, by every command that reads the state:
-/// they read it as a target dbpm was never in, so `status` said nothing was installed and a
-/// plan installed everything again.
+/// the others, or whose `meta` table lost its rows, is refused as corrupt, naming the table,
+/// by every command that reads the state and by `apply`: they read it as a target dbpm was
+/// never in, so `status` said nothing was installed and a plan installed everything again.
 async fn a_state_missing_its_meta_table_reads_as_corrupt_not_as_empty(platform: Platform) {
     let s = Scenario::new(platform);
     let install = s.plan(RELEASE_1, EXAMPLES, false, "install.json");
     s.applied(&install);
-    s.db.execute(&format!("DROP TABLE {}", s.db.state_table("meta")))
-        .await;
-    let url = s.db.url.as_str();
-    let commands: [&[&str]; 4] = [
-        &["status", "--db", url],
-        &["state", "export", "--db", url],
-        &["history", "--db", url],
-        &[
-            "plan",
-            "--release",
-            RELEASE_1,
-            "--repo",
-            EXAMPLES,
-            "--db",
-            url,
-        ],
-    ];
-    for command in commands {
-        let output = s.ctx.run(command);
-        let text = s.text(&output);
-        assert_eq!(output.status.code(), Some(1), "{command:?}: {text}");
-        assert!(text.contains("dbpm::target::state_corrupt"), "{text}");
-        assert!(text.contains("meta"), "{text}");
+    let meta = s.db.state_table("meta");
+    for damage in [format!("DELETE FROM {meta}"), format!("DROP TABLE {meta}")] {
+        s.db.execute(&damage).await;
+        let url = s.db.url.as_str();
+        let install = install.display().to_string();
+        let commands: [&[&str]; 5] = [
+            &["status", "--db", url],
+            &["state", "export", "--db", url],
+            &["history", "--db", url],
+            &[
+                "plan",
+                "--release",
+                RELEASE_1,
+                "--repo",
+                EXAMPLES,
+                "--db",
+                url,
+            ],
+            &["apply", &install, "--db", url],
+        ];
+        for command in commands {
+            let output = s.ctx.run(command);
+            let text = s.text(&output);
+            assert_eq!(
+                output.status.code(),
+                Some(1),
+                "{damage}, {command:?}: {text}"
+            );
+            assert!(text.contains("dbpm::target::state_corrupt"), "{text}");
+            assert!(text.contains("meta"), "{text}");
+        }
     }
+    assert_eq!(runs(&s.db).await.len(), 1);
 }
 
 /// `--cmd-timeout 0` is refused before anything runs: taken elsewhere for "no limit", it

@@ -564,7 +564,7 @@ impl Target {
             .await
             .map_err(&failed)?;
         let Some(row) = rows.first() else {
-            return Ok(None);
+            return self.unrecorded_version(session).await;
         };
         let found = row.maybe_int("version").map_err(&failed)?.unwrap_or(0);
         if found > STATE_VERSION {
@@ -599,15 +599,7 @@ impl Target {
     /// the state's layout, is there. dbpm's other tables without it are a damaged state, not
     /// an empty one: read as empty, a plan would install again what is installed.
     async fn has_state(&self, session: &mut Session) -> Result<bool, TargetError> {
-        let failed = self.failed("look for dbpm's state");
-        let mut present = Vec::new();
-        for row in session
-            .fetch(&dialect::state_tables_sql(self.platform()), &[])
-            .await
-            .map_err(&failed)?
-        {
-            present.push(row.text("name").map_err(&failed)?);
-        }
+        let mut present = self.state_tables(session).await?;
         if present.iter().any(|table| table == "meta") {
             return Ok(true);
         }
@@ -630,6 +622,43 @@ impl Target {
             tables.join(", "),
             if tables.len() == 1 { "is" } else { "are" }
         )))
+    }
+
+    /// dbpm's tables ([`dialect::TABLES`]) that the target has.
+    async fn state_tables(&self, session: &mut Session) -> Result<Vec<String>, TargetError> {
+        let failed = self.failed("look for dbpm's state");
+        let rows = session
+            .fetch(&dialect::state_tables_sql(self.platform()), &[])
+            .await
+            .map_err(&failed)?;
+        rows.iter()
+            .map(|row| row.text("name").map_err(&failed))
+            .collect()
+    }
+
+    /// The state version of a `meta` table without one: none yet while another dbpm creates
+    /// the tables (MySQL's DDL is not transactional, so they show before their version), but
+    /// a corrupt state when dbpm's tables hold rows, which only a recorded layout has.
+    async fn unrecorded_version(&self, session: &mut Session) -> Result<Option<i64>, TargetError> {
+        let failed = self.failed("read dbpm's state version");
+        let present = self.state_tables(session).await?;
+        for table in ["installed_packages", "runs"] {
+            if !present.iter().any(|t| t == table) {
+                continue;
+            }
+            let rows = session
+                .fetch_int(&format!("SELECT COUNT(*) AS n FROM {{{table}}}"), &[], "n")
+                .await
+                .map_err(&failed)?;
+            if rows.unwrap_or(0) > 0 {
+                return Err(self.corrupt(format!(
+                    "its table {} records no layout, but {} holds rows",
+                    dialect::render(self.platform(), "`{meta}`"),
+                    dialect::render(self.platform(), &format!("`{{{table}}}`")),
+                )));
+            }
+        }
+        Ok(None)
     }
 
     /// A corrupt state, with what is wrong.

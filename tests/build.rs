@@ -1005,6 +1005,34 @@ fn editor_junk_in_a_phase_folder_is_left_out_with_a_warning() {
 }
 
 #[test]
+fn a_hidden_file_named_as_a_script_is_left_out_with_a_warning() {
+    // QA: `.002.grants.sql` (hidden by mistake) was left out of the package without a word,
+    // so a script went missing unnoticed. Other hidden files (`.gitkeep`) stay silent.
+    let ctx = TestContext::new();
+    let dir = write_package(
+        &ctx,
+        "p",
+        &[
+            ("dbpm.toml", &manifest("\"sqlite\"", "")),
+            ("INSTALL/001.view.sql", "CREATE VIEW v AS SELECT 1;\n"),
+            ("INSTALL/.002.grants.sql", "SELECT 1;\n"),
+            ("INSTALL/.gitkeep", ""),
+            ("ROLLBACK/001.view.sql", "DROP VIEW IF EXISTS v;\n"),
+        ],
+    );
+    let build = build_into_dist(&ctx, &dir);
+    assert_eq!(build.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&build.stderr);
+    assert!(
+        stderr.contains("dbpm::package::hidden_script")
+            && stderr.contains(".002.grants.sql")
+            && stderr.contains("rename it `002.grants.sql`")
+            && !stderr.contains(".gitkeep"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_package_without_scripts_builds() {
     // QA: a meta-package (prerequisites only) was refused: "the package has no scripts".
     let ctx = TestContext::new();

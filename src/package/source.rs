@@ -10,7 +10,7 @@ use crate::diagnostic::Problem;
 use crate::manifest::{LEGACY_MANIFEST_FILE, MANIFEST_FILE};
 
 use super::junk;
-use super::script::{Folder, FolderError};
+use super::script::{Folder, FolderError, ScriptName};
 
 /// The files of a package, by path relative to its root (`/`-separated), and where they came from.
 #[derive(Debug, Clone, Default)]
@@ -80,7 +80,22 @@ fn read_folder(tree: &mut FileTree, dir: &Path, folder: &str) -> Result<(), std:
             );
             continue;
         }
-        if name.starts_with('.') {
+        if let Some(hidden) = name.strip_prefix('.') {
+            // Hidden files (`.gitkeep`) are not the package's; one named as a script is said
+            // to be left out, or a script hidden by mistake would go missing unnoticed.
+            if ScriptName::parse(hidden).is_ok() {
+                tree.problems.push(
+                    Problem::error(
+                        &path,
+                        "dbpm::package::hidden_script",
+                        "a hidden file named as a script, left out of the package",
+                    )
+                    .with_help(format!(
+                        "rename it `{hidden}` to make it a script of the package, or delete it"
+                    ))
+                    .warning(),
+                );
+            }
             continue;
         }
         let file_type = fs_err::symlink_metadata(&path)?.file_type();

@@ -3181,6 +3181,67 @@ async fn a_state_missing_its_meta_table_reads_as_corrupt_not_as_empty(platform: 
         }
     }
     assert_eq!(runs(&s.db).await.len(), 1);
+    // The refused `apply` made nothing, not even the `meta` table (MySQL commits DDL at once).
+    let tables = s.db.dbpm_tables().await;
+    assert!(
+        !tables
+            .iter()
+            .any(|table| table == "meta" || table == "dbpm_meta"),
+        "{tables:?}"
+    );
+}
+
+/// `status` while another dbpm creates the state on MariaDB: its read's snapshot predates the
+/// tables made after `meta` (held here by a lock until they exist), which MariaDB then
+/// refuses to read ("Table definition has changed", 1412). Nothing can be installed yet: it
+/// reads as a target dbpm was never in, not as an error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_being_created_reads_as_empty_under_an_older_snapshot() {
+    use sqlx::Connection as _;
+    let s = Scenario::new(Platform::Mysql);
+    s.db.execute(
+        "CREATE TABLE dbpm_meta (version BIGINT NOT NULL PRIMARY KEY, description LONGTEXT NOT NULL, applied_at VARCHAR(40) NOT NULL, applied_by VARCHAR(64) NOT NULL)",
+    )
+    .await;
+    let mut creator = sqlx::MySqlConnection::connect(&s.db.url).await.unwrap();
+    sqlx::raw_sql("LOCK TABLES dbpm_meta WRITE")
+        .execute(&mut creator)
+        .await
+        .unwrap();
+    let status = s
+        .ctx
+        .dbpm()
+        .args(["status", "--db", &s.db.url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `status` takes its snapshot, then waits for `meta`.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    s.db.execute("CREATE TABLE dbpm_installed_packages (x INT)")
+        .await;
+    s.db.execute("CREATE TABLE dbpm_runs (x INT)").await;
+    sqlx::raw_sql("UNLOCK TABLES")
+        .execute(&mut creator)
+        .await
+        .unwrap();
+    let output = status.wait_with_output().unwrap();
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("dbpm was never used there"), "{text}");
+}
+
+/// A table of the user's whose name differs from one of dbpm's only in case (`DBPM_RUNS`,
+/// a table of its own on MariaDB, whose catalog matches names without regard to case) is not
+/// taken for a part of dbpm's state: the target reads as one dbpm was never in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_table_named_like_dbpms_in_capitals_is_not_dbpms_state() {
+    let s = Scenario::new(Platform::Mysql);
+    s.db.execute("CREATE TABLE DBPM_RUNS (x INT)").await;
+    let output = s.ctx.run(&["status", "--db", &s.db.url]);
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    assert!(text.contains("dbpm was never used there"), "{text}");
 }
 
 /// `--cmd-timeout 0` is refused before anything runs: taken elsewhere for "no limit", it

@@ -390,6 +390,8 @@ impl Target {
         let mut session = self.open(Access::Write).await?;
         self.begin_locked_write(&mut session).await?;
         let doing = "create dbpm's state tables";
+        // A damaged state is refused before any DDL, which MySQL would commit at once.
+        self.has_state(&mut session).await?;
         for statement in tables::bootstrap(self.platform()) {
             session.run(statement).await.map_err(self.failed(doing))?;
         }
@@ -559,10 +561,11 @@ impl Target {
     /// than this dbpm knows.
     async fn state_version(&self, session: &mut Session) -> Result<Option<i64>, TargetError> {
         let failed = self.failed("read dbpm's state version");
-        let rows = session
-            .fetch(tables::CURRENT_VERSION, &[])
-            .await
-            .map_err(&failed)?;
+        let rows = match session.fetch(tables::CURRENT_VERSION, &[]).await {
+            // `meta` made after this read's snapshot, by a dbpm still creating the state.
+            Err(err) if is_newer_than_snapshot(&err) => return Ok(None),
+            rows => rows.map_err(&failed)?,
+        };
         let Some(row) = rows.first() else {
             return self.unrecorded_version(session).await;
         };
@@ -624,16 +627,22 @@ impl Target {
         )))
     }
 
-    /// dbpm's tables ([`dialect::TABLES`]) that the target has.
+    /// dbpm's tables ([`dialect::TABLES`]) that the target has. Names are compared exactly
+    /// here: MariaDB's catalog matches them without regard to case (`DBPM_RUNS`).
     async fn state_tables(&self, session: &mut Session) -> Result<Vec<String>, TargetError> {
         let failed = self.failed("look for dbpm's state");
         let rows = session
             .fetch(&dialect::state_tables_sql(self.platform()), &[])
             .await
             .map_err(&failed)?;
-        rows.iter()
-            .map(|row| row.text("name").map_err(&failed))
-            .collect()
+        let mut tables = Vec::new();
+        for row in rows {
+            let name = row.text("name").map_err(&failed)?;
+            if dialect::TABLES.contains(&name.as_str()) {
+                tables.push(name);
+            }
+        }
+        Ok(tables)
     }
 
     /// The state version of a `meta` table without one: none yet while another dbpm creates
@@ -646,10 +655,15 @@ impl Target {
             if !present.iter().any(|t| t == table) {
                 continue;
             }
-            let rows = session
+            let rows = match session
                 .fetch_int(&format!("SELECT COUNT(*) AS n FROM {{{table}}}"), &[], "n")
                 .await
-                .map_err(&failed)?;
+            {
+                // Created after this read's snapshot, by the dbpm creating them (MySQL's
+                // "Table definition has changed", 1412): none of its rows can be seen here.
+                Err(err) if is_newer_than_snapshot(&err) => return Ok(None),
+                rows => rows.map_err(&failed)?,
+            };
             if rows.unwrap_or(0) > 0 {
                 return Err(self.corrupt(format!(
                     "its table {} records no layout, but {} holds rows",
@@ -668,6 +682,14 @@ impl Target {
             reason,
         }
     }
+}
+
+/// Whether `err` is MySQL/MariaDB's "Table definition has changed, please retry
+/// transaction" (1412): the table was created after the reading transaction's snapshot.
+fn is_newer_than_snapshot(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+        .is_some_and(|mysql| mysql.number() == 1412)
 }
 
 impl fmt::Debug for Target {

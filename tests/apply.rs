@@ -647,6 +647,36 @@ fn write_under(dir: &Path, path: &str, text: &str) {
     fs_err::write(path, text).unwrap();
 }
 
+/// A source tree in the test's folder `name` with one package, `name` 1.0.0 for `platforms`
+/// (as its manifest lists them: `"postgres", "mysql"`), of `scripts` (path in the package,
+/// text), and a release that wants it: the `--release` and `--repo` of a plan of it.
+fn one_package<P: AsRef<str>, T: AsRef<str>>(
+    ctx: &TestContext,
+    name: &str,
+    platforms: &str,
+    scripts: impl IntoIterator<Item = (P, T)>,
+) -> (String, String) {
+    let dir = ctx.path(name);
+    let package = format!("packages/{name}/1.0.0");
+    write_under(
+        &dir,
+        &format!("{package}/dbpm.toml"),
+        &format!("[package]\nname = \"{name}\"\nversion = \"1.0.0\"\nplatforms = [{platforms}]\n"),
+    );
+    for (path, text) in scripts {
+        write_under(&dir, &format!("{package}/{}", path.as_ref()), text.as_ref());
+    }
+    write_under(
+        &dir,
+        "release.toml",
+        &format!("[packages]\n{name} = \"1.0.0\"\n"),
+    );
+    (
+        dir.join("release.toml").display().to_string(),
+        dir.join("packages").display().to_string(),
+    )
+}
+
 /// `(run id, outcome)` of every run, oldest first.
 async fn runs(db: &TestDb) -> Vec<(String, String)> {
     let table = db.state_table("runs");
@@ -2352,11 +2382,7 @@ mod lost_connections {
 /// non-transactional, non-idempotent `002.wait`, then a transactional `003.fill` that inserts
 /// a row first (on MariaDB a DML step declared `mysql_transactional`).
 fn pausing_package(dir: &Path) -> (String, String) {
-    let write = |path: &str, text: &str| {
-        let path = dir.join(path);
-        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
-        fs_err::write(path, text).unwrap();
-    };
+    let write = |path: &str, text: &str| write_under(dir, path, text);
     write(
         "packages/pausing/1.0.0/dbpm.toml",
         "[package]\nname = \"pausing\"\nversion = \"1.0.0\"\nplatforms = [\"postgres\", \"mysql\"]\n\n\
@@ -2694,29 +2720,19 @@ async fn a_second_ctrl_c_ends_the_running_statement_on_the_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_ctrl_c_ends_a_busy_statement_on_mysql() {
     let s = Scenario::new(Platform::Mysql);
-    let dir = s.ctx.path("busy");
-    write_under(
-        &dir,
-        "packages/busy/1.0.0/dbpm.toml",
-        "[package]\nname = \"busy\"\nversion = \"1.0.0\"\nplatforms = [\"mysql\"]\n",
+    let (release, repo) = one_package(
+        &s.ctx,
+        "busy",
+        "\"mysql\"",
+        [
+            (
+                "UPGRADE/001.work.sql",
+                "SELECT BENCHMARK(50000000000, MD5('dbpm_busy_step'));\n",
+            ),
+            ("DOWNGRADE/001.work.sql", "SELECT 1;\n"),
+        ],
     );
-    write_under(
-        &dir,
-        "packages/busy/1.0.0/UPGRADE/001.work.sql",
-        "SELECT BENCHMARK(50000000000, MD5('dbpm_busy_step'));\n",
-    );
-    write_under(
-        &dir,
-        "packages/busy/1.0.0/DOWNGRADE/001.work.sql",
-        "SELECT 1;\n",
-    );
-    write_under(&dir, "release.toml", "[packages]\nbusy = \"1.0.0\"\n");
-    let plan_path = s.plan(
-        &dir.join("release.toml").display().to_string(),
-        &dir.join("packages").display().to_string(),
-        false,
-        "install.json",
-    );
+    let plan_path = s.plan(&release, &repo, false, "install.json");
     let child = s.spawn_apply(&plan_path, &[]);
     let busy = "SELECT CAST(id AS CHAR) FROM information_schema.processlist WHERE id <> CONNECTION_ID() AND info LIKE '%dbpm_busy_step%' AND info NOT LIKE '%processlist%'";
     until_running(&s.db, busy).await;
@@ -2772,18 +2788,8 @@ async fn a_step_connection_closed_while_idle_is_not_reused() {
         s.db.name
     ))
     .await;
-    let dir = s.ctx.path("beside");
-    let write = |path: &str, text: &str| {
-        let path = dir.join(path);
-        fs_err::create_dir_all(path.parent().unwrap()).unwrap();
-        fs_err::write(path, text).unwrap();
-    };
-    write(
-        "packages/beside/1.0.0/dbpm.toml",
-        "[package]\nname = \"beside\"\nversion = \"1.0.0\"\nplatforms = [\"postgres\"]\n",
-    );
     // `001.quick` and `001.slow` run side by side; `002.*` need two connections again.
-    for (name, text) in [
+    let scripts = [
         ("001.quick", "CREATE TABLE quick (x INTEGER);"),
         (
             "001.slow",
@@ -2791,21 +2797,20 @@ async fn a_step_connection_closed_while_idle_is_not_reused() {
         ),
         ("002.one", "CREATE TABLE one (x INTEGER);"),
         ("002.two", "CREATE TABLE two (x INTEGER);"),
-    ] {
+    ]
+    .into_iter()
+    .flat_map(|(name, text)| {
         let table = name.split('.').nth(1).unwrap();
-        write(&format!("packages/beside/1.0.0/UPGRADE/{name}.sql"), text);
-        write(
-            &format!("packages/beside/1.0.0/DOWNGRADE/{name}.sql"),
-            &format!("DROP TABLE IF EXISTS {table};"),
-        );
-    }
-    write("release.toml", "[packages]\nbeside = \"1.0.0\"\n");
-    let plan_path = s.plan(
-        &dir.join("release.toml").display().to_string(),
-        &dir.join("packages").display().to_string(),
-        false,
-        "install.json",
-    );
+        [
+            (format!("UPGRADE/{name}.sql"), text.to_owned()),
+            (
+                format!("DOWNGRADE/{name}.sql"),
+                format!("DROP TABLE IF EXISTS {table};"),
+            ),
+        ]
+    });
+    let (release, repo) = one_package(&s.ctx, "beside", "\"postgres\"", scripts);
+    let plan_path = s.plan(&release, &repo, false, "install.json");
     s.applied(&plan_path);
     assert_eq!(versions(&s.db).await, ["beside@1.0.0"]);
 }
@@ -2973,42 +2978,36 @@ async fn steps_run_on_the_connections_a_limited_target_gives() {
     let role = LimitedRole::new(2);
     let s = Scenario::new(Platform::Postgres);
     let url = role.granted(&s.db);
-    let dir = s.ctx.path("limited");
-    write_under(
-        &dir,
-        "packages/wide/1.0.0/dbpm.toml",
-        "[package]\nname = \"wide\"\nversion = \"1.0.0\"\ndescription = \"side by side\"\nplatforms = [\"postgres\"]\n",
+    let rows = (1..=4).flat_map(|n| {
+        [
+            (
+                format!("UPGRADE/002.row{n}.sql"),
+                format!("SELECT pg_sleep(0.2); INSERT INTO wide VALUES ({n});"),
+            ),
+            (
+                format!("DOWNGRADE/002.row{n}.sql"),
+                format!("DELETE FROM wide WHERE n = {n};"),
+            ),
+        ]
+    });
+    let table = [
+        ("UPGRADE/001.t.sql", "CREATE TABLE wide (n INTEGER);"),
+        ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS wide;"),
+    ]
+    .map(|(path, text)| (path.to_owned(), text.to_owned()));
+    let (release, repo) = one_package(
+        &s.ctx,
+        "wide",
+        "\"postgres\"",
+        table.into_iter().chain(rows),
     );
-    write_under(
-        &dir,
-        "packages/wide/1.0.0/UPGRADE/001.t.sql",
-        "CREATE TABLE wide (n INTEGER);",
-    );
-    write_under(
-        &dir,
-        "packages/wide/1.0.0/DOWNGRADE/001.t.sql",
-        "DROP TABLE IF EXISTS wide;",
-    );
-    for n in 1..=4 {
-        write_under(
-            &dir,
-            &format!("packages/wide/1.0.0/UPGRADE/002.row{n}.sql"),
-            &format!("SELECT pg_sleep(0.2); INSERT INTO wide VALUES ({n});"),
-        );
-        write_under(
-            &dir,
-            &format!("packages/wide/1.0.0/DOWNGRADE/002.row{n}.sql"),
-            &format!("DELETE FROM wide WHERE n = {n};"),
-        );
-    }
-    write_under(&dir, "release.toml", "[packages]\nwide = \"1.0.0\"\n");
     let plan = s.ctx.path("wide.json");
     let planned = s.ctx.run(&[
         "plan",
         "--release",
-        &dir.join("release.toml").display().to_string(),
+        &release,
         "--repo",
-        &dir.join("packages").display().to_string(),
+        &repo,
         "--db",
         &url,
         "--out",
@@ -3074,29 +3073,16 @@ async fn a_stop_while_waiting_for_the_run_lock_gives_up_and_records_nothing(plat
     let s = Scenario::new(platform);
     let (mut first, _) = while_a_step_runs(&s, 4);
     // Another plan, of a package the first run does not touch: not stale once that ends.
-    let dir = s.ctx.path("solo");
-    write_under(
-        &dir,
-        "packages/solo/1.0.0/dbpm.toml",
-        "[package]\nname = \"solo\"\nversion = \"1.0.0\"\ndescription = \"alone\"\nplatforms = [\"postgres\", \"mysql\", \"sqlite\"]\n",
+    let (release, repo) = one_package(
+        &s.ctx,
+        "solo",
+        "\"postgres\", \"mysql\", \"sqlite\"",
+        [
+            ("UPGRADE/001.t.sql", "CREATE TABLE solo (n INTEGER);"),
+            ("DOWNGRADE/001.t.sql", "DROP TABLE solo;"),
+        ],
     );
-    write_under(
-        &dir,
-        "packages/solo/1.0.0/UPGRADE/001.t.sql",
-        "CREATE TABLE solo (n INTEGER);",
-    );
-    write_under(
-        &dir,
-        "packages/solo/1.0.0/DOWNGRADE/001.t.sql",
-        "DROP TABLE solo;",
-    );
-    write_under(&dir, "release.toml", "[packages]\nsolo = \"1.0.0\"\n");
-    let solo = s.plan(
-        &dir.join("release.toml").display().to_string(),
-        &dir.join("packages").display().to_string(),
-        false,
-        "solo.json",
-    );
+    let solo = s.plan(&release, &repo, false, "solo.json");
     let second = s.spawn_apply(&solo, &["--lock-timeout", "30"]);
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let kill = Command::new("kill")

@@ -210,7 +210,7 @@ impl Package {
     }
 
     /// The scripts of one phase, in order.
-    pub fn scripts_in<'a>(&'a self, phase: &Phase) -> impl Iterator<Item = &'a Script> + 'a {
+    pub fn scripts_in<'a>(&'a self, phase: &Phase) -> std::slice::Iter<'a, Script> {
         // The scripts are sorted by phase first (`Package::new`): the phase's are one run.
         debug_assert!(self.scripts.is_sorted_by(|a, b| a.phase <= b.phase));
         let start = self.scripts.partition_point(|s| s.phase < *phase);

@@ -301,18 +301,41 @@ pub fn step_id_prefix(
     edge: Option<&Origin>,
     phase: StepPhase,
 ) -> String {
-    use fmt::Write as _;
     let mut prefix = String::with_capacity(package.len() + 40);
     prefix.push_str(package);
     prefix.push('@');
-    let _ = write!(prefix, "{version}");
+    push_version(&mut prefix, version);
     prefix.push('/');
     prefix.push_str(phase.as_str());
-    if let Some(edge) = edge {
-        let _ = write!(prefix, "@{edge}");
+    match edge {
+        Some(Origin::Version(from)) => {
+            prefix.push('@');
+            push_version(&mut prefix, from);
+        }
+        Some(Origin::Nothing) => prefix.push_str("@none"),
+        None => {}
     }
     prefix.push('/');
     prefix
+}
+
+/// Appends `version` as its `Display` writes it, without its padding machinery: a large plan
+/// makes a few hundred thousand prefixes.
+fn push_version(text: &mut String, version: &Version) {
+    use fmt::Write as _;
+    let _ = write!(
+        text,
+        "{}.{}.{}",
+        version.major, version.minor, version.patch
+    );
+    if !version.pre.is_empty() {
+        text.push('-');
+        text.push_str(version.pre.as_str());
+    }
+    if !version.build.is_empty() {
+        text.push('+');
+        text.push_str(version.build.as_str());
+    }
 }
 
 /// The id of a step, from what identifies it (never from its text or the time): the
@@ -740,6 +763,31 @@ impl PlannedPackage {
             run,
             adopted: false,
             installed_at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_id_prefix_writes_versions_as_they_display() {
+        for (version, edge) in [
+            ("1.2.3", None),
+            ("10.0.0-rc.1+build.5", Some(Origin::Nothing)),
+            ("2.0.0+meta", Some(Origin::Version(Version::new(1, 9, 12)))),
+            (
+                "3.1.4-beta",
+                Some(Origin::Version("3.0.0-alpha.2".parse().expect("version"))),
+            ),
+        ] {
+            let version: Version = version.parse().expect("version");
+            let edge_text = edge.as_ref().map(|e| format!("@{e}")).unwrap_or_default();
+            assert_eq!(
+                step_id_prefix("auth", &version, edge.as_ref(), StepPhase::Upgrade),
+                format!("auth@{version}/UPGRADE{edge_text}/")
+            );
         }
     }
 }

@@ -7,6 +7,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::ops::Range;
 use std::sync::Arc;
 
 use foldhash::{HashMap, HashMapExt as _};
@@ -918,35 +919,26 @@ pub fn build(
     // Hashed while steps are made (a large sorted map costs a cache miss per level on every
     // insert), sorted once at the end.
     let mut scripts: HashMap<Checksum, Arc<str>> = HashMap::new();
-    // Sized up front: growing a vector of a hundred thousand steps copies it again and again.
-    // Most groups hold one step, so a step has about one edge from the group before it.
-    let drafts: usize = chains
+    // A node of the graph is the forward draft of the same index; the steps are made once
+    // the order is known, each straight into its place (a step is a few hundred bytes).
+    let drafts: Vec<&Draft<'_>> = chains
         .iter()
-        .map(|(c, _, _)| c.groups.iter().map(Vec::len).sum::<usize>())
-        .sum();
-    let mut graph: DiGraph<Step, ()> = DiGraph::with_capacity(drafts, drafts);
+        .flat_map(|(chain, _, _)| chain.groups.iter().flatten())
+        .collect();
+    // Most groups hold one step, so a step has about one edge from the group before it.
+    let mut graph: DiGraph<(), ()> = DiGraph::with_capacity(drafts.len(), drafts.len());
     // The nodes of each group of each chain, for the edges across packages.
-    let mut chain_groups: BTreeMap<&str, Vec<Vec<NodeIndex>>> = BTreeMap::new();
-    let mut compensation_drafts: Vec<(NodeIndex, Draft<'_>)> = Vec::with_capacity(drafts);
+    let mut chain_groups: BTreeMap<&str, Vec<Range<usize>>> = BTreeMap::new();
     for (chain, _, _) in &chains {
-        let mut groups = Vec::new();
+        let mut groups: Vec<Range<usize>> = Vec::with_capacity(chain.groups.len());
         for group in &chain.groups {
-            let mut nodes = Vec::new();
-            for draft in group {
-                let step = make_step(draft, Role::Forward, platform, &mut scripts)?;
-                let twin = twin_of(draft);
-                let node = graph.add_node(step);
-                if let Some(twin) = twin {
-                    compensation_drafts.push((node, twin));
-                }
-                nodes.push(node);
+            let first = graph.node_count();
+            for _ in group {
+                graph.add_node(());
             }
+            let nodes = first..graph.node_count();
             if let Some(previous) = groups.last() {
-                for &after in &nodes {
-                    for &before in previous as &Vec<NodeIndex> {
-                        graph.add_edge(before, after, ());
-                    }
-                }
+                link(&mut graph, previous, &nodes);
             }
             groups.push(nodes);
         }
@@ -997,11 +989,7 @@ pub fn build(
                         .and_then(|last| dependent_groups.get(last)),
                     prerequisite_groups.first(),
                 ) {
-                    for &before in last_removal {
-                        for &after in first {
-                            graph.add_edge(before, after, ());
-                        }
-                    }
+                    link(&mut graph, last_removal, first);
                 }
             }
             let prerequisite_removed = decisions
@@ -1020,11 +1008,7 @@ pub fn build(
                 dependent_groups.get(forward_start),
                 prerequisite_groups.last(),
             ) {
-                for &before in last {
-                    for &after in first_forward {
-                        graph.add_edge(before, after, ());
-                    }
-                }
+                link(&mut graph, last, first_forward);
             }
         }
     }
@@ -1032,64 +1016,56 @@ pub fn build(
         return Err(PlanningError::Cycle);
     }
 
-    // Compensations: the twin of every compensable forward step, undone in reverse order.
-    let mut compensation_of: Vec<Option<Step>> = vec![None; graph.node_count()];
-    for (node, draft) in &compensation_drafts {
-        let mut step = make_step(draft, Role::Compensate, platform, &mut scripts)?;
-        step.compensates = Some(graph[*node].id.clone());
-        graph[*node].compensated_by = Some(step.id.clone());
-        compensation_of[node.index()] = Some(step);
-    }
-    let mut search = Search::new(graph.node_count());
-    let mut compensation_depends: Vec<(NodeIndex, Vec<String>)> = compensation_drafts
-        .iter()
-        .map(|(node, _)| {
-            let depends = nearest_compensable(&graph, *node, &compensation_of, &mut search);
-            (*node, depends)
-        })
-        .collect();
-
-    // Forward steps in a stable topological order (the lowest ready insertion index first).
+    // Forward steps in a stable topological order (the lowest ready insertion index first):
+    // a step's dependencies are made before it, so it takes their ids from them.
     let order = stable_topological_order(&graph);
     let mut position = vec![0; graph.node_count()];
     for (at, node) in order.iter().enumerate() {
         position[node.index()] = at;
     }
-    let mut forward_depends: Vec<Vec<String>> = graph
-        .node_indices()
-        .map(|node| {
-            let mut depends: Vec<String> = graph
-                .neighbors_directed(node, petgraph::Direction::Incoming)
-                .map(|n| graph[n].id.clone())
-                .collect();
-            depends.sort();
-            depends.dedup();
-            depends
-        })
-        .collect();
-    let mut nodes: Vec<Option<Step>> = graph
-        .into_nodes_edges()
-        .0
-        .into_iter()
-        .map(|node| Some(node.weight))
-        .collect();
-    let mut steps = Vec::with_capacity(order.len());
+    let mut steps: Vec<Step> = Vec::with_capacity(order.len());
     for node in &order {
-        let mut step = nodes[node.index()]
-            .take()
-            .unwrap_or_else(|| unreachable!("a topological order visits each step once"));
-        step.depends_on = std::mem::take(&mut forward_depends[node.index()]);
+        let draft = drafts[node.index()];
+        let mut step = make_step(draft, Role::Forward, platform, &mut scripts)?;
+        step.compensated_by = draft
+            .twin
+            .as_ref()
+            .map(|twin| step_id(&twin.prefix, &twin.script.stem, Role::Compensate));
+        let mut depends: Vec<String> = graph
+            .neighbors_directed(*node, petgraph::Direction::Incoming)
+            .map(|before| steps[position[before.index()]].id.clone())
+            .collect();
+        depends.sort_unstable();
+        depends.dedup();
+        step.depends_on = depends;
         steps.push(step);
     }
-    // Compensations run in the reverse order of what they undo. The order is worked out on
-    // small keys, then each step is moved once: a step is a few hundred bytes.
-    compensation_depends.sort_by_key(|(node, _)| Reverse(position[node.index()]));
-    let mut compensations: Vec<Step> = Vec::with_capacity(compensation_depends.len());
-    for (node, depends_on) in compensation_depends {
-        if let Some(mut step) = compensation_of[node.index()].take() {
-            step.depends_on = depends_on;
-            compensations.push(step);
-        }
+
+    // Compensations: the twin of every compensable forward step, in the reverse order of
+    // what they undo; each waits for those of the nearest compensable steps that depend on
+    // what it undoes, which come before it.
+    let compensable: Vec<bool> = drafts.iter().map(|d| d.twin.is_some()).collect();
+    let mut search = Search::new(graph.node_count());
+    let mut compensations: Vec<Step> = Vec::with_capacity(steps.len());
+    for node in order.iter().rev() {
+        let Some(twin) = twin_of(drafts[node.index()]) else {
+            continue;
+        };
+        let forward = &steps[position[node.index()]];
+        let mut step = make_step(&twin, Role::Compensate, platform, &mut scripts)?;
+        step.compensates = Some(forward.id.clone());
+        let mut depends: Vec<String> =
+            nearest_compensable(&graph, *node, &compensable, &mut search)
+                .map(|after| {
+                    steps[position[after.index()]]
+                        .compensated_by
+                        .clone()
+                        .unwrap_or_else(|| unreachable!("a compensable step names its twin"))
+                })
+                .collect();
+        depends.sort_unstable();
+        step.depends_on = depends;
+        compensations.push(step);
     }
 
     // What the plan was computed from, per package.
@@ -1304,43 +1280,48 @@ fn push_groups<'a>(
         Phase::Downgrade(o) => Some((Phase::Upgrade(o.clone()), StepPhase::Upgrade)),
         Phase::Preinstall | Phase::Verify | Phase::Postinstall => None,
     };
-    let twins: Option<(Vec<&Script>, StepPhase, Arc<str>)> =
-        twin_phase.map(|(phase, step_phase)| {
-            let prefix = step_id_prefix(&chain.name, version, phase.origin(), step_phase);
-            (
-                package.scripts_in(&phase).collect(),
-                step_phase,
-                prefix.into(),
-            )
-        });
-    let mut by_number: BTreeMap<u64, Vec<Draft<'a>>> = BTreeMap::new();
-    for script in package.scripts_in(phase) {
-        let name = script_name(&script.stem);
-        let twin = twins.as_ref().and_then(|(scripts, phase, prefix)| {
-            let script = scripts
-                .iter()
-                .find(|s| s.number == script.number && script_name(&s.stem) == name)?;
-            Some(Twin {
-                script,
-                phase: *phase,
-                prefix: Arc::clone(prefix),
+    let twins: Option<(&[Script], StepPhase, Arc<str>)> = twin_phase.map(|(phase, step_phase)| {
+        let prefix = step_id_prefix(&chain.name, version, phase.origin(), step_phase);
+        (
+            package.scripts_in(&phase).as_slice(),
+            step_phase,
+            prefix.into(),
+        )
+    });
+    // A phase's scripts come sorted by number: a group is a run of the same number.
+    let scripts = package.scripts_in(phase).as_slice();
+    let mut groups: Vec<Vec<Draft<'a>>> = Vec::new();
+    for run in scripts.chunk_by(|a, b| a.number == b.number) {
+        let group = run
+            .iter()
+            .map(|script| {
+                let name = script_name(&script.stem);
+                let twin = twins.as_ref().and_then(|(scripts, phase, prefix)| {
+                    let script = scripts
+                        .iter()
+                        .find(|s| s.number == script.number && script_name(&s.stem) == name)?;
+                    Some(Twin {
+                        script,
+                        phase: *phase,
+                        prefix: Arc::clone(prefix),
+                    })
+                });
+                Draft {
+                    name: Arc::clone(&chain.name),
+                    package,
+                    script,
+                    phase: step_phase,
+                    values,
+                    prefix: Arc::clone(&prefix),
+                    twin,
+                }
             })
-        });
-        by_number.entry(script.number).or_default().push(Draft {
-            name: Arc::clone(&chain.name),
-            package,
-            script,
-            phase: step_phase,
-            values,
-            prefix: Arc::clone(&prefix),
-            twin,
-        });
+            .collect();
+        groups.push(group);
     }
-    let groups: Vec<Vec<Draft<'a>>> = if descending {
-        by_number.into_values().rev().collect()
-    } else {
-        by_number.into_values().collect()
-    };
+    if descending {
+        groups.reverse();
+    }
     chain.groups.extend(groups);
 }
 
@@ -1420,25 +1401,31 @@ fn make_step(
     })
 }
 
-/// The compensations that must run before `node`'s, sorted: those of the nearest compensable
-/// steps that depend on it (steps without a twin, like VERIFY, are looked through).
-fn nearest_compensable(
-    graph: &DiGraph<Step, ()>,
+/// The nearest compensable steps that depend on `node`, each once (steps without a twin, like
+/// VERIFY, are looked through).
+fn nearest_compensable<'a>(
+    graph: &'a DiGraph<(), ()>,
     node: NodeIndex,
-    compensations: &[Option<Step>],
-    search: &mut Search,
-) -> Vec<String> {
+    compensable: &'a [bool],
+    search: &'a mut Search,
+) -> impl Iterator<Item = NodeIndex> + 'a {
     search.start(graph.neighbors_directed(node, petgraph::Direction::Outgoing));
-    let mut found = Vec::new();
-    while let Some(next) = search.next() {
-        match &compensations[next.index()] {
-            Some(step) => found.push(step.id.clone()),
-            None => search.extend(graph.neighbors_directed(next, petgraph::Direction::Outgoing)),
+    std::iter::from_fn(move || loop {
+        let next = search.next()?;
+        if compensable[next.index()] {
+            return Some(next);
+        }
+        search.extend(graph.neighbors_directed(next, petgraph::Direction::Outgoing));
+    })
+}
+
+/// Makes every node of `after` wait for every node of `before`.
+fn link(graph: &mut DiGraph<(), ()>, before: &Range<usize>, after: &Range<usize>) {
+    for after in after.clone() {
+        for before in before.clone() {
+            graph.add_edge(NodeIndex::new(before), NodeIndex::new(after), ());
         }
     }
-    found.sort();
-    found.dedup();
-    found
 }
 
 /// A depth-first walk over the nodes of a graph, made again and again from different starts:
@@ -1484,7 +1471,7 @@ impl Search {
     }
 }
 
-fn stable_topological_order(graph: &DiGraph<Step, ()>) -> Vec<NodeIndex> {
+fn stable_topological_order(graph: &DiGraph<(), ()>) -> Vec<NodeIndex> {
     let mut indegree: Vec<usize> = graph
         .node_indices()
         .map(|n| {

@@ -45,6 +45,35 @@ pub fn sha256_hex<T: Serialize + ?Sized>(value: &T, fields: Fields) -> String {
     hex::encode(sha256(value, fields))
 }
 
+/// A part of a plan being hashed on a thread of its own, or already hashed on this one when
+/// the system gave no thread.
+pub(crate) enum Part<'scope> {
+    Aside(std::thread::ScopedJoinHandle<'scope, [u8; 32]>),
+    Done([u8; 32]),
+}
+
+impl<'scope> Part<'scope> {
+    pub(crate) fn aside<'env, T: Serialize + Sync>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        value: &'env T,
+    ) -> Part<'scope> {
+        let hash = move || sha256(value, Fields::Positional);
+        match std::thread::Builder::new().spawn_scoped(scope, hash) {
+            Ok(handle) => Part::Aside(handle),
+            Err(_) => Part::Done(hash()),
+        }
+    }
+
+    pub(crate) fn hash(self) -> [u8; 32] {
+        match self {
+            Part::Aside(handle) => handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Part::Done(hash) => hash,
+        }
+    }
+}
+
 /// Bytes gathered before they are handed to the hash: the encoder emits small pieces.
 const BUFFER: usize = 1 << 16;
 

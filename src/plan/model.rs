@@ -12,7 +12,7 @@ use semver::Version;
 use serde::{Deserialize, Serialize};
 
 use super::decode;
-use super::digest::{self, Fields};
+use super::digest::{self, Fields, Part};
 use crate::diagnostic::json_error_at;
 use crate::package::{Checksum, Kind, Origin};
 use crate::platform::Platform;
@@ -351,6 +351,16 @@ pub fn step_id(prefix: &str, script: &str, role: Role) -> String {
     id
 }
 
+/// The hashes of a plan's steps and of its compensations, the parts of its hash (from format
+/// 4) that the planner works out while it makes the rest of the plan.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StepHashes {
+    /// Of `steps`.
+    pub steps: [u8; 32],
+    /// Of `compensations`.
+    pub compensations: [u8; 32],
+}
+
 /// Why a plan file cannot be used.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum PlanError {
@@ -427,10 +437,26 @@ impl Plan {
         } else if self.format_version <= LAST_WHOLE_HASHED_FORMAT {
             digest::sha256_hex(self, Fields::Named)
         } else {
-            hex::encode(self.hash_of_parts())
+            hex::encode(self.hash_of_parts(None))
         };
         self.hash = recorded;
         format!("sha256:{hex}")
+    }
+
+    /// Sets the hash.
+    pub fn seal(mut self) -> Self {
+        self.hash = self.compute_hash();
+        self
+    }
+
+    /// Sets the hash of a plan of this format whose steps and compensations were hashed
+    /// while the rest of it was made; the last thing the planner does.
+    pub(crate) fn seal_with(mut self, known: StepHashes) -> Self {
+        debug_assert_eq!(self.format_version, FORMAT_VERSION);
+        debug_assert!(self.hash.is_empty());
+        let hex = hex::encode(self.hash_of_parts(Some(known)));
+        self.hash = format!("sha256:{hex}");
+        self
     }
 
     /// The hash from format 4: SHA-256 over the hashes of, in this order, the rest of the plan
@@ -439,14 +465,19 @@ impl Plan {
     /// hashed side by side. A script's text counts through its checksum: loading checks every
     /// text against its checksum, and refuses line ends other than `\n`, which checksums do
     /// not tell apart.
-    fn hash_of_parts(&mut self) -> [u8; 32] {
+    fn hash_of_parts(&mut self, known: Option<StepHashes>) -> [u8; 32] {
         let steps = std::mem::take(&mut self.steps);
         let compensations = std::mem::take(&mut self.compensations);
         let walked = std::mem::take(&mut self.walked);
         let scripts = std::mem::take(&mut self.scripts);
         let parts = std::thread::scope(|scope| {
-            let steps = Part::aside(scope, &steps);
-            let compensations = Part::aside(scope, &compensations);
+            let (steps, compensations) = match known {
+                Some(known) => (Part::Done(known.steps), Part::Done(known.compensations)),
+                None => (
+                    Part::aside(scope, &steps),
+                    Part::aside(scope, &compensations),
+                ),
+            };
             let walked = Part::aside(scope, &walked);
             let checksums = digest::sha256(&ChecksumsOf(&scripts), Fields::Positional);
             let rest = digest::sha256(&*self, Fields::Positional);
@@ -467,12 +498,6 @@ impl Plan {
             sha2::Digest::update(&mut hasher, part);
         }
         sha2::Digest::finalize(hasher).into()
-    }
-
-    /// Sets the hash; the last thing the planner does.
-    pub fn seal(mut self) -> Self {
-        self.hash = self.compute_hash();
-        self
     }
 
     /// The plan as the JSON written to files: pretty, with a final newline.
@@ -619,35 +644,6 @@ impl Plan {
 #[derive(Deserialize)]
 struct Header {
     format_version: Option<u64>,
-}
-
-/// A part of a plan being hashed on a thread of its own, or already hashed on this one when
-/// the system gave no thread.
-enum Part<'scope> {
-    Aside(std::thread::ScopedJoinHandle<'scope, [u8; 32]>),
-    Done([u8; 32]),
-}
-
-impl<'scope> Part<'scope> {
-    fn aside<'env, T: Serialize + Sync>(
-        scope: &'scope std::thread::Scope<'scope, 'env>,
-        value: &'env T,
-    ) -> Part<'scope> {
-        let hash = move || digest::sha256(value, Fields::Positional);
-        match std::thread::Builder::new().spawn_scoped(scope, hash) {
-            Ok(handle) => Part::Aside(handle),
-            Err(_) => Part::Done(hash()),
-        }
-    }
-
-    fn hash(self) -> [u8; 32] {
-        match self {
-            Part::Aside(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Part::Done(hash) => hash,
-        }
-    }
 }
 
 /// The keys of a plan's scripts, as a sequence: what its hash holds of them.

@@ -14,9 +14,10 @@ use foldhash::{HashMap, HashMapExt as _};
 use petgraph::graph::{DiGraph, NodeIndex};
 use semver::Version;
 
+use super::digest::Part;
 use super::model::{
     step_id, step_id_prefix, Action, ActionKind, Inputs, InstalledRef, Plan, PlannedPackage, Role,
-    Step, StepPhase, FORMAT_VERSION,
+    Step, StepHashes, StepPhase, FORMAT_VERSION,
 };
 use crate::manifest::Requirement;
 use crate::package::changes::FileChanges;
@@ -1041,33 +1042,124 @@ pub fn build(
         steps.push(step);
     }
 
-    // Compensations: the twin of every compensable forward step, in the reverse order of
-    // what they undo; each waits for those of the nearest compensable steps that depend on
-    // what it undoes, which come before it.
+    // The steps are hashed on the other core while their compensations are made, and the
+    // compensations while the rest of the plan is.
+    let (steps_hash, compensations) = std::thread::scope(|scope| {
+        let hash = Part::aside(scope, &steps);
+        let compensations = compensations(
+            &graph,
+            &order,
+            &position,
+            &drafts,
+            &steps,
+            platform,
+            &mut scripts,
+        );
+        (hash.hash(), compensations)
+    });
+    let compensations = compensations?;
+    let (compensations_hash, records) = std::thread::scope(|scope| {
+        let hash = Part::aside(scope, &compensations);
+        let records = records(
+            release,
+            installed,
+            decisions,
+            &chains,
+            &current_values,
+            lookup,
+            scripts,
+        );
+        (hash.hash(), records)
+    });
+    let Records {
+        inputs,
+        placeholders,
+        actions,
+        packages: planned,
+        walked,
+        scripts,
+    } = records?;
+
+    Ok(Plan {
+        format_version: FORMAT_VERSION,
+        hash: String::new(),
+        platform,
+        target: options.target.clone(),
+        inputs,
+        placeholders,
+        actions,
+        packages: planned,
+        walked,
+        scripts: scripts.into_iter().collect(),
+        steps,
+        compensations,
+    }
+    .seal_with(StepHashes {
+        steps: steps_hash,
+        compensations: compensations_hash,
+    }))
+}
+
+/// The compensations of `steps` (made from `drafts` in the `order` of the `graph`, each at
+/// its node's `position` in it): the twin of every compensable forward step, in the reverse
+/// order of what they undo; each waits for those of the nearest compensable steps that depend
+/// on what it undoes, which come before it.
+fn compensations(
+    graph: &DiGraph<(), ()>,
+    order: &[NodeIndex],
+    position: &[usize],
+    drafts: &[&Draft<'_>],
+    steps: &[Step],
+    platform: Platform,
+    scripts: &mut HashMap<Checksum, Arc<str>>,
+) -> Result<Vec<Step>, PlanningError> {
     let compensable: Vec<bool> = drafts.iter().map(|d| d.twin.is_some()).collect();
     let mut search = Search::new(graph.node_count());
     let mut compensations: Vec<Step> = Vec::with_capacity(steps.len());
-    for node in order.iter().rev() {
+    for (at, node) in order.iter().enumerate().rev() {
         let Some(twin) = twin_of(drafts[node.index()]) else {
             continue;
         };
-        let forward = &steps[position[node.index()]];
-        let mut step = make_step(&twin, Role::Compensate, platform, &mut scripts)?;
-        step.compensates = Some(forward.id.clone());
-        let mut depends: Vec<String> =
-            nearest_compensable(&graph, *node, &compensable, &mut search)
-                .map(|after| {
-                    steps[position[after.index()]]
-                        .compensated_by
-                        .clone()
-                        .unwrap_or_else(|| unreachable!("a compensable step names its twin"))
-                })
-                .collect();
+        let mut step = make_step(&twin, Role::Compensate, platform, scripts)?;
+        step.compensates = Some(steps[at].id.clone());
+        let mut depends: Vec<String> = nearest_compensable(graph, *node, &compensable, &mut search)
+            .map(|after| {
+                steps[position[after.index()]]
+                    .compensated_by
+                    .clone()
+                    .unwrap_or_else(|| unreachable!("a compensable step names its twin"))
+            })
+            .collect();
         depends.sort_unstable();
         step.depends_on = depends;
         compensations.push(step);
     }
+    Ok(compensations)
+}
 
+/// What a plan holds beside its steps.
+struct Records {
+    inputs: Inputs,
+    placeholders: BTreeMap<String, String>,
+    actions: BTreeMap<String, Action>,
+    packages: BTreeMap<String, PlannedPackage>,
+    walked: BTreeMap<String, Vec<PlannedPackage>>,
+    /// Sorted by checksum.
+    scripts: Vec<(Checksum, Arc<str>)>,
+}
+
+/// What the plan of `chains` was computed from, the package versions the target will record
+/// (and those it walks through), the actions, and every script text the plan holds: those of
+/// its steps, already in `scripts`, and those of the versions it records.
+fn records<'p>(
+    release: &Release,
+    installed: &InstalledState,
+    decisions: &Decisions,
+    chains: &[(Chain<'p>, Option<&'p Package>, Option<&'p Package>)],
+    current_values: &BTreeMap<String, BTreeMap<String, String>>,
+    lookup: impl Fn(&str, &Version) -> Result<&'p Package, PlanningError>,
+    mut scripts: HashMap<Checksum, Arc<str>>,
+) -> Result<Records, PlanningError> {
     // What the plan was computed from, per package.
     let mut inputs = Inputs {
         release: release.digest.clone(),
@@ -1075,7 +1167,7 @@ pub fn build(
         installed: BTreeMap::new(),
     };
     let mut relied: BTreeSet<String> = BTreeSet::new();
-    for (chain, old, new) in &chains {
+    for (chain, old, new) in chains {
         relied.insert(chain.name.to_string());
         for package in old.iter().chain(new.iter()) {
             relied.extend(package.manifest.prerequisites.keys().cloned());
@@ -1098,7 +1190,7 @@ pub fn build(
         inputs.installed.insert(name.clone(), reference);
     }
     let mut used: BTreeMap<String, Checksum> = BTreeMap::new();
-    for (chain, old, new) in &chains {
+    for (chain, old, new) in chains {
         let mut last: Option<&Package> = None;
         let drafted = chain.groups.iter().flatten().map(|draft| draft.package);
         for package in drafted
@@ -1123,7 +1215,7 @@ pub fn build(
     // resolved differently (each its own default) is only in each package's record.
     let mut placeholders = BTreeMap::new();
     let mut disagreed = BTreeSet::new();
-    for (chain, _, new) in &chains {
+    for (chain, _, new) in chains {
         let values = &current_values[&*chain.name];
         if let Some(end) = new {
             let package = record(end, values, &mut scripts);
@@ -1180,22 +1272,14 @@ pub fn build(
     // Its keys are unique, so an unstable sort does; the map then takes them in one pass.
     let mut scripts: Vec<(Checksum, Arc<str>)> = scripts.into_iter().collect();
     scripts.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
-
-    Ok(Plan {
-        format_version: FORMAT_VERSION,
-        hash: String::new(),
-        platform,
-        target: options.target.clone(),
+    Ok(Records {
         inputs,
         placeholders,
         actions,
         packages: planned,
         walked,
-        scripts: scripts.into_iter().collect(),
-        steps,
-        compensations,
-    }
-    .seal())
+        scripts,
+    })
 }
 
 /// Refuses to reinstall `name` (installed as `state`, its scripts those of `package`) with

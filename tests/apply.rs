@@ -3230,6 +3230,41 @@ async fn a_user_table_named_like_dbpms_in_capitals_is_not_dbpms_state() {
     assert!(text.contains("dbpm was never used there"), "{text}");
 }
 
+/// A MySQL user without privileges on `dbpm_meta` is told so, not that the state lost its
+/// `meta` table: MySQL's catalog leaves out the tables a user may not read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_who_may_not_read_the_meta_table_is_told_so_not_that_the_state_is_corrupt() {
+    let s = Scenario::new(Platform::Mysql);
+    let install = s.plan(RELEASE_1, EXAMPLES, false, "install.json");
+    s.applied(&install);
+    let user = format!("{}_u", s.db.name);
+    let password = "n0t-shown-9";
+    s.db.execute(&format!(
+        "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"
+    ))
+    .await;
+    for table in s.db.dbpm_tables().await {
+        if table != "dbpm_meta" {
+            s.db.execute(&format!(
+                "GRANT SELECT ON `{}`.`{table}` TO '{user}'@'%'",
+                s.db.name
+            ))
+            .await;
+        }
+    }
+    let url =
+        s.db.url_with_password(password)
+            .replacen("root:", &format!("{user}:"), 1);
+    let output = s.ctx.run(&["status", "--db", &url]);
+    let text = s.text(&output);
+    s.db.execute(&format!("DROP USER '{user}'@'%'")).await;
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(!text.contains("state_corrupt"), "{text}");
+    assert!(text.contains("denied"), "{text}");
+    assert!(text.contains("dbpm_meta"), "{text}");
+    assert!(!text.contains(password), "{text}");
+}
+
 /// `--cmd-timeout 0` is refused before anything runs: taken elsewhere for "no limit", it
 /// timed every `.cmd` step out at once, failing the run.
 #[test]

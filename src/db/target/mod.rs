@@ -609,6 +609,18 @@ impl Target {
         if present.is_empty() {
             return Ok(false);
         }
+        // MySQL's catalog leaves out the tables the user has no privilege on: only a read
+        // that finds no such table tells that `meta` is missing.
+        let probe = session
+            .fetch("SELECT 1 AS one FROM {meta} WHERE 1 = 0", &[])
+            .await;
+        match probe {
+            Ok(_) => return Ok(true),
+            Err(err) if !is_missing_table(&err) => {
+                return Err(self.failed("read dbpm's state version")(err));
+            }
+            Err(_) => {}
+        }
         present.sort();
         let tables: Vec<String> = present
             .iter()
@@ -686,6 +698,15 @@ impl Target {
 
 /// Whether `err` is MySQL/MariaDB's "Table definition has changed, please retry
 /// transaction" (1412): the table was created after the reading transaction's snapshot.
+/// Whether `err` says that a table does not exist (PostgreSQL's and MySQL's SQLSTATE, SQLite's
+/// message).
+fn is_missing_table(err: &sqlx::Error) -> bool {
+    err.as_database_error().is_some_and(|db| {
+        matches!(db.code().as_deref(), Some("42P01" | "42S02"))
+            || db.message().starts_with("no such table")
+    })
+}
+
 fn is_newer_than_snapshot(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .and_then(|db| db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())

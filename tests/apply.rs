@@ -47,6 +47,7 @@ on_every_platform!(
     a_stop_while_waiting_for_the_run_lock_gives_up_and_records_nothing,
     a_state_missing_a_table_is_refused_before_a_run_is_recorded,
     a_state_missing_its_meta_table_reads_as_corrupt_not_as_empty,
+    a_state_missing_another_table_reads_as_corrupt,
 );
 
 mod sys_steps {
@@ -3123,6 +3124,55 @@ async fn a_state_missing_a_table_is_refused_before_a_run_is_recorded(platform: P
     assert!(text.contains("journal"), "{text}");
     assert_eq!(runs(&s.db).await.len(), 1);
     let status = s.ctx.run(&["status", "--db", &s.db.url]);
+    assert!(status.status.success(), "{}", s.text(&status));
+}
+
+/// A target whose dbpm state lacks one of its other tables is refused as corrupt, naming the
+/// table, by the commands that read it: the driver's "no such table" was shown as a failed
+/// read, without saying what it meant or what to do.
+async fn a_state_missing_another_table_reads_as_corrupt(platform: Platform) {
+    let s = Scenario::new(platform);
+    let install = s.plan(RELEASE_1, EXAMPLES, false, "install.json");
+    s.applied(&install);
+    let url = s.db.url.as_str();
+    let cases: [(&str, &[&[&str]]); 3] = [
+        (
+            "runs",
+            &[&["status", "--db", url], &["history", "--db", url]],
+        ),
+        (
+            "installed_packages",
+            &[&["status", "--db", url], &["state", "export", "--db", url]],
+        ),
+        (
+            "script_texts",
+            &[&["status", "--db", url], &["state", "export", "--db", url]],
+        ),
+    ];
+    for (table, commands) in cases {
+        let name = s.db.state_table(table);
+        let (kept, back) = match platform {
+            Platform::Postgres => (format!("{table}_kept"), table.to_owned()),
+            _ => (format!("{name}_kept"), name.clone()),
+        };
+        s.db.execute(&format!("ALTER TABLE {name} RENAME TO {kept}"))
+            .await;
+        for command in commands {
+            let output = s.ctx.run(command);
+            let text = s.text(&output);
+            assert_eq!(
+                output.status.code(),
+                Some(1),
+                "{table}, {command:?}: {text}"
+            );
+            assert!(text.contains("dbpm::target::state_corrupt"), "{text}");
+            assert!(text.contains(table), "{text}");
+        }
+        let renamed = s.db.state_table(&format!("{table}_kept"));
+        s.db.execute(&format!("ALTER TABLE {renamed} RENAME TO {back}"))
+            .await;
+    }
+    let status = s.ctx.run(&["status", "--db", url]);
     assert!(status.status.success(), "{}", s.text(&status));
 }
 

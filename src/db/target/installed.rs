@@ -65,7 +65,7 @@ impl Target {
             return Ok(state);
         }
         let mut session = self.open(Access::Read).await?;
-        let failed = self.failed("read dbpm's state");
+        let failed = self.read_failed("read dbpm's state");
         session.begin_read().await.map_err(&failed)?;
         if self.has_state(&mut session).await? {
             match self.state_version(&mut session).await? {
@@ -92,7 +92,7 @@ impl Target {
         session: &mut Session,
         state: &mut InstalledState,
     ) -> Result<(), TargetError> {
-        let failed = self.failed("read dbpm's state");
+        let failed = self.read_failed("read dbpm's state");
         let key = [Value::Text(&self.schema)];
         state.packages = self.package_rows(session, "read dbpm's state").await?;
         for row in session.fetch(SELECT_SCRIPTS, &key).await.map_err(&failed)? {
@@ -130,7 +130,7 @@ impl Target {
             return Ok(texts);
         }
         let mut session = self.open(Access::Read).await?;
-        let failed = self.failed("read the kept script texts");
+        let failed = self.read_failed("read the kept script texts");
         let wanted: Vec<&str> = wanted.iter().map(Checksum::as_str).collect();
         for chunk in wanted.chunks(TEXTS_PER_QUERY) {
             let sql = format!(
@@ -153,7 +153,7 @@ impl Target {
         session: &mut Session,
         doing: &'static str,
     ) -> Result<BTreeMap<String, InstalledPackage>, TargetError> {
-        let failed = self.failed(doing);
+        let failed = self.read_failed(doing);
         let mut packages = BTreeMap::new();
         for row in session
             .fetch(SELECT_PACKAGES, &[Value::Text(&self.schema)])

@@ -441,6 +441,19 @@ impl Target {
         }
     }
 
+    /// How a read of dbpm's own tables failed, as [`Target::failed`] says it, but for a table
+    /// that is not there: a damaged state (dropped by hand, or left out of a restore), as
+    /// [`Target::check_tables`] finds before a run.
+    fn read_failed(&self, doing: &'static str) -> impl Fn(sqlx::Error) -> TargetError + '_ {
+        let failed = self.failed(doing);
+        move |source| match source.as_database_error() {
+            Some(err) if is_missing_table(&source) => {
+                self.corrupt(format!("a table of it is missing ({})", err.message()))
+            }
+            _ => failed(source),
+        }
+    }
+
     /// Opens a session, or says which target could not be reached. On PostgreSQL the target
     /// schema comes first in its `search_path`, before the connection's own (where extensions
     /// usually live): what a script creates lands in the target schema, and its unqualified
@@ -696,8 +709,6 @@ impl Target {
     }
 }
 
-/// Whether `err` is MySQL/MariaDB's "Table definition has changed, please retry
-/// transaction" (1412): the table was created after the reading transaction's snapshot.
 /// Whether `err` says that a table does not exist (PostgreSQL's and MySQL's SQLSTATE, SQLite's
 /// message).
 fn is_missing_table(err: &sqlx::Error) -> bool {
@@ -707,6 +718,8 @@ fn is_missing_table(err: &sqlx::Error) -> bool {
     })
 }
 
+/// Whether `err` is MySQL/MariaDB's "Table definition has changed, please retry
+/// transaction" (1412): the table was created after the reading transaction's snapshot.
 fn is_newer_than_snapshot(err: &sqlx::Error) -> bool {
     err.as_database_error()
         .and_then(|db| db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())

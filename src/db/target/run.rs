@@ -485,7 +485,7 @@ impl Target {
             self.close(session).await?;
             return Ok(Vec::new());
         }
-        let failed = self.failed("read the runs");
+        let failed = self.read_failed("read the runs");
         let rows = session
             .fetch(
                 "SELECT id, plan_hash, os_user, started_at, ended_at, outcome, installed_before, installed_after
@@ -586,7 +586,7 @@ impl Target {
         let Some(mut session) = self.open_state_for_read().await? else {
             return Ok(None);
         };
-        let failed = self.failed("read a run's plan");
+        let failed = self.read_failed("read a run's plan");
         let found = match self.state_version(&mut session).await? {
             Some(version) if version >= tables::PLANS_KEPT_FROM => session
                 .fetch(
@@ -678,7 +678,7 @@ impl Target {
     /// The latest attempt of every step of a run, in the order they started.
     pub async fn journal(&self, run: &str) -> Result<Vec<JournalRow>, TargetError> {
         let mut session = self.open(Access::Write).await?;
-        let failed = self.failed("read the journal");
+        let failed = self.read_failed("read the journal");
         let rows = session
             .fetch(
                 "SELECT step_id, attempt, state, started_at, ended_at, output FROM {journal} WHERE run_id = ? ORDER BY step_id, attempt",

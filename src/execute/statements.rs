@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::db::target::{StepSession, Target};
+use crate::db::target::{Backend, StepSession, Target};
 
-/// The statements running now, by a key of their own: the target, and the connection's id.
-static RUNNING: Mutex<BTreeMap<u64, (Target, i64)>> = Mutex::new(BTreeMap::new());
+/// The statements running now, by a key of their own: the target, and the connection.
+static RUNNING: Mutex<BTreeMap<u64, (Target, Backend)>> = Mutex::new(BTreeMap::new());
 
 /// The next key of [`RUNNING`].
 static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -27,7 +27,7 @@ impl Running {
     pub fn on(session: &StepSession) -> Running {
         let key = session.backend().map(|backend| {
             let key = NEXT.fetch_add(1, Ordering::Relaxed);
-            running().insert(key, (session.target().clone(), backend));
+            running().insert(key, (session.target().clone(), backend.clone()));
             key
         });
         Running { key }
@@ -45,15 +45,16 @@ impl Drop for Running {
 /// Asks the servers to end the statements running now, each from a connection of its own;
 /// one that cannot be ended (its server does not answer) is left.
 pub async fn end_running() {
-    let statements: Vec<(Target, i64)> = std::mem::take(&mut *running()).into_values().collect();
+    let statements: Vec<(Target, Backend)> =
+        std::mem::take(&mut *running()).into_values().collect();
     let ends = statements
         .iter()
-        .map(|(target, backend)| target.end_statement(*backend));
+        .map(|(target, backend)| target.end_statement(backend));
     // Nothing to report to: dbpm is exiting.
     let _ = futures_util::future::join_all(ends).await;
 }
 
 /// The registry, also after a thread panicked while holding it (its entries stay valid).
-fn running() -> MutexGuard<'static, BTreeMap<u64, (Target, i64)>> {
+fn running() -> MutexGuard<'static, BTreeMap<u64, (Target, Backend)>> {
     RUNNING.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -23,7 +23,7 @@ use std::fmt;
 use std::time::Duration;
 
 pub use installed::TEXT_BYTES_PER_INSERT;
-pub use run::{JournalRow, RunLock, RunOutcome, RunRecord, ScriptFailed, StepSession};
+pub use run::{Backend, JournalRow, RunLock, RunOutcome, RunRecord, ScriptFailed, StepSession};
 pub use schema::{identifier, SchemaError, SchemaScripts};
 use session::{Access, Connector, Session};
 pub use tables::STATE_VERSION;

@@ -271,9 +271,24 @@ pub struct StepSession {
     target: Target,
     /// Whether its commits wait for the disk (an admin session's do).
     durable: bool,
-    /// On MySQL/MariaDB, the server's id of the connection (see [`StepSession::backend`]).
-    backend: Option<i64>,
+    /// On MySQL/MariaDB, the connection as its server knows it (see [`StepSession::backend`]).
+    backend: Option<Backend>,
 }
+
+/// A MySQL/MariaDB step connection as its server knows it, by which [`Target::end_statement`]
+/// ends what runs on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backend {
+    /// Its id on its server (`CONNECTION_ID()`).
+    pub id: i64,
+    /// Which server that is (`@@hostname:@@port/@@server_id`): behind a proxy that spreads
+    /// connections over servers (ProxySQL, MySQL Router, Galera), the connection that ends the
+    /// statement may reach another one, where the same id is someone else's.
+    pub server: String,
+}
+
+/// The server a MySQL/MariaDB connection is on, as [`Backend::server`] says it.
+const SERVER: &str = "CONCAT(@@hostname, ':', @@port, '/', @@server_id)";
 
 impl Target {
     /// Takes the run lock, waiting up to `timeout` (a wait of more than a second is
@@ -758,10 +773,25 @@ impl Target {
         let mut session = self.open(Access::Write).await?;
         self.prepare_step_session(&mut session, durable).await?;
         let backend = match self.platform() {
-            Platform::Mysql => session
-                .fetch_int("SELECT CAST(CONNECTION_ID() AS SIGNED) AS id", &[], "id")
-                .await
-                .map_err(self.failed("prepare a step connection"))?,
+            Platform::Mysql => {
+                let failed = self.failed("prepare a step connection");
+                let rows = session
+                    .fetch(
+                        &format!(
+                            "SELECT CAST(CONNECTION_ID() AS SIGNED) AS id, {SERVER} AS server"
+                        ),
+                        &[],
+                    )
+                    .await
+                    .map_err(&failed)?;
+                match rows.first() {
+                    Some(row) => Some(Backend {
+                        id: row.maybe_int("id").map_err(&failed)?.unwrap_or_default(),
+                        server: row.text("server").map_err(&failed)?,
+                    }),
+                    None => None,
+                }
+            }
             Platform::Postgres | Platform::Sqlite => None,
         };
         Ok(StepSession {
@@ -772,16 +802,37 @@ impl Target {
         })
     }
 
-    /// Ends the statement running on connection `backend` of this MySQL/MariaDB target
+    /// Ends the statement running on step connection `backend` of this MySQL/MariaDB target
     /// (`KILL QUERY`), from a connection of its own: for an exit that does not wait for a
     /// step, since the server runs a statement on to its end after its client went away.
-    pub async fn end_statement(&self, backend: i64) -> Result<(), TargetError> {
+    /// Only where that connection is the step's: on the same server, and a connection of the
+    /// same user; elsewhere (a proxy routed this one to another server) nothing is ended, and
+    /// `false` says so.
+    pub async fn end_statement(&self, backend: &Backend) -> Result<bool, TargetError> {
+        let failed = self.failed("end a step's statement");
         let mut session = self.open(Access::Read).await?;
-        session
-            .run_verbatim(&format!("KILL QUERY {backend}"))
+        let seen = format!(
+            "SELECT {SERVER} AS server, (SELECT COUNT(*) FROM information_schema.processlist WHERE id = ? AND user = SUBSTRING_INDEX(USER(), '@', 1)) AS found"
+        );
+        let rows = session
+            .fetch(&seen, &[Value::Int(backend.id)])
             .await
-            .map_err(self.failed("end a step's statement"))?;
-        self.close(session).await
+            .map_err(&failed)?;
+        let ours = match rows.first() {
+            Some(row) => {
+                row.text("server").map_err(&failed)? == backend.server
+                    && row.maybe_int("found").map_err(&failed)? == Some(1)
+            }
+            None => false,
+        };
+        if ours {
+            session
+                .run_verbatim(&format!("KILL QUERY {}", backend.id))
+                .await
+                .map_err(&failed)?;
+        }
+        self.close(session).await?;
+        Ok(ours)
     }
 
     async fn prepare_step_session(
@@ -871,11 +922,11 @@ impl StepSession {
         })
     }
 
-    /// On MySQL/MariaDB, the server's id of this connection, by which
+    /// On MySQL/MariaDB, this connection as its server knows it, by which
     /// [`Target::end_statement`] ends what runs on it; `None` elsewhere (a PostgreSQL server
     /// ends a statement itself once its client is gone: see `CHECK_CLIENT`).
-    pub fn backend(&self) -> Option<i64> {
-        self.backend
+    pub fn backend(&self) -> Option<&Backend> {
+        self.backend.as_ref()
     }
 
     /// Runs a transactional step: the script and its `done` journal entry commit together.

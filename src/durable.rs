@@ -5,8 +5,14 @@
 use std::path::Path;
 
 /// Writes through a temporary file and a rename, so a reader never sees half a file, and a
-/// crash or a power loss leaves either the old file or the new one.
+/// crash or a power loss leaves either the old file or the new one. A link
+/// (`plans/current.json`) is written through, not replaced by a file.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let real = match fs_err::canonicalize(path) {
+        Ok(real) if path.is_symlink() => real,
+        _ => path.to_path_buf(),
+    };
+    let path = real.as_path();
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -31,4 +37,36 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = dir.sync_all();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_file_is_replaced_whole_and_a_link_is_written_through() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let plan = dir.path().join("2026.2.json");
+        write_atomically(&plan, b"old").expect("writes");
+        write_atomically(&plan, b"new").expect("writes");
+        assert_eq!(fs_err::read_to_string(&plan).expect("reads"), "new");
+        let link = dir.path().join("current.json");
+        std::os::unix::fs::symlink(&plan, &link).expect("links");
+        write_atomically(&link, b"through").expect("writes");
+        assert!(link.is_symlink());
+        assert_eq!(fs_err::read_to_string(&plan).expect("reads"), "through");
+        let mut names: Vec<String> = fs_err::read_dir(dir.path())
+            .expect("lists")
+            .map(|entry| {
+                entry
+                    .expect("entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .collect();
+        names.sort();
+        assert_eq!(names, ["2026.2.json", "current.json"]);
+    }
 }

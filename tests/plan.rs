@@ -1065,6 +1065,28 @@ mod through_the_binary {
         args
     }
 
+    /// A plan that cannot be written (its folder is missing) is an error naming the file.
+    #[test]
+    fn a_plan_that_cannot_be_written_names_the_file() {
+        let ctx = TestContext::new();
+        let state = "tests/fixtures/states/empty-sqlite.json";
+        let output = ctx
+            .dbpm()
+            .args(plan_args(
+                &ctx,
+                "2026.2.toml",
+                &["--state", state],
+                "gone/plan.json",
+            ))
+            .output()
+            .unwrap();
+        let text = transcript(&output, ctx.temp.path());
+        assert_eq!(output.status.code(), Some(1), "{text}");
+        assert!(text.contains("dbpm::plan::write"), "{text}");
+        assert!(text.contains("failed to write the plan to `"), "{text}");
+        assert!(text.contains("gone/plan.json`"), "{text}");
+    }
+
     #[test]
     fn plans_from_an_empty_database_and_from_its_state_file_are_identical() {
         for platform in Platform::ALL {

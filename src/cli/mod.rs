@@ -36,6 +36,19 @@ fn report_skipped(repos: &crate::repository::Repositories, out: &render::Out) {
     }
 }
 
+/// Writes a plan file whole or not at all: a plan written over the reviewed one is never left
+/// half written (a full disk, an interrupted dbpm), and an `apply` reading it meanwhile reads
+/// one or the other.
+fn write_plan(path: &std::path::Path, json: &[u8]) -> miette::Result<()> {
+    crate::durable::write_atomically(path, json).map_err(|err| {
+        miette::miette!(
+            code = "dbpm::plan::write",
+            "failed to write the plan to `{}`: {err}",
+            path.display()
+        )
+    })
+}
+
 /// dbpm: a database package manager with a plan-then-apply engine.
 ///
 /// Database code is packaged like software: versioned packages of SQL scripts with

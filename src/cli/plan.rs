@@ -202,8 +202,7 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
             return Ok(Exit::Error);
         }
     } else if let Some(path) = &args.out {
-        fs_err::write(path, &json)
-            .map_err(|err| miette::miette!("failed to write the plan: {err}"))?;
+        super::write_plan(path, json.as_bytes())?;
         if out.json() {
             out.json_value(&serde_json::json!({
                 "path": path,

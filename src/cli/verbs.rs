@@ -251,8 +251,7 @@ async fn plan_then_apply(
     }
     out.status(render::text(&plan, out.color()).trim_end());
     if let Some(path) = &args.plan_out {
-        fs_err::write(path, plan.to_json())
-            .map_err(|err| miette::miette!("failed to write the plan: {err}"))?;
+        super::write_plan(path, plan.to_json().as_bytes())?;
         if out.json() {
             out.json_value(&serde_json::json!({
                 "outcome": "planned",

@@ -83,9 +83,11 @@ pub enum StateFileError {
 pub async fn export(target: &Target, out: Option<&Path>) -> Result<InstalledState, ExportError> {
     let state = target.read_state().await?;
     if let Some(path) = out {
-        fs_err::write(path, to_json(&state)).map_err(|source| ExportError::Write {
-            path: path.to_owned(),
-            source,
+        crate::durable::write_atomically(path, to_json(&state).as_bytes()).map_err(|source| {
+            ExportError::Write {
+                path: path.to_owned(),
+                source,
+            }
         })?;
     }
     Ok(state)

@@ -19,10 +19,14 @@ fn every_example_builds_twice_to_identical_bytes() {
         packages.len() >= 8,
         "the examples hold at least 8 package versions"
     );
-    for (round, out) in ["first", "second"].iter().enumerate() {
+    // `--out`, as `plan` spells it, is `--out-dir` too.
+    for (round, (out, flag)) in [("first", "--out-dir"), ("second", "--out")]
+        .iter()
+        .enumerate()
+    {
         let mut args = vec![
             "build".to_owned(),
-            "--out-dir".to_owned(),
+            (*flag).to_owned(),
             ctx.path(out).display().to_string(),
         ];
         args.extend(packages.iter().map(|p| p.display().to_string()));

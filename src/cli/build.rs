@@ -20,7 +20,7 @@ pub struct BuildArgs {
     #[arg(default_value = ".")]
     dirs: Vec<PathBuf>,
     /// Where to write the archives.
-    #[arg(long, short = 'o', default_value = "dist")]
+    #[arg(long, short = 'o', visible_alias = "out", default_value = "dist")]
     out_dir: PathBuf,
 }
 

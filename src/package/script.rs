@@ -317,6 +317,35 @@ impl ScriptName {
         })
     }
 
+    /// This form of a file named in another common one (Flyway's `V3__add_email.sql`,
+    /// `003_add_email.sql`, `3.add email.sql`): the name to suggest, if it is one.
+    pub fn suggest(file: &str) -> Option<String> {
+        let (stem, ext) = file.rsplit_once('.')?;
+        let flyway = stem
+            .strip_prefix(['V', 'v'])
+            .and_then(|rest| rest.split_once("__"));
+        let (digits, name) = match flyway {
+            Some(parts) => parts,
+            None => {
+                let at = stem.find(|c: char| !c.is_ascii_digit())?;
+                let (digits, rest) = stem.split_at(at);
+                (digits, rest.trim_start_matches(['.', '_', '-', ' ']))
+            }
+        };
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let name: String = name
+            .chars()
+            .map(|c| match c {
+                c if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') => c,
+                _ => '_',
+            })
+            .collect();
+        let suggestion = format!("{digits:0>3}.{name}.{ext}");
+        (suggestion != file && ScriptName::parse(&suggestion).is_ok()).then_some(suggestion)
+    }
+
     /// `NNN.name` with NNN as written: the part of the name twins and declarations share.
     pub fn stem(&self) -> String {
         format!("{}.{}", self.digits, self.name)
@@ -326,6 +355,26 @@ impl ScriptName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_of_other_conventions_get_a_suggestion() {
+        for (file, suggestion) in [
+            ("V1__init.sql", Some("001.init.sql")),
+            ("V12__add email.sql", Some("012.add_email.sql")),
+            ("001_init.sql", Some("001.init.sql")),
+            ("0001-init.sql", Some("0001.init.sql")),
+            ("3.add_email.sql", Some("003.add_email.sql")),
+            ("001.create tables.sql", Some("001.create_tables.sql")),
+            ("001_init.postgres.sql", Some("001.init.postgres.sql")),
+            ("001.init.sql", None),
+            ("init.sql", None),
+            ("V1_1__init.sql", None),
+            ("001_init.SQL", None),
+            ("1.sql", None),
+        ] {
+            assert_eq!(ScriptName::suggest(file).as_deref(), suggestion, "{file}");
+        }
+    }
 
     #[test]
     fn parses_plain_and_variant_names() {

@@ -277,9 +277,14 @@ fn read_scripts(
         let name = match ScriptName::parse(file) {
             Ok(name) => name,
             Err(err) => {
+                let rule = "name scripts `NNN.name.ext` (NNN three digits or more, ext `sql`, `sys` or `cmd`), or `NNN.name.PLATFORM.ext` for a platform variant";
+                let help = match ScriptName::suggest(file) {
+                    Some(name) => format!("rename it `{name}`; {rule}"),
+                    None => rule.to_owned(),
+                };
                 problems.push(
                     Problem::error(&shown, "dbpm::package::bad_script_name", err.to_string())
-                        .with_help("name scripts `NNN.name.ext` (NNN three digits or more, ext `sql`, `sys` or `cmd`), or `NNN.name.PLATFORM.ext` for a platform variant"),
+                        .with_help(help),
                 );
                 continue;
             }

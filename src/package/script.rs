@@ -174,9 +174,20 @@ impl Folder {
             "POSTINSTALL" => plain(Folder::Postinstall),
             _ => Err(FolderError::Unknown {
                 name: dir.to_owned(),
-                suggestion: crate::diagnostic::closest(base, Folder::NAMES)
+                suggestion: (Folder::known_as(base))
+                    .or_else(|| crate::diagnostic::closest(base, Folder::NAMES))
                     .map(|n| format!("{n}{}", edge.map(|e| format!("@{e}")).unwrap_or_default())),
             }),
+        }
+    }
+
+    /// The phase that other tools' folders of migrations hold (Sqitch's `deploy` and
+    /// `revert`, the `up` and `down` of many others).
+    fn known_as(dir: &str) -> Option<&'static str> {
+        match dir.to_ascii_lowercase().as_str() {
+            "deploy" | "up" | "migrate" | "migrations" | "changes" => Some("UPGRADE"),
+            "revert" | "down" | "undo" => Some("DOWNGRADE"),
+            _ => None,
         }
     }
 
@@ -355,6 +366,25 @@ impl ScriptName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn folders_of_other_tools_are_told_their_phase() {
+        for (dir, phase) in [
+            ("deploy", "UPGRADE"),
+            ("revert", "DOWNGRADE"),
+            ("Down", "DOWNGRADE"),
+            ("migrations", "UPGRADE"),
+            ("verify", "VERIFY"),
+            ("instal", "INSTALL"),
+        ] {
+            match Folder::parse(dir) {
+                Err(FolderError::Unknown { suggestion, .. }) => {
+                    assert_eq!(suggestion.as_deref(), Some(phase), "{dir}");
+                }
+                other => panic!("{dir}: {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn names_of_other_conventions_get_a_suggestion() {

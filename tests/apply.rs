@@ -3127,6 +3127,16 @@ async fn a_state_missing_a_table_is_refused_before_a_run_is_recorded(platform: P
     assert!(status.status.success(), "{}", s.text(&status));
 }
 
+/// Runs `command` and asserts that it refuses the target's state as corrupt, naming `table`
+/// (`case` says what was done to the state).
+fn refused_as_corrupt(s: &Scenario, command: &[&str], table: &str, case: &str) {
+    let output = s.ctx.run(command);
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{case}, {command:?}: {text}");
+    assert!(text.contains("dbpm::target::state_corrupt"), "{text}");
+    assert!(text.contains(table), "{text}");
+}
+
 /// A target whose dbpm state lacks one of its other tables is refused as corrupt, naming the
 /// table, by the commands that read it: the driver's "no such table" was shown as a failed
 /// read, without saying what it meant or what to do.
@@ -3158,15 +3168,7 @@ async fn a_state_missing_another_table_reads_as_corrupt(platform: Platform) {
         s.db.execute(&format!("ALTER TABLE {name} RENAME TO {kept}"))
             .await;
         for command in commands {
-            let output = s.ctx.run(command);
-            let text = s.text(&output);
-            assert_eq!(
-                output.status.code(),
-                Some(1),
-                "{table}, {command:?}: {text}"
-            );
-            assert!(text.contains("dbpm::target::state_corrupt"), "{text}");
-            assert!(text.contains(table), "{text}");
+            refused_as_corrupt(&s, command, table, table);
         }
         let renamed = s.db.state_table(&format!("{table}_kept"));
         s.db.execute(&format!("ALTER TABLE {renamed} RENAME TO {back}"))
@@ -3205,15 +3207,7 @@ async fn a_state_missing_its_meta_table_reads_as_corrupt_not_as_empty(platform: 
             &["apply", &install, "--db", url],
         ];
         for command in commands {
-            let output = s.ctx.run(command);
-            let text = s.text(&output);
-            assert_eq!(
-                output.status.code(),
-                Some(1),
-                "{damage}, {command:?}: {text}"
-            );
-            assert!(text.contains("dbpm::target::state_corrupt"), "{text}");
-            assert!(text.contains("meta"), "{text}");
+            refused_as_corrupt(&s, command, "meta", &damage);
         }
     }
     assert_eq!(runs(&s.db).await.len(), 1);

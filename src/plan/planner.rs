@@ -1071,26 +1071,19 @@ pub fn build(
         );
         (hash.hash(), records)
     });
-    let Records {
-        inputs,
-        placeholders,
-        actions,
-        packages: planned,
-        walked,
-        scripts,
-    } = records?;
+    let records = records?;
 
     Ok(Plan {
         format_version: FORMAT_VERSION,
         hash: String::new(),
         platform,
         target: options.target.clone(),
-        inputs,
-        placeholders,
-        actions,
-        packages: planned,
-        walked,
-        scripts: scripts.into_iter().collect(),
+        inputs: records.inputs,
+        placeholders: records.placeholders,
+        actions: records.actions,
+        packages: records.packages,
+        walked: records.walked,
+        scripts: records.scripts.into_iter().collect(),
         steps,
         compensations,
     }

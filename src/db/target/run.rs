@@ -282,8 +282,9 @@ pub struct Backend {
     /// Its id on its server (`CONNECTION_ID()`).
     pub id: i64,
     /// Which server that is (`@@hostname:@@port/@@server_id`): behind a proxy that spreads
-    /// connections over servers (ProxySQL, MySQL Router, Galera), the connection that ends the
-    /// statement may reach another one, where the same id is someone else's.
+    /// connections over servers (MySQL Router, a balancer in front of a Galera cluster), the
+    /// connection that ends the statement may reach another one, where the same id is someone
+    /// else's.
     pub server: String,
 }
 
@@ -785,10 +786,13 @@ impl Target {
                     .await
                     .map_err(&failed)?;
                 match rows.first() {
-                    Some(row) => Some(Backend {
-                        id: row.maybe_int("id").map_err(&failed)?.unwrap_or_default(),
-                        server: row.text("server").map_err(&failed)?,
-                    }),
+                    Some(row) => match row.maybe_int("id").map_err(&failed)? {
+                        Some(id) => Some(Backend {
+                            id,
+                            server: row.text("server").map_err(&failed)?,
+                        }),
+                        None => None,
+                    },
                     None => None,
                 }
             }

@@ -3275,38 +3275,43 @@ async fn a_user_table_named_like_dbpms_in_capitals_is_not_dbpms_state() {
 }
 
 /// A MySQL user without privileges on `dbpm_meta` is told so, not that the state lost its
-/// `meta` table: MySQL's catalog leaves out the tables a user may not read.
+/// `meta` table, nor (without privileges on any of dbpm's tables) that dbpm was never used
+/// there: MySQL's catalog leaves out the tables a user may not read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_who_may_not_read_the_meta_table_is_told_so_not_that_the_state_is_corrupt() {
     let s = Scenario::new(Platform::Mysql);
     let install = s.plan(RELEASE_1, EXAMPLES, false, "install.json");
     s.applied(&install);
-    let user = format!("{}_u", s.db.name);
+    s.db.execute("CREATE TABLE app_table (x INT)").await;
     let password = "n0t-shown-9";
-    s.db.execute(&format!(
-        "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"
-    ))
-    .await;
-    for table in s.db.dbpm_tables().await {
-        if table != "dbpm_meta" {
-            s.db.execute(&format!(
-                "GRANT SELECT ON `{}`.`{table}` TO '{user}'@'%'",
-                s.db.name
-            ))
-            .await;
+    let tables = s.db.dbpm_tables().await;
+    for (case, granted) in [("others", "dbpm_"), ("none", "app_")] {
+        let user = format!("{}_{case}", s.db.name);
+        s.db.execute(&format!(
+            "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"
+        ))
+        .await;
+        for table in tables.iter().map(String::as_str).chain(["app_table"]) {
+            if table != "dbpm_meta" && table.starts_with(granted) {
+                s.db.execute(&format!(
+                    "GRANT SELECT ON `{}`.`{table}` TO '{user}'@'%'",
+                    s.db.name
+                ))
+                .await;
+            }
         }
+        let url =
+            s.db.url_with_password(password)
+                .replacen("root:", &format!("{user}:"), 1);
+        let output = s.ctx.run(&["status", "--db", &url]);
+        let text = s.text(&output);
+        s.db.execute(&format!("DROP USER '{user}'@'%'")).await;
+        assert_eq!(output.status.code(), Some(1), "{case}: {text}");
+        assert!(!text.contains("state_corrupt"), "{case}: {text}");
+        assert!(text.contains("denied"), "{case}: {text}");
+        assert!(text.contains("dbpm_meta"), "{case}: {text}");
+        assert!(!text.contains(password), "{case}: {text}");
     }
-    let url =
-        s.db.url_with_password(password)
-            .replacen("root:", &format!("{user}:"), 1);
-    let output = s.ctx.run(&["status", "--db", &url]);
-    let text = s.text(&output);
-    s.db.execute(&format!("DROP USER '{user}'@'%'")).await;
-    assert_eq!(output.status.code(), Some(1), "{text}");
-    assert!(!text.contains("state_corrupt"), "{text}");
-    assert!(text.contains("denied"), "{text}");
-    assert!(text.contains("dbpm_meta"), "{text}");
-    assert!(!text.contains(password), "{text}");
 }
 
 /// `--cmd-timeout 0` is refused before anything runs: taken elsewhere for "no limit", it

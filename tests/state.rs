@@ -487,51 +487,64 @@ fn a_schema_on_a_sqlite_target_is_refused() {
 
 /// A MySQL/MariaDB statement is ended (`KILL QUERY`, for an exit that does not wait for a
 /// step) only on the step's own connection: not on a connection of the same id on another
-/// server (where a proxy may route the connection that ends it), nor on one of another user.
+/// server (where a proxy may route the connection that ends it), nor on one of another user;
+/// a user whose name holds `@` is the same user.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_statement_is_ended_only_on_the_connection_it_runs_on() {
     use sqlx::Connection as _;
 
     let db = TestDb::mysql();
-    let target = target(&db.url, None);
-    let user = format!("{}_u", db.name);
-    db.execute(&format!("CREATE USER '{user}'@'%'")).await;
-    db.execute(&format!("GRANT SELECT ON `{}`.* TO '{user}'@'%'", db.name))
-        .await;
-    let other_url = db.url.replacen("root@", &format!("{user}@"), 1);
-    for (url, ours) in [(&other_url, false), (&db.url, true)] {
-        let mut sleeper = sqlx::MySqlConnection::connect(url).await.unwrap();
+    let other = format!("{}_other", db.name);
+    let at = format!("{}@x", db.name);
+    for user in [&other, &at] {
+        db.execute(&format!("CREATE USER '{user}'@'%'")).await;
+        db.execute(&format!("GRANT SELECT ON `{}`.* TO '{user}'@'%'", db.name))
+            .await;
+    }
+    let as_user = |user: &str| {
+        db.url
+            .replacen("root@", &format!("{}@", user.replace('@', "%40")), 1)
+    };
+    // Whose connection sleeps, who ends it, and whether that is the step's own.
+    for (sleeper, ender, ours) in [
+        (as_user(&other), db.url.clone(), false),
+        (as_user(&at), as_user(&at), true),
+    ] {
+        let mut sleeping = sqlx::MySqlConnection::connect(&sleeper).await.unwrap();
         let (id, server): (i64, String) = sqlx::query_as(
             "SELECT CAST(CONNECTION_ID() AS SIGNED), CONCAT(@@hostname, ':', @@port, '/', @@server_id)",
         )
-        .fetch_one(&mut sleeper)
+        .fetch_one(&mut sleeping)
         .await
         .unwrap();
-        // Interrupted, `SLEEP` returns 1, or fails with "Query execution was interrupted".
-        let sleeping = tokio::spawn(async move {
-            match sqlx::query_scalar::<_, i64>("SELECT SLEEP(2)")
-                .fetch_one(&mut sleeper)
+        let sleep = tokio::spawn(async move {
+            sqlx::query_scalar::<_, i64>("SELECT SLEEP(60)")
+                .fetch_one(&mut sleeping)
                 .await
-            {
-                Ok(slept) => slept == 1,
-                Err(err) => {
-                    assert!(err.to_string().contains("interrupted"), "{err}");
-                    true
-                }
-            }
         });
         let running = format!("SELECT CAST(id AS CHAR) FROM information_schema.processlist WHERE id = {id} AND info LIKE 'SELECT SLEEP%'");
         while db.texts(&running).await.is_empty() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        let target = target(&ender, None);
         let elsewhere = dbpm::db::target::Backend {
             id,
             server: format!("{server}-elsewhere"),
         };
         assert!(!target.end_statement(&elsewhere).await.unwrap());
         let here = dbpm::db::target::Backend { id, server };
-        assert_eq!(target.end_statement(&here).await.unwrap(), ours, "{url}");
-        assert_eq!(sleeping.await.unwrap(), ours, "{url}");
+        assert_eq!(target.end_statement(&here).await.unwrap(), ours, "{ender}");
+        if !ours {
+            assert!(!db.texts(&running).await.is_empty(), "left running");
+            db.execute(&format!("KILL QUERY {id}")).await;
+        }
+        // Interrupted, `SLEEP` returns 1, or fails with "Query execution was interrupted".
+        match sleep.await.unwrap() {
+            Ok(slept) => assert_eq!(slept, 1),
+            Err(err) => assert!(err.to_string().contains("interrupted"), "{err}"),
+        }
     }
-    db.execute(&format!("DROP USER '{user}'@'%'")).await;
+    for user in [&other, &at] {
+        db.execute(&format!("DROP USER '{user}'@'%'")).await;
+    }
 }

@@ -1042,11 +1042,11 @@ pub fn build(
         steps.push(step);
     }
 
-    // The steps are hashed on the other core while their compensations are made, and the
-    // compensations while the rest of the plan is.
+    // The steps are hashed on a thread of their own while their compensations are made, and
+    // the compensations while the rest of the plan is.
     let (steps_hash, compensations) = std::thread::scope(|scope| {
         let hash = Part::aside(scope, &steps);
-        let compensations = compensations(
+        let compensations = compensations_of(
             &graph,
             &order,
             &position,
@@ -1060,7 +1060,7 @@ pub fn build(
     let compensations = compensations?;
     let (compensations_hash, records) = std::thread::scope(|scope| {
         let hash = Part::aside(scope, &compensations);
-        let records = records(
+        let records = records_of(
             release,
             installed,
             decisions,
@@ -1097,7 +1097,7 @@ pub fn build(
 /// its node's `position` in it): the twin of every compensable forward step, in the reverse
 /// order of what they undo; each waits for those of the nearest compensable steps that depend
 /// on what it undoes, which come before it.
-fn compensations(
+fn compensations_of(
     graph: &DiGraph<(), ()>,
     order: &[NodeIndex],
     position: &[usize],
@@ -1144,7 +1144,7 @@ struct Records {
 /// What the plan of `chains` was computed from, the package versions the target will record
 /// (and those it walks through), the actions, and every script text the plan holds: those of
 /// its steps, already in `scripts`, and those of the versions it records.
-fn records<'p>(
+fn records_of<'p>(
     release: &Release,
     installed: &InstalledState,
     decisions: &Decisions,

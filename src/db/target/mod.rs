@@ -434,23 +434,18 @@ impl Target {
             .join(" UNION ALL ");
         match session.fetch(&probe, &[]).await {
             Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(err)) => {
-                Err(self.corrupt(format!("a table of it is missing ({})", err.message())))
-            }
-            Err(err) => Err(self.failed("read dbpm's state tables")(err)),
+            Err(err) => Err(self.read_failed("read dbpm's state tables")(err)),
         }
     }
 
     /// How a read of dbpm's own tables failed, as [`Target::failed`] says it, but for a table
-    /// that is not there: a damaged state (dropped by hand, or left out of a restore), as
-    /// [`Target::check_tables`] finds before a run.
+    /// that is not there: a damaged state (dropped by hand, or left out of a restore). A table
+    /// the user may not read is a failed read, named by the server's message.
     fn read_failed(&self, doing: &'static str) -> impl Fn(sqlx::Error) -> TargetError + '_ {
         let failed = self.failed(doing);
-        move |source| match source.as_database_error() {
-            Some(err) if is_missing_table(&source) => {
-                self.corrupt(format!("a table of it is missing ({})", err.message()))
-            }
-            _ => failed(source),
+        move |source| match missing_table(&source) {
+            Some(message) => self.corrupt(format!("a table of it is missing ({message})")),
+            None => failed(source),
         }
     }
 
@@ -619,20 +614,26 @@ impl Target {
         if present.iter().any(|table| table == "meta") {
             return Ok(true);
         }
+        // MySQL's catalog leaves out the tables the user has no privilege on: only a read
+        // that finds no such table tells that `meta` is missing (elsewhere, the catalog
+        // lists every table, and one without dbpm's is a target dbpm was never in).
+        if !present.is_empty() || self.platform() == Platform::Mysql {
+            let probe = session
+                .fetch("SELECT 1 AS one FROM {meta} WHERE 1 = 0", &[])
+                .await;
+            match probe {
+                Ok(_) => return Ok(true),
+                // Made after this read's snapshot, by a dbpm creating the tables: none of
+                // their rows can be seen here.
+                Err(err) if is_newer_than_snapshot(&err) => return Ok(false),
+                Err(err) if missing_table(&err).is_none() => {
+                    return Err(self.failed("look for dbpm's state")(err));
+                }
+                Err(_) => {}
+            }
+        }
         if present.is_empty() {
             return Ok(false);
-        }
-        // MySQL's catalog leaves out the tables the user has no privilege on: only a read
-        // that finds no such table tells that `meta` is missing.
-        let probe = session
-            .fetch("SELECT 1 AS one FROM {meta} WHERE 1 = 0", &[])
-            .await;
-        match probe {
-            Ok(_) => return Ok(true),
-            Err(err) if !is_missing_table(&err) => {
-                return Err(self.failed("read dbpm's state version")(err));
-            }
-            Err(_) => {}
         }
         present.sort();
         let tables: Vec<String> = present
@@ -709,13 +710,13 @@ impl Target {
     }
 }
 
-/// Whether `err` says that a table does not exist (PostgreSQL's and MySQL's SQLSTATE, SQLite's
-/// message).
-fn is_missing_table(err: &sqlx::Error) -> bool {
-    err.as_database_error().is_some_and(|db| {
-        matches!(db.code().as_deref(), Some("42P01" | "42S02"))
-            || db.message().starts_with("no such table")
-    })
+/// The server's message, when `err` says that a table does not exist (PostgreSQL's and
+/// MySQL's SQLSTATE, SQLite's message).
+fn missing_table(err: &sqlx::Error) -> Option<&str> {
+    let db = err.as_database_error()?;
+    let missing = matches!(db.code().as_deref(), Some("42P01" | "42S02"))
+        || db.message().starts_with("no such table");
+    missing.then(|| db.message())
 }
 
 /// Whether `err` is MySQL/MariaDB's "Table definition has changed, please retry

@@ -816,7 +816,7 @@ impl Target {
         let failed = self.failed("end a step's statement");
         let mut session = self.open(Access::Read).await?;
         let seen = format!(
-            "SELECT {SERVER} AS server, (SELECT COUNT(*) FROM information_schema.processlist WHERE id = ? AND user = SUBSTRING_INDEX(USER(), '@', 1)) AS found"
+            "SELECT {SERVER} AS server, (SELECT COUNT(*) FROM information_schema.processlist WHERE id = ? AND user = (SELECT user FROM information_schema.processlist WHERE id = CONNECTION_ID())) AS found"
         );
         let rows = session
             .fetch(&seen, &[Value::Int(backend.id)])

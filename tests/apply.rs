@@ -2721,21 +2721,8 @@ async fn a_second_ctrl_c_ends_the_running_statement_on_the_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_ctrl_c_ends_a_busy_statement_on_mysql() {
     let s = Scenario::new(Platform::Mysql);
-    let (release, repo) = one_package(
-        &s.ctx,
-        "busy",
-        "\"mysql\"",
-        [
-            (
-                "UPGRADE/001.work.sql",
-                "SELECT BENCHMARK(50000000000, MD5('dbpm_busy_step'));\n",
-            ),
-            ("DOWNGRADE/001.work.sql", "SELECT 1;\n"),
-        ],
-    );
-    let plan_path = s.plan(&release, &repo, false, "install.json");
+    let (plan_path, busy) = busy_step(&s);
     let child = s.spawn_apply(&plan_path, &[]);
-    let busy = "SELECT CAST(id AS CHAR) FROM information_schema.processlist WHERE id <> CONNECTION_ID() AND info LIKE '%dbpm_busy_step%' AND info NOT LIKE '%processlist%'";
     until_running(&s.db, busy).await;
     let output = interrupted_twice(child).await;
     let text = s.text(&output);
@@ -2755,6 +2742,46 @@ async fn a_second_ctrl_c_ends_a_busy_statement_on_mysql() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+/// `--no-kill-query` leaves the step's statement to run out after a second Ctrl-C (behind a
+/// proxy, the connection id dbpm would end may be another session's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_kill_query_leaves_the_busy_statement_to_its_server() {
+    let s = Scenario::new(Platform::Mysql);
+    let (plan_path, busy) = busy_step(&s);
+    let child = s.spawn_apply(&plan_path, &["--no-kill-query"]);
+    until_running(&s.db, busy).await;
+    let output = interrupted_twice(child).await;
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let running = s.db.texts(busy).await;
+    // Not left to burn the server's time for the tests after this one.
+    for id in &running {
+        s.db.execute(&format!("KILL {id}")).await;
+    }
+    assert_eq!(running.len(), 1, "{text}");
+}
+
+/// The plan of a package whose one step keeps a MySQL/MariaDB server busy (no check for a
+/// gone client interrupts it), and a query for the ids of the connections running it.
+fn busy_step(s: &Scenario) -> (PathBuf, &'static str) {
+    let (release, repo) = one_package(
+        &s.ctx,
+        "busy",
+        "\"mysql\"",
+        [
+            (
+                "UPGRADE/001.work.sql",
+                "SELECT BENCHMARK(50000000000, MD5('dbpm_busy_step'));\n",
+            ),
+            ("DOWNGRADE/001.work.sql", "SELECT 1;\n"),
+        ],
+    );
+    let plan_path = s.plan(&release, &repo, false, "install.json");
+    let busy = "SELECT CAST(id AS CHAR) FROM information_schema.processlist WHERE id <> CONNECTION_ID() AND info LIKE '%dbpm_busy_step%' AND info NOT LIKE '%processlist%'";
+    (plan_path, busy)
 }
 
 /// The run lock of a SQLite database is a file beside it: when that file cannot be made (a

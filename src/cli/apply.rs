@@ -110,6 +110,12 @@ pub struct RunArgs {
     // 0 read as "no limit" elsewhere, and here failed every `.cmd` step at once.
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     cmd_timeout: u64,
+    /// On a second Ctrl-C, leave the MySQL/MariaDB steps' statements to run out on their server
+    /// instead of ending them (`KILL QUERY`): behind a proxy that shares server connections
+    /// among its clients or routes each statement on its own (ProxySQL), the connection dbpm
+    /// would end may be another session's.
+    #[arg(long)]
+    no_kill_query: bool,
 }
 
 /// What to do when a step fails.
@@ -251,6 +257,7 @@ pub fn settings(args: &RunArgs, schema: Option<&str>) -> miette::Result<Settings
     };
     let stop = Arc::new(AtomicBool::new(false));
     let signal_stop = stop.clone();
+    let end_statements = !args.no_kill_query;
     let mut requests = signals::Requests::listen();
     tokio::spawn(async move {
         requests.next().await;
@@ -265,9 +272,11 @@ pub fn settings(args: &RunArgs, schema: Option<&str>) -> miette::Result<Settings
         // reaches: they end with it.
         crate::execute::process::kill_running();
         // A MySQL/MariaDB server would run the steps' statements on: they end too, unless
-        // the server does not answer soon.
-        let statements = crate::execute::statements::end_running();
-        let _ = tokio::time::timeout(Duration::from_secs(5), statements).await;
+        // the server does not answer soon (or the operator keeps dbpm from ending them).
+        if end_statements {
+            let statements = crate::execute::statements::end_running();
+            let _ = tokio::time::timeout(Duration::from_secs(5), statements).await;
+        }
         std::process::exit(Exit::Error as i32);
     });
     Ok(Settings {

@@ -3334,11 +3334,29 @@ async fn a_user_who_may_not_read_the_meta_table_is_told_so_not_that_the_state_is
         let text = s.text(&output);
         s.db.execute(&format!("DROP USER '{user}'@'%'")).await;
         assert_eq!(output.status.code(), Some(1), "{case}: {text}");
-        assert!(!text.contains("state_corrupt"), "{case}: {text}");
-        assert!(text.contains("denied"), "{case}: {text}");
+        assert!(text.contains("dbpm::target::denied"), "{case}: {text}");
         assert!(text.contains("dbpm_meta"), "{case}: {text}");
+        assert!(text.contains("grant the user"), "{case}: {text}");
         assert!(!text.contains(password), "{case}: {text}");
     }
+}
+
+/// A PostgreSQL user without the use of the `dbpm` schema is told to be granted it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_user_without_dbpms_schema_is_told_to_be_granted_it() {
+    let s = Scenario::new(Platform::Postgres);
+    let install = s.plan(RELEASE_1, EXAMPLES, false, "install.json");
+    s.applied(&install);
+    let user = format!("{}_ro", s.db.name);
+    s.db.execute(&format!("CREATE ROLE {user} LOGIN")).await;
+    let url = s.db.url.replacen("postgres@", &format!("{user}@"), 1);
+    let output = s.ctx.run(&["status", "--db", &url]);
+    let text = s.text(&output);
+    s.db.execute(&format!("DROP ROLE {user}")).await;
+    assert_eq!(output.status.code(), Some(1), "{text}");
+    assert!(text.contains("dbpm::target::denied"), "{text}");
+    assert!(text.contains("permission denied for schema dbpm"), "{text}");
+    assert!(text.contains("grant the user"), "{text}");
 }
 
 /// `--cmd-timeout 0` is refused before anything runs: taken elsewhere for "no limit", it

@@ -152,6 +152,21 @@ pub enum TargetError {
         #[source]
         source: crate::db::DriverError,
     },
+    /// The target's user may not read or write dbpm's state.
+    #[error("the user of `{target}` may not {doing}")]
+    #[diagnostic(
+        code(dbpm::target::denied),
+        help("grant the user dbpm's tables (on PostgreSQL USAGE on the `dbpm` schema and its tables, elsewhere the `dbpm_` tables): SELECT to read the state and plan, and INSERT, UPDATE and DELETE too to apply")
+    )]
+    Denied {
+        /// The target's label.
+        target: String,
+        /// What dbpm was doing.
+        doing: &'static str,
+        /// What the database said.
+        #[source]
+        source: crate::db::DriverError,
+    },
     /// Another dbpm held the state lock too long.
     #[error("another dbpm has been writing dbpm's state in `{target}` for {seconds} s")]
     #[diagnostic(
@@ -439,13 +454,22 @@ impl Target {
     }
 
     /// How a read of dbpm's own tables failed, as [`Target::failed`] says it, but for a table
-    /// that is not there: a damaged state (dropped by hand, or left out of a restore). A table
-    /// the user may not read is a failed read, named by the server's message.
+    /// that is not there, a damaged state (dropped by hand, or left out of a restore), and for
+    /// one the user may not read, a missing grant.
     fn read_failed(&self, doing: &'static str) -> impl Fn(sqlx::Error) -> TargetError + '_ {
         let failed = self.failed(doing);
-        move |source| match missing_table(&source) {
-            Some(message) => self.corrupt(format!("a table of it is missing ({message})")),
-            None => failed(source),
+        move |source| {
+            if let Some(message) = missing_table(&source) {
+                return self.corrupt(format!("a table of it is missing ({message})"));
+            }
+            if is_denied(&source) {
+                return TargetError::Denied {
+                    target: self.label(),
+                    doing,
+                    source: crate::db::DriverError(source),
+                };
+            }
+            failed(source)
         }
     }
 
@@ -568,7 +592,7 @@ impl Target {
     /// The state's layout version (`None` before the first migration), refused when newer
     /// than this dbpm knows.
     async fn state_version(&self, session: &mut Session) -> Result<Option<i64>, TargetError> {
-        let failed = self.failed("read dbpm's state version");
+        let failed = self.read_failed("read dbpm's state version");
         let rows = match session.fetch(tables::CURRENT_VERSION, &[]).await {
             // `meta` made after this read's snapshot, by a dbpm still creating the state.
             Err(err) if is_newer_than_snapshot(&err) => return Ok(None),
@@ -627,7 +651,7 @@ impl Target {
                 // their rows can be seen here.
                 Err(err) if is_newer_than_snapshot(&err) => return Ok(false),
                 Err(err) if missing_table(&err).is_none() => {
-                    return Err(self.failed("look for dbpm's state")(err));
+                    return Err(self.read_failed("look for dbpm's state")(err));
                 }
                 Err(_) => {}
             }
@@ -656,7 +680,7 @@ impl Target {
     /// dbpm's tables ([`dialect::TABLES`]) that the target has. Names are compared exactly
     /// here: MariaDB's catalog matches them without regard to case (`DBPM_RUNS`).
     async fn state_tables(&self, session: &mut Session) -> Result<Vec<String>, TargetError> {
-        let failed = self.failed("look for dbpm's state");
+        let failed = self.read_failed("look for dbpm's state");
         let rows = session
             .fetch(&dialect::state_tables_sql(self.platform()), &[])
             .await
@@ -675,7 +699,7 @@ impl Target {
     /// the tables (MySQL's DDL is not transactional, so they show before their version), but
     /// a corrupt state when dbpm's tables hold rows, which only a recorded layout has.
     async fn unrecorded_version(&self, session: &mut Session) -> Result<Option<i64>, TargetError> {
-        let failed = self.failed("read dbpm's state version");
+        let failed = self.read_failed("read dbpm's state version");
         let present = self.state_tables(session).await?;
         for table in ["installed_packages", "runs"] {
             if !present.iter().any(|t| t == table) {
@@ -717,6 +741,18 @@ fn missing_table(err: &sqlx::Error) -> Option<&str> {
     let missing = matches!(db.code().as_deref(), Some("42P01" | "42S02"))
         || db.message().starts_with("no such table");
     missing.then(|| db.message())
+}
+
+/// Whether `err` says that the user lacks a privilege (PostgreSQL's 42501; MySQL's denied
+/// command on a table or column, 1142 and 1143, or on a database, 1044).
+fn is_denied(err: &sqlx::Error) -> bool {
+    let Some(db) = err.as_database_error() else {
+        return false;
+    };
+    if let Some(mysql) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
+        return matches!(mysql.number(), 1044 | 1142 | 1143);
+    }
+    db.code().as_deref() == Some("42501")
 }
 
 /// Whether `err` is MySQL/MariaDB's "Table definition has changed, please retry

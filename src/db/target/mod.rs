@@ -25,7 +25,7 @@ use std::time::Duration;
 pub use installed::TEXT_BYTES_PER_INSERT;
 pub use run::{Backend, JournalRow, RunLock, RunOutcome, RunRecord, ScriptFailed, StepSession};
 pub use schema::{identifier, SchemaError, SchemaScripts};
-use session::{Access, Connector, Session};
+use session::{is_denied, is_newer_than_snapshot, missing_table, Access, Connector, Session};
 pub use tables::STATE_VERSION;
 pub use wait::{LockWait, WaitedLock, ANNOUNCE_AFTER};
 
@@ -732,35 +732,6 @@ impl Target {
             reason,
         }
     }
-}
-
-/// The server's message, when `err` says that a table does not exist (PostgreSQL's and
-/// MySQL's SQLSTATE, SQLite's message).
-fn missing_table(err: &sqlx::Error) -> Option<&str> {
-    let db = err.as_database_error()?;
-    let missing = matches!(db.code().as_deref(), Some("42P01" | "42S02"))
-        || db.message().starts_with("no such table");
-    missing.then(|| db.message())
-}
-
-/// Whether `err` says that the user lacks a privilege (PostgreSQL's 42501; MySQL's denied
-/// command on a table or column, 1142 and 1143, or on a database, 1044).
-fn is_denied(err: &sqlx::Error) -> bool {
-    let Some(db) = err.as_database_error() else {
-        return false;
-    };
-    if let Some(mysql) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-        return matches!(mysql.number(), 1044 | 1142 | 1143);
-    }
-    db.code().as_deref() == Some("42501")
-}
-
-/// Whether `err` is MySQL/MariaDB's "Table definition has changed, please retry
-/// transaction" (1412): the table was created after the reading transaction's snapshot.
-fn is_newer_than_snapshot(err: &sqlx::Error) -> bool {
-    err.as_database_error()
-        .and_then(|db| db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
-        .is_some_and(|mysql| mysql.number() == 1412)
 }
 
 impl fmt::Debug for Target {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::dialect::{pg_literal, render};
-use super::session::{Access, Session, Value};
+use super::session::{mysql_error_number, Access, Session, Value};
 use super::wait::{WaitedLock, ANNOUNCE_AFTER};
 use super::{dialect, tables, Target, TargetError};
 use crate::package::{statements, Checksum};
@@ -1368,13 +1368,12 @@ const RETRY_PAUSE: Duration = Duration::from_millis(100);
 /// serialization failure (40001). DDL on tables linked by foreign keys, run side by side,
 /// meets them; the statement did not take effect, so running it again is safe.
 fn retryable(err: &sqlx::Error) -> bool {
-    let Some(db) = err.as_database_error() else {
-        return false;
-    };
-    if let Some(mysql) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-        return matches!(mysql.number(), 1205 | 1213);
+    if let Some(number) = mysql_error_number(err) {
+        return matches!(number, 1205 | 1213);
     }
-    matches!(db.code().as_deref(), Some("40P01" | "40001"))
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| matches!(&*code, "40P01" | "40001"))
 }
 
 /// Whether a failure is the connection's, not the script's: it broke (I/O, TLS), or the
@@ -1388,8 +1387,8 @@ fn lost_connection(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::WorkerCrashed => true,
         sqlx::Error::Database(db) => {
-            if let Some(mysql) = db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>() {
-                return matches!(mysql.number(), 1053 | 1927);
+            if let Some(number) = mysql_error_number(err) {
+                return matches!(number, 1053 | 1927);
             }
             db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
                 .is_some_and(|pg| {

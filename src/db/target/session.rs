@@ -34,11 +34,7 @@ pub(super) struct PartlyRun {
 /// take as done; so does dbpm everywhere (an empty ROLLBACK twin is a natural no-op). Only
 /// when nothing ran before it: after a statement it would mean statements were left out.
 fn is_empty_query(err: &sqlx::Error, completed: usize) -> bool {
-    completed == 0
-        && err
-            .as_database_error()
-            .and_then(|db| db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
-            .is_some_and(|mysql| mysql.number() == 1065)
+    completed == 0 && mysql_error_number(err) == Some(1065)
 }
 
 /// Runs a MySQL/MariaDB script to its end: the statements that completed, and the first
@@ -82,6 +78,39 @@ fn sqlite_result_code(err: &sqlx::Error) -> Option<i32> {
         .filter(|db| db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some())
         .and_then(|db| db.code())
         .and_then(|code| code.parse::<i32>().ok())
+}
+
+/// MySQL/MariaDB's number of an error, if that server gave it.
+pub(super) fn mysql_error_number(err: &sqlx::Error) -> Option<u16> {
+    err.as_database_error()
+        .and_then(|db| db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>())
+        .map(|mysql| mysql.number())
+}
+
+/// The server's message, when `err` says that a table does not exist (PostgreSQL's and
+/// MySQL's SQLSTATE, SQLite's message).
+pub(super) fn missing_table(err: &sqlx::Error) -> Option<&str> {
+    let db = err.as_database_error()?;
+    let missing = matches!(db.code().as_deref(), Some("42P01" | "42S02"))
+        || db.message().starts_with("no such table");
+    missing.then(|| db.message())
+}
+
+/// Whether `err` says that the user lacks a privilege (PostgreSQL's 42501; MySQL's denied
+/// command on a table or column, 1142 and 1143, or on a database, 1044).
+pub(super) fn is_denied(err: &sqlx::Error) -> bool {
+    if let Some(number) = mysql_error_number(err) {
+        return matches!(number, 1044 | 1142 | 1143);
+    }
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == "42501")
+}
+
+/// Whether `err` is MySQL/MariaDB's "Table definition has changed, please retry
+/// transaction" (1412): the table was created after the reading transaction's snapshot.
+pub(super) fn is_newer_than_snapshot(err: &sqlx::Error) -> bool {
+    mysql_error_number(err) == Some(1412)
 }
 
 /// Whether SQLite refused the file as none of its databases (`SQLITE_NOTADB`): another kind

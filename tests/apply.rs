@@ -1925,6 +1925,27 @@ async fn a_timed_out_cmd_step_ends_with_what_it_started() {
     assert!(!late.exists(), "the timed-out script's subshell ran on");
 }
 
+/// A `.cmd` step ends when its shell exits, also when it leaves a worker running that holds
+/// its output open (`worker &`): it waited for the worker's end, timed out and killed it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cmd_step_that_leaves_a_worker_running_ends_with_its_shell() {
+    let s = Scenario::new(Platform::Sqlite);
+    let done = s.ctx.path("worker-done");
+    let plan_path = s.plan_with_announce(
+        "starting",
+        &format!(
+            "\n( sleep 4; touch '{}' ) &\necho 'started the worker'\n",
+            done.display()
+        ),
+    );
+    let output = s.apply(&plan_path, &["--cmd-timeout", "2"]);
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let contents = s.db.dbpm_table_contents().await;
+    assert!(contents.contains("started the worker"), "{contents}");
+    until_exists(&done);
+}
+
 /// A `.cmd` step that times out keeps what it said before it was killed, as a failed one
 /// does: in the error shown and in the journal. It kept nothing, so the reason it hung (a
 /// lock it waited for, a prompt) was lost.

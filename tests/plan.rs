@@ -854,6 +854,17 @@ fn plans_of_the_previous_format_still_load_and_newer_ones_are_refused() {
     assert!(matches!(err, plan::PlanError::Format { .. }), "{err:?}");
 }
 
+/// QA: JSON without a format (`{}`, a package's metadata) was called "a plan of format 0",
+/// with the help to plan again with this dbpm. It is no plan at all.
+#[test]
+fn json_without_a_format_is_not_a_plan_of_another_format() {
+    for text in ["{}\n", "{\"name\": \"billing\", \"version\": \"1.0.0\"}\n"] {
+        let err = Plan::from_json("other.json", text).unwrap_err();
+        assert!(matches!(err, plan::PlanError::Unreadable { .. }), "{err:?}");
+        assert!(err.to_string().contains("is not a dbpm plan"), "{err}");
+    }
+}
+
 #[test]
 fn plan_files_written_in_earlier_formats_load_with_their_own_hash() {
     // Format 2 hashed the compact JSON text; format 3 the whole plan in one binary encoding,

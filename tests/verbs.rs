@@ -1572,6 +1572,45 @@ fn a_failed_adoption_leaves_no_unfinished_run() {
     assert_eq!(installed(&ctx, &db), "auth@1.0.0 core@1.0.0");
 }
 
+/// QA: a version without VERIFY scripts was adopted into an empty database: nothing checked
+/// the claim, and its upgrades would then run against tables that are not there. It is
+/// refused, with nothing recorded, unless the claim is recorded `--unverified`, which says so.
+#[test]
+fn a_version_without_verify_scripts_is_adopted_only_unverified() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let repo = package_version(
+        &ctx,
+        "ledger",
+        "1.0.0",
+        &[
+            (
+                "dbpm.toml",
+                "[package]\nname = \"ledger\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n",
+            ),
+            (
+                "UPGRADE/001.entries.sql",
+                "CREATE TABLE entries (id INTEGER);\n",
+            ),
+            ("DOWNGRADE/001.entries.sql", "DROP TABLE entries;\n"),
+        ],
+    );
+    let adopt = ["adopt", "ledger@1.0.0", "--repo", repo.as_str()];
+    let text = exits(&ctx, &db, &adopt, 1);
+    assert!(text.contains("dbpm::adopt::unverifiable"), "{text}");
+    assert!(text.contains("--unverified"), "{text}");
+    assert_eq!(installed(&ctx, &db), "");
+
+    let mut unverified = adopt.to_vec();
+    unverified.push("--unverified");
+    let text = ok(&ctx, &db, &unverified);
+    assert!(
+        text.contains("unchecked: it has no VERIFY script"),
+        "{text}"
+    );
+    assert_eq!(installed(&ctx, &db), "ledger@1.0.0");
+}
+
 /// QA: `undo` of a run went back to the set before it, which lacked a package adopted since,
 /// and uninstalled it: its DOWNGRADE dropped tables and rows dbpm never made. An adopted
 /// package stays; here it requires what the run installed, so the undo is refused.

@@ -64,6 +64,10 @@ pub struct AdoptArgs {
         required_unless_present = "generate"
     )]
     repos: Vec<String>,
+    /// Record the claim of a version that has no VERIFY script, which nothing can check
+    /// (refused otherwise).
+    #[arg(long, conflicts_with = "generate")]
+    unverified: bool,
     /// A placeholder value for the VERIFY scripts (repeatable).
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = super::plan::parse_set)]
     set: Vec<(String, String)>,
@@ -149,11 +153,16 @@ pub async fn run_adopt(args: AdoptArgs, out: &Out) -> miette::Result<Exit> {
     let version = semver::Version::parse(version)
         .map_err(|err| miette::miette!("`{version}` is not a version: {err}"))?;
     let set = args.set.into_iter().collect();
-    let results = adopt(&target, &repos, name, &version, &set).await?;
+    let results = adopt(&target, &repos, name, &version, &set, args.unverified).await?;
     super::report_skipped(&repos, out);
     show(&results, out);
+    let unchecked = if results.is_empty() {
+        ", unchecked: it has no VERIFY script"
+    } else {
+        ""
+    };
     out.status(format!(
-        "`{name}@{version}` is recorded as installed (adopted); no script ran"
+        "`{name}@{version}` is recorded as installed (adopted{unchecked}); no script ran"
     ));
     Ok(Exit::Success)
 }

@@ -72,6 +72,17 @@ pub enum BadUrl {
         /// The URL, redacted.
         shown: String,
     },
+    /// An in-memory SQLite database: it would be gone, with what dbpm did to it, when dbpm
+    /// exits.
+    #[error("`{shown}` is an in-memory SQLite database, which cannot be a target: it is gone when dbpm exits")]
+    #[diagnostic(
+        code(dbpm::db::in_memory),
+        help("give a file: sqlite://path/to/file.db")
+    )]
+    InMemory {
+        /// The URL.
+        shown: String,
+    },
     /// A user name or password holding a character that ends a URL's host part, so that the
     /// driver would read a host or port out of it.
     #[error("the {part} in `{shown}` must be percent-encoded: it holds a `{found}`")]
@@ -128,6 +139,7 @@ impl DbUrl {
         let end = authority_end(rest);
         let (authority, tail) = rest.split_at(end);
         let authority = match authority.rsplit_once('@') {
+            Some(_) if self.platform == Platform::Sqlite => authority.to_owned(),
             Some((userinfo, host)) => {
                 let user = userinfo.split_once(':').map_or(userinfo, |(user, _)| user);
                 format!("{user}@{host}")
@@ -200,7 +212,10 @@ impl DbUrl {
     fn parts(&self) -> (Option<&str>, &str) {
         let rest = self.raw.split_once("://").map_or("", |(_, rest)| rest);
         let (authority, tail) = rest.split_at(authority_end(rest));
-        let userinfo = authority.rsplit_once('@').map(|(userinfo, _)| userinfo);
+        let userinfo = authority
+            .rsplit_once('@')
+            .filter(|_| self.platform != Platform::Sqlite)
+            .map(|(userinfo, _)| userinfo);
         let tail = tail.split('#').next().unwrap_or_default();
         let query = tail.split_once('?').map_or("", |(_, query)| query);
         (userinfo, query)
@@ -236,6 +251,9 @@ impl FromStr for DbUrl {
         if rest[authority_end(rest)..].contains('#') {
             return Err(BadUrl::Fragment { shown: redact(raw) });
         }
+        if platform == Platform::Sqlite && is_in_memory(rest) {
+            return Err(BadUrl::InMemory { shown: redact(raw) });
+        }
         let raw = if scheme == "mariadb" {
             raw.replacen("mariadb", "mysql", 1)
         } else {
@@ -262,6 +280,9 @@ impl fmt::Display for DbUrl {
 /// `host=h password='x y'` → `host=h password=***`, and text of no shape known → `***`.
 pub fn redact(raw: &str) -> String {
     match split_scheme(raw) {
+        Some((scheme, rest)) if is_sqlite(scheme) => {
+            format!("{scheme}://{}", redact_query_secrets(rest))
+        }
         Some((scheme, rest)) => format!("{scheme}://{}", redact_after_scheme(rest)),
         None if looks_like_key_values(raw) => redact_key_values(raw),
         None => HIDDEN.to_owned(),
@@ -273,6 +294,9 @@ pub fn redact(raw: &str) -> String {
 /// [`redact`], text of no shape it knows is shown: a label is there to be read. From the
 /// first `://` on, the text is read as a URL, whatever comes before it.
 pub fn redact_label(label: &str) -> String {
+    if split_scheme(label).is_some_and(|(scheme, _)| is_sqlite(scheme)) {
+        return redact(label);
+    }
     match label.split_once("://") {
         Some((before, rest)) => format!(
             "{}://{}",
@@ -281,6 +305,19 @@ pub fn redact_label(label: &str) -> String {
         ),
         None => redact_key_values(&redact_query_secrets(label)),
     }
+}
+
+/// Whether a URL of `scheme` is a SQLite one: a path, without credentials (a `:` or `@` in a
+/// file name is no password).
+fn is_sqlite(scheme: &str) -> bool {
+    scheme.eq_ignore_ascii_case("sqlite")
+}
+
+/// Whether the part of a SQLite URL after `sqlite://` opens a database in memory, as the
+/// driver reads it: the name `:memory:`, or `mode=memory`.
+fn is_in_memory(rest: &str) -> bool {
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    path == ":memory:" || query.split('&').any(|pair| pair == "mode=memory")
 }
 
 /// `scheme://rest` → `(scheme, rest)` when the scheme can be one (RFC 3986: a letter, then
@@ -574,6 +611,27 @@ mod tests {
             redact("postgres://[::1]:5432/db?sslmode=require"),
             "postgres://[::1]:5432/db?sslmode=require"
         );
+    }
+
+    /// QA: a SQLite file named `snap:2026-11.db` showed as `sqlite://snap:***`, as if it
+    /// held a password, and `sqlite://:memory:` failed in the driver's words.
+    #[test]
+    fn a_sqlite_url_is_a_path_and_never_in_memory() {
+        for raw in ["sqlite://snap:2026-11.db", "sqlite://me@home:x.db"] {
+            let url: DbUrl = raw.parse().unwrap();
+            assert_eq!(url.redacted(), raw);
+            assert_eq!(redact_label(raw), raw);
+            assert_eq!(url.secrets(), Vec::<String>::new());
+            assert_eq!(url.password(), None);
+            assert_eq!(url.without_password(), raw);
+        }
+        for raw in [
+            "sqlite://:memory:",
+            "sqlite://x.db?mode=memory&cache=shared",
+        ] {
+            let err = raw.parse::<DbUrl>().unwrap_err();
+            assert!(matches!(err, BadUrl::InMemory { .. }), "{raw}: {err:?}");
+        }
     }
 
     /// `plan --target-label 'postgres://app:PW@host/db'` put the password in the plan.

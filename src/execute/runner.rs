@@ -1159,14 +1159,27 @@ async fn run_command(
     // Kept outside the race with the timeout, so a step that times out keeps what it said.
     let (mut out, mut err) = (Kept::default(), Kept::default());
     let ran = async {
-        let (read_out, read_err, status) = tokio::join!(
-            kept(stdout.as_mut(), Keep::Start, &mut out),
-            kept(stderr.as_mut(), Keep::End, &mut err),
-            child.wait()
-        );
-        read_out?;
-        read_err?;
-        status
+        let reading = async {
+            tokio::join!(
+                kept(stdout.as_mut(), Keep::Start, &mut out),
+                kept(stderr.as_mut(), Keep::End, &mut err)
+            )
+        };
+        tokio::pin!(reading);
+        tokio::select! {
+            (read_out, read_err) = &mut reading => {
+                read_out?;
+                read_err?;
+                child.wait().await
+            }
+            status = child.wait() => {
+                // The step is the shell's: once it exited, what it left running
+                // (`nohup worker &`) may hold the pipes open for as long as it runs, so
+                // what is still in them is read for a short while only.
+                let _ = tokio::time::timeout(DRAIN, &mut reading).await;
+                status
+            }
+        }
     };
     let finished = tokio::time::timeout(timeout, ran).await;
     let status = match finished {
@@ -1201,7 +1214,8 @@ async fn run_command(
     }
 }
 
-/// How long a timed-out `.cmd` step's pipes are read after its process group was killed.
+/// How long a `.cmd` step's pipes are read after its shell exited (what it left running may
+/// hold them open), or after its process group was killed when it timed out.
 const DRAIN: Duration = Duration::from_millis(500);
 
 /// A `.cmd` step's output as the journal keeps it: [`joined`], scrubbed of the target's

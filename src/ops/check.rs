@@ -81,6 +81,13 @@ pub enum CheckError {
         /// Which checks failed and why.
         failures: Vec<String>,
     },
+    /// The version has no VERIFY script: nothing would check the claim.
+    #[error("`{0}` has no VERIFY script: nothing would check that the database is what it claims")]
+    #[diagnostic(
+        code(dbpm::adopt::unverifiable),
+        help("nothing was recorded; add VERIFY scripts to the package that check the objects its UPGRADE scripts make, or pass `--unverified` to record the claim unchecked")
+    )]
+    Unverifiable(String),
     /// A placeholder without a value.
     #[error("`{script}` uses placeholders without a value: {}", .names.join(", "))]
     #[diagnostic(
@@ -225,13 +232,15 @@ pub async fn verify(
 }
 
 /// `dbpm adopt NAME@VERSION`: checks the claim with the package's VERIFY scripts, then records
-/// the package as installed (adopted) without running anything else.
+/// the package as installed (adopted) without running anything else. A version without
+/// VERIFY scripts is refused unless the claim is to be recorded `unverified`.
 pub async fn adopt(
     target: &Target,
     repos: &Repositories,
     name: &str,
     version: &Version,
     set: &BTreeMap<String, String>,
+    unverified: bool,
 ) -> Result<Vec<CheckResult>, CheckError> {
     // The package first, from the repositories: a mistyped name touches no target.
     let layered = repos.index().await?;
@@ -241,6 +250,9 @@ pub async fn adopt(
         .get(name, version, target.platform())
         .ok_or_else(|| CheckError::Unknown(name.to_owned(), version.clone()))?;
     let package = repos.fetch(&layered, entry).await?;
+    if package.scripts_in(&Phase::Verify).as_slice().is_empty() && !unverified {
+        return Err(CheckError::Unverifiable(package.id()));
+    }
     // Then under the run lock: what a run is changing cannot be adopted meanwhile.
     let _lock = target.lock(std::time::Duration::from_secs(10)).await?;
     target.ensure_state().await?;

@@ -533,12 +533,11 @@ impl Plan {
                 let Ok(header) = serde_json::from_str::<Header>(text) else {
                     return Err(unreadable(err));
                 };
-                let found = header.format_version.unwrap_or(0);
+                // JSON without a format (`{}`, a manifest) is no plan of another format.
                 let known = u64::from(OLDEST_FORMAT)..=u64::from(FORMAT_VERSION);
-                return Err(if known.contains(&found) {
-                    unreadable(err)
-                } else {
-                    format(found)
+                return Err(match header.format_version {
+                    Some(found) if !known.contains(&found) => format(found),
+                    _ => unreadable(err),
                 });
             }
         };

@@ -1058,3 +1058,41 @@ fn a_package_without_scripts_builds() {
     let build = build_into_dist(&ctx, &empty);
     insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
 }
+
+/// QA: a package version directory copied to `baz/1.0.0` whose manifest says `qux 1.1.0`
+/// built, and was found in a repository of sources, as `qux 1.1.0` without a word. The
+/// place of a NAME/VERSION directory and its manifest must agree, version then name.
+#[test]
+fn a_version_directory_and_its_manifest_must_agree() {
+    let ctx = TestContext::new();
+    let package = |dir: &str, name: &str, version: &str| {
+        write_package(
+            &ctx,
+            dir,
+            &[
+                (
+                    "dbpm.toml",
+                    &format!(
+                        "[package]\nname = \"{name}\"\nversion = \"{version}\"\nplatforms = [\"sqlite\"]\n"
+                    ),
+                ),
+                ("INSTALL/001.v.sql", "CREATE VIEW v AS SELECT 1 AS one;\n"),
+                ("ROLLBACK/001.v.sql", "DROP VIEW IF EXISTS v;\n"),
+            ],
+        )
+    };
+    let copied = package("pk/baz/1.0.0", "baz", "1.1.0");
+    let build = build_into_dist(&ctx, &copied);
+    assert_eq!(build.status.code(), Some(1));
+    insta::assert_snapshot!(transcript(&build, ctx.temp.path()));
+
+    let renamed = package("pk/baz/2.0.0", "qux", "2.0.0");
+    let text = transcript(&build_into_dist(&ctx, &renamed), ctx.temp.path());
+    assert!(
+        text.contains("the manifest says name `qux`, the directory") && text.contains("says `baz`"),
+        "{text}"
+    );
+
+    let anywhere = package("work/next", "qux", "3.0.0");
+    assert_eq!(build_into_dist(&ctx, &anywhere).status.code(), Some(0));
+}

@@ -859,6 +859,59 @@ fn a_postgres_error_says_where_in_the_script_it_is() {
     );
 }
 
+/// QA: a failing statement was located on PostgreSQL only; MariaDB said "Column count
+/// doesn't match value count at row 1" of a script of 4,000 statements (the row of the
+/// statement, not of the script), SQLite only its message. They run a script statement by
+/// statement, so the failing one is the one after those that completed: its line is said,
+/// in a transactional step and in one that runs outside a transaction.
+#[test]
+fn a_mysql_or_sqlite_error_says_which_statement_failed() {
+    for platform in [Platform::Mysql, Platform::Sqlite] {
+        let ctx = TestContext::new();
+        let db = TestDb::new(platform);
+        let manifest = format!(
+            "[package]\nname = \"rows\"\nversion = \"1.0.0\"\nplatforms = [\"{}\"]\n\n\
+             [scripts.\"UPGRADE/003.more\"]\ntransaction = false\n",
+            platform.as_str()
+        );
+        let rows = "INSERT INTO rows_a VALUES (1);\n-- the next one; is wrong\nINSERT INTO rows_a VALUES (2, 3);\n";
+        let repo = package_version(
+            &ctx,
+            "rows",
+            "1.0.0",
+            &[
+                ("dbpm.toml", &manifest),
+                ("UPGRADE/001.table.sql", "CREATE TABLE rows_a (id INTEGER);\n"),
+                ("DOWNGRADE/001.table.sql", "DROP TABLE rows_a;\n"),
+                ("UPGRADE/002.rows.sql", rows),
+                ("DOWNGRADE/002.rows.sql", "DELETE FROM rows_a;\n"),
+                (
+                    "UPGRADE/003.more.sql",
+                    "INSERT INTO rows_a VALUES (4);\nINSERT INTO rows_a VALUES (5);\n\nINSERT INTO rows_a (nope) VALUES (6);\n",
+                ),
+                ("DOWNGRADE/003.more.sql", "DELETE FROM rows_a;\n"),
+            ],
+        );
+        let install = ["install", "rows", "--yes", "--repo", repo.as_str()];
+        let text = exits(&ctx, &db, &install, 5);
+        assert!(
+            text.contains(
+                "in the statement at line 3 of the script: INSERT INTO rows_a VALUES (2, 3);"
+            ),
+            "{platform}: {text}"
+        );
+        let fixed = "INSERT INTO rows_a VALUES (1);\nINSERT INTO rows_a VALUES (2);\n";
+        package_version(&ctx, "rows", "1.0.0", &[("UPGRADE/002.rows.sql", fixed)]);
+        let text = exits(&ctx, &db, &install, 5);
+        assert!(
+            text.contains(
+                "in the statement at line 4 of the script: INSERT INTO rows_a (nope) VALUES (6);"
+            ),
+            "{platform}: {text}"
+        );
+    }
+}
+
 /// A PostgreSQL error says what psql says beside its message: which key, what to do.
 #[test]
 fn a_postgres_error_keeps_its_detail_and_hint() {

@@ -174,6 +174,7 @@ fn inspect(tree: &FileTree, advice: Advice) -> Result<PackageSource, InvalidSour
     check_twins(tree, &mut manifest, &scripts, &mut problems);
     check_placeholders(tree, &manifest, &scripts, &mut problems);
     if advice == Advice::Sql {
+        check_place(tree, &manifest, &mut problems);
         check_statements(tree, &manifest, &scripts, &mut problems);
     }
     if problems.iter().any(Problem::is_error) {
@@ -483,6 +484,64 @@ fn manifest_source(tree: &FileTree) -> Option<SourceFile> {
         tree.display_path(MANIFEST_FILE),
         String::from_utf8_lossy(bytes).into_owned(),
     ))
+}
+
+/// A source directory laid out as NAME/VERSION (`packages/billing/1.0.0`, as `dbpm init`
+/// makes them) holds that package version: a copied directory whose manifest was not
+/// edited, or an edited one not renamed, would build (and be found in a repository of
+/// sources) as another version than its place says, without a word.
+fn check_place(tree: &FileTree, manifest: &Manifest, problems: &mut Vec<Problem>) {
+    let Ok(dir) = fs_err::canonicalize(&tree.root) else {
+        return;
+    };
+    let Some(version) = (dir.file_name().and_then(|n| n.to_str()))
+        .and_then(|name| semver::Version::parse(name).ok())
+    else {
+        return;
+    };
+    let name = (dir.parent().and_then(Path::file_name)).and_then(|n| n.to_str());
+    // Build metadata is no part of a version's identity (semver's precedence).
+    let (key, found, placed) = if version.cmp_precedence(&manifest.version).is_ne() {
+        ("version", manifest.version.to_string(), version.to_string())
+    } else if let Some(name) = name.filter(|name| *name != manifest.name) {
+        ("name", manifest.name.clone(), name.to_owned())
+    } else {
+        return;
+    };
+    let problem = Problem::error(
+        tree.display_path(MANIFEST_FILE),
+        "dbpm::package::misplaced",
+        format!(
+            "the manifest says {key} `{found}`, the directory `{}` says `{placed}`",
+            tree.root.display()
+        ),
+    )
+    .with_help(format!(
+        "a package version's directory is NAME/VERSION: move it to `{}/{}`, or correct the manifest",
+        manifest.name, manifest.version
+    ));
+    let source = manifest_source(tree);
+    let span = source.as_ref().and_then(|s| key_span(s.text(), key));
+    problems.push(match (source, span) {
+        (Some(source), Some(span)) => problem.at(&source, span, format!("not `{placed}`")),
+        _ => problem,
+    });
+}
+
+/// Where the value of the first `key = value` line of a TOML text is.
+fn key_span(text: &str, key: &str) -> Option<std::ops::Range<usize>> {
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        if let Some(value) = (line.trim_start().strip_prefix(key))
+            .and_then(|rest| rest.trim_start().strip_prefix('='))
+        {
+            let value_start = start + line.len() - value.trim_start().len();
+            let value_end = start + line.trim_end().len();
+            return (value_start < value_end).then_some(value_start..value_end);
+        }
+        start += line.len();
+    }
+    None
 }
 
 fn declaration_problem(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::dialect::{pg_literal, render};
-use super::session::{mysql_error_number, Access, Session, Value};
+use super::session::{mysql_error_number, Access, ScriptError, Session, Value};
 use super::wait::{WaitedLock, ANNOUNCE_AFTER};
 use super::{dialect, tables, Target, TargetError};
 use crate::package::{statements, Checksum};
@@ -1073,32 +1073,33 @@ impl StepSession {
             let Err(err) = self.begin_then(script).await? else {
                 return Ok(Ok(()));
             };
-            if lost_connection(&err) {
-                return Err(self.target.failed("run a step's script")(err));
+            if lost_connection(&err.error) {
+                return Err(self.target.failed("run a step's script")(err.error));
             }
             // A failed statement may already have ended the transaction (MySQL DDL); a
             // ROLLBACK then has nothing to do and is harmless.
             let _ = self.session.run("ROLLBACK").await;
-            if tries < MAX_RETRIES && retryable(&err) {
+            if tries < MAX_RETRIES && retryable(&err.error) {
                 tries += 1;
                 tokio::time::sleep(RETRY_PAUSE * tries).await;
                 continue;
             }
-            let prefix = self.script_prefix();
-            return Ok(Err(ScriptFailed(describe_in(&err, script, prefix))));
+            return Ok(Err(ScriptFailed(self.describe_in(&err, script))));
         }
     }
 
-    /// How many characters precede a script in the text [`StepSession::begin_then`] sends
-    /// PostgreSQL: its `BEGIN` and the line break after it.
-    fn script_prefix(&self) -> usize {
-        self.begin_statement().len() + 2
+    /// What the database said of `script`'s failure in a transaction, and where in it.
+    fn describe_in(&self, err: &ScriptError, script: &str) -> String {
+        // On PostgreSQL the script follows its `BEGIN` and a line break in the text sent
+        // (see `begin_then`).
+        let prefix = self.begin_statement().len() + 2;
+        where_in(err, script, prefix, self.target.platform())
     }
 
     /// Begins a transaction and runs `script` in it: the outer error is the target's (no
     /// transaction could begin), the inner one the script's. On PostgreSQL in one round trip,
     /// as one simple query: its statements run in order up to the first error.
-    async fn begin_then(&mut self, script: &str) -> Result<Result<(), sqlx::Error>, TargetError> {
+    async fn begin_then(&mut self, script: &str) -> Result<Result<(), ScriptError>, TargetError> {
         let begin = self.begin_statement();
         if self.target.platform() == Platform::Postgres {
             // Deferred constraints are checked at the end of the script, not at the commit
@@ -1120,7 +1121,7 @@ impl StepSession {
         let connected = result
             .as_ref()
             .err()
-            .is_none_or(|err| !lost_connection(err));
+            .is_none_or(|err| !lost_connection(&err.error));
         if let (Some(database), true) = (self.target.mysql_database(), connected) {
             self.session
                 .run_verbatim(&dialect::mysql_use(database))
@@ -1192,7 +1193,7 @@ impl StepSession {
         let result = self
             .begin_then(script)
             .await?
-            .map_err(|err| ScriptFailed(describe_in(&err, script, self.script_prefix())));
+            .map_err(|err| ScriptFailed(self.describe_in(&err, script)));
         self.session
             .run("ROLLBACK")
             .await
@@ -1210,23 +1211,23 @@ impl StepSession {
     ) -> Result<Result<(), ScriptFailed>, TargetError> {
         let mut tries = 0;
         loop {
-            let message = match self.session.run_script_alone(script).await {
+            let message = match self.session.run_script(script).await {
                 Ok(()) => return Ok(Ok(())),
                 Err(failed) if lost_connection(&failed.error) => {
                     return Err(self.target.failed("run a step's script")(failed.error))
                 }
                 Err(failed)
-                    if tries < MAX_RETRIES && !failed.took_effect && retryable(&failed.error) =>
+                    if tries < MAX_RETRIES && !failed.took_effect() && retryable(&failed.error) =>
                 {
                     tries += 1;
                     tokio::time::sleep(RETRY_PAUSE * tries).await;
                     continue;
                 }
-                Err(failed) if failed.took_effect && retryable(&failed.error) => format!(
+                Err(failed) if failed.took_effect() && retryable(&failed.error) => format!(
                     "{} (not tried again: earlier statements of the script had run)",
-                    describe_in(&failed.error, script, 0)
+                    where_in(&failed, script, 0, self.target.platform())
                 ),
-                Err(failed) => describe_in(&failed.error, script, 0),
+                Err(failed) => where_in(&failed, script, 0, self.target.platform()),
             };
             return Ok(Err(ScriptFailed(message)));
         }
@@ -1411,11 +1412,13 @@ fn refused_commit(err: &sqlx::Error) -> bool {
 }
 
 /// [`describe`] of an error of `script`, which the server received after `prefix` characters
-/// of other text: where PostgreSQL says the error is (a syntax error, an unknown name), the
-/// line and column of the script, and that line, as psql shows them.
-fn describe_in(err: &sqlx::Error, script: &str, prefix: usize) -> String {
-    let mut text = describe(err);
-    let position = match err {
+/// of other text, and where in the script it is: where PostgreSQL says the error is (a
+/// syntax error, an unknown name), the line and column of the script and that line, as psql
+/// shows them; on MySQL/MariaDB and SQLite, which run a script statement by statement, the
+/// line of the statement after those that completed, and that line.
+fn where_in(err: &ScriptError, script: &str, prefix: usize, platform: Platform) -> String {
+    let mut text = describe(&err.error);
+    let position = match &err.error {
         sqlx::Error::Database(db) => db
             .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
             .and_then(|pg| match pg.position() {
@@ -1425,28 +1428,43 @@ fn describe_in(err: &sqlx::Error, script: &str, prefix: usize) -> String {
         _ => None,
     };
     // 1-based, in characters of the text sent.
-    let Some(at) = position.and_then(|at| at.checked_sub(prefix + 1)) else {
-        return text;
-    };
-    let Some((offset, _)) = script.char_indices().nth(at) else {
-        return text;
-    };
-    let before = &script[..offset];
-    let line = before.matches('\n').count() + 1;
-    let start = before.rfind('\n').map_or(0, |at| at + 1);
-    let column = script[start..offset].chars().count() + 1;
-    let shown: String = script[start..]
+    if let Some(at) = position.and_then(|at| at.checked_sub(prefix + 1)) {
+        let Some((offset, _)) = script.char_indices().nth(at) else {
+            return text;
+        };
+        let before = &script[..offset];
+        let line = before.matches('\n').count() + 1;
+        let start = before.rfind('\n').map_or(0, |at| at + 1);
+        let column = script[start..offset].chars().count() + 1;
+        text.push_str(&format!(
+            "\nat line {line}, column {column} of the script: {}",
+            first_line(&script[start..])
+        ));
+    } else if let Some(statement) =
+        (err.completed).and_then(|completed| statements::scan(script, platform).nth(completed))
+    {
+        let start = script[..statement.span.start]
+            .rfind('\n')
+            .map_or(0, |at| at + 1);
+        text.push_str(&format!(
+            "\nin the statement at line {} of the script: {}",
+            statement.line,
+            first_line(&script[start..])
+        ));
+    }
+    text
+}
+
+/// The first line of `text`, cut to 200 characters.
+fn first_line(text: &str) -> String {
+    let line: String = text
         .lines()
         .next()
         .unwrap_or_default()
         .chars()
         .take(200)
         .collect();
-    text.push_str(&format!(
-        "\nat line {line}, column {column} of the script: {}",
-        shown.trim_end()
-    ));
-    text
+    line.trim_end().to_owned()
 }
 
 /// The database's own words for a failed statement.

@@ -22,11 +22,22 @@ use crate::platform::Platform;
 /// How long connecting may take before it counts as unreachable.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A script run outside a transaction that failed: the database's error, and whether any
-/// statement before the failing one had already taken effect.
-pub(super) struct PartlyRun {
+/// A script that failed: the database's error, and how many of its statements completed
+/// before the failing one, where the driver counts them (MySQL/MariaDB and SQLite run a
+/// script statement by statement; PostgreSQL runs it as one query, and says where it failed
+/// in the error).
+pub(super) struct ScriptError {
     pub error: sqlx::Error,
-    pub took_effect: bool,
+    pub completed: Option<usize>,
+}
+
+impl ScriptError {
+    /// Whether statements before the failing one had already run: outside a transaction on
+    /// MySQL/MariaDB and SQLite, they took effect (PostgreSQL runs the statements of one
+    /// script as one implicit transaction, so its failure leaves nothing behind).
+    pub fn took_effect(&self) -> bool {
+        self.completed.is_some_and(|completed| completed > 0)
+    }
 }
 
 /// MySQL/MariaDB's answer to a script with no statement in it (empty, or only comments):
@@ -285,43 +296,27 @@ impl Session {
 
     /// Runs a script's text as the database receives it from a file: one or more
     /// statements, unprepared, exactly as written (no template tokens).
-    pub(super) async fn run_script(&mut self, script: &str) -> Result<(), sqlx::Error> {
-        match self {
-            Session::Postgres(c) => c.execute(script).await.map(drop),
-            Session::Mysql(c) => run_mysql(c, script)
-                .await
-                .map(drop)
-                .map_err(|(error, _)| error),
-            Session::Sqlite(c) => run_sqlite(c, script)
-                .await
-                .map(drop)
-                .map_err(|(error, _)| error),
-        }
-    }
-
-    /// Runs a script outside any transaction, like [`Session::run_script`]; a failure tells
-    /// whether statements before the failing one took effect. On MySQL/MariaDB and SQLite each
-    /// statement of such a script commits by itself; PostgreSQL runs the statements of one
-    /// script as one implicit transaction, so its failure leaves nothing behind.
-    pub(super) async fn run_script_alone(&mut self, script: &str) -> Result<(), PartlyRun> {
+    pub(super) async fn run_script(&mut self, script: &str) -> Result<(), ScriptError> {
         let completed = match self {
             Session::Postgres(c) => {
                 return c
                     .execute(script)
                     .await
                     .map(drop)
-                    .map_err(|error| PartlyRun {
+                    .map_err(|error| ScriptError {
                         error,
-                        took_effect: false,
+                        completed: None,
                     })
             }
             Session::Mysql(c) => run_mysql(c, script).await,
             Session::Sqlite(c) => run_sqlite(c, script).await,
         };
-        completed.map(drop).map_err(|(error, completed)| PartlyRun {
-            error,
-            took_effect: completed > 0,
-        })
+        completed
+            .map(drop)
+            .map_err(|(error, completed)| ScriptError {
+                error,
+                completed: Some(completed),
+            })
     }
 
     /// Runs a template with `values` bound to its placeholders; the number of rows changed.

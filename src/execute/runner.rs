@@ -1332,9 +1332,37 @@ fn scrub(text: &str, target: &Target) -> String {
     let url = target.url();
     let mut text = text.replace(url.expose(), &url.redacted());
     for secret in url.secrets() {
-        text = text.replace(&secret, "***");
+        text = hide(&text, &secret);
     }
     text
+}
+
+/// A password shorter than this is hidden only where it stands alone: inside a word it is
+/// more likely a piece of the word (`pw` of `pwd`), and hiding it there would wreck the
+/// output (a password `a`) and tell where the password's letters are. Longer ones are
+/// hidden everywhere, inside words too: a password must never show.
+const SHORT_SECRET: usize = 4;
+
+/// `text` with every occurrence of `secret` shown as `***`; a short secret only where no
+/// letter or digit continues it on a side where it ends in one.
+fn hide(text: &str, secret: &str) -> String {
+    if secret.chars().count() >= SHORT_SECRET {
+        return text.replace(secret, "***");
+    }
+    let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
+    let (first, last) = (secret.chars().next(), secret.chars().next_back());
+    let mut shown = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(secret) {
+        let end = at + secret.len();
+        let glued = (word(first) && word(rest[..at].chars().next_back()))
+            || (word(last) && word(rest[end..].chars().next()));
+        shown.push_str(&rest[..at]);
+        shown.push_str(if glued { secret } else { "***" });
+        rest = &rest[end..];
+    }
+    shown.push_str(rest);
+    shown
 }
 
 /// Refuses a plan whose inputs no longer match the target, package by package.
@@ -1444,6 +1472,23 @@ mod tests {
         );
         let sqlite = target("sqlite://x.db");
         assert_eq!(scrub("sqlite://x.db", &sqlite), "sqlite://x.db");
+    }
+
+    /// QA: the password `pw` made `cwd=/srv/app_pw2` and `pwd=` read `app_***2` and `***d=`.
+    /// A password of up to three characters is hidden where it stands alone, a longer one
+    /// everywhere.
+    #[test]
+    fn a_short_password_is_hidden_where_it_stands_alone() {
+        let target = |url: &str| Target::new(url.parse().unwrap(), None).unwrap();
+        let short = target("mysql://app:pw@db/x");
+        assert_eq!(
+            scrub("pwd=/srv/app_pw2 password pw, 'pw' (pw)\npw", &short),
+            "pwd=/srv/app_pw2 password ***, '***' (***)\n***"
+        );
+        let odd = target("mysql://app:%21pw@db/x");
+        assert_eq!(scrub("key=!pw; x!pw", &odd), "key=***; x***");
+        let long = target("postgres://app:test@db/x");
+        assert_eq!(scrub("tests of test", &long), "***s of ***");
     }
 
     #[test]

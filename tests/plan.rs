@@ -1433,6 +1433,28 @@ mod through_the_binary {
         assert!(!ctx.path("fresh.json").exists());
     }
 
+    /// QA: a committed plan reformatted on save (compact JSON, as `jq -c` writes it) kept
+    /// its hash and applied, but `--check` called it out of date: CI failed on every PR.
+    #[test]
+    fn check_takes_a_reformatted_plan_as_up_to_date() {
+        let ctx = TestContext::new();
+        let state = "tests/fixtures/states/empty-sqlite.json";
+        let args = plan_args(&ctx, "2026.2.toml", &["--state", state], "p.json");
+        run_ok(&ctx, &args);
+        let plan_path = ctx.path("p.json");
+        let plan: serde_json::Value =
+            serde_json::from_str(&fs_err::read_to_string(&plan_path).unwrap()).unwrap();
+        fs_err::write(&plan_path, serde_json::to_string(&plan).unwrap()).unwrap();
+        let mut check = args.clone();
+        let pos = check.iter().position(|a| a == "--out").unwrap();
+        check.drain(pos..pos + 2);
+        check.extend(["--check".to_owned(), plan_path.display().to_string()]);
+        let output = ctx.dbpm().args(&check).output().unwrap();
+        let text = transcript(&output, ctx.temp.path());
+        assert_eq!(output.status.code(), Some(0), "{text}");
+        assert!(text.contains("is up to date"), "{text}");
+    }
+
     #[test]
     fn a_conflicting_release_is_explained() {
         let ctx = TestContext::new();

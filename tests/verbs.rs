@@ -1625,6 +1625,46 @@ fn a_failed_adoption_leaves_no_unfinished_run() {
     assert_eq!(installed(&ctx, &db), "auth@1.0.0 core@1.0.0");
 }
 
+/// QA: a package whose INSTALL script is irreversible (no ROLLBACK twin; every such script
+/// of a seed-format package) was "uninstalled" with its code left behind and recorded as
+/// gone, and installing it again failed on its view. The uninstall is refused, naming the
+/// script, and nothing changes.
+#[test]
+fn an_uninstall_that_would_leave_irreversible_code_is_refused() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let repo = package_version(
+        &ctx,
+        "kept",
+        "1.0.0",
+        &[
+            (
+                "dbpm.toml",
+                "[package]\nname = \"kept\"\nversion = \"1.0.0\"\nplatforms = [\"sqlite\"]\n\n\
+                 [scripts.\"INSTALL/001.v\"]\nirreversible = true\n",
+            ),
+            ("UPGRADE/001.t.sql", "CREATE TABLE kept_t (id INTEGER);\n"),
+            ("DOWNGRADE/001.t.sql", "DROP TABLE kept_t;\n"),
+            (
+                "INSTALL/001.v.sql",
+                "CREATE VIEW kept_v AS SELECT id FROM kept_t;\n",
+            ),
+        ],
+    );
+    ok(&ctx, &db, &["install", "kept", "--yes", "--repo", &repo]);
+    let before = schema(&db);
+    let text = exits(
+        &ctx,
+        &db,
+        &["uninstall", "kept", "--yes", "--repo", &repo],
+        1,
+    );
+    assert!(text.contains("dbpm::plan::irreversible_code"), "{text}");
+    assert!(text.contains("INSTALL/001.v.sql"), "{text}");
+    assert_eq!(schema(&db), before);
+    assert_eq!(installed(&ctx, &db), "kept@1.0.0");
+}
+
 /// QA: a version without VERIFY scripts was adopted into an empty database: nothing checked
 /// the claim, and its upgrades would then run against tables that are not there. It is
 /// refused, with nothing recorded, unless the claim is recorded `--unverified`, which says so.

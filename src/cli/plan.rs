@@ -159,7 +159,16 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
     let json = plan.to_json();
 
     if let (Some(committed), Some(current)) = (&args.check, &committed_text) {
-        if current == &json {
+        // The committed file may be formatted otherwise (a formatter on save): the same plan
+        // all the same.
+        let loaded =
+            (current != &json).then(|| Plan::from_json(&committed.display().to_string(), current));
+        let same = match &loaded {
+            None => true,
+            Some(Ok(old)) => *old == plan,
+            Some(Err(_)) => false,
+        };
+        if same {
             if out.json() {
                 out.json_value(&serde_json::json!({
                     "check": committed,
@@ -170,13 +179,13 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
             out.status(format!("`{}` is up to date", committed.display()));
         } else {
             // A committed plan that does not even load is out of date too; show the diff either way.
-            let why = match Plan::from_json(&committed.display().to_string(), current) {
-                Err(err) => format!(" ({err})"),
-                Ok(old) if old.format_version != FORMAT_VERSION => format!(
+            let why = match loaded {
+                Some(Err(err)) => format!(" ({err})"),
+                Some(Ok(old)) if old.format_version != FORMAT_VERSION => format!(
                     " (it is a plan of format {}; this dbpm writes format {FORMAT_VERSION})",
                     old.format_version
                 ),
-                Ok(_) => String::new(),
+                _ => String::new(),
             };
             let diff = similar::TextDiff::from_lines(current.as_str(), json.as_str())
                 .unified_diff()

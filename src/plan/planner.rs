@@ -232,6 +232,20 @@ pub enum PlanningError {
         /// Who requires it.
         by: Vec<String>,
     },
+    /// An uninstall of a version whose code cannot be removed.
+    #[error("cannot uninstall `{package}`: {} irreversible (no ROLLBACK twin), so the code {} made would stay in the database", plural_scripts(.scripts), if .scripts.len() == 1 { "it" } else { "they" })]
+    #[diagnostic(
+        code(dbpm::plan::irreversible_code),
+        help("publish a version whose ROLLBACK scripts remove that code and upgrade to it first, or keep `{name}` installed")
+    )]
+    IrreversibleCode {
+        /// `name@version`.
+        package: String,
+        /// The package.
+        name: String,
+        /// The irreversible INSTALL scripts.
+        scripts: Vec<String>,
+    },
     /// `--reinstall` of something not installed.
     #[error("`{0}` is not installed, so it cannot be reinstalled")]
     #[diagnostic(code(dbpm::plan::not_installed))]
@@ -273,6 +287,15 @@ pub enum PlanningError {
         help("please report it with the release and state files")
     )]
     Cycle,
+}
+
+/// `its INSTALL script `X` is` or `its INSTALL scripts `X`, `Y` are`.
+fn plural_scripts(scripts: &[String]) -> String {
+    let named = scripts.join("`, `");
+    match scripts.len() {
+        1 => format!("its INSTALL script `{named}` is"),
+        _ => format!("its INSTALL scripts `{named}` are"),
+    }
 }
 
 /// What to do when no path leads between two versions: the path's own advice, and, unless an
@@ -826,6 +849,21 @@ pub fn build(
             .as_ref()
             .map(|v| lookup_target(name, v))
             .transpose()?;
+        // Nothing removes the code of an irreversible INSTALL script: an uninstall would
+        // leave it behind, recorded as gone.
+        if let (Some(old), None) = (old, new) {
+            let kept: Vec<String> = (old.scripts_in(&Phase::Install))
+                .filter(|script| script.flags.irreversible)
+                .map(|script| script.path.to_string())
+                .collect();
+            if !kept.is_empty() {
+                return Err(PlanningError::IrreversibleCode {
+                    package: old.id(),
+                    name: name.clone(),
+                    scripts: kept,
+                });
+            }
+        }
         let current = &current_values[name];
         let previous = &installed_values[name];
         let mut chain = Chain {

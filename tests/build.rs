@@ -1096,3 +1096,41 @@ fn a_version_directory_and_its_manifest_must_agree() {
     let anywhere = package("work/next", "qux", "3.0.0");
     assert_eq!(build_into_dist(&ctx, &anywhere).status.code(), Some(0));
 }
+
+/// QA: `dbpm build` run in the package, with its defaults, writes `dist/` there; the next
+/// build refused `dist` as an unknown phase directory, and so did a repository of sources.
+/// A folder of built archives is no part of the package.
+#[test]
+fn a_build_in_the_package_reads_its_own_archives_as_no_part_of_it() {
+    let ctx = TestContext::new();
+    let dir = write_package(
+        &ctx,
+        "pk/p/1.0.0",
+        &[
+            ("dbpm.toml", &manifest("\"sqlite\"", "")),
+            ("INSTALL/001.v.sql", "CREATE VIEW v AS SELECT 1 AS one;\n"),
+            ("ROLLBACK/001.v.sql", "DROP VIEW IF EXISTS v;\n"),
+        ],
+    );
+    let dist = dir.join("dist");
+    let build = || {
+        ctx.run(&[
+            "build",
+            dir.to_str().unwrap(),
+            "--out-dir",
+            dist.to_str().unwrap(),
+        ])
+    };
+    assert_eq!(build().status.code(), Some(0));
+    let again = build();
+    assert_eq!(
+        again.status.code(),
+        Some(0),
+        "{}",
+        transcript(&again, ctx.temp.path())
+    );
+    let listed = ctx.run(&["repo", "list", "--repo", ctx.path("pk").to_str().unwrap()]);
+    let text = transcript(&listed, ctx.temp.path());
+    assert_eq!(listed.status.code(), Some(0), "{text}");
+    assert!(text.contains("1.0.0"), "{text}");
+}

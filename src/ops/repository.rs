@@ -51,6 +51,13 @@ pub enum RepoOpError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Url(#[from] crate::db::url::BadUrl),
+    /// A database repository on another platform than PostgreSQL.
+    #[error("`{0}` is no PostgreSQL database: database repositories are PostgreSQL only")]
+    #[diagnostic(
+        code(dbpm::repo::platform),
+        help("keep the repository in a directory (`--repo DIR`, shared over a file system or synced to object storage), or in PostgreSQL (`--repo postgres://...`)")
+    )]
+    NotPostgres(String),
     /// A version with build metadata.
     #[error("`{name}@{version}` has build metadata, which no version order reads")]
     #[diagnostic(
@@ -102,6 +109,9 @@ pub fn open(spec: &str) -> Result<Backend, RepoOpError> {
 fn open_or_new(spec: &str) -> Result<Backend, RepoOpError> {
     if spec.contains("://") {
         let url: DbUrl = spec.parse()?;
+        if url.platform() != Platform::Postgres {
+            return Err(RepoOpError::NotPostgres(url.redacted()));
+        }
         return Ok(Backend::Database(DatabaseRepository::connect(url)?));
     }
     let path = Path::new(spec);
@@ -407,7 +417,25 @@ pub async fn show(
 
 #[cfg(test)]
 mod tests {
-    use super::specs;
+    use super::{open, specs, RepoOpError};
+
+    /// QA: `--repo mysql://…` was opened as PostgreSQL and failed with "unexpected response
+    /// from SSLRequest", `--repo sqlite://…` with "database … does not exist".
+    #[test]
+    fn a_database_repository_is_postgres_only() {
+        for spec in ["mysql://u:secret@h:3306/r", "sqlite:///srv/repo.db"] {
+            let err = open(spec).map(drop).unwrap_err();
+            assert!(
+                matches!(err, RepoOpError::NotPostgres(_)),
+                "{spec}: {err:?}"
+            );
+            let text = err.to_string();
+            assert!(
+                text.contains("PostgreSQL only") && !text.contains("secret"),
+                "{text}"
+            );
+        }
+    }
 
     #[test]
     fn repositories_split_at_commas_but_not_in_a_password() {

@@ -50,6 +50,10 @@ pub fn read_dir(root: &Path) -> Result<FileTree, std::io::Error> {
                 tree.problems
                     .push(not_a_file(&path, file_type.is_symlink()));
             }
+        } else if file_type.is_dir() && Folder::parse(&name).is_err() && holds_archives_only(&path)?
+        {
+            // `dbpm build` run in the package writes its archives to `dist/` there.
+            continue;
         } else if file_type.is_dir() || file_type.is_symlink() && path.is_dir() {
             // A linked directory is judged by its name as a directory is, then refused.
             match Folder::parse(&name) {
@@ -62,6 +66,23 @@ pub fn read_dir(root: &Path) -> Result<FileTree, std::io::Error> {
         }
     }
     Ok(tree)
+}
+
+/// Whether `dir` holds built archives (`.dbpkg` files) and nothing else but hidden files:
+/// what `dbpm build` writes, no part of the package.
+fn holds_archives_only(dir: &Path) -> Result<bool, std::io::Error> {
+    let mut archives = 0;
+    for entry in sorted_entries(dir)? {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        if !(name.ends_with(".dbpkg") && entry.file_type()?.is_file()) {
+            return Ok(false);
+        }
+        archives += 1;
+    }
+    Ok(archives > 0)
 }
 
 fn read_folder(tree: &mut FileTree, dir: &Path, folder: &str) -> Result<(), std::io::Error> {

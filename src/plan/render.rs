@@ -190,7 +190,12 @@ pub fn text(plan: &Plan, color: bool) -> String {
         }
     };
     let mut out = String::new();
-    let _ = writeln!(out, "Plan for {} ({})", plan.target, plan.platform);
+    let _ = writeln!(
+        out,
+        "Plan for {} ({})",
+        printable(&plan.target),
+        plan.platform
+    );
     let _ = writeln!(out);
     for (name, action) in &plan.actions {
         let code = match action.action {
@@ -203,14 +208,14 @@ pub fn text(plan: &Plan, color: bool) -> String {
             "  {} {:<10} {:<20} {}",
             action_sign(action.action),
             action.action.to_string(),
-            name,
+            printable(name),
             versions(action.from.as_ref(), action.to.as_ref())
         );
         let _ = writeln!(
             out,
             "{}  {}",
             paint(code, &line),
-            paint("2", &format!("({})", action.reason))
+            paint("2", &format!("({})", printable(&action.reason)))
         );
     }
     let placeholders = placeholder_uses(plan);
@@ -227,7 +232,12 @@ pub fn text(plan: &Plan, color: bool) -> String {
         let _ = writeln!(out);
         let _ = writeln!(out, "Steps:");
         for (index, step) in plan.steps.iter().enumerate() {
-            let _ = write!(out, "  {:>3}. {}", index + 1, step_label(step));
+            let _ = write!(
+                out,
+                "  {:>3}. {}",
+                index + 1,
+                printable(&step_label(step).to_string())
+            );
             let flags = step_flags(step);
             if !flags.is_empty() {
                 let flags = format!("  [{}]", flags.join(", "));
@@ -255,6 +265,24 @@ pub fn text(plan: &Plan, color: bool) -> String {
     let _ = writeln!(out);
     let _ = writeln!(out, "{}", paint("1", &summary_line(plan)));
     out
+}
+
+/// `text` with its control characters escaped (`\u{1b}`, `\n`): a plan under review is
+/// anyone's file, and what it says must not reach the terminal as commands (colours, a new
+/// title, a cleared screen) or as lines of its own.
+fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut shown = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            shown.extend(c.escape_default());
+        } else {
+            shown.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(shown)
 }
 
 /// Markdown for a pull-request comment. Nothing a package, a script or a release chose can
@@ -656,6 +684,17 @@ pub fn dot(plan: &Plan) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// QA: `--target-label $'prod\e]0;pwned\a\e[2J'` reached the terminal of whoever ran
+    /// `dbpm show` on the plan: a new window title and a cleared screen.
+    #[test]
+    fn a_terminal_gets_no_control_characters_from_a_plan() {
+        assert_eq!(printable("prod"), "prod");
+        assert_eq!(
+            printable("prod\u{1b}]0;pwned\u{7}\u{1b}[2J\nx"),
+            "prod\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\nx"
+        );
+    }
 
     #[test]
     fn a_fence_outlasts_every_run_of_backticks() {

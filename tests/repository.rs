@@ -918,7 +918,7 @@ fn a_listed_archive_that_is_gone_is_reported_as_damage() {
 
 /// QA: `1.3.0+a` and `1.3.0+b`, which no version order tells apart, were published side by
 /// side. A version with build metadata is refused at publish (what an earlier dbpm published
-/// still reads).
+/// still reads), and already where its source is read.
 #[test]
 fn a_version_with_build_metadata_is_not_published() {
     let ctx = TestContext::new();
@@ -935,7 +935,7 @@ fn a_version_with_build_metadata_is_not_published() {
     let output = publish(&ctx, repo.to_str().unwrap(), &[source]);
     let text = transcript(&output, ctx.temp.path());
     assert_eq!(output.status.code(), Some(1), "{text}");
-    assert!(text.contains("dbpm::repo::build_metadata"), "{text}");
+    assert!(text.contains("dbpm::package::build_metadata"), "{text}");
 }
 
 /// QA: a database without a repository (the target's own URL, say) read as an empty one.

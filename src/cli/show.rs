@@ -19,6 +19,10 @@ pub struct ShowArgs {
     /// The rendering.
     #[arg(long, short = 'f', value_enum, default_value_t = ShowFormat::Text)]
     format: ShowFormat,
+    /// The most characters of the Markdown rendering (GitHub takes comments of up to
+    /// 65,536): scripts that do not fit are left out, saying so; 0 for no limit.
+    #[arg(long, value_name = "N", default_value_t = render::GITHUB_COMMENT_LIMIT)]
+    max_chars: usize,
 }
 
 /// The renderings of a plan.
@@ -40,7 +44,13 @@ pub fn run(args: ShowArgs, out: &Out) -> miette::Result<Exit> {
     let plan = load_plan(&args.plan)?;
     let drawing = match args.format {
         ShowFormat::Text | ShowFormat::Json => None,
-        ShowFormat::Markdown => Some(("markdown", render::markdown(&plan))),
+        ShowFormat::Markdown => Some((
+            "markdown",
+            match args.max_chars {
+                0 => render::markdown(&plan),
+                limit => render::markdown_within(&plan, limit),
+            },
+        )),
         ShowFormat::Mermaid => Some(("mermaid", render::mermaid(&plan))),
         ShowFormat::Dot => Some(("dot", render::dot(&plan))),
     };

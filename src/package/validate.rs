@@ -174,6 +174,7 @@ fn inspect(tree: &FileTree, advice: Advice) -> Result<PackageSource, InvalidSour
     check_twins(tree, &mut manifest, &scripts, &mut problems);
     check_placeholders(tree, &manifest, &scripts, &mut problems);
     if advice == Advice::Sql {
+        check_build_metadata(tree, &manifest, &mut problems);
         check_place(tree, &manifest, &mut problems);
         check_statements(tree, &manifest, &scripts, &mut problems);
     }
@@ -484,6 +485,31 @@ fn manifest_source(tree: &FileTree) -> Option<SourceFile> {
         tree.display_path(MANIFEST_FILE),
         String::from_utf8_lossy(bytes).into_owned(),
     ))
+}
+
+/// A version with build metadata (`1.0.0+build.5`) is refused where it is made, as publishing
+/// refuses it: no version order tells it from `1.0.0`, so a repository of sources holding
+/// both would choose between them by chance. (An archive built so by an earlier dbpm still
+/// reads.)
+fn check_build_metadata(tree: &FileTree, manifest: &Manifest, problems: &mut Vec<Problem>) {
+    if manifest.version.build.is_empty() {
+        return;
+    }
+    let problem = Problem::error(
+        tree.display_path(MANIFEST_FILE),
+        "dbpm::package::build_metadata",
+        format!(
+            "the version `{}` has build metadata, which no version order reads",
+            manifest.version
+        ),
+    )
+    .with_help("leave `+…` out of the version: a change is a new version (or a pre-release such as 1.3.0-rc.1)");
+    let source = manifest_source(tree);
+    let span = source.as_ref().and_then(|s| key_span(s.text(), "version"));
+    problems.push(match (source, span) {
+        (Some(source), Some(span)) => problem.at(&source, span, "build metadata"),
+        _ => problem,
+    });
 }
 
 /// A source directory laid out as NAME/VERSION (`packages/billing/1.0.0`, as `dbpm init`

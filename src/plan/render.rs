@@ -291,6 +291,43 @@ fn printable(text: &str) -> std::borrow::Cow<'_, str> {
 /// line a step runs shows, and shows as code. The compensations show their text too: a
 /// reviewer approves what a failure would run as well.
 pub fn markdown(plan: &Plan) -> String {
+    markdown_in(plan, &mut Budget::Unlimited)
+}
+
+/// The characters GitHub takes in a pull-request comment at most.
+pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
+
+/// [`markdown`] in at most `limit` characters (a pull-request comment has a limit): the
+/// scripts that no longer fit, in the order they come, are left out, and a line at the end
+/// says how many. The summary, the warnings and the tables are always there (a plan whose
+/// tables alone pass the limit passes it).
+pub fn markdown_within(plan: &Plan, limit: usize) -> String {
+    let full = markdown(plan);
+    if full.chars().count() <= limit {
+        return full;
+    }
+    let bare = markdown_in(
+        plan,
+        &mut Budget::Left {
+            room: 0,
+            left_out: 0,
+        },
+    );
+    let room = limit.saturating_sub(bare.chars().count());
+    markdown_in(plan, &mut Budget::Left { room, left_out: 0 })
+}
+
+/// How many more characters the scripts of a Markdown rendering may take.
+enum Budget {
+    Unlimited,
+    /// The room left, and how many scripts were left out.
+    Left {
+        room: usize,
+        left_out: usize,
+    },
+}
+
+fn markdown_in(plan: &Plan, budget: &mut Budget) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -419,9 +456,8 @@ pub fn markdown(plan: &Plan) -> String {
             );
         }
         for (_, step) in &steps {
-            let _ = writeln!(out);
             let title = format!("{}@{} {}", step.package, step.version, step.path);
-            script_details(&mut out, plan, step, &html(&title), "");
+            script_details(&mut out, plan, step, &html(&title), "", budget);
         }
     }
     if !plan.compensations.is_empty() {
@@ -438,39 +474,59 @@ pub fn markdown(plan: &Plan) -> String {
             } else {
                 format!(" ({})", flags.join(", "))
             };
-            let _ = writeln!(out);
             script_details(
                 &mut out,
                 plan,
                 step,
                 &html(&step_label(step).to_string()),
                 &flags,
+                budget,
             );
         }
         let _ = writeln!(out);
         let _ = writeln!(out, "</details>");
+    }
+    if let Budget::Left { left_out, .. } = budget {
+        if *left_out > 0 {
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "_{} left out to keep this comment within its limit: the plan file has them all, and `dbpm show PLAN --format markdown --max-chars 0` shows them._",
+                plural(*left_out, "script")
+            );
+        }
     }
     let _ = writeln!(out);
     let _ = writeln!(out, "<sub>plan {}</sub>", inline(&plan.hash));
     out
 }
 
-/// A step's script, collapsed under its `title` (HTML, escaped by the caller) and `note`
-/// (plain words of dbpm's own), in a fence nothing in the script can close.
-fn script_details(out: &mut String, plan: &Plan, step: &Step, title: &str, note: &str) {
+/// A step's script after a blank line, collapsed under its `title` (HTML, escaped by the
+/// caller) and `note` (plain words of dbpm's own), in a fence nothing in the script can
+/// close; nothing, counted as left out, when the `budget` has no room for it.
+fn script_details(
+    out: &mut String,
+    plan: &Plan,
+    step: &Step,
+    title: &str,
+    note: &str,
+    budget: &mut Budget,
+) {
     let script = plan.text_of(step).trim_end();
     let fence = fence_for(script);
     let info = if step.kind == Kind::Cmd { "sh" } else { "sql" };
-    let _ = writeln!(
-        out,
-        "<details><summary><code>{title}</code>{note}</summary>"
+    let details = format!(
+        "\n<details><summary><code>{title}</code>{note}</summary>\n\n{fence}{info}\n{script}\n{fence}\n\n</details>\n"
     );
-    let _ = writeln!(out);
-    let _ = writeln!(out, "{fence}{info}");
-    let _ = writeln!(out, "{script}");
-    let _ = writeln!(out, "{fence}");
-    let _ = writeln!(out);
-    let _ = writeln!(out, "</details>");
+    if let Budget::Left { room, left_out } = budget {
+        let cost = details.chars().count();
+        if cost > *room {
+            *left_out += 1;
+            return;
+        }
+        *room -= cost;
+    }
+    out.push_str(&details);
 }
 
 /// A code fence for `text`: CommonMark closes a fence of N backticks only with a line of N

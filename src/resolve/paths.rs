@@ -165,6 +165,14 @@ impl Diagnostic for PathError {
                 if missing.len() == 1 { "it" } else { "them" },
                 if missing.len() == 1 { "it" } else { "them" },
             ),
+            PathError::NoPath {
+                reachable,
+                from,
+                direction: Direction::Up,
+                ..
+            } if reachable.is_empty() && matches!(from, Origin::Version(_)) => format!(
+                "no edge leads anywhere from `{from}` that way: a version installs from nothing unless its manifest names the version it upgrades from; add `from = \"{from}\"` to the `dbpm.toml` of the version you need, or an `UPGRADE@{from}/` folder (a seed-format `manifest.dpm` names no `from`: `dbpm init --next` writes a `dbpm.toml` that does)"
+            ),
             PathError::NoPath { reachable, from, .. } if reachable.is_empty() => format!(
                 "no edge leads anywhere from `{from}` that way; add an `UPGRADE@{from}/` folder to the version you need"
             ),
@@ -790,6 +798,26 @@ mod tests {
             matches!(&err, PathError::NoPath { direction: Direction::Down, reachable, .. } if reachable == &[Origin::Nothing]),
             "{err:?}"
         );
+    }
+
+    /// QA: two versions that both install from nothing (every version of a seed-format
+    /// package, whose `manifest.dpm` names no `from`) had no way up, and the help named only
+    /// a shortcut folder, not why.
+    #[test]
+    fn tells_a_version_to_name_what_it_upgrades_from() {
+        let index = index! {
+            "lapp" "1.0.0" edges["none 1"];
+            "lapp" "1.1.0" edges["none 2"];
+        };
+        let err = path(
+            &index,
+            "lapp",
+            Platform::Postgres,
+            &at("1.0.0"),
+            &at("1.1.0"),
+        )
+        .unwrap_err();
+        insta::assert_snapshot!(render(&err));
     }
 
     #[test]

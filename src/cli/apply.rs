@@ -19,6 +19,7 @@ use crate::execute::schedule::InDoubt;
 use crate::ops::apply::{apply_plan, unfinished_plan};
 use crate::ops::fleet::load_fleet;
 use crate::ops::plan::load_plan;
+use crate::plan::render::printable;
 use crate::plan::Plan;
 
 /// Apply an approved plan to a target, with checkpoints.
@@ -340,7 +341,9 @@ pub async fn execute(
                 let verb = if *resumed { "resuming" } else { "starting" };
                 out.status(format!("{verb} run {run}: {done}/{steps} steps done"));
             }
-            Event::StepStarted { step } if tty => out.status(paint("2", &format!("  … {step}"))),
+            Event::StepStarted { step } if tty => {
+                out.status(paint("2", &format!("  … {}", printable(step))))
+            }
             Event::StepStarted { .. } => {}
             Event::StepDone {
                 step,
@@ -352,16 +355,26 @@ pub async fn execute(
                     n => format!("{millis} ms for {n} steps committed together"),
                 };
                 if step.ends_with("~undo") {
-                    out.status(format!("  {} {step} ({took})", paint("33", "↺")));
+                    out.status(format!(
+                        "  {} {} ({took})",
+                        paint("33", "↺"),
+                        printable(step)
+                    ));
                 } else {
                     let n = finished.fetch_add(1, Ordering::SeqCst) + 1;
                     let of = total.load(Ordering::SeqCst);
-                    out.status(format!("  {} [{n}/{of}] {step} ({took})", paint("32", "✓")));
+                    out.status(format!(
+                        "  {} [{n}/{of}] {} ({took})",
+                        paint("32", "✓"),
+                        printable(step)
+                    ));
                 }
             }
-            Event::StepFailed { step, error } => {
-                out.status(format!("  {} {step}: {error}", paint("31", "✗")))
-            }
+            Event::StepFailed { step, error } => out.status(format!(
+                "  {} {}: {error}",
+                paint("31", "✗"),
+                printable(step)
+            )),
             Event::RollingBack { compensations } => {
                 out.status(paint(
                     "33",

@@ -179,7 +179,7 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
             out.status(format!("`{}` is up to date", committed.display()));
         } else {
             // A committed plan that does not even load is out of date too; show the diff either way.
-            let why = match loaded {
+            let why = match &loaded {
                 Some(Err(err)) => format!(" ({err})"),
                 Some(Ok(old)) if old.format_version != FORMAT_VERSION => format!(
                     " (it is a plan of format {}; this dbpm writes format {FORMAT_VERSION})",
@@ -187,7 +187,12 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
                 ),
                 _ => String::new(),
             };
-            let diff = similar::TextDiff::from_lines(current.as_str(), json.as_str())
+            // Between the plans as dbpm writes them, whatever formatting the file has.
+            let committed_json = match &loaded {
+                Some(Ok(old)) => old.to_json(),
+                _ => current.clone(),
+            };
+            let diff = similar::TextDiff::from_lines(committed_json.as_str(), json.as_str())
                 .unified_diff()
                 .context_radius(3)
                 .header(&committed.display().to_string(), "fresh plan")

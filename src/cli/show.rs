@@ -48,7 +48,16 @@ pub fn run(args: ShowArgs, out: &Out) -> miette::Result<Exit> {
             "markdown",
             match args.max_chars {
                 0 => render::markdown(&plan),
-                limit => render::markdown_within(&plan, limit),
+                limit => {
+                    let text = render::markdown_within(&plan, limit);
+                    let length = text.chars().count();
+                    if length > limit {
+                        out.status(format!(
+                            "warning: the Markdown has {length} characters, more than {limit}, even without the scripts: its tables alone pass the limit"
+                        ));
+                    }
+                    text
+                }
             },
         )),
         ShowFormat::Mermaid => Some(("mermaid", render::mermaid(&plan))),

@@ -314,10 +314,14 @@ fn is_sqlite(scheme: &str) -> bool {
 }
 
 /// Whether the part of a SQLite URL after `sqlite://` opens a database in memory, as the
-/// driver reads it: the name `:memory:`, or `mode=memory`.
+/// driver reads it: the name `:memory:` (also as a `file:` URI), or `mode=memory`, its
+/// parameters percent-decoded.
 fn is_in_memory(rest: &str) -> bool {
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    path == ":memory:" || query.split('&').any(|pair| pair == "mode=memory")
+    path.strip_prefix("file:").unwrap_or(path) == ":memory:"
+        || query
+            .split('&')
+            .any(|pair| percent_decode(pair).as_deref().unwrap_or(pair) == "mode=memory")
 }
 
 /// `scheme://rest` → `(scheme, rest)` when the scheme can be one (RFC 3986: a letter, then
@@ -627,7 +631,9 @@ mod tests {
         }
         for raw in [
             "sqlite://:memory:",
+            "sqlite://file::memory:",
             "sqlite://x.db?mode=memory&cache=shared",
+            "sqlite://x.db?mode=%6Demory",
         ] {
             let err = raw.parse::<DbUrl>().unwrap_err();
             assert!(matches!(err, BadUrl::InMemory { .. }), "{raw}: {err:?}");

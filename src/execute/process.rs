@@ -17,7 +17,8 @@ static RUNNING: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
 /// A running `.cmd` step's process group, led by its shell: the group is killed when this is
 /// dropped before [`Group::finished`] (the step timed out, or its task was ended), so
 /// nothing it started outlives the step. A group whose shell exited is left alone, with what
-/// the script chose to leave running (`nohup daemon &`).
+/// the script chose to leave running (`nohup daemon >daemon.log 2>&1 &`: dbpm stops reading
+/// a step's output once its shell exited).
 #[derive(Debug)]
 pub struct Group {
     leader: Option<Pid>,

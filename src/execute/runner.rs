@@ -1158,52 +1158,47 @@ async fn run_command(
     let (mut stdout, mut stderr) = (child.stdout.take(), child.stderr.take());
     // Kept outside the race with the timeout, so a step that times out keeps what it said.
     let (mut out, mut err) = (Kept::default(), Kept::default());
+    let mut reading = Box::pin(async {
+        tokio::join!(
+            kept(stdout.as_mut(), Keep::Start, &mut out),
+            kept(stderr.as_mut(), Keep::End, &mut err)
+        )
+    });
+    // The step is its shell: it ends when the shell exits, although what the script left
+    // running (`worker &`) may hold the pipes open for as long as it runs.
+    let mut read = false;
     let ran = async {
-        let reading = async {
-            tokio::join!(
-                kept(stdout.as_mut(), Keep::Start, &mut out),
-                kept(stderr.as_mut(), Keep::End, &mut err)
-            )
-        };
-        tokio::pin!(reading);
         tokio::select! {
             (read_out, read_err) = &mut reading => {
+                read = true;
                 read_out?;
                 read_err?;
                 child.wait().await
             }
-            status = child.wait() => {
-                // The step is the shell's: once it exited, what it left running
-                // (`nohup worker &`) may hold the pipes open for as long as it runs, so
-                // what is still in them is read for a short while only.
-                let _ = tokio::time::timeout(DRAIN, &mut reading).await;
-                status
-            }
+            status = child.wait() => status,
         }
     };
     let finished = tokio::time::timeout(timeout, ran).await;
+    if let Ok(Ok(_)) = finished {
+        group.finished();
+    } else {
+        drop(group);
+    }
+    if !read {
+        // What is still in the pipes, written just before the shell exited or was killed
+        // (a process that left the group may hold them open, so the wait is short).
+        let _ = tokio::time::timeout(DRAIN, &mut reading).await;
+    }
+    drop(reading);
     let status = match finished {
-        Ok(Ok(status)) => {
-            group.finished();
-            status
-        }
+        Ok(Ok(status)) => status,
         Ok(Err(err)) => return Err(ScriptFailed(format!("failed to run the shell: {err}"))),
         Err(_) => {
-            drop(group);
-            // What the script wrote just before it was killed is still in the pipes; a
-            // process that left the group may hold them open, so the wait is short.
-            let _ = tokio::time::timeout(DRAIN, async {
-                tokio::join!(
-                    kept(stdout.as_mut(), Keep::Start, &mut out),
-                    kept(stderr.as_mut(), Keep::End, &mut err)
-                )
-            })
-            .await;
             return Err(ScriptFailed(format!(
                 "timed out after {} s (the script and what it started were killed){}",
                 timeout.as_secs(),
                 said(&output_text(&out, &err, target))
-            )));
+            )))
         }
     };
     let text = output_text(&out, &err, target);
@@ -1215,7 +1210,9 @@ async fn run_command(
 }
 
 /// How long a `.cmd` step's pipes are read after its shell exited (what it left running may
-/// hold them open), or after its process group was killed when it timed out.
+/// hold them open), or after its process group was killed when it timed out. Then dbpm
+/// stops reading: a process the script leaves running must send its output elsewhere
+/// (`worker >worker.log 2>&1 &`), or its next write ends it (SIGPIPE).
 const DRAIN: Duration = Duration::from_millis(500);
 
 /// A `.cmd` step's output as the journal keeps it: [`joined`], scrubbed of the target's
@@ -1344,7 +1341,8 @@ fn scrub(text: &str, target: &Target) -> String {
 const SHORT_SECRET: usize = 4;
 
 /// `text` with every occurrence of `secret` shown as `***`; a short secret only where no
-/// letter or digit continues it on a side where it ends in one.
+/// letter or digit continues it on a side where it ends in one, or after a client's
+/// password switch (`mysql -ppw`).
 fn hide(text: &str, secret: &str) -> String {
     if secret.chars().count() >= SHORT_SECRET {
         return text.replace(secret, "***");
@@ -1352,16 +1350,16 @@ fn hide(text: &str, secret: &str) -> String {
     let word = |c: Option<char>| c.is_some_and(char::is_alphanumeric);
     let (first, last) = (secret.chars().next(), secret.chars().next_back());
     let mut shown = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find(secret) {
-        let end = at + secret.len();
-        let glued = (word(first) && word(rest[..at].chars().next_back()))
-            || (word(last) && word(rest[end..].chars().next()));
-        shown.push_str(&rest[..at]);
+    let mut copied = 0;
+    for (at, _) in text.match_indices(secret) {
+        let (before, after) = (&text[..at], &text[at + secret.len()..]);
+        let glued = (word(first) && word(before.chars().next_back()) && !before.ends_with("-p"))
+            || (word(last) && word(after.chars().next()));
+        shown.push_str(&text[copied..at]);
         shown.push_str(if glued { secret } else { "***" });
-        rest = &rest[end..];
+        copied = at + secret.len();
     }
-    shown.push_str(rest);
+    shown.push_str(&text[copied..]);
     shown
 }
 
@@ -1484,6 +1482,10 @@ mod tests {
         assert_eq!(
             scrub("pwd=/srv/app_pw2 password pw, 'pw' (pw)\npw", &short),
             "pwd=/srv/app_pw2 password ***, '***' (***)\n***"
+        );
+        assert_eq!(
+            scrub("mysql -uapp -ppw db; pwpw", &short),
+            "mysql -uapp -p*** db; pwpw"
         );
         let odd = target("mysql://app:%21pw@db/x");
         assert_eq!(scrub("key=!pw; x!pw", &odd), "key=***; x***");

@@ -68,21 +68,18 @@ pub fn read_dir(root: &Path) -> Result<FileTree, std::io::Error> {
     Ok(tree)
 }
 
-/// Whether `dir` holds built archives (`.dbpkg` files) and nothing else but hidden files:
-/// what `dbpm build` writes, no part of the package.
+/// Whether `dir` holds built archives (`.dbpkg` files) and nothing else but hidden files,
+/// or nothing: what `dbpm build` writes (and what is left when they are deleted), no part
+/// of the package.
 fn holds_archives_only(dir: &Path) -> Result<bool, std::io::Error> {
-    let mut archives = 0;
     for entry in sorted_entries(dir)? {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        if !(name.ends_with(".dbpkg") && entry.file_type()?.is_file()) {
+        let archive = name.ends_with(".dbpkg") && entry.file_type()?.is_file();
+        if !(archive || name.starts_with('.')) {
             return Ok(false);
         }
-        archives += 1;
     }
-    Ok(archives > 0)
+    Ok(true)
 }
 
 fn read_folder(tree: &mut FileTree, dir: &Path, folder: &str) -> Result<(), std::io::Error> {

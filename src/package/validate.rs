@@ -512,42 +512,39 @@ fn check_build_metadata(tree: &FileTree, manifest: &Manifest, problems: &mut Vec
     });
 }
 
-/// A source directory laid out as NAME/VERSION (`packages/billing/1.0.0`, as `dbpm init`
-/// makes them) holds that package version: a copied directory whose manifest was not
-/// edited, or an edited one not renamed, would build (and be found in a repository of
-/// sources) as another version than its place says, without a word.
+/// A source directory named after a version (`packages/billing/1.0.0`, as `dbpm init`
+/// makes them) holds that version: a copied directory whose manifest was not edited, or an
+/// edited one not renamed, would build (and be found in a repository of sources) as another
+/// version than its name says, without a word. (The parent's name is free: `init --name`
+/// gives the package another, and a checkout or a temporary directory has any.)
 fn check_place(tree: &FileTree, manifest: &Manifest, problems: &mut Vec<Problem>) {
     let Ok(dir) = fs_err::canonicalize(&tree.root) else {
         return;
     };
-    let Some(version) = (dir.file_name().and_then(|n| n.to_str()))
+    let Some(placed) = (dir.file_name().and_then(|n| n.to_str()))
         .and_then(|name| semver::Version::parse(name).ok())
     else {
         return;
     };
-    let name = (dir.parent().and_then(Path::file_name)).and_then(|n| n.to_str());
     // Build metadata is no part of a version's identity (semver's precedence).
-    let (key, found, placed) = if version.cmp_precedence(&manifest.version).is_ne() {
-        ("version", manifest.version.to_string(), version.to_string())
-    } else if let Some(name) = name.filter(|name| *name != manifest.name) {
-        ("name", manifest.name.clone(), name.to_owned())
-    } else {
+    if placed.cmp_precedence(&manifest.version).is_eq() {
         return;
-    };
+    }
     let problem = Problem::error(
         tree.display_path(MANIFEST_FILE),
         "dbpm::package::misplaced",
         format!(
-            "the manifest says {key} `{found}`, the directory `{}` says `{placed}`",
+            "the manifest says version `{}`, the directory `{}` says `{placed}`",
+            manifest.version,
             tree.root.display()
         ),
     )
     .with_help(format!(
-        "a package version's directory is NAME/VERSION: move it to `{}/{}`, or correct the manifest",
-        manifest.name, manifest.version
+        "a package version's directory is named after its version: rename it `{}`, or correct the manifest",
+        manifest.version
     ));
     let source = manifest_source(tree);
-    let span = source.as_ref().and_then(|s| key_span(s.text(), key));
+    let span = source.as_ref().and_then(|s| key_span(s.text(), "version"));
     problems.push(match (source, span) {
         (Some(source), Some(span)) => problem.at(&source, span, format!("not `{placed}`")),
         _ => problem,

@@ -232,20 +232,6 @@ pub enum PlanningError {
         /// Who requires it.
         by: Vec<String>,
     },
-    /// An uninstall of a version whose code cannot be removed.
-    #[error("cannot uninstall `{package}`: {} irreversible (no ROLLBACK twin), so the code {} made would stay in the database", plural_scripts(.scripts), if .scripts.len() == 1 { "it" } else { "they" })]
-    #[diagnostic(
-        code(dbpm::plan::irreversible_code),
-        help("publish a version whose ROLLBACK scripts remove that code and upgrade to it first, or keep `{name}` installed")
-    )]
-    IrreversibleCode {
-        /// `name@version`.
-        package: String,
-        /// The package.
-        name: String,
-        /// The irreversible INSTALL scripts.
-        scripts: Vec<String>,
-    },
     /// `--reinstall` of something not installed.
     #[error("`{0}` is not installed, so it cannot be reinstalled")]
     #[diagnostic(code(dbpm::plan::not_installed))]
@@ -287,15 +273,6 @@ pub enum PlanningError {
         help("please report it with the release and state files")
     )]
     Cycle,
-}
-
-/// `its INSTALL script `X` is` or `its INSTALL scripts `X`, `Y` are`.
-fn plural_scripts(scripts: &[String]) -> String {
-    let named = scripts.join("`, `");
-    match scripts.len() {
-        1 => format!("its INSTALL script `{named}` is"),
-        _ => format!("its INSTALL scripts `{named}` are"),
-    }
 }
 
 /// What to do when no path leads between two versions: the path's own advice, and, unless an
@@ -849,21 +826,6 @@ pub fn build(
             .as_ref()
             .map(|v| lookup_target(name, v))
             .transpose()?;
-        // Nothing removes the code of an irreversible INSTALL script: an uninstall would
-        // leave it behind, recorded as gone.
-        if let (Some(old), None) = (old, new) {
-            let kept: Vec<String> = (old.scripts_in(&Phase::Install))
-                .filter(|script| script.flags.irreversible)
-                .map(|script| script.path.to_string())
-                .collect();
-            if !kept.is_empty() {
-                return Err(PlanningError::IrreversibleCode {
-                    package: old.id(),
-                    name: name.clone(),
-                    scripts: kept,
-                });
-            }
-        }
         let current = &current_values[name];
         let previous = &installed_values[name];
         let mut chain = Chain {
@@ -1277,28 +1239,27 @@ fn records_of<'p>(
         }
     }
 
-    let actions = decisions
-        .packages
-        .values()
-        .map(|d| {
-            let mut path = Vec::new();
-            if let Some(first) = d.path.steps.first() {
-                path.push(first.from.clone());
-                path.extend(d.path.steps.iter().map(|s| s.to.clone()));
-            }
-            (
-                d.name.clone(),
-                Action {
-                    action: d.action,
-                    from: d.from.clone(),
-                    to: d.to.clone(),
-                    reason: d.reason.clone(),
-                    path,
-                    destructive: matches!(d.action, ActionKind::Downgrade | ActionKind::Uninstall),
-                },
-            )
-        })
-        .collect();
+    let mut actions = BTreeMap::new();
+    for d in decisions.packages.values() {
+        let mut path = Vec::new();
+        if let Some(first) = d.path.steps.first() {
+            path.push(first.from.clone());
+            path.extend(d.path.steps.iter().map(|s| s.to.clone()));
+        }
+        let mut reason = d.reason.clone();
+        if let (ActionKind::Uninstall, Some(from)) = (d.action, &d.from) {
+            reason.push_str(&kept_code(lookup(&d.name, from)?));
+        }
+        let action = Action {
+            action: d.action,
+            from: d.from.clone(),
+            to: d.to.clone(),
+            reason,
+            path,
+            destructive: matches!(d.action, ActionKind::Downgrade | ActionKind::Uninstall),
+        };
+        actions.insert(d.name.clone(), action);
+    }
     placeholders.retain(|name, _| !disagreed.contains(name));
     // Its keys are unique, so an unstable sort does; the map then takes them in one pass.
     let mut scripts: Vec<(Checksum, Arc<str>)> = scripts.into_iter().collect();
@@ -1311,6 +1272,27 @@ fn records_of<'p>(
         walked,
         scripts,
     })
+}
+
+/// What an uninstall of `package` leaves behind, for its reason: the code of its
+/// irreversible INSTALL scripts (no ROLLBACK twin, as every such script of a seed-format
+/// package), which nothing removes.
+fn kept_code(package: &Package) -> String {
+    let kept: Vec<String> = (package.scripts_in(&Phase::Install))
+        .filter(|script| script.flags.irreversible)
+        .map(|script| format!("`{}`", script.path))
+        .collect();
+    match kept.len() {
+        0 => String::new(),
+        1 => format!(
+            "; the code of its irreversible {} stays (it has no ROLLBACK twin)",
+            kept[0]
+        ),
+        _ => format!(
+            "; the code of its irreversible {} stays (they have no ROLLBACK twins)",
+            kept.join(", ")
+        ),
+    }
 }
 
 /// Refuses to reinstall `name` (installed as `state`, its scripts those of `package`) with

@@ -225,7 +225,12 @@ pub fn text(plan: &Plan, color: bool) -> String {
         for ((name, value), packages) in &placeholders {
             // Quoted and escaped: a value's spaces show, and its control characters cannot
             // reach the terminal.
-            let _ = writeln!(out, "  {name} = {value:?}  ({})", packages.join(", "));
+            let _ = writeln!(
+                out,
+                "  {} = {value:?}  ({})",
+                printable(name),
+                printable(&packages.join(", "))
+            );
         }
     }
     if !plan.steps.is_empty() {
@@ -270,7 +275,7 @@ pub fn text(plan: &Plan, color: bool) -> String {
 /// `text` with its control characters escaped (`\u{1b}`, `\n`): a plan under review is
 /// anyone's file, and what it says must not reach the terminal as commands (colours, a new
 /// title, a cleared screen) or as lines of its own.
-fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
     if !text.chars().any(char::is_control) {
         return std::borrow::Cow::Borrowed(text);
     }

@@ -88,7 +88,7 @@ pub enum StateError {
     )]
     #[diagnostic(
         code(dbpm::state::missing_text),
-        help("the state was edited or truncated; export it again from the target")
+        help("the state was edited or truncated: export a state file again from its target; where dbpm's own tables in the target were edited, restore them from a backup")
     )]
     MissingText {
         /// The package.
@@ -102,7 +102,7 @@ pub enum StateError {
     #[error("the state of `{package}` does not rebuild into the package it names")]
     #[diagnostic(
         code(dbpm::state::corrupt),
-        help("the state was edited; export it again from the target")
+        help("the state was edited or truncated: export a state file again from its target; where dbpm's own tables in the target were edited, restore them from a backup")
     )]
     Corrupt {
         /// The package.

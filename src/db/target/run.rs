@@ -1440,8 +1440,9 @@ fn where_in(err: &ScriptError, script: &str, prefix: usize, platform: Platform) 
             "\nat line {line}, column {column} of the script: {}",
             first_line(&script[start..])
         ));
-    } else if let Some(statement) =
-        (err.completed).and_then(|completed| statements::scan(script, platform).nth(completed))
+    } else if let Some(statement) = err
+        .completed
+        .and_then(|completed| nth_statement(script, platform, completed))
     {
         let start = script[..statement.span.start]
             .rfind('\n')
@@ -1453,6 +1454,25 @@ fn where_in(err: &ScriptError, script: &str, prefix: usize, platform: Platform) 
         ));
     }
     text
+}
+
+/// The statement of `script` after the `completed` ones, as the driver counted them: one
+/// result each, but a MySQL `CALL` gives one per result set of the procedure and one of its
+/// own, so after a `CALL` the count says nothing certain (none is named rather than a wrong
+/// one).
+fn nth_statement(
+    script: &str,
+    platform: Platform,
+    completed: usize,
+) -> Option<statements::Statement<'_>> {
+    let mut scanned = statements::scan(script, platform);
+    for _ in 0..completed {
+        let statement = scanned.next()?;
+        if (statement.word(0)).is_some_and(|word| word.eq_ignore_ascii_case("CALL")) {
+            return None;
+        }
+    }
+    scanned.next()
 }
 
 /// The first line of `text`, cut to 200 characters.
@@ -1493,6 +1513,22 @@ fn describe(err: &sqlx::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The failing statement is the one after those the driver counted, unless a `CALL`
+    /// came before it, whose results the count cannot tell apart (QA: a `CALL` that returned
+    /// rows made MariaDB's error point at the statement after the failing one).
+    #[test]
+    fn the_failing_statement_is_named_only_when_the_count_is_certain() {
+        let script = "CREATE TABLE t (id INT);\n-- a comment; with a semicolon\nINSERT INTO t VALUES (1, 2);\n";
+        let failing = nth_statement(script, Platform::Mysql, 1).unwrap();
+        assert_eq!(
+            (failing.line, failing.text()),
+            (3, "INSERT INTO t VALUES (1, 2)")
+        );
+        let called = "CALL p();\nINSERT INTO t VALUES (1, 2);\nINSERT INTO t VALUES (3);\n";
+        assert!(nth_statement(called, Platform::Mysql, 2).is_none());
+        assert_eq!(nth_statement(called, Platform::Mysql, 0).unwrap().line, 1);
+    }
 
     #[test]
     fn scripts_join_only_when_none_runs_into_the_next() {

@@ -504,12 +504,7 @@ fn check_build_metadata(tree: &FileTree, manifest: &Manifest, problems: &mut Vec
         ),
     )
     .with_help("leave `+…` out of the version: a change is a new version (or a pre-release such as 1.3.0-rc.1)");
-    let source = manifest_source(tree);
-    let span = source.as_ref().and_then(|s| key_span(s.text(), "version"));
-    problems.push(match (source, span) {
-        (Some(source), Some(span)) => problem.at(&source, span, "build metadata"),
-        _ => problem,
-    });
+    problems.push(at_version(tree, problem, "build metadata"));
 }
 
 /// A source directory named after a version (`packages/billing/1.0.0`, as `dbpm init`
@@ -543,12 +538,17 @@ fn check_place(tree: &FileTree, manifest: &Manifest, problems: &mut Vec<Problem>
         "a package version's directory is named after its version: rename it `{}`, or correct the manifest",
         manifest.version
     ));
+    problems.push(at_version(tree, problem, &format!("not `{placed}`")));
+}
+
+/// `problem`, pointing at the version in the `dbpm.toml` where it can be found there.
+fn at_version(tree: &FileTree, problem: Problem, label: &str) -> Problem {
     let source = manifest_source(tree);
     let span = source.as_ref().and_then(|s| key_span(s.text(), "version"));
-    problems.push(match (source, span) {
-        (Some(source), Some(span)) => problem.at(&source, span, format!("not `{placed}`")),
+    match (source, span) {
+        (Some(source), Some(span)) => problem.at(&source, span, label),
         _ => problem,
-    });
+    }
 }
 
 /// Where the value of the first `key = value` line of a TOML text is.

@@ -1072,3 +1072,32 @@ fn a_broken_version_on_the_upgrade_path_fails_the_plan_with_its_problems() {
     insta::assert_snapshot!(transcript(&plan, ctx.temp.path()));
     assert!(!ctx.path("plan.json").exists());
 }
+
+/// QA: `repo list` slipped its columns for a version longer than ten characters
+/// (`1.1.0-beta.1`); they are as wide as their longest entry.
+#[test]
+fn repo_list_keeps_its_columns_for_long_versions() {
+    let ctx = TestContext::new();
+    let source = ctx.path("pk/core/1.1.0-beta.1");
+    copy_dir(&repo_root().join("examples/packages/core/1.1.0"), &source);
+    let manifest = source.join("dbpm.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    fs_err::write(
+        &manifest,
+        text.replace("version = \"1.1.0\"", "version = \"1.1.0-beta.1\""),
+    )
+    .unwrap();
+    copy_dir(
+        &repo_root().join("examples/packages/core/1.0.0"),
+        &ctx.path("pk/core/1.0.0"),
+    );
+    let output = ctx.run(&["repo", "list", "--repo", ctx.path("pk").to_str().unwrap()]);
+    let text = transcript(&output, ctx.temp.path());
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let starts: BTreeSet<usize> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| line.find("postgres").unwrap())
+        .collect();
+    assert_eq!(starts.len(), 1, "{text}");
+}

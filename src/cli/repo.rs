@@ -60,21 +60,34 @@ pub async fn run(command: RepoCommand, out: &Out) -> miette::Result<Exit> {
                 out.json_value(&listed);
                 return Ok(Exit::Success);
             }
-            for item in &listed {
-                let platforms: Vec<&str> = item.platforms.iter().map(|p| p.as_str()).collect();
-                let prerequisites: Vec<String> = item
-                    .prerequisites
-                    .iter()
-                    .map(|(n, r)| format!("{n} {r}"))
-                    .collect();
-                out.data(format!(
-                    "{:<24} {:<10} {:<24} {}",
-                    item.name,
-                    item.version.to_string(),
-                    platforms.join(","),
-                    // A requirement holds `, ` itself (`>=2.0.0, <3.0.0`).
-                    prerequisites.join("; ")
-                ));
+            let rows: Vec<[String; 4]> = listed
+                .iter()
+                .map(|item| {
+                    let platforms: Vec<&str> = item.platforms.iter().map(|p| p.as_str()).collect();
+                    let prerequisites: Vec<String> = item
+                        .prerequisites
+                        .iter()
+                        .map(|(n, r)| format!("{n} {r}"))
+                        .collect();
+                    [
+                        item.name.clone(),
+                        item.version.to_string(),
+                        platforms.join(","),
+                        // A requirement holds `, ` itself (`>=2.0.0, <3.0.0`).
+                        prerequisites.join("; "),
+                    ]
+                })
+                .collect();
+            // Columns as wide as their longest entry (a pre-release version, a long name),
+            // at least as wide as they always were.
+            let width = |column: usize, least: usize| {
+                (rows.iter().map(|row| row[column].chars().count())).fold(least, usize::max)
+            };
+            let (name, version, platforms) = (width(0, 24), width(1, 10), width(2, 24));
+            for [n, v, p, prerequisites] in &rows {
+                out.data(
+                    format!("{n:<name$} {v:<version$} {p:<platforms$} {prerequisites}").trim_end(),
+                );
             }
         }
         RepoCommand::Show(args) => {

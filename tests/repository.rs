@@ -89,6 +89,17 @@ fn edited_core_1_0_0(ctx: &TestContext) -> PathBuf {
     dir
 }
 
+/// A copy of `examples/packages/core/1.1.0` at `dir`, its manifest saying `version`.
+fn core_1_1_0_as(ctx: &TestContext, dir: &str, version: &str) -> PathBuf {
+    let source = ctx.path(dir);
+    copy_dir(&repo_root().join("examples/packages/core/1.1.0"), &source);
+    let manifest = source.join("dbpm.toml");
+    let text = fs_err::read_to_string(&manifest).unwrap();
+    let edited = text.replace("version = \"1.1.0\"", &format!("version = \"{version}\""));
+    fs_err::write(&manifest, edited).unwrap();
+    source
+}
+
 /// Every (name, version, platform) in an index.
 fn keys(index: &Index) -> BTreeSet<(String, String, Platform)> {
     index
@@ -922,15 +933,7 @@ fn a_listed_archive_that_is_gone_is_reported_as_damage() {
 #[test]
 fn a_version_with_build_metadata_is_not_published() {
     let ctx = TestContext::new();
-    let source = ctx.path("core/1.1.0");
-    copy_dir(&repo_root().join("examples/packages/core/1.1.0"), &source);
-    let manifest = source.join("dbpm.toml");
-    let text = fs_err::read_to_string(&manifest).unwrap();
-    fs_err::write(
-        &manifest,
-        text.replace("version = \"1.1.0\"", "version = \"1.1.0+b\""),
-    )
-    .unwrap();
+    let source = core_1_1_0_as(&ctx, "core/1.1.0", "1.1.0+b");
     let repo = ctx.path("repo");
     let output = publish(&ctx, repo.to_str().unwrap(), &[source]);
     let text = transcript(&output, ctx.temp.path());
@@ -1078,15 +1081,7 @@ fn a_broken_version_on_the_upgrade_path_fails_the_plan_with_its_problems() {
 #[test]
 fn repo_list_keeps_its_columns_for_long_versions() {
     let ctx = TestContext::new();
-    let source = ctx.path("pk/core/1.1.0-beta.1");
-    copy_dir(&repo_root().join("examples/packages/core/1.1.0"), &source);
-    let manifest = source.join("dbpm.toml");
-    let text = fs_err::read_to_string(&manifest).unwrap();
-    fs_err::write(
-        &manifest,
-        text.replace("version = \"1.1.0\"", "version = \"1.1.0-beta.1\""),
-    )
-    .unwrap();
+    core_1_1_0_as(&ctx, "pk/core/1.1.0-beta.1", "1.1.0-beta.1");
     copy_dir(
         &repo_root().join("examples/packages/core/1.0.0"),
         &ctx.path("pk/core/1.0.0"),

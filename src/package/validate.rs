@@ -495,16 +495,16 @@ fn check_build_metadata(tree: &FileTree, manifest: &Manifest, problems: &mut Vec
     if manifest.version.build.is_empty() {
         return;
     }
-    let problem = Problem::error(
-        tree.display_path(MANIFEST_FILE),
+    problems.push(version_problem(
+        tree,
         "dbpm::package::build_metadata",
         format!(
             "the version `{}` has build metadata, which no version order reads",
             manifest.version
         ),
-    )
-    .with_help("leave `+…` out of the version: a change is a new version (or a pre-release such as 1.3.0-rc.1)");
-    problems.push(at_version(tree, problem, "build metadata"));
+        "leave `+…` out of the version: a change is a new version (or a pre-release such as 1.3.0-rc.1)".to_owned(),
+        "build metadata",
+    ));
 }
 
 /// A source directory named after a version (`packages/billing/1.0.0`, as `dbpm init`
@@ -525,24 +525,32 @@ fn check_place(tree: &FileTree, manifest: &Manifest, problems: &mut Vec<Problem>
     if placed.cmp_precedence(&manifest.version).is_eq() {
         return;
     }
-    let problem = Problem::error(
-        tree.display_path(MANIFEST_FILE),
+    problems.push(version_problem(
+        tree,
         "dbpm::package::misplaced",
         format!(
             "the manifest says version `{}`, the directory `{}` says `{placed}`",
             manifest.version,
             tree.root.display()
         ),
-    )
-    .with_help(format!(
-        "a package version's directory is named after its version: rename it `{}`, or correct the manifest",
-        manifest.version
+        format!(
+            "a package version's directory is named after its version: rename it `{}`, or correct the manifest",
+            manifest.version
+        ),
+        &format!("not `{placed}`"),
     ));
-    problems.push(at_version(tree, problem, &format!("not `{placed}`")));
 }
 
-/// `problem`, pointing at the version in the `dbpm.toml` where it can be found there.
-fn at_version(tree: &FileTree, problem: Problem, label: &str) -> Problem {
+/// An error about the package's version, pointing at it in the `dbpm.toml` where it can be
+/// found there.
+fn version_problem(
+    tree: &FileTree,
+    code: &'static str,
+    message: String,
+    help: String,
+    label: &str,
+) -> Problem {
+    let problem = Problem::error(tree.display_path(MANIFEST_FILE), code, message).with_help(help);
     let source = manifest_source(tree);
     let span = source.as_ref().and_then(|s| key_span(s.text(), "version"));
     match (source, span) {

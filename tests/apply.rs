@@ -737,7 +737,7 @@ async fn assert_nothing_done_twice(db: &TestDb, plans: &[&Plan]) {
         .iter()
         .flat_map(|p| p.steps.iter().chain(&p.compensations))
         .filter(|s| s.transactional)
-        .map(|s| s.id.as_str())
+        .map(|s| &*s.id)
         .collect();
     for ((run, step), count) in done_counts(db).await {
         let kind = if transactional.contains(step.as_str()) {
@@ -892,15 +892,11 @@ async fn a_run_killed_at_any_step_boundary_resumes_to_the_uninterrupted_schema(p
             let named: Vec<&str> = upgrade
                 .steps
                 .iter()
-                .filter(|step| text.contains(&step.id))
-                .map(|step| step.id.as_str())
+                .filter(|step| text.contains(&*step.id))
+                .map(|step| &*step.id)
                 .collect();
             assert!(!named.is_empty(), "kill-after:{n}: {text}");
-            for step in upgrade
-                .steps
-                .iter()
-                .filter(|s| named.contains(&s.id.as_str()))
-            {
+            for step in upgrade.steps.iter().filter(|s| named.contains(&&*s.id)) {
                 assert!(
                     !step.transactional && !step.idempotent,
                     "kill-after:{n}: {} is in doubt: {text}",
@@ -927,7 +923,7 @@ async fn a_run_killed_at_any_step_boundary_resumes_to_the_uninterrupted_schema(p
         let counts = done_counts(&db).await;
         for step in &upgrade.steps {
             assert_eq!(
-                counts.get(&(upgrade_run.clone(), step.id.clone())),
+                counts.get(&(upgrade_run.clone(), step.id.to_string())),
                 Some(&1),
                 "kill-after:{n}: {}",
                 step.id
@@ -956,7 +952,7 @@ async fn a_crash_inside_a_transactional_step_leaves_no_trace(platform: Platform)
         .steps
         .iter()
         .filter(|s| s.transactional && s.kind == Kind::Sql && s.phase == StepPhase::Upgrade)
-        .map(|s| s.id.as_str())
+        .map(|s| &*s.id)
         .collect();
     assert!(candidates.len() >= 2, "{candidates:?}");
 
@@ -991,7 +987,7 @@ async fn a_crash_inside_a_transactional_step_leaves_no_trace(platform: Platform)
         let counts = done_counts(&db).await;
         for step in &upgrade.steps {
             assert_eq!(
-                counts.get(&(upgrade_run.clone(), step.id.clone())),
+                counts.get(&(upgrade_run.clone(), step.id.to_string())),
                 Some(&1),
                 "kill-in:{id}: {}",
                 step.id
@@ -1024,7 +1020,7 @@ async fn a_crash_inside_a_non_idempotent_mariadb_step_stops_for_an_operator() {
                 && !s.idempotent
         })
         .expect("a non-transactional, non-idempotent UPGRADE step on MariaDB");
-    assert_eq!(step.id, "core@1.2.0/UPGRADE@1.1.0/001.customer_phone");
+    assert_eq!(&*step.id, "core@1.2.0/UPGRADE@1.1.0/001.customer_phone");
 
     let reference = TestDb::mysql();
     applied_on(&s.ctx, &reference, &install);
@@ -1039,14 +1035,14 @@ async fn a_crash_inside_a_non_idempotent_mariadb_step_stops_for_an_operator() {
     let rows = journal(&s.db).await;
     assert!(
         rows.iter()
-            .any(|(_, id, state)| *id == step.id && state == "started"),
+            .any(|(_, id, state)| **id == *step.id && state == "started"),
         "{rows:?}"
     );
 
     let stopped = s.apply(&upgrade_path, &[]);
     assert_eq!(stopped.status.code(), Some(6), "{}", s.text(&stopped));
     let stderr = String::from_utf8_lossy(&stopped.stderr);
-    assert!(stderr.contains(&step.id), "{stderr}");
+    assert!(stderr.contains(&*step.id), "{stderr}");
     assert_filtered_snapshot!("in_doubt_stop", s.text(&stopped));
     assert_eq!(runs(&s.db).await.last().unwrap().1, "in_doubt");
 
@@ -1057,7 +1053,7 @@ async fn a_crash_inside_a_non_idempotent_mariadb_step_stops_for_an_operator() {
     let attempts: Vec<String> = journal(&s.db)
         .await
         .into_iter()
-        .filter(|(_, id, _)| *id == step.id)
+        .filter(|(_, id, _)| **id == *step.id)
         .map(|(_, _, state)| state)
         .collect::<BTreeSet<_>>()
         .into_iter()
@@ -1838,8 +1834,8 @@ async fn ctrl_c_stops_at_a_checkpoint_and_the_same_command_resumes() {
     let waiting: Vec<&str> = plan
         .steps
         .iter()
-        .filter(|step| step.depends_on.iter().any(|d| d == announce))
-        .map(|step| step.id.as_str())
+        .filter(|step| step.depends_on.iter().any(|d| **d == *announce))
+        .map(|step| &*step.id)
         .collect();
     assert!(!waiting.is_empty());
     assert!(
@@ -2139,7 +2135,11 @@ async fn a_failing_transactional_sys_script_leaves_no_trace(platform: Platform) 
     let repo = s.ctx.path("sys/packages").display().to_string();
     let plan_path = s.plan(&release, &repo, false, "install.json");
     let plan = load_plan(&plan_path);
-    let sys = plan.steps.iter().find(|step| step.id == SYS_STEP).unwrap();
+    let sys = plan
+        .steps
+        .iter()
+        .find(|step| *step.id == *SYS_STEP)
+        .unwrap();
     assert!(sys.kind == Kind::Sys && sys.transactional, "{sys:?}");
 
     let output = s.apply(&plan_path, &["--admin-db", &s.db.url]);

@@ -395,12 +395,12 @@ pub fn check_rules(plan: &Plan) -> Result<(), String> {
         .steps
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.id.as_str(), i))
+        .map(|(i, s)| (&*s.id, i))
         .collect();
     for (i, step) in plan.steps.iter().enumerate() {
         for dep in &step.depends_on {
             let at = position
-                .get(dep.as_str())
+                .get(&**dep)
                 .ok_or(format!("{} depends on unknown {dep}", step.id))?;
             if *at >= i {
                 return Err(format!("{} comes before its dependency {dep}", step.id));
@@ -510,11 +510,11 @@ pub fn check_rules(plan: &Plan) -> Result<(), String> {
         .compensations
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.id.as_str(), i))
+        .map(|(i, s)| (&*s.id, i))
         .collect();
     for (i, comp) in plan.compensations.iter().enumerate() {
         for dep in &comp.depends_on {
-            if comp_position.get(dep.as_str()).is_none_or(|at| *at >= i) {
+            if comp_position.get(&**dep).is_none_or(|at| *at >= i) {
                 return Err(format!("compensation {} comes before {dep}", comp.id));
             }
         }

@@ -492,7 +492,7 @@ pub async fn apply(
     let done = plan
         .steps
         .iter()
-        .filter(|s| journal.get(&s.id) == Some(&StepState::Done))
+        .filter(|s| journal.get(&*s.id) == Some(&StepState::Done))
         .count();
     events(Event::RunStarted {
         run: run.id.clone(),
@@ -599,7 +599,7 @@ async fn drive(
         .steps
         .iter()
         .chain(&plan.compensations)
-        .map(|s| (s.id.as_str(), s))
+        .map(|s| (&*s.id, s))
         .collect();
     // Lowered when the target gives no more connections (see the launch below).
     let mut jobs = if plan.platform == Platform::Sqlite {
@@ -618,8 +618,8 @@ async fn drive(
     let mut failed_forward: Vec<String> = plan
         .steps
         .iter()
-        .filter(|s| journal.get(&s.id).is_some_and(|state| state.failed()))
-        .map(|s| s.id.clone())
+        .filter(|s| journal.get(&*s.id).is_some_and(|state| state.failed()))
+        .map(|s| s.id.to_string())
         .collect();
     let mut announced_rollback = false;
     let mut stopping: Option<String> = None;
@@ -643,8 +643,8 @@ async fn drive(
                     .steps
                     .iter()
                     .filter(|s| s.phase == StepPhase::Postinstall)
-                    .filter(|s| journal.get(&s.id).is_some_and(|state| state.failed()))
-                    .map(|s| s.id.clone())
+                    .filter(|s| journal.get(&*s.id).is_some_and(|state| state.failed()))
+                    .map(|s| s.id.to_string())
                     .collect();
                 return Ok(Outcome::Completed {
                     run: run.to_owned(),
@@ -659,11 +659,11 @@ async fn drive(
                     .filter(|s| {
                         s.irreversible
                             && matches!(
-                                journal.get(&s.id),
+                                journal.get(&*s.id),
                                 Some(StepState::Done | StepState::Started | StepState::Skipped)
                             )
                     })
-                    .map(|s| s.id.clone())
+                    .map(|s| s.id.to_string())
                     .collect();
                 return Ok(Outcome::RolledBack {
                     run: run.to_owned(),
@@ -717,8 +717,8 @@ async fn drive(
                 let work: Vec<(String, i64, String)> = batch
                     .iter()
                     .map(|step| {
-                        let attempt = attempts.get(&step.id).copied().unwrap_or(0) + 1;
-                        (step.id.clone(), attempt, plan.text_of(step).to_owned())
+                        let attempt = attempts.get(&*step.id).copied().unwrap_or(0) + 1;
+                        (step.id.to_string(), attempt, plan.text_of(step).to_owned())
                     })
                     .collect();
                 let started = Instant::now();
@@ -789,7 +789,7 @@ async fn drive(
                     cmd_timeout,
                 )
                 .await;
-                (step.id, session, result, started.elapsed())
+                (step.id.to_string(), session, result, started.elapsed())
             });
         }
         if running.is_empty() {
@@ -913,7 +913,7 @@ fn next_batch<'a>(
     let Some(first) = ready.first() else {
         return Vec::new();
     };
-    let Some(start) = plan.steps.iter().position(|s| &s.id == first) else {
+    let Some(start) = plan.steps.iter().position(|s| *s.id == **first) else {
         return Vec::new();
     };
     // Forward steps are stored in a topological order: walk on from the first ready one.
@@ -927,22 +927,17 @@ fn next_batch<'a>(
         if batch.len() >= MAX_BATCH {
             break;
         }
-        if journal.contains_key(&candidate.id) {
+        if journal.contains_key(&*candidate.id) {
             continue;
         }
         let batchable = candidate.transactional && candidate.kind == Kind::Sql;
-        if !batchable
-            || !candidate
-                .depends_on
-                .iter()
-                .all(|d| scratch.contains(d.as_str()))
-        {
+        if !batchable || !candidate.depends_on.iter().all(|d| scratch.contains(&**d)) {
             break;
         }
-        let Some(step) = steps.get(candidate.id.as_str()) else {
+        let Some(step) = steps.get(&*candidate.id) else {
             break;
         };
-        scratch.insert(candidate.id.as_str());
+        scratch.insert(&*candidate.id);
         batch.push(*step);
     }
     batch

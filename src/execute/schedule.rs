@@ -128,12 +128,12 @@ pub fn resume(
     rows: impl IntoIterator<Item = (String, StepState, i64)>,
     choices: Choices,
 ) -> Resume {
-    let compensations: BTreeSet<&str> = plan.compensations.iter().map(|c| c.id.as_str()).collect();
+    let compensations: BTreeSet<&str> = plan.compensations.iter().map(|c| &*c.id).collect();
     let outside_transaction: BTreeSet<&str> = plan
         .steps
         .iter()
         .filter(|s| !s.transactional && !s.idempotent)
-        .map(|s| s.id.as_str())
+        .map(|s| &*s.id)
         .collect();
     let rows: Vec<(String, StepState, i64)> = rows.into_iter().collect();
     let compensating = choices.roll_back
@@ -227,7 +227,7 @@ pub fn next(
         .steps
         .iter()
         .chain(&plan.compensations)
-        .map(|s| (s.id.as_str(), s))
+        .map(|s| (&*s.id, s))
         .collect();
 
     // Compensations that failed need an operator, whatever else happened.
@@ -235,7 +235,7 @@ pub fn next(
         .compensations
         .iter()
         .filter(|c| state(&c.id).is_some_and(StepState::failed))
-        .map(|c| c.id.clone())
+        .map(|c| c.id.to_string())
         .collect();
     if !failed_compensations.is_empty() {
         return if running.is_empty() {
@@ -254,19 +254,19 @@ pub fn next(
         || plan
             .compensations
             .iter()
-            .any(|c| journal.contains_key(&c.id));
+            .any(|c| journal.contains_key(&*c.id));
 
     if !compensating {
         // Steps interrupted mid-way: in doubt unless idempotent or the operator chose.
         let doubtful: Vec<&Step> = plan
             .steps
             .iter()
-            .filter(|s| state(&s.id) == Some(StepState::Started) && !running.contains(&s.id))
+            .filter(|s| state(&s.id) == Some(StepState::Started) && !running.contains(&*s.id))
             .collect();
         let blocking: Vec<String> = doubtful
             .iter()
             .filter(|s| !s.idempotent && in_doubt == InDoubt::Stop)
-            .map(|s| s.id.clone())
+            .map(|s| s.id.to_string())
             .collect();
         if !blocking.is_empty() {
             return Next::InDoubt(blocking);
@@ -283,10 +283,10 @@ pub fn next(
         let ready: Vec<String> = plan
             .steps
             .iter()
-            .filter(|s| !finished(&s.id) && !running.contains(&s.id))
+            .filter(|s| !finished(&s.id) && !running.contains(&*s.id))
             .filter(|s| !state(&s.id).is_some_and(StepState::failed))
             .filter(|s| s.depends_on.iter().all(|d| finished(d)))
-            .map(|s| s.id.clone())
+            .map(|s| s.id.to_string())
             .collect();
         if !ready.is_empty() {
             return Next::Run(ready);
@@ -299,7 +299,7 @@ pub fn next(
 
     // Rolling back: wait for forward steps under way, then undo every completed step (and a
     // failed one that was not transactional) with its twin, in the compensations' order.
-    if plan.steps.iter().any(|s| running.contains(&s.id)) {
+    if plan.steps.iter().any(|s| running.contains(&*s.id)) {
         return Next::Wait;
     }
     let needed: BTreeSet<&str> = plan
@@ -316,12 +316,12 @@ pub fn next(
         .compensations
         .iter()
         .filter(|c| {
-            needed.contains(c.id.as_str())
+            needed.contains(&*c.id)
                 && state(&c.id) == Some(StepState::Started)
-                && !running.contains(&c.id)
+                && !running.contains(&*c.id)
         })
         .filter(|c| !c.idempotent && in_doubt == InDoubt::Stop)
-        .map(|c| c.id.clone())
+        .map(|c| c.id.to_string())
         .collect();
     if !doubtful.is_empty() {
         return Next::InDoubt(doubtful);
@@ -332,9 +332,9 @@ pub fn next(
     let ready: Vec<String> = plan
         .compensations
         .iter()
-        .filter(|c| needed.contains(c.id.as_str()) && !undone(&c.id) && !running.contains(&c.id))
+        .filter(|c| needed.contains(&*c.id) && !undone(&c.id) && !running.contains(&*c.id))
         .filter(|c| c.depends_on.iter().all(|d| undone(d)))
-        .map(|c| c.id.clone())
+        .map(|c| c.id.to_string())
         .collect();
     if !ready.is_empty() {
         return Next::Run(ready);
@@ -362,7 +362,7 @@ mod tests {
         idempotent: bool,
     ) -> Step {
         Step {
-            id: id.to_owned(),
+            id: id.into(),
             package: "p".into(),
             version: Version::new(1, 0, 0),
             edge: None,
@@ -376,9 +376,13 @@ mod tests {
             idempotent,
             irreversible: false,
             destructive: false,
-            depends_on: deps.iter().map(|d| (*d).to_owned()).collect(),
-            compensated_by: twin.filter(|_| role == Role::Forward).map(str::to_owned),
-            compensates: twin.filter(|_| role == Role::Compensate).map(str::to_owned),
+            depends_on: deps.iter().map(|d| (*d).into()).collect(),
+            compensated_by: twin
+                .filter(|_| role == Role::Forward)
+                .map(std::sync::Arc::from),
+            compensates: twin
+                .filter(|_| role == Role::Compensate)
+                .map(std::sync::Arc::from),
         }
     }
 

@@ -164,7 +164,7 @@ fn order_by_plan(steps: &mut [StepRecord], plan: &Plan) {
         .iter()
         .chain(&plan.compensations)
         .enumerate()
-        .map(|(index, step)| (step.id.as_str(), index))
+        .map(|(index, step)| (&*step.id, index))
         .collect();
     // A stable sort on a total order: what the plan does not hold goes last in its instant.
     let place_of = |step: &StepRecord| place.get(step.step.as_str()).copied().unwrap_or(usize::MAX);

@@ -41,6 +41,19 @@ pub fn shared<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Arc<str>, D:
     Shared::deserialize(deserializer).map(|shared| shared.0)
 }
 
+/// A list of `Arc<str>`.
+pub fn shared_list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Arc<str>>, D::Error> {
+    let list = Vec::<Shared>::deserialize(deserializer)?;
+    Ok(list.into_iter().map(|shared| shared.0).collect())
+}
+
+/// An optional `Arc<str>`.
+pub fn shared_option<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Arc<str>>, D::Error> {
+    Ok(Option::<Shared>::deserialize(deserializer)?.map(|shared| shared.0))
+}
+
 /// A plan's scripts: checksum → text.
 pub fn scripts<'de, D: Deserializer<'de>>(
     deserializer: D,

@@ -249,7 +249,10 @@ pub enum Role {
 #[serde(deny_unknown_fields)]
 pub struct Step {
     /// Stable id from (package, version, edge, phase, script, role).
-    pub id: String,
+    // Shared with the steps that name it: a large plan has hundreds of thousands.
+    #[serde(deserialize_with = "decode::shared")]
+    #[schemars(with = "String")]
+    pub id: Arc<str>,
     /// The package.
     #[serde(deserialize_with = "decode::shared")]
     pub package: Arc<str>,
@@ -283,13 +286,25 @@ pub struct Step {
     /// Destroys data (DOWNGRADE scripts).
     pub destructive: bool,
     /// Steps (of the same list) that must finish first.
-    pub depends_on: Vec<String>,
+    #[serde(deserialize_with = "decode::shared_list")]
+    #[schemars(with = "Vec<String>")]
+    pub depends_on: Vec<Arc<str>>,
     /// For a forward step: the step that compensates it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compensated_by: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "decode::shared_option"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub compensated_by: Option<Arc<str>>,
     /// For a compensation: the forward step it undoes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub compensates: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "decode::shared_option"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub compensates: Option<Arc<str>>,
 }
 
 /// The start of the ids of one phase's steps in one package version (and edge):
@@ -340,15 +355,21 @@ fn push_version(text: &mut String, version: &Version) {
 
 /// The id of a step, from what identifies it (never from its text or the time): the
 /// [`step_id_prefix`] of its package, version, edge and phase, its script and its role.
-pub fn step_id(prefix: &str, script: &str, role: Role) -> String {
+pub fn step_id(prefix: &str, script: &str, role: Role) -> Arc<str> {
     const UNDO: &str = "~undo";
-    let mut id = String::with_capacity(prefix.len() + script.len() + UNDO.len());
-    id.push_str(prefix);
-    id.push_str(script);
-    if role == Role::Compensate {
-        id.push_str(UNDO);
+    thread_local! {
+        /// Where an id is put together before it is shared: one allocation per id.
+        static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
     }
-    id
+    SCRATCH.with_borrow_mut(|id| {
+        id.clear();
+        id.push_str(prefix);
+        id.push_str(script);
+        if role == Role::Compensate {
+            id.push_str(UNDO);
+        }
+        Arc::from(id.as_str())
+    })
 }
 
 /// The hashes of a plan's steps and of its compensations, the parts of its hash (from format

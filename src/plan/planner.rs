@@ -1027,12 +1027,13 @@ pub fn build(
     let mut steps: Vec<Step> = Vec::with_capacity(order.len());
     for node in &order {
         let draft = drafts[node.index()];
-        let mut step = make_step(draft, Role::Forward, platform, &mut scripts)?;
+        let id = step_id(&draft.prefix, &draft.script.stem, Role::Forward);
+        let mut step = make_step(draft, id, Role::Forward, platform, &mut scripts)?;
         step.compensated_by = draft
             .twin
             .as_ref()
             .map(|twin| step_id(&twin.prefix, &twin.script.stem, Role::Compensate));
-        let mut depends: Vec<String> = graph
+        let mut depends: Vec<Arc<str>> = graph
             .neighbors_directed(*node, petgraph::Direction::Incoming)
             .map(|before| steps[position[before.index()]].id.clone())
             .collect();
@@ -1113,16 +1114,20 @@ fn compensations_of(
         let Some(twin) = twin_of(drafts[node.index()]) else {
             continue;
         };
-        let mut step = make_step(&twin, Role::Compensate, platform, scripts)?;
-        step.compensates = Some(steps[at].id.clone());
-        let mut depends: Vec<String> = nearest_compensable(graph, *node, &compensable, &mut search)
-            .map(|after| {
-                steps[position[after.index()]]
-                    .compensated_by
-                    .clone()
-                    .unwrap_or_else(|| unreachable!("a compensable step names its twin"))
-            })
-            .collect();
+        let forward = &steps[at];
+        let id = (forward.compensated_by.clone())
+            .unwrap_or_else(|| unreachable!("a compensable step names its twin"));
+        let mut step = make_step(&twin, id, Role::Compensate, platform, scripts)?;
+        step.compensates = Some(Arc::clone(&forward.id));
+        let mut depends: Vec<Arc<str>> =
+            nearest_compensable(graph, *node, &compensable, &mut search)
+                .map(|after| {
+                    steps[position[after.index()]]
+                        .compensated_by
+                        .clone()
+                        .unwrap_or_else(|| unreachable!("a compensable step names its twin"))
+                })
+                .collect();
         depends.sort_unstable();
         step.depends_on = depends;
         compensations.push(step);
@@ -1439,8 +1444,11 @@ fn script_name(stem: &str) -> &str {
     stem.split_once('.').map_or(stem, |(_, name)| name)
 }
 
+/// The step of `draft` with the given id ([`step_id`]), its dependencies and twin still to
+/// be named.
 fn make_step(
     draft: &Draft<'_>,
+    id: Arc<str>,
     role: Role,
     platform: Platform,
     scripts: &mut HashMap<Checksum, Arc<str>>,
@@ -1478,7 +1486,7 @@ fn make_step(
     let edge = script.phase.origin().cloned();
     let transactional = script.kind.runs_in_transaction(script.flags, platform);
     Ok(Step {
-        id: step_id(&draft.prefix, &script.stem, role),
+        id,
         package: Arc::clone(&draft.name),
         version: package.version.clone(),
         edge,

@@ -394,11 +394,8 @@ fn markdown_in(plan: &Plan, budget: &mut Budget) -> String {
             );
         }
     }
-    let compensations: BTreeMap<&str, &Step> = plan
-        .compensations
-        .iter()
-        .map(|c| (c.id.as_str(), c))
-        .collect();
+    let compensations: BTreeMap<&str, &Step> =
+        plan.compensations.iter().map(|c| (&*c.id, c)).collect();
     let mut by_package: BTreeMap<&str, Vec<(usize, &Step)>> = BTreeMap::new();
     for (index, step) in plan.steps.iter().enumerate() {
         by_package
@@ -442,7 +439,7 @@ fn markdown_in(plan: &Plan, budget: &mut Budget) -> String {
             let compensation = step
                 .compensated_by
                 .as_ref()
-                .and_then(|id| compensations.get(id.as_str()))
+                .and_then(|id| compensations.get(&**id))
                 .map_or_else(
                     || {
                         if step.irreversible {
@@ -664,7 +661,7 @@ pub fn mermaid(plan: &Plan) -> String {
         .steps
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.id.as_str(), format!("s{}", i + 1)))
+        .map(|(i, s)| (&*s.id, format!("s{}", i + 1)))
         .collect();
     let mut out = String::from("flowchart TD\n");
     let by_package = steps_by_package(plan);
@@ -686,17 +683,15 @@ pub fn mermaid(plan: &Plan) -> String {
             let _ = writeln!(
                 out,
                 "    {}{}\"{label}\"{}",
-                ids[step.id.as_str()],
-                shape.0,
-                shape.1
+                ids[&*step.id], shape.0, shape.1
             );
         }
         let _ = writeln!(out, "  end");
     }
     for step in &plan.steps {
         for dependency in &step.depends_on {
-            if let Some(from) = ids.get(dependency.as_str()) {
-                let _ = writeln!(out, "  {from} --> {}", ids[step.id.as_str()]);
+            if let Some(from) = ids.get(&**dependency) {
+                let _ = writeln!(out, "  {from} --> {}", ids[&*step.id]);
             }
         }
     }

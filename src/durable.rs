@@ -6,8 +6,14 @@ use std::path::Path;
 
 /// Writes through a temporary file and a rename, so a reader never sees half a file, and a
 /// crash or a power loss leaves either the old file or the new one. A link
-/// (`plans/current.json`) is written through, not replaced by a file.
+/// (`plans/current.json`) is written through, not replaced by a file. What is no file (a
+/// device such as `/dev/null`, a pipe, `/dev/stdout`) is written to as it is: a rename
+/// would put a file in its place.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if fs_err::metadata(path).is_ok_and(|meta| !meta.is_file() && !meta.is_dir()) {
+        let mut file = fs_err::OpenOptions::new().write(true).open(path)?;
+        return std::io::Write::write_all(&mut file, bytes);
+    }
     let real = match fs_err::canonicalize(path) {
         Ok(real) if path.is_symlink() => real,
         _ => path.to_path_buf(),
@@ -41,7 +47,39 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(unix)]
+    use std::os::unix::fs::FileTypeExt as _;
+
     use super::*;
+
+    /// QA: as root, `--out /dev/null` replaced the device with a file, and `--out
+    /// /dev/stdout` never reached the pipe.
+    #[cfg(unix)]
+    #[test]
+    fn what_is_no_file_is_written_to_not_replaced() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let fifo = dir.path().join("fifo");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success());
+        let reader = {
+            let fifo = fifo.clone();
+            std::thread::spawn(move || fs_err::read_to_string(fifo).expect("reads"))
+        };
+        write_atomically(&fifo, b"plan").expect("writes");
+        assert_eq!(reader.join().expect("reader"), "plan");
+        assert!(fs_err::metadata(&fifo)
+            .expect("there")
+            .file_type()
+            .is_fifo());
+        write_atomically(Path::new("/dev/null"), b"plan").expect("writes");
+        assert!(fs_err::metadata("/dev/null")
+            .expect("there")
+            .file_type()
+            .is_char_device());
+    }
 
     #[cfg(unix)]
     #[test]

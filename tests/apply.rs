@@ -3081,6 +3081,64 @@ async fn steps_run_on_the_connections_a_limited_target_gives() {
     assert_nothing_done_twice(&s.db, &[&load_plan(&plan)]).await;
 }
 
+/// QA: every apply ran `CREATE SCHEMA IF NOT EXISTS dbpm`, which PostgreSQL refuses to a
+/// role without the right to create schemas in the database even when the schema is there:
+/// a deploy role granted dbpm's tables and its own schema could plan, but never apply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_role_that_may_not_create_schemas_applies_where_the_state_is() {
+    let role = LimitedRole::named("dbpm_deploy", 10);
+    let s = Scenario::new(Platform::Postgres);
+    let plan_of = |name: &str, url: &str| {
+        let table = [
+            (
+                "UPGRADE/001.t.sql".to_owned(),
+                format!("CREATE TABLE {name}_t (n INTEGER);"),
+            ),
+            (
+                "DOWNGRADE/001.t.sql".to_owned(),
+                format!("DROP TABLE IF EXISTS {name}_t;"),
+            ),
+        ];
+        let (release, repo) = one_package(&s.ctx, name, "\"postgres\"", table);
+        let plan = s.ctx.path(&format!("{name}.json")).display().to_string();
+        let args = [
+            "plan",
+            "--release",
+            &release,
+            "--repo",
+            &repo,
+            "--db",
+            url,
+            "--out",
+            &plan,
+        ];
+        let planned = s.ctx.run(&args);
+        assert!(planned.status.success(), "{}", s.text(&planned));
+        plan
+    };
+    let apply = |plan: &str, url: &str| {
+        let output = s.ctx.run(&["apply", plan, "--db", url]);
+        assert_eq!(output.status.code(), Some(0), "{}", s.text(&output));
+    };
+    // An administrator makes dbpm's state, then grants it and a schema to the deploy role.
+    let first = plan_of("first", &s.db.url);
+    apply(&first, &s.db.url);
+    role.psql(
+        &s.db.url,
+        &format!(
+            "GRANT USAGE, CREATE ON SCHEMA public TO {0}; GRANT USAGE ON SCHEMA dbpm TO {0}; \
+             GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA dbpm TO {0}",
+            role.name
+        ),
+    );
+    let (scheme, rest) = s.db.url.split_once("://").unwrap();
+    let (_, host) = rest.split_once('@').unwrap();
+    let deploy = format!("{scheme}://{}@{host}", role.name);
+    let second = plan_of("second", &deploy);
+    apply(&second, &deploy);
+    assert_eq!(s.db.count("second_t").await, 0);
+}
+
 /// A `.cmd` step that prints without end (a `pg_dump` to its standard output) keeps dbpm's
 /// memory bounded: its output was read whole, then cut (800 MB of it took 2.3 GB), so the
 /// machine applying the plan ran out of memory mid-run. Here dbpm may use 1 GB of address

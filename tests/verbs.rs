@@ -3032,3 +3032,231 @@ fn install_skips_a_broken_package_it_does_not_need_and_fails_on_one_it_does() {
     let upgrade = ok(&ctx, &db, &["upgrade", "--repo", &repo, "--yes"]);
     assert!(upgrade.contains("skipped_source"), "{upgrade}");
 }
+
+/// QA: steps shared what a script left in its session. Two backfills that fill a temporary
+/// table of the same name (`CREATE TEMPORARY TABLE IF NOT EXISTS`) saw each other's rows on
+/// PostgreSQL (a reused connection) and SQLite (steps run one after another on one
+/// connection); a `PREPARE` in two scripts failed on PostgreSQL as "already exists"; a
+/// pragma of one SQLite script changed what the next one selected.
+#[test]
+fn a_step_never_sees_what_an_earlier_script_left_in_its_session() {
+    for platform in [Platform::Postgres, Platform::Sqlite] {
+        let ctx = TestContext::new();
+        let db = TestDb::new(platform);
+        let fill = |table: &str, value: &str| {
+            let mut text = format!(
+                "CREATE TABLE {table} (v VARCHAR(10));\n\
+                 CREATE TEMPORARY TABLE IF NOT EXISTS tmp_work (v VARCHAR(10));\n\
+                 INSERT INTO tmp_work VALUES ('{value}');\n\
+                 INSERT INTO {table} SELECT v FROM tmp_work;\n"
+            );
+            if platform == Platform::Postgres {
+                text.push_str("PREPARE pick AS SELECT 1;\nLISTEN work;\n");
+            } else {
+                text.push_str("PRAGMA case_sensitive_like = ON;\n");
+            }
+            text
+        };
+        let (a, b) = (fill("tp_a", "a"), fill("tp_b", "b"));
+        let repo = package_repo(
+            &ctx,
+            "leftovers",
+            platform.as_str(),
+            &[
+                ("UPGRADE/001.a.sql", &a),
+                ("DOWNGRADE/001.a.sql", "DROP TABLE tp_a;\n"),
+                ("UPGRADE/002.b.sql", &b),
+                ("DOWNGRADE/002.b.sql", "DROP TABLE tp_b;\n"),
+                (
+                    "UPGRADE/003.like.sql",
+                    "CREATE TABLE fruit AS SELECT 'Apple' AS name;\n\
+                     CREATE TABLE a_fruit AS SELECT name FROM fruit WHERE name LIKE 'a%';\n",
+                ),
+                (
+                    "DOWNGRADE/003.like.sql",
+                    "DROP TABLE a_fruit;\nDROP TABLE fruit;\n",
+                ),
+            ],
+        );
+        ok(
+            &ctx,
+            &db,
+            &["install", "leftovers", "--yes", "--repo", &repo],
+        );
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let texts = |sql: &str| runtime.block_on(db.texts(sql));
+        assert_eq!(texts("SELECT v FROM tp_b"), ["b"], "{platform}");
+        // SQLite's `LIKE` ignores case unless a pragma says otherwise; PostgreSQL's never does.
+        let liked: &[&str] = if platform == Platform::Sqlite {
+            &["Apple"]
+        } else {
+            &[]
+        };
+        assert_eq!(texts("SELECT name FROM a_fruit"), liked, "{platform}");
+    }
+}
+
+/// QA: a script that ended dbpm's transaction itself (a `ROLLBACK` left from a dry run) was
+/// journaled done and its package recorded installed, with nothing of it in the target; a
+/// check that made its transaction read-only made dbpm's journal write fail, which read as
+/// the target failing and could not be resumed. Both are the script's failure now, rolled
+/// back. SQLite's `PRAGMA query_only` in a check is dbpm's to undo for its journal.
+#[test]
+fn a_script_that_spoils_its_transaction_fails_as_a_script() {
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    let repo = package_repo(
+        &ctx,
+        "spoils",
+        "postgres",
+        &[
+            (
+                "UPGRADE/001.t.sql",
+                "CREATE TABLE spoils_t (i INTEGER);\nINSERT INTO spoils_t VALUES (1);\nROLLBACK;\n",
+            ),
+            ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS spoils_t;\n"),
+        ],
+    );
+    let install = ["install", "spoils", "--yes", "--repo", repo.as_str()];
+    let text = exits(&ctx, &db, &install, 5);
+    assert!(
+        text.contains("the script ended the step's transaction itself"),
+        "{text}"
+    );
+    assert_eq!(installed(&ctx, &db), "");
+    package_version(
+        &ctx,
+        "spoils",
+        "1.0.0",
+        &[
+            ("UPGRADE/001.t.sql", "CREATE TABLE spoils_t (i INTEGER);\n"),
+            (
+                "VERIFY/001.check.sql",
+                "SET TRANSACTION READ ONLY;\nSELECT count(*) FROM spoils_t;\n",
+            ),
+        ],
+    );
+    let text = exits(&ctx, &db, &install, 5);
+    assert!(
+        text.contains("the script made its transaction read-only"),
+        "{text}"
+    );
+    assert_eq!(installed(&ctx, &db), "");
+    assert_eq!(schema(&db), schema(&TestDb::postgres()));
+
+    let sqlite = TestDb::sqlite();
+    let repo = package_repo(
+        &ctx,
+        "checks",
+        "sqlite",
+        &[
+            ("UPGRADE/001.t.sql", "CREATE TABLE checks_t (i INTEGER);\n"),
+            ("DOWNGRADE/001.t.sql", "DROP TABLE checks_t;\n"),
+            (
+                "VERIFY/001.check.sql",
+                "PRAGMA query_only = ON;\nSELECT count(*) FROM checks_t;\n",
+            ),
+        ],
+    );
+    ok(
+        &ctx,
+        &sqlite,
+        &["install", "checks", "--yes", "--repo", &repo],
+    );
+    assert_eq!(installed(&ctx, &sqlite), "checks@1.0.0");
+}
+
+/// QA: a script outside a transaction that began one and did not end it (`BEGIN` without
+/// `COMMIT`) was journaled done while what it did was lost (PostgreSQL, SQLite).
+#[test]
+fn a_script_that_leaves_a_transaction_open_fails() {
+    for platform in [Platform::Postgres, Platform::Sqlite] {
+        let ctx = TestContext::new();
+        let db = TestDb::new(platform);
+        let manifest = format!(
+            "[package]\nname = \"opentx\"\nversion = \"1.0.0\"\nplatforms = [\"{}\"]\n\n\
+             [scripts.\"UPGRADE/001.a\"]\ntransaction = false\n",
+            platform.as_str()
+        );
+        let repo = package_version(
+            &ctx,
+            "opentx",
+            "1.0.0",
+            &[
+                ("dbpm.toml", &manifest),
+                (
+                    "UPGRADE/001.a.sql",
+                    "CREATE TABLE ot (x INTEGER);\nBEGIN;\nINSERT INTO ot VALUES (1);\n",
+                ),
+                ("DOWNGRADE/001.a.sql", "DROP TABLE IF EXISTS ot;\n"),
+            ],
+        );
+        let text = exits(
+            &ctx,
+            &db,
+            &["install", "opentx", "--yes", "--repo", &repo],
+            5,
+        );
+        assert!(
+            text.contains("the script left a transaction open"),
+            "{platform}: {text}"
+        );
+        assert_eq!(installed(&ctx, &db), "", "{platform}");
+    }
+}
+
+/// QA: after a failed compensation in another schema than the default, the commands the
+/// message told the operator to run left out `--schema`, and looked at `public`.
+#[test]
+fn the_commands_a_failed_run_suggests_name_its_schema() {
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(db.execute("CREATE SCHEMA tenant1"));
+    let repo = package_repo(
+        &ctx,
+        "cf",
+        "postgres",
+        &[
+            ("UPGRADE/001.t.sql", "CREATE TABLE cf_t (i INTEGER);\n"),
+            ("DOWNGRADE/001.t.sql", "SELECT 1/0;\n"),
+            ("INSTALL/001.v.sql", "SELECT * FROM cf_missing;\n"),
+            ("ROLLBACK/001.v.sql", "SELECT 1;\n"),
+        ],
+    );
+    let args = [
+        "install", "cf", "--schema", "tenant1", "--yes", "--repo", &repo,
+    ];
+    let text = exits(&ctx, &db, &args, 6);
+    assert!(
+        text.contains("`dbpm history --run ")
+            && text.contains(" --db ... --schema tenant1` shows every step's"),
+        "{text}"
+    );
+    assert!(
+        text.contains("run `dbpm apply --resume --db ... --schema tenant1` to resume the rollback"),
+        "{text}"
+    );
+}
+
+/// QA: `install`, `uninstall` and `undo` with `--output json` that ended "not applied" (no
+/// terminal to ask on, no `--yes`) wrote nothing on stdout.
+#[test]
+fn a_verb_not_confirmed_says_so_in_json() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    let output = run(
+        &ctx,
+        &db,
+        &with_repo(&["--output", "json", "install", "core"]),
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let document: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(document["outcome"], "error", "{document}");
+    assert_eq!(
+        document["error"]["code"], "dbpm::verb::not_confirmed",
+        "{document}"
+    );
+    assert!(!db.sqlite_file().exists());
+}

@@ -139,14 +139,15 @@ pub async fn run(args: ApplyArgs, out: &Out) -> miette::Result<Exit> {
     let target = announcing_waits_as_events(Target::new(url.parse()?, args.schema.clone())?, out);
     let mut settings = settings(&args.run, args.schema.as_deref())?;
     settings.roll_back = args.roll_back;
+    let on = target_flags(args.schema.as_deref());
     let (plan, again) = match &args.plan {
         Some(path) => (
             load_plan(path)?,
-            format!("dbpm apply {} --db ...", path.display()),
+            format!("dbpm apply {} {on}", path.display()),
         ),
         None => (
             unfinished_plan(&target).await?,
-            "dbpm apply --resume --db ...".to_owned(),
+            format!("dbpm apply --resume {on}"),
         ),
     };
     execute(&plan, &target, &settings, out, &again).await
@@ -303,8 +304,18 @@ pub fn settings(args: &RunArgs, schema: Option<&str>) -> miette::Result<Settings
     })
 }
 
+/// How a command a user is told to run names the target: `--db ...`, and its `--schema`
+/// when one was given (without it, the command would look at another schema).
+pub fn target_flags(schema: Option<&str>) -> String {
+    match schema {
+        Some(schema) => format!("--db ... --schema {schema}"),
+        None => "--db ...".to_owned(),
+    }
+}
+
 /// Applies a plan with progress on stderr (or JSON events on stdout) and the exit code of
-/// its outcome. `again` is the command that resumes it.
+/// its outcome. `again` is the command that resumes it, ending with how it names the target
+/// (`--db`, and `--schema` when one was given).
 pub async fn execute(
     plan: &Plan,
     target: &Target,
@@ -417,6 +428,8 @@ pub async fn execute(
 }
 
 fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
+    // `history` of a run looks at the target `again` names.
+    let on = again.find(" --db").map_or("", |at| &again[at..]);
     match outcome {
         Outcome::Completed {
             run,
@@ -430,7 +443,7 @@ fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
             postinstall_failed,
         } => {
             out.status(format!(
-                "run {run} completed, but {} failed: a POSTINSTALL failure is reported, not rolled back; its error is above (`dbpm history --run {run}` shows it again)",
+                "run {run} completed, but {} failed: a POSTINSTALL failure is reported, not rolled back; its error is above (`dbpm history --run {run}{on}` shows it again)",
                 postinstall_failed.join(", ")
             ));
             Exit::PostinstallFailed
@@ -469,7 +482,7 @@ fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
         }
         Outcome::CompensationFailed { run, failed } => {
             out.status(format!(
-                "run {run}: compensation {} failed; the target is between states. Fix the cause (its error is above; `dbpm history --run {run}` shows every step's), then run `{again}` to resume the rollback; or, when the compensation itself is wrong, undo by hand what it was to undo, then run `{again} --skip-failed-compensations`",
+                "run {run}: compensation {} failed; the target is between states. Fix the cause (its error is above; `dbpm history --run {run}{on}` shows every step's), then run `{again}` to resume the rollback; or, when the compensation itself is wrong, undo by hand what it was to undo, then run `{again} --skip-failed-compensations`",
                 failed.join(", ")
             ));
             Exit::NeedsOperator

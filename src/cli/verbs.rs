@@ -269,16 +269,22 @@ async fn plan_then_apply(
         return Ok(Exit::Success);
     }
     if !args.yes {
+        // Errors, so that `--output json` says so too.
         if !std::io::stdin().is_terminal() {
-            out.status("not applied: there is no terminal to ask on; pass `--yes` to apply, or `--plan-out FILE` to keep the plan");
-            return Ok(Exit::Error);
+            return Err(miette::miette!(
+                code = "dbpm::verb::not_confirmed",
+                help = "pass `--yes` to apply, or `--plan-out FILE` to keep the plan",
+                "not applied: there is no terminal to ask on"
+            ));
         }
         out.prompt("Apply this plan? [y/N] ");
         let mut answer = String::new();
         let _ = std::io::stdin().lock().read_line(&mut answer);
         if !matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes") {
-            out.status("not applied");
-            return Ok(Exit::Error);
+            return Err(miette::miette!(
+                code = "dbpm::verb::not_confirmed",
+                "not applied: the plan was not confirmed"
+            ));
         }
     }
     let settings = Settings {
@@ -287,12 +293,9 @@ async fn plan_then_apply(
     };
     // Only once it applies is the output a stream of events, a wait for a lock among them.
     let target = announcing_waits_as_events(target.clone(), out);
-    execute(
-        &plan,
-        &target,
-        &settings,
-        out,
-        "dbpm apply --resume --db ...",
-    )
-    .await
+    let again = format!(
+        "dbpm apply --resume {}",
+        super::apply::target_flags(args.target.schema())
+    );
+    execute(&plan, &target, &settings, out, &again).await
 }

@@ -17,6 +17,7 @@ use crate::db::target::{
     RunLock, RunOutcome, RunRecord, ScriptFailed, StepSession, Target, TargetError,
     TEXT_BYTES_PER_INSERT,
 };
+use crate::package::statements::changes_session;
 use crate::package::{Checksum, Kind};
 use crate::plan::{Plan, Step, StepPhase};
 use crate::platform::Platform;
@@ -930,7 +931,10 @@ fn next_batch<'a>(
         if journal.contains_key(&*candidate.id) {
             continue;
         }
-        let batchable = candidate.transactional && candidate.kind == Kind::Sql;
+        // A script that changes its session gets a connection of its own, as alone.
+        let batchable = candidate.transactional
+            && candidate.kind == Kind::Sql
+            && !changes_session(plan.text_of(candidate), plan.platform);
         if !batchable || !candidate.depends_on.iter().all(|d| scratch.contains(&**d)) {
             break;
         }

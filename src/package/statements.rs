@@ -120,6 +120,20 @@ pub fn scan(sql: &str, platform: Platform) -> Statements<'_> {
     }
 }
 
+/// Whether `sql` holds a statement whose effect outlives its transaction on the connection
+/// it ran on, so that a script that ran after it there would see it: a pragma, an attached
+/// database, a temporary table, view or trigger. (SQLite: where dbpm runs several steps on
+/// one connection.)
+pub fn changes_session(sql: &str, platform: Platform) -> bool {
+    scan(sql, platform).any(|statement| {
+        statement.starts_with(&["PRAGMA"])
+            || statement.starts_with(&["ATTACH"])
+            || statement.starts_with(&["DETACH"])
+            || statement.starts_with(&["CREATE", "TEMP"])
+            || statement.starts_with(&["CREATE", "TEMPORARY"])
+    })
+}
+
 /// The iterator of [`scan`].
 #[derive(Debug, Clone)]
 pub struct Statements<'a> {

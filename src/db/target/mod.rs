@@ -405,10 +405,14 @@ impl Target {
         let mut session = self.open(Access::Write).await?;
         self.begin_locked_write(&mut session).await?;
         let doing = "create dbpm's state tables";
-        // A damaged state is refused before any DDL, which MySQL would commit at once.
-        self.has_state(&mut session).await?;
-        for statement in tables::bootstrap(self.platform()) {
-            session.run(statement).await.map_err(self.failed(doing))?;
+        // A damaged state is refused before any DDL, which MySQL would commit at once. A
+        // state that is there needs none: on PostgreSQL, `CREATE SCHEMA IF NOT EXISTS` asks
+        // for the right to create schemas even when it exists, which a deploy role that owns
+        // only dbpm's schema and its own lacks.
+        if !self.has_state(&mut session).await? {
+            for statement in tables::bootstrap(self.platform()) {
+                session.run(statement).await.map_err(self.failed(doing))?;
+            }
         }
         let found = self.state_version(&mut session).await?;
         for migration in tables::MIGRATIONS

@@ -47,6 +47,22 @@ const OWNER_LEN: usize = 32;
 /// What a PostgreSQL step's commit raises when its run is no longer its apply's.
 const RUN_CLAIMED: &str = "dbpm: another apply has claimed this run";
 
+/// What a PostgreSQL step's commit raises when the script left its transaction read-only.
+const READ_ONLY: &str = "dbpm: the transaction of the step is read-only";
+
+/// Why a PostgreSQL script's transaction could not be committed with its journal entry,
+/// when the script itself is the cause; `None` for any other failure of the commit.
+fn spoiled_transaction(err: &sqlx::Error) -> Option<&'static str> {
+    let db = err.as_database_error()?;
+    if db.message() == READ_ONLY {
+        return Some("the script made its transaction read-only (`SET TRANSACTION READ ONLY`, or `default_transaction_read_only`), and dbpm journals a step in the step's own transaction, so it was rolled back; leave that out (a check that must change nothing can be a VERIFY script that only reads)");
+    }
+    // The `SAVEPOINT` that opens the commit finds no transaction block.
+    (db.code().as_deref() == Some("25P01")).then_some(
+        "the script ended the step's transaction itself (a `COMMIT` or `ROLLBACK` of its own), so the step could not commit with its journal entry; what the script did before its own `COMMIT`, or after its `ROLLBACK`, stays; remove them (dbpm runs the whole script in one transaction), or declare the script `transaction = false`",
+    )
+}
+
 /// The run lock of a target, held for as long as this value lives. Dropping it closes the
 /// session that holds the database lock (or the file that holds SQLite's OS lock), so an
 /// early return or a crash never leaves the target locked.
@@ -972,10 +988,12 @@ impl StepSession {
                 pg_literal(run),
                 pg_literal(owner),
             );
-            // A script at REPEATABLE READ or SERIALIZABLE meets the claim's change of the
-            // owner row as a serialization failure: the run was claimed all the same.
+            // The savepoint fails when the script ended the transaction itself. The script's
+            // timeouts do not reach dbpm's own statements. A script at REPEATABLE READ or
+            // SERIALIZABLE meets the claim's change of the owner row as a serialization
+            // failure: the run was claimed all the same.
             let sql = format!(
-                "SET SESSION AUTHORIZATION DEFAULT; DO $dbpm$ BEGIN IF NOT EXISTS ({held}) THEN RAISE EXCEPTION '{RUN_CLAIMED}'; END IF; EXCEPTION WHEN serialization_failure THEN RAISE EXCEPTION '{RUN_CLAIMED}'; END $dbpm$; {journal} ({}, {}, {attempt}, 'done', {now}, {now}); COMMIT",
+                "SAVEPOINT dbpm_step; SET SESSION AUTHORIZATION DEFAULT; SET LOCAL statement_timeout TO DEFAULT; SET LOCAL lock_timeout TO DEFAULT; DO $dbpm$ BEGIN IF current_setting('transaction_read_only') = 'on' THEN RAISE EXCEPTION '{READ_ONLY}'; END IF; IF NOT EXISTS ({held}) THEN RAISE EXCEPTION '{RUN_CLAIMED}'; END IF; EXCEPTION WHEN serialization_failure THEN RAISE EXCEPTION '{RUN_CLAIMED}'; END $dbpm$; {journal} ({}, {}, {attempt}, 'done', {now}, {now}); COMMIT",
                 pg_literal(run),
                 pg_literal(step),
             );
@@ -992,9 +1010,11 @@ impl StepSession {
                     })
                 }
                 // The server refused the commit and rolled the script back (a serialization
-                // failure): the script failed, journaled apart.
-                Err(err) if refused_commit(&err) => {
-                    let message = describe(&err);
+                // failure), or the script spoiled its transaction: the script failed,
+                // journaled apart.
+                Err(err) if refused_commit(&err) || spoiled_transaction(&err).is_some() => {
+                    let message =
+                        spoiled_transaction(&err).map_or_else(|| describe(&err), str::to_owned);
                     // Refused by the INSERT, the COMMIT never ran: the transaction is
                     // aborted and open until this.
                     let _ = self.session.run("ROLLBACK").await;
@@ -1011,6 +1031,7 @@ impl StepSession {
                 target: self.target.label(),
             });
         }
+        self.writable().await?;
         self.session
             .execute(
                 "INSERT INTO {journal} (run_id, step_id, attempt, state, started_at, ended_at) VALUES (?, ?, ?, 'done', {now}, {now})",
@@ -1212,7 +1233,7 @@ impl StepSession {
         let mut tries = 0;
         loop {
             let message = match self.session.run_script(script).await {
-                Ok(()) => return Ok(Ok(())),
+                Ok(()) => return self.left_open().await,
                 Err(failed) if lost_connection(&failed.error) => {
                     return Err(self.target.failed("run a step's script")(failed.error))
                 }
@@ -1231,6 +1252,38 @@ impl StepSession {
             };
             return Ok(Err(ScriptFailed(message)));
         }
+    }
+
+    /// After a script that ran outside a transaction: the script's failure when it left a
+    /// transaction open (a `BEGIN` without its `COMMIT`), which is rolled back, as a client
+    /// that disconnects would have it. Else the journal entry that follows would commit it.
+    /// On MySQL/MariaDB the step's connection is closed after it, which rolls it back.
+    async fn left_open(&mut self) -> Result<Result<(), ScriptFailed>, TargetError> {
+        let probe = match self.target.platform() {
+            // Refused outside a transaction block.
+            Platform::Postgres => "SAVEPOINT dbpm_open",
+            // Refused inside a transaction; else it begins one, rolled back below.
+            Platform::Sqlite => "BEGIN",
+            Platform::Mysql => return Ok(Ok(())),
+        };
+        let postgres = self.target.platform() == Platform::Postgres;
+        let open = match self.session.run(probe).await {
+            Ok(()) => postgres,
+            Err(err @ sqlx::Error::Database(_)) if !lost_connection(&err) => !postgres,
+            Err(err) => return Err(self.target.failed("end a step's script")(err)),
+        };
+        // PostgreSQL outside a transaction has nothing to roll back (and would log a warning).
+        if open || !postgres {
+            self.session
+                .run("ROLLBACK")
+                .await
+                .map_err(self.target.failed("end a step's script"))?;
+        }
+        Ok(if open {
+            Err(ScriptFailed("the script left a transaction open (a `BEGIN` without its `COMMIT`); dbpm rolled it back, with what the script did in it, and, on PostgreSQL, the statements before the `BEGIN` that were sent with it; end it with `COMMIT`".to_owned()))
+        } else {
+            Ok(())
+        })
     }
 
     /// Journals an attempt of a step: inserted when new, updated otherwise.
@@ -1299,6 +1352,7 @@ impl StepSession {
         attempt: i64,
         message: &str,
     ) -> Result<(), TargetError> {
+        self.writable().await?;
         let begin = self.begin_statement();
         self.session
             .run(begin)
@@ -1316,6 +1370,18 @@ impl StepSession {
             .run("COMMIT")
             .await
             .map_err(self.target.failed("journal a step"))?;
+        Ok(())
+    }
+
+    /// On SQLite, lets dbpm write its journal on a connection whose script turned it
+    /// read-only (`PRAGMA query_only = ON`, for a check that must change nothing).
+    async fn writable(&mut self) -> Result<(), TargetError> {
+        if self.target.platform() == Platform::Sqlite {
+            self.session
+                .run("PRAGMA query_only = OFF")
+                .await
+                .map_err(self.target.failed("journal a step"))?;
+        }
         Ok(())
     }
 

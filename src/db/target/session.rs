@@ -507,11 +507,14 @@ impl Session {
     /// `after_commit`: the session's last statement was dbpm's own `COMMIT`, and a
     /// `ROLLBACK` would only write a warning to the server's log), goes back to the
     /// connection's own user and role (`SET SESSION AUTHORIZATION DEFAULT`, which `RESET
-    /// ALL` leaves alone) and resets every setting to the connection's default (`RESET ALL`:
-    /// `search_path`, timeouts, ...), then runs `settings` (statements of their own).
-    /// Temporary tables, prepared statements and advisory locks stay: `DISCARD ALL` would drop
-    /// them too, but it doubled the time of a run of small steps, and migration scripts
-    /// hardly leave them behind.
+    /// ALL` leaves alone), resets every setting to the connection's default (`RESET ALL`:
+    /// `search_path`, timeouts, ...), drops the session's temporary tables (`DISCARD TEMP`:
+    /// two backfills that fill a temporary table of the same name would otherwise share its
+    /// rows), then runs `settings` (statements of their own) and asks whether the script left
+    /// anything else behind. Only then, in a second round trip, are its prepared statements
+    /// (`PREPARE`; not the driver's own), cursors, `LISTEN`s and advisory locks let go of.
+    /// `DISCARD ALL` would do all of it, but it drops the driver's prepared statements too,
+    /// and doubled the time of a run of small steps. What `currval` remembers stays.
     pub(super) async fn reset(
         &mut self,
         after_commit: bool,
@@ -519,14 +522,14 @@ impl Session {
     ) -> Result<(), sqlx::Error> {
         if let Session::Postgres(c) = self {
             let rollback = if after_commit { "" } else { "ROLLBACK; " };
-            c.execute(
-                format!(
-                    "{rollback}SET SESSION AUTHORIZATION DEFAULT; RESET ALL; {}",
-                    settings.join("; ")
-                )
-                .as_str(),
-            )
-            .await?;
+            let sql = format!(
+                "{rollback}SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DISCARD TEMP; {}; {PG_LEFT_BEHIND}",
+                settings.join("; ")
+            );
+            let left: Vec<PgRow> = c.fetch_all(sql.as_str()).await?;
+            if !left.is_empty() {
+                c.execute(PG_LET_GO).await?;
+            }
         }
         Ok(())
     }
@@ -540,6 +543,14 @@ impl Session {
         }
     }
 }
+
+/// A row when a PostgreSQL session holds what a script left behind beyond its settings and
+/// temporary tables: a prepared statement of its own, a cursor, a `LISTEN`, an advisory lock.
+const PG_LEFT_BEHIND: &str = "SELECT 1 WHERE EXISTS (SELECT FROM pg_prepared_statements WHERE from_sql) OR EXISTS (SELECT FROM pg_cursors) OR EXISTS (SELECT FROM pg_listening_channels()) OR EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())";
+
+/// Lets go of what [`PG_LEFT_BEHIND`] finds. Statements prepared with `PREPARE` are
+/// deallocated one by one: `DEALLOCATE ALL` would take the driver's own with them.
+const PG_LET_GO: &str = "CLOSE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DO $dbpm$ DECLARE name text; BEGIN FOR name IN SELECT p.name FROM pg_prepared_statements p WHERE p.from_sql LOOP EXECUTE format('DEALLOCATE %I', name); END LOOP; END $dbpm$";
 
 /// Binds `values` in order. Generic over the database, but not over the executor, so the
 /// futures that use it stay `Send`.

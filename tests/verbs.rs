@@ -3260,3 +3260,23 @@ fn a_verb_not_confirmed_says_so_in_json() {
     );
     assert!(!db.sqlite_file().exists());
 }
+
+/// QA: a mistyped `--schema` read as a target dbpm was never in: `status` and `history`
+/// said so, and `state export` wrote an empty state, from which CI would plan to install
+/// everything. Like `plan` and `apply`, they refuse a schema that does not exist.
+#[test]
+fn a_schema_that_does_not_exist_is_refused_by_every_read() {
+    let ctx = TestContext::new();
+    let db = TestDb::postgres();
+    for args in [
+        &["status", "--schema", "Billing"][..],
+        &["history", "--schema", "Billing"],
+        &["state", "export", "--schema", "Billing"],
+    ] {
+        let text = exits(&ctx, &db, args, 1);
+        assert!(
+            text.contains("dbpm::target::no_such_schema"),
+            "{args:?}: {text}"
+        );
+    }
+}

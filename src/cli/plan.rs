@@ -102,7 +102,6 @@ pub async fn run(args: PlanArgs, out: &Out) -> miette::Result<Exit> {
         (Some(url), _) => {
             let url: DbUrl = url.parse()?;
             let target = announcing_waits(Target::new(url, args.schema.clone())?, out);
-            target.check_schema().await?;
             let state = target.read_state().await?;
             let (runs, lock_free) = target.runs_and_lock_free().await?;
             if let Some(run) = runs.iter().find(|run| is_unfinished(run)) {

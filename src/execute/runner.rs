@@ -252,6 +252,19 @@ pub enum ApplyError {
         #[source]
         source: TargetError,
     },
+    /// As [`ApplyError::StepInterrupted`], for a compensation: the run was rolling back.
+    #[error("compensation `{step}` was interrupted while the run rolled back: the target failed under it")]
+    #[diagnostic(
+        code(dbpm::apply::compensation_interrupted),
+        help("the rollback stopped where it was: run the same command again once the target works again (the causes below say what failed), and it goes on with the rollback. The compensation runs again when its transaction was rolled back with the connection, or when it is idempotent; otherwise it may have run in part, and the rollback stops for an operator (`dbpm status` shows where the run stands)")
+    )]
+    CompensationInterrupted {
+        /// The compensation.
+        step: String,
+        /// How the target failed.
+        #[source]
+        source: TargetError,
+    },
     /// Ctrl-C, SIGTERM or SIGHUP came before the run began (while waiting for another run's lock,
     /// say): nothing ran, and no run was recorded that would hold the target for this plan.
     #[error("stopped on request (Ctrl-C, SIGTERM or SIGHUP) before the run began")]
@@ -865,9 +878,19 @@ async fn drive(
                         journal.insert(other_id, StepState::Done);
                     }
                 }
-                return Err(ApplyError::StepInterrupted {
-                    step: id,
-                    source: err,
+                let compensating = steps
+                    .get(id.as_str())
+                    .is_some_and(|s| s.compensates.is_some());
+                return Err(if compensating {
+                    ApplyError::CompensationInterrupted {
+                        step: id,
+                        source: err,
+                    }
+                } else {
+                    ApplyError::StepInterrupted {
+                        step: id,
+                        source: err,
+                    }
                 });
             }
         }

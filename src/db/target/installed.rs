@@ -65,6 +65,7 @@ impl Target {
             return Ok(state);
         }
         let mut session = self.open(Access::Read).await?;
+        self.schema_exists(&mut session).await?;
         let failed = self.read_failed("read dbpm's state");
         session.begin_read().await.map_err(&failed)?;
         if self.has_state(&mut session).await? {

@@ -289,6 +289,19 @@ pub struct StepSession {
     durable: bool,
     /// On MySQL/MariaDB, the connection as its server knows it (see [`StepSession::backend`]).
     backend: Option<Backend>,
+    /// Whether a script that ran on it may have left what outlives a reset of its settings
+    /// (see [`may_linger`]): the next reset looks for it.
+    lingering: bool,
+}
+
+/// Whether a PostgreSQL script names what a session keeps beyond its transaction and its
+/// settings: a prepared statement, a cursor, a `LISTEN`, an advisory lock. Looking for them
+/// after every step would double the time of the reset that follows each; a function the
+/// script calls that takes them is not seen here.
+fn may_linger(script: &str) -> bool {
+    const WORDS: [&str; 4] = ["prepare", "cursor", "listen", "advisory"];
+    let lower = script.to_ascii_lowercase();
+    WORDS.iter().any(|word| lower.contains(word))
 }
 
 /// A MySQL/MariaDB step connection as its server knows it, by which [`Target::end_statement`]
@@ -475,18 +488,9 @@ impl Target {
         Ok(limit.and_then(|n| u64::try_from(n).ok()))
     }
 
-    /// On PostgreSQL, refuses a target schema that does not exist (`NoSuchSchema`), which
-    /// `apply` would refuse: `plan --db` says so before a plan is made for it.
-    pub async fn check_schema(&self) -> Result<(), TargetError> {
-        if self.platform() != Platform::Postgres {
-            return Ok(());
-        }
-        let mut session = self.open(Access::Read).await?;
-        self.schema_exists(&mut session).await?;
-        self.close(session).await
-    }
-
-    async fn schema_exists(&self, session: &mut Session) -> Result<(), TargetError> {
+    /// On PostgreSQL, refuses a target schema that does not exist (`NoSuchSchema`): a
+    /// mistyped `--schema` would read as a target dbpm was never in.
+    pub(super) async fn schema_exists(&self, session: &mut Session) -> Result<(), TargetError> {
         if self.platform() != Platform::Postgres {
             return Ok(());
         }
@@ -819,6 +823,7 @@ impl Target {
             target: self.clone(),
             durable,
             backend,
+            lingering: false,
         })
     }
 
@@ -880,6 +885,7 @@ impl Target {
             return Ok(None);
         }
         let mut session = self.open(Access::Read).await?;
+        self.schema_exists(&mut session).await?;
         if self.has_state(&mut session).await? {
             Ok(Some(session))
         } else {
@@ -917,6 +923,7 @@ impl StepSession {
             target,
             durable,
             backend,
+            lingering,
         } = self;
         if target.platform() != Platform::Postgres {
             // Closing rolls back what is open; a connection that fails to close is gone.
@@ -931,7 +938,7 @@ impl StepSession {
             &[NOT_DURABLE, CHECK_CLIENT, &search_path]
         };
         session
-            .reset(after_commit, settings)
+            .reset(after_commit, lingering, settings)
             .await
             .map_err(target.failed("reset a step connection"))?;
         Ok(StepSession {
@@ -939,6 +946,7 @@ impl StepSession {
             target,
             durable,
             backend,
+            lingering: false,
         })
     }
 
@@ -1121,6 +1129,7 @@ impl StepSession {
     /// transaction could begin), the inner one the script's. On PostgreSQL in one round trip,
     /// as one simple query: its statements run in order up to the first error.
     async fn begin_then(&mut self, script: &str) -> Result<Result<(), ScriptError>, TargetError> {
+        self.lingering |= may_linger(script);
         let begin = self.begin_statement();
         if self.target.platform() == Platform::Postgres {
             // Deferred constraints are checked at the end of the script, not at the commit
@@ -1230,6 +1239,7 @@ impl StepSession {
         &mut self,
         script: &str,
     ) -> Result<Result<(), ScriptFailed>, TargetError> {
+        self.lingering |= may_linger(script);
         let mut tries = 0;
         loop {
             let message = match self.session.run_script(script).await {

@@ -510,22 +510,28 @@ impl Session {
     /// ALL` leaves alone), resets every setting to the connection's default (`RESET ALL`:
     /// `search_path`, timeouts, ...), drops the session's temporary tables (`DISCARD TEMP`:
     /// two backfills that fill a temporary table of the same name would otherwise share its
-    /// rows), then runs `settings` (statements of their own) and asks whether the script left
-    /// anything else behind. Only then, in a second round trip, are its prepared statements
-    /// (`PREPARE`; not the driver's own), cursors, `LISTEN`s and advisory locks let go of.
-    /// `DISCARD ALL` would do all of it, but it drops the driver's prepared statements too,
-    /// and doubled the time of a run of small steps. What `currval` remembers stays.
+    /// rows), then runs `settings` (statements of their own). When a script may have left
+    /// more (`lingering`), the same round trip asks whether it did, and only then a second
+    /// one lets go of its prepared statements (`PREPARE`; not the driver's own), cursors,
+    /// `LISTEN`s and advisory locks. `DISCARD ALL` would do all of it, but it drops the
+    /// driver's prepared statements too, and doubled the time of a run of small steps. What
+    /// `currval` remembers stays.
     pub(super) async fn reset(
         &mut self,
         after_commit: bool,
+        lingering: bool,
         settings: &[&str],
     ) -> Result<(), sqlx::Error> {
         if let Session::Postgres(c) = self {
             let rollback = if after_commit { "" } else { "ROLLBACK; " };
-            let sql = format!(
-                "{rollback}SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DISCARD TEMP; {}; {PG_LEFT_BEHIND}",
+            let reset = format!(
+                "{rollback}SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DISCARD TEMP; {}",
                 settings.join("; ")
             );
+            if !lingering {
+                return c.execute(reset.as_str()).await.map(drop);
+            }
+            let sql = format!("{reset}; {PG_LEFT_BEHIND}");
             let left: Vec<PgRow> = c.fetch_all(sql.as_str()).await?;
             if !left.is_empty() {
                 c.execute(PG_LET_GO).await?;

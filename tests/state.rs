@@ -367,6 +367,8 @@ async fn state_export_round_trips_through_load_state_file(platform: Platform) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_target_schemas_in_one_postgres_database_keep_separate_states() {
     let db = TestDb::postgres();
+    db.execute("CREATE SCHEMA billing; CREATE SCHEMA reporting")
+        .await;
     let billing = target(&db.url, Some("billing"));
     let reporting = target(&db.url, Some("reporting"));
     let mut state = InstalledState::empty(Platform::Postgres, billing.label());
@@ -410,6 +412,7 @@ async fn two_target_schemas_in_one_postgres_database_keep_separate_states() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_password_reaches_neither_the_export_nor_the_state_tables() {
     let db = TestDb::postgres();
+    db.execute("CREATE SCHEMA app").await;
     let url = db.url_with_password("secret-pw");
     let target = target(&url, Some("app"));
     assert!(!target.label().contains("secret-pw"));

@@ -3120,10 +3120,23 @@ fn a_script_that_spoils_its_transaction_fails_as_a_script() {
     let install = ["install", "spoils", "--yes", "--repo", repo.as_str()];
     let text = exits(&ctx, &db, &install, 5);
     assert!(
-        text.contains("the script ended the step's transaction itself"),
+        text.contains("the script rolled back dbpm's transaction with a `ROLLBACK` of its own"),
         "{text}"
     );
     assert_eq!(installed(&ctx, &db), "");
+    // Its own `BEGIN … COMMIT` (a warning at build) commits what it did: the step is done.
+    package_version(
+        &ctx,
+        "spoils",
+        "1.0.0",
+        &[(
+            "UPGRADE/001.t.sql",
+            "BEGIN;\nCREATE TABLE spoils_t (i INTEGER);\nCOMMIT;\n",
+        )],
+    );
+    ok(&ctx, &db, &install);
+    assert_eq!(installed(&ctx, &db), "spoils@1.0.0");
+    ok(&ctx, &db, &["uninstall", "spoils", "--yes"]);
     package_version(
         &ctx,
         "spoils",

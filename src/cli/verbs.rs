@@ -262,9 +262,10 @@ async fn plan_then_apply(
             }));
         }
         out.status(format!(
-            "plan written to `{}`; apply it with `dbpm apply {} --db ...`",
+            "plan written to `{}`; apply it with `dbpm apply {} {}`",
             path.display(),
-            path.display()
+            path.display(),
+            super::apply::target_flags(args.target.schema())
         ));
         return Ok(Exit::Success);
     }

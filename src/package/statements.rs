@@ -120,17 +120,66 @@ pub fn scan(sql: &str, platform: Platform) -> Statements<'_> {
     }
 }
 
+/// How a statement ends a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransactionEnd {
+    /// `COMMIT` or `END`.
+    Commit,
+    /// `ROLLBACK` or `ABORT`.
+    Rollback,
+}
+
+/// How the last statement of `sql` that ends a transaction ends it, if one does: not a
+/// `ROLLBACK TO` a savepoint, nor a two-phase `COMMIT PREPARED`.
+pub fn last_transaction_end(sql: &str, platform: Platform) -> Option<TransactionEnd> {
+    let is = |statement: &Statement<'_>, i: usize, words: &[&str]| {
+        statement
+            .word(i)
+            .is_some_and(|w| words.iter().any(|k| w.eq_ignore_ascii_case(k)))
+    };
+    scan(sql, platform)
+        .filter_map(|statement| {
+            let plain = |i: usize| {
+                statement.word(i).is_none() || is(&statement, i, &["WORK", "TRANSACTION", "AND"])
+            };
+            let to_savepoint = is(&statement, 1, &["TO"])
+                || (is(&statement, 1, &["WORK", "TRANSACTION"]) && is(&statement, 2, &["TO"]));
+            let prepared = is(&statement, 1, &["PREPARED"]);
+            if is(&statement, 0, &["COMMIT"]) && !prepared
+                || is(&statement, 0, &["END"]) && plain(1)
+            {
+                Some(TransactionEnd::Commit)
+            } else if is(&statement, 0, &["ROLLBACK"]) && !to_savepoint && !prepared
+                || is(&statement, 0, &["ABORT"]) && plain(1)
+            {
+                Some(TransactionEnd::Rollback)
+            } else {
+                None
+            }
+        })
+        .last()
+}
+
 /// Whether `sql` holds a statement whose effect outlives its transaction on the connection
 /// it ran on, so that a script that ran after it there would see it: a pragma, an attached
 /// database, a temporary table, view or trigger. (SQLite: where dbpm runs several steps on
 /// one connection.)
 pub fn changes_session(sql: &str, platform: Platform) -> bool {
     scan(sql, platform).any(|statement| {
+        // `CREATE TABLE temp.t` makes a temporary table as `CREATE TEMP TABLE t` does (a
+        // table named `temp` is taken for one too: it only runs alone).
+        let in_temp = statement.starts_with(&["CREATE"])
+            && (1..3).any(|i| {
+                statement
+                    .word(i)
+                    .is_some_and(|w| w.eq_ignore_ascii_case("temp"))
+            });
         statement.starts_with(&["PRAGMA"])
             || statement.starts_with(&["ATTACH"])
             || statement.starts_with(&["DETACH"])
             || statement.starts_with(&["CREATE", "TEMP"])
             || statement.starts_with(&["CREATE", "TEMPORARY"])
+            || in_temp
     })
 }
 
@@ -581,6 +630,52 @@ mod tests {
     /// The statements' texts and lines.
     fn statements(sql: &str, platform: Platform) -> Vec<(usize, &str)> {
         scan(sql, platform).map(|s| (s.line, s.text())).collect()
+    }
+
+    #[test]
+    fn a_script_that_changes_its_session_is_told_apart() {
+        for sql in [
+            "PRAGMA case_sensitive_like = ON;",
+            "CREATE TEMP TABLE t (a);",
+            "create temporary view v AS SELECT 1;",
+            "CREATE TABLE temp.t (a);",
+            "CREATE TRIGGER temp.tr AFTER INSERT ON t BEGIN SELECT 1; END;",
+            "ATTACH DATABASE 'x.db' AS x;",
+        ] {
+            assert!(changes_session(sql, Platform::Sqlite), "{sql}");
+        }
+        for sql in [
+            "CREATE TABLE t (temp INTEGER);",
+            "INSERT INTO t VALUES ('PRAGMA');",
+            "-- PRAGMA foo\nSELECT 1;",
+        ] {
+            assert!(!changes_session(sql, Platform::Sqlite), "{sql}");
+        }
+    }
+
+    #[test]
+    fn the_last_end_of_a_transaction_is_found() {
+        let end = |sql: &str| last_transaction_end(sql, Platform::Postgres);
+        assert_eq!(end("SELECT 1;"), None);
+        assert_eq!(
+            end("BEGIN; INSERT INTO t VALUES (1); COMMIT;"),
+            Some(TransactionEnd::Commit)
+        );
+        assert_eq!(
+            end("INSERT INTO t VALUES (1);\nROLLBACK;\n"),
+            Some(TransactionEnd::Rollback)
+        );
+        assert_eq!(
+            end("COMMIT; SELECT 1; ABORT;"),
+            Some(TransactionEnd::Rollback)
+        );
+        assert_eq!(end("ROLLBACK; END;"), Some(TransactionEnd::Commit));
+        assert_eq!(
+            end("SAVEPOINT a; ROLLBACK TO a; ROLLBACK TRANSACTION TO SAVEPOINT a;"),
+            None
+        );
+        assert_eq!(end("COMMIT PREPARED 'x';"), None);
+        assert_eq!(end("DO $$ BEGIN COMMIT; END $$;"), None);
     }
 
     #[test]

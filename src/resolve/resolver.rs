@@ -971,6 +971,29 @@ mod tests {
         insta::assert_snapshot!(render(&err));
     }
 
+    /// QA: a kept package's range, wanted and explained, was listed twice, once as the
+    /// release's, though the release did not name the package.
+    #[test]
+    fn a_wanted_range_given_with_its_reason_is_named_once() {
+        let index = index! {
+            "base" "1.1.0";
+            "base" "1.2.0-rc.1";
+            "top" "2.0.0" requires["base" "=1.2.0-rc.1"];
+        };
+        let mut request = release(&[("top", "*"), ("base", ">=1.1.0")]);
+        let kept = "installed `base@1.1.0`, kept".to_owned();
+        request
+            .extra
+            .insert("base".to_owned(), vec![(req(">=1.1.0"), kept.clone())]);
+        let err = resolve(&index, &request).unwrap_err();
+        let ResolveError::NoMatchingVersion { ranges, .. } = &err else {
+            panic!("{err:?}");
+        };
+        let askers: Vec<&Asker> = ranges.iter().map(|asked| &asked.by).collect();
+        assert!(!askers.contains(&&Asker::Release), "{err:?}");
+        assert!(askers.contains(&&Asker::Extra(kept)), "{err:?}");
+    }
+
     #[test]
     fn gives_up_after_the_step_budget() {
         let index = index! {

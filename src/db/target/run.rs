@@ -50,17 +50,20 @@ const RUN_CLAIMED: &str = "dbpm: another apply has claimed this run";
 /// What a PostgreSQL step's commit raises when the script left its transaction read-only.
 const READ_ONLY: &str = "dbpm: the transaction of the step is read-only";
 
-/// Why a PostgreSQL script's transaction could not be committed with its journal entry,
-/// when the script itself is the cause; `None` for any other failure of the commit.
-fn spoiled_transaction(err: &sqlx::Error) -> Option<&'static str> {
-    let db = err.as_database_error()?;
-    if db.message() == READ_ONLY {
-        return Some("the script made its transaction read-only (`SET TRANSACTION READ ONLY`, or `default_transaction_read_only`), and dbpm journals a step in the step's own transaction, so it was rolled back; leave that out (a check that must change nothing can be a VERIFY script that only reads)");
-    }
-    // The `SAVEPOINT` that opens the commit finds no transaction block.
-    (db.code().as_deref() == Some("25P01")).then_some(
-        "the script ended the step's transaction itself (a `COMMIT` or `ROLLBACK` of its own), so the step could not commit with its journal entry; what the script did before its own `COMMIT`, or after its `ROLLBACK`, stays; remove them (dbpm runs the whole script in one transaction), or declare the script `transaction = false`",
-    )
+/// Why a PostgreSQL script's transaction could not be committed with its journal entry
+/// when the script left it read-only; `None` for any other failure of the commit.
+fn read_only(err: &sqlx::Error) -> Option<&'static str> {
+    err.as_database_error()
+        .is_some_and(|db| db.message() == READ_ONLY)
+        .then_some("the script made its transaction read-only (`SET TRANSACTION READ ONLY`, or `default_transaction_read_only`), and dbpm journals a step in the step's own transaction, so it was rolled back; leave that statement out (a script that only reads changes nothing without it)")
+}
+
+/// Whether the commit of a PostgreSQL step found no transaction: the script ended dbpm's
+/// with a `COMMIT` or `ROLLBACK` of its own (the `SAVEPOINT` that opens the commit fails).
+fn ended_by_script(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .and_then(|db| db.code())
+        .is_some_and(|code| code == "25P01")
 }
 
 /// The run lock of a target, held for as long as this value lives. Dropping it closes the
@@ -996,17 +999,36 @@ impl StepSession {
                 pg_literal(run),
                 pg_literal(owner),
             );
-            // The savepoint fails when the script ended the transaction itself. The script's
-            // timeouts do not reach dbpm's own statements. A script at REPEATABLE READ or
-            // SERIALIZABLE meets the claim's change of the owner row as a serialization
-            // failure: the run was claimed all the same.
-            let sql = format!(
-                "SAVEPOINT dbpm_step; SET SESSION AUTHORIZATION DEFAULT; SET LOCAL statement_timeout TO DEFAULT; SET LOCAL lock_timeout TO DEFAULT; DO $dbpm$ BEGIN IF current_setting('transaction_read_only') = 'on' THEN RAISE EXCEPTION '{READ_ONLY}'; END IF; IF NOT EXISTS ({held}) THEN RAISE EXCEPTION '{RUN_CLAIMED}'; END IF; EXCEPTION WHEN serialization_failure THEN RAISE EXCEPTION '{RUN_CLAIMED}'; END $dbpm$; {journal} ({}, {}, {attempt}, 'done', {now}, {now}); COMMIT",
+            // The script's timeouts do not reach dbpm's own statements. A script at
+            // REPEATABLE READ or SERIALIZABLE meets the claim's change of the owner row as a
+            // serialization failure: the run was claimed all the same.
+            let entry = format!(
+                "SET SESSION AUTHORIZATION DEFAULT; SET LOCAL statement_timeout TO DEFAULT; SET LOCAL lock_timeout TO DEFAULT; DO $dbpm$ BEGIN IF current_setting('transaction_read_only') = 'on' THEN RAISE EXCEPTION '{READ_ONLY}'; END IF; IF NOT EXISTS ({held}) THEN RAISE EXCEPTION '{RUN_CLAIMED}'; END IF; EXCEPTION WHEN serialization_failure THEN RAISE EXCEPTION '{RUN_CLAIMED}'; END $dbpm$; {journal} ({}, {}, {attempt}, 'done', {now}, {now})",
                 pg_literal(run),
                 pg_literal(step),
             );
+            // The savepoint fails when the script ended the transaction itself.
+            let sql = format!("SAVEPOINT dbpm_step; RELEASE SAVEPOINT dbpm_step; {entry}; COMMIT");
             return match self.session.run_verbatim(&sql).await {
                 Ok(()) => Ok(Ok(())),
+                // What the script committed itself stays committed: the step is done, as
+                // its own transaction would have it. Its `ROLLBACK` left nothing (but what
+                // ran after it): the step failed. Both with a warning at build.
+                Err(err) if ended_by_script(&err) => {
+                    if statements::last_transaction_end(script, Platform::Postgres)
+                        == Some(statements::TransactionEnd::Commit)
+                    {
+                        // An implicit transaction of its own, with the same checks.
+                        return match self.session.run_verbatim(&entry).await {
+                            Ok(()) => Ok(Ok(())),
+                            Err(err) => Err(self.target.failed("journal a step")(err)),
+                        };
+                    }
+                    let message = "the script rolled back dbpm's transaction with a `ROLLBACK` of its own, so what it did before that is undone (what it ran after it stays); remove it (dbpm runs the whole script in one transaction), or declare the script `transaction = false`".to_owned();
+                    self.mark_failed(run, owner, step, attempt, &message)
+                        .await?;
+                    Ok(Err(ScriptFailed(message)))
+                }
                 Err(err)
                     if err
                         .as_database_error()
@@ -1018,11 +1040,10 @@ impl StepSession {
                     })
                 }
                 // The server refused the commit and rolled the script back (a serialization
-                // failure), or the script spoiled its transaction: the script failed,
+                // failure), or the script left its transaction read-only: the script failed,
                 // journaled apart.
-                Err(err) if refused_commit(&err) || spoiled_transaction(&err).is_some() => {
-                    let message =
-                        spoiled_transaction(&err).map_or_else(|| describe(&err), str::to_owned);
+                Err(err) if refused_commit(&err) || read_only(&err).is_some() => {
+                    let message = read_only(&err).map_or_else(|| describe(&err), str::to_owned);
                     // Refused by the INSERT, the COMMIT never ran: the transaction is
                     // aborted and open until this.
                     let _ = self.session.run("ROLLBACK").await;
@@ -1269,25 +1290,20 @@ impl StepSession {
     /// that disconnects would have it. Else the journal entry that follows would commit it.
     /// On MySQL/MariaDB the step's connection is closed after it, which rolls it back.
     async fn left_open(&mut self) -> Result<Result<(), ScriptFailed>, TargetError> {
-        let probe = match self.target.platform() {
-            // Refused outside a transaction block.
-            Platform::Postgres => "SAVEPOINT dbpm_open",
+        let failed = self.target.failed("end a step's script");
+        let open = match self.target.platform() {
+            Platform::Postgres => self.session.pg_in_transaction().await.map_err(&failed)?,
             // Refused inside a transaction; else it begins one, rolled back below.
-            Platform::Sqlite => "BEGIN",
+            Platform::Sqlite => match self.session.run("BEGIN").await {
+                Ok(()) => false,
+                Err(err @ sqlx::Error::Database(_)) if !lost_connection(&err) => true,
+                Err(err) => return Err(failed(err)),
+            },
             Platform::Mysql => return Ok(Ok(())),
         };
-        let postgres = self.target.platform() == Platform::Postgres;
-        let open = match self.session.run(probe).await {
-            Ok(()) => postgres,
-            Err(err @ sqlx::Error::Database(_)) if !lost_connection(&err) => !postgres,
-            Err(err) => return Err(self.target.failed("end a step's script")(err)),
-        };
         // PostgreSQL outside a transaction has nothing to roll back (and would log a warning).
-        if open || !postgres {
-            self.session
-                .run("ROLLBACK")
-                .await
-                .map_err(self.target.failed("end a step's script"))?;
+        if open || self.target.platform() == Platform::Sqlite {
+            self.session.run("ROLLBACK").await.map_err(&failed)?;
         }
         Ok(if open {
             Err(ScriptFailed("the script left a transaction open (a `BEGIN` without its `COMMIT`); dbpm rolled it back, with what the script did in it, and, on PostgreSQL, the statements before the `BEGIN` that were sent with it; end it with `COMMIT`".to_owned()))

@@ -511,11 +511,10 @@ impl Session {
     /// `search_path`, timeouts, ...), drops the session's temporary tables (`DISCARD TEMP`:
     /// two backfills that fill a temporary table of the same name would otherwise share its
     /// rows), then runs `settings` (statements of their own). When a script may have left
-    /// more (`lingering`), the same round trip asks whether it did, and only then a second
-    /// one lets go of its prepared statements (`PREPARE`; not the driver's own), cursors,
-    /// `LISTEN`s and advisory locks. `DISCARD ALL` would do all of it, but it drops the
-    /// driver's prepared statements too, and doubled the time of a run of small steps. What
-    /// `currval` remembers stays.
+    /// more (`lingering`), the same round trip lets go of its prepared statements (`PREPARE`;
+    /// not the driver's own), cursors, `LISTEN`s and advisory locks ([`PG_LET_GO`]).
+    /// `DISCARD ALL` would do all of it, but it drops the driver's prepared statements too,
+    /// and doubled the time of a run of small steps. What `currval` remembers stays.
     pub(super) async fn reset(
         &mut self,
         after_commit: bool,
@@ -528,16 +527,29 @@ impl Session {
                 "{rollback}SET SESSION AUTHORIZATION DEFAULT; RESET ALL; DISCARD TEMP; {}",
                 settings.join("; ")
             );
-            if !lingering {
-                return c.execute(reset.as_str()).await.map(drop);
-            }
-            let sql = format!("{reset}; {PG_LEFT_BEHIND}");
-            let left: Vec<PgRow> = c.fetch_all(sql.as_str()).await?;
-            if !left.is_empty() {
-                c.execute(PG_LET_GO).await?;
-            }
+            let sql = if lingering {
+                format!("{reset}; {PG_LET_GO}")
+            } else {
+                reset
+            };
+            c.execute(sql.as_str()).await?;
         }
         Ok(())
+    }
+
+    /// On PostgreSQL, whether a transaction begun by an earlier query is still open: only
+    /// then did it start before this query's statement (a new one starts with it). Asked
+    /// so, not by a statement that fails outside a transaction, which the server would log.
+    pub(super) async fn pg_in_transaction(&mut self) -> Result<bool, sqlx::Error> {
+        match self {
+            Session::Postgres(c) => {
+                let rows: Vec<PgRow> = c
+                    .fetch_all("SELECT 1 WHERE transaction_timestamp() <> statement_timestamp()")
+                    .await?;
+                Ok(!rows.is_empty())
+            }
+            Session::Mysql(_) | Session::Sqlite(_) => Ok(false),
+        }
     }
 
     /// Closes the connection politely.
@@ -550,12 +562,10 @@ impl Session {
     }
 }
 
-/// A row when a PostgreSQL session holds what a script left behind beyond its settings and
-/// temporary tables: a prepared statement of its own, a cursor, a `LISTEN`, an advisory lock.
-const PG_LEFT_BEHIND: &str = "SELECT 1 WHERE EXISTS (SELECT FROM pg_prepared_statements WHERE from_sql) OR EXISTS (SELECT FROM pg_cursors) OR EXISTS (SELECT FROM pg_listening_channels()) OR EXISTS (SELECT FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid())";
-
-/// Lets go of what [`PG_LEFT_BEHIND`] finds. Statements prepared with `PREPARE` are
-/// deallocated one by one: `DEALLOCATE ALL` would take the driver's own with them.
+/// Lets go of what a PostgreSQL script may have left in its session beyond its settings and
+/// temporary tables: its cursors, `LISTEN`s, advisory locks and prepared statements, these
+/// one by one (`DEALLOCATE ALL` would take the driver's own with them). Each is next to
+/// nothing where there is nothing to let go of, and needs no privilege.
 const PG_LET_GO: &str = "CLOSE ALL; UNLISTEN *; SELECT pg_advisory_unlock_all(); DO $dbpm$ DECLARE name text; BEGIN FOR name IN SELECT p.name FROM pg_prepared_statements p WHERE p.from_sql LOOP EXECUTE format('DEALLOCATE %I', name); END LOOP; END $dbpm$";
 
 /// Binds `values` in order. Generic over the database, but not over the executor, so the

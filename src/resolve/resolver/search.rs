@@ -316,7 +316,13 @@ impl<'a> Solver<'a> {
             let id = solver.intern(name);
             let node = &mut solver.nodes[id];
             node.wanted = true;
-            node.fixed.push((requirement.clone(), Fixed::Release));
+            // A range the request also gives with its reason (a kept package's) is that
+            // reason's, not the release's: a conflict names it once.
+            let explained = (request.extra.get(name))
+                .is_some_and(|ranges| ranges.iter().any(|(range, _)| range == requirement));
+            if !explained {
+                node.fixed.push((requirement.clone(), Fixed::Release));
+            }
             node.narrow(requirement);
         }
         for (name, ranges) in &request.extra {

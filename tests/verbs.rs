@@ -3142,7 +3142,10 @@ fn a_script_that_spoils_its_transaction_fails_as_a_script() {
         "spoils",
         "1.0.0",
         &[
-            ("UPGRADE/001.t.sql", "CREATE TABLE spoils_t (i INTEGER);\n"),
+            (
+                "UPGRADE/001.t.sql",
+                "CREATE TABLE spoils_t (i INTEGER);\nSET TRANSACTION READ ONLY;\n",
+            ),
             (
                 "VERIFY/001.check.sql",
                 "SET TRANSACTION READ ONLY;\nSELECT count(*) FROM spoils_t;\n",
@@ -3156,6 +3159,15 @@ fn a_script_that_spoils_its_transaction_fails_as_a_script() {
     );
     assert_eq!(installed(&ctx, &db), "");
     assert_eq!(schema(&db), schema(&TestDb::postgres()));
+    // A check runs in a transaction that is rolled back: it may make it read-only.
+    package_version(
+        &ctx,
+        "spoils",
+        "1.0.0",
+        &[("UPGRADE/001.t.sql", "CREATE TABLE spoils_t (i INTEGER);\n")],
+    );
+    ok(&ctx, &db, &install);
+    ok(&ctx, &db, &["uninstall", "spoils", "--yes"]);
 
     let sqlite = TestDb::sqlite();
     let repo = package_repo(

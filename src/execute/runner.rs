@@ -955,8 +955,10 @@ fn next_batch<'a>(
             continue;
         }
         // A script that changes its session gets a connection of its own, as alone.
+        // A check is rolled back, alone (see `run_step`).
         let batchable = candidate.transactional
             && candidate.kind == Kind::Sql
+            && candidate.phase != StepPhase::Verify
             && !changes_session(plan.text_of(candidate), plan.platform);
         if !batchable || !candidate.depends_on.iter().all(|d| scratch.contains(&**d)) {
             break;
@@ -1005,6 +1007,30 @@ async fn run_step(
     Result<Result<(), StepFailure>, TargetError>,
 ) {
     let failpoint = |id: &str| super::failpoint::inside_step(id);
+    // A check changes nothing: it runs in a transaction that is rolled back, as `dbpm
+    // verify` runs it, and is journaled after it (run again after a crash, it is harmless).
+    // So a check may make its transaction read-only, which a committed step may not.
+    if step.phase == StepPhase::Verify && step.transactional && step.kind == Kind::Sql {
+        let running = statements::Running::on(&session);
+        let result = session.check(text).await;
+        drop(running);
+        let result = match result {
+            Ok(result) => result,
+            Err(err) => return (None, Err(err)),
+        };
+        failpoint(&step.id);
+        let (state, output) = match &result {
+            Ok(()) => ("done", None),
+            Err(ScriptFailed(message)) => ("failed", Some(message.as_str())),
+        };
+        if let Err(err) = session.mark(run, &step.id, attempt, state, output).await {
+            return (None, Err(err));
+        }
+        return match session.fresh_after_transaction().await {
+            Ok(session) => (Some(session), Ok(result.map_err(StepFailure::Script))),
+            Err(err) => (None, Err(err)),
+        };
+    }
     if step.transactional && step.kind == Kind::Sql {
         let running = statements::Running::on(&session);
         let result = session

@@ -1321,6 +1321,7 @@ impl StepSession {
         state: &str,
         output: Option<&str>,
     ) -> Result<(), TargetError> {
+        self.writable().await?;
         let failed = self.target.failed("journal a step");
         let updated = self
             .session

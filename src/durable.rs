@@ -7,13 +7,24 @@ use std::path::Path;
 /// Writes through a temporary file and a rename, so a reader never sees half a file, and a
 /// crash or a power loss leaves either the old file or the new one. A link
 /// (`plans/current.json`) is written through, not replaced by a file. What is no file (a
-/// device such as `/dev/null`, a pipe), and whatever is named under `/dev` or `/proc`
+/// device such as `/dev/null`, a pipe), and whatever is there under `/dev` or `/proc`
 /// (`/dev/stdout`, a redirected standard output), is written to as it is: a rename would
 /// put a file in its place, or away from where the output goes.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let special = path.starts_with("/dev") || path.starts_with("/proc");
+    // Its own output streams by name: opened again, a redirected file would be written from
+    // its start (`>>` appends).
+    match path.to_str() {
+        Some("/dev/stdout" | "/dev/fd/1" | "/proc/self/fd/1") => {
+            return std::io::Write::write_all(&mut std::io::stdout().lock(), bytes);
+        }
+        Some("/dev/stderr" | "/dev/fd/2" | "/proc/self/fd/2") => {
+            return std::io::Write::write_all(&mut std::io::stderr().lock(), bytes);
+        }
+        _ => {}
+    }
+    let special = (path.starts_with("/dev") || path.starts_with("/proc")) && path.exists();
     if special || fs_err::metadata(path).is_ok_and(|meta| !meta.is_file() && !meta.is_dir()) {
-        let mut file = fs_err::OpenOptions::new().write(true).open(path)?;
+        let mut file = (fs_err::OpenOptions::new().write(true).truncate(true)).open(path)?;
         return std::io::Write::write_all(&mut file, bytes);
     }
     let real = match fs_err::canonicalize(path) {

@@ -954,8 +954,8 @@ fn next_batch<'a>(
         if journal.contains_key(&*candidate.id) {
             continue;
         }
-        // A script that changes its session gets a connection of its own, as alone.
-        // A check is rolled back, alone (see `run_step`).
+        // A script that changes its session runs alone, on a connection of its own; so does
+        // a check, which is rolled back (see `run_step`).
         let batchable = candidate.transactional
             && candidate.kind == Kind::Sql
             && candidate.phase != StepPhase::Verify

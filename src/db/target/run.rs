@@ -293,14 +293,14 @@ pub struct StepSession {
     /// On MySQL/MariaDB, the connection as its server knows it (see [`StepSession::backend`]).
     backend: Option<Backend>,
     /// Whether a script that ran on it may have left what outlives a reset of its settings
-    /// (see [`may_linger`]): the next reset looks for it.
+    /// (see [`may_linger`]): the next reset lets go of it.
     lingering: bool,
 }
 
 /// Whether a PostgreSQL script names what a session keeps beyond its transaction and its
-/// settings: a prepared statement, a cursor, a `LISTEN`, an advisory lock. Looking for them
-/// after every step would double the time of the reset that follows each; a function the
-/// script calls that takes them is not seen here.
+/// settings: a prepared statement, a cursor, a `LISTEN`, an advisory lock. Letting go of
+/// them after every step would add to the reset that follows each; a function the script
+/// calls that takes them is not seen here.
 fn may_linger(script: &str) -> bool {
     const WORDS: [&str; 4] = ["prepare", "cursor", "listen", "advisory"];
     let lower = script.to_ascii_lowercase();

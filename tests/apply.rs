@@ -2994,6 +2994,11 @@ impl LimitedRole {
                 db.name, self.name
             ),
         );
+        self.url_for(db)
+    }
+
+    /// `db`'s URL with this role as its user.
+    fn url_for(&self, db: &TestDb) -> String {
         let (scheme, rest) = db.url.split_once("://").unwrap();
         let (_, host) = rest.split_once('@').unwrap();
         format!("{scheme}://{}@{host}", self.name)
@@ -3131,9 +3136,7 @@ async fn a_deploy_role_that_may_not_create_schemas_applies_where_the_state_is() 
             role.name
         ),
     );
-    let (scheme, rest) = s.db.url.split_once("://").unwrap();
-    let (_, host) = rest.split_once('@').unwrap();
-    let deploy = format!("{scheme}://{}@{host}", role.name);
+    let deploy = role.url_for(&s.db);
     let second = plan_of("second", &deploy);
     apply(&second, &deploy);
     assert_eq!(s.db.count("second_t").await, 0);

@@ -2022,6 +2022,17 @@ async fn a_password_in_the_url_is_stored_and_printed_nowhere() {
         applied.contains("completed, but billing@1.0.0/POSTINSTALL/001.notify failed"),
         "{applied}"
     );
+    // QA: `history` listed such a run as plainly completed.
+    let history = s.ctx.run(&["history", "--db", &url]);
+    let listed = s.text(&history);
+    assert!(listed.contains("completed, POSTINSTALL failed"), "{listed}");
+    let history = s.ctx.run(&["--output", "json", "history", "--db", &url]);
+    let runs: serde_json::Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(
+        runs["runs"][0]["postinstall_failed"],
+        serde_json::json!(["billing@1.0.0/POSTINSTALL/001.notify"]),
+        "{runs}"
+    );
 
     let plan_text = fs_err::read_to_string(&plan_path).unwrap();
     for secret in [PASSWORD, DECODED] {

@@ -97,6 +97,8 @@ pub async fn run(args: HistoryArgs, out: &Out) -> miette::Result<Exit> {
 fn outcome(run: &RunSummary) -> String {
     if run.interrupted {
         "interrupted".to_owned()
+    } else if !run.postinstall_failed.is_empty() {
+        "completed, POSTINSTALL failed".to_owned()
     } else {
         run.outcome.as_str().replace('_', " ")
     }

@@ -47,6 +47,10 @@ pub struct RunSummary {
     /// What it changed, package by package; `None` while it is unfinished, since the
     /// installed set after a run is recorded only when it ends.
     pub changes: Option<Vec<Change>>,
+    /// For a completed run: its POSTINSTALL tasks that failed (it exited 7), for an
+    /// operator to run again.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub postinstall_failed: Vec<String>,
 }
 
 /// What a run did to one package.
@@ -211,10 +215,15 @@ fn order_by_phase(steps: &mut [StepRecord]) {
 /// Every run on `target`, newest first.
 pub async fn history(target: &Target) -> Result<History, TargetError> {
     let (runs, lock_free) = target.runs_and_lock_free().await?;
+    let mut failed = target.failed_in_completed_runs().await?;
     let mut runs = runs
         .iter()
-        .map(|run| summarize(target, run, lock_free))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|run| {
+            let mut summary = summarize(target, run, lock_free)?;
+            summary.postinstall_failed = failed.remove(&run.id).unwrap_or_default();
+            Ok(summary)
+        })
+        .collect::<Result<Vec<_>, TargetError>>()?;
     runs.reverse();
     Ok(History {
         target: target.label(),
@@ -254,6 +263,7 @@ fn summarize(target: &Target, run: &RunRecord, lock_free: bool) -> Result<RunSum
         unfinished,
         interrupted: is_interrupted(run, lock_free),
         changes,
+        postinstall_failed: Vec::new(),
     })
 }
 

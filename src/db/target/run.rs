@@ -3,6 +3,7 @@
 //! connection per step that runs a script — for a transactional step, in the same
 //! transaction as its journal entry, so it happens exactly once, crash or not.
 
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -422,6 +423,40 @@ impl Target {
         let runs = self.runs().await?;
         let after = self.run_lock_free().await?;
         Ok((runs, before && after))
+    }
+
+    /// The steps that failed last in the completed runs of this target, by run: the
+    /// POSTINSTALL tasks that failed (exit 7), which the run's outcome does not tell.
+    pub async fn failed_in_completed_runs(
+        &self,
+    ) -> Result<BTreeMap<String, Vec<String>>, TargetError> {
+        let mut failed_steps: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let Some(mut session) = self.open_state_for_read().await? else {
+            return Ok(failed_steps);
+        };
+        if self.state_version(&mut session).await?.is_none() {
+            self.close(session).await?;
+            return Ok(failed_steps);
+        }
+        let rows = session
+            .fetch(
+                "SELECT j.run_id, j.step_id FROM {journal} j JOIN {runs} r ON r.id = j.run_id
+                 WHERE r.target_schema = ? AND r.outcome = 'completed' AND j.state = 'failed'
+                 AND NOT EXISTS (SELECT 1 FROM {journal} k WHERE k.run_id = j.run_id AND k.step_id = j.step_id AND k.attempt > j.attempt)
+                 ORDER BY j.run_id, j.step_id",
+                &[Value::Text(&self.schema)],
+            )
+            .await
+            .map_err(self.read_failed("read the journal"))?;
+        let failed = self.read_failed("read the journal");
+        for row in &rows {
+            failed_steps
+                .entry(row.text("run_id").map_err(&failed)?)
+                .or_default()
+                .push(row.text("step_id").map_err(&failed)?);
+        }
+        self.close(session).await?;
+        Ok(failed_steps)
     }
 
     /// Whether nothing holds the run lock now: then a run still recorded as `running` is

@@ -3305,3 +3305,27 @@ fn a_schema_that_does_not_exist_is_refused_by_every_read() {
         );
     }
 }
+
+/// QA: a kept script text edited in dbpm's tables (a compensation rewritten into a `DROP
+/// TABLE`) went unseen by `status`, and the other commands called the state corrupt without
+/// saying which script.
+#[test]
+fn an_edited_kept_text_is_named_by_status() {
+    let ctx = TestContext::new();
+    let db = TestDb::sqlite();
+    ok(&ctx, &db, &with_repo(&["install", "core@1.0.0", "--yes"]));
+    tokio::runtime::Runtime::new().unwrap().block_on(db.execute(
+        "UPDATE dbpm_script_texts SET content = 'DROP TABLE core_tenant; -- edited' WHERE content LIKE 'DROP VIEW%'",
+    ));
+    for args in [&["status"][..], &["verify"]] {
+        let text = exits(&ctx, &db, &with_repo(args), 1);
+        assert!(
+            text.contains("dbpm::state::edited_text"),
+            "{args:?}: {text}"
+        );
+        assert!(
+            text.contains("holds an edited text of `"),
+            "{args:?}: {text}"
+        );
+    }
+}

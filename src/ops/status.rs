@@ -30,6 +30,10 @@ pub enum StatusError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Repository(#[from] RepositoryError),
+    /// The target's state was edited.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    State(#[from] crate::state::StateError),
 }
 
 /// Where a target stands.
@@ -151,6 +155,8 @@ pub enum Drift {
 /// Where `target` stands; with `repos`, drift against them too.
 pub async fn status(target: &Target, repos: Option<&Repositories>) -> Result<Status, StatusError> {
     let state = target.read_state().await?;
+    // The first command to run when something looks wrong: an edited state says so here.
+    state.check_texts()?;
     let (runs, lock_free) = target.runs_and_lock_free().await?;
     let unfinished = match runs.iter().find(|run| is_unfinished(run)) {
         Some(run) => {

@@ -98,6 +98,24 @@ pub enum StateError {
         /// Its checksum.
         checksum: Checksum,
     },
+    /// A script text is not the text its checksum names: edited in the target's tables.
+    #[error(
+        "the state of `{package}` holds an edited text of `{path}`: it is kept as {checksum}, but hashes to {actual}"
+    )]
+    #[diagnostic(
+        code(dbpm::state::edited_text),
+        help("dbpm's own tables in the target were edited: restore them from a backup, or put back the text of `{path}` as its package has it")
+    )]
+    EditedText {
+        /// The package.
+        package: String,
+        /// The script.
+        path: String,
+        /// The checksum it is kept under.
+        checksum: Checksum,
+        /// The checksum of the text kept.
+        actual: Checksum,
+    },
     /// The stored package does not validate or does not match its checksum.
     #[error("the state of `{package}` does not rebuild into the package it names")]
     #[diagnostic(
@@ -181,6 +199,28 @@ impl InstalledState {
         Some(self.rebuild(name, installed))
     }
 
+    /// Refuses a state whose kept script texts are not those their checksums name (dbpm's
+    /// tables edited by hand), naming an installed script that has one.
+    pub fn check_texts(&self) -> Result<(), StateError> {
+        let edited: BTreeMap<&Checksum, Checksum> = (self.texts.iter())
+            .map(|(checksum, text)| (checksum, Checksum::of_text(text)))
+            .filter(|(checksum, actual)| *checksum != actual)
+            .collect();
+        for (name, installed) in &self.packages {
+            for (path, checksum) in &installed.scripts {
+                if let Some(actual) = edited.get(checksum) {
+                    return Err(StateError::EditedText {
+                        package: name.clone(),
+                        path: path.clone(),
+                        checksum: checksum.clone(),
+                        actual: actual.clone(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Rebuilds one of its installed packages, verified against its checksum.
     pub fn rebuild(&self, name: &str, installed: &InstalledPackage) -> Result<Package, StateError> {
         let mut files = BTreeMap::new();
@@ -197,6 +237,15 @@ impl InstalledState {
                     path: path.clone(),
                     checksum: checksum.clone(),
                 })?;
+            let actual = Checksum::of_text(text);
+            if actual != *checksum {
+                return Err(StateError::EditedText {
+                    package: name.to_owned(),
+                    path: path.clone(),
+                    checksum: checksum.clone(),
+                    actual,
+                });
+            }
             files.insert(path.clone(), text.clone().into_bytes());
         }
         let tree = FileTree {

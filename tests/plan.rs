@@ -711,8 +711,8 @@ fn an_edited_copy_of_a_package_the_plan_changes_is_refused() {
     assert!(
         matches!(
             &err,
-            plan::PlanningError::State(dbpm::state::StateError::Corrupt { package, .. })
-                if package == "core"
+            plan::PlanningError::State(dbpm::state::StateError::EditedText { package, path, .. })
+                if package == "core" && path.starts_with("ROLLBACK/")
         ),
         "{err:?}"
     );

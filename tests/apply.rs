@@ -3151,6 +3151,43 @@ async fn a_deploy_role_that_may_not_create_schemas_applies_where_the_state_is() 
     let second = plan_of("second", &deploy);
     apply(&second, &deploy);
     assert_eq!(s.db.count("second_t").await, 0);
+
+    // An administrator may as well only make dbpm's schema, empty, for the role.
+    let role = LimitedRole::named("dbpm_first", 10);
+    let s = Scenario::new(Platform::Postgres);
+    role.psql(
+        &s.db.url,
+        &format!(
+            "CREATE SCHEMA dbpm AUTHORIZATION {0}; GRANT USAGE, CREATE ON SCHEMA public TO {0}",
+            role.name
+        ),
+    );
+    let deploy = role.url_for(&s.db);
+    let first = {
+        let table = [
+            ("UPGRADE/001.t.sql", "CREATE TABLE first_t (n INTEGER);"),
+            ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS first_t;"),
+        ];
+        let (release, repo) = one_package(&s.ctx, "first", "\"postgres\"", table);
+        let plan = s.ctx.path("first.json").display().to_string();
+        let args = [
+            "plan",
+            "--release",
+            &release,
+            "--repo",
+            &repo,
+            "--db",
+            &deploy,
+            "--out",
+            &plan,
+        ];
+        let planned = s.ctx.run(&args);
+        assert!(planned.status.success(), "{}", s.text(&planned));
+        plan
+    };
+    let output = s.ctx.run(&["apply", &first, "--db", &deploy]);
+    assert_eq!(output.status.code(), Some(0), "{}", s.text(&output));
+    assert_eq!(s.db.count("first_t").await, 0);
 }
 
 /// A `.cmd` step that prints without end (a `pg_dump` to its standard output) keeps dbpm's

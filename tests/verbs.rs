@@ -3120,7 +3120,7 @@ fn a_script_that_spoils_its_transaction_fails_as_a_script() {
     let install = ["install", "spoils", "--yes", "--repo", repo.as_str()];
     let text = exits(&ctx, &db, &install, 5);
     assert!(
-        text.contains("the script rolled back dbpm's transaction with a `ROLLBACK` of its own"),
+        text.contains("the script holds a `ROLLBACK` of its own"),
         "{text}"
     );
     assert_eq!(installed(&ctx, &db), "");
@@ -3328,4 +3328,52 @@ fn an_edited_kept_text_is_named_by_status() {
             "{args:?}: {text}"
         );
     }
+}
+
+/// QA: on MariaDB a VERIFY script's writes stayed (a check ran outside a transaction there),
+/// and a `mysql_transactional` script with its own `ROLLBACK` was journaled done with its
+/// rows gone.
+#[test]
+fn a_mysql_check_changes_nothing_and_a_rollback_of_its_own_fails_the_script() {
+    let ctx = TestContext::new();
+    let db = TestDb::mysql();
+    let manifest = "[package]\nname = \"mychk\"\nversion = \"1.0.0\"\nplatforms = [\"mysql\"]\n\n\
+                    [scripts.\"UPGRADE/002.rows\"]\nmysql_transactional = true\n\
+                    [scripts.\"DOWNGRADE/002.rows\"]\nmysql_transactional = true\n";
+    let repo = package_version(
+        &ctx,
+        "mychk",
+        "1.0.0",
+        &[
+            ("dbpm.toml", manifest),
+            ("UPGRADE/001.t.sql", "CREATE TABLE mychk_t (i INTEGER);\n"),
+            ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS mychk_t;\n"),
+            ("UPGRADE/002.rows.sql", "INSERT INTO mychk_t VALUES (1);\n"),
+            ("DOWNGRADE/002.rows.sql", "DELETE FROM mychk_t;\n"),
+            (
+                "VERIFY/001.check.sql",
+                "INSERT INTO mychk_t VALUES (2);\nSELECT count(*) FROM mychk_t;\n",
+            ),
+        ],
+    );
+    let install = ["install", "mychk", "--yes", "--repo", repo.as_str()];
+    ok(&ctx, &db, &install);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    assert_eq!(runtime.block_on(db.count("mychk_t")), 1);
+    ok(&ctx, &db, &["uninstall", "mychk", "--yes"]);
+    package_version(
+        &ctx,
+        "mychk",
+        "1.0.0",
+        &[(
+            "UPGRADE/002.rows.sql",
+            "INSERT INTO mychk_t VALUES (1);\nROLLBACK;\n",
+        )],
+    );
+    let text = exits(&ctx, &db, &install, 5);
+    assert!(
+        text.contains("the script holds a `ROLLBACK` of its own"),
+        "{text}"
+    );
+    assert_eq!(installed(&ctx, &db), "");
 }

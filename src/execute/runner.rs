@@ -1009,8 +1009,12 @@ async fn run_step(
     let failpoint = |id: &str| super::failpoint::inside_step(id);
     // A check changes nothing: it runs in a transaction that is rolled back, as `dbpm
     // verify` runs it, and is journaled after it (run again after a crash, it is harmless).
-    // So a check may make its transaction read-only, which a committed step may not.
-    if step.phase == StepPhase::Verify && step.transactional && step.kind == Kind::Sql {
+    // So a check may make its transaction read-only, which a committed step may not. On
+    // MySQL/MariaDB too, where scripts run outside a transaction unless declared otherwise
+    // (for their DDL, which a check has no use for).
+    let checks_in_transaction =
+        step.transactional || session.target().platform() == Platform::Mysql;
+    if step.phase == StepPhase::Verify && step.kind == Kind::Sql && checks_in_transaction {
         let running = statements::Running::on(&session);
         let result = session.check(text).await;
         drop(running);

@@ -129,35 +129,34 @@ pub enum TransactionEnd {
     Rollback,
 }
 
-/// How the last statement of `sql` that ends a transaction ends it, if one does: not a
-/// `ROLLBACK TO` a savepoint, nor a two-phase `COMMIT PREPARED`.
-pub fn last_transaction_end(sql: &str, platform: Platform) -> Option<TransactionEnd> {
+/// How each statement of `sql` that ends a transaction ends it, in order: not a `ROLLBACK
+/// TO` a savepoint, nor a two-phase `COMMIT PREPARED`.
+pub fn transaction_ends(
+    sql: &str,
+    platform: Platform,
+) -> impl Iterator<Item = TransactionEnd> + '_ {
     let is = |statement: &Statement<'_>, i: usize, words: &[&str]| {
         statement
             .word(i)
             .is_some_and(|w| words.iter().any(|k| w.eq_ignore_ascii_case(k)))
     };
-    scan(sql, platform)
-        .filter_map(|statement| {
-            let plain = |i: usize| {
-                statement.word(i).is_none() || is(&statement, i, &["WORK", "TRANSACTION", "AND"])
-            };
-            let to_savepoint = is(&statement, 1, &["TO"])
-                || (is(&statement, 1, &["WORK", "TRANSACTION"]) && is(&statement, 2, &["TO"]));
-            let prepared = is(&statement, 1, &["PREPARED"]);
-            if is(&statement, 0, &["COMMIT"]) && !prepared
-                || is(&statement, 0, &["END"]) && plain(1)
-            {
-                Some(TransactionEnd::Commit)
-            } else if is(&statement, 0, &["ROLLBACK"]) && !to_savepoint && !prepared
-                || is(&statement, 0, &["ABORT"]) && plain(1)
-            {
-                Some(TransactionEnd::Rollback)
-            } else {
-                None
-            }
-        })
-        .last()
+    scan(sql, platform).filter_map(move |statement| {
+        let plain = |i: usize| {
+            statement.word(i).is_none() || is(&statement, i, &["WORK", "TRANSACTION", "AND"])
+        };
+        let to_savepoint = is(&statement, 1, &["TO"])
+            || (is(&statement, 1, &["WORK", "TRANSACTION"]) && is(&statement, 2, &["TO"]));
+        let prepared = is(&statement, 1, &["PREPARED"]);
+        if is(&statement, 0, &["COMMIT"]) && !prepared || is(&statement, 0, &["END"]) && plain(1) {
+            Some(TransactionEnd::Commit)
+        } else if is(&statement, 0, &["ROLLBACK"]) && !to_savepoint && !prepared
+            || is(&statement, 0, &["ABORT"]) && plain(1)
+        {
+            Some(TransactionEnd::Rollback)
+        } else {
+            None
+        }
+    })
 }
 
 /// Whether `sql` holds a statement whose effect outlives its transaction on the connection
@@ -166,14 +165,18 @@ pub fn last_transaction_end(sql: &str, platform: Platform) -> Option<Transaction
 /// one connection.)
 pub fn changes_session(sql: &str, platform: Platform) -> bool {
     scan(sql, platform).any(|statement| {
-        // `CREATE TABLE temp.t` makes a temporary table as `CREATE TEMP TABLE t` does (a
-        // table named `temp` is taken for one too: it only runs alone).
-        let in_temp = statement.starts_with(&["CREATE"])
-            && (1..3).any(|i| {
-                statement
-                    .word(i)
-                    .is_some_and(|w| w.eq_ignore_ascii_case("temp"))
-            });
+        // `CREATE TABLE [IF NOT EXISTS] temp.t` makes a temporary table as `CREATE TEMP
+        // TABLE t` does. (A name `temp.` elsewhere before the first parenthesis, in a view's
+        // query say, is taken for one too: it only runs alone.)
+        let in_temp = statement.starts_with(&["CREATE"]) && {
+            let text = statement.text();
+            let head = text.split('(').next().unwrap_or(text);
+            let bare: String = head
+                .chars()
+                .filter(|c| !matches!(c, '"' | '`' | '[' | ']'))
+                .collect();
+            bare.to_ascii_lowercase().contains("temp.")
+        };
         statement.starts_with(&["PRAGMA"])
             || statement.starts_with(&["ATTACH"])
             || statement.starts_with(&["DETACH"])
@@ -639,6 +642,7 @@ mod tests {
             "CREATE TEMP TABLE t (a);",
             "create temporary view v AS SELECT 1;",
             "CREATE TABLE temp.t (a);",
+            "CREATE TABLE IF NOT EXISTS \"temp\".\"w\" (v TEXT);",
             "CREATE TRIGGER temp.tr AFTER INSERT ON t BEGIN SELECT 1; END;",
             "ATTACH DATABASE 'x.db' AS x;",
         ] {
@@ -655,7 +659,7 @@ mod tests {
 
     #[test]
     fn the_last_end_of_a_transaction_is_found() {
-        let end = |sql: &str| last_transaction_end(sql, Platform::Postgres);
+        let end = |sql: &str| transaction_ends(sql, Platform::Postgres).last();
         assert_eq!(end("SELECT 1;"), None);
         assert_eq!(
             end("BEGIN; INSERT INTO t VALUES (1); COMMIT;"),

@@ -410,9 +410,20 @@ impl Target {
         // for the right to create schemas even when it exists, which a deploy role that owns
         // only dbpm's schema and its own lacks.
         if !self.has_state(&mut session).await? {
-            for statement in tables::bootstrap(self.platform()) {
-                session.run(statement).await.map_err(self.failed(doing))?;
+            // A schema made for dbpm by an administrator is used as it is: `CREATE SCHEMA
+            // IF NOT EXISTS` would ask for the right to create schemas all the same.
+            let schema_made = self.platform() != Platform::Postgres
+                || !(session.fetch(
+                    "SELECT nspname FROM pg_namespace WHERE nspname = 'dbpm'",
+                    &[],
+                ))
+                .await
+                .map_err(self.failed(doing))?
+                .is_empty();
+            if !schema_made {
+                (session.run(tables::PG_STATE_SCHEMA).await).map_err(self.failed(doing))?;
             }
+            (session.run(tables::BOOTSTRAP).await).map_err(self.failed(doing))?;
         }
         let found = self.state_version(&mut session).await?;
         for migration in tables::MIGRATIONS

@@ -1012,6 +1012,17 @@ impl StepSession {
         script: &str,
         before_commit: impl Fn(&str),
     ) -> Result<Result<(), ScriptFailed>, TargetError> {
+        // A `ROLLBACK` of its own would undo part of the step, and the rest could still
+        // commit as if whole: such a script is not run (a warning at build).
+        let platform = self.target.platform();
+        if (statements::transaction_ends(script, platform))
+            .any(|end| end == statements::TransactionEnd::Rollback)
+        {
+            let message = "the script holds a `ROLLBACK` of its own (or `ABORT`), which would undo part of the step while the rest commits as if whole; it was not run; remove it (dbpm runs the whole script in one transaction), or declare the script `transaction = false`".to_owned();
+            self.mark_failed(run, owner, step, attempt, &message)
+                .await?;
+            return Ok(Err(ScriptFailed(message)));
+        }
         if let Err(ScriptFailed(message)) = self.begin_and_run(script).await? {
             self.mark_failed(run, owner, step, attempt, &message)
                 .await?;
@@ -1050,7 +1061,7 @@ impl StepSession {
                 // its own transaction would have it. Its `ROLLBACK` left nothing (but what
                 // ran after it): the step failed. Both with a warning at build.
                 Err(err) if ended_by_script(&err) => {
-                    if statements::last_transaction_end(script, Platform::Postgres)
+                    if statements::transaction_ends(script, Platform::Postgres).last()
                         == Some(statements::TransactionEnd::Commit)
                     {
                         // An implicit transaction of its own, with the same checks.

@@ -11,8 +11,6 @@
 //! target schema of the database; they are never deleted, so undo and restore can always
 //! re-create a version that was once installed there.
 
-use crate::platform::Platform;
-
 /// The version of the state's layout this dbpm reads and writes.
 pub const STATE_VERSION: i64 = 6;
 
@@ -41,13 +39,11 @@ const META: &str = "CREATE TABLE IF NOT EXISTS {meta} (
     applied_by VARCHAR(64) NOT NULL
 ){table_options}";
 
-/// The statements that make the `meta` table readable, before its version is read.
-pub(super) fn bootstrap(platform: Platform) -> Vec<&'static str> {
-    match platform {
-        Platform::Postgres => vec!["CREATE SCHEMA IF NOT EXISTS dbpm", META],
-        Platform::Mysql | Platform::Sqlite => vec![META],
-    }
-}
+/// On PostgreSQL, dbpm's own schema, made where there is none yet.
+pub(super) const PG_STATE_SCHEMA: &str = "CREATE SCHEMA IF NOT EXISTS dbpm";
+
+/// The statement that makes the `meta` table readable, before its version is read.
+pub(super) const BOOTSTRAP: &str = META;
 
 /// Every migration, in order; the last one's version is [`STATE_VERSION`].
 pub(super) const MIGRATIONS: &[Migration] = &[
@@ -170,6 +166,7 @@ pub(super) const APPLIED_BY: &str = concat!("dbpm ", env!("CARGO_PKG_VERSION"));
 mod tests {
     use super::super::dialect::render;
     use super::*;
+    use crate::platform::Platform;
 
     #[test]
     fn migrations_are_numbered_in_order_up_to_the_state_version() {

@@ -270,7 +270,7 @@ fn an_interrupted_verb_resumes_with_the_plan_the_target_kept() {
     install_killed_after_two_steps(&ctx, &db);
     let status = ok(&ctx, &db, &["status"]);
     assert!(
-        status.contains("Run `dbpm apply --resume` to resume it"),
+        status.contains("Run `dbpm apply --resume --db ...` to resume it"),
         "{status}"
     );
     let text = exits(

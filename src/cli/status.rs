@@ -57,7 +57,7 @@ pub async fn run(args: StatusArgs, out: &Out) -> miette::Result<Exit> {
     }
     packages(&status, out);
     if let Some(run) = &status.unfinished {
-        unfinished(run, out);
+        unfinished(run, &super::apply::target_flags(args.target.schema()), out);
     }
     if let Some(drift) = &status.drift {
         report_drift(drift, out);
@@ -103,8 +103,9 @@ fn packages(status: &Status, out: &Out) {
     ));
 }
 
-/// An unfinished run: how far it got on stdout, what to do on stderr.
-fn unfinished(run: &UnfinishedRun, out: &Out) {
+/// An unfinished run: how far it got on stdout, what to do on stderr, with the commands
+/// naming the target by `on` (see `target_flags`).
+fn unfinished(run: &UnfinishedRun, on: &str, out: &Out) {
     let hash = short_hash(&run.plan_hash);
     let outcome = if run.interrupted {
         "interrupted".to_owned()
@@ -127,9 +128,12 @@ fn unfinished(run: &UnfinishedRun, out: &Out) {
     }
     // A verb's run resumes with the plan the target kept; any other with its plan file.
     let (apply, with) = if run.plan_kept {
-        ("dbpm apply --resume", String::new())
+        (format!("dbpm apply --resume {on}"), String::new())
     } else {
-        ("dbpm apply PLAN", format!(" with the plan {hash}…"))
+        (
+            format!("dbpm apply PLAN {on}"),
+            format!(" with the plan {hash}…"),
+        )
     };
     out.status(match run.next {
         NextStep::Resume if run.interrupted => format!(

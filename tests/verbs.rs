@@ -3377,3 +3377,43 @@ fn a_mysql_check_changes_nothing_and_a_rollback_of_its_own_fails_the_script() {
     );
     assert_eq!(installed(&ctx, &db), "");
 }
+
+/// QA: a failed `mysql_transactional` step whose DDL MariaDB had committed at once ended
+/// with "the target is as it was before the run", the table it made still there.
+#[test]
+fn a_rollback_says_what_a_failed_script_committed_by_itself() {
+    let ctx = TestContext::new();
+    let db = TestDb::mysql();
+    let manifest = "[package]\nname = \"myddl\"\nversion = \"1.0.0\"\nplatforms = [\"mysql\"]\n\n\
+                    [scripts.\"UPGRADE/002.rows\"]\nmysql_transactional = true\n\
+                    [scripts.\"DOWNGRADE/002.rows\"]\nmysql_transactional = true\n";
+    let repo = package_version(
+        &ctx,
+        "myddl",
+        "1.0.0",
+        &[
+            ("dbpm.toml", manifest),
+            (
+                "UPGRADE/001.t.sql",
+                "CREATE TABLE myddl_a (id INTEGER PRIMARY KEY);\n",
+            ),
+            ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS myddl_a;\n"),
+            (
+                "UPGRADE/002.rows.sql",
+                "INSERT INTO myddl_a VALUES (1);\nCREATE TABLE myddl_c (id INTEGER);\nINSERT INTO myddl_a VALUES (1);\n",
+            ),
+            ("DOWNGRADE/002.rows.sql", "DELETE FROM myddl_a;\n"),
+        ],
+    );
+    let text = exits(
+        &ctx,
+        &db,
+        &["install", "myddl", "--yes", "--repo", &repo],
+        6,
+    );
+    assert!(
+        text.contains("committed by itself before it failed"),
+        "{text}"
+    );
+    assert!(!text.contains("as it was before the run"), "{text}");
+}

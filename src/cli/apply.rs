@@ -458,25 +458,39 @@ fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
             run,
             failed,
             irreversible,
+            partly_committed,
         } => {
             let how = if failed.is_empty() {
                 "was rolled back on request".to_owned()
             } else {
                 format!("failed at {} and was rolled back", failed.join(", "))
             };
-            if irreversible.is_empty() {
+            let steps = |ids: &[String]| match ids {
+                [one] => format!("step {one}"),
+                _ => format!("steps {}", ids.join(", ")),
+            };
+            let mut stays = Vec::new();
+            if !irreversible.is_empty() {
+                stays.push(format!(
+                    "what the irreversible {} did (or may have done), which no compensation undoes",
+                    steps(irreversible)
+                ));
+            }
+            if !partly_committed.is_empty() {
+                stays.push(format!(
+                    "what the failed {} committed by itself before it failed (a `COMMIT` of its own, or MySQL/MariaDB DDL)",
+                    steps(partly_committed)
+                ));
+            }
+            if stays.is_empty() {
                 out.status(format!(
                     "run {run} {how}: the target is as it was before the run"
                 ));
                 return Exit::RolledBack;
             }
             out.status(format!(
-                "run {run} {how}, except what the irreversible {} did (or may have done), which no compensation undoes: the target has the versions it had before the run, with those changes. Check them, and restore what they changed from a backup if it must go",
-                if irreversible.len() == 1 {
-                    format!("step {}", irreversible[0])
-                } else {
-                    format!("steps {}", irreversible.join(", "))
-                }
+                "run {run} {how}, except {}: the target has the versions it had before the run, with those changes. Check them, and restore what they changed from a backup if it must go",
+                stays.join(", and ")
             ));
             Exit::NeedsOperator
         }

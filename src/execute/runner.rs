@@ -17,6 +17,7 @@ use crate::db::target::{
     RunLock, RunOutcome, RunRecord, ScriptFailed, StepSession, Target, TargetError,
     TEXT_BYTES_PER_INSERT,
 };
+use crate::package::lint::commits_by_itself;
 use crate::package::statements::changes_session;
 use crate::package::{Checksum, Kind};
 use crate::plan::{Plan, Step, StepPhase};
@@ -137,6 +138,10 @@ pub enum Outcome {
         /// did stays, and the target is not quite as it was before the run.
         #[serde(skip_serializing_if = "Vec::is_empty")]
         irreversible: Vec<String>,
+        /// Failed steps whose script committed part of its work by itself (a `COMMIT` of
+        /// its own, MySQL's DDL) before failing: that part stays.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        partly_committed: Vec<String>,
     },
     /// A compensation failed: an operator must look.
     CompensationFailed {
@@ -679,10 +684,20 @@ async fn drive(
                     })
                     .map(|s| s.id.to_string())
                     .collect();
+                let partly_committed = failed_forward
+                    .iter()
+                    .filter(|id| {
+                        steps.get(id.as_str()).is_some_and(|s| {
+                            s.transactional && commits_by_itself(plan.text_of(s), plan.platform)
+                        })
+                    })
+                    .cloned()
+                    .collect();
                 return Ok(Outcome::RolledBack {
                     run: run.to_owned(),
                     failed: failed_forward,
                     irreversible,
+                    partly_committed,
                 });
             }
             Next::CompensationFailed(failed) if running.is_empty() => {

@@ -256,6 +256,15 @@ fn transaction_control(statement: &Statement<'_>) -> Offence {
     control.then(|| (leading(statement, last), statement.head(last)))
 }
 
+/// Whether a script run in a transaction commits part of its work by itself: a `COMMIT` of
+/// its own, or on MySQL/MariaDB a statement that commits at once (DDL): a failure after it
+/// leaves that part behind, which no rollback of the step undoes.
+pub(crate) fn commits_by_itself(sql: &str, platform: Platform) -> bool {
+    statements::transaction_ends(sql, platform).any(|end| end == statements::TransactionEnd::Commit)
+        || (platform == Platform::Mysql
+            && statements::scan(sql, platform).any(|s| implicit_commit(&s).is_some()))
+}
+
 /// On MySQL/MariaDB, a statement that commits the transaction by itself (DDL and the like),
 /// except the temporary tables that do not.
 fn implicit_commit(statement: &Statement<'_>) -> Offence {

@@ -8,7 +8,7 @@ pub mod archive;
 pub mod changes;
 pub mod checksum;
 mod junk;
-mod lint;
+pub(crate) mod lint;
 pub mod placeholder;
 pub mod script;
 pub mod source;

@@ -1526,8 +1526,14 @@ async fn a_killed_run_reads_as_interrupted_once_nothing_holds_its_lock(platform:
     assert!(text.contains("(interrupted)"), "{text}");
     let words = text.split_whitespace().collect::<Vec<_>>().join(" ");
     assert!(words.contains("was interrupted"), "{text}");
-    assert!(words.contains("`dbpm apply PLAN` with the plan"), "{text}");
-    assert!(words.contains("`dbpm apply PLAN --roll-back`"), "{text}");
+    assert!(
+        words.contains("`dbpm apply PLAN --db ...` with the plan"),
+        "{text}"
+    );
+    assert!(
+        words.contains("`dbpm apply PLAN --db ... --roll-back`"),
+        "{text}"
+    );
     let history_text = s.ctx.run(&["history", "--db", &s.db.url]);
     let text = s.text(&history_text);
     let row = text.lines().nth(3).unwrap_or_default();

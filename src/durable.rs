@@ -66,7 +66,8 @@ mod tests {
     use super::*;
 
     /// QA: as root, `--out /dev/null` replaced the device with a file, and `--out
-    /// /dev/stdout` never reached the pipe. (A pipe stands for both here.)
+    /// /dev/stdout` never reached the pipe. A pipe stands for both here: a test that wrote
+    /// to the real `/dev/null` would replace it should this regress.
     #[cfg(unix)]
     #[test]
     fn what_is_no_file_is_written_to_not_replaced() {

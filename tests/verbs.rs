@@ -3354,6 +3354,11 @@ fn a_mysql_check_changes_nothing_and_a_rollback_of_its_own_fails_the_script() {
                 "VERIFY/001.check.sql",
                 "INSERT INTO mychk_t VALUES (2);\nSELECT count(*) FROM mychk_t;\n",
             ),
+            // A read-only session is the check's own: its journal entry is written apart.
+            (
+                "VERIFY/002.read_only.sql",
+                "SET SESSION TRANSACTION READ ONLY;\nSELECT count(*) FROM mychk_t;\n",
+            ),
         ],
     );
     let install = ["install", "mychk", "--yes", "--repo", repo.as_str()];

@@ -17,8 +17,8 @@ use crate::db::target::{
     RunLock, RunOutcome, RunRecord, ScriptFailed, StepSession, Target, TargetError,
     TEXT_BYTES_PER_INSERT,
 };
-use crate::package::lint::commits_by_itself;
-use crate::package::statements::changes_session;
+use crate::package::lint::{commits_by_itself, controls_transactions};
+use crate::package::statements::{changes_session, transaction_ends, TransactionEnd};
 use crate::package::{Checksum, Kind};
 use crate::plan::{Plan, Step, StepPhase};
 use crate::platform::Platform;
@@ -684,11 +684,16 @@ async fn drive(
                     })
                     .map(|s| s.id.to_string())
                     .collect();
+                // Not one that was refused before it ran (it holds a `ROLLBACK` of its own).
                 let partly_committed = failed_forward
                     .iter()
                     .filter(|id| {
                         steps.get(id.as_str()).is_some_and(|s| {
-                            s.transactional && commits_by_itself(plan.text_of(s), plan.platform)
+                            let text = plan.text_of(s);
+                            s.transactional
+                                && commits_by_itself(text, plan.platform)
+                                && !transaction_ends(text, plan.platform)
+                                    .any(|end| end == TransactionEnd::Rollback)
                         })
                     })
                     .cloned()
@@ -969,12 +974,15 @@ fn next_batch<'a>(
         if journal.contains_key(&*candidate.id) {
             continue;
         }
-        // A script that changes its session runs alone, on a connection of its own; so does
-        // a check, which is rolled back (see `run_step`).
+        // A script that changes its session runs alone, on a connection of its own; so do a
+        // check, which is rolled back, and a script with transaction control of its own,
+        // which would end the batch's transaction (see `run_step`).
+        let text = plan.text_of(candidate);
         let batchable = candidate.transactional
             && candidate.kind == Kind::Sql
             && candidate.phase != StepPhase::Verify
-            && !changes_session(plan.text_of(candidate), plan.platform);
+            && !changes_session(text, plan.platform)
+            && !controls_transactions(text, plan.platform);
         if !batchable || !candidate.depends_on.iter().all(|d| scratch.contains(&**d)) {
             break;
         }
@@ -1038,19 +1046,41 @@ async fn run_step(
             Err(err) => return (None, Err(err)),
         };
         failpoint(&step.id);
+        // Journaled on a session the check left nothing in (MySQL keeps a `SET SESSION`
+        // through a rollback), while this apply still holds the run.
+        let mut session = match session.fresh_after_transaction().await {
+            Ok(session) => session,
+            Err(err) => return (None, Err(err)),
+        };
         let (state, output) = match &result {
             Ok(()) => ("done", None),
             Err(ScriptFailed(message)) => ("failed", Some(message.as_str())),
         };
-        if let Err(err) = session.mark(run, &step.id, attempt, state, output).await {
-            return (None, Err(err));
-        }
-        return match session.fresh_after_transaction().await {
-            Ok(session) => (Some(session), Ok(result.map_err(StepFailure::Script))),
+        return match (session.mark_held(run, owner, &step.id, attempt, state, output)).await {
+            Ok(()) => (Some(session), Ok(result.map_err(StepFailure::Script))),
             Err(err) => (None, Err(err)),
         };
     }
-    if step.transactional && step.kind == Kind::Sql {
+    // In a step that runs in a transaction, a `ROLLBACK` of its own would undo part of the
+    // step while the rest commits as if whole: such a script is not run (a warning at build).
+    let platform = session.target().platform();
+    let rolls_back = || transaction_ends(text, platform).any(|end| end == TransactionEnd::Rollback);
+    if step.transactional && step.kind == Kind::Sql && rolls_back() {
+        let message = "the script holds a `ROLLBACK` of its own (or `ABORT`), which would undo part of the step while the rest commits as if whole; it was not run; remove it (dbpm runs the whole script in one transaction), or declare the script `transaction = false`";
+        return match (session.mark_held(run, owner, &step.id, attempt, "failed", Some(message)))
+            .await
+        {
+            Ok(()) => (
+                Some(session),
+                Ok(Err(StepFailure::Script(ScriptFailed(message.to_owned())))),
+            ),
+            Err(err) => (None, Err(err)),
+        };
+    }
+    // A script that commits part of its work by itself cannot commit with its journal entry:
+    // it runs as a step outside a transaction does, journaled before and after, never
+    // retried once it took effect, and in doubt after a crash.
+    if step.transactional && step.kind == Kind::Sql && !commits_by_itself(text, platform) {
         let running = statements::Running::on(&session);
         let result = session
             .run_transactional(run, owner, &step.id, attempt, text, failpoint)

@@ -265,6 +265,12 @@ pub(crate) fn commits_by_itself(sql: &str, platform: Platform) -> bool {
             && statements::scan(sql, platform).any(|s| implicit_commit(&s).is_some()))
 }
 
+/// Whether a script holds transaction control of its own (`BEGIN`, `COMMIT`, `ROLLBACK`
+/// and their kin; not savepoints).
+pub(crate) fn controls_transactions(sql: &str, platform: Platform) -> bool {
+    statements::scan(sql, platform).any(|s| transaction_control(&s).is_some())
+}
+
 /// On MySQL/MariaDB, a statement that commits the transaction by itself (DDL and the like),
 /// except the temporary tables that do not.
 fn implicit_commit(statement: &Statement<'_>) -> Offence {

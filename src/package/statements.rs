@@ -10,10 +10,14 @@
 //! (`O'Brien`) opens no string. On PostgreSQL a psql backslash command (`\set`, `\i`,
 //! `\gexec`) runs to the end of its line and is a statement of its own, as psql reads it.
 //!
-//! For advice at build time (which statements a script holds, where they start), and for
-//! telling a dump's statements from the psql commands between them; it never decides what
-//! runs, and it is not a parser: a statement it cannot follow is kept as one piece of text,
-//! which can only hide a finding, never invent one.
+//! For advice at build time (which statements a script holds, where they start), for
+//! telling a dump's statements from the psql commands between them, and at apply for how a
+//! script must run: alone or batched, in dbpm's transaction or as written (its own
+//! `COMMIT`), or not at all (its own `ROLLBACK`). It never changes what runs, and it is not
+//! a parser: a statement it cannot follow is kept as one piece of text, which hides a
+//! finding rather than inventing one, but for a string it loses track of (MySQL's
+//! `NO_BACKSLASH_ESCAPES` reads `'C:\dir\'` otherwise), after which it may see a word of
+//! a later string as a statement.
 
 use std::ops::Range;
 

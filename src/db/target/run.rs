@@ -1012,17 +1012,6 @@ impl StepSession {
         script: &str,
         before_commit: impl Fn(&str),
     ) -> Result<Result<(), ScriptFailed>, TargetError> {
-        // A `ROLLBACK` of its own would undo part of the step, and the rest could still
-        // commit as if whole: such a script is not run (a warning at build).
-        let platform = self.target.platform();
-        if (statements::transaction_ends(script, platform))
-            .any(|end| end == statements::TransactionEnd::Rollback)
-        {
-            let message = "the script holds a `ROLLBACK` of its own (or `ABORT`), which would undo part of the step while the rest commits as if whole; it was not run; remove it (dbpm runs the whole script in one transaction), or declare the script `transaction = false`".to_owned();
-            self.mark_failed(run, owner, step, attempt, &message)
-                .await?;
-            return Ok(Err(ScriptFailed(message)));
-        }
         if let Err(ScriptFailed(message)) = self.begin_and_run(script).await? {
             self.mark_failed(run, owner, step, attempt, &message)
                 .await?;
@@ -1425,7 +1414,21 @@ impl StepSession {
         attempt: i64,
         message: &str,
     ) -> Result<(), TargetError> {
-        self.writable().await?;
+        self.mark_held(run, owner, step, attempt, "failed", Some(message))
+            .await
+    }
+
+    /// [`StepSession::mark`] in a transaction of its own, only while `owner` holds `run`
+    /// (else `TargetError::LockLost`): for a step whose script committed nothing with it.
+    pub async fn mark_held(
+        &mut self,
+        run: &str,
+        owner: &str,
+        step: &str,
+        attempt: i64,
+        state: &str,
+        output: Option<&str>,
+    ) -> Result<(), TargetError> {
         let begin = self.begin_statement();
         self.session
             .run(begin)
@@ -1437,8 +1440,7 @@ impl StepSession {
                 target: self.target.label(),
             });
         }
-        self.mark(run, step, attempt, "failed", Some(message))
-            .await?;
+        self.mark(run, step, attempt, state, output).await?;
         self.session
             .run("COMMIT")
             .await

@@ -3103,48 +3103,49 @@ async fn steps_run_on_the_connections_a_limited_target_gives() {
     assert_nothing_done_twice(&s.db, &[&load_plan(&plan)]).await;
 }
 
+/// A plan of one package `NAME` that makes the table `NAME_t`, made from `url`'s state.
+fn plan_of_one_table(s: &Scenario, name: &str, url: &str) -> String {
+    let table = [
+        (
+            "UPGRADE/001.t.sql".to_owned(),
+            format!("CREATE TABLE {name}_t (n INTEGER);"),
+        ),
+        (
+            "DOWNGRADE/001.t.sql".to_owned(),
+            format!("DROP TABLE IF EXISTS {name}_t;"),
+        ),
+    ];
+    let (release, repo) = one_package(&s.ctx, name, "\"postgres\"", table);
+    let plan = s.ctx.path(&format!("{name}.json")).display().to_string();
+    let args = [
+        "plan",
+        "--release",
+        &release,
+        "--repo",
+        &repo,
+        "--db",
+        url,
+        "--out",
+        &plan,
+    ];
+    let planned = s.ctx.run(&args);
+    assert!(planned.status.success(), "{}", s.text(&planned));
+    plan
+}
+
 /// QA: every apply ran `CREATE SCHEMA IF NOT EXISTS dbpm`, which PostgreSQL refuses to a
 /// role without the right to create schemas in the database even when the schema is there:
 /// a deploy role granted dbpm's tables and its own schema could plan, but never apply.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deploy_role_that_may_not_create_schemas_applies_where_the_state_is() {
-    let role = LimitedRole::named("dbpm_deploy", 10);
-    let s = Scenario::new(Platform::Postgres);
-    let plan_of = |name: &str, url: &str| {
-        let table = [
-            (
-                "UPGRADE/001.t.sql".to_owned(),
-                format!("CREATE TABLE {name}_t (n INTEGER);"),
-            ),
-            (
-                "DOWNGRADE/001.t.sql".to_owned(),
-                format!("DROP TABLE IF EXISTS {name}_t;"),
-            ),
-        ];
-        let (release, repo) = one_package(&s.ctx, name, "\"postgres\"", table);
-        let plan = s.ctx.path(&format!("{name}.json")).display().to_string();
-        let args = [
-            "plan",
-            "--release",
-            &release,
-            "--repo",
-            &repo,
-            "--db",
-            url,
-            "--out",
-            &plan,
-        ];
-        let planned = s.ctx.run(&args);
-        assert!(planned.status.success(), "{}", s.text(&planned));
-        plan
-    };
-    let apply = |plan: &str, url: &str| {
+    let apply = |s: &Scenario, plan: &str, url: &str| {
         let output = s.ctx.run(&["apply", plan, "--db", url]);
         assert_eq!(output.status.code(), Some(0), "{}", s.text(&output));
     };
     // An administrator makes dbpm's state, then grants it and a schema to the deploy role.
-    let first = plan_of("first", &s.db.url);
-    apply(&first, &s.db.url);
+    let role = LimitedRole::named("dbpm_deploy", 10);
+    let s = Scenario::new(Platform::Postgres);
+    apply(&s, &plan_of_one_table(&s, "first", &s.db.url), &s.db.url);
     role.psql(
         &s.db.url,
         &format!(
@@ -3154,8 +3155,7 @@ async fn a_deploy_role_that_may_not_create_schemas_applies_where_the_state_is() 
         ),
     );
     let deploy = role.url_for(&s.db);
-    let second = plan_of("second", &deploy);
-    apply(&second, &deploy);
+    apply(&s, &plan_of_one_table(&s, "second", &deploy), &deploy);
     assert_eq!(s.db.count("second_t").await, 0);
 
     // An administrator may as well only make dbpm's schema, empty, for the role.
@@ -3169,30 +3169,7 @@ async fn a_deploy_role_that_may_not_create_schemas_applies_where_the_state_is() 
         ),
     );
     let deploy = role.url_for(&s.db);
-    let first = {
-        let table = [
-            ("UPGRADE/001.t.sql", "CREATE TABLE first_t (n INTEGER);"),
-            ("DOWNGRADE/001.t.sql", "DROP TABLE IF EXISTS first_t;"),
-        ];
-        let (release, repo) = one_package(&s.ctx, "first", "\"postgres\"", table);
-        let plan = s.ctx.path("first.json").display().to_string();
-        let args = [
-            "plan",
-            "--release",
-            &release,
-            "--repo",
-            &repo,
-            "--db",
-            &deploy,
-            "--out",
-            &plan,
-        ];
-        let planned = s.ctx.run(&args);
-        assert!(planned.status.success(), "{}", s.text(&planned));
-        plan
-    };
-    let output = s.ctx.run(&["apply", &first, "--db", &deploy]);
-    assert_eq!(output.status.code(), Some(0), "{}", s.text(&output));
+    apply(&s, &plan_of_one_table(&s, "first", &deploy), &deploy);
     assert_eq!(s.db.count("first_t").await, 0);
 }
 

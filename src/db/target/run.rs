@@ -304,8 +304,11 @@ pub struct StepSession {
 /// calls that takes them is not seen here.
 fn may_linger(script: &str) -> bool {
     const WORDS: [&str; 4] = ["prepare", "cursor", "listen", "advisory"];
-    let lower = script.to_ascii_lowercase();
-    WORDS.iter().any(|word| lower.contains(word))
+    WORDS.iter().any(|word| {
+        (script.as_bytes())
+            .windows(word.len())
+            .any(|at| at.eq_ignore_ascii_case(word.as_bytes()))
+    })
 }
 
 /// A MySQL/MariaDB step connection as its server knows it, by which [`Target::end_statement`]
@@ -1274,17 +1277,25 @@ impl StepSession {
     }
 
     /// Runs a check (a VERIFY script) inside a transaction that is always rolled back, so a
-    /// check never changes the target.
+    /// check never changes the target. A check that lost a lock race (a deadlock, a lock
+    /// wait) is tried again, as a step is: it changed nothing.
     pub async fn check(&mut self, script: &str) -> Result<Result<(), ScriptFailed>, TargetError> {
-        let result = self
-            .begin_then(script)
-            .await?
-            .map_err(|err| ScriptFailed(self.describe_in(&err, script)));
-        self.session
-            .run("ROLLBACK")
-            .await
-            .map_err(self.target.failed("end a check"))?;
-        Ok(result)
+        let mut tries = 0;
+        loop {
+            let result = self.begin_then(script).await?;
+            self.session
+                .run("ROLLBACK")
+                .await
+                .map_err(self.target.failed("end a check"))?;
+            match result {
+                Ok(()) => return Ok(Ok(())),
+                Err(err) if tries < MAX_RETRIES && retryable(&err.error) => {
+                    tries += 1;
+                    tokio::time::sleep(RETRY_PAUSE * tries).await;
+                }
+                Err(err) => return Ok(Err(ScriptFailed(self.describe_in(&err, script)))),
+            }
+        }
     }
 
     /// Runs a script outside any transaction (the caller journals it started and done). A
@@ -1654,6 +1665,21 @@ fn describe(err: &sqlx::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_script_that_may_leave_session_objects_is_told_by_its_words() {
+        for script in [
+            "PREPARE pick AS SELECT 1;",
+            "DECLARE c CURSOR WITH HOLD FOR SELECT 1;",
+            "Listen work;",
+            "SELECT pg_advisory_lock(42);",
+        ] {
+            assert!(may_linger(script), "{script}");
+        }
+        assert!(!may_linger(
+            "CREATE TABLE t (id INTEGER);\nINSERT INTO t VALUES (1);"
+        ));
+    }
 
     /// The failing statement is the one after those the driver counted, unless a `CALL`
     /// came before it, whose results the count cannot tell apart (QA: a `CALL` that returned

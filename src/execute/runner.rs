@@ -17,8 +17,8 @@ use crate::db::target::{
     RunLock, RunOutcome, RunRecord, ScriptFailed, StepSession, Target, TargetError,
     TEXT_BYTES_PER_INSERT,
 };
-use crate::package::lint::{commits_by_itself, controls_transactions};
-use crate::package::statements::{changes_session, transaction_ends, TransactionEnd};
+use crate::package::lint::{controls_transactions, own_transaction};
+use crate::package::statements::changes_session;
 use crate::package::{Checksum, Kind};
 use crate::plan::{Plan, Step, StepPhase};
 use crate::platform::Platform;
@@ -689,11 +689,8 @@ async fn drive(
                     .iter()
                     .filter(|id| {
                         steps.get(id.as_str()).is_some_and(|s| {
-                            let text = plan.text_of(s);
-                            s.transactional
-                                && commits_by_itself(text, plan.platform)
-                                && !transaction_ends(text, plan.platform)
-                                    .any(|end| end == TransactionEnd::Rollback)
+                            let own = own_transaction(plan.text_of(s), plan.platform);
+                            s.transactional && own.commits && !own.rolls_back
                         })
                     })
                     .cloned()
@@ -1035,8 +1032,8 @@ async fn run_step(
     // So a check may make its transaction read-only, which a committed step may not. On
     // MySQL/MariaDB too, where scripts run outside a transaction unless declared otherwise
     // (for their DDL, which a check has no use for).
-    let checks_in_transaction =
-        step.transactional || session.target().platform() == Platform::Mysql;
+    let platform = session.target().platform();
+    let checks_in_transaction = step.transactional || platform == Platform::Mysql;
     if step.phase == StepPhase::Verify && step.kind == Kind::Sql && checks_in_transaction {
         let running = statements::Running::on(&session);
         let result = session.check(text).await;
@@ -1063,9 +1060,8 @@ async fn run_step(
     }
     // In a step that runs in a transaction, a `ROLLBACK` of its own would undo part of the
     // step while the rest commits as if whole: such a script is not run (a warning at build).
-    let platform = session.target().platform();
-    let rolls_back = || transaction_ends(text, platform).any(|end| end == TransactionEnd::Rollback);
-    if step.transactional && step.kind == Kind::Sql && rolls_back() {
+    let own = own_transaction(text, platform);
+    if step.transactional && step.kind == Kind::Sql && own.rolls_back {
         let message = "the script holds a `ROLLBACK` of its own (or `ABORT`), which would undo part of the step while the rest commits as if whole; it was not run; remove it (dbpm runs the whole script in one transaction), or declare the script `transaction = false`";
         return match (session.mark_held(run, owner, &step.id, attempt, "failed", Some(message)))
             .await
@@ -1080,7 +1076,7 @@ async fn run_step(
     // A script that commits part of its work by itself cannot commit with its journal entry:
     // it runs as a step outside a transaction does, journaled before and after, never
     // retried once it took effect, and in doubt after a crash.
-    if step.transactional && step.kind == Kind::Sql && !commits_by_itself(text, platform) {
+    if step.transactional && step.kind == Kind::Sql && !own.commits {
         let running = statements::Running::on(&session);
         let result = session
             .run_transactional(run, owner, &step.id, attempt, text, failpoint)

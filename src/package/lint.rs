@@ -256,13 +256,30 @@ fn transaction_control(statement: &Statement<'_>) -> Offence {
     control.then(|| (leading(statement, last), statement.head(last)))
 }
 
-/// Whether a script run in a transaction commits part of its work by itself: a `COMMIT` of
-/// its own, or on MySQL/MariaDB a statement that commits at once (DDL): a failure after it
-/// leaves that part behind, which no rollback of the step undoes.
-pub(crate) fn commits_by_itself(sql: &str, platform: Platform) -> bool {
-    statements::transaction_ends(sql, platform).any(|end| end == statements::TransactionEnd::Commit)
-        || (platform == Platform::Mysql
-            && statements::scan(sql, platform).any(|s| implicit_commit(&s).is_some()))
+/// What a script run in dbpm's transaction does with that transaction by itself, read in
+/// one pass.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct OwnTransaction {
+    /// A `ROLLBACK` (or `ABORT`) of its own: it would undo part of the step while the rest
+    /// commits as if whole.
+    pub rolls_back: bool,
+    /// A `COMMIT` of its own, or on MySQL/MariaDB a statement that commits at once (DDL): a
+    /// failure after it leaves that part behind, which no rollback of the step undoes.
+    pub commits: bool,
+}
+
+/// [`OwnTransaction`] of `sql` as `platform` reads it.
+pub(crate) fn own_transaction(sql: &str, platform: Platform) -> OwnTransaction {
+    let mut own = OwnTransaction::default();
+    for statement in statements::scan(sql, platform) {
+        match statements::transaction_end(&statement) {
+            Some(statements::TransactionEnd::Rollback) => own.rolls_back = true,
+            Some(statements::TransactionEnd::Commit) => own.commits = true,
+            None => {}
+        }
+        own.commits |= platform == Platform::Mysql && implicit_commit(&statement).is_some();
+    }
+    own
 }
 
 /// Whether a script holds transaction control of its own (`BEGIN`, `COMMIT`, `ROLLBACK`

@@ -133,34 +133,24 @@ pub enum TransactionEnd {
     Rollback,
 }
 
-/// How each statement of `sql` that ends a transaction ends it, in order: not a `ROLLBACK
-/// TO` a savepoint, nor a two-phase `COMMIT PREPARED`.
-pub fn transaction_ends(
-    sql: &str,
-    platform: Platform,
-) -> impl Iterator<Item = TransactionEnd> + '_ {
-    let is = |statement: &Statement<'_>, i: usize, words: &[&str]| {
+/// How `statement` ends a transaction, if it does: not a `ROLLBACK TO` a savepoint, nor a
+/// two-phase `COMMIT PREPARED`.
+pub fn transaction_end(statement: &Statement<'_>) -> Option<TransactionEnd> {
+    let is = |i: usize, words: &[&str]| {
         statement
             .word(i)
             .is_some_and(|w| words.iter().any(|k| w.eq_ignore_ascii_case(k)))
     };
-    scan(sql, platform).filter_map(move |statement| {
-        let plain = |i: usize| {
-            statement.word(i).is_none() || is(&statement, i, &["WORK", "TRANSACTION", "AND"])
-        };
-        let to_savepoint = is(&statement, 1, &["TO"])
-            || (is(&statement, 1, &["WORK", "TRANSACTION"]) && is(&statement, 2, &["TO"]));
-        let prepared = is(&statement, 1, &["PREPARED"]);
-        if is(&statement, 0, &["COMMIT"]) && !prepared || is(&statement, 0, &["END"]) && plain(1) {
-            Some(TransactionEnd::Commit)
-        } else if is(&statement, 0, &["ROLLBACK"]) && !to_savepoint && !prepared
-            || is(&statement, 0, &["ABORT"]) && plain(1)
-        {
-            Some(TransactionEnd::Rollback)
-        } else {
-            None
-        }
-    })
+    let plain = |i: usize| statement.word(i).is_none() || is(i, &["WORK", "TRANSACTION", "AND"]);
+    let to_savepoint = is(1, &["TO"]) || (is(1, &["WORK", "TRANSACTION"]) && is(2, &["TO"]));
+    let prepared = is(1, &["PREPARED"]);
+    if is(0, &["COMMIT"]) && !prepared || is(0, &["END"]) && plain(1) {
+        Some(TransactionEnd::Commit)
+    } else if is(0, &["ROLLBACK"]) && !to_savepoint && !prepared || is(0, &["ABORT"]) && plain(1) {
+        Some(TransactionEnd::Rollback)
+    } else {
+        None
+    }
 }
 
 /// Whether `sql` holds a statement whose effect outlives its transaction on the connection
@@ -663,7 +653,11 @@ mod tests {
 
     #[test]
     fn the_last_end_of_a_transaction_is_found() {
-        let end = |sql: &str| transaction_ends(sql, Platform::Postgres).last();
+        let end = |sql: &str| {
+            scan(sql, Platform::Postgres)
+                .filter_map(|statement| transaction_end(&statement))
+                .last()
+        };
         assert_eq!(end("SELECT 1;"), None);
         assert_eq!(
             end("BEGIN; INSERT INTO t VALUES (1); COMMIT;"),

@@ -1037,32 +1037,22 @@ impl StepSession {
                 pg_literal(run),
                 pg_literal(owner),
             );
-            // The script's timeouts do not reach dbpm's own statements. A script at
-            // REPEATABLE READ or SERIALIZABLE meets the claim's change of the owner row as a
-            // serialization failure: the run was claimed all the same.
-            let entry = format!(
-                "SET SESSION AUTHORIZATION DEFAULT; SET LOCAL statement_timeout TO DEFAULT; SET LOCAL lock_timeout TO DEFAULT; DO $dbpm$ BEGIN IF current_setting('transaction_read_only') = 'on' THEN RAISE EXCEPTION '{READ_ONLY}'; END IF; IF NOT EXISTS ({held}) THEN RAISE EXCEPTION '{RUN_CLAIMED}'; END IF; EXCEPTION WHEN serialization_failure THEN RAISE EXCEPTION '{RUN_CLAIMED}'; END $dbpm$; {journal} ({}, {}, {attempt}, 'done', {now}, {now})",
+            // The savepoint fails when the script ended the transaction itself. The script's
+            // timeouts do not reach dbpm's own statements. A script at REPEATABLE READ or
+            // SERIALIZABLE meets the claim's change of the owner row as a serialization
+            // failure: the run was claimed all the same.
+            let sql = format!(
+                "SAVEPOINT dbpm_step; RELEASE SAVEPOINT dbpm_step; SET SESSION AUTHORIZATION DEFAULT; SET LOCAL statement_timeout TO DEFAULT; SET LOCAL lock_timeout TO DEFAULT; DO $dbpm$ BEGIN IF current_setting('transaction_read_only') = 'on' THEN RAISE EXCEPTION '{READ_ONLY}'; END IF; IF NOT EXISTS ({held}) THEN RAISE EXCEPTION '{RUN_CLAIMED}'; END IF; EXCEPTION WHEN serialization_failure THEN RAISE EXCEPTION '{RUN_CLAIMED}'; END $dbpm$; {journal} ({}, {}, {attempt}, 'done', {now}, {now}); COMMIT",
                 pg_literal(run),
                 pg_literal(step),
             );
-            // The savepoint fails when the script ended the transaction itself.
-            let sql = format!("SAVEPOINT dbpm_step; RELEASE SAVEPOINT dbpm_step; {entry}; COMMIT");
             return match self.session.run_verbatim(&sql).await {
                 Ok(()) => Ok(Ok(())),
-                // What the script committed itself stays committed: the step is done, as
-                // its own transaction would have it. Its `ROLLBACK` left nothing (but what
-                // ran after it): the step failed. Both with a warning at build.
+                // A script with a `COMMIT` or `ROLLBACK` of its own does not run here (see
+                // `runner::run_step`): one the statement scanner could not read ended the
+                // transaction. Whether its work stays is unknown; the step failed.
                 Err(err) if ended_by_script(&err) => {
-                    if statements::transaction_ends(script, Platform::Postgres).last()
-                        == Some(statements::TransactionEnd::Commit)
-                    {
-                        // An implicit transaction of its own, with the same checks.
-                        return match self.session.run_verbatim(&entry).await {
-                            Ok(()) => Ok(Ok(())),
-                            Err(err) => Err(self.target.failed("journal a step")(err)),
-                        };
-                    }
-                    let message = "the script rolled back dbpm's transaction with a `ROLLBACK` of its own, so what it did before that is undone (what it ran after it stays); remove it (dbpm runs the whole script in one transaction), or declare the script `transaction = false`".to_owned();
+                    let message = "the script ended dbpm's transaction itself, with transaction control dbpm did not find in its text; what it did before may stay; declare the script `transaction = false`".to_owned();
                     self.mark_failed(run, owner, step, attempt, &message)
                         .await?;
                     Ok(Err(ScriptFailed(message)))

@@ -109,6 +109,7 @@ async fn apply(plan: &Plan, url: &str, jobs: usize) -> Duration {
         in_doubt: InDoubt::Stop,
         skip_failed_compensations: false,
         lock_timeout: Duration::from_secs(10),
+        step_lock_timeout: None,
         admin: None,
         cmd_timeout: Duration::from_secs(60),
         stop: Arc::new(AtomicBool::new(false)),

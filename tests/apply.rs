@@ -82,6 +82,115 @@ mod sys_steps {
     }
 }
 
+mod step_lock_timeout {
+    //! `--step-lock-timeout`: a step whose statement waits behind another session's lock
+    //! gives up that try after the limit, and is tried again; PostgreSQL and MariaDB (SQLite
+    //! has no locks but the file's, which the run holds).
+    use dbpm::platform::Platform;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_step_held_up_by_a_lock_gives_up_or_goes_on_when_it_is_released_on_postgres() {
+        super::a_step_held_up_by_a_lock_gives_up_or_goes_on_when_it_is_released(Platform::Postgres)
+            .await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_step_held_up_by_a_lock_gives_up_or_goes_on_when_it_is_released_on_mysql() {
+        super::a_step_held_up_by_a_lock_gives_up_or_goes_on_when_it_is_released(Platform::Mysql)
+            .await
+    }
+}
+
+/// Another session holds a lock on the table a step alters, for longer than the step's six
+/// tries of a second each: the step gives up, saying so, and the run rolls back with the table
+/// as it was (exit 5). Released while the step waits, the same plan goes on and completes.
+async fn a_step_held_up_by_a_lock_gives_up_or_goes_on_when_it_is_released(platform: Platform) {
+    let s = Scenario::new(platform);
+    s.db.execute("CREATE TABLE held (id INTEGER)").await;
+    let (platforms, drop, hold, let_go, columns) = match platform {
+        Platform::Postgres => (
+            "\"postgres\"",
+            "ALTER TABLE held DROP COLUMN IF EXISTS c;",
+            "BEGIN; LOCK TABLE held IN ACCESS SHARE MODE",
+            "ROLLBACK",
+            "SELECT column_name::text FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = 'held' ORDER BY 1",
+        ),
+        _ => (
+            "\"mysql\"",
+            // MariaDB's; a failed step that commits by itself (DDL) is compensated too.
+            "ALTER TABLE held DROP COLUMN IF EXISTS c;",
+            "LOCK TABLES held READ",
+            "UNLOCK TABLES",
+            "SELECT column_name FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name = 'held' ORDER BY 1",
+        ),
+    };
+    let (release, repo) = one_package(
+        &s.ctx,
+        "waits",
+        platforms,
+        [
+            (
+                "UPGRADE/001.alter.sql",
+                "ALTER TABLE held ADD COLUMN c INTEGER;",
+            ),
+            ("DOWNGRADE/001.alter.sql", drop),
+        ],
+    );
+    let plan = s.plan(&release, &repo, false, "waits.json");
+    let mut holder = Holder::connect(&s.db).await;
+
+    holder.run(hold).await;
+    let output = s.apply(&plan, &["--step-lock-timeout", "1"]);
+    holder.run(let_go).await;
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(5), "{text}");
+    assert!(
+        text.contains("tried 6 times: another session's locks stood in the way each time"),
+        "{text}"
+    );
+    assert_eq!(s.db.texts(columns).await, ["id"], "{text}");
+
+    holder.run(hold).await;
+    let apply = s.spawn_apply(&plan, &["--step-lock-timeout", "1"]);
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    holder.run(let_go).await;
+    let output = apply.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", s.text(&output));
+    assert_eq!(s.db.texts(columns).await, ["c", "id"]);
+}
+
+/// A connection of a test of its own, beside dbpm's, that holds locks.
+enum Holder {
+    Postgres(sqlx::PgConnection),
+    Mysql(sqlx::MySqlConnection),
+}
+
+impl Holder {
+    async fn connect(db: &TestDb) -> Holder {
+        use sqlx::Connection;
+        match db.platform {
+            Platform::Postgres => {
+                Holder::Postgres(sqlx::PgConnection::connect(&db.url).await.unwrap())
+            }
+            Platform::Mysql => {
+                Holder::Mysql(sqlx::MySqlConnection::connect(&db.url).await.unwrap())
+            }
+            Platform::Sqlite => unreachable!("SQLite has no locks but the file's"),
+        }
+    }
+
+    /// Runs `sql`, statements and all, as it is.
+    async fn run(&mut self, sql: &str) {
+        match self {
+            Holder::Postgres(c) => sqlx::raw_sql(sql).execute(c).await.map(|_| ()),
+            Holder::Mysql(c) => sqlx::raw_sql(sql).execute(c).await.map(|_| ()),
+        }
+        .unwrap_or_else(|err| panic!("{sql}: {err}"));
+    }
+}
+
 /// A lost lock race (MariaDB's 1205) is tried again only while nothing of the script took
 /// effect. Here the script's `INSERT` commits by itself before its `UPDATE` waits for a row the
 /// test keeps locked: running the script again would insert the row again, so the step fails

@@ -107,6 +107,15 @@ pub struct RunArgs {
     /// Seconds to wait for another run's lock.
     #[arg(long, default_value_t = 10)]
     lock_timeout: u64,
+    /// Seconds a statement of a step may wait for a lock another session holds (an `ALTER
+    /// TABLE` queued behind a long transaction holds up every query on its table meanwhile);
+    /// then the step gives up that try, and is tried again (6 tries in all, with growing
+    /// pauses) while nothing of it took effect. PostgreSQL's `lock_timeout`, MySQL/MariaDB's
+    /// `lock_wait_timeout` and `innodb_lock_wait_timeout`; no effect on SQLite, whose only
+    /// lock, the file's, the run holds. Without it, a step waits as the server says
+    /// (PostgreSQL: without limit)
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    step_lock_timeout: Option<u64>,
     /// Seconds a `.cmd` step may run (at least 1: there is no unlimited).
     // 0 read as "no limit" elsewhere, and here failed every `.cmd` step at once.
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
@@ -296,6 +305,7 @@ pub fn settings(args: &RunArgs, schema: Option<&str>) -> miette::Result<Settings
         },
         skip_failed_compensations: args.skip_failed_compensations,
         lock_timeout: Duration::from_secs(args.lock_timeout),
+        step_lock_timeout: args.step_lock_timeout.map(Duration::from_secs),
         admin,
         cmd_timeout: Duration::from_secs(args.cmd_timeout),
         stop,

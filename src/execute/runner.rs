@@ -57,6 +57,9 @@ pub struct Settings {
     pub roll_back: bool,
     /// How long to wait for another run's lock.
     pub lock_timeout: Duration,
+    /// How long a step's statement may wait for a lock another session holds, each try;
+    /// `None` waits as the server says (see [`Target::limiting_step_lock_waits`]).
+    pub step_lock_timeout: Option<Duration>,
     /// The privileged connection for `.sys` steps.
     pub admin: Option<Target>,
     /// How long a `.cmd` step may run.
@@ -66,6 +69,13 @@ pub struct Settings {
     /// Keep the plan in the target with the run, so `dbpm apply --resume` can finish it:
     /// for a plan that is in no file (the verbs').
     pub keep_plan: bool,
+}
+
+impl Settings {
+    /// The admin target, if any, as its `.sys` steps use it.
+    fn admin_target(&self) -> Option<Target> {
+        (self.admin.clone()).map(|admin| admin.limiting_step_lock_waits(self.step_lock_timeout))
+    }
 }
 
 /// Progress, for people and machines.
@@ -377,17 +387,21 @@ pub async fn apply(
             target: target.platform(),
         });
     }
+    let target = &target
+        .clone()
+        .limiting_step_lock_waits(settings.step_lock_timeout);
+    let admin = settings.admin_target();
     let sys_steps = plan
         .steps
         .iter()
         .chain(&plan.compensations)
         .filter(|s| s.kind == Kind::Sys)
         .count();
-    if sys_steps > 0 && settings.admin.is_none() {
+    if sys_steps > 0 && admin.is_none() {
         return Err(ApplyError::NeedsAdmin { count: sys_steps });
     }
     // A mistyped admin connection fails here, before anything runs.
-    if let (Some(admin), true) = (&settings.admin, sys_steps > 0) {
+    if let (Some(admin), true) = (&admin, sys_steps > 0) {
         admin.admin_session().await?.close().await?;
     }
     // The run lock comes first: another run holds it for as long as its steps run, and on
@@ -804,7 +818,7 @@ async fn drive(
             running.insert(id.clone());
             events(Event::StepStarted { step: id.clone() });
             let text = plan.text_of(&step).to_owned();
-            let admin = settings.admin.clone();
+            let admin = settings.admin_target();
             let run = run.to_owned();
             let owner = lock.owner().to_owned();
             let cmd_timeout = settings.cmd_timeout;

@@ -54,6 +54,9 @@ pub struct Target {
     /// How long a wait for another's lock on dbpm's state (or, on SQLite, on the file) lasts
     /// before dbpm gives up (see [`Target::waiting_at_most`]).
     lock_wait: Duration,
+    /// How long a statement of a step may wait for a lock another session holds, each try
+    /// (see [`Target::limiting_step_lock_waits`]); `None` leaves it to the server.
+    step_lock_wait: Option<Duration>,
 }
 
 /// Why a target or its state could not be used.
@@ -350,6 +353,7 @@ impl Target {
             connector,
             waits: None,
             lock_wait: Duration::from_secs(dialect::LOCK_WAIT_SECONDS),
+            step_lock_wait: None,
         })
     }
 
@@ -359,6 +363,18 @@ impl Target {
         Target {
             connector: self.connector.waiting_at_most(wait),
             lock_wait: wait,
+            ..self
+        }
+    }
+
+    /// The same target, whose steps (their scripts, compensations and checks) give up a
+    /// statement that waited `wait` for a lock another session holds (PostgreSQL's
+    /// `lock_timeout`, MySQL/MariaDB's `lock_wait_timeout` and `innodb_lock_wait_timeout`,
+    /// in whole seconds there), and try the step again; `None` waits as the server says.
+    /// SQLite has no locks but the file's, which the run holds.
+    pub fn limiting_step_lock_waits(self, wait: Option<Duration>) -> Target {
+        Target {
+            step_lock_wait: wait,
             ..self
         }
     }

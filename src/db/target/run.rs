@@ -906,18 +906,40 @@ impl Target {
         session: &mut Session,
         durable: bool,
     ) -> Result<(), TargetError> {
+        let mut settings: Vec<&str> = Vec::new();
         if self.platform() == Platform::Postgres {
-            let settings = if durable {
-                CHECK_CLIENT.to_owned()
-            } else {
-                format!("{NOT_DURABLE}; {CHECK_CLIENT}")
-            };
+            if !durable {
+                settings.push(NOT_DURABLE);
+            }
+            settings.push(CHECK_CLIENT);
+        }
+        let lock_wait = self.step_lock_setting();
+        settings.extend(lock_wait.as_deref());
+        if !settings.is_empty() {
             session
-                .run_verbatim(&settings)
+                .run_verbatim(&settings.join("; "))
                 .await
                 .map_err(self.failed("prepare a step connection"))?;
         }
         Ok(())
+    }
+
+    /// The statement that limits how long a step's statement waits for a lock another
+    /// session holds ([`Target::limiting_step_lock_waits`]), if there is a limit and the
+    /// platform has one.
+    fn step_lock_setting(&self) -> Option<String> {
+        let wait = self.step_lock_wait?;
+        match self.platform() {
+            Platform::Postgres => Some(format!("SET lock_timeout = {}", wait.as_millis().max(1))),
+            // Whole seconds, at least one: the servers take nothing finer.
+            Platform::Mysql => {
+                let seconds = wait.as_secs().max(1);
+                Some(format!(
+                    "SET SESSION lock_wait_timeout = {seconds}, innodb_lock_wait_timeout = {seconds}"
+                ))
+            }
+            Platform::Sqlite => None,
+        }
     }
 
     /// A session on the state for reading, or `None` when dbpm was never here.
@@ -973,13 +995,15 @@ impl StepSession {
         }
         // The reset and the target's settings again, in one round trip.
         let search_path = target.pg_search_path();
-        let settings: &[&str] = if durable {
-            &[CHECK_CLIENT, &search_path]
-        } else {
-            &[NOT_DURABLE, CHECK_CLIENT, &search_path]
-        };
+        let lock_wait = target.step_lock_setting();
+        let mut settings: Vec<&str> = Vec::with_capacity(4);
+        if !durable {
+            settings.push(NOT_DURABLE);
+        }
+        settings.extend([CHECK_CLIENT, &search_path]);
+        settings.extend(lock_wait.as_deref());
         session
-            .reset(after_commit, lingering, settings)
+            .reset(after_commit, lingering, &settings)
             .await
             .map_err(target.failed("reset a step connection"))?;
         Ok(StepSession {
@@ -1157,10 +1181,15 @@ impl StepSession {
             // A failed statement may already have ended the transaction (MySQL DDL); a
             // ROLLBACK then has nothing to do and is harmless.
             let _ = self.session.run("ROLLBACK").await;
-            if tries < MAX_RETRIES && retryable(&err.error) {
-                tries += 1;
-                tokio::time::sleep(RETRY_PAUSE * tries).await;
-                continue;
+            if retryable(&err.error) {
+                if tries < MAX_RETRIES {
+                    tries += 1;
+                    tokio::time::sleep(RETRY_PAUSE * tries).await;
+                    continue;
+                }
+                return Ok(Err(ScriptFailed(after_tries(
+                    self.describe_in(&err, script),
+                ))));
             }
             return Ok(Err(ScriptFailed(self.describe_in(&err, script))));
         }
@@ -1283,6 +1312,11 @@ impl StepSession {
                     tries += 1;
                     tokio::time::sleep(RETRY_PAUSE * tries).await;
                 }
+                Err(err) if retryable(&err.error) => {
+                    return Ok(Err(ScriptFailed(after_tries(
+                        self.describe_in(&err, script),
+                    ))))
+                }
                 Err(err) => return Ok(Err(ScriptFailed(self.describe_in(&err, script)))),
             }
         }
@@ -1315,6 +1349,9 @@ impl StepSession {
                     "{} (not tried again: earlier statements of the script had run)",
                     where_in(&failed, script, 0, self.target.platform())
                 ),
+                Err(failed) if retryable(&failed.error) => {
+                    after_tries(where_in(&failed, script, 0, self.target.platform()))
+                }
                 Err(failed) => where_in(&failed, script, 0, self.target.platform()),
             };
             return Ok(Err(ScriptFailed(message)));
@@ -1507,16 +1544,26 @@ const MAX_RETRIES: u32 = 5;
 const RETRY_PAUSE: Duration = Duration::from_millis(100);
 
 /// Whether a failure is a lost race for locks, not a fault of the script: MySQL/MariaDB's
-/// lock wait timeout (1205) and deadlock (1213), PostgreSQL's deadlock (40P01) and
-/// serialization failure (40001). DDL on tables linked by foreign keys, run side by side,
-/// meets them; the statement did not take effect, so running it again is safe.
+/// lock wait timeout (1205) and deadlock (1213), PostgreSQL's deadlock (40P01),
+/// serialization failure (40001) and lock wait timeout (55P03, `lock_timeout`). DDL on
+/// tables linked by foreign keys, run side by side, meets them, as does a statement that
+/// gave up waiting behind another session's transaction; the statement did not take effect,
+/// so running it again is safe.
 fn retryable(err: &sqlx::Error) -> bool {
     if let Some(number) = mysql_error_number(err) {
         return matches!(number, 1205 | 1213);
     }
     err.as_database_error()
         .and_then(|db| db.code())
-        .is_some_and(|code| matches!(&*code, "40P01" | "40001"))
+        .is_some_and(|code| matches!(&*code, "40P01" | "40001" | "55P03"))
+}
+
+/// What a failure that [`retryable`] would try again says once the tries are spent.
+fn after_tries(message: String) -> String {
+    format!(
+        "{message} (tried {} times: another session's locks stood in the way each time)",
+        MAX_RETRIES + 1
+    )
 }
 
 /// Whether a failure is the connection's, not the script's: it broke (I/O, TLS), or the

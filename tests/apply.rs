@@ -82,10 +82,11 @@ mod sys_steps {
     }
 }
 
-mod step_lock_timeout {
-    //! `--step-lock-timeout`: a step whose statement waits behind another session's lock
-    //! gives up that try after the limit, and is tried again; PostgreSQL and MariaDB (SQLite
-    //! has no locks but the file's, which the run holds).
+mod lock_waits {
+    //! A step whose statement waits behind another session's lock: dbpm says who holds it,
+    //! and with `--step-lock-timeout` the step gives up that try after the limit and is tried
+    //! again. PostgreSQL and MariaDB (SQLite has no locks but the file's, which the run
+    //! holds).
     use dbpm::platform::Platform;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,10 +96,76 @@ mod step_lock_timeout {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_step_waiting_for_a_lock_says_who_holds_it_on_postgres() {
+        super::a_step_waiting_for_a_lock_says_who_holds_it(Platform::Postgres).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_step_waiting_for_a_lock_says_who_holds_it_on_mysql() {
+        super::a_step_waiting_for_a_lock_says_who_holds_it(Platform::Mysql).await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_step_held_up_by_a_lock_gives_up_or_goes_on_when_it_is_released_on_mysql() {
         super::a_step_held_up_by_a_lock_gives_up_or_goes_on_when_it_is_released(Platform::Mysql)
             .await
     }
+}
+
+/// Another session holds a lock on the table a step alters: while the step waits, dbpm says
+/// so once, naming the session that holds it where the server tells (PostgreSQL), and once
+/// the lock is let go the step goes on.
+async fn a_step_waiting_for_a_lock_says_who_holds_it(platform: Platform) {
+    let s = Scenario::new(platform);
+    s.db.execute("CREATE TABLE held (id INTEGER)").await;
+    let (platforms, hold, let_go) = match platform {
+        Platform::Postgres => (
+            "\"postgres\"",
+            "SET application_name = 'holder'; BEGIN; LOCK TABLE held IN ACCESS SHARE MODE",
+            "ROLLBACK",
+        ),
+        _ => ("\"mysql\"", "LOCK TABLES held READ", "UNLOCK TABLES"),
+    };
+    let (release, repo) = one_package(
+        &s.ctx,
+        "waits",
+        platforms,
+        [
+            (
+                "UPGRADE/001.alter.sql",
+                "ALTER TABLE held ADD COLUMN c INTEGER;",
+            ),
+            (
+                "DOWNGRADE/001.alter.sql",
+                "ALTER TABLE held DROP COLUMN IF EXISTS c;",
+            ),
+        ],
+    );
+    let plan = s.plan(&release, &repo, false, "waits.json");
+    let mut holder = Holder::connect(&s.db).await;
+    holder.run(hold).await;
+    let apply = s.spawn_apply(&plan, &[]);
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    holder.run(let_go).await;
+    let output = apply.wait_with_output().unwrap();
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let notice = text
+        .lines()
+        .find(|line| line.contains("waits for a lock"))
+        .unwrap_or_else(|| panic!("no notice of the wait: {text}"));
+    let expected = match platform {
+        Platform::Postgres => "⧗ waits@1.0.0/UPGRADE@none/001.alter waits for a lock (relation) held by session ",
+        _ => "⧗ waits@1.0.0/UPGRADE@none/001.alter waits for a lock (Waiting for table metadata lock) held by another session;",
+    };
+    assert!(notice.contains(expected), "{text}");
+    if platform == Platform::Postgres {
+        assert!(
+            notice.contains("(`holder`, idle in transaction, its transaction open for "),
+            "{text}"
+        );
+    }
+    assert_eq!(text.matches("waits for a lock").count(), 1, "{text}");
 }
 
 /// Another session holds a lock on the table a step alters, for longer than the step's six

@@ -12,7 +12,7 @@ use super::render::{self, Out};
 use super::signals;
 use super::target::announcing_waits_as_events;
 use super::Exit;
-use crate::db::target::{Target, TargetError};
+use crate::db::target::{Holder, Target, TargetError};
 use crate::diagnostic::plural;
 use crate::execute::runner::{ApplyError, Event, OnFailure, Outcome, Settings};
 use crate::execute::schedule::InDoubt;
@@ -396,6 +396,11 @@ pub async fn execute(
                 paint("31", "✗"),
                 printable(step)
             )),
+            Event::StepHeldUp {
+                step,
+                lock,
+                holders,
+            } => out.status(paint("33", &held_up(step, lock, holders))),
             Event::RollingBack { compensations } => {
                 out.status(paint(
                     "33",
@@ -533,4 +538,44 @@ fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
             Exit::Error
         }
     }
+}
+
+/// The line that tells of a step waiting for a lock another session holds, and who holds it.
+fn held_up(step: &str, lock: &str, holders: &[Holder]) -> String {
+    let what = match lock {
+        "" => "a lock".to_owned(),
+        lock => format!("a lock ({lock})"),
+    };
+    let by = if holders.is_empty() {
+        "another session".to_owned()
+    } else {
+        let each: Vec<String> = holders
+            .iter()
+            .map(|holder| {
+                let mut about = Vec::new();
+                if !holder.application.is_empty() {
+                    about.push(format!("`{}`", holder.application));
+                }
+                if !holder.state.is_empty() {
+                    about.push(holder.state.clone());
+                }
+                if let Some(seconds) = holder.seconds {
+                    let millis = u64::try_from(seconds).unwrap_or(0).saturating_mul(1_000);
+                    about.push(format!(
+                        "its transaction open for {}",
+                        super::history::duration(millis)
+                    ));
+                }
+                match about.is_empty() {
+                    true => format!("session {}", holder.id),
+                    false => format!("session {} ({})", holder.id, about.join(", ")),
+                }
+            })
+            .collect();
+        each.join(" and ")
+    };
+    format!(
+        "  ⧗ {} waits for {what} held by {by}; `--step-lock-timeout` limits such waits",
+        printable(step)
+    )
 }

@@ -14,8 +14,8 @@ use tokio::task::JoinSet;
 use super::schedule::{self, Choices, InDoubt, Journal, Next, Resume, StepState};
 use super::{process, statements};
 use crate::db::target::{
-    RunLock, RunOutcome, RunRecord, ScriptFailed, StepSession, Target, TargetError,
-    TEXT_BYTES_PER_INSERT,
+    Holder, RunLock, RunOutcome, RunRecord, ScriptFailed, StepSession, Target, TargetError,
+    ANNOUNCE_AFTER, TEXT_BYTES_PER_INSERT,
 };
 use crate::package::lint::{controls_transactions, own_transaction};
 use crate::package::statements::changes_session;
@@ -114,6 +114,15 @@ pub enum Event {
         step: String,
         /// What the database (or the shell) said.
         error: String,
+    },
+    /// A step has waited a while for a lock another session holds; told once per step.
+    StepHeldUp {
+        /// The step id.
+        step: String,
+        /// What it waits for, as the server says.
+        lock: String,
+        /// The sessions that hold it, where the server tells (PostgreSQL).
+        holders: Vec<Holder>,
     },
     /// Compensation began after a failure.
     RollingBack {
@@ -654,6 +663,9 @@ async fn drive(
         .filter(|s| journal.get(&*s.id).is_some_and(|state| state.failed()))
         .map(|s| s.id.to_string())
         .collect();
+    // The running steps not yet told to wait for a lock, with their connections' ids on the
+    // server and when to look next (see `tell_held_up`).
+    let mut watched: BTreeMap<String, (i64, Instant)> = BTreeMap::new();
     let mut announced_rollback = false;
     let mut stopping: Option<String> = None;
     let mut stopped_after_failure = false;
@@ -816,6 +828,10 @@ async fn drive(
             let attempt = attempts.get(&id).copied().unwrap_or(0) + 1;
             attempts.insert(id.clone(), attempt);
             running.insert(id.clone());
+            // A `.sys` step runs on another connection, a `.cmd` one on none of the target's.
+            if let (Some(server_id), Kind::Sql) = (session.server_id(), step.kind) {
+                watched.insert(id.clone(), (server_id, Instant::now() + ANNOUNCE_AFTER));
+            }
             events(Event::StepStarted { step: id.clone() });
             let text = plan.text_of(&step).to_owned();
             let admin = settings.admin_target();
@@ -862,12 +878,24 @@ async fn drive(
             }
             continue;
         }
-        let Some(joined) = tasks.join_next().await else {
+        let joined = loop {
+            let Some(due) = watched.values().map(|(_, due)| *due).min() else {
+                break tasks.join_next().await;
+            };
+            tokio::select! {
+                joined = tasks.join_next() => break joined,
+                () = tokio::time::sleep_until(due.into()) => {
+                    tell_held_up(target, &mut watched, events).await;
+                }
+            }
+        };
+        let Some(joined) = joined else {
             continue;
         };
         let (id, session, result, took) =
             joined.unwrap_or_else(|err| std::panic::resume_unwind(err.into_panic()));
         running.remove(&id);
+        watched.remove(&id);
         idle.extend(session.map(|session| (session, Instant::now())));
         match result {
             Ok(Ok(())) => {
@@ -923,6 +951,50 @@ async fn drive(
                         source: err,
                     }
                 });
+            }
+        }
+    }
+}
+
+/// How long after a look that found a step working dbpm looks at it again: a long step (an
+/// index on a large table) costs the server a connection that often.
+const LOOK_AGAIN: Duration = Duration::from_secs(5);
+
+/// Tells of the `watched` steps due to be looked at that wait for a lock another session
+/// holds, once each, and looks at the others again [`LOOK_AGAIN`] later. Only a notice: where the
+/// target cannot tell (a connection limit, a missing right), the steps are no longer watched.
+async fn tell_held_up(
+    target: &Target,
+    watched: &mut BTreeMap<String, (i64, Instant)>,
+    events: &(dyn Fn(Event) + Send + Sync),
+) {
+    let now = Instant::now();
+    let due: Vec<(String, i64)> = watched
+        .iter()
+        .filter(|(_, (_, due))| *due <= now)
+        .map(|(step, (server_id, _))| (step.clone(), *server_id))
+        .collect();
+    let ids: Vec<i64> = due.iter().map(|(_, server_id)| *server_id).collect();
+    let Ok(held_up) = target.held_up(&ids).await else {
+        for (step, _) in &due {
+            watched.remove(step);
+        }
+        return;
+    };
+    for (step, server_id) in due {
+        match held_up.iter().find(|held| held.waiting == server_id) {
+            Some(held) => {
+                watched.remove(&step);
+                events(Event::StepHeldUp {
+                    step,
+                    lock: held.lock.clone(),
+                    holders: held.holders.clone(),
+                });
+            }
+            None => {
+                if let Some((_, due)) = watched.get_mut(&step) {
+                    *due = Instant::now() + LOOK_AGAIN;
+                }
             }
         }
     }

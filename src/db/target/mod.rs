@@ -12,6 +12,7 @@
 
 mod chunks;
 mod dialect;
+mod held_up;
 mod installed;
 mod run;
 mod schema;
@@ -22,6 +23,7 @@ mod wait;
 use std::fmt;
 use std::time::Duration;
 
+pub use held_up::{HeldUp, Holder};
 pub use installed::TEXT_BYTES_PER_INSERT;
 pub use run::{Backend, JournalRow, RunLock, RunOutcome, RunRecord, ScriptFailed, StepSession};
 pub use schema::{identifier, SchemaError, SchemaScripts};

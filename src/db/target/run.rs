@@ -293,6 +293,8 @@ pub struct StepSession {
     durable: bool,
     /// On MySQL/MariaDB, the connection as its server knows it (see [`StepSession::backend`]).
     backend: Option<Backend>,
+    /// Its id on its server, where it has one (see [`StepSession::server_id`]).
+    server_id: Option<i64>,
     /// Whether a script that ran on it may have left what outlives a reset of its settings
     /// (see [`may_linger`]): the next reset lets go of it.
     lingering: bool,
@@ -859,11 +861,20 @@ impl Target {
             }
             Platform::Postgres | Platform::Sqlite => None,
         };
+        let server_id = match self.platform() {
+            Platform::Postgres => session
+                .fetch_int("SELECT pg_backend_pid()::bigint AS id", &[], "id")
+                .await
+                .map_err(self.failed("prepare a step connection"))?,
+            Platform::Mysql => backend.as_ref().map(|backend| backend.id),
+            Platform::Sqlite => None,
+        };
         Ok(StepSession {
             session,
             target: self.clone(),
             durable,
             backend,
+            server_id,
             lingering: false,
         })
     }
@@ -986,6 +997,7 @@ impl StepSession {
             target,
             durable,
             backend,
+            server_id,
             lingering,
         } = self;
         if target.platform() != Platform::Postgres {
@@ -1011,8 +1023,16 @@ impl StepSession {
             target,
             durable,
             backend,
+            server_id,
             lingering: false,
         })
+    }
+
+    /// The connection's id on its server (PostgreSQL's process id, MySQL/MariaDB's
+    /// `CONNECTION_ID()`), by which [`Target::held_up`] tells whether it waits for a lock;
+    /// `None` on SQLite.
+    pub fn server_id(&self) -> Option<i64> {
+        self.server_id
     }
 
     /// On MySQL/MariaDB, this connection as its server knows it, by which

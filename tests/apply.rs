@@ -14,6 +14,7 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -96,6 +97,11 @@ mod lock_waits {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_index_built_concurrently_that_gives_up_is_not_tried_again() {
+        super::an_index_built_concurrently_that_gives_up_is_not_tried_again().await
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_step_waiting_for_a_lock_says_who_holds_it_on_postgres() {
         super::a_step_waiting_for_a_lock_says_who_holds_it(Platform::Postgres).await
     }
@@ -110,6 +116,58 @@ mod lock_waits {
         super::a_step_held_up_by_a_lock_gives_up_or_goes_on_when_it_is_released(Platform::Mysql)
             .await
     }
+}
+
+/// `CREATE INDEX CONCURRENTLY` commits its index before it waits for the transactions that
+/// write the table (here one that stays open): one
+/// that gave up waiting (`--step-lock-timeout`) left an invalid index behind, so it is not
+/// tried again (a second try would fail on the name, or, with `IF NOT EXISTS`, be done with
+/// the index invalid). The step fails at once, and its compensation drops the index once the
+/// writer is done.
+async fn an_index_built_concurrently_that_gives_up_is_not_tried_again() {
+    let s = Scenario::new(Platform::Postgres);
+    s.db.execute("CREATE TABLE held (id INTEGER)").await;
+    let (release, repo) = one_package(
+        &s.ctx,
+        "indexes",
+        "\"postgres\"",
+        [
+            (
+                "dbpm.toml",
+                "[package]\nname = \"indexes\"\nversion = \"1.0.0\"\nplatforms = [\"postgres\"]\n\n\
+                 [scripts.\"UPGRADE/001.index\"]\ntransaction = false\n",
+            ),
+            (
+                "UPGRADE/001.index.sql",
+                "CREATE INDEX CONCURRENTLY IF NOT EXISTS held_id ON held (id);",
+            ),
+            ("DOWNGRADE/001.index.sql", "DROP INDEX IF EXISTS held_id;"),
+        ],
+    );
+    let plan = s.plan(&release, &repo, false, "indexes.json");
+    let mut holder = Holder::connect(&s.db).await;
+    holder.run("BEGIN; INSERT INTO held VALUES (1)").await;
+    let output = s.apply(&plan, &["--step-lock-timeout", "1"]);
+    let text = s.text(&output);
+    assert!(
+        text.contains(
+            "(not tried again: the script commits in parts, and its first may have taken effect)"
+        ),
+        "{text}"
+    );
+    // The compensation too waits for the writer, and gives up: the rollback stops (exit 6),
+    // and goes on once the writer is done.
+    assert_eq!(output.status.code(), Some(6), "{text}");
+    holder.run("ROLLBACK").await;
+    let output = s.apply(&plan, &["--step-lock-timeout", "1"]);
+    let text = s.text(&output);
+    assert_eq!(output.status.code(), Some(5), "{text}");
+    assert_eq!(
+        s.db.texts("SELECT indexname::text FROM pg_indexes WHERE tablename = 'held'")
+            .await,
+        Vec::<String>::new(),
+        "{text}"
+    );
 }
 
 /// Another session holds a lock on the table a step alters: while the step waits, dbpm says
@@ -144,19 +202,37 @@ async fn a_step_waiting_for_a_lock_says_who_holds_it(platform: Platform) {
     let plan = s.plan(&release, &repo, false, "waits.json");
     let mut holder = Holder::connect(&s.db).await;
     holder.run(hold).await;
-    let apply = s.spawn_apply(&plan, &[]);
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    // The lock is let go once dbpm told of the wait, whenever that is.
+    let mut apply = s.spawn_apply(&plan, &[]);
+    let stderr = BufReader::new(apply.stderr.take().unwrap());
+    let told = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for line in stderr.lines() {
+            let line = line.unwrap();
+            let notice = line.contains("waits for a");
+            lines.push(line);
+            if notice {
+                break;
+            }
+        }
+        lines
+    });
+    let mut lines = tokio::time::timeout(std::time::Duration::from_secs(60), told)
+        .await
+        .expect("no notice of the wait within a minute")
+        .unwrap();
     holder.run(let_go).await;
     let output = apply.wait_with_output().unwrap();
-    let text = s.text(&output);
+    lines.push(String::from_utf8_lossy(&output.stderr).into_owned());
+    let text = lines.join("\n");
     assert_eq!(output.status.code(), Some(0), "{text}");
     let notice = text
         .lines()
-        .find(|line| line.contains("waits for a lock"))
+        .find(|line| line.contains("waits for a"))
         .unwrap_or_else(|| panic!("no notice of the wait: {text}"));
     let expected = match platform {
-        Platform::Postgres => "⧗ waits@1.0.0/UPGRADE@none/001.alter waits for a lock (relation) held by session ",
-        _ => "⧗ waits@1.0.0/UPGRADE@none/001.alter waits for a lock (Waiting for table metadata lock) held by another session;",
+        Platform::Postgres => "⧗ waits@1.0.0/UPGRADE@none/001.alter waits for a lock on `held` held by session ",
+        _ => "⧗ waits@1.0.0/UPGRADE@none/001.alter waits for a table metadata lock held by another session;",
     };
     assert!(notice.contains(expected), "{text}");
     if platform == Platform::Postgres {
@@ -165,7 +241,11 @@ async fn a_step_waiting_for_a_lock_says_who_holds_it(platform: Platform) {
             "{text}"
         );
     }
-    assert_eq!(text.matches("waits for a lock").count(), 1, "{text}");
+    assert!(
+        notice.ends_with("`--step-lock-timeout` limits such waits"),
+        "{text}"
+    );
+    assert_eq!(text.matches("waits for a").count(), 1, "{text}");
 }
 
 /// Another session holds a lock on the table a step alters, for longer than the step's six
@@ -174,7 +254,7 @@ async fn a_step_waiting_for_a_lock_says_who_holds_it(platform: Platform) {
 async fn a_step_held_up_by_a_lock_gives_up_or_goes_on_when_it_is_released(platform: Platform) {
     let s = Scenario::new(platform);
     s.db.execute("CREATE TABLE held (id INTEGER)").await;
-    let (platforms, drop, hold, let_go, columns) = match platform {
+    let (platforms, undo, hold, let_go, columns) = match platform {
         Platform::Postgres => (
             "\"postgres\"",
             "ALTER TABLE held DROP COLUMN IF EXISTS c;",
@@ -202,7 +282,7 @@ async fn a_step_held_up_by_a_lock_gives_up_or_goes_on_when_it_is_released(platfo
                 "UPGRADE/001.alter.sql",
                 "ALTER TABLE held ADD COLUMN c INTEGER;",
             ),
-            ("DOWNGRADE/001.alter.sql", drop),
+            ("DOWNGRADE/001.alter.sql", undo),
         ],
     );
     let plan = s.plan(&release, &repo, false, "waits.json");
@@ -214,14 +294,17 @@ async fn a_step_held_up_by_a_lock_gives_up_or_goes_on_when_it_is_released(platfo
     let text = s.text(&output);
     assert_eq!(output.status.code(), Some(5), "{text}");
     assert!(
-        text.contains("tried 6 times: another session's locks stood in the way each time"),
+        text.contains(
+            "tried 6 times: another session's locks or writes stood in the way each time"
+        ),
         "{text}"
     );
     assert_eq!(s.db.texts(columns).await, ["id"], "{text}");
 
+    // Let go once the step waits for it: the try then under way, or the next, goes on.
     holder.run(hold).await;
     let apply = s.spawn_apply(&plan, &["--step-lock-timeout", "1"]);
-    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    s.db.wait_until_a_session_waits_for_a_lock().await;
     holder.run(let_go).await;
     let output = apply.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", s.text(&output));

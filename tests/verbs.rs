@@ -3192,10 +3192,11 @@ fn a_script_that_spoils_its_transaction_fails_as_a_script() {
 }
 
 /// QA: a script outside a transaction that began one and did not end it (`BEGIN` without
-/// `COMMIT`) was journaled done while what it did was lost (PostgreSQL, SQLite).
+/// `COMMIT`) was journaled done while what it did was lost (PostgreSQL, SQLite, then
+/// MariaDB).
 #[test]
 fn a_script_that_leaves_a_transaction_open_fails() {
-    for platform in [Platform::Postgres, Platform::Sqlite] {
+    for platform in [Platform::Postgres, Platform::Mysql, Platform::Sqlite] {
         let ctx = TestContext::new();
         let db = TestDb::new(platform);
         let manifest = format!(

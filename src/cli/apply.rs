@@ -107,14 +107,18 @@ pub struct RunArgs {
     /// Seconds to wait for another run's lock.
     #[arg(long, default_value_t = 10)]
     lock_timeout: u64,
-    /// Seconds a statement of a step may wait for a lock another session holds (an `ALTER
-    /// TABLE` queued behind a long transaction holds up every query on its table meanwhile);
-    /// then the step gives up that try, and is tried again (6 tries in all, with growing
-    /// pauses) while nothing of it took effect. PostgreSQL's `lock_timeout`, MySQL/MariaDB's
-    /// `lock_wait_timeout` and `innodb_lock_wait_timeout`; no effect on SQLite, whose only
-    /// lock, the file's, the run holds. Without it, a step waits as the server says
-    /// (PostgreSQL: without limit)
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+    /// Seconds a statement of a step may wait for another session's lock, each try.
+    ///
+    /// An `ALTER TABLE` queued behind a long transaction holds up every query on its table
+    /// meanwhile. After the limit the step gives up that try, and is tried again (6 tries in
+    /// all, with growing pauses) while nothing of it took effect. PostgreSQL's
+    /// `lock_timeout`, MySQL/MariaDB's `lock_wait_timeout` and `innodb_lock_wait_timeout`,
+    /// set around the step's script (dbpm's journal waits as the server says). On
+    /// MySQL/MariaDB an `ALTER TABLE` that rebuilds the table in place takes its last lock
+    /// after the rebuild: a try that gives up there loses the rebuild, which the next try does
+    /// again. No effect on SQLite, whose only lock, the file's, the run holds. Without it, a
+    /// step waits as the server says (PostgreSQL: without limit).
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=31_536_000))]
     step_lock_timeout: Option<u64>,
     /// Seconds a `.cmd` step may run (at least 1: there is no unlimited).
     // 0 read as "no limit" elsewhere, and here failed every `.cmd` step at once.
@@ -399,8 +403,18 @@ pub async fn execute(
             Event::StepHeldUp {
                 step,
                 lock,
+                relation,
                 holders,
-            } => out.status(paint("33", &held_up(step, lock, holders))),
+            } => out.status(paint(
+                "33",
+                &held_up(
+                    step,
+                    lock,
+                    relation.as_deref(),
+                    holders,
+                    settings.step_lock_timeout,
+                ),
+            )),
             Event::RollingBack { compensations } => {
                 out.status(paint(
                     "33",
@@ -540,11 +554,21 @@ fn report(outcome: &Outcome, again: &str, out: &Out) -> Exit {
     }
 }
 
-/// The line that tells of a step waiting for a lock another session holds, and who holds it.
-fn held_up(step: &str, lock: &str, holders: &[Holder]) -> String {
-    let what = match lock {
-        "" => "a lock".to_owned(),
-        lock => format!("a lock ({lock})"),
+/// The line that tells of a step waiting for a lock another session holds, who holds it, and
+/// how long the step waits (`limit`, the step lock timeout).
+fn held_up(
+    step: &str,
+    lock: &str,
+    relation: Option<&str>,
+    holders: &[Holder],
+    limit: Option<Duration>,
+) -> String {
+    let what = match (relation, lock.strip_prefix("Waiting for ")) {
+        (Some(relation), _) => format!("a lock on `{relation}`"),
+        // MySQL/MariaDB's thread state: `Waiting for table metadata lock`.
+        (None, Some(state)) => format!("a {state}"),
+        (None, None) if lock.is_empty() => "a lock".to_owned(),
+        (None, None) => format!("a lock ({lock})"),
     };
     let by = if holders.is_empty() {
         "another session".to_owned()
@@ -559,23 +583,28 @@ fn held_up(step: &str, lock: &str, holders: &[Holder]) -> String {
                 if !holder.state.is_empty() {
                     about.push(holder.state.clone());
                 }
-                if let Some(seconds) = holder.seconds {
-                    let millis = u64::try_from(seconds).unwrap_or(0).saturating_mul(1_000);
+                if let Some(millis) = holder.millis {
+                    let millis = u64::try_from(millis).unwrap_or(0);
                     about.push(format!(
                         "its transaction open for {}",
                         super::history::duration(millis)
                     ));
                 }
-                match about.is_empty() {
-                    true => format!("session {}", holder.id),
-                    false => format!("session {} ({})", holder.id, about.join(", ")),
+                if about.is_empty() {
+                    format!("session {}", holder.id)
+                } else {
+                    format!("session {} ({})", holder.id, about.join(", "))
                 }
             })
             .collect();
         each.join(" and ")
     };
+    let then = match limit {
+        Some(limit) => format!("it gives up after {} s and tries again", limit.as_secs()),
+        None => "`--step-lock-timeout` limits such waits".to_owned(),
+    };
     format!(
-        "  ⧗ {} waits for {what} held by {by}; `--step-lock-timeout` limits such waits",
+        "  ⧗ {} waits for {what} held by {by}; {then}",
         printable(step)
     )
 }

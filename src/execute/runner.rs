@@ -119,9 +119,14 @@ pub enum Event {
     StepHeldUp {
         /// The step id.
         step: String,
-        /// What it waits for, as the server says.
+        /// What it waits for, as the server says (PostgreSQL's lock type, MySQL/MariaDB's
+        /// thread state).
         lock: String,
-        /// The sessions that hold it, where the server tells (PostgreSQL).
+        /// The table whose lock it waits for, where the server tells (PostgreSQL).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        relation: Option<String>,
+        /// The sessions that hold it or wait for it ahead of the step, where the server
+        /// tells (PostgreSQL).
         holders: Vec<Holder>,
     },
     /// Compensation began after a failure.
@@ -664,8 +669,8 @@ async fn drive(
         .map(|s| s.id.to_string())
         .collect();
     // The running steps not yet told to wait for a lock, with their connections' ids on the
-    // server and when to look next (see `tell_held_up`).
-    let mut watched: BTreeMap<String, (i64, Instant)> = BTreeMap::new();
+    // server, when to look next and how often they were looked at (see `tell_held_up`).
+    let mut watched: BTreeMap<String, Watched> = BTreeMap::new();
     let mut announced_rollback = false;
     let mut stopping: Option<String> = None;
     let mut stopped_after_failure = false;
@@ -830,7 +835,15 @@ async fn drive(
             running.insert(id.clone());
             // A `.sys` step runs on another connection, a `.cmd` one on none of the target's.
             if let (Some(server_id), Kind::Sql) = (session.server_id(), step.kind) {
-                watched.insert(id.clone(), (server_id, Instant::now() + ANNOUNCE_AFTER));
+                let due = Instant::now() + ANNOUNCE_AFTER;
+                watched.insert(
+                    id.clone(),
+                    Watched {
+                        server_id,
+                        due,
+                        looks: 0,
+                    },
+                );
             }
             events(Event::StepStarted { step: id.clone() });
             let text = plan.text_of(&step).to_owned();
@@ -879,7 +892,7 @@ async fn drive(
             continue;
         }
         let joined = loop {
-            let Some(due) = watched.values().map(|(_, due)| *due).min() else {
+            let Some(due) = watched.values().map(|watched| watched.due).min() else {
                 break tasks.join_next().await;
             };
             tokio::select! {
@@ -956,26 +969,46 @@ async fn drive(
     }
 }
 
-/// How long after a look that found a step working dbpm looks at it again: a long step (an
-/// index on a large table) costs the server a connection that often.
+/// A running step watched for lock waits.
+struct Watched {
+    /// Its connection's id on the server.
+    server_id: i64,
+    /// When to look at it next.
+    due: Instant,
+    /// How often it was looked at.
+    looks: u32,
+}
+
+/// How long after a look that found a step working dbpm looks at it again, the first time;
+/// the pause doubles with each look, up to [`MAX_LOOK_AGAIN`]: a long step (an index on a
+/// large table) costs the server a connection that often.
 const LOOK_AGAIN: Duration = Duration::from_secs(5);
 
-/// Tells of the `watched` steps due to be looked at that wait for a lock another session
-/// holds, once each, and looks at the others again [`LOOK_AGAIN`] later. Only a notice: where the
-/// target cannot tell (a connection limit, a missing right), the steps are no longer watched.
+/// The longest pause between two looks at a step.
+const MAX_LOOK_AGAIN: Duration = Duration::from_secs(60);
+
+/// How long a look may take; then the steps are no longer watched rather than the run held
+/// up (a target slow to give connections, a pooler's queue).
+const LOOK_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Tells of the `watched` steps due to be looked at (or nearly) that wait for a lock another
+/// session holds, once each, and looks at the others again later. Only a notice: where the
+/// target cannot tell (a connection limit, a missing right, no answer in time), the steps are
+/// no longer watched.
 async fn tell_held_up(
     target: &Target,
-    watched: &mut BTreeMap<String, (i64, Instant)>,
+    watched: &mut BTreeMap<String, Watched>,
     events: &(dyn Fn(Event) + Send + Sync),
 ) {
-    let now = Instant::now();
+    // Those due within the next second are looked at with them, in the same connection.
+    let soon = Instant::now() + Duration::from_secs(1);
     let due: Vec<(String, i64)> = watched
         .iter()
-        .filter(|(_, (_, due))| *due <= now)
-        .map(|(step, (server_id, _))| (step.clone(), *server_id))
+        .filter(|(_, watched)| watched.due <= soon)
+        .map(|(step, watched)| (step.clone(), watched.server_id))
         .collect();
     let ids: Vec<i64> = due.iter().map(|(_, server_id)| *server_id).collect();
-    let Ok(held_up) = target.held_up(&ids).await else {
+    let Ok(Ok(held_up)) = tokio::time::timeout(LOOK_TIMEOUT, target.held_up(&ids)).await else {
         for (step, _) in &due {
             watched.remove(step);
         }
@@ -988,12 +1021,15 @@ async fn tell_held_up(
                 events(Event::StepHeldUp {
                     step,
                     lock: held.lock.clone(),
+                    relation: held.relation.clone(),
                     holders: held.holders.clone(),
                 });
             }
             None => {
-                if let Some((_, due)) = watched.get_mut(&step) {
-                    *due = Instant::now() + LOOK_AGAIN;
+                if let Some(watched) = watched.get_mut(&step) {
+                    let pause = LOOK_AGAIN.saturating_mul(1 << watched.looks.min(4));
+                    watched.due = Instant::now() + pause.min(MAX_LOOK_AGAIN);
+                    watched.looks += 1;
                 }
             }
         }

@@ -211,6 +211,39 @@ impl TestDb {
         }
     }
 
+    /// Waits until a session on this database waits for a lock (PostgreSQL, MySQL/MariaDB),
+    /// for a minute at most.
+    pub async fn wait_until_a_session_waits_for_a_lock(&self) {
+        let sql = match self.platform {
+            Platform::Postgres => {
+                "SELECT COUNT(*) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            }
+            _ => {
+                "SELECT COUNT(*) FROM information_schema.processlist \
+                 WHERE db = DATABASE() AND state LIKE 'Waiting for%lock%'"
+            }
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::time::Instant::now() < deadline {
+            let waiting: i64 = match self.platform {
+                Platform::Postgres => {
+                    let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                    sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+                }
+                _ => {
+                    let mut conn = sqlx::MySqlConnection::connect(&self.url).await.unwrap();
+                    sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+                }
+            };
+            if waiting > 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no session waited for a lock within a minute");
+    }
+
     /// Runs statements on the database (creating the SQLite file).
     pub async fn execute(&self, sql: &str) {
         match self.platform {

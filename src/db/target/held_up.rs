@@ -14,10 +14,13 @@ use crate::platform::Platform;
 pub struct HeldUp {
     /// The waiting connection's id on its server ([`super::StepSession::server_id`]).
     pub waiting: i64,
-    /// What it waits for, as the server says (MySQL/MariaDB: `Waiting for table metadata
-    /// lock`); PostgreSQL's lock type (`relation`, `transactionid`).
+    /// What it waits for, as the server says: PostgreSQL's lock type (`relation`,
+    /// `transactionid`), MySQL/MariaDB's thread state (`Waiting for table metadata lock`).
     pub lock: String,
-    /// The sessions that hold it (PostgreSQL; MySQL/MariaDB do not tell).
+    /// The table (or other relation) whose lock it waits for, where PostgreSQL tells.
+    pub relation: Option<String>,
+    /// The sessions that hold it, or wait for it ahead of the step (PostgreSQL; MySQL/MariaDB
+    /// do not tell).
     pub holders: Vec<Holder>,
 }
 
@@ -32,9 +35,9 @@ pub struct Holder {
     /// Its `application_name`, if it gave one.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub application: String,
-    /// How long its transaction has been open, in seconds.
+    /// How long its transaction has been open, in milliseconds.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub seconds: Option<i64>,
+    pub millis: Option<i64>,
 }
 
 impl Target {
@@ -53,36 +56,42 @@ impl Target {
         let failed = self.failed("look up the locks a step waits for");
         let mut session = self.open(Access::Read).await?;
         let sql = match self.platform() {
+            // A parallel query lists its leader once per worker: each holder once.
             Platform::Postgres => format!(
                 "SELECT w.pid::bigint AS waiting, COALESCE(l.locktype, '') AS lock, \
+                 l.relation::regclass::text AS relation, \
                  b.pid::bigint AS holder, COALESCE(b.state, '') AS state, \
                  COALESCE(b.application_name, '') AS application, \
-                 EXTRACT(EPOCH FROM now() - b.xact_start)::bigint AS seconds \
+                 GREATEST(0, EXTRACT(EPOCH FROM clock_timestamp() - b.xact_start) * 1000)::bigint AS millis \
                  FROM pg_stat_activity w \
-                 LEFT JOIN LATERAL (SELECT locktype FROM pg_locks \
+                 LEFT JOIN LATERAL (SELECT locktype, relation FROM pg_locks \
                  WHERE pid = w.pid AND NOT granted LIMIT 1) l ON true \
-                 LEFT JOIN LATERAL unnest(pg_blocking_pids(w.pid)) AS blocking(pid) ON true \
+                 LEFT JOIN LATERAL (SELECT DISTINCT pid FROM unnest(pg_blocking_pids(w.pid)) AS p(pid)) \
+                 AS blocking ON true \
                  LEFT JOIN pg_stat_activity b ON b.pid = blocking.pid \
                  WHERE w.pid IN ({list}) AND w.wait_event_type = 'Lock' \
-                 ORDER BY 1, 3"
+                 ORDER BY 1, 4"
             ),
             _ => format!(
                 "SELECT CAST(id AS SIGNED) AS waiting, state AS `lock`, \
+                 CAST(NULL AS CHAR) AS relation, \
                  CAST(NULL AS SIGNED) AS holder, '' AS state, '' AS application, \
-                 CAST(NULL AS SIGNED) AS seconds \
+                 CAST(NULL AS SIGNED) AS millis \
                  FROM information_schema.processlist \
                  WHERE id IN ({list}) AND state LIKE 'Waiting for%lock%' ORDER BY 1"
             ),
         };
-        let rows = session.fetch(&sql, &[]).await;
-        self.close(session).await?;
+        let rows = session.fetch(&sql, &[]).await.map_err(&failed)?;
+        // The answer is had; a connection that fails to close is gone anyway.
+        let _ = self.close(session).await;
         let mut held_up: Vec<HeldUp> = Vec::new();
-        for row in rows.map_err(&failed)? {
+        for row in rows {
             let waiting = row.maybe_int("waiting").map_err(&failed)?.unwrap_or(0);
             if held_up.last().is_none_or(|last| last.waiting != waiting) {
                 held_up.push(HeldUp {
                     waiting,
                     lock: row.maybe_text("lock").map_err(&failed)?.unwrap_or_default(),
+                    relation: row.maybe_text("relation").map_err(&failed)?,
                     holders: Vec::new(),
                 });
             }
@@ -98,7 +107,7 @@ impl Target {
                         .unwrap_or_default(),
                     application: (row.maybe_text("application").map_err(&failed)?)
                         .unwrap_or_default(),
-                    seconds: row.maybe_int("seconds").map_err(&failed)?,
+                    millis: row.maybe_int("millis").map_err(&failed)?,
                 });
             }
         }

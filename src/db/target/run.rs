@@ -12,6 +12,7 @@ use super::dialect::{pg_literal, render};
 use super::session::{mysql_error_number, Access, ScriptError, Session, Value};
 use super::wait::{WaitedLock, ANNOUNCE_AFTER};
 use super::{dialect, tables, Target, TargetError};
+use crate::package::lint::controls_transactions;
 use crate::package::{statements, Checksum};
 use crate::platform::Platform;
 
@@ -917,37 +918,47 @@ impl Target {
         session: &mut Session,
         durable: bool,
     ) -> Result<(), TargetError> {
-        let mut settings: Vec<&str> = Vec::new();
         if self.platform() == Platform::Postgres {
-            if !durable {
-                settings.push(NOT_DURABLE);
-            }
-            settings.push(CHECK_CLIENT);
-        }
-        let lock_wait = self.step_lock_setting();
-        settings.extend(lock_wait.as_deref());
-        if !settings.is_empty() {
+            let settings = if durable {
+                CHECK_CLIENT.to_owned()
+            } else {
+                format!("{NOT_DURABLE}; {CHECK_CLIENT}")
+            };
             session
-                .run_verbatim(&settings.join("; "))
+                .run_verbatim(&settings)
                 .await
                 .map_err(self.failed("prepare a step connection"))?;
         }
         Ok(())
     }
 
-    /// The statement that limits how long a step's statement waits for a lock another
-    /// session holds ([`Target::limiting_step_lock_waits`]), if there is a limit and the
-    /// platform has one.
-    fn step_lock_setting(&self) -> Option<String> {
+    /// How long a step's statements may wait for a lock another session holds
+    /// ([`Target::limiting_step_lock_waits`]), as the platform sets it, if there is a limit
+    /// and the platform has one. Set around a script only: dbpm's own statements on the
+    /// connection (its journal) wait as the server says.
+    fn step_lock_limit(&self) -> Option<LockLimit> {
         let wait = self.step_lock_wait?;
         match self.platform() {
-            Platform::Postgres => Some(format!("SET lock_timeout = {}", wait.as_millis().max(1))),
+            Platform::Postgres => {
+                // The server takes at most `i32::MAX` milliseconds.
+                let millis = wait.as_millis().clamp(1, i32::MAX as u128);
+                Some(LockLimit {
+                    set: format!("SET lock_timeout = {millis}"),
+                    in_transaction: format!("SET LOCAL lock_timeout = {millis}"),
+                    reset: "SET lock_timeout TO DEFAULT",
+                })
+            }
             // Whole seconds, at least one: the servers take nothing finer.
             Platform::Mysql => {
                 let seconds = wait.as_secs().max(1);
-                Some(format!(
+                let set = format!(
                     "SET SESSION lock_wait_timeout = {seconds}, innodb_lock_wait_timeout = {seconds}"
-                ))
+                );
+                Some(LockLimit {
+                    in_transaction: set.clone(),
+                    set,
+                    reset: "SET SESSION lock_wait_timeout = DEFAULT, innodb_lock_wait_timeout = DEFAULT",
+                })
             }
             Platform::Sqlite => None,
         }
@@ -972,6 +983,17 @@ impl Target {
 /// Why a step's script failed (the database's message), as the journal keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScriptFailed(pub String);
+
+/// The statements that limit a step's lock waits (see [`Target::step_lock_limit`]).
+struct LockLimit {
+    /// Sets the limit for the session.
+    set: String,
+    /// Sets it for the transaction the script runs in (PostgreSQL: `SET LOCAL`, which the
+    /// journal commit sets back).
+    in_transaction: String,
+    /// Sets the session back to the server's setting.
+    reset: &'static str,
+}
 
 impl StepSession {
     /// The session as a new one, for the next step or journal entry: what a script set for
@@ -1007,15 +1029,13 @@ impl StepSession {
         }
         // The reset and the target's settings again, in one round trip.
         let search_path = target.pg_search_path();
-        let lock_wait = target.step_lock_setting();
-        let mut settings: Vec<&str> = Vec::with_capacity(4);
-        if !durable {
-            settings.push(NOT_DURABLE);
-        }
-        settings.extend([CHECK_CLIENT, &search_path]);
-        settings.extend(lock_wait.as_deref());
+        let settings: &[&str] = if durable {
+            &[CHECK_CLIENT, &search_path]
+        } else {
+            &[NOT_DURABLE, CHECK_CLIENT, &search_path]
+        };
         session
-            .reset(after_commit, lingering, &settings)
+            .reset(after_commit, lingering, settings)
             .await
             .map_err(target.failed("reset a step connection"))?;
         Ok(StepSession {
@@ -1217,10 +1237,19 @@ impl StepSession {
 
     /// What the database said of `script`'s failure in a transaction, and where in it.
     fn describe_in(&self, err: &ScriptError, script: &str) -> String {
-        // On PostgreSQL the script follows its `BEGIN` and a line break in the text sent
+        // On PostgreSQL the script follows its `BEGIN` (and lock limit) in the text sent
         // (see `begin_then`).
-        let prefix = self.begin_statement().len() + 2;
+        let prefix = self.pg_script_prefix().len();
         where_in(err, script, prefix, self.target.platform())
+    }
+
+    /// What a PostgreSQL script in a transaction is sent after: its `BEGIN` and the step's
+    /// lock limit, and a line break.
+    fn pg_script_prefix(&self) -> String {
+        match self.target.step_lock_limit() {
+            Some(limit) => format!("BEGIN; {};\n", limit.in_transaction),
+            None => "BEGIN;\n".to_owned(),
+        }
     }
 
     /// Begins a transaction and runs `script` in it: the outer error is the target's (no
@@ -1228,28 +1257,39 @@ impl StepSession {
     /// as one simple query: its statements run in order up to the first error.
     async fn begin_then(&mut self, script: &str) -> Result<Result<(), ScriptError>, TargetError> {
         self.lingering |= may_linger(script);
-        let begin = self.begin_statement();
         if self.target.platform() == Platform::Postgres {
             // Deferred constraints are checked at the end of the script, not at the commit
             // that carries the journal entry: a violation is the script's failure.
+            let prefix = self.pg_script_prefix();
             return Ok(self
                 .session
-                .run_script(&format!(
-                    "{begin};\n{script}\n;SET CONSTRAINTS ALL IMMEDIATE"
-                ))
+                .run_script(&format!("{prefix}{script}\n;SET CONSTRAINTS ALL IMMEDIATE"))
                 .await);
         }
+        let limit = self.target.step_lock_limit();
+        if let Some(limit) = &limit {
+            self.session
+                .run_verbatim(&limit.in_transaction)
+                .await
+                .map_err(self.target.failed("limit a step's lock waits"))?;
+        }
         self.session
-            .run(begin)
+            .run(self.begin_statement())
             .await
             .map_err(self.target.failed("begin a step's transaction"))?;
         let result = self.session.run_script(script).await;
-        // A script's `USE` would send the journal entry (and a retry) to another database.
-        // (A lost connection has no database to go back to: the caller reports it.)
+        // A lost connection has nothing to set back: the caller reports it.
         let connected = result
             .as_ref()
             .err()
             .is_none_or(|err| !lost_connection(&err.error));
+        if let (Some(limit), true) = (&limit, connected) {
+            let reset = self.session.run_verbatim(limit.reset).await;
+            if result.is_ok() {
+                reset.map_err(self.target.failed("end a step's lock limit"))?;
+            }
+        }
+        // A script's `USE` would send the journal entry (and a retry) to another database.
         if let (Some(database), true) = (self.target.mysql_database(), connected) {
             self.session
                 .run_verbatim(&dialect::mysql_use(database))
@@ -1351,15 +1391,31 @@ impl StepSession {
         script: &str,
     ) -> Result<Result<(), ScriptFailed>, TargetError> {
         self.lingering |= may_linger(script);
+        let platform = self.target.platform();
+        // PostgreSQL runs a script of several statements as one implicit transaction, all
+        // or nothing, unless it commits by itself or builds concurrently (which commits as
+        // it goes): then what failed may have left its first part behind.
+        let commits_in_parts = platform == Platform::Postgres
+            && (controls_transactions(script, platform) || mentions_concurrently(script));
+        let limit = self.target.step_lock_limit();
+        if let Some(limit) = &limit {
+            self.session
+                .run_verbatim(&limit.set)
+                .await
+                .map_err(self.target.failed("limit a step's lock waits"))?;
+        }
         let mut tries = 0;
-        loop {
+        let outcome = loop {
             let message = match self.session.run_script(script).await {
-                Ok(()) => return self.left_open().await,
+                Ok(()) => break Ok(()),
                 Err(failed) if lost_connection(&failed.error) => {
                     return Err(self.target.failed("run a step's script")(failed.error))
                 }
                 Err(failed)
-                    if tries < MAX_RETRIES && !failed.took_effect() && retryable(&failed.error) =>
+                    if tries < MAX_RETRIES
+                        && !failed.took_effect()
+                        && !commits_in_parts
+                        && retryable(&failed.error) =>
                 {
                     tries += 1;
                     tokio::time::sleep(RETRY_PAUSE * tries).await;
@@ -1367,32 +1423,52 @@ impl StepSession {
                 }
                 Err(failed) if failed.took_effect() && retryable(&failed.error) => format!(
                     "{} (not tried again: earlier statements of the script had run)",
-                    where_in(&failed, script, 0, self.target.platform())
+                    where_in(&failed, script, 0, platform)
+                ),
+                Err(failed) if commits_in_parts && retryable(&failed.error) => format!(
+                    "{} (not tried again: the script commits in parts, and its first may have taken effect)",
+                    where_in(&failed, script, 0, platform)
                 ),
                 Err(failed) if retryable(&failed.error) => {
-                    after_tries(where_in(&failed, script, 0, self.target.platform()))
+                    after_tries(where_in(&failed, script, 0, platform))
                 }
-                Err(failed) => where_in(&failed, script, 0, self.target.platform()),
+                Err(failed) => where_in(&failed, script, 0, platform),
             };
-            return Ok(Err(ScriptFailed(message)));
+            break Err(ScriptFailed(message));
+        };
+        // Inside a transaction the script left open too: the check below rolls it back.
+        // After a failure, whatever the script left (PostgreSQL: an aborted transaction of
+        // its own) may refuse it: the session is reset or closed after the step anyway.
+        if let Some(limit) = &limit {
+            let reset = self.session.run_verbatim(limit.reset).await;
+            if outcome.is_ok() {
+                reset.map_err(self.target.failed("end a step's lock limit"))?;
+            }
+        }
+        match outcome {
+            Ok(()) => self.left_open().await,
+            Err(failed) => Ok(Err(failed)),
         }
     }
 
     /// After a script that ran outside a transaction: the script's failure when it left a
     /// transaction open (a `BEGIN` without its `COMMIT`), which is rolled back, as a client
-    /// that disconnects would have it. Else the journal entry that follows would commit it.
-    /// On MySQL/MariaDB the step's connection is closed after it, which rolls it back.
+    /// that disconnects would have it. Else the journal entry that follows would commit it,
+    /// or (MySQL/MariaDB, whose step connection closes after each step) the close would roll
+    /// it back behind a step journaled done. MySQL tells only a user with the `PROCESS`
+    /// privilege (see `Session::in_transaction`).
     async fn left_open(&mut self) -> Result<Result<(), ScriptFailed>, TargetError> {
         let failed = self.target.failed("end a step's script");
         let open = match self.target.platform() {
-            Platform::Postgres => self.session.pg_in_transaction().await.map_err(&failed)?,
+            Platform::Postgres | Platform::Mysql => {
+                self.session.in_transaction().await.map_err(&failed)?
+            }
             // Refused inside a transaction; else it begins one, rolled back below.
             Platform::Sqlite => match self.session.run("BEGIN").await {
                 Ok(()) => false,
                 Err(err @ sqlx::Error::Database(_)) if !lost_connection(&err) => true,
                 Err(err) => return Err(failed(err)),
             },
-            Platform::Mysql => return Ok(Ok(())),
         };
         // PostgreSQL outside a transaction has nothing to roll back (and would log a warning).
         if open || self.target.platform() == Platform::Sqlite {
@@ -1581,9 +1657,18 @@ fn retryable(err: &sqlx::Error) -> bool {
 /// What a failure that [`retryable`] would try again says once the tries are spent.
 fn after_tries(message: String) -> String {
     format!(
-        "{message} (tried {} times: another session's locks stood in the way each time)",
+        "{message} (tried {} times: another session's locks or writes stood in the way each time)",
         MAX_RETRIES + 1
     )
+}
+
+/// Whether a script names `CONCURRENTLY` (PostgreSQL's index builds and partition detaches
+/// that commit as they go), in any case.
+fn mentions_concurrently(script: &str) -> bool {
+    const WORD: &[u8] = b"concurrently";
+    (script.as_bytes())
+        .windows(WORD.len())
+        .any(|at| at.eq_ignore_ascii_case(WORD))
 }
 
 /// Whether a failure is the connection's, not the script's: it broke (I/O, TLS), or the

@@ -459,7 +459,7 @@ impl Session {
                 };
                 // The state writes that follow wait as the session would: `DEFAULT` is the
                 // value the session started with (the server's, the role's or database's, the
-                // URL's `options`), and no dbpm session sets its own.
+                // URL's `options`), and no dbpm session keeps its own beyond a step's script.
                 self.run("SET LOCAL lock_timeout TO DEFAULT").await?;
             }
             Platform::Mysql => {
@@ -537,10 +537,13 @@ impl Session {
         Ok(())
     }
 
-    /// On PostgreSQL, whether a transaction begun by an earlier query is still open: only
-    /// then did it start before this query's statement (a new one starts with it). Asked
+    /// Whether a transaction begun by an earlier query is still open. On PostgreSQL, only
+    /// then did it start before this query's statement (a new one starts with it): asked
     /// so, not by a statement that fails outside a transaction, which the server would log.
-    pub(super) async fn pg_in_transaction(&mut self) -> Result<bool, sqlx::Error> {
+    /// MariaDB tells (`@@in_transaction`); MySQL, which does not, lists the connection's
+    /// InnoDB transaction to a user with the `PROCESS` privilege, and without it nothing
+    /// tells: then, as on SQLite (see `StepSession::left_open`), `false`.
+    pub(super) async fn in_transaction(&mut self) -> Result<bool, sqlx::Error> {
         match self {
             Session::Postgres(c) => {
                 let rows: Vec<PgRow> = c
@@ -548,7 +551,29 @@ impl Session {
                     .await?;
                 Ok(!rows.is_empty())
             }
-            Session::Mysql(_) | Session::Sqlite(_) => Ok(false),
+            Session::Mysql(c) => {
+                let told = sqlx::query_scalar::<_, i64>("SELECT CAST(@@in_transaction AS SIGNED)")
+                    .fetch_one(&mut *c)
+                    .await;
+                match told {
+                    Ok(open) => Ok(open != 0),
+                    // MySQL: no such variable.
+                    Err(err) if mysql_error_number(&err) == Some(1193) => {
+                        let listed = sqlx::query_scalar::<_, i64>(
+                            "SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = CONNECTION_ID()",
+                        )
+                        .fetch_one(&mut *c)
+                        .await;
+                        match listed {
+                            Ok(count) => Ok(count > 0),
+                            Err(sqlx::Error::Database(_)) => Ok(false),
+                            Err(err) => Err(err),
+                        }
+                    }
+                    Err(err) => Err(err),
+                }
+            }
+            Session::Sqlite(_) => Ok(false),
         }
     }
 

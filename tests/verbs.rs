@@ -3385,20 +3385,19 @@ fn a_mysql_check_changes_nothing_and_a_rollback_of_its_own_fails_the_script() {
 }
 
 /// QA: a failed `mysql_transactional` step whose DDL MariaDB had committed at once ended
-/// with "the target is as it was before the run", the table it made still there.
+/// with "the target is as it was before the run", the table it made still there. Such a step
+/// is compensated, as a failed step outside a transaction is, so its twin undoes what it
+/// committed; one without a twin (irreversible) leaves it, and the run says so (exit 6).
 #[test]
-fn a_rollback_says_what_a_failed_script_committed_by_itself() {
-    let ctx = TestContext::new();
-    let db = TestDb::mysql();
-    let manifest = "[package]\nname = \"myddl\"\nversion = \"1.0.0\"\nplatforms = [\"mysql\"]\n\n\
-                    [scripts.\"UPGRADE/002.rows\"]\nmysql_transactional = true\n\
-                    [scripts.\"DOWNGRADE/002.rows\"]\nmysql_transactional = true\n";
-    let repo = package_version(
-        &ctx,
-        "myddl",
-        "1.0.0",
-        &[
-            ("dbpm.toml", manifest),
+fn a_failed_script_that_committed_by_itself_is_compensated_or_said_to_stay() {
+    for twin in [true, false] {
+        let ctx = TestContext::new();
+        let db = TestDb::mysql();
+        let mut manifest =
+            "[package]\nname = \"myddl\"\nversion = \"1.0.0\"\nplatforms = [\"mysql\"]\n\n\
+                            [scripts.\"UPGRADE/002.rows\"]\nmysql_transactional = true\n"
+                .to_owned();
+        let mut files = vec![
             (
                 "UPGRADE/001.t.sql",
                 "CREATE TABLE myddl_a (id INTEGER PRIMARY KEY);\n",
@@ -3408,18 +3407,32 @@ fn a_rollback_says_what_a_failed_script_committed_by_itself() {
                 "UPGRADE/002.rows.sql",
                 "INSERT INTO myddl_a VALUES (1);\nCREATE TABLE myddl_c (id INTEGER);\nINSERT INTO myddl_a VALUES (1);\n",
             ),
-            ("DOWNGRADE/002.rows.sql", "DELETE FROM myddl_a;\n"),
-        ],
-    );
-    let text = exits(
-        &ctx,
-        &db,
-        &["install", "myddl", "--yes", "--repo", &repo],
-        6,
-    );
-    assert!(
-        text.contains("committed by itself before it failed"),
-        "{text}"
-    );
-    assert!(!text.contains("as it was before the run"), "{text}");
+        ];
+        if twin {
+            files.push((
+                "DOWNGRADE/002.rows.sql",
+                "DELETE FROM myddl_a;\nDROP TABLE IF EXISTS myddl_c;\n",
+            ));
+        } else {
+            manifest.push_str("irreversible = true\n");
+        }
+        files.push(("dbpm.toml", &manifest));
+        let repo = package_version(&ctx, "myddl", "1.0.0", &files);
+        let install = ["install", "myddl", "--yes", "--repo", &repo];
+        if twin {
+            let text = exits(&ctx, &db, &install, 5);
+            assert!(text.contains("as it was before the run"), "{text}");
+            let tables = tokio::runtime::Runtime::new().unwrap().block_on(db.texts(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'myddl%'",
+            ));
+            assert!(tables.is_empty(), "{tables:?}: {text}");
+        } else {
+            let text = exits(&ctx, &db, &install, 6);
+            assert!(
+                text.contains("committed by itself before it failed"),
+                "{text}"
+            );
+            assert!(!text.contains("as it was before the run"), "{text}");
+        }
+    }
 }

@@ -163,7 +163,8 @@ pub enum Outcome {
         #[serde(skip_serializing_if = "Vec::is_empty")]
         irreversible: Vec<String>,
         /// Failed steps whose script committed part of its work by itself (a `COMMIT` of
-        /// its own, MySQL's DDL) before failing: that part stays.
+        /// its own, MySQL's DDL) before failing, and that have no twin to compensate them:
+        /// that part stays.
         #[serde(skip_serializing_if = "Vec::is_empty")]
         partly_committed: Vec<String>,
     },
@@ -715,13 +716,13 @@ async fn drive(
                     })
                     .map(|s| s.id.to_string())
                     .collect();
-                // Not one that was refused before it ran (it holds a `ROLLBACK` of its own).
+                // Those with a twin were compensated, as a failed step outside a
+                // transaction is.
                 let partly_committed = failed_forward
                     .iter()
                     .filter(|id| {
                         steps.get(id.as_str()).is_some_and(|s| {
-                            let own = own_transaction(plan.text_of(s), plan.platform);
-                            s.transactional && own.commits && !own.rolls_back
+                            s.compensated_by.is_none() && schedule::commits_by_itself(plan, s)
                         })
                     })
                     .cloned()

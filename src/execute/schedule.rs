@@ -8,7 +8,17 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 use crate::db::target::RunOutcome;
+use crate::package::lint::own_transaction;
 use crate::plan::{Plan, Step, StepPhase};
+
+/// Whether a transactional step's script ends dbpm's transaction by itself, with a `COMMIT`
+/// of its own or (MySQL/MariaDB) DDL: what it did before stays when it fails after, as for a
+/// step outside a transaction. One that holds a `ROLLBACK` of its own is refused before it
+/// runs, and does nothing.
+pub(crate) fn commits_by_itself(plan: &Plan, step: &Step) -> bool {
+    let own = own_transaction(plan.text_of(step), plan.platform);
+    step.transactional && own.commits && !own.rolls_back
+}
 
 /// Where a step stands in the journal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -298,7 +308,8 @@ pub fn next(
     }
 
     // Rolling back: wait for forward steps under way, then undo every completed step (and a
-    // failed one that was not transactional) with its twin, in the compensations' order.
+    // failed one whose work may have stayed: not transactional, or committing by itself)
+    // with its twin, in the compensations' order.
     if plan.steps.iter().any(|s| running.contains(&*s.id)) {
         return Next::Wait;
     }
@@ -307,7 +318,7 @@ pub fn next(
         .iter()
         .filter(|s| match state(&s.id) {
             Some(StepState::Done | StepState::Started | StepState::Skipped) => true,
-            Some(StepState::Failed) => !s.transactional,
+            Some(StepState::Failed) => !s.transactional || commits_by_itself(plan, s),
             Some(StepState::CouldNotStart) | None => false,
         })
         .filter_map(|s| s.compensated_by.as_deref())
@@ -655,6 +666,26 @@ mod tests {
         assert_eq!(
             next(&plan, &j, &none(), InDoubt::Stop, false),
             Next::Run(vec!["b~".into()])
+        );
+    }
+
+    /// A transactional step whose script commits by itself keeps what it did before its
+    /// `COMMIT` when it fails after it: it is compensated, as a step outside a transaction.
+    /// Without the `COMMIT`, its failure was rolled back whole, and it is not.
+    #[test]
+    fn a_failed_step_that_commits_by_itself_is_compensated() {
+        let mut plan = plan();
+        let j = journal(&[("a", StepState::Failed)]);
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Stop, false),
+            Next::RolledBack
+        );
+        let text = "UPDATE t SET x = 1;\nCOMMIT;\nUPDATE t SET y = 1;\n";
+        plan.scripts
+            .insert(plan.steps[0].checksum.clone(), text.into());
+        assert_eq!(
+            next(&plan, &j, &none(), InDoubt::Stop, false),
+            Next::Run(vec!["a~".into()])
         );
     }
 

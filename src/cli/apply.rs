@@ -608,3 +608,40 @@ fn held_up(
         printable(step)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_held_up_step_says_what_it_waits_for_and_who_holds_it() {
+        let holder = |application: &str, millis| Holder {
+            id: 7,
+            state: "idle in transaction".to_owned(),
+            application: application.to_owned(),
+            millis,
+        };
+        assert_eq!(
+            held_up(
+                "p@1.0.0/UPGRADE/001.a",
+                "relation",
+                Some("held"),
+                &[holder("psql", Some(65_000)), holder("", None)],
+                None,
+            ),
+            "  ⧗ p@1.0.0/UPGRADE/001.a waits for a lock on `held` held by session 7 (`psql`, idle in transaction, its transaction open for 1 min 5 s) and session 7 (idle in transaction); `--step-lock-timeout` limits such waits"
+        );
+        assert_eq!(
+            held_up(
+                "p@1.0.0/UPGRADE/001.a",
+                "Waiting for table metadata lock",
+                None,
+                &[],
+                Some(Duration::from_secs(5)),
+            ),
+            "  ⧗ p@1.0.0/UPGRADE/001.a waits for a table metadata lock held by another session; it gives up after 5 s and tries again"
+        );
+        assert!(held_up("s", "transactionid", None, &[], None)
+            .contains("waits for a lock (transactionid) held by another session"));
+    }
+}

@@ -1674,6 +1674,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_step_held_up_reads_as_json_with_who_holds_the_lock() {
+        let event = Event::StepHeldUp {
+            step: "p@1.0.0/UPGRADE@none/001.alter".to_owned(),
+            lock: "relation".to_owned(),
+            relation: Some("held".to_owned()),
+            holders: vec![Holder {
+                id: 42,
+                state: "idle in transaction".to_owned(),
+                application: String::new(),
+                millis: Some(3_000),
+            }],
+        };
+        assert_eq!(
+            serde_json::to_value(&event).unwrap(),
+            serde_json::json!({
+                "event": "step_held_up",
+                "step": "p@1.0.0/UPGRADE@none/001.alter",
+                "lock": "relation",
+                "relation": "held",
+                "holders": [{"id": 42, "state": "idle in transaction", "millis": 3000}],
+            })
+        );
+    }
+
+    #[test]
     fn passwords_are_scrubbed_from_output() {
         let target = |url: &str| Target::new(url.parse().unwrap(), None).unwrap();
         let encoded = target("postgres://app:s3cr%40t@db/x");

@@ -205,25 +205,29 @@ async fn a_step_waiting_for_a_lock_says_who_holds_it(platform: Platform) {
     // The lock is let go once dbpm told of the wait, whenever that is.
     let mut apply = s.spawn_apply(&plan, &[]);
     let stderr = BufReader::new(apply.stderr.take().unwrap());
-    let told = tokio::task::spawn_blocking(move || {
+    let (told, notices) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
         let mut lines = Vec::new();
         for line in stderr.lines() {
             let line = line.unwrap();
-            let notice = line.contains("waits for a");
-            lines.push(line);
-            if notice {
-                break;
+            if line.contains("waits for a") {
+                let _ = told.send(());
             }
+            lines.push(line);
         }
         lines
     });
-    let mut lines = tokio::time::timeout(std::time::Duration::from_secs(60), told)
-        .await
-        .expect("no notice of the wait within a minute")
-        .unwrap();
+    let notice = tokio::task::spawn_blocking(move || {
+        notices.recv_timeout(std::time::Duration::from_secs(60))
+    });
+    let told = notice.await.unwrap();
     holder.run(let_go).await;
     let output = apply.wait_with_output().unwrap();
-    lines.push(String::from_utf8_lossy(&output.stderr).into_owned());
+    let lines = reader.join().unwrap();
+    assert!(
+        told.is_ok(),
+        "no notice of the wait within a minute: {lines:?}"
+    );
     let text = lines.join("\n");
     assert_eq!(output.status.code(), Some(0), "{text}");
     let notice = text

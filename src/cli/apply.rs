@@ -600,7 +600,7 @@ fn held_up(
         each.join(" and ")
     };
     let then = match limit {
-        Some(limit) => format!("it gives up after {} s and tries again", limit.as_secs()),
+        Some(limit) => format!("it gives up a try after {} s", limit.as_secs()),
         None => "`--step-lock-timeout` limits such waits".to_owned(),
     };
     format!(
@@ -639,7 +639,7 @@ mod tests {
                 &[],
                 Some(Duration::from_secs(5)),
             ),
-            "  ⧗ p@1.0.0/UPGRADE/001.a waits for a table metadata lock held by another session; it gives up after 5 s and tries again"
+            "  ⧗ p@1.0.0/UPGRADE/001.a waits for a table metadata lock held by another session; it gives up a try after 5 s"
         );
         assert!(held_up("s", "transactionid", None, &[], None)
             .contains("waits for a lock (transactionid) held by another session"));

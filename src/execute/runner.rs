@@ -721,9 +721,11 @@ async fn drive(
                 let partly_committed = failed_forward
                     .iter()
                     .filter(|id| {
-                        steps.get(id.as_str()).is_some_and(|s| {
-                            s.compensated_by.is_none() && schedule::commits_by_itself(plan, s)
-                        })
+                        // Not one that could not start: it ran nothing.
+                        journal.get(id.as_str()) == Some(&StepState::Failed)
+                            && steps.get(id.as_str()).is_some_and(|s| {
+                                s.compensated_by.is_none() && schedule::commits_by_itself(plan, s)
+                            })
                     })
                     .cloned()
                     .collect();
@@ -992,7 +994,7 @@ const MAX_LOOK_AGAIN: Duration = Duration::from_secs(60);
 /// up (a target slow to give connections, a pooler's queue).
 const LOOK_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Tells of the `watched` steps due to be looked at (or nearly) that wait for a lock another
+/// Tells of the `watched` steps due to be looked at that wait for a lock another
 /// session holds, once each, and looks at the others again later. Only a notice: where the
 /// target cannot tell (a connection limit, a missing right, no answer in time), the steps are
 /// no longer watched.
@@ -1001,11 +1003,10 @@ async fn tell_held_up(
     watched: &mut BTreeMap<String, Watched>,
     events: &(dyn Fn(Event) + Send + Sync),
 ) {
-    // Those due within the next second are looked at with them, in the same connection.
-    let soon = Instant::now() + Duration::from_secs(1);
+    let now = Instant::now();
     let due: Vec<(String, i64)> = watched
         .iter()
-        .filter(|(_, watched)| watched.due <= soon)
+        .filter(|(_, watched)| watched.due <= now)
         .map(|(step, watched)| (step.clone(), watched.server_id))
         .collect();
     let ids: Vec<i64> = due.iter().map(|(_, server_id)| *server_id).collect();

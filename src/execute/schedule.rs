@@ -25,8 +25,9 @@ pub(crate) fn commits_by_itself(plan: &Plan, step: &Step) -> bool {
 #[serde(rename_all = "snake_case")]
 pub enum StepState {
     /// A step journaled apart from its script was started and not seen finishing: after a
-    /// crash it is in doubt. That is every non-transactional step, and a transactional `.sys`
-    /// step too, whose script commits on the admin connection and not with its journal entry.
+    /// crash it is in doubt. That is every non-transactional step, a transactional one whose
+    /// script commits by itself (it runs as written), and a transactional `.sys` step too,
+    /// whose script commits on the admin connection and not with its journal entry.
     Started,
     /// Finished.
     Done,
@@ -127,9 +128,10 @@ pub struct Resume {
 /// - a run stopped after a failure (`--on-failure stop`) runs its failed steps again, and one
 ///   whose compensation failed runs that compensation again once the cause is fixed, or
 ///   skips it when the operator undid its work by hand (`--skip-failed-compensations`);
-/// - a failed step that ran outside a transaction may have done part of its work before it
-///   failed: like an interrupted one it is in doubt, and runs again only when it is
-///   idempotent or the operator says so, never silently on top of its own half;
+/// - a failed step that ran outside a transaction, or whose script commits by itself, may
+///   have done part of its work before it failed: like an interrupted one it is in doubt,
+///   and runs again only when it is idempotent or the operator says so, never silently on
+///   top of its own half;
 /// - a step in doubt that the operator declares done (`--skip-in-doubt`) is journaled as
 ///   skipped: a forward step before the run compensates, a compensation once it does.
 pub fn resume(
@@ -142,7 +144,7 @@ pub fn resume(
     let outside_transaction: BTreeSet<&str> = plan
         .steps
         .iter()
-        .filter(|s| !s.transactional && !s.idempotent)
+        .filter(|s| (!s.transactional || commits_by_itself(plan, s)) && !s.idempotent)
         .map(|s| &*s.id)
         .collect();
     let rows: Vec<(String, StepState, i64)> = rows.into_iter().collect();
@@ -686,6 +688,19 @@ mod tests {
         assert_eq!(
             next(&plan, &j, &none(), InDoubt::Stop, false),
             Next::Run(vec!["a~".into()])
+        );
+        // Kept by `--on-failure stop`, it is in doubt, as a failed step outside a
+        // transaction is: not run again on top of what it committed.
+        let stopped = resume(
+            &plan,
+            RunOutcome::StoppedAfterFailure,
+            rows(&[("a", StepState::Failed)]),
+            Choices::default(),
+        );
+        assert_eq!(marks(&stopped), [("a", 2, StepState::Started)]);
+        assert_eq!(
+            next(&plan, &stopped.journal, &none(), InDoubt::Stop, false),
+            Next::InDoubt(vec!["a".into()])
         );
     }
 

@@ -225,23 +225,31 @@ impl TestDb {
             }
         };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        while std::time::Instant::now() < deadline {
-            let waiting: i64 = match self.platform {
-                Platform::Postgres => {
-                    let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                    sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
+        let found = match self.platform {
+            Platform::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
+                let mut found = false;
+                while !found && std::time::Instant::now() < deadline {
+                    let waiting: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+                    found = waiting > 0;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
                 }
-                _ => {
-                    let mut conn = sqlx::MySqlConnection::connect(&self.url).await.unwrap();
-                    sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap()
-                }
-            };
-            if waiting > 0 {
-                return;
+                conn.close().await.unwrap();
+                found
             }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("no session waited for a lock within a minute");
+            _ => {
+                let mut conn = sqlx::MySqlConnection::connect(&self.url).await.unwrap();
+                let mut found = false;
+                while !found && std::time::Instant::now() < deadline {
+                    let waiting: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+                    found = waiting > 0;
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                conn.close().await.unwrap();
+                found
+            }
+        };
+        assert!(found, "no session waited for a lock within a minute");
     }
 
     /// Runs statements on the database (creating the SQLite file).

@@ -1268,10 +1268,7 @@ impl StepSession {
         }
         let limit = self.target.step_lock_limit();
         if let Some(limit) = &limit {
-            self.session
-                .run_verbatim(&limit.in_transaction)
-                .await
-                .map_err(self.target.failed("limit a step's lock waits"))?;
+            self.limit_lock_waits(&limit.in_transaction).await?;
         }
         self.session
             .run(self.begin_statement())
@@ -1284,10 +1281,7 @@ impl StepSession {
             .err()
             .is_none_or(|err| !lost_connection(&err.error));
         if let (Some(limit), true) = (&limit, connected) {
-            let reset = self.session.run_verbatim(limit.reset).await;
-            if result.is_ok() {
-                reset.map_err(self.target.failed("end a step's lock limit"))?;
-            }
+            self.end_lock_limit(limit, result.is_ok()).await?;
         }
         // A script's `USE` would send the journal entry (and a retry) to another database.
         if let (Some(database), true) = (self.target.mysql_database(), connected) {
@@ -1393,16 +1387,17 @@ impl StepSession {
         self.lingering |= may_linger(script);
         let platform = self.target.platform();
         // PostgreSQL runs a script of several statements as one implicit transaction, all
-        // or nothing, unless it commits by itself or builds concurrently (which commits as
-        // it goes): then what failed may have left its first part behind.
+        // or nothing, unless it commits by itself, builds concurrently (which commits as it
+        // goes) or calls a procedure (which may commit, as may a `DO` block): then what
+        // failed may have left its first part behind.
         let commits_in_parts = platform == Platform::Postgres
-            && (controls_transactions(script, platform) || mentions_concurrently(script));
+            && (controls_transactions(script, platform)
+                || mentions_word(script, "concurrently")
+                || mentions_word(script, "call")
+                || (mentions_word(script, "do") && mentions_word(script, "commit")));
         let limit = self.target.step_lock_limit();
         if let Some(limit) = &limit {
-            self.session
-                .run_verbatim(&limit.set)
-                .await
-                .map_err(self.target.failed("limit a step's lock waits"))?;
+            self.limit_lock_waits(&limit.set).await?;
         }
         let mut tries = 0;
         let outcome = loop {
@@ -1436,27 +1431,47 @@ impl StepSession {
             };
             break Err(ScriptFailed(message));
         };
-        // Inside a transaction the script left open too: the check below rolls it back.
-        // After a failure, whatever the script left (PostgreSQL: an aborted transaction of
-        // its own) may refuse it: the session is reset or closed after the step anyway.
+        let outcome = match outcome {
+            Ok(()) => self.left_open().await?,
+            Err(failed) => Err(failed),
+        };
         if let Some(limit) = &limit {
-            let reset = self.session.run_verbatim(limit.reset).await;
-            if outcome.is_ok() {
-                reset.map_err(self.target.failed("end a step's lock limit"))?;
-            }
+            self.end_lock_limit(limit, outcome.is_ok()).await?;
         }
-        match outcome {
-            Ok(()) => self.left_open().await,
-            Err(failed) => Ok(Err(failed)),
+        Ok(outcome)
+    }
+
+    /// Limits the lock waits of the script that follows, with one of a [`LockLimit`]'s
+    /// statements.
+    async fn limit_lock_waits(&mut self, statement: &str) -> Result<(), TargetError> {
+        self.session
+            .run_verbatim(statement)
+            .await
+            .map_err(self.target.failed("limit a step's lock waits"))
+    }
+
+    /// Sets the session's lock waits back after a script: surely after one that succeeded
+    /// (the journal follows); after a failure, whatever the script left (PostgreSQL: an
+    /// aborted transaction of its own) may refuse it, and the session is reset or closed
+    /// after the step anyway.
+    async fn end_lock_limit(
+        &mut self,
+        limit: &LockLimit,
+        succeeded: bool,
+    ) -> Result<(), TargetError> {
+        let reset = self.session.run_verbatim(limit.reset).await;
+        if succeeded {
+            reset.map_err(self.target.failed("end a step's lock limit"))?;
         }
+        Ok(())
     }
 
     /// After a script that ran outside a transaction: the script's failure when it left a
     /// transaction open (a `BEGIN` without its `COMMIT`), which is rolled back, as a client
     /// that disconnects would have it. Else the journal entry that follows would commit it,
     /// or (MySQL/MariaDB, whose step connection closes after each step) the close would roll
-    /// it back behind a step journaled done. MySQL tells only a user with the `PROCESS`
-    /// privilege (see `Session::in_transaction`).
+    /// it back behind a step journaled done. MySQL does not tell (see
+    /// `Session::in_transaction`).
     async fn left_open(&mut self) -> Result<Result<(), ScriptFailed>, TargetError> {
         let failed = self.target.failed("end a step's script");
         let open = match self.target.platform() {
@@ -1472,10 +1487,16 @@ impl StepSession {
         };
         // PostgreSQL outside a transaction has nothing to roll back (and would log a warning).
         if open || self.target.platform() == Platform::Sqlite {
-            self.session.run("ROLLBACK").await.map_err(&failed)?;
+            match self.session.run("ROLLBACK").await {
+                Ok(()) => {}
+                // An `XA` transaction refuses a plain `ROLLBACK`: the step fails all the
+                // same, and its connection is reset or closed after it.
+                Err(err @ sqlx::Error::Database(_)) if open && !lost_connection(&err) => {}
+                Err(err) => return Err(failed(err)),
+            }
         }
         Ok(if open {
-            Err(ScriptFailed("the script left a transaction open (a `BEGIN` without its `COMMIT`); dbpm rolled it back, with what the script did in it, and, on PostgreSQL, the statements before the `BEGIN` that were sent with it; end it with `COMMIT`".to_owned()))
+            Err(ScriptFailed("the script left a transaction open (a `BEGIN` without its `COMMIT`, or writes with `autocommit` off); dbpm rolled it back, with what the script did in it, and, on PostgreSQL, the statements before the `BEGIN` that were sent with it; end it with `COMMIT`".to_owned()))
         } else {
             Ok(())
         })
@@ -1662,13 +1683,19 @@ fn after_tries(message: String) -> String {
     )
 }
 
-/// Whether a script names `CONCURRENTLY` (PostgreSQL's index builds and partition detaches
-/// that commit as they go), in any case.
-fn mentions_concurrently(script: &str) -> bool {
-    const WORD: &[u8] = b"concurrently";
-    (script.as_bytes())
-        .windows(WORD.len())
-        .any(|at| at.eq_ignore_ascii_case(WORD))
+/// Whether a script holds `word` (ASCII) as a word of its own, in any case, in its SQL or
+/// anywhere else (a string, a comment, a `DO` block's body): what may commit in parts is
+/// found this way rather than missed.
+fn mentions_word(script: &str, word: &str) -> bool {
+    let word = word.as_bytes();
+    let text = script.as_bytes();
+    let part_of_word =
+        |at: Option<&u8>| at.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
+    (0..text.len().saturating_sub(word.len() - 1)).any(|at| {
+        text[at..at + word.len()].eq_ignore_ascii_case(word)
+            && !part_of_word(at.checked_sub(1).and_then(|before| text.get(before)))
+            && !part_of_word(text.get(at + word.len()))
+    })
 }
 
 /// Whether a failure is the connection's, not the script's: it broke (I/O, TLS), or the
@@ -1807,6 +1834,22 @@ fn describe(err: &sqlx::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_are_found_whole_in_any_case() {
+        assert!(mentions_word(
+            "CREATE INDEX Concurrently i ON t (x);",
+            "concurrently"
+        ));
+        assert!(mentions_word("call refresh();", "call"));
+        assert!(mentions_word("DO $$BEGIN COMMIT; END$$;", "do"));
+        assert!(mentions_word("do", "do"));
+        assert!(!mentions_word("SELECT recall FROM t;", "call"));
+        assert!(!mentions_word("UPDATE done SET x = 1;", "do"));
+        assert!(!mentions_word("SELECT call_count FROM t;", "call"));
+        assert!(!mentions_word("", "do"));
+        assert!(!mentions_word("d", "do"));
+    }
 
     #[test]
     fn a_script_that_may_leave_session_objects_is_told_by_its_words() {

@@ -540,9 +540,10 @@ impl Session {
     /// Whether a transaction begun by an earlier query is still open. On PostgreSQL, only
     /// then did it start before this query's statement (a new one starts with it): asked
     /// so, not by a statement that fails outside a transaction, which the server would log.
-    /// MariaDB tells (`@@in_transaction`); MySQL, which does not, lists the connection's
-    /// InnoDB transaction to a user with the `PROCESS` privilege, and without it nothing
-    /// tells: then, as on SQLite (see `StepSession::left_open`), `false`.
+    /// MariaDB tells (`@@in_transaction`); MySQL does not (its InnoDB transaction list is a
+    /// cache that may lag behind, which would fail steps that committed), nor may a proxy:
+    /// there, `false`, as before anything asked. SQLite is asked otherwise (see
+    /// `StepSession::left_open`).
     pub(super) async fn in_transaction(&mut self) -> Result<bool, sqlx::Error> {
         match self {
             Session::Postgres(c) => {
@@ -557,19 +558,8 @@ impl Session {
                     .await;
                 match told {
                     Ok(open) => Ok(open != 0),
-                    // MySQL: no such variable.
-                    Err(err) if mysql_error_number(&err) == Some(1193) => {
-                        let listed = sqlx::query_scalar::<_, i64>(
-                            "SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_mysql_thread_id = CONNECTION_ID()",
-                        )
-                        .fetch_one(&mut *c)
-                        .await;
-                        match listed {
-                            Ok(count) => Ok(count > 0),
-                            Err(sqlx::Error::Database(_)) => Ok(false),
-                            Err(err) => Err(err),
-                        }
-                    }
+                    // MySQL: no such variable (1193); a proxy may say otherwise.
+                    Err(sqlx::Error::Database(_)) => Ok(false),
                     Err(err) => Err(err),
                 }
             }

@@ -288,6 +288,23 @@ pub(crate) fn controls_transactions(sql: &str, platform: Platform) -> bool {
     statements::scan(sql, platform).any(|s| transaction_control(&s).is_some())
 }
 
+/// Whether a PostgreSQL script run outside a transaction may commit part of its work before
+/// it fails, so that running it again would repeat that part: it has transaction control of
+/// its own, builds or drops `CONCURRENTLY` (committing as it goes), `CALL`s a procedure
+/// (which may commit), or runs a `DO` block that names `COMMIT`. Without any, PostgreSQL runs
+/// its statements as one implicit transaction, all or nothing. `false` elsewhere: MySQL and
+/// MariaDB say how many statements completed.
+pub(crate) fn commits_in_parts(sql: &str, platform: Platform) -> bool {
+    platform == Platform::Postgres
+        && statements::scan(sql, platform).any(|statement| {
+            transaction_control(&statement).is_some()
+                || statement.find_word("CONCURRENTLY").is_some()
+                || statement.starts_with(&["CALL"])
+                || statement.starts_with(&["DO"])
+                    && statement.text().to_ascii_lowercase().contains("commit")
+        })
+}
+
 /// On MySQL/MariaDB, a statement that commits the transaction by itself (DDL and the like),
 /// except the temporary tables that do not.
 fn implicit_commit(statement: &Statement<'_>) -> Offence {
@@ -617,6 +634,22 @@ fn problem(tree: &FileTree, check: Check, group: &Group<'_>) -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_postgres_script_that_commits_in_parts_is_told_by_its_statements() {
+        let pg = |sql: &str| commits_in_parts(sql, Platform::Postgres);
+        assert!(pg("CREATE INDEX Concurrently i ON t (x);"));
+        assert!(pg("UPDATE t SET x = 1;\nCOMMIT;\nUPDATE t SET y = 1;"));
+        assert!(pg("call refresh();"));
+        assert!(pg("DO $$BEGIN PERFORM 1; COMMIT; END$$;"));
+        assert!(!pg("DO $$BEGIN PERFORM 1; END$$;"));
+        assert!(!pg("SELECT recall, call_count FROM t;"));
+        assert!(!pg(
+            "-- concurrently, later\nALTER TABLE t ADD COLUMN c INTEGER;"
+        ));
+        assert!(!pg(""));
+        assert!(!commits_in_parts("CALL refresh();", Platform::Mysql));
+    }
 
     /// What `what` finds in `sql`, and on which lines.
     fn first(sql: &str, platform: Platform, what: Classify) -> Vec<(String, usize)> {

@@ -12,7 +12,7 @@ use super::dialect::{pg_literal, render};
 use super::session::{mysql_error_number, Access, ScriptError, Session, Value};
 use super::wait::{WaitedLock, ANNOUNCE_AFTER};
 use super::{dialect, tables, Target, TargetError};
-use crate::package::lint::controls_transactions;
+use crate::package::lint::commits_in_parts;
 use crate::package::{statements, Checksum};
 use crate::platform::Platform;
 
@@ -1386,15 +1386,8 @@ impl StepSession {
     ) -> Result<Result<(), ScriptFailed>, TargetError> {
         self.lingering |= may_linger(script);
         let platform = self.target.platform();
-        // PostgreSQL runs a script of several statements as one implicit transaction, all
-        // or nothing, unless it commits by itself, builds concurrently (which commits as it
-        // goes) or calls a procedure (which may commit, as may a `DO` block): then what
-        // failed may have left its first part behind.
-        let commits_in_parts = platform == Platform::Postgres
-            && (controls_transactions(script, platform)
-                || mentions_word(script, "concurrently")
-                || mentions_word(script, "call")
-                || (mentions_word(script, "do") && mentions_word(script, "commit")));
+        // What failed may have left its first part behind.
+        let commits_in_parts = commits_in_parts(script, platform);
         let limit = self.target.step_lock_limit();
         if let Some(limit) = &limit {
             self.limit_lock_waits(&limit.set).await?;
@@ -1683,21 +1676,6 @@ fn after_tries(message: String) -> String {
     )
 }
 
-/// Whether a script holds `word` (ASCII) as a word of its own, in any case, in its SQL or
-/// anywhere else (a string, a comment, a `DO` block's body): what may commit in parts is
-/// found this way rather than missed.
-fn mentions_word(script: &str, word: &str) -> bool {
-    let word = word.as_bytes();
-    let text = script.as_bytes();
-    let part_of_word =
-        |at: Option<&u8>| at.is_some_and(|b| b.is_ascii_alphanumeric() || *b == b'_');
-    (0..text.len().saturating_sub(word.len() - 1)).any(|at| {
-        text[at..at + word.len()].eq_ignore_ascii_case(word)
-            && !part_of_word(at.checked_sub(1).and_then(|before| text.get(before)))
-            && !part_of_word(text.get(at + word.len()))
-    })
-}
-
 /// Whether a failure is the connection's, not the script's: it broke (I/O, TLS), or the
 /// server ended the session (PostgreSQL's class 08 and 57P01–57P05: `pg_terminate_backend`,
 /// a shutdown, a dropped database, `idle_session_timeout`; MariaDB's 1927 "connection was
@@ -1834,22 +1812,6 @@ fn describe(err: &sqlx::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn words_are_found_whole_in_any_case() {
-        assert!(mentions_word(
-            "CREATE INDEX Concurrently i ON t (x);",
-            "concurrently"
-        ));
-        assert!(mentions_word("call refresh();", "call"));
-        assert!(mentions_word("DO $$BEGIN COMMIT; END$$;", "do"));
-        assert!(mentions_word("do", "do"));
-        assert!(!mentions_word("SELECT recall FROM t;", "call"));
-        assert!(!mentions_word("UPDATE done SET x = 1;", "do"));
-        assert!(!mentions_word("SELECT call_count FROM t;", "call"));
-        assert!(!mentions_word("", "do"));
-        assert!(!mentions_word("d", "do"));
-    }
 
     #[test]
     fn a_script_that_may_leave_session_objects_is_told_by_its_words() {

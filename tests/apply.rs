@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Instant;
 
-use common::db::TestDb;
+use common::db::{Holder, TestDb};
 use common::{repo_root, transcript, TestContext};
 use dbpm::db::target::Target;
 use dbpm::package::Kind;
@@ -51,79 +51,32 @@ on_every_platform!(
     a_state_missing_another_table_reads_as_corrupt,
 );
 
-mod sys_steps {
-    //! The `.sys` tests run on PostgreSQL and MariaDB: SQLite has no admin connection of its
-    //! own worth the name.
-    use dbpm::platform::Platform;
+// The `.sys` tests run on PostgreSQL and MariaDB: SQLite has no admin connection of its own
+// worth the name.
+on_both_servers!(
+    a_failing_transactional_sys_script_leaves_no_trace,
+    a_crash_inside_a_transactional_sys_step_leaves_it_in_doubt,
+);
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_failing_transactional_script_leaves_no_trace_on_postgres() {
-        super::a_failing_transactional_sys_script_leaves_no_trace(Platform::Postgres).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_failing_transactional_script_leaves_no_trace_on_mysql() {
-        super::a_failing_transactional_sys_script_leaves_no_trace(Platform::Mysql).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_admin_connection_that_fails_is_found_before_anything_runs() {
-        super::an_admin_connection_that_fails_is_found_before_anything_runs(Platform::Postgres)
-            .await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_crash_inside_a_transactional_step_leaves_it_in_doubt_on_postgres() {
-        super::a_crash_inside_a_transactional_sys_step_leaves_it_in_doubt(Platform::Postgres).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_crash_inside_a_transactional_step_leaves_it_in_doubt_on_mysql() {
-        super::a_crash_inside_a_transactional_sys_step_leaves_it_in_doubt(Platform::Mysql).await
-    }
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_connection_that_fails_is_found_before_anything_runs_on_postgres() {
+    an_admin_connection_that_fails_is_found_before_anything_runs(Platform::Postgres).await
 }
 
-mod lock_waits {
-    //! A step whose statement waits behind another session's lock: dbpm says who holds it,
-    //! and with `--step-lock-timeout` the step gives up that try after the limit and is tried
-    //! again. PostgreSQL and MariaDB (SQLite has no locks but the file's, which the run
-    //! holds).
-    use dbpm::platform::Platform;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_step_held_up_by_a_lock_gives_up_or_goes_on_when_it_is_released_on_postgres() {
-        super::a_step_held_up_by_a_lock_gives_up_or_goes_on_when_it_is_released(Platform::Postgres)
-            .await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_index_built_concurrently_that_gives_up_is_not_tried_again() {
-        super::an_index_built_concurrently_that_gives_up_is_not_tried_again().await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_step_waiting_for_a_lock_says_who_holds_it_on_postgres() {
-        super::a_step_waiting_for_a_lock_says_who_holds_it(Platform::Postgres).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_step_waiting_for_a_lock_says_who_holds_it_on_mysql() {
-        super::a_step_waiting_for_a_lock_says_who_holds_it(Platform::Mysql).await
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_step_held_up_by_a_lock_gives_up_or_goes_on_when_it_is_released_on_mysql() {
-        super::a_step_held_up_by_a_lock_gives_up_or_goes_on_when_it_is_released(Platform::Mysql)
-            .await
-    }
-}
+// A step whose statement waits behind another session's lock: dbpm says who holds it, and
+// with `--step-lock-timeout` the step gives up that try after the limit and is tried again.
+// (SQLite has no locks but the file's, which the run holds.)
+on_both_servers!(
+    a_step_waiting_for_a_lock_says_who_holds_it,
+    a_step_held_up_by_a_lock_gives_up_or_goes_on_when_it_is_released,
+);
 
 /// `CREATE INDEX CONCURRENTLY` commits its index before it waits for the transactions that
-/// write the table (here one that stays open): one
-/// that gave up waiting (`--step-lock-timeout`) left an invalid index behind, so it is not
-/// tried again (a second try would fail on the name, or, with `IF NOT EXISTS`, be done with
-/// the index invalid). The step fails at once, and its compensation drops the index once the
-/// writer is done.
+/// write the table (here one that stays open): one that gave up waiting
+/// (`--step-lock-timeout`) left an invalid index behind, so it is not tried again (a second
+/// try would fail on the name, or, with `IF NOT EXISTS`, be done with the index invalid). The
+/// step fails at once, and its compensation drops the index once the writer is done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_index_built_concurrently_that_gives_up_is_not_tried_again() {
     let s = Scenario::new(Platform::Postgres);
     s.db.execute("CREATE TABLE held (id INTEGER)").await;
@@ -313,36 +266,6 @@ async fn a_step_held_up_by_a_lock_gives_up_or_goes_on_when_it_is_released(platfo
     let output = apply.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(0), "{}", s.text(&output));
     assert_eq!(s.db.texts(columns).await, ["c", "id"]);
-}
-
-/// A connection of a test of its own, beside dbpm's, that holds locks.
-enum Holder {
-    Postgres(sqlx::PgConnection),
-    Mysql(sqlx::MySqlConnection),
-}
-
-impl Holder {
-    async fn connect(db: &TestDb) -> Holder {
-        use sqlx::Connection;
-        match db.platform {
-            Platform::Postgres => {
-                Holder::Postgres(sqlx::PgConnection::connect(&db.url).await.unwrap())
-            }
-            Platform::Mysql => {
-                Holder::Mysql(sqlx::MySqlConnection::connect(&db.url).await.unwrap())
-            }
-            Platform::Sqlite => unreachable!("SQLite has no locks but the file's"),
-        }
-    }
-
-    /// Runs `sql`, statements and all, as it is.
-    async fn run(&mut self, sql: &str) {
-        match self {
-            Holder::Postgres(c) => sqlx::raw_sql(sql).execute(c).await.map(|_| ()),
-            Holder::Mysql(c) => sqlx::raw_sql(sql).execute(c).await.map(|_| ()),
-        }
-        .unwrap_or_else(|err| panic!("{sql}: {err}"));
-    }
 }
 
 /// A lost lock race (MariaDB's 1205) is tried again only while nothing of the script took

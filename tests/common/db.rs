@@ -225,30 +225,13 @@ impl TestDb {
             }
         };
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-        let found = match self.platform {
-            Platform::Postgres => {
-                let mut conn = sqlx::PgConnection::connect(&self.url).await.unwrap();
-                let mut found = false;
-                while !found && std::time::Instant::now() < deadline {
-                    let waiting: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
-                    found = waiting > 0;
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-                conn.close().await.unwrap();
-                found
-            }
-            _ => {
-                let mut conn = sqlx::MySqlConnection::connect(&self.url).await.unwrap();
-                let mut found = false;
-                while !found && std::time::Instant::now() < deadline {
-                    let waiting: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
-                    found = waiting > 0;
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                }
-                conn.close().await.unwrap();
-                found
-            }
-        };
+        let mut watcher = Holder::connect(self).await;
+        let mut found = false;
+        while !found && std::time::Instant::now() < deadline {
+            found = watcher.count(sql).await > 0;
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        watcher.close().await;
         assert!(found, "no session waited for a lock within a minute");
     }
 
@@ -337,4 +320,52 @@ fn with_database(base: &str, name: &str) -> String {
     };
     let authority = rest.split('/').next().unwrap();
     format!("{scheme}://{authority}/{name}{query}")
+}
+
+/// A connection of a test of its own to a server's database, beside dbpm's: one that holds
+/// locks, or watches for sessions waiting for them.
+pub enum Holder {
+    Postgres(sqlx::PgConnection),
+    Mysql(sqlx::MySqlConnection),
+}
+
+impl Holder {
+    pub async fn connect(db: &TestDb) -> Holder {
+        match db.platform {
+            Platform::Postgres => {
+                Holder::Postgres(sqlx::PgConnection::connect(&db.url).await.unwrap())
+            }
+            Platform::Mysql => {
+                Holder::Mysql(sqlx::MySqlConnection::connect(&db.url).await.unwrap())
+            }
+            Platform::Sqlite => unreachable!("SQLite has no locks but the file's"),
+        }
+    }
+
+    /// Runs `sql`, statements and all, as it is.
+    pub async fn run(&mut self, sql: &str) {
+        match self {
+            Holder::Postgres(c) => sqlx::raw_sql(sql).execute(c).await.map(|_| ()),
+            Holder::Mysql(c) => sqlx::raw_sql(sql).execute(c).await.map(|_| ()),
+        }
+        .unwrap_or_else(|err| panic!("{sql}: {err}"));
+    }
+
+    /// The count a `SELECT COUNT(*)` query gives.
+    pub async fn count(&mut self, sql: &str) -> i64 {
+        match self {
+            Holder::Postgres(c) => sqlx::query_scalar(sql).fetch_one(c).await,
+            Holder::Mysql(c) => sqlx::query_scalar(sql).fetch_one(c).await,
+        }
+        .unwrap_or_else(|err| panic!("{sql}: {err}"))
+    }
+
+    /// Closes the connection.
+    pub async fn close(self) {
+        match self {
+            Holder::Postgres(c) => c.close().await,
+            Holder::Mysql(c) => c.close().await,
+        }
+        .unwrap();
+    }
 }

@@ -116,3 +116,26 @@ macro_rules! on_every_platform {
         }
     )*};
 }
+
+/// One `#[tokio::test]` per database server for each `async fn check(Platform)`, named
+/// `check::postgres` and `check::mysql`: for what a SQLite file does not have (other
+/// sessions' locks, admin connections).
+macro_rules! on_both_servers {
+    ($($(#[$attr:meta])* $check:ident),* $(,)?) => {$(
+        mod $check {
+            use dbpm::platform::Platform;
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$check(Platform::Postgres).await
+            }
+
+            $(#[$attr])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn mysql() {
+                super::$check(Platform::Mysql).await
+            }
+        }
+    )*};
+}

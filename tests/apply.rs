@@ -123,10 +123,13 @@ async fn an_index_built_concurrently_that_gives_up_is_not_tried_again() {
     );
 }
 
-/// Another session holds a lock on the table a step alters: while the step waits, dbpm says
-/// so once, naming the session that holds it where the server tells (PostgreSQL), and once
-/// the lock is let go the step goes on.
-async fn a_step_waiting_for_a_lock_says_who_holds_it(platform: Platform) {
+/// A scenario with a table `held`, the plan of a package that alters it (`waits@1.0.0`, whose
+/// twin copes with a column never added: a failed step that commits by itself, MariaDB's DDL,
+/// is compensated too), and the statements by which another connection holds a lock that
+/// keeps the step waiting, and lets go of it.
+async fn altering_a_held_table(
+    platform: Platform,
+) -> (Scenario, PathBuf, &'static str, &'static str) {
     let s = Scenario::new(platform);
     s.db.execute("CREATE TABLE held (id INTEGER)").await;
     let (platforms, hold, let_go) = match platform {
@@ -153,6 +156,14 @@ async fn a_step_waiting_for_a_lock_says_who_holds_it(platform: Platform) {
         ],
     );
     let plan = s.plan(&release, &repo, false, "waits.json");
+    (s, plan, hold, let_go)
+}
+
+/// Another session holds a lock on the table a step alters: while the step waits, dbpm says
+/// so once, naming the session that holds it where the server tells (PostgreSQL), and once
+/// the lock is let go the step goes on.
+async fn a_step_waiting_for_a_lock_says_who_holds_it(platform: Platform) {
+    let (s, plan, hold, let_go) = altering_a_held_table(platform).await;
     let mut holder = Holder::connect(&s.db).await;
     holder.run(hold).await;
     // The lock is let go once dbpm told of the wait, whenever that is.
@@ -209,40 +220,17 @@ async fn a_step_waiting_for_a_lock_says_who_holds_it(platform: Platform) {
 /// tries of a second each: the step gives up, saying so, and the run rolls back with the table
 /// as it was (exit 5). Released while the step waits, the same plan goes on and completes.
 async fn a_step_held_up_by_a_lock_gives_up_or_goes_on_when_it_is_released(platform: Platform) {
-    let s = Scenario::new(platform);
-    s.db.execute("CREATE TABLE held (id INTEGER)").await;
-    let (platforms, undo, hold, let_go, columns) = match platform {
-        Platform::Postgres => (
-            "\"postgres\"",
-            "ALTER TABLE held DROP COLUMN IF EXISTS c;",
-            "BEGIN; LOCK TABLE held IN ACCESS SHARE MODE",
-            "ROLLBACK",
+    let (s, plan, hold, let_go) = altering_a_held_table(platform).await;
+    let columns = match platform {
+        Platform::Postgres => {
             "SELECT column_name::text FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = 'held' ORDER BY 1",
-        ),
-        _ => (
-            "\"mysql\"",
-            // MariaDB's; a failed step that commits by itself (DDL) is compensated too.
-            "ALTER TABLE held DROP COLUMN IF EXISTS c;",
-            "LOCK TABLES held READ",
-            "UNLOCK TABLES",
+             WHERE table_schema = current_schema() AND table_name = 'held' ORDER BY 1"
+        }
+        _ => {
             "SELECT column_name FROM information_schema.columns \
-             WHERE table_schema = DATABASE() AND table_name = 'held' ORDER BY 1",
-        ),
+             WHERE table_schema = DATABASE() AND table_name = 'held' ORDER BY 1"
+        }
     };
-    let (release, repo) = one_package(
-        &s.ctx,
-        "waits",
-        platforms,
-        [
-            (
-                "UPGRADE/001.alter.sql",
-                "ALTER TABLE held ADD COLUMN c INTEGER;",
-            ),
-            ("DOWNGRADE/001.alter.sql", undo),
-        ],
-    );
-    let plan = s.plan(&release, &repo, false, "waits.json");
     let mut holder = Holder::connect(&s.db).await;
 
     holder.run(hold).await;

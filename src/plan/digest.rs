@@ -14,6 +14,8 @@ use std::fmt::Write as _;
 use serde::ser::{self, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::aside::Aside;
+
 /// How struct fields are told apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fields {
@@ -45,33 +47,12 @@ pub fn sha256_hex<T: Serialize + ?Sized>(value: &T, fields: Fields) -> String {
     hex::encode(sha256(value, fields))
 }
 
-/// A part of a plan being hashed on a thread of its own, or already hashed on this one when
-/// the system gave no thread.
-pub(crate) enum Part<'scope> {
-    Aside(std::thread::ScopedJoinHandle<'scope, [u8; 32]>),
-    Done([u8; 32]),
-}
-
-impl<'scope> Part<'scope> {
-    pub(crate) fn aside<'env, T: Serialize + Sync>(
-        scope: &'scope std::thread::Scope<'scope, 'env>,
-        value: &'env T,
-    ) -> Part<'scope> {
-        let hash = move || sha256(value, Fields::Positional);
-        match std::thread::Builder::new().spawn_scoped(scope, hash) {
-            Ok(handle) => Part::Aside(handle),
-            Err(_) => Part::Done(hash()),
-        }
-    }
-
-    pub(crate) fn hash(self) -> [u8; 32] {
-        match self {
-            Part::Aside(handle) => handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Part::Done(hash) => hash,
-        }
-    }
+/// Hashes `value` on a thread of `scope` (a large part of a plan, while the rest is made).
+pub(crate) fn aside<'scope, 'env, T: Serialize + Sync>(
+    scope: &'scope std::thread::Scope<'scope, 'env>,
+    value: &'env T,
+) -> Aside<'scope, [u8; 32]> {
+    Aside::spawn(scope, move || sha256(value, Fields::Positional))
 }
 
 /// Bytes gathered before they are handed to the hash: the encoder emits small pieces.

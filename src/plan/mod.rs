@@ -1,6 +1,7 @@
 //! Plans: the [`model`] (what a plan file holds and how it is verified), the [`planner`]
 //! (pure: decisions and steps), and [`render`]ings for terminals, pull requests and pictures.
 
+mod aside;
 mod decode;
 mod digest;
 pub mod model;

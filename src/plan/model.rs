@@ -11,8 +11,9 @@ use miette::{NamedSource, SourceSpan};
 use semver::Version;
 use serde::{Deserialize, Serialize};
 
+use super::aside::Aside;
 use super::decode;
-use super::digest::{self, Fields, Part};
+use super::digest::{self, Fields};
 use crate::diagnostic::json_error_at;
 use crate::package::{Checksum, Kind, Origin};
 use crate::platform::Platform;
@@ -493,21 +494,21 @@ impl Plan {
         let scripts = std::mem::take(&mut self.scripts);
         let parts = std::thread::scope(|scope| {
             let (steps, compensations) = match known {
-                Some(known) => (Part::Done(known.steps), Part::Done(known.compensations)),
+                Some(known) => (Aside::Done(known.steps), Aside::Done(known.compensations)),
                 None => (
-                    Part::aside(scope, &steps),
-                    Part::aside(scope, &compensations),
+                    digest::aside(scope, &steps),
+                    digest::aside(scope, &compensations),
                 ),
             };
-            let walked = Part::aside(scope, &walked);
+            let walked = digest::aside(scope, &walked);
             let checksums = digest::sha256(&ChecksumsOf(&scripts), Fields::Positional);
             let rest = digest::sha256(&*self, Fields::Positional);
             [
                 rest,
                 checksums,
-                walked.hash(),
-                steps.hash(),
-                compensations.hash(),
+                walked.join(),
+                steps.join(),
+                compensations.join(),
             ]
         });
         self.steps = steps;

@@ -10,11 +10,12 @@ use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 use std::ops::Range;
 use std::sync::Arc;
 
-use foldhash::{HashMap, HashMapExt as _};
+use foldhash::{HashMap, HashMapExt as _, HashSet};
 use petgraph::graph::{DiGraph, NodeIndex};
 use semver::Version;
 
-use super::digest::Part;
+use super::aside::{self, Aside};
+use super::digest::{self, Fields};
 use super::model::{
     step_id, step_id_prefix, Action, ActionKind, Inputs, InstalledRef, Plan, PlannedPackage, Role,
     Step, StepHashes, StepPhase, FORMAT_VERSION,
@@ -287,6 +288,12 @@ fn path_help(source: &resolve::PathError) -> String {
     }
 }
 
+/// Below this many packages, finding their paths is not worth another thread.
+const PATHS_PER_THREAD: usize = 256;
+
+/// Below this many changing packages, laying out their steps is not worth another thread.
+const CHAINS_PER_THREAD: usize = 64;
+
 /// Decides the action and path of every package. The versions are chosen from `repository`
 /// (and the installed ones); `kept` holds versions the target keeps from its runs, used only
 /// where the repository cannot do without them: when it cannot satisfy the release (then the
@@ -382,8 +389,19 @@ pub fn decide(
             })
     };
 
+    // The paths of the chosen versions, found side by side (each needs only the index).
+    let ends: Vec<(&String, Origin, Origin)> = (resolution.packages.iter())
+        .map(|(name, resolved)| {
+            let from = installed.packages.get(name).map(|p| &p.version);
+            let to = Origin::Version(resolved.version.clone());
+            (name, Origin::of(from), to)
+        })
+        .collect();
+    let paths = aside::map_split(&ends, PATHS_PER_THREAD, |(name, from, to)| {
+        find_path(name, from, to)
+    });
     let mut decisions = BTreeMap::new();
-    for (name, resolved) in &resolution.packages {
+    for ((name, resolved), path) in resolution.packages.iter().zip(paths) {
         let installed_package = installed.packages.get(name);
         let why = if release.packages.contains_key(name) {
             match &options.requested_by {
@@ -448,11 +466,7 @@ pub fn decide(
             Some(_) => (ActionKind::Downgrade, why),
         };
         let from = installed_package.map(|p| p.version.clone());
-        let path = find_path(
-            name,
-            &Origin::of(from.as_ref()),
-            &Origin::Version(resolved.version.clone()),
-        )?;
+        let path = path?;
         decisions.insert(
             name.clone(),
             Decision {
@@ -810,12 +824,11 @@ pub fn build(
         .filter(|n| decisions.packages.contains_key(*n))
         .collect();
     names.extend(decisions.packages.keys().filter(|n| !ordered.contains(n)));
-    let mut chains = Vec::new();
-    for name in names {
+    names.retain(|name| decisions.packages[*name].action != ActionKind::Unchanged);
+    // Each package's chain needs only what was decided: they are laid out side by side.
+    let chain_of = |name: &&String| {
+        let name: &String = name;
         let decision = &decisions.packages[name];
-        if decision.action == ActionKind::Unchanged {
-            continue;
-        }
         let old = decision
             .from
             .as_ref()
@@ -914,12 +927,13 @@ pub fn build(
             chain.removal_groups = chain.groups.len();
             chain.removes = true;
         }
-        chains.push((chain, old, new));
-    }
+        Ok((chain, old, new))
+    };
+    let chains: Vec<(Chain<'_>, Option<&Package>, Option<&Package>)> =
+        aside::map_split(&names, CHAINS_PER_THREAD, chain_of)
+            .into_iter()
+            .collect::<Result<_, PlanningError>>()?;
 
-    // Hashed while steps are made (a large sorted map costs a cache miss per level on every
-    // insert), sorted once at the end.
-    let mut scripts: HashMap<Checksum, Arc<str>> = HashMap::new();
     // A node of the graph is the forward draft of the same index; the steps are made once
     // the order is known, each straight into its place (a step is a few hundred bytes).
     let drafts: Vec<&Draft<'_>> = chains
@@ -1013,66 +1027,63 @@ pub fn build(
             }
         }
     }
-    if petgraph::algo::is_cyclic_directed(&graph) {
+    // Forward steps in a stable topological order (the lowest ready insertion index first);
+    // a cycle keeps its steps out of the order.
+    let order = stable_topological_order(&graph);
+    if order.len() != graph.node_count() {
         return Err(PlanningError::Cycle);
     }
-
-    // Forward steps in a stable topological order (the lowest ready insertion index first):
-    // a step's dependencies are made before it, so it takes their ids from them.
-    let order = stable_topological_order(&graph);
-    let mut position = vec![0; graph.node_count()];
-    for (at, node) in order.iter().enumerate() {
-        position[node.index()] = at;
-    }
-    let mut steps: Vec<Step> = Vec::with_capacity(order.len());
-    for node in &order {
-        let draft = drafts[node.index()];
-        let id = step_id(&draft.prefix, &draft.script.stem, Role::Forward);
-        let mut step = make_step(draft, id, Role::Forward, platform, &mut scripts)?;
-        step.compensated_by = draft
-            .twin
-            .as_ref()
-            .map(|twin| step_id(&twin.prefix, &twin.script.stem, Role::Compensate));
-        let mut depends: Vec<Arc<str>> = graph
-            .neighbors_directed(*node, petgraph::Direction::Incoming)
-            .map(|before| steps[position[before.index()]].id.clone())
-            .collect();
-        depends.sort_unstable();
-        depends.dedup();
-        step.depends_on = depends;
-        steps.push(step);
-    }
-
-    // The steps are hashed on a thread of their own while their compensations are made, and
-    // the compensations while the rest of the plan is.
-    let (steps_hash, compensations) = std::thread::scope(|scope| {
-        let hash = Part::aside(scope, &steps);
-        let compensations = compensations_of(
-            &graph,
-            &order,
-            &position,
-            &drafts,
-            &steps,
-            platform,
-            &mut scripts,
-        );
-        (hash.hash(), compensations)
-    });
-    let compensations = compensations?;
-    let (compensations_hash, records) = std::thread::scope(|scope| {
-        let hash = Part::aside(scope, &compensations);
+    let recorded = recorded_versions(decisions, &chains, lookup)?;
+    // The records hold every text of these versions: a step of one adds only a text its
+    // values made.
+    let holds_texts: HashSet<usize> = (recorded.iter())
+        .flat_map(|r| r.end.iter().chain(&r.walked))
+        .map(|package| std::ptr::from_ref::<Package>(package).addr())
+        .collect();
+    // The id of every node's step and of its twin, made once and shared by every step that
+    // names them.
+    let ids: Vec<Ids> = drafts
+        .iter()
+        .map(|draft| Ids {
+            own: step_id(&draft.prefix, &draft.script.stem, Role::Forward),
+            twin: (draft.twin.as_ref())
+                .map(|twin| step_id(&twin.prefix, &twin.script.stem, Role::Compensate)),
+        })
+        .collect();
+    // The forward steps and their compensations are made side by side, each list hashed by
+    // the thread that made it, while this one makes the records.
+    let layout = Layout {
+        graph: &graph,
+        order: &order,
+        drafts: &drafts,
+        ids: &ids,
+        holds_texts: &holds_texts,
+        platform,
+    };
+    let (forward, compensations, records) = std::thread::scope(|scope| {
+        let forward = Aside::spawn(scope, || forward_steps(&layout));
+        let compensations = Aside::spawn(scope, || compensations_of(&layout));
         let records = records_of(
             release,
             installed,
             decisions,
             &chains,
+            &recorded,
             &current_values,
             lookup,
-            scripts,
         );
-        (hash.hash(), records)
+        (forward.join(), compensations.join(), records)
     });
-    let records = records?;
+    let forward = forward?;
+    let compensations = compensations?;
+    let mut records = records?;
+    // Every text under a checksum is the same: which list brings it first does not matter.
+    for (checksum, text) in forward.texts.into_iter().chain(compensations.texts) {
+        records.scripts.entry(checksum).or_insert(text);
+    }
+    // Its keys are unique, so an unstable sort does; the map then takes them in one pass.
+    let mut scripts: Vec<(Checksum, Arc<str>)> = records.scripts.into_iter().collect();
+    scripts.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
 
     Ok(Plan {
         format_version: FORMAT_VERSION,
@@ -1084,55 +1095,141 @@ pub fn build(
         actions: records.actions,
         packages: records.packages,
         walked: records.walked,
-        scripts: records.scripts.into_iter().collect(),
-        steps,
-        compensations,
+        scripts: scripts.into_iter().collect(),
+        steps: forward.steps,
+        compensations: compensations.steps,
     }
     .seal_with(StepHashes {
-        steps: steps_hash,
-        compensations: compensations_hash,
+        steps: forward.hash,
+        compensations: compensations.hash,
     }))
 }
 
-/// The compensations of `steps` (made from `drafts` in the `order` of the `graph`, each at
-/// its node's `position` in it): the twin of every compensable forward step, in the reverse
-/// order of what they undo; each waits for those of the nearest compensable steps that depend
-/// on what it undoes, which come before it.
-fn compensations_of(
-    graph: &DiGraph<(), ()>,
-    order: &[NodeIndex],
-    position: &[usize],
-    drafts: &[&Draft<'_>],
-    steps: &[Step],
+/// The id of a node's forward step, and of its compensating twin if it has one.
+struct Ids {
+    own: Arc<str>,
+    twin: Option<Arc<str>>,
+}
+
+/// What the forward steps and their compensations are made from: the drafts, a node of the
+/// graph each (its index), in a stable topological `order`, with their ids.
+struct Layout<'l, 'a> {
+    graph: &'l DiGraph<(), ()>,
+    order: &'l [NodeIndex],
+    drafts: &'l [&'l Draft<'a>],
+    ids: &'l [Ids],
+    /// The packages (by address) whose every text the records hold.
+    holds_texts: &'l HashSet<usize>,
     platform: Platform,
-    scripts: &mut HashMap<Checksum, Arc<str>>,
-) -> Result<Vec<Step>, PlanningError> {
-    let compensable: Vec<bool> = drafts.iter().map(|d| d.twin.is_some()).collect();
-    let mut search = Search::new(graph.node_count());
-    let mut compensations: Vec<Step> = Vec::with_capacity(steps.len());
-    for (at, node) in order.iter().enumerate().rev() {
-        let Some(twin) = twin_of(drafts[node.index()]) else {
+}
+
+/// A list of steps, its hash, and the texts its steps run that the records lack, by checksum.
+struct Made {
+    steps: Vec<Step>,
+    hash: [u8; 32],
+    texts: HashMap<Checksum, Arc<str>>,
+}
+
+impl Made {
+    /// Hashes the steps made.
+    fn hashed(steps: Vec<Step>, texts: HashMap<Checksum, Arc<str>>) -> Made {
+        Made {
+            hash: digest::sha256(&steps, Fields::Positional),
+            steps,
+            texts,
+        }
+    }
+}
+
+/// The forward steps, in the layout's order, each with its dependencies and twin named;
+/// hashed, with the texts they run that the records lack.
+fn forward_steps(layout: &Layout<'_, '_>) -> Result<Made, PlanningError> {
+    let mut texts = HashMap::new();
+    let mut steps = Vec::with_capacity(layout.order.len());
+    for node in layout.order {
+        let ids = &layout.ids[node.index()];
+        let draft = layout.drafts[node.index()];
+        let mut step = make_step(
+            draft,
+            Arc::clone(&ids.own),
+            Role::Forward,
+            layout,
+            &mut texts,
+        )?;
+        step.compensated_by = ids.twin.clone();
+        let mut depends: Vec<Arc<str>> = (layout.graph)
+            .neighbors_directed(*node, petgraph::Direction::Incoming)
+            .map(|before| Arc::clone(&layout.ids[before.index()].own))
+            .collect();
+        depends.sort_unstable();
+        depends.dedup();
+        step.depends_on = depends;
+        steps.push(step);
+    }
+    Ok(Made::hashed(steps, texts))
+}
+
+/// The compensations of the forward steps: the twin of every compensable one, in the reverse
+/// of the layout's order; each waits for those of the nearest compensable steps that depend
+/// on what it undoes, which come before it. Hashed, with the texts they run that the records
+/// lack.
+fn compensations_of(layout: &Layout<'_, '_>) -> Result<Made, PlanningError> {
+    let compensable: Vec<bool> = layout.ids.iter().map(|ids| ids.twin.is_some()).collect();
+    let mut search = Search::new(layout.graph.node_count());
+    let mut texts = HashMap::new();
+    let mut compensations: Vec<Step> = Vec::with_capacity(layout.order.len());
+    for node in layout.order.iter().rev() {
+        let Some(twin) = twin_of(layout.drafts[node.index()]) else {
             continue;
         };
-        let forward = &steps[at];
-        let id = (forward.compensated_by.clone())
-            .unwrap_or_else(|| unreachable!("a compensable step names its twin"));
-        let mut step = make_step(&twin, id, Role::Compensate, platform, scripts)?;
-        step.compensates = Some(Arc::clone(&forward.id));
+        let ids = &layout.ids[node.index()];
+        let id =
+            (ids.twin.clone()).unwrap_or_else(|| unreachable!("a compensable step has a twin"));
+        let mut step = make_step(&twin, id, Role::Compensate, layout, &mut texts)?;
+        step.compensates = Some(Arc::clone(&ids.own));
         let mut depends: Vec<Arc<str>> =
-            nearest_compensable(graph, *node, &compensable, &mut search)
+            nearest_compensable(layout.graph, *node, &compensable, &mut search)
                 .map(|after| {
-                    steps[position[after.index()]]
-                        .compensated_by
-                        .clone()
-                        .unwrap_or_else(|| unreachable!("a compensable step names its twin"))
+                    (layout.ids[after.index()].twin.clone())
+                        .unwrap_or_else(|| unreachable!("a compensable step has a twin"))
                 })
                 .collect();
         depends.sort_unstable();
         step.depends_on = depends;
         compensations.push(step);
     }
-    Ok(compensations)
+    Ok(Made::hashed(compensations, texts))
+}
+
+/// The versions of one chain's package that the target records: the one it ends with, and
+/// those its path walks through on the way.
+struct Recorded<'p> {
+    end: Option<&'p Package>,
+    walked: Vec<&'p Package>,
+}
+
+/// The recorded versions of every chain, in the chains' order.
+fn recorded_versions<'p>(
+    decisions: &Decisions,
+    chains: &[(Chain<'p>, Option<&'p Package>, Option<&'p Package>)],
+    lookup: impl Fn(&str, &Version) -> Result<&'p Package, PlanningError>,
+) -> Result<Vec<Recorded<'p>>, PlanningError> {
+    let mut recorded = Vec::with_capacity(chains.len());
+    for (chain, _, new) in chains {
+        // Every version the path reaches before its end, whether or not its edge has scripts.
+        let path = &decisions.packages[&*chain.name].path.steps;
+        let inner: BTreeSet<&Version> = path
+            .split_last()
+            .map_or(&[][..], |(_, before)| before)
+            .iter()
+            .filter_map(|step| step.to.version())
+            .collect();
+        let walked = (inner.into_iter())
+            .map(|version| lookup(&chain.name, version))
+            .collect::<Result<_, _>>()?;
+        recorded.push(Recorded { end: *new, walked });
+    }
+    Ok(recorded)
 }
 
 /// What a plan holds beside its steps.
@@ -1142,22 +1239,23 @@ struct Records {
     actions: BTreeMap<String, Action>,
     packages: BTreeMap<String, PlannedPackage>,
     walked: BTreeMap<String, Vec<PlannedPackage>>,
-    /// Sorted by checksum.
-    scripts: Vec<(Checksum, Arc<str>)>,
+    /// The texts of the recorded versions' scripts, by checksum.
+    scripts: HashMap<Checksum, Arc<str>>,
 }
 
 /// What the plan of `chains` was computed from, the package versions the target will record
-/// (and those it walks through), the actions, and every script text the plan holds: those of
-/// its steps, already in `scripts`, and those of the versions it records.
+/// (and those it walks through), the actions, and the script texts of the versions it
+/// records.
 fn records_of<'p>(
     release: &Release,
     installed: &InstalledState,
     decisions: &Decisions,
     chains: &[(Chain<'p>, Option<&'p Package>, Option<&'p Package>)],
+    recorded: &[Recorded<'p>],
     current_values: &BTreeMap<String, BTreeMap<String, String>>,
     lookup: impl Fn(&str, &Version) -> Result<&'p Package, PlanningError>,
-    mut scripts: HashMap<Checksum, Arc<str>>,
 ) -> Result<Records, PlanningError> {
+    let mut scripts = HashMap::new();
     // What the plan was computed from, per package.
     let mut inputs = Inputs {
         release: release.digest.clone(),
@@ -1213,9 +1311,9 @@ fn records_of<'p>(
     // resolved differently (each its own default) is only in each package's record.
     let mut placeholders = BTreeMap::new();
     let mut disagreed = BTreeSet::new();
-    for (chain, _, new) in chains {
+    for ((chain, _, _), recorded) in chains.iter().zip(recorded) {
         let values = &current_values[&*chain.name];
-        if let Some(end) = new {
+        if let Some(end) = recorded.end {
             let package = record(end, values, &mut scripts);
             for (name, value) in &package.placeholders {
                 match placeholders.insert(name.clone(), value.clone()) {
@@ -1227,19 +1325,10 @@ fn records_of<'p>(
             }
             planned.insert(chain.name.to_string(), package);
         }
-        // Every version the path reaches before its end, whether or not its edge has scripts.
-        let path = &decisions.packages[&*chain.name].path.steps;
-        let inner: BTreeSet<&Version> = path
-            .split_last()
-            .map_or(&[][..], |(_, before)| before)
-            .iter()
-            .filter_map(|step| step.to.version())
-            .collect();
-        if !inner.is_empty() {
-            let versions = inner
-                .into_iter()
-                .map(|version| Ok(record(lookup(&chain.name, version)?, values, &mut scripts)))
-                .collect::<Result<Vec<_>, PlanningError>>()?;
+        if !recorded.walked.is_empty() {
+            let versions = (recorded.walked.iter())
+                .map(|package| record(package, values, &mut scripts))
+                .collect();
             walked.insert(chain.name.to_string(), versions);
         }
     }
@@ -1266,9 +1355,6 @@ fn records_of<'p>(
         actions.insert(d.name.clone(), action);
     }
     placeholders.retain(|name, _| !disagreed.contains(name));
-    // Its keys are unique, so an unstable sort does; the map then takes them in one pass.
-    let mut scripts: Vec<(Checksum, Arc<str>)> = scripts.into_iter().collect();
-    scripts.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
     Ok(Records {
         inputs,
         placeholders,
@@ -1450,9 +1536,10 @@ fn make_step(
     draft: &Draft<'_>,
     id: Arc<str>,
     role: Role,
-    platform: Platform,
+    layout: &Layout<'_, '_>,
     scripts: &mut HashMap<Checksum, Arc<str>>,
 ) -> Result<Step, PlanningError> {
+    let platform = layout.platform;
     let package = &draft.package.manifest;
     let script = draft.script;
     let checksum = if script.templated {
@@ -1478,9 +1565,12 @@ fn make_step(
         checksum
     } else {
         // Nothing to substitute: the text that runs is the package's, checksum and all.
-        scripts
-            .entry(script.checksum.clone())
-            .or_insert_with(|| Arc::clone(&script.text));
+        let package = std::ptr::from_ref::<Package>(draft.package).addr();
+        if !layout.holds_texts.contains(&package) {
+            scripts
+                .entry(script.checksum.clone())
+                .or_insert_with(|| Arc::clone(&script.text));
+        }
         script.checksum.clone()
     };
     let edge = script.phase.origin().cloned();

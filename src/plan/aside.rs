@@ -54,16 +54,20 @@ impl<'scope, T: Send + 'scope> Aside<'scope, T> {
     }
 }
 
-/// `work` applied to every item, in order, the items split into one run per core (the last
-/// run on this thread). Below `at_least` items a run is not worth a thread.
+/// `work` applied to every item, in order, the items split into at most one run per core,
+/// each of at least `at_least` items (a smaller run is not worth a thread); the last run is
+/// done on this thread.
 pub(crate) fn map_split<T, R, F>(items: &[T], at_least: usize, work: F) -> Vec<R>
 where
     T: Sync,
     R: Send,
     F: Fn(&T) -> R + Sync,
 {
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let runs = cores.min(items.len() / at_least.max(1)).max(1);
+    let most = items.len() / at_least.max(1);
+    let runs = match most {
+        0 | 1 => 1,
+        _ => most.min(std::thread::available_parallelism().map_or(1, usize::from)),
+    };
     if runs == 1 {
         return items.iter().map(&work).collect();
     }

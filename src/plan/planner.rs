@@ -288,10 +288,10 @@ fn path_help(source: &resolve::PathError) -> String {
     }
 }
 
-/// Below this many packages, finding their paths is not worth another thread.
+/// The fewest packages whose paths are worth a thread of their own.
 const PATHS_PER_THREAD: usize = 256;
 
-/// Below this many changing packages, laying out their steps is not worth another thread.
+/// The fewest changing packages whose chains are worth a thread of their own.
 const CHAINS_PER_THREAD: usize = 64;
 
 /// Decides the action and path of every package. The versions are chosen from `repository`
@@ -1033,6 +1033,8 @@ pub fn build(
     if order.len() != graph.node_count() {
         return Err(PlanningError::Cycle);
     }
+    // Each of these versions owns an edge of its path, which its chain looked up already: it
+    // cannot be missing here.
     let recorded = recorded_versions(decisions, &chains, lookup)?;
     // The records hold every text of these versions: a step of one adds only a text its
     // values made.
@@ -1084,6 +1086,12 @@ pub fn build(
     // Its keys are unique, so an unstable sort does; the map then takes them in one pass.
     let mut scripts: Vec<(Checksum, Arc<str>)> = records.scripts.into_iter().collect();
     scripts.sort_unstable_by(|(a, _), (b, _)| a.cmp(b));
+    debug_assert!(
+        (forward.steps.iter().chain(&compensations.steps)).all(|step| scripts
+            .binary_search_by(|(c, _)| c.cmp(&step.checksum))
+            .is_ok()),
+        "the plan holds the text of every step"
+    );
 
     Ok(Plan {
         format_version: FORMAT_VERSION,
@@ -1531,7 +1539,8 @@ fn script_name(stem: &str) -> &str {
 }
 
 /// The step of `draft` with the given id ([`step_id`]), its dependencies and twin still to
-/// be named.
+/// be named. Its text goes into `scripts` unless the records hold it: a text its values
+/// made always does, a package's own text only if the layout's records lack its package.
 fn make_step(
     draft: &Draft<'_>,
     id: Arc<str>,

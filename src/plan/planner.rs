@@ -1035,11 +1035,12 @@ pub fn build(
     }
     // Each of these versions owns an edge of its path, which its chain looked up already: it
     // cannot be missing here.
-    let recorded = recorded_versions(decisions, &chains, lookup)?;
-    // The records hold every text of these versions: a step of one adds only a text its
-    // values made.
-    let holds_texts: HashSet<usize> = (recorded.iter())
-        .flat_map(|r| r.end.iter().chain(&r.walked))
+    let walked = walked_versions(decisions, &chains, lookup)?;
+    // The records hold every text of the versions the target ends with and of those it walks
+    // through: a step of one adds only a text its values made.
+    let holds_texts: HashSet<usize> = (chains.iter())
+        .filter_map(|(_, _, new)| *new)
+        .chain(walked.iter().flatten().copied())
         .map(|package| std::ptr::from_ref::<Package>(package).addr())
         .collect();
     // The id of every node's step and of its twin, made once and shared by every step that
@@ -1070,7 +1071,7 @@ pub fn build(
             installed,
             decisions,
             &chains,
-            &recorded,
+            &walked,
             &current_values,
             lookup,
         );
@@ -1209,21 +1210,15 @@ fn compensations_of(layout: &Layout<'_, '_>) -> Result<Made, PlanningError> {
     Ok(Made::hashed(compensations, texts))
 }
 
-/// The versions of one chain's package that the target records: the one it ends with, and
-/// those its path walks through on the way.
-struct Recorded<'p> {
-    end: Option<&'p Package>,
-    walked: Vec<&'p Package>,
-}
-
-/// The recorded versions of every chain, in the chains' order.
-fn recorded_versions<'p>(
+/// The versions each chain's path walks through on the way to its end (neither installed
+/// before nor after), in the chains' order.
+fn walked_versions<'p>(
     decisions: &Decisions,
     chains: &[(Chain<'p>, Option<&'p Package>, Option<&'p Package>)],
     lookup: impl Fn(&str, &Version) -> Result<&'p Package, PlanningError>,
-) -> Result<Vec<Recorded<'p>>, PlanningError> {
-    let mut recorded = Vec::with_capacity(chains.len());
-    for (chain, _, new) in chains {
+) -> Result<Vec<Vec<&'p Package>>, PlanningError> {
+    let mut walked = Vec::with_capacity(chains.len());
+    for (chain, _, _) in chains {
         // Every version the path reaches before its end, whether or not its edge has scripts.
         let path = &decisions.packages[&*chain.name].path.steps;
         let inner: BTreeSet<&Version> = path
@@ -1232,12 +1227,12 @@ fn recorded_versions<'p>(
             .iter()
             .filter_map(|step| step.to.version())
             .collect();
-        let walked = (inner.into_iter())
+        let versions = (inner.into_iter())
             .map(|version| lookup(&chain.name, version))
             .collect::<Result<_, _>>()?;
-        recorded.push(Recorded { end: *new, walked });
+        walked.push(versions);
     }
-    Ok(recorded)
+    Ok(walked)
 }
 
 /// What a plan holds beside its steps.
@@ -1259,7 +1254,7 @@ fn records_of<'p>(
     installed: &InstalledState,
     decisions: &Decisions,
     chains: &[(Chain<'p>, Option<&'p Package>, Option<&'p Package>)],
-    recorded: &[Recorded<'p>],
+    walked_by_chain: &[Vec<&'p Package>],
     current_values: &BTreeMap<String, BTreeMap<String, String>>,
     lookup: impl Fn(&str, &Version) -> Result<&'p Package, PlanningError>,
 ) -> Result<Records, PlanningError> {
@@ -1319,9 +1314,9 @@ fn records_of<'p>(
     // resolved differently (each its own default) is only in each package's record.
     let mut placeholders = BTreeMap::new();
     let mut disagreed = BTreeSet::new();
-    for ((chain, _, _), recorded) in chains.iter().zip(recorded) {
+    for ((chain, _, new), versions) in chains.iter().zip(walked_by_chain) {
         let values = &current_values[&*chain.name];
-        if let Some(end) = recorded.end {
+        if let Some(end) = new {
             let package = record(end, values, &mut scripts);
             for (name, value) in &package.placeholders {
                 match placeholders.insert(name.clone(), value.clone()) {
@@ -1333,8 +1328,8 @@ fn records_of<'p>(
             }
             planned.insert(chain.name.to_string(), package);
         }
-        if !recorded.walked.is_empty() {
-            let versions = (recorded.walked.iter())
+        if !versions.is_empty() {
+            let versions = (versions.iter())
                 .map(|package| record(package, values, &mut scripts))
                 .collect();
             walked.insert(chain.name.to_string(), versions);
